@@ -1,0 +1,152 @@
+//! The JSON Schema contract: checks an incoming JSON value and turns it into a typed [`Event`].
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::Event;
+
+/// The schemas, embedded so that a binary carries the exact contract it was tested with.
+/// `every_schema_file_is_embedded` fails when a file under `schemas/events/` is missing here.
+const SCHEMAS: &[(&str, &str)] = &[
+    ("dossier.received", include_str!("../../../../schemas/events/portal/dossier.received.v1.json")),
+    ("dossier.digitised", include_str!("../../../../schemas/events/portal/dossier.digitised.v1.json")),
+    ("dossier.resolved", include_str!("../../../../schemas/events/portal/dossier.resolved.v1.json")),
+    (
+        "dossier.result_returned",
+        include_str!("../../../../schemas/events/portal/dossier.result_returned.v1.json"),
+    ),
+    ("work_record.opened", include_str!("../../../../schemas/events/edoc/work_record.opened.v1.json")),
+    ("work_record.closed", include_str!("../../../../schemas/events/edoc/work_record.closed.v1.json")),
+    (
+        "learner.registered",
+        include_str!("../../../../schemas/events/training/learner.registered.v1.json"),
+    ),
+    ("skills.certified", include_str!("../../../../schemas/events/training/skills.certified.v1.json")),
+];
+
+const ENVELOPE: &str = include_str!("../../../../schemas/events/envelope.v1.json");
+const ENVELOPE_REF: &str = "../envelope.v1.json";
+
+/// At most this many schema violations are reported for one event.
+const MAX_REPORTED_VIOLATIONS: usize = 5;
+
+/// Why an event is not acceptable. The message is meant for the source system's developers.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ContractError {
+    /// The event is not a JSON object.
+    #[error("an event must be a JSON object")]
+    NotAnObject,
+    /// No `type` field.
+    #[error("missing or non-string \"type\" field")]
+    MissingType,
+    /// A `type` the contract does not know.
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    /// The event breaks its schema.
+    #[error("{event_type} does not match its schema: {}", violations.join("; "))]
+    Schema {
+        /// The event type.
+        event_type: String,
+        /// Each violation as `<json pointer>: <what is wrong>`.
+        violations: Vec<String>,
+    },
+    /// The event matches its schema but a value cannot be represented (e.g. 30 February).
+    #[error("invalid value: {0}")]
+    Value(String),
+    /// A schema file itself is broken: a bug, caught by the tests.
+    #[error("schema for {event_type} does not compile: {message}")]
+    BadSchema {
+        /// The event type whose schema failed.
+        event_type: String,
+        /// The compiler's message.
+        message: String,
+    },
+}
+
+/// Compiled validators for every event type of version 1.
+pub struct Contract {
+    validators: HashMap<&'static str, jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contract").field("types", &self.validators.len()).finish()
+    }
+}
+
+impl Contract {
+    /// Compiles every embedded schema.
+    pub fn new() -> Result<Self, ContractError> {
+        let envelope: Value = serde_json::from_str(ENVELOPE).map_err(|error| ContractError::BadSchema {
+            event_type: "envelope".into(),
+            message: error.to_string(),
+        })?;
+        let mut validators = HashMap::new();
+        for (event_type, text) in SCHEMAS {
+            let bad = |message: String| ContractError::BadSchema { event_type: (*event_type).into(), message };
+            let mut schema: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+            inline_envelope(&mut schema, &envelope);
+            let validator = jsonschema::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .map_err(|e| bad(e.to_string()))?;
+            validators.insert(*event_type, validator);
+        }
+        Ok(Contract { validators })
+    }
+
+    /// The event types this contract accepts.
+    pub fn event_types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.validators.keys().copied()
+    }
+
+    /// Checks `value` against the schema of its type and decodes it.
+    pub fn check(&self, value: Value) -> Result<Event, ContractError> {
+        let event_type = match &value {
+            Value::Object(fields) => match fields.get("type") {
+                Some(Value::String(event_type)) => event_type.clone(),
+                _ => return Err(ContractError::MissingType),
+            },
+            _ => return Err(ContractError::NotAnObject),
+        };
+        let validator = self
+            .validators
+            .get(event_type.as_str())
+            .ok_or_else(|| ContractError::UnknownType(event_type.clone()))?;
+        let violations: Vec<String> = validator
+            .iter_errors(&value)
+            .take(MAX_REPORTED_VIOLATIONS)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                let path = if path.is_empty() { "/".to_owned() } else { path };
+                format!("{path}: {error}")
+            })
+            .collect();
+        if !violations.is_empty() {
+            return Err(ContractError::Schema { event_type, violations });
+        }
+        serde_json::from_value(value).map_err(|error| ContractError::Value(error.to_string()))
+    }
+}
+
+/// Replaces `{"$ref": "../envelope.v1.json"}` by the envelope itself, so that each type's schema
+/// compiles on its own without a resolver that reads files or the network.
+fn inline_envelope(schema: &mut Value, envelope: &Value) {
+    match schema {
+        Value::Object(fields) => {
+            if fields.get("$ref").and_then(Value::as_str) == Some(ENVELOPE_REF) {
+                let mut inlined = envelope.clone();
+                if let Value::Object(inlined_fields) = &mut inlined {
+                    inlined_fields.remove("$id");
+                    inlined_fields.remove("$schema");
+                }
+                *schema = inlined;
+                return;
+            }
+            fields.values_mut().for_each(|value| inline_envelope(value, envelope));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|value| inline_envelope(value, envelope)),
+        _ => {}
+    }
+}

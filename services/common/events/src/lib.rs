@@ -1,0 +1,25 @@
+//! The event contract of the IOC telemetry pipeline: typed events and their JSON Schemas.
+//!
+//! The JSON Schemas under `schemas/events/` are the contract with source systems; the Rust types
+//! here are what services work with after an event passed [`Contract::check`]. Both are tested
+//! against every example under `schemas/events/examples/`.
+
+mod contract;
+mod event;
+mod source;
+
+pub use contract::{Contract, ContractError};
+pub use event::{
+    Channel, DossierDigitised, DossierReceived, DossierResolved, DossierResultReturned, Event,
+    EventBody, LearnerRegistered, Outcome, RecordLevel, ResultForm, ServiceLevel, SkillsCertified,
+    TargetGroup, WorkRecordClosed, WorkRecordOpened,
+};
+pub use source::{dead_letter_topic, Source, UnknownSource};
+
+/// The province's time zone: event time is bucketed in local time (UTC+07:00, no daylight saving).
+pub const LOCAL_OFFSET_SECONDS: i32 = 7 * 3600;
+
+/// The local time zone as a chrono offset.
+pub fn local_offset() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(LOCAL_OFFSET_SECONDS).unwrap_or_else(|| unreachable!())
+}
