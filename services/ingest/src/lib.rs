@@ -1,0 +1,79 @@
+//! ioc-ingest: takes telemetry from the source systems over HTTP, checks it against the event
+//! contract, pseudonymises personal identifiers and answers only after Kafka acknowledged it.
+
+pub mod auth;
+mod batch;
+mod body;
+pub mod config;
+mod error;
+mod metrics;
+mod pseudonym;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use axum::Router;
+use ioc_events::Contract;
+use ioc_telemetry::Readiness;
+use rdkafka::producer::{FutureProducer, Producer};
+use tokio::net::TcpListener;
+
+pub use batch::{BatchResponse, EventResult};
+pub use config::IngestConfig;
+pub use error::IngestError;
+pub use metrics::IngestMetrics;
+pub use pseudonym::Pseudonymiser;
+
+/// Shared state of the request handlers.
+pub struct AppState {
+    config: IngestConfig,
+    contract: Contract,
+    keys: auth::KeyRing,
+    pseudonymiser: Pseudonymiser,
+    producer: FutureProducer,
+    metrics: IngestMetrics,
+}
+
+struct KafkaReadiness(FutureProducer);
+
+impl Readiness for KafkaReadiness {
+    fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(ioc_kafka::check_reachable(self.0.clone(), Duration::from_secs(3)))
+    }
+}
+
+/// Builds the service's router.
+pub fn router(state: Arc<AppState>) -> Router {
+    let ops = ioc_telemetry::ops_router(state.metrics.registry.clone(), Arc::new(KafkaReadiness(state.producer.clone())));
+    Router::new()
+        .route("/v1/sources/{source}/events", post(batch::post_events))
+        // The handler enforces its own, configurable limits with clear messages.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+        .merge(ops)
+}
+
+/// Runs ioc-ingest on `listener` until `shutdown` resolves, then flushes what Kafka still holds.
+pub async fn serve(config: IngestConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    config.validate()?;
+    let producer = config.kafka.producer()?;
+    let state = Arc::new(AppState {
+        contract: Contract::new().context("failed to compile the event schemas")?,
+        keys: auth::KeyRing::new(&config.keys),
+        pseudonymiser: Pseudonymiser::new(config.pseudonymisation_key.expose().as_bytes()),
+        producer: producer.clone(),
+        metrics: IngestMetrics::new().context("failed to register metrics")?,
+        config,
+    });
+    tracing::info!(address = %listener.local_addr()?, "ioc-ingest listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("http server failed")?;
+    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+    if !matches!(flushed, Ok(Ok(()))) {
+        tracing::warn!("kafka producer did not flush within 10s");
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! ioc-processor: consumes each source's topic and stores its events in ClickHouse, committing
+//! Kafka offsets only after ClickHouse acknowledged the rows (see ARCHITECTURE.md).
+
+mod batch;
+pub mod config;
+mod dead_letter;
+mod decode;
+mod metrics;
+mod pipeline;
+pub mod transform;
+mod write;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ioc_events::{dead_letter_topic, Source};
+use ioc_telemetry::Readiness;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::ProcessorConfig;
+pub use metrics::ProcessorMetrics;
+
+use crate::dead_letter::DeadLetters;
+use crate::pipeline::PipelineContext;
+use crate::transform::{EdocTable, PortalTable, TrainingTable};
+
+struct ProcessorReadiness(Arc<PipelineContext>);
+
+impl Readiness for ProcessorReadiness {
+    fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            ioc_clickhouse::check_reachable(&self.0.clickhouse).await?;
+            ioc_kafka::check_reachable(self.0.dead_letters.producer().clone(), Duration::from_secs(3)).await
+        })
+    }
+}
+
+/// Applies the migrations and reloads the reference data.
+pub async fn migrate(config: &ProcessorConfig) -> anyhow::Result<Vec<String>> {
+    let applied = ioc_clickhouse::migrate(&config.clickhouse, &config.migrations_dir).await?;
+    ioc_clickhouse::load_reference_data(&config.clickhouse, &config.reference_dir).await?;
+    Ok(applied)
+}
+
+/// Runs every configured source's pipeline and the health/metrics endpoint on `listener`
+/// until `shutdown` resolves; then each pipeline writes and commits what it holds.
+pub async fn serve(config: ProcessorConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    config.validate()?;
+    let mut topics: Vec<String> = config.sources.iter().map(|s| s.topic(&config.kafka.topic_prefix)).collect();
+    topics.push(dead_letter_topic(&config.kafka.topic_prefix));
+    config.kafka.ensure_topics(&topics).await.context("failed to create topics")?;
+
+    let context = Arc::new(PipelineContext {
+        clickhouse: config.clickhouse.client(),
+        dead_letters: DeadLetters::new(config.kafka.producer()?, dead_letter_topic(&config.kafka.topic_prefix)),
+        metrics: ProcessorMetrics::new().context("failed to register metrics")?,
+        config,
+    });
+
+    let (stop, stopped) = watch::channel(false);
+    let mut pipelines = tokio::task::JoinSet::new();
+    for source in context.config.sources.clone() {
+        let (context, stopped) = (context.clone(), stopped.clone());
+        pipelines.spawn(async move {
+            let result = match source {
+                Source::Portal => pipeline::run::<PortalTable>(context, source, stopped).await,
+                Source::Edoc => pipeline::run::<EdocTable>(context, source, stopped).await,
+                Source::Training => pipeline::run::<TrainingTable>(context, source, stopped).await,
+            };
+            result.with_context(|| format!("{source} pipeline failed"))
+        });
+    }
+
+    let ops = ioc_telemetry::ops_router::<()>(context.metrics.registry.clone(), Arc::new(ProcessorReadiness(context.clone())));
+    tracing::info!(address = %listener.local_addr()?, "ioc-processor health endpoint listening");
+    let mut http_stop = stopped.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, ops).with_graceful_shutdown(async move { let _ = http_stop.changed().await; }).await
+    });
+
+    tokio::select! {
+        () = shutdown => {}
+        Some(finished) = pipelines.join_next() => {
+            // A pipeline ended on its own: that is an error; stop the rest and report it.
+            let _ = stop.send(true);
+            finished.context("pipeline task panicked")??;
+            anyhow::bail!("a pipeline stopped unexpectedly");
+        }
+    }
+    let _ = stop.send(true);
+    while let Some(finished) = pipelines.join_next().await {
+        finished.context("pipeline task panicked")??;
+    }
+    http.await.context("health endpoint task failed")?.context("health endpoint failed")?;
+    Ok(())
+}

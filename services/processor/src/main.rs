@@ -1,1 +1,40 @@
-fn main() {}
+//! ioc-processor binary: `ioc-processor` (or `run`) consumes; `ioc-processor migrate` applies
+//! the ClickHouse migrations and reloads the reference data.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Kafka to ClickHouse processor of the IOC telemetry pipeline")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Consume every configured source (the default).
+    Run,
+    /// Apply ClickHouse migrations and reload reference data, then exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ioc_telemetry::init_logging();
+    let cli = Cli::parse();
+    let config = ioc_processor::ProcessorConfig::load().context("failed to load configuration")?;
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Migrate => {
+            let applied = ioc_processor::migrate(&config).await?;
+            tracing::info!(database = %config.clickhouse.database, applied = applied.len(), "migrations done, reference data loaded");
+            Ok(())
+        }
+        Command::Run => {
+            let listener = tokio::net::TcpListener::bind(&config.listen)
+                .await
+                .with_context(|| format!("failed to bind {}", config.listen))?;
+            ioc_processor::serve(config, listener, ioc_telemetry::shutdown_signal()).await
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! ClickHouse access shared by the processor and the API: client set-up, readiness, and the
+//! versioned migrations and reference data under `schemas/`.
+
+mod migrate;
+mod reference;
+
+use serde::Deserialize;
+
+pub use migrate::{migrate, MigrationError};
+pub use reference::{load_reference_data, ReferenceError};
+
+use ioc_telemetry::Secret;
+
+/// How to reach ClickHouse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClickHouseConfig {
+    /// HTTP endpoint, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    /// Database holding the pipeline's tables; tests use a random one.
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Password (never logged).
+    pub password: Secret,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "ioc".into(),
+            user: "default".into(),
+            password: Secret::default(),
+        }
+    }
+}
+
+impl ClickHouseConfig {
+    /// A client bound to the configured database.
+    ///
+    /// Validation is off because ClickHouse 18.16 (the local stack) lacks the
+    /// `RowBinaryWithNamesAndTypes` format the crate validates with; the row structs are
+    /// checked against the tables by the service tests instead.
+    pub fn client(&self) -> clickhouse::Client {
+        self.server_client().with_database(&self.database)
+    }
+
+    /// A client with no database selected, for creating and dropping databases.
+    pub fn server_client(&self) -> clickhouse::Client {
+        let client = clickhouse::Client::default()
+            .with_url(&self.url)
+            .with_user(&self.user)
+            .with_validation(false);
+        if self.password.is_empty() {
+            client
+        } else {
+            client.with_password(self.password.expose())
+        }
+    }
+}
+
+/// `Ok` when ClickHouse answers a trivial query.
+pub async fn check_reachable(client: &clickhouse::Client) -> Result<(), String> {
+    client
+        .query("SELECT 1")
+        .fetch_one::<u8>()
+        .await
+        .map(|_| ())
+        .map_err(|error| format!("clickhouse unreachable: {error}"))
+}
+
+/// Checks that `name` is a plain identifier, so it can be put into DDL safely.
+pub fn check_identifier(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a plain identifier (letters, digits, underscore)"))
+    }
+}

@@ -1,0 +1,146 @@
+//! Reference data under `schemas/reference/`: the province's units and the denominators of
+//! the coverage indicators. Read by the migrate step (into ClickHouse) and by the simulator.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// File names of version 1 of the reference data.
+pub const UNITS_FILE: &str = "units.v1.csv";
+/// Denominators per unit and measure.
+pub const DENOMINATORS_FILE: &str = "denominators.v1.csv";
+
+/// What kind of unit a code names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    /// A commune ("xã").
+    Xa,
+    /// A ward ("phường").
+    Phuong,
+    /// A provincial department ("sở") or provincial agency.
+    Department,
+}
+
+impl UnitKind {
+    /// The name used in files and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::Xa => "xa",
+            UnitKind::Phuong => "phuong",
+            UnitKind::Department => "department",
+        }
+    }
+}
+
+/// One unit of the province.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Unit {
+    /// National five-digit code (communes, wards) or `S…` code (departments).
+    pub code: String,
+    /// Name without the "Xã"/"Phường" prefix.
+    pub name: String,
+    /// Commune, ward or department.
+    pub kind: UnitKind,
+    /// Pre-merger province (empty for departments).
+    pub former_province: String,
+}
+
+/// The size of a population that an indicator is measured against.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Denominator {
+    /// The unit.
+    pub unit_code: String,
+    /// `population`, `adult`, `student`, `worker`, `civil_servant` or `household`.
+    pub measure: String,
+    /// How many.
+    pub value: u64,
+}
+
+/// Every reference file, parsed.
+#[derive(Debug, Clone)]
+pub struct ReferenceData {
+    /// Units, in file order.
+    pub units: Vec<Unit>,
+    /// Denominators, in file order.
+    pub denominators: Vec<Denominator>,
+}
+
+/// A reference file is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to read reference data {path}: {reason}")]
+pub struct ReferenceError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl ReferenceData {
+    /// Reads the version-1 files from `dir` and checks that every denominator names a known unit.
+    pub fn load(dir: &Path) -> Result<Self, ReferenceError> {
+        let units: Vec<Unit> = read_csv(&dir.join(UNITS_FILE))?;
+        let denominators: Vec<Denominator> = read_csv(&dir.join(DENOMINATORS_FILE))?;
+        if let Some(orphan) = denominators.iter().find(|d| !units.iter().any(|u| u.code == d.unit_code)) {
+            return Err(ReferenceError {
+                path: dir.join(DENOMINATORS_FILE),
+                reason: format!("unit {} is not in {UNITS_FILE}", orphan.unit_code),
+            });
+        }
+        Ok(ReferenceData { units, denominators })
+    }
+
+    /// The denominator of `measure` for `unit_code`, if the file has one.
+    pub fn denominator(&self, unit_code: &str, measure: &str) -> Option<u64> {
+        self.denominators
+            .iter()
+            .find(|d| d.unit_code == unit_code && d.measure == measure)
+            .map(|d| d.value)
+    }
+
+    /// Whether `code` names a known unit.
+    pub fn has_unit(&self, code: &str) -> bool {
+        self.units.iter().any(|unit| unit.code == code)
+    }
+}
+
+fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ReferenceError> {
+    let fail = |reason: String| ReferenceError { path: path.to_owned(), reason };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
+    reader.deserialize().collect::<Result<Vec<T>, _>>().map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_data() -> ReferenceData {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/reference");
+        ReferenceData::load(&dir).expect("reference data loads")
+    }
+
+    #[test]
+    fn has_the_148_commune_level_units_of_the_official_list() {
+        let data = project_data();
+        let communes = data.units.iter().filter(|u| u.kind == UnitKind::Xa).count();
+        let wards = data.units.iter().filter(|u| u.kind == UnitKind::Phuong).count();
+        assert_eq!((communes, wards), (133, 15));
+        let official = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/reference/phu-tho-units.csv"));
+        if let Ok(official) = official {
+            for line in official.lines().skip(1) {
+                let code = line.split(',').next().unwrap_or_default();
+                assert!(data.has_unit(code), "official unit {code} missing");
+            }
+        }
+    }
+
+    #[test]
+    fn every_commune_level_unit_has_every_measure() {
+        let data = project_data();
+        for unit in data.units.iter().filter(|u| u.kind != UnitKind::Department) {
+            for measure in ["population", "adult", "student", "worker", "civil_servant", "household"] {
+                assert!(data.denominator(&unit.code, measure).is_some_and(|v| v > 0), "{} {measure}", unit.code);
+            }
+        }
+    }
+}

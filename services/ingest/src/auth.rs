@@ -1,0 +1,80 @@
+//! Bearer keys: each source has its own; only their SHA-256 digests are configured.
+
+use std::collections::HashMap;
+
+use axum::http::{header, HeaderMap};
+use ioc_events::Source;
+use sha2::{Digest, Sha256};
+
+use crate::error::IngestError;
+
+/// Maps key digests to the source they belong to.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    owners: HashMap<String, Source>,
+}
+
+impl KeyRing {
+    /// Builds the ring from validated configuration (source name → digests).
+    pub fn new(keys: &std::collections::BTreeMap<String, Vec<String>>) -> Self {
+        let owners = keys
+            .iter()
+            .filter_map(|(name, digests)| name.parse::<Source>().ok().map(|source| (source, digests)))
+            .flat_map(|(source, digests)| digests.iter().map(move |d| (d.to_ascii_lowercase(), source)))
+            .collect();
+        KeyRing { owners }
+    }
+
+    /// Checks that the request carries a key of `source`.
+    pub fn authorize(&self, headers: &HeaderMap, source: Source) -> Result<(), IngestError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .ok_or(IngestError::Unauthenticated("missing Authorization header; send Authorization: Bearer <source key>"))?;
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|text| text.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .ok_or(IngestError::Unauthenticated("Authorization header must be \"Bearer <source key>\""))?;
+        match self.owners.get(&digest(key)) {
+            None => Err(IngestError::Unauthenticated("unknown or revoked key")),
+            Some(owner) if *owner != source => Err(IngestError::WrongSource { key_source: *owner, requested: source }),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// SHA-256 hex digest of a clear key, as configured.
+pub fn digest(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn ring() -> KeyRing {
+        let mut keys = std::collections::BTreeMap::new();
+        keys.insert("portal".to_owned(), vec![digest("portal-old"), digest("portal-new")]);
+        keys.insert("edoc".to_owned(), vec![digest("edoc-key")]);
+        KeyRing::new(&keys)
+    }
+
+    fn bearer(key: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {key}")).expect("header"));
+        headers
+    }
+
+    #[test]
+    fn both_rotation_keys_work_and_others_are_refused() {
+        let ring = ring();
+        assert!(ring.authorize(&bearer("portal-old"), Source::Portal).is_ok());
+        assert!(ring.authorize(&bearer("portal-new"), Source::Portal).is_ok());
+        assert!(matches!(ring.authorize(&bearer("nope"), Source::Portal), Err(IngestError::Unauthenticated(_))));
+        assert!(matches!(ring.authorize(&bearer("edoc-key"), Source::Portal), Err(IngestError::WrongSource { .. })));
+        assert!(matches!(ring.authorize(&HeaderMap::new(), Source::Portal), Err(IngestError::Unauthenticated(_))));
+    }
+}

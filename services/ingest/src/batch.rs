@@ -1,0 +1,173 @@
+//! The batch endpoint: validate every event, produce the valid ones, answer once Kafka has
+//! acknowledged them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::future::join_all;
+use ioc_events::{Event, Source};
+use rdkafka::producer::FutureRecord;
+use serde::Serialize;
+
+use crate::body::{self, Limits, Slot};
+use crate::error::IngestError;
+use crate::AppState;
+
+/// What happened to one event of the batch.
+#[derive(Debug, Serialize)]
+pub struct EventResult {
+    /// Position of the event in the batch (0-based).
+    pub index: usize,
+    /// The event's id, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// `accepted` (Kafka has it), `rejected` (invalid, do not resend as is) or `unacknowledged`
+    /// (Kafka did not confirm it: resend).
+    pub status: &'static str,
+    /// Why it was rejected or not acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The answer to a batch.
+#[derive(Debug, Serialize)]
+pub struct BatchResponse {
+    /// Events Kafka acknowledged.
+    pub accepted: usize,
+    /// Events refused as invalid.
+    pub rejected: usize,
+    /// Events that were valid but not acknowledged by Kafka.
+    pub unacknowledged: usize,
+    /// One entry per event, in request order.
+    pub results: Vec<EventResult>,
+}
+
+/// `POST /v1/sources/{source}/events`
+pub async fn post_events(
+    State(state): State<Arc<AppState>>,
+    Path(source_name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let label = if source_name.parse::<Source>().is_ok() { source_name.as_str() } else { "unknown" };
+    let response = match handle(&state, &source_name, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => {
+            if !matches!(error, IngestError::Unavailable(_)) {
+                tracing::info!(source = label, error = error.code(), message = %error, "batch refused");
+            }
+            error.into_response()
+        }
+    };
+    state.metrics.requests.with_label_values(&[label, response.status().as_str()]).inc();
+    state.metrics.request_seconds.with_label_values(&[label]).observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
+    let source: Source = source_name.parse().map_err(|e: ioc_events::UnknownSource| IngestError::UnknownSource(e.to_string()))?;
+    state.keys.authorize(headers, source)?;
+    let framing = body::framing(headers)?;
+    let limits = Limits {
+        max_body_bytes: state.config.max_body_bytes,
+        max_decompressed_bytes: state.config.max_decompressed_bytes,
+        max_events: state.config.max_events_per_request,
+    };
+    let bytes = body::read(headers, body, limits).await?;
+    let slots = body::parse(&bytes, framing, limits.max_events)?;
+
+    let mut results: Vec<EventResult> = Vec::with_capacity(slots.len());
+    let mut valid: Vec<(usize, Event)> = Vec::with_capacity(slots.len());
+    for (index, slot) in slots.into_iter().enumerate() {
+        match check(state, source, slot) {
+            Ok(event) => {
+                results.push(EventResult { index, event_id: Some(event.event_id.to_string()), status: "accepted", reason: None });
+                valid.push((index, event));
+            }
+            Err((event_id, reason)) => {
+                results.push(EventResult { index, event_id, status: "rejected", reason: Some(reason) });
+            }
+        }
+    }
+
+    let unacknowledged = produce(state, source, valid).await;
+    for (index, reason) in &unacknowledged {
+        results[*index].status = "unacknowledged";
+        results[*index].reason = Some(reason.clone());
+    }
+    let count = |status: &str| results.iter().filter(|r| r.status == status).count();
+    let response = BatchResponse {
+        accepted: count("accepted"),
+        rejected: count("rejected"),
+        unacknowledged: count("unacknowledged"),
+        results,
+    };
+    let metrics = &state.metrics.events;
+    metrics.with_label_values(&[source.as_str(), "accepted"]).inc_by(response.accepted as u64);
+    metrics.with_label_values(&[source.as_str(), "rejected"]).inc_by(response.rejected as u64);
+    metrics.with_label_values(&[source.as_str(), "unacknowledged"]).inc_by(response.unacknowledged as u64);
+
+    if response.unacknowledged > 0 {
+        tracing::warn!(%source, unacknowledged = response.unacknowledged, "kafka did not acknowledge events");
+        let mut reply = (StatusCode::SERVICE_UNAVAILABLE, Json(response)).into_response();
+        reply.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            crate::error::RETRY_AFTER_SECONDS.into(),
+        );
+        return Ok(reply);
+    }
+    // A batch in which nothing was acceptable is the sender's error, not a success.
+    let status = if response.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, Json(response)).into_response())
+}
+
+/// Validates one slot and prepares it for Kafka; on refusal returns the id (if readable) and why.
+fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<String>, String)> {
+    let value = slot.map_err(|reason| (None, reason))?;
+    let event_id = value.get("event_id").and_then(|v| v.as_str()).map(str::to_owned);
+    let mut event = state.contract.check(value).map_err(|e| (event_id.clone(), e.to_string()))?;
+    if event.source != source {
+        return Err((event_id, format!("event is from source {} but was sent to {source}", event.source)));
+    }
+    event.pseudonymise(|clear| state.pseudonymiser.hash(clear));
+    event.received_at = Some(chrono::Utc::now());
+    Ok(event)
+}
+
+/// Produces the events and waits for Kafka; returns the (index, reason) of each event that was
+/// not acknowledged.
+async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) -> Vec<(usize, String)> {
+    let topic = source.topic(&state.config.kafka.topic_prefix);
+    let mut failed = Vec::new();
+    let mut pending = Vec::with_capacity(events.len());
+    for (index, event) in events {
+        let payload = match serde_json::to_vec(&event) {
+            Ok(payload) => payload,
+            Err(error) => {
+                failed.push((index, format!("failed to encode event: {error}")));
+                continue;
+            }
+        };
+        let record = FutureRecord::to(&topic).key(event.body.entity_id()).payload(&payload);
+        match state.producer.send_result(record) {
+            Ok(delivery) => pending.push((index, delivery)),
+            Err((error, _)) => failed.push((index, format!("kafka refused the event: {error}"))),
+        }
+    }
+    let (indices, deliveries): (Vec<usize>, Vec<_>) = pending.into_iter().unzip();
+    for (index, outcome) in indices.into_iter().zip(join_all(deliveries).await) {
+        match outcome {
+            Ok(Ok(_)) => {}
+            Ok(Err((error, _))) => failed.push((index, format!("kafka did not acknowledge: {error}"))),
+            Err(_) => failed.push((index, "kafka delivery was cancelled".into())),
+        }
+    }
+    failed.sort_unstable_by_key(|(index, _)| *index);
+    failed
+}

@@ -1,0 +1,128 @@
+//! ioc-ingest's configuration: defaults, then `IOC_INGEST_CONFIG` (a TOML file), then
+//! `IOC_INGEST__...` environment variables.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ioc_events::Source;
+use ioc_kafka::KafkaConfig;
+use ioc_telemetry::{ConfigError, Secret};
+use serde::Deserialize;
+
+/// Everything ioc-ingest needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Kafka brokers and topic naming.
+    pub kafka: KafkaConfig,
+    /// Per source, the SHA-256 (hex) of each bearer key it may use. Two keys per source let a
+    /// key rotate without downtime. Clear keys are never configured.
+    pub keys: BTreeMap<String, Vec<String>>,
+    /// HMAC key for pseudonymising citizen ID and phone numbers (at least 32 characters).
+    pub pseudonymisation_key: Secret,
+    /// Largest request body accepted, as sent (compressed or not).
+    pub max_body_bytes: usize,
+    /// Largest body accepted after gzip decompression (guards against gzip bombs).
+    pub max_decompressed_bytes: usize,
+    /// Most events accepted in one request.
+    pub max_events_per_request: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            listen: "0.0.0.0:8081".into(),
+            kafka: KafkaConfig::default(),
+            keys: BTreeMap::new(),
+            pseudonymisation_key: Secret::default(),
+            max_body_bytes: 5 * 1024 * 1024,
+            max_decompressed_bytes: 20 * 1024 * 1024,
+            max_events_per_request: 10_000,
+        }
+    }
+}
+
+impl IngestConfig {
+    /// Reads the configuration from the file named by `IOC_INGEST_CONFIG` (if set) and the
+    /// environment, and validates it.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var_os("IOC_INGEST_CONFIG").map(PathBuf::from);
+        let list_keys = ["keys.portal", "keys.edoc", "keys.training"];
+        let config: IngestConfig = ioc_telemetry::load_config("IOC_INGEST", file.as_deref(), &list_keys)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses settings the service cannot run with, saying which and how to fix it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        for name in self.keys.keys() {
+            if name.parse::<Source>().is_err() {
+                return invalid(format!("keys.{name}: unknown source; expected portal, edoc or training"));
+            }
+        }
+        for source in Source::ALL {
+            let hashes = self.keys.get(source.as_str()).map(Vec::as_slice).unwrap_or_default();
+            if hashes.is_empty() {
+                return invalid(format!(
+                    "keys.{source}: no key configured; set IOC_INGEST__KEYS__{} to the SHA-256 hex of the source's bearer key \
+                     (e.g. printf %s \"$KEY\" | sha256sum)",
+                    source.as_str().to_uppercase()
+                ));
+            }
+            if let Some(bad) = hashes.iter().find(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit())) {
+                return invalid(format!("keys.{source}: {bad:?} is not a SHA-256 hex digest (64 hex characters)"));
+            }
+        }
+        if self.pseudonymisation_key.expose().len() < 32 {
+            return invalid(
+                "pseudonymisation_key: must be at least 32 characters; set IOC_INGEST__PSEUDONYMISATION_KEY from the secret store"
+                    .into(),
+            );
+        }
+        if self.max_body_bytes == 0 || self.max_decompressed_bytes < self.max_body_bytes {
+            return invalid("max_decompressed_bytes must be at least max_body_bytes, and both above zero".into());
+        }
+        if self.max_events_per_request == 0 {
+            return invalid("max_events_per_request must be above zero".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> IngestConfig {
+        let hash = "a".repeat(64);
+        IngestConfig {
+            keys: Source::ALL.iter().map(|s| (s.as_str().to_owned(), vec![hash.clone()])).collect(),
+            pseudonymisation_key: Secret::new("k".repeat(32)),
+            ..IngestConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_complete_config_is_valid() {
+        assert!(valid().validate().is_ok());
+    }
+
+    #[test]
+    fn missing_key_bad_hash_and_short_secret_are_refused_with_the_setting_named() {
+        let mut config = valid();
+        config.keys.remove("edoc");
+        assert!(config.validate().unwrap_err().to_string().contains("keys.edoc"));
+
+        let mut config = valid();
+        config.keys.insert("portal".into(), vec!["not-a-hash".into()]);
+        assert!(config.validate().unwrap_err().to_string().contains("SHA-256"));
+
+        let mut config = valid();
+        config.pseudonymisation_key = Secret::new("short");
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("pseudonymisation_key") && !message.contains("short"));
+    }
+}

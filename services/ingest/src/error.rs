@@ -1,0 +1,83 @@
+//! Every way a request can fail, mapped to one status code and a JSON body saying what is wrong.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ioc_events::Source;
+use serde_json::json;
+
+/// Seconds a source should wait before retrying when Kafka is unavailable.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// A request-level failure (per-event problems are reported in the batch response instead).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The path names no known source.
+    #[error("{0}")]
+    UnknownSource(String),
+    /// No key, a malformed header, or a key nobody owns.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A valid key of another source.
+    #[error("this key belongs to source {key_source}, not {requested}")]
+    WrongSource {
+        /// Whose key it is.
+        key_source: Source,
+        /// Which source the request was for.
+        requested: Source,
+    },
+    /// Content-Type or Content-Encoding not supported.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Body, decompressed body or event count over the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body cannot be read as a batch of events.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// Kafka did not acknowledge every accepted event; nothing unacknowledged is reported accepted.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl IngestError {
+    fn status(&self) -> StatusCode {
+        match self {
+            IngestError::UnknownSource(_) => StatusCode::NOT_FOUND,
+            IngestError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            IngestError::WrongSource { .. } => StatusCode::FORBIDDEN,
+            IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::MalformedBody(_) => StatusCode::BAD_REQUEST,
+            IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A stable machine-readable code for the `error` field.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::UnknownSource(_) => "unknown_source",
+            IngestError::Unauthenticated(_) => "unauthenticated",
+            IngestError::WrongSource { .. } => "forbidden",
+            IngestError::UnsupportedMediaType(_) => "unsupported_media_type",
+            IngestError::TooLarge(_) => "payload_too_large",
+            IngestError::MalformedBody(_) => "malformed_body",
+            IngestError::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = Json(json!({ "error": self.code(), "message": self.to_string() }));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

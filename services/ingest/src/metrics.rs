@@ -1,0 +1,39 @@
+//! Prometheus metrics of ioc-ingest, declared once.
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+/// The service's metrics, registered in its own registry.
+#[derive(Clone)]
+pub struct IngestMetrics {
+    /// Registry served at `/metrics`.
+    pub registry: Registry,
+    /// Events by source and outcome (`accepted`, `rejected`, `unacknowledged`).
+    pub events: IntCounterVec,
+    /// Requests by source and HTTP status.
+    pub requests: IntCounterVec,
+    /// Time from request to Kafka acknowledgement, by source.
+    pub request_seconds: HistogramVec,
+}
+
+impl IngestMetrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let events = IntCounterVec::new(
+            Opts::new("ioc_ingest_events_total", "events received, by source and outcome"),
+            &["source", "outcome"],
+        )?;
+        let requests = IntCounterVec::new(
+            Opts::new("ioc_ingest_requests_total", "batch requests, by source and HTTP status"),
+            &["source", "status"],
+        )?;
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new("ioc_ingest_request_duration_seconds", "time to validate and get Kafka's acknowledgement"),
+            &["source"],
+        )?;
+        registry.register(Box::new(events.clone()))?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(request_seconds.clone()))?;
+        Ok(IngestMetrics { registry, events, requests, request_seconds })
+    }
+}

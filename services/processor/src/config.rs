@@ -1,0 +1,77 @@
+//! ioc-processor's configuration: defaults, then `IOC_PROCESSOR_CONFIG` (a TOML file), then
+//! `IOC_PROCESSOR__...` environment variables.
+
+use std::path::PathBuf;
+
+use ioc_clickhouse::ClickHouseConfig;
+use ioc_events::Source;
+use ioc_kafka::KafkaConfig;
+use ioc_telemetry::ConfigError;
+use serde::Deserialize;
+
+/// Everything ioc-processor needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessorConfig {
+    /// Address of the health and metrics endpoint.
+    pub listen: String,
+    /// Kafka brokers and topic naming.
+    pub kafka: KafkaConfig,
+    /// Where raw events are stored.
+    pub clickhouse: ClickHouseConfig,
+    /// Consumer groups are `{group_prefix}.{source}`.
+    pub group_prefix: String,
+    /// Sources this instance consumes (all by default; split them to scale independently).
+    pub sources: Vec<Source>,
+    /// A batch is written when it holds this many rows...
+    pub batch_max_rows: usize,
+    /// ...or when its first row has waited this long.
+    pub batch_max_wait_ms: u64,
+    /// Longest pause between two attempts to write a batch ClickHouse refused.
+    pub max_retry_backoff_ms: u64,
+    /// Versioned SQL migrations (for `ioc-processor migrate`).
+    pub migrations_dir: PathBuf,
+    /// Reference data files (for `ioc-processor migrate`).
+    pub reference_dir: PathBuf,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            listen: "0.0.0.0:8082".into(),
+            kafka: KafkaConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
+            group_prefix: "ioc-processor".into(),
+            sources: Source::ALL.to_vec(),
+            batch_max_rows: 5_000,
+            batch_max_wait_ms: 1_000,
+            max_retry_backoff_ms: 30_000,
+            migrations_dir: "schemas/clickhouse".into(),
+            reference_dir: "schemas/reference".into(),
+        }
+    }
+}
+
+impl ProcessorConfig {
+    /// Reads and validates the configuration.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var_os("IOC_PROCESSOR_CONFIG").map(PathBuf::from);
+        let config: ProcessorConfig = ioc_telemetry::load_config("IOC_PROCESSOR", file.as_deref(), &["sources"])?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses settings the service cannot run with.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: &str| Err(ConfigError::Invalid(message.to_owned()));
+        if self.sources.is_empty() {
+            return invalid("sources: at least one of portal, edoc, training is needed");
+        }
+        if self.batch_max_rows == 0 || self.batch_max_wait_ms == 0 {
+            return invalid("batch_max_rows and batch_max_wait_ms must be above zero");
+        }
+        ioc_clickhouse::check_identifier(&self.clickhouse.database)
+            .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,42 @@
+//! Prometheus metrics of ioc-processor, declared once.
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+/// The service's metrics.
+#[derive(Clone)]
+pub struct ProcessorMetrics {
+    /// Registry served at `/metrics`.
+    pub registry: Registry,
+    /// Rows written, by table.
+    pub rows_written: IntCounterVec,
+    /// Messages sent to the dead-letter topic, by source.
+    pub dead_letters: IntCounterVec,
+    /// Failed insert attempts (each is retried), by table.
+    pub insert_failures: IntCounterVec,
+    /// Failed offset commits (the batch will be redelivered and deduplicated), by source.
+    pub commit_failures: IntCounterVec,
+    /// Time to write one batch, by table.
+    pub batch_seconds: HistogramVec,
+}
+
+impl ProcessorMetrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, label: &str| IntCounterVec::new(Opts::new(name, help), &[label]);
+        let rows_written = counter("ioc_processor_rows_written_total", "rows written to clickhouse", "table")?;
+        let dead_letters = counter("ioc_processor_dead_letters_total", "messages sent to the dead-letter topic", "source")?;
+        let insert_failures = counter("ioc_processor_insert_failures_total", "failed insert attempts (retried)", "table")?;
+        let commit_failures = counter("ioc_processor_commit_failures_total", "failed offset commits", "source")?;
+        let batch_seconds = HistogramVec::new(
+            HistogramOpts::new("ioc_processor_batch_write_seconds", "time to write one batch including retries"),
+            &["table"],
+        )?;
+        registry.register(Box::new(rows_written.clone()))?;
+        registry.register(Box::new(dead_letters.clone()))?;
+        registry.register(Box::new(insert_failures.clone()))?;
+        registry.register(Box::new(commit_failures.clone()))?;
+        registry.register(Box::new(batch_seconds.clone()))?;
+        Ok(ProcessorMetrics { registry, rows_written, dead_letters, insert_failures, commit_failures, batch_seconds })
+    }
+}

@@ -1,0 +1,257 @@
+//! Pure functions from a decoded event to the row of its source's table.
+
+use clickhouse::Row;
+use ioc_events::{Event, EventBody};
+use serde::Serialize;
+
+/// Why an event cannot become a row (it goes to the dead-letter topic).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransformError {
+    /// The event belongs to another source's table.
+    #[error("event type {0} does not belong to this table")]
+    WrongTable(&'static str),
+    /// A time does not fit ClickHouse's DateTime (1970 to 2105).
+    #[error("{field} {value} is outside what ClickHouse DateTime can store")]
+    TimeOutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+}
+
+/// A ClickHouse table fed by one source.
+pub trait SourceTable: Send + Sync + 'static {
+    /// The row type, matching the table's columns by name.
+    type Row: clickhouse::RowOwned + clickhouse::RowWrite + Serialize + Send + Sync + 'static;
+    /// The table name.
+    const TABLE: &'static str;
+    /// Maps an event of this source to its row.
+    fn row(event: &Event) -> Result<Self::Row, TransformError>;
+}
+
+fn seconds(field: &'static str, time: chrono::DateTime<chrono::FixedOffset>) -> Result<u32, TransformError> {
+    u32::try_from(time.timestamp()).map_err(|_| TransformError::TimeOutOfRange { field, value: time.to_rfc3339() })
+}
+
+fn received_seconds(event: &Event) -> Result<u32, TransformError> {
+    match event.received_at {
+        Some(at) => seconds("received_at", at.fixed_offset()),
+        None => Ok(0),
+    }
+}
+
+fn flag(value: bool) -> u8 {
+    u8::from(value)
+}
+
+/// `portal_events`
+pub struct PortalTable;
+
+/// A row of `portal_events`; fields that do not apply to the event type are empty or zero.
+#[derive(Debug, Default, Clone, PartialEq, Row, Serialize)]
+pub struct PortalRow {
+    event_id: String,
+    r#type: String,
+    occurred_at: u32,
+    received_at: u32,
+    unit_code: String,
+    dossier_id: String,
+    procedure_code: String,
+    channel: String,
+    service_level: String,
+    due_at: u32,
+    fee_bearing: u8,
+    applicant_ref: String,
+    outcome: String,
+    result_form: String,
+    components_digitised: u16,
+    components_reused: u16,
+}
+
+fn name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
+    }
+}
+
+impl SourceTable for PortalTable {
+    type Row = PortalRow;
+    const TABLE: &'static str = "portal_events";
+
+    fn row(event: &Event) -> Result<PortalRow, TransformError> {
+        let mut row = PortalRow {
+            event_id: event.event_id.to_string(),
+            r#type: event.body.type_name().to_owned(),
+            occurred_at: seconds("occurred_at", event.occurred_at)?,
+            received_at: received_seconds(event)?,
+            unit_code: event.unit_code.clone(),
+            dossier_id: event.body.entity_id().to_owned(),
+            ..PortalRow::default()
+        };
+        match &event.body {
+            EventBody::DossierReceived(received) => {
+                row.procedure_code = received.procedure_code.clone();
+                row.channel = name(&received.channel);
+                row.service_level = name(&received.service_level);
+                row.due_at = seconds("due_at", received.due_at)?;
+                row.fee_bearing = flag(received.fee_bearing);
+                row.applicant_ref = received.applicant_ref.clone().unwrap_or_default();
+            }
+            EventBody::DossierDigitised(digitised) => {
+                row.components_digitised = digitised.components_digitised;
+                row.components_reused = digitised.components_reused;
+            }
+            EventBody::DossierResolved(resolved) => row.outcome = name(&resolved.outcome),
+            EventBody::DossierResultReturned(returned) => row.result_form = name(&returned.result_form),
+            other => return Err(TransformError::WrongTable(other.type_name())),
+        }
+        Ok(row)
+    }
+}
+
+/// `edoc_events`
+pub struct EdocTable;
+
+/// A row of `edoc_events`.
+#[derive(Debug, Default, Clone, PartialEq, Row, Serialize)]
+pub struct EdocRow {
+    event_id: String,
+    r#type: String,
+    occurred_at: u32,
+    received_at: u32,
+    unit_code: String,
+    record_id: String,
+    level: String,
+    classified: u8,
+    processed_online: u8,
+}
+
+impl SourceTable for EdocTable {
+    type Row = EdocRow;
+    const TABLE: &'static str = "edoc_events";
+
+    fn row(event: &Event) -> Result<EdocRow, TransformError> {
+        let mut row = EdocRow {
+            event_id: event.event_id.to_string(),
+            r#type: event.body.type_name().to_owned(),
+            occurred_at: seconds("occurred_at", event.occurred_at)?,
+            received_at: received_seconds(event)?,
+            unit_code: event.unit_code.clone(),
+            record_id: event.body.entity_id().to_owned(),
+            ..EdocRow::default()
+        };
+        match &event.body {
+            EventBody::WorkRecordOpened(opened) => {
+                row.level = opened.level.as_str().to_owned();
+                row.classified = flag(opened.classified);
+            }
+            EventBody::WorkRecordClosed(closed) => {
+                row.level = closed.level.as_str().to_owned();
+                row.classified = flag(closed.classified);
+                row.processed_online = flag(closed.processed_online);
+            }
+            other => return Err(TransformError::WrongTable(other.type_name())),
+        }
+        Ok(row)
+    }
+}
+
+/// `training_events`
+pub struct TrainingTable;
+
+/// A row of `training_events`.
+#[derive(Debug, Default, Clone, PartialEq, Row, Serialize)]
+pub struct TrainingRow {
+    event_id: String,
+    r#type: String,
+    occurred_at: u32,
+    received_at: u32,
+    unit_code: String,
+    learner_id: String,
+    household_ref: String,
+    target_group: String,
+    certificate_id: String,
+    vneid_confirmed: u8,
+    citizen_ref: String,
+}
+
+impl SourceTable for TrainingTable {
+    type Row = TrainingRow;
+    const TABLE: &'static str = "training_events";
+
+    fn row(event: &Event) -> Result<TrainingRow, TransformError> {
+        let mut row = TrainingRow {
+            event_id: event.event_id.to_string(),
+            r#type: event.body.type_name().to_owned(),
+            occurred_at: seconds("occurred_at", event.occurred_at)?,
+            received_at: received_seconds(event)?,
+            unit_code: event.unit_code.clone(),
+            learner_id: event.body.entity_id().to_owned(),
+            ..TrainingRow::default()
+        };
+        match &event.body {
+            EventBody::LearnerRegistered(learner) => {
+                row.household_ref = learner.household_ref.clone();
+                row.target_group = learner.target_group.as_str().to_owned();
+                row.citizen_ref = learner.citizen_ref.clone().unwrap_or_default();
+            }
+            EventBody::SkillsCertified(certified) => {
+                row.household_ref = certified.household_ref.clone();
+                row.target_group = certified.target_group.as_str().to_owned();
+                row.certificate_id = certified.certificate_id.clone();
+                row.vneid_confirmed = flag(certified.vneid_confirmed);
+            }
+            other => return Err(TransformError::WrongTable(other.type_name())),
+        }
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: serde_json::Value) -> Event {
+        serde_json::from_value(json).expect("valid event")
+    }
+
+    #[test]
+    fn a_received_dossier_keeps_its_channel_due_time_and_only_the_hashed_applicant() {
+        let received = event(serde_json::json!({
+            "event_id": "7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a01", "source": "portal", "type": "dossier.received",
+            "occurred_at": "2026-10-05T08:15:00+07:00", "unit_code": "07900", "dossier_id": "D1",
+            "procedure_code": "1.001612", "channel": "in_person", "service_level": "full_online",
+            "due_at": "2026-10-08T17:00:00+07:00", "fee_bearing": true, "applicant_ref": "abc"
+        }));
+        let row = PortalTable::row(&received).expect("row");
+        assert_eq!(row.channel, "in_person");
+        assert_eq!(row.service_level, "full_online");
+        assert_eq!(row.occurred_at, 1_759_626_900); // 2026-10-05T01:15:00Z
+        assert_eq!(row.due_at, 1_759_917_600);
+        assert_eq!((row.fee_bearing, row.applicant_ref.as_str()), (1, "abc"));
+    }
+
+    #[test]
+    fn an_event_of_another_source_is_refused() {
+        let closed = event(serde_json::json!({
+            "event_id": "2b9d6c1e-0a4f-4e7b-8c3d-5f1a9e2b7c02", "source": "edoc", "type": "work_record.closed",
+            "occurred_at": "2026-10-20T16:30:00+07:00", "unit_code": "07894", "record_id": "R1",
+            "level": "commune", "classified": true, "processed_online": false
+        }));
+        assert_eq!(PortalTable::row(&closed), Err(TransformError::WrongTable("work_record.closed")));
+        let row = EdocTable::row(&closed).expect("row");
+        assert_eq!((row.level.as_str(), row.classified, row.processed_online), ("commune", 1, 0));
+    }
+
+    #[test]
+    fn times_before_1970_are_refused_not_wrapped() {
+        let old = event(serde_json::json!({
+            "event_id": "c4e8a2f6-1d3b-4a5c-9e7f-0b2d4f6a8c02", "source": "training", "type": "skills.certified",
+            "occurred_at": "1960-10-02T20:10:00+07:00", "unit_code": "07909", "learner_id": "L1",
+            "household_ref": "H1", "target_group": "adult", "certificate_id": "C1", "vneid_confirmed": true
+        }));
+        assert!(matches!(TrainingTable::row(&old), Err(TransformError::TimeOutOfRange { .. })));
+    }
+}
