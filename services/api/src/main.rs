@@ -1,1 +1,13 @@
-fn main() {}
+//! ioc-api binary: load config, start logging, bind, serve.
+
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ioc_telemetry::init_logging();
+    let config = ioc_api::ApiConfig::load().context("failed to load configuration")?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("failed to bind {}", config.listen))?;
+    ioc_api::serve(config, listener, ioc_telemetry::shutdown_signal()).await
+}

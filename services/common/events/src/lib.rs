@@ -5,6 +5,7 @@
 //! against every example under `schemas/events/examples/`.
 
 mod contract;
+pub mod indicators;
 mod event;
 mod source;
 

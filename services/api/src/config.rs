@@ -1,0 +1,45 @@
+//! ioc-api's configuration: defaults, then `IOC_API_CONFIG` (a TOML file), then `IOC_API__...`
+//! environment variables.
+
+use std::path::PathBuf;
+
+use ioc_clickhouse::ClickHouseConfig;
+use ioc_telemetry::ConfigError;
+use serde::Deserialize;
+
+/// Everything ioc-api needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the indicators are computed.
+    pub clickhouse: ClickHouseConfig,
+    /// Longest period one request may ask for, in days.
+    pub max_range_days: i64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { listen: "0.0.0.0:8080".into(), clickhouse: ClickHouseConfig::default(), max_range_days: 5 * 366 }
+    }
+}
+
+impl ApiConfig {
+    /// Reads and validates the configuration.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var_os("IOC_API_CONFIG").map(PathBuf::from);
+        let config: ApiConfig = ioc_telemetry::load_config("IOC_API", file.as_deref(), &[])?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses settings the service cannot run with.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_range_days < 1 {
+            return Err(ConfigError::Invalid("max_range_days must be at least 1".into()));
+        }
+        ioc_clickhouse::check_identifier(&self.clickhouse.database)
+            .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))
+    }
+}

@@ -1,0 +1,30 @@
+//! API errors, each mapped to one status code and a JSON body saying what is wrong.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request's parameters are wrong; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// ClickHouse failed; the details go to the log, not to the client.
+    #[error("the indicator store is unavailable, try again shortly")]
+    Store(#[from] clickhouse::error::Error),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Store(error) => {
+                tracing::error!(%error, "clickhouse query failed");
+                (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+            }
+        };
+        (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response()
+    }
+}

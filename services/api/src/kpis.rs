@@ -1,0 +1,164 @@
+//! `GET /v1/kpis`: every indicator of the skeleton for a period and the province or one unit,
+//! computed in ClickHouse. Each counts distinct entities, so redelivered events change nothing.
+
+use clickhouse::Row;
+use ioc_events::indicators::{self, Definition};
+use ioc_events::TargetGroup;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::period::KpiQuery;
+
+/// One indicator's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorValue {
+    /// Stable id.
+    pub id: String,
+    /// Number in Decision 766, if any.
+    pub decision_766_code: Option<String>,
+    /// Vietnamese name.
+    pub name_vi: String,
+    /// English name.
+    pub name_en: String,
+    /// Count that meets the indicator.
+    pub numerator: u64,
+    /// Count it is measured against.
+    pub denominator: u64,
+    /// `numerator / denominator`, or null when the denominator is zero.
+    pub ratio: Option<f64>,
+    /// Target ratio, if one is set.
+    pub target: Option<f64>,
+}
+
+impl IndicatorValue {
+    fn new(definition: &Definition, numerator: u64, denominator: u64) -> Self {
+        IndicatorValue {
+            id: definition.id.to_owned(),
+            decision_766_code: definition.decision_766_code.map(str::to_owned),
+            name_vi: definition.name_vi.to_owned(),
+            name_en: definition.name_en.to_owned(),
+            numerator,
+            denominator,
+            ratio: (denominator > 0).then(|| numerator as f64 / denominator as f64),
+            target: definition.target,
+        }
+    }
+}
+
+#[derive(Row, Deserialize)]
+struct Fraction {
+    numerator: u64,
+    denominator: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct KeyedCount {
+    key: String,
+    count: u64,
+}
+
+/// The filter shared by every query: `?` is the unit code, or empty for the whole province.
+const UNIT_FILTER: &str = "(? = '' OR unit_code = ?)";
+
+/// Computes every indicator for `query`.
+pub async fn compute(client: &clickhouse::Client, query: &KpiQuery) -> Result<Vec<IndicatorValue>, ApiError> {
+    let unit = query.unit.clone().unwrap_or_default();
+    let (start, end) = (query.period.start_seconds(), query.period.end_seconds());
+
+    let online = client
+        .query(&format!(
+            "SELECT uniqExactIf(dossier_id, channel = 'online') AS numerator, uniqExact(dossier_id) AS denominator \
+             FROM portal_events \
+             WHERE type = 'dossier.received' AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) AND {UNIT_FILTER}"
+        ))
+        .bind(start)
+        .bind(end)
+        .bind(&unit)
+        .bind(&unit)
+        .fetch_one::<Fraction>();
+
+    // Digitisation (4.2): dossiers resolved in the period; of those, the ones that have
+    // digitised components and an electronic result (whenever those events happened).
+    let digitisation = client
+        .query(&format!(
+            "SELECT toUInt64(countIf(digitised = 1 AND electronic = 1)) AS numerator, toUInt64(count()) AS denominator FROM ( \
+                SELECT dossier_id, \
+                       max(type = 'dossier.digitised' AND components_digitised > 0) AS digitised, \
+                       max(type = 'dossier.result_returned' AND result_form = 'electronic') AS electronic \
+                FROM portal_events \
+                WHERE dossier_id IN ( \
+                    SELECT dossier_id FROM portal_events \
+                    WHERE type = 'dossier.resolved' AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) AND {UNIT_FILTER}) \
+                GROUP BY dossier_id)"
+        ))
+        .bind(start)
+        .bind(end)
+        .bind(&unit)
+        .bind(&unit)
+        .fetch_one::<Fraction>();
+
+    let work_records = client
+        .query(&format!(
+            "SELECT level AS key, uniqExactIf(record_id, processed_online = 1) AS numerator, uniqExact(record_id) AS denominator \
+             FROM edoc_events \
+             WHERE type = 'work_record.closed' AND classified = 0 \
+               AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) AND {UNIT_FILTER} \
+             GROUP BY level"
+        ))
+        .bind(start)
+        .bind(end)
+        .bind(&unit)
+        .bind(&unit)
+        .fetch_all::<LevelFraction>();
+
+    // Coverage is a stock: everyone certified up to the end of the period.
+    let certified = client
+        .query(&format!(
+            "SELECT target_group AS key, uniqExact(learner_id) AS count FROM training_events \
+             WHERE type = 'skills.certified' AND occurred_at < toDateTime(?) AND {UNIT_FILTER} \
+             GROUP BY target_group"
+        ))
+        .bind(end)
+        .bind(&unit)
+        .bind(&unit)
+        .fetch_all::<KeyedCount>();
+
+    let populations = client
+        .query(&format!(
+            "SELECT measure AS key, toUInt64(sum(value)) AS count FROM ref_denominators WHERE {UNIT_FILTER} GROUP BY measure"
+        ))
+        .bind(&unit)
+        .bind(&unit)
+        .fetch_all::<KeyedCount>();
+
+    let (online, digitisation, work_records, certified, populations) =
+        tokio::try_join!(online, digitisation, work_records, certified, populations)?;
+
+    let defined = |id: &str| indicators::definition(id).ok_or_else(|| ApiError::BadRequest(format!("undefined indicator {id}")));
+    let level = |name: &str| work_records.iter().find(|row| row.key == name).map_or((0, 0), |row| (row.numerator, row.denominator));
+    let count_of = |rows: &[KeyedCount], key: &str| rows.iter().find(|row| row.key == key).map_or(0, |row| row.count);
+
+    let mut values = vec![
+        IndicatorValue::new(defined(indicators::ONLINE_SUBMISSION_RATE)?, online.numerator, online.denominator),
+        IndicatorValue::new(defined(indicators::DIGITISATION_RATE)?, digitisation.numerator, digitisation.denominator),
+    ];
+    let (province_online, province_closed) = level("province");
+    values.push(IndicatorValue::new(defined(indicators::WORK_RECORDS_ONLINE_PROVINCE)?, province_online, province_closed));
+    let (commune_online, commune_closed) = level("commune");
+    values.push(IndicatorValue::new(defined(indicators::WORK_RECORDS_ONLINE_COMMUNE)?, commune_online, commune_closed));
+    for group in TargetGroup::ALL {
+        values.push(IndicatorValue::new(
+            defined(indicators::coverage_id(group))?,
+            count_of(&certified, group.as_str()),
+            count_of(&populations, group.as_str()),
+        ));
+    }
+    Ok(values)
+}
+
+#[derive(Row, Deserialize)]
+struct LevelFraction {
+    key: String,
+    numerator: u64,
+    denominator: u64,
+}

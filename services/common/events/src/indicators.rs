@@ -1,0 +1,120 @@
+//! Indicator ids, names and targets: one list read by the API, the simulator's ground truth and
+//! the documentation. The formulas live in `docs/indicators.md`; how each is computed is up to
+//! its reader (SQL in the API, plain Rust in the simulator), so that the two can check each other.
+
+use crate::TargetGroup;
+
+/// An indicator the pipeline computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Definition {
+    /// Stable id used in URLs and JSON.
+    pub id: &'static str,
+    /// Number in Decision 766/QĐ-TTg, where the indicator has one.
+    pub decision_766_code: Option<&'static str>,
+    /// Vietnamese name.
+    pub name_vi: &'static str,
+    /// English name.
+    pub name_en: &'static str,
+    /// The ratio to reach, where one is set (2026 targets, or full marks under Decision 766).
+    pub target: Option<f64>,
+}
+
+/// 3.3: dossiers received online / all dossiers received.
+pub const ONLINE_SUBMISSION_RATE: &str = "online_submission_rate";
+/// 4.2: dossiers resolved in the period that were digitised and got an electronic result / dossiers resolved.
+pub const DIGITISATION_RATE: &str = "digitisation_rate";
+/// Work records closed online / closed, province level, classified excluded.
+pub const WORK_RECORDS_ONLINE_PROVINCE: &str = "work_records_online_rate_province";
+/// Work records closed online / closed, commune level, classified excluded.
+pub const WORK_RECORDS_ONLINE_COMMUNE: &str = "work_records_online_rate_commune";
+
+/// Id of the coverage indicator of a target group, e.g. `skills_coverage_adult`.
+pub fn coverage_id(group: TargetGroup) -> &'static str {
+    match group {
+        TargetGroup::CivilServant => "skills_coverage_civil_servant",
+        TargetGroup::Student => "skills_coverage_student",
+        TargetGroup::Adult => "skills_coverage_adult",
+        TargetGroup::Worker => "skills_coverage_worker",
+    }
+}
+
+/// Every indicator of `GET /v1/kpis`, in the order it answers them.
+pub const DEFINITIONS: &[Definition] = &[
+    Definition {
+        id: ONLINE_SUBMISSION_RATE,
+        decision_766_code: Some("3.3"),
+        name_vi: "Tỷ lệ hồ sơ trực tuyến",
+        name_en: "Online submission rate",
+        target: Some(0.5),
+    },
+    Definition {
+        id: DIGITISATION_RATE,
+        decision_766_code: Some("4.2"),
+        name_vi: "Tỷ lệ số hóa hồ sơ",
+        name_en: "Dossier digitisation rate",
+        target: Some(0.8),
+    },
+    Definition {
+        id: WORK_RECORDS_ONLINE_PROVINCE,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ hồ sơ công việc cấp tỉnh xử lý trên môi trường mạng",
+        name_en: "Work records processed online, province level",
+        target: None,
+    },
+    Definition {
+        id: WORK_RECORDS_ONLINE_COMMUNE,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ hồ sơ công việc cấp xã xử lý trên môi trường mạng",
+        name_en: "Work records processed online, commune level",
+        target: None,
+    },
+    Definition {
+        id: "skills_coverage_civil_servant",
+        decision_766_code: None,
+        name_vi: "Tỷ lệ cán bộ, công chức, viên chức có kỹ năng số cơ bản",
+        name_en: "Digital-skills coverage, civil servants",
+        target: Some(1.0),
+    },
+    Definition {
+        id: "skills_coverage_student",
+        decision_766_code: None,
+        name_vi: "Tỷ lệ học sinh, sinh viên có kỹ năng số cơ bản",
+        name_en: "Digital-skills coverage, students",
+        target: Some(1.0),
+    },
+    Definition {
+        id: "skills_coverage_adult",
+        decision_766_code: None,
+        name_vi: "Tỷ lệ người trưởng thành có kỹ năng số cơ bản",
+        name_en: "Digital-skills coverage, adults",
+        target: Some(1.0),
+    },
+    Definition {
+        id: "skills_coverage_worker",
+        decision_766_code: None,
+        name_vi: "Tỷ lệ người lao động trong doanh nghiệp, hợp tác xã có kỹ năng số cơ bản",
+        name_en: "Digital-skills coverage, enterprise workers",
+        target: Some(1.0),
+    },
+];
+
+/// The definition of `id`, if it exists.
+pub fn definition(id: &str) -> Option<&'static Definition> {
+    DEFINITIONS.iter().find(|definition| definition.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_coverage_id_is_defined_and_ids_are_unique() {
+        for group in TargetGroup::ALL {
+            assert!(definition(coverage_id(group)).is_some());
+        }
+        let mut ids: Vec<_> = DEFINITIONS.iter().map(|d| d.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), DEFINITIONS.len());
+    }
+}

@@ -1,0 +1,41 @@
+//! The e-office system: work records opened and closed, at province and commune level.
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use ioc_events::{EventBody, RecordLevel, Source, WorkRecordClosed, WorkRecordOpened};
+use ioc_reference::{Unit, UnitKind};
+use rand::Rng;
+
+use super::{draw_count, office_time, EventFactory, Scenario, UnitProfile};
+
+/// Work records opened per working day by one unit at scale 1.
+const RECORDS_PER_DEPARTMENT_DAY: f64 = 40.0;
+const RECORDS_PER_COMMUNE_DAY: f64 = 12.0;
+/// Reference shares processed on the network (DOMAIN.md).
+const ONLINE_RATE_PROVINCE: f64 = 0.95;
+const ONLINE_RATE_COMMUNE: f64 = 0.75;
+const CLASSIFIED_SHARE: f64 = 0.03;
+
+/// One day of work records at `unit`.
+pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, unit: &Unit, profile: &UnitProfile) {
+    if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+        return;
+    }
+    let (level, per_day, online_rate) = match unit.kind {
+        UnitKind::Department => (RecordLevel::Province, RECORDS_PER_DEPARTMENT_DAY, ONLINE_RATE_PROVINCE),
+        _ => (RecordLevel::Commune, RECORDS_PER_COMMUNE_DAY, ONLINE_RATE_COMMUNE),
+    };
+    let count = draw_count(factory.rng(), per_day * scenario.scale);
+    for _ in 0..count {
+        let record_id = factory.entity_id("HSCV", unit);
+        let rng = factory.rng();
+        let opened_at = office_time(rng, day);
+        let classified = rng.gen_bool(CLASSIFIED_SHARE);
+        let processed_online = rng.gen_bool(profile.rate(online_rate));
+        let closed_at = opened_at + Duration::hours(rng.gen_range(4..24 * 20));
+        let opened = WorkRecordOpened { record_id: record_id.clone(), level, classified };
+        if factory.emit(Source::Edoc, unit, opened_at, EventBody::WorkRecordOpened(opened)) {
+            let closed = WorkRecordClosed { record_id, level, classified, processed_online };
+            factory.emit(Source::Edoc, unit, closed_at, EventBody::WorkRecordClosed(closed));
+        }
+    }
+}

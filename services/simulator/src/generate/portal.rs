@@ -1,0 +1,88 @@
+//! The public-service portal: dossiers received, digitised, resolved and returned.
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use ioc_events::{
+    Channel, DossierDigitised, DossierReceived, DossierResolved, DossierResultReturned, EventBody, Outcome, ResultForm,
+    ServiceLevel, Source,
+};
+use ioc_reference::Unit;
+use rand::Rng;
+
+use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitProfile};
+
+/// Dossiers a working day for the whole province at scale 1 (about 1.4 million a year).
+const DOSSIERS_PER_WORKING_DAY: f64 = 5_400.0;
+/// Provincial rates from DOMAIN.md (2025, merged province).
+const ONLINE_RATE: f64 = 0.866;
+const ELECTRONIC_RESULT_RATE: f64 = 0.8697;
+const DIGITISED_RATE: f64 = 0.8389;
+
+/// One day of dossiers at `unit`.
+pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, unit: &Unit, weight: f64, profile: &UnitProfile) {
+    let working = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+    let expected = DOSSIERS_PER_WORKING_DAY * scenario.scale * weight * if working { 1.0 } else { 0.15 };
+    let count = draw_count(factory.rng(), expected);
+    for _ in 0..count {
+        dossier(factory, day, unit, profile);
+    }
+}
+
+fn dossier(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, profile: &UnitProfile) {
+    let dossier_id = factory.entity_id("HS", unit);
+    let rng = factory.rng();
+    let received_at = office_time(rng, day);
+    let channel = if rng.gen_bool(profile.rate(ONLINE_RATE)) {
+        Channel::Online
+    } else if rng.gen_bool(0.9) {
+        Channel::InPerson
+    } else {
+        Channel::Post
+    };
+    let service_level = match rng.gen_range(0..100) {
+        0..=59 => ServiceLevel::FullOnline,
+        60..=94 => ServiceLevel::PartialOnline,
+        _ => ServiceLevel::Offline,
+    };
+    let legal_days = [1_i64, 3, 5, 7, 10, 15][rng.gen_range(0..6)];
+    let due_at = local_time(day + Duration::days(legal_days), 17, 0);
+    let fee_bearing = rng.gen_bool(0.4);
+    let applicant_id = format!("0{:02}{:09}", rng.gen_range(1..97), rng.gen_range(0..1_000_000_000_u64));
+    let applicant_phone = format!("09{:08}", rng.gen_range(0..100_000_000_u64));
+    let digitised = rng.gen_bool(profile.rate(DIGITISED_RATE));
+    let components = rng.gen_range(1..=5_u16);
+    let reused = rng.gen_range(0..=2_u16).min(components);
+    // Most dossiers finish before their due time, some after it.
+    let hours_to_resolve = rng.gen_range(2..(legal_days * 24 + 72));
+    let approved = rng.gen_bool(0.95);
+    let electronic = rng.gen_bool(profile.rate(ELECTRONIC_RESULT_RATE));
+
+    factory.clear_identifiers.push(applicant_id.clone());
+    factory.clear_identifiers.push(applicant_phone.clone());
+    let received = DossierReceived {
+        dossier_id: dossier_id.clone(),
+        procedure_code: format!("1.00{}", 1000 + (dossier_id.len() % 7) * 111),
+        channel,
+        service_level,
+        due_at,
+        fee_bearing,
+        applicant_id: Some(applicant_id),
+        applicant_phone: Some(applicant_phone),
+        applicant_ref: None,
+        applicant_phone_ref: None,
+    };
+    if !factory.emit(Source::Portal, unit, received_at, EventBody::DossierReceived(received)) {
+        return;
+    }
+    if digitised {
+        let body = DossierDigitised { dossier_id: dossier_id.clone(), components_digitised: components, components_reused: reused };
+        factory.emit(Source::Portal, unit, received_at + Duration::minutes(20), EventBody::DossierDigitised(body));
+    }
+    let resolved_at = received_at + Duration::hours(hours_to_resolve);
+    let outcome = if approved { Outcome::Approved } else { Outcome::Rejected };
+    let resolved = DossierResolved { dossier_id: dossier_id.clone(), outcome };
+    if factory.emit(Source::Portal, unit, resolved_at, EventBody::DossierResolved(resolved)) {
+        let result_form = if electronic { ResultForm::Electronic } else { ResultForm::Paper };
+        let returned = DossierResultReturned { dossier_id, result_form };
+        factory.emit(Source::Portal, unit, resolved_at + Duration::minutes(45), EventBody::DossierResultReturned(returned));
+    }
+}
