@@ -1,0 +1,203 @@
+//! A test harness that boots the real services in-process against the local Kafka and
+//! ClickHouse (started by `ops/dev up`), each test with its own topics and database.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ioc_api::ApiConfig;
+use ioc_clickhouse::ClickHouseConfig;
+use ioc_events::Source;
+use ioc_ingest::IngestConfig;
+use ioc_kafka::KafkaConfig;
+use ioc_processor::ProcessorConfig;
+use ioc_telemetry::Secret;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Kafka bootstrap address of the local stack (override with `IOC_TEST_KAFKA`).
+pub fn kafka_brokers() -> String {
+    std::env::var("IOC_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// ClickHouse HTTP address of the local stack (override with `IOC_TEST_CLICKHOUSE`).
+pub fn clickhouse_url() -> String {
+    std::env::var("IOC_TEST_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A short random name for topics and databases, e.g. `t3f9a0c12`.
+pub fn random_name(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// Each source's clear bearer key for one test run.
+pub fn random_keys() -> BTreeMap<Source, String> {
+    Source::ALL.iter().map(|s| (*s, format!("{}-{}", s.as_str(), uuid::Uuid::new_v4()))).collect()
+}
+
+/// An ingest configuration for `keys`, producing to topics under `topic_prefix`.
+pub fn ingest_config(kafka: &KafkaConfig, keys: &BTreeMap<Source, String>) -> IngestConfig {
+    IngestConfig {
+        kafka: kafka.clone(),
+        keys: keys.iter().map(|(s, k)| (s.as_str().to_owned(), vec![ioc_ingest::auth::digest(k)])).collect(),
+        pseudonymisation_key: Secret::new(uuid::Uuid::new_v4().to_string()),
+        ..IngestConfig::default()
+    }
+}
+
+/// A running service task and the way to stop it.
+pub struct Running {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Asks the service to shut down and waits for it; returns its result.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await?
+    }
+}
+
+/// Spawns `serve(listener, shutdown)` on a fresh loopback port.
+pub async fn spawn<F, Fut>(serve: F) -> Running
+where
+    F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(serve(listener, stopped));
+    Running { url, stop: Some(stop), task }
+}
+
+fn on_stop(stopped: oneshot::Receiver<()>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = stopped.await;
+    }
+}
+
+/// The whole pipeline for one test: ingest, processor and api on their own topics and database.
+pub struct Pipeline {
+    /// Kafka settings (random topic prefix).
+    pub kafka: KafkaConfig,
+    /// ClickHouse settings (random database).
+    pub clickhouse: ClickHouseConfig,
+    /// Clear keys of each source.
+    pub keys: BTreeMap<Source, String>,
+    /// ioc-ingest.
+    pub ingest: Running,
+    /// ioc-processor.
+    pub processor: Running,
+    /// ioc-api.
+    pub api: Running,
+    _database: DropDatabase,
+}
+
+impl Pipeline {
+    /// Migrates a fresh database and boots the three services.
+    pub async fn start() -> Pipeline {
+        ioc_telemetry::init_logging();
+        let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("t"), ..KafkaConfig::default() };
+        let clickhouse = ClickHouseConfig { url: clickhouse_url(), database: random_name("ioc_test_"), ..ClickHouseConfig::default() };
+        let database = DropDatabase(clickhouse.clone());
+        let processor_config = ProcessorConfig {
+            kafka: kafka.clone(),
+            clickhouse: clickhouse.clone(),
+            group_prefix: random_name("g"),
+            batch_max_wait_ms: 300,
+            migrations_dir: repo_root().join("schemas/clickhouse"),
+            reference_dir: repo_root().join("schemas/reference"),
+            ..ProcessorConfig::default()
+        };
+        ioc_processor::migrate(&processor_config).await.expect("migrations apply on the local clickhouse");
+        let keys = random_keys();
+        let ingest_config = ingest_config(&kafka, &keys);
+        let api_config = ApiConfig { clickhouse: clickhouse.clone(), ..ApiConfig::default() };
+        let processor = spawn(|listener, stopped| ioc_processor::serve(processor_config, listener, on_stop(stopped))).await;
+        let ingest = spawn(|listener, stopped| ioc_ingest::serve(ingest_config, listener, on_stop(stopped))).await;
+        let api = spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
+        let pipeline = Pipeline { kafka, clickhouse, keys, ingest, processor, api, _database: database };
+        for url in [&pipeline.ingest.url, &pipeline.processor.url, &pipeline.api.url] {
+            wait_ready(url).await;
+        }
+        pipeline
+    }
+
+    /// Stops the services (the database is dropped when the pipeline is dropped).
+    pub async fn stop(self) {
+        let Pipeline { ingest, processor, api, _database, .. } = self;
+        ingest.stop().await.expect("ingest stops cleanly");
+        processor.stop().await.expect("processor stops cleanly");
+        api.stop().await.expect("api stops cleanly");
+    }
+
+    /// Runs a query returning one number.
+    pub async fn count(&self, sql: &str) -> u64 {
+        self.clickhouse.client().query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Waits until `expected` distinct events are stored, or panics after `timeout`.
+    pub async fn wait_for_events(&self, expected: u64, timeout: Duration) {
+        let sql = "SELECT toUInt64((SELECT uniqExact(event_id) FROM portal_events) + (SELECT uniqExact(event_id) FROM edoc_events) \
+                   + (SELECT uniqExact(event_id) FROM training_events))";
+        let started = Instant::now();
+        loop {
+            let stored = self.count(sql).await;
+            if stored >= expected {
+                assert_eq!(stored, expected, "more distinct events stored than were sent");
+                return;
+            }
+            assert!(started.elapsed() < timeout, "only {stored} of {expected} events stored after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// Waits for a service's `/readyz` to answer 200.
+pub async fn wait_ready(url: &str) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(format!("{url}/readyz")).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{url} not ready after 30s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Drops the test database when the test ends, even when it panicked.
+struct DropDatabase(ClickHouseConfig);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        // Drop runs outside async code, so speak HTTP over a plain socket.
+        let address = self.0.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let query = format!("DROP DATABASE IF EXISTS {}", self.0.database);
+        if let Ok(mut stream) = TcpStream::connect(&address) {
+            let request = format!(
+                "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{query}",
+                query.len()
+            );
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = stream.write_all(request.as_bytes());
+            let _ = stream.read(&mut [0; 256]);
+        }
+    }
+}
