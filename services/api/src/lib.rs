@@ -66,9 +66,18 @@ struct UnitRow {
     kind: String,
 }
 
-async fn get_kpis(State(state): State<Arc<AppState>>, Query(params): Query<HashMap<String, String>>) -> Result<Json<KpiResponse>, ApiError> {
-    let timer = state.metrics.query_seconds.with_label_values(&["kpis"]).start_timer();
-    let today = chrono::Utc::now().with_timezone(&ioc_events::local_offset()).date_naive();
+async fn get_kpis(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<KpiResponse>, ApiError> {
+    let timer = state
+        .metrics
+        .query_seconds
+        .with_label_values(&["kpis"])
+        .start_timer();
+    let today = chrono::Utc::now()
+        .with_timezone(&ioc_events::local_offset())
+        .date_naive();
     let query = KpiQuery::parse(&params, today, state.config.max_range_days)?;
     let unit = match &query.unit {
         None => None,
@@ -79,8 +88,16 @@ async fn get_kpis(State(state): State<Arc<AppState>>, Query(params): Query<HashM
                 .bind(code)
                 .fetch_optional()
                 .await?;
-            let row = found.ok_or_else(|| ApiError::BadRequest(format!("unknown unit {code:?}; see the unit codes in schemas/reference/units.v1.csv")))?;
-            Some(UnitRef { code: row.code, name: row.name, kind: row.kind })
+            let row = found.ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "unknown unit {code:?}; see the unit codes in schemas/reference/units.v1.csv"
+                ))
+            })?;
+            Some(UnitRef {
+                code: row.code,
+                name: row.name,
+                kind: row.kind,
+            })
         }
     };
     let indicators = kpis::compute(&state.clickhouse, &query).await?;
@@ -104,17 +121,26 @@ impl Readiness for ClickHouseReadiness {
 
 /// Builds the service's router.
 pub fn router(state: Arc<AppState>) -> Router {
-    let ops = ioc_telemetry::ops_router(state.metrics.registry.clone(), Arc::new(ClickHouseReadiness(state.clickhouse.clone())));
+    let ops = ioc_telemetry::ops_router(
+        state.metrics.registry.clone(),
+        Arc::new(ClickHouseReadiness(state.clickhouse.clone())),
+    );
     let metrics = state.metrics.clone();
     Router::new()
         .route("/v1/kpis", get(get_kpis))
         .with_state(state)
         .merge(ops)
-        .layer(axum::middleware::from_fn(move |request, next| metrics::count_request(metrics.clone(), request, next)))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            metrics::count_request(metrics.clone(), request, next)
+        }))
 }
 
 /// Runs ioc-api on `listener` until `shutdown` resolves.
-pub async fn serve(config: ApiConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    config: ApiConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     config.validate()?;
     let state = Arc::new(AppState {
         clickhouse: config.clickhouse.client(),
@@ -122,5 +148,8 @@ pub async fn serve(config: ApiConfig, listener: TcpListener, shutdown: impl Futu
         config,
     });
     tracing::info!(address = %listener.local_addr()?, "ioc-api listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("http server failed")
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("http server failed")
 }

@@ -19,8 +19,14 @@ impl KeyRing {
     pub fn new(keys: &std::collections::BTreeMap<String, Vec<String>>) -> Self {
         let owners = keys
             .iter()
-            .filter_map(|(name, digests)| name.parse::<Source>().ok().map(|source| (source, digests)))
-            .flat_map(|(source, digests)| digests.iter().map(move |d| (d.to_ascii_lowercase(), source)))
+            .filter_map(|(name, digests)| {
+                name.parse::<Source>().ok().map(|source| (source, digests))
+            })
+            .flat_map(|(source, digests)| {
+                digests
+                    .iter()
+                    .map(move |d| (d.to_ascii_lowercase(), source))
+            })
             .collect();
         KeyRing { owners }
     }
@@ -29,17 +35,24 @@ impl KeyRing {
     pub fn authorize(&self, headers: &HeaderMap, source: Source) -> Result<(), IngestError> {
         let value = headers
             .get(header::AUTHORIZATION)
-            .ok_or(IngestError::Unauthenticated("missing Authorization header; send Authorization: Bearer <source key>"))?;
+            .ok_or(IngestError::Unauthenticated(
+                "missing Authorization header; send Authorization: Bearer <source key>",
+            ))?;
         let key = value
             .to_str()
             .ok()
             .and_then(|text| text.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|key| !key.is_empty())
-            .ok_or(IngestError::Unauthenticated("Authorization header must be \"Bearer <source key>\""))?;
+            .ok_or(IngestError::Unauthenticated(
+                "Authorization header must be \"Bearer <source key>\"",
+            ))?;
         match self.owners.get(&digest(key)) {
             None => Err(IngestError::Unauthenticated("unknown or revoked key")),
-            Some(owner) if *owner != source => Err(IngestError::WrongSource { key_source: *owner, requested: source }),
+            Some(owner) if *owner != source => Err(IngestError::WrongSource {
+                key_source: *owner,
+                requested: source,
+            }),
             Some(_) => Ok(()),
         }
     }
@@ -57,24 +70,43 @@ mod tests {
 
     fn ring() -> KeyRing {
         let mut keys = std::collections::BTreeMap::new();
-        keys.insert("portal".to_owned(), vec![digest("portal-old"), digest("portal-new")]);
+        keys.insert(
+            "portal".to_owned(),
+            vec![digest("portal-old"), digest("portal-new")],
+        );
         keys.insert("edoc".to_owned(), vec![digest("edoc-key")]);
         KeyRing::new(&keys)
     }
 
     fn bearer(key: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {key}")).expect("header"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {key}")).expect("header"),
+        );
         headers
     }
 
     #[test]
     fn both_rotation_keys_work_and_others_are_refused() {
         let ring = ring();
-        assert!(ring.authorize(&bearer("portal-old"), Source::Portal).is_ok());
-        assert!(ring.authorize(&bearer("portal-new"), Source::Portal).is_ok());
-        assert!(matches!(ring.authorize(&bearer("nope"), Source::Portal), Err(IngestError::Unauthenticated(_))));
-        assert!(matches!(ring.authorize(&bearer("edoc-key"), Source::Portal), Err(IngestError::WrongSource { .. })));
-        assert!(matches!(ring.authorize(&HeaderMap::new(), Source::Portal), Err(IngestError::Unauthenticated(_))));
+        assert!(ring
+            .authorize(&bearer("portal-old"), Source::Portal)
+            .is_ok());
+        assert!(ring
+            .authorize(&bearer("portal-new"), Source::Portal)
+            .is_ok());
+        assert!(matches!(
+            ring.authorize(&bearer("nope"), Source::Portal),
+            Err(IngestError::Unauthenticated(_))
+        ));
+        assert!(matches!(
+            ring.authorize(&bearer("edoc-key"), Source::Portal),
+            Err(IngestError::WrongSource { .. })
+        ));
+        assert!(matches!(
+            ring.authorize(&HeaderMap::new(), Source::Portal),
+            Err(IngestError::Unauthenticated(_))
+        ));
     }
 }

@@ -55,7 +55,11 @@ pub async fn post_events(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let label = if source_name.parse::<Source>().is_ok() { source_name.as_str() } else { "unknown" };
+    let label = if source_name.parse::<Source>().is_ok() {
+        source_name.as_str()
+    } else {
+        "unknown"
+    };
     let response = match handle(&state, &source_name, &headers, body).await {
         Ok(response) => response,
         Err(error) => {
@@ -65,13 +69,28 @@ pub async fn post_events(
             error.into_response()
         }
     };
-    state.metrics.requests.with_label_values(&[label, response.status().as_str()]).inc();
-    state.metrics.request_seconds.with_label_values(&[label]).observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .with_label_values(&[label, response.status().as_str()])
+        .inc();
+    state
+        .metrics
+        .request_seconds
+        .with_label_values(&[label])
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
-async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
-    let source: Source = source_name.parse().map_err(|e: ioc_events::UnknownSource| IngestError::UnknownSource(e.to_string()))?;
+async fn handle(
+    state: &AppState,
+    source_name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, IngestError> {
+    let source: Source = source_name
+        .parse()
+        .map_err(|e: ioc_events::UnknownSource| IngestError::UnknownSource(e.to_string()))?;
     state.keys.authorize(headers, source)?;
     let framing = body::framing(headers)?;
     let limits = Limits {
@@ -87,11 +106,21 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
     for (index, slot) in slots.into_iter().enumerate() {
         match check(state, source, slot) {
             Ok(event) => {
-                results.push(EventResult { index, event_id: Some(event.event_id.to_string()), status: "accepted", reason: None });
+                results.push(EventResult {
+                    index,
+                    event_id: Some(event.event_id.to_string()),
+                    status: "accepted",
+                    reason: None,
+                });
                 valid.push((index, event));
             }
             Err((event_id, reason)) => {
-                results.push(EventResult { index, event_id, status: "rejected", reason: Some(reason) });
+                results.push(EventResult {
+                    index,
+                    event_id,
+                    status: "rejected",
+                    reason: Some(reason),
+                });
             }
         }
     }
@@ -109,9 +138,15 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
         results,
     };
     let metrics = &state.metrics.events;
-    metrics.with_label_values(&[source.as_str(), "accepted"]).inc_by(response.accepted as u64);
-    metrics.with_label_values(&[source.as_str(), "rejected"]).inc_by(response.rejected as u64);
-    metrics.with_label_values(&[source.as_str(), "unacknowledged"]).inc_by(response.unacknowledged as u64);
+    metrics
+        .with_label_values(&[source.as_str(), "accepted"])
+        .inc_by(response.accepted as u64);
+    metrics
+        .with_label_values(&[source.as_str(), "rejected"])
+        .inc_by(response.rejected as u64);
+    metrics
+        .with_label_values(&[source.as_str(), "unacknowledged"])
+        .inc_by(response.unacknowledged as u64);
 
     if response.unacknowledged > 0 {
         tracing::warn!(%source, unacknowledged = response.unacknowledged, "kafka did not acknowledge events");
@@ -123,17 +158,33 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
         return Ok(reply);
     }
     // A batch in which nothing was acceptable is the sender's error, not a success.
-    let status = if response.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if response.accepted == 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(response)).into_response())
 }
 
 /// Validates one slot and prepares it for Kafka; on refusal returns the id (if readable) and why.
 fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<String>, String)> {
     let value = slot.map_err(|reason| (None, reason))?;
-    let event_id = value.get("event_id").and_then(|v| v.as_str()).map(str::to_owned);
-    let mut event = state.contract.check(value).map_err(|e| (event_id.clone(), e.to_string()))?;
+    let event_id = value
+        .get("event_id")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let mut event = state
+        .contract
+        .check(value)
+        .map_err(|e| (event_id.clone(), e.to_string()))?;
     if event.source != source {
-        return Err((event_id, format!("event is from source {} but was sent to {source}", event.source)));
+        return Err((
+            event_id,
+            format!(
+                "event is from source {} but was sent to {source}",
+                event.source
+            ),
+        ));
     }
     event.pseudonymise(|clear| state.pseudonymiser.hash(clear));
     event.received_at = Some(chrono::Utc::now());
@@ -142,7 +193,11 @@ fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<
 
 /// Produces the events and waits for Kafka; returns the (index, reason) of each event that was
 /// not acknowledged.
-async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) -> Vec<(usize, String)> {
+async fn produce(
+    state: &AppState,
+    source: Source,
+    events: Vec<(usize, Event)>,
+) -> Vec<(usize, String)> {
     let topic = source.topic(&state.config.kafka.topic_prefix);
     let mut failed = Vec::new();
     let mut pending = Vec::with_capacity(events.len());
@@ -154,7 +209,9 @@ async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) 
                 continue;
             }
         };
-        let record = FutureRecord::to(&topic).key(event.body.entity_id()).payload(&payload);
+        let record = FutureRecord::to(&topic)
+            .key(event.body.entity_id())
+            .payload(&payload);
         match state.producer.send_result(record) {
             Ok(delivery) => pending.push((index, delivery)),
             Err((error, _)) => failed.push((index, format!("kafka refused the event: {error}"))),
@@ -164,7 +221,9 @@ async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) 
     for (index, outcome) in indices.into_iter().zip(join_all(deliveries).await) {
         match outcome {
             Ok(Ok(_)) => {}
-            Ok(Err((error, _))) => failed.push((index, format!("kafka did not acknowledge: {error}"))),
+            Ok(Err((error, _))) => {
+                failed.push((index, format!("kafka did not acknowledge: {error}")))
+            }
             Err(_) => failed.push((index, "kafka delivery was cancelled".into())),
         }
     }

@@ -40,7 +40,12 @@ pub fn framing(headers: &HeaderMap) -> Result<Framing, IngestError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match media_type.as_str() {
         "application/json" => Ok(Framing::JsonArray),
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(Framing::Ndjson),
@@ -54,7 +59,10 @@ pub fn framing(headers: &HeaderMap) -> Result<Framing, IngestError> {
 }
 
 fn gzipped(headers: &HeaderMap) -> Result<bool, IngestError> {
-    match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
         None => Ok(false),
         Some(encoding) if encoding == "gzip" => Ok(true),
         Some(encoding) if encoding == "identity" => Ok(false),
@@ -67,17 +75,24 @@ fn gzipped(headers: &HeaderMap) -> Result<bool, IngestError> {
 /// Reads the whole body within the limits, decompressing gzip.
 pub async fn read(headers: &HeaderMap, body: Body, limits: Limits) -> Result<Bytes, IngestError> {
     let gzip = gzipped(headers)?;
-    let too_large = || IngestError::TooLarge(format!("request body exceeds {} bytes", limits.max_body_bytes));
-    let raw = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|error| {
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-        while let Some(current) = cause {
-            if current.is::<LengthLimitError>() {
-                return too_large();
+    let too_large = || {
+        IngestError::TooLarge(format!(
+            "request body exceeds {} bytes",
+            limits.max_body_bytes
+        ))
+    };
+    let raw = axum::body::to_bytes(body, limits.max_body_bytes)
+        .await
+        .map_err(|error| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(current) = cause {
+                if current.is::<LengthLimitError>() {
+                    return too_large();
+                }
+                cause = current.source();
             }
-            cause = current.source();
-        }
-        IngestError::MalformedBody(format!("failed to read request body: {error}"))
-    })?;
+            IngestError::MalformedBody(format!("failed to read request body: {error}"))
+        })?;
     if !gzip {
         return Ok(raw);
     }
@@ -120,13 +135,16 @@ pub fn parse(bytes: &[u8], framing: Framing, max_events: usize) -> Result<Vec<Sl
             lines
                 .into_iter()
                 .map(|(number, line)| {
-                    serde_json::from_str(line).map_err(|error| format!("line {} is not valid JSON: {error}", number + 1))
+                    serde_json::from_str(line)
+                        .map_err(|error| format!("line {} is not valid JSON: {error}", number + 1))
                 })
                 .collect()
         }
     };
     if slots.is_empty() {
-        return Err(IngestError::MalformedBody("the batch holds no events".into()));
+        return Err(IngestError::MalformedBody(
+            "the batch holds no events".into(),
+        ));
     }
     Ok(slots)
 }
@@ -146,7 +164,8 @@ mod tests {
 
     #[test]
     fn ndjson_keeps_good_lines_and_names_the_bad_one() {
-        let slots = parse(b"{\"a\":1}\n\nnot json\n{\"b\":2}\n", Framing::Ndjson, 10).expect("parsed");
+        let slots =
+            parse(b"{\"a\":1}\n\nnot json\n{\"b\":2}\n", Framing::Ndjson, 10).expect("parsed");
         assert_eq!(slots.len(), 3);
         assert!(slots[0].is_ok() && slots[2].is_ok());
         assert!(slots[1].as_ref().unwrap_err().starts_with("line 3 "));
@@ -154,10 +173,25 @@ mod tests {
 
     #[test]
     fn a_json_body_must_be_an_array() {
-        assert!(matches!(parse(b"{\"a\":1}", Framing::JsonArray, 10), Err(IngestError::MalformedBody(_))));
-        assert!(matches!(parse(b"[", Framing::JsonArray, 10), Err(IngestError::MalformedBody(_))));
-        assert!(matches!(parse(b"[]", Framing::JsonArray, 10), Err(IngestError::MalformedBody(_))));
-        assert!(matches!(parse(b"[1,2,3]", Framing::JsonArray, 2), Err(IngestError::TooLarge(_))));
-        assert!(matches!(parse(&[0xff, 0xfe], Framing::Ndjson, 2), Err(IngestError::MalformedBody(_))));
+        assert!(matches!(
+            parse(b"{\"a\":1}", Framing::JsonArray, 10),
+            Err(IngestError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse(b"[", Framing::JsonArray, 10),
+            Err(IngestError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse(b"[]", Framing::JsonArray, 10),
+            Err(IngestError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse(b"[1,2,3]", Framing::JsonArray, 2),
+            Err(IngestError::TooLarge(_))
+        ));
+        assert!(matches!(
+            parse(&[0xff, 0xfe], Framing::Ndjson, 2),
+            Err(IngestError::MalformedBody(_))
+        ));
     }
 }

@@ -50,7 +50,8 @@ impl IngestConfig {
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_INGEST_CONFIG").map(PathBuf::from);
         let list_keys = ["keys.portal", "keys.edoc", "keys.training"];
-        let config: IngestConfig = ioc_telemetry::load_config("IOC_INGEST", file.as_deref(), &list_keys)?;
+        let config: IngestConfig =
+            ioc_telemetry::load_config("IOC_INGEST", file.as_deref(), &list_keys)?;
         config.validate()?;
         Ok(config)
     }
@@ -60,11 +61,17 @@ impl IngestConfig {
         let invalid = |message: String| Err(ConfigError::Invalid(message));
         for name in self.keys.keys() {
             if name.parse::<Source>().is_err() {
-                return invalid(format!("keys.{name}: unknown source; expected portal, edoc or training"));
+                return invalid(format!(
+                    "keys.{name}: unknown source; expected portal, edoc or training"
+                ));
             }
         }
         for source in Source::ALL {
-            let hashes = self.keys.get(source.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let hashes = self
+                .keys
+                .get(source.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             if hashes.is_empty() {
                 return invalid(format!(
                     "keys.{source}: no key configured; set IOC_INGEST__KEYS__{} to the SHA-256 hex of the source's bearer key \
@@ -72,8 +79,13 @@ impl IngestConfig {
                     source.as_str().to_uppercase()
                 ));
             }
-            if let Some(bad) = hashes.iter().find(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit())) {
-                return invalid(format!("keys.{source}: {bad:?} is not a SHA-256 hex digest (64 hex characters)"));
+            if let Some(bad) = hashes
+                .iter()
+                .find(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                return invalid(format!(
+                    "keys.{source}: {bad:?} is not a SHA-256 hex digest (64 hex characters)"
+                ));
             }
         }
         if self.pseudonymisation_key.expose().len() < 32 {
@@ -83,7 +95,10 @@ impl IngestConfig {
             );
         }
         if self.max_body_bytes == 0 || self.max_decompressed_bytes < self.max_body_bytes {
-            return invalid("max_decompressed_bytes must be at least max_body_bytes, and both above zero".into());
+            return invalid(
+                "max_decompressed_bytes must be at least max_body_bytes, and both above zero"
+                    .into(),
+            );
         }
         if self.max_events_per_request == 0 {
             return invalid("max_events_per_request must be above zero".into());
@@ -99,7 +114,10 @@ mod tests {
     fn valid() -> IngestConfig {
         let hash = "a".repeat(64);
         IngestConfig {
-            keys: Source::ALL.iter().map(|s| (s.as_str().to_owned(), vec![hash.clone()])).collect(),
+            keys: Source::ALL
+                .iter()
+                .map(|s| (s.as_str().to_owned(), vec![hash.clone()]))
+                .collect(),
             pseudonymisation_key: Secret::new("k".repeat(32)),
             ..IngestConfig::default()
         }
@@ -114,11 +132,21 @@ mod tests {
     fn missing_key_bad_hash_and_short_secret_are_refused_with_the_setting_named() {
         let mut config = valid();
         config.keys.remove("edoc");
-        assert!(config.validate().unwrap_err().to_string().contains("keys.edoc"));
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("keys.edoc"));
 
         let mut config = valid();
-        config.keys.insert("portal".into(), vec!["not-a-hash".into()]);
-        assert!(config.validate().unwrap_err().to_string().contains("SHA-256"));
+        config
+            .keys
+            .insert("portal".into(), vec!["not-a-hash".into()]);
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("SHA-256"));
 
         let mut config = valid();
         config.pseudonymisation_key = Secret::new("short");

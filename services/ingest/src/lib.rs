@@ -42,13 +42,19 @@ struct KafkaReadiness(FutureProducer);
 
 impl Readiness for KafkaReadiness {
     fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(ioc_kafka::check_reachable(self.0.clone(), Duration::from_secs(3)))
+        Box::pin(ioc_kafka::check_reachable(
+            self.0.clone(),
+            Duration::from_secs(3),
+        ))
     }
 }
 
 /// Builds the service's router.
 pub fn router(state: Arc<AppState>) -> Router {
-    let ops = ioc_telemetry::ops_router(state.metrics.registry.clone(), Arc::new(KafkaReadiness(state.producer.clone())));
+    let ops = ioc_telemetry::ops_router(
+        state.metrics.registry.clone(),
+        Arc::new(KafkaReadiness(state.producer.clone())),
+    );
     Router::new()
         .route("/v1/sources/{source}/events", post(batch::post_events))
         // The handler enforces its own, configurable limits with clear messages.
@@ -58,7 +64,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Runs ioc-ingest on `listener` until `shutdown` resolves, then flushes what Kafka still holds.
-pub async fn serve(config: IngestConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    config: IngestConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     config.validate()?;
     let producer = config.kafka.producer()?;
     let state = Arc::new(AppState {
@@ -70,8 +80,12 @@ pub async fn serve(config: IngestConfig, listener: TcpListener, shutdown: impl F
         config,
     });
     tracing::info!(address = %listener.local_addr()?, "ioc-ingest listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("http server failed")?;
-    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("http server failed")?;
+    let flushed =
+        tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
     if !matches!(flushed, Ok(Ok(()))) {
         tracing::warn!("kafka producer did not flush within 10s");
     }

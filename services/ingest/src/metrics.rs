@@ -20,20 +20,34 @@ impl IngestMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let events = IntCounterVec::new(
-            Opts::new("ioc_ingest_events_total", "events received, by source and outcome"),
+            Opts::new(
+                "ioc_ingest_events_total",
+                "events received, by source and outcome",
+            ),
             &["source", "outcome"],
         )?;
         let requests = IntCounterVec::new(
-            Opts::new("ioc_ingest_requests_total", "batch requests, by source and HTTP status"),
+            Opts::new(
+                "ioc_ingest_requests_total",
+                "batch requests, by source and HTTP status",
+            ),
             &["source", "status"],
         )?;
         let request_seconds = HistogramVec::new(
-            HistogramOpts::new("ioc_ingest_request_duration_seconds", "time to validate and get Kafka's acknowledgement"),
+            HistogramOpts::new(
+                "ioc_ingest_request_duration_seconds",
+                "time to validate and get Kafka's acknowledgement",
+            ),
             &["source"],
         )?;
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
-        Ok(IngestMetrics { registry, events, requests, request_seconds })
+        Ok(IngestMetrics {
+            registry,
+            events,
+            requests,
+            request_seconds,
+        })
     }
 }

@@ -15,7 +15,10 @@ pub struct Batch<R> {
 
 impl<R> Default for Batch<R> {
     fn default() -> Self {
-        Batch { rows: Vec::new(), last_offsets: BTreeMap::new() }
+        Batch {
+            rows: Vec::new(),
+            last_offsets: BTreeMap::new(),
+        }
     }
 }
 
@@ -38,7 +41,10 @@ impl<R> Batch<R> {
     }
 
     /// The offsets to commit: one past the last consumed message of each partition.
-    pub fn commit_list(&self, topic: &str) -> Result<TopicPartitionList, rdkafka::error::KafkaError> {
+    pub fn commit_list(
+        &self,
+        topic: &str,
+    ) -> Result<TopicPartitionList, rdkafka::error::KafkaError> {
         let mut list = TopicPartitionList::new();
         for (partition, offset) in &self.last_offsets {
             list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
@@ -65,8 +71,15 @@ mod tests {
         batch.push("c", 0, 5);
         batch.track(1, 4);
         let list = batch.commit_list("t").expect("list");
-        let offsets: Vec<_> = list.elements().iter().map(|e| (e.partition(), e.offset())).collect();
-        assert_eq!(offsets, vec![(0, Offset::Offset(8)), (1, Offset::Offset(5))]);
+        let offsets: Vec<_> = list
+            .elements()
+            .iter()
+            .map(|e| (e.partition(), e.offset()))
+            .collect();
+        assert_eq!(
+            offsets,
+            vec![(0, Offset::Offset(8)), (1, Offset::Offset(5))]
+        );
         batch.clear();
         assert!(batch.is_empty() && batch.rows.is_empty());
     }

@@ -56,7 +56,8 @@ impl ProcessorConfig {
     /// Reads and validates the configuration.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_PROCESSOR_CONFIG").map(PathBuf::from);
-        let config: ProcessorConfig = ioc_telemetry::load_config("IOC_PROCESSOR", file.as_deref(), &["sources"])?;
+        let config: ProcessorConfig =
+            ioc_telemetry::load_config("IOC_PROCESSOR", file.as_deref(), &["sources"])?;
         config.validate()?;
         Ok(config)
     }

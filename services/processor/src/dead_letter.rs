@@ -31,11 +31,26 @@ impl DeadLetters {
         let offset = message.offset().to_string();
         loop {
             let headers = OwnedHeaders::new()
-                .insert(Header { key: "ioc.source_topic", value: Some(message.topic()) })
-                .insert(Header { key: "ioc.source_partition", value: Some(&partition) })
-                .insert(Header { key: "ioc.source_offset", value: Some(&offset) })
-                .insert(Header { key: "ioc.error", value: Some(error) })
-                .insert(Header { key: "ioc.failed_at", value: Some(&failed_at) });
+                .insert(Header {
+                    key: "ioc.source_topic",
+                    value: Some(message.topic()),
+                })
+                .insert(Header {
+                    key: "ioc.source_partition",
+                    value: Some(&partition),
+                })
+                .insert(Header {
+                    key: "ioc.source_offset",
+                    value: Some(&offset),
+                })
+                .insert(Header {
+                    key: "ioc.error",
+                    value: Some(error),
+                })
+                .insert(Header {
+                    key: "ioc.failed_at",
+                    value: Some(&failed_at),
+                });
             let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
             if let Some(key) = message.key() {
                 record = record.key(key);

@@ -33,7 +33,11 @@ impl Readiness for ProcessorReadiness {
     fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
             ioc_clickhouse::check_reachable(&self.0.clickhouse).await?;
-            ioc_kafka::check_reachable(self.0.dead_letters.producer().clone(), Duration::from_secs(3)).await
+            ioc_kafka::check_reachable(
+                self.0.dead_letters.producer().clone(),
+                Duration::from_secs(3),
+            )
+            .await
         })
     }
 }
@@ -47,15 +51,30 @@ pub async fn migrate(config: &ProcessorConfig) -> anyhow::Result<Vec<String>> {
 
 /// Runs every configured source's pipeline and the health/metrics endpoint on `listener`
 /// until `shutdown` resolves; then each pipeline writes and commits what it holds.
-pub async fn serve(config: ProcessorConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    config: ProcessorConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     config.validate()?;
-    let mut topics: Vec<String> = config.sources.iter().map(|s| s.topic(&config.kafka.topic_prefix)).collect();
+    let mut topics: Vec<String> = config
+        .sources
+        .iter()
+        .map(|s| s.topic(&config.kafka.topic_prefix))
+        .collect();
     topics.push(dead_letter_topic(&config.kafka.topic_prefix));
-    config.kafka.ensure_topics(&topics).await.context("failed to create topics")?;
+    config
+        .kafka
+        .ensure_topics(&topics)
+        .await
+        .context("failed to create topics")?;
 
     let context = Arc::new(PipelineContext {
         clickhouse: config.clickhouse.client(),
-        dead_letters: DeadLetters::new(config.kafka.producer()?, dead_letter_topic(&config.kafka.topic_prefix)),
+        dead_letters: DeadLetters::new(
+            config.kafka.producer()?,
+            dead_letter_topic(&config.kafka.topic_prefix),
+        ),
         metrics: ProcessorMetrics::new().context("failed to register metrics")?,
         config,
     });
@@ -74,11 +93,18 @@ pub async fn serve(config: ProcessorConfig, listener: TcpListener, shutdown: imp
         });
     }
 
-    let ops = ioc_telemetry::ops_router::<()>(context.metrics.registry.clone(), Arc::new(ProcessorReadiness(context.clone())));
+    let ops = ioc_telemetry::ops_router::<()>(
+        context.metrics.registry.clone(),
+        Arc::new(ProcessorReadiness(context.clone())),
+    );
     tracing::info!(address = %listener.local_addr()?, "ioc-processor health endpoint listening");
     let mut http_stop = stopped.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, ops).with_graceful_shutdown(async move { let _ = http_stop.changed().await; }).await
+        axum::serve(listener, ops)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.changed().await;
+            })
+            .await
     });
 
     tokio::select! {
@@ -94,6 +120,8 @@ pub async fn serve(config: ProcessorConfig, listener: TcpListener, shutdown: imp
     while let Some(finished) = pipelines.join_next().await {
         finished.context("pipeline task panicked")??;
     }
-    http.await.context("health endpoint task failed")?.context("health endpoint failed")?;
+    http.await
+        .context("health endpoint task failed")?
+        .context("health endpoint failed")?;
     Ok(())
 }

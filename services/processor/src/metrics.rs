@@ -23,13 +23,34 @@ impl ProcessorMetrics {
     /// Creates and registers every metric.
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str, label: &str| IntCounterVec::new(Opts::new(name, help), &[label]);
-        let rows_written = counter("ioc_processor_rows_written_total", "rows written to clickhouse", "table")?;
-        let dead_letters = counter("ioc_processor_dead_letters_total", "messages sent to the dead-letter topic", "source")?;
-        let insert_failures = counter("ioc_processor_insert_failures_total", "failed insert attempts (retried)", "table")?;
-        let commit_failures = counter("ioc_processor_commit_failures_total", "failed offset commits", "source")?;
+        let counter = |name: &str, help: &str, label: &str| {
+            IntCounterVec::new(Opts::new(name, help), &[label])
+        };
+        let rows_written = counter(
+            "ioc_processor_rows_written_total",
+            "rows written to clickhouse",
+            "table",
+        )?;
+        let dead_letters = counter(
+            "ioc_processor_dead_letters_total",
+            "messages sent to the dead-letter topic",
+            "source",
+        )?;
+        let insert_failures = counter(
+            "ioc_processor_insert_failures_total",
+            "failed insert attempts (retried)",
+            "table",
+        )?;
+        let commit_failures = counter(
+            "ioc_processor_commit_failures_total",
+            "failed offset commits",
+            "source",
+        )?;
         let batch_seconds = HistogramVec::new(
-            HistogramOpts::new("ioc_processor_batch_write_seconds", "time to write one batch including retries"),
+            HistogramOpts::new(
+                "ioc_processor_batch_write_seconds",
+                "time to write one batch including retries",
+            ),
             &["table"],
         )?;
         registry.register(Box::new(rows_written.clone()))?;
@@ -37,6 +58,13 @@ impl ProcessorMetrics {
         registry.register(Box::new(insert_failures.clone()))?;
         registry.register(Box::new(commit_failures.clone()))?;
         registry.register(Box::new(batch_seconds.clone()))?;
-        Ok(ProcessorMetrics { registry, rows_written, dead_letters, insert_failures, commit_failures, batch_seconds })
+        Ok(ProcessorMetrics {
+            registry,
+            rows_written,
+            dead_letters,
+            insert_failures,
+            commit_failures,
+            batch_seconds,
+        })
     }
 }

@@ -34,7 +34,11 @@ pub struct PipelineContext {
 }
 
 /// Consumes `source` until `shutdown` turns true, then writes and commits what it holds.
-pub async fn run<T: SourceTable>(context: Arc<PipelineContext>, source: Source, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub async fn run<T: SourceTable>(
+    context: Arc<PipelineContext>,
+    source: Source,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let config = &context.config;
     let topic = source.topic(&config.kafka.topic_prefix);
     let group = format!("{}.{}", config.group_prefix, source.as_str());
@@ -78,7 +82,17 @@ pub async fn run<T: SourceTable>(context: Arc<PipelineContext>, source: Source, 
             }
         };
         if flush_due {
-            if !flush::<T>(&context, &consumer, &topic, source, &mut batch, &mut shutdown, CommitMode::Async).await {
+            if !flush::<T>(
+                &context,
+                &consumer,
+                &topic,
+                source,
+                &mut batch,
+                &mut shutdown,
+                CommitMode::Async,
+            )
+            .await
+            {
                 tracing::info!(%source, "pipeline stopped before its last batch was stored");
                 return Ok(());
             }
@@ -110,18 +124,41 @@ async fn flush<T: SourceTable>(
     let started = std::time::Instant::now();
     if !batch.rows.is_empty() {
         let max_backoff = Duration::from_millis(context.config.max_retry_backoff_ms);
-        if !write_with_retry::<T>(&context.clickhouse, &batch.rows, max_backoff, &context.metrics, shutdown).await {
+        if !write_with_retry::<T>(
+            &context.clickhouse,
+            &batch.rows,
+            max_backoff,
+            &context.metrics,
+            shutdown,
+        )
+        .await
+        {
             return false;
         }
-        context.metrics.rows_written.with_label_values(&[T::TABLE]).inc_by(batch.rows.len() as u64);
+        context
+            .metrics
+            .rows_written
+            .with_label_values(&[T::TABLE])
+            .inc_by(batch.rows.len() as u64);
     }
-    context.metrics.batch_seconds.with_label_values(&[T::TABLE]).observe(started.elapsed().as_secs_f64());
-    match batch.commit_list(topic).and_then(|list| consumer.commit(&list, mode)) {
+    context
+        .metrics
+        .batch_seconds
+        .with_label_values(&[T::TABLE])
+        .observe(started.elapsed().as_secs_f64());
+    match batch
+        .commit_list(topic)
+        .and_then(|list| consumer.commit(&list, mode))
+    {
         Ok(()) => tracing::debug!(%source, rows = batch.rows.len(), "batch stored and committed"),
         Err(error) => {
             // Stored but not committed: the messages come back after a rebalance or restart and
             // the tables fold the duplicates. Nothing is lost.
-            context.metrics.commit_failures.with_label_values(&[source.as_str()]).inc();
+            context
+                .metrics
+                .commit_failures
+                .with_label_values(&[source.as_str()])
+                .inc();
             tracing::warn!(%source, %error, "failed to commit offsets after insert");
         }
     }

@@ -8,7 +8,10 @@ use crate::metrics::ProcessorMetrics;
 use crate::transform::SourceTable;
 
 /// Inserts `rows` into `T::TABLE` in one INSERT.
-async fn insert_once<T: SourceTable>(client: &clickhouse::Client, rows: &[T::Row]) -> Result<(), clickhouse::error::Error> {
+async fn insert_once<T: SourceTable>(
+    client: &clickhouse::Client,
+    rows: &[T::Row],
+) -> Result<(), clickhouse::error::Error> {
     let mut insert = client.insert::<T::Row>(T::TABLE).await?;
     for row in rows {
         insert.write(row).await?;
@@ -36,7 +39,10 @@ pub async fn write_with_retry<T: SourceTable>(
             }
         }
         if *shutdown.borrow() {
-            tracing::warn!(table = T::TABLE, "shutting down while clickhouse refuses the batch; offsets stay uncommitted");
+            tracing::warn!(
+                table = T::TABLE,
+                "shutting down while clickhouse refuses the batch; offsets stay uncommitted"
+            );
             return false;
         }
         tokio::select! {

@@ -39,7 +39,12 @@ pub struct Injected {
 
 /// Plans the delivery: per source, the events in time order with the faults applied, cut into
 /// batches of `batch_size`; batches of the three sources interleave as concurrent senders would.
-pub fn plan(events: &[Event], faults: Faults, batch_size: usize, rng: &mut ChaCha8Rng) -> (Vec<Batch>, Injected) {
+pub fn plan(
+    events: &[Event],
+    faults: Faults,
+    batch_size: usize,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<Batch>, Injected) {
     let mut injected = Injected::default();
     let mut per_source: Vec<Vec<Batch>> = Vec::new();
     for source in Source::ALL {
@@ -73,7 +78,9 @@ pub fn plan(events: &[Event], faults: Faults, batch_size: usize, rng: &mut ChaCh
                 injected.duplicates += 1;
             }
             with_copies.push(event);
-            let (due, later): (Vec<_>, Vec<_>) = pending_copies.into_iter().partition(|(at, _)| *at <= position);
+            let (due, later): (Vec<_>, Vec<_>) = pending_copies
+                .into_iter()
+                .partition(|(at, _)| *at <= position);
             with_copies.extend(due.into_iter().map(|(_, copy)| copy));
             pending_copies = later;
         }
@@ -81,7 +88,10 @@ pub fn plan(events: &[Event], faults: Faults, batch_size: usize, rng: &mut ChaCh
         per_source.push(
             with_copies
                 .chunks(batch_size.max(1))
-                .map(|chunk| Batch { source, events: chunk.to_vec() })
+                .map(|chunk| Batch {
+                    source,
+                    events: chunk.to_vec(),
+                })
                 .collect(),
         );
     }

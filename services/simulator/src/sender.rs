@@ -95,7 +95,13 @@ impl Sender {
             sent += batch.events.len();
             if total >= 10_000 && sent >= next_progress {
                 let rate = sent as f64 / started.elapsed().as_secs_f64().max(0.001);
-                tracing::info!(sent, total, percent = sent * 100 / total.max(1), events_per_second = rate as u64, "simulator progress");
+                tracing::info!(
+                    sent,
+                    total,
+                    percent = sent * 100 / total.max(1),
+                    events_per_second = rate as u64,
+                    "simulator progress"
+                );
                 next_progress += total / 10;
             }
         }
@@ -128,7 +134,10 @@ impl Sender {
                 .send()
                 .await;
             let last_error = match attempt {
-                Ok(response) if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE || response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                Ok(response)
+                    if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
+                        || response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS =>
+                {
                     if let Some(wait) = retry_after(&response) {
                         backoff = wait;
                     }
@@ -138,13 +147,30 @@ impl Sender {
                     let status = response.status();
                     let text = response.text().await.unwrap_or_default();
                     if !status.is_success() {
-                        return Err(SendError::Refused { origin: batch.source, status: status.as_u16(), body: text });
+                        return Err(SendError::Refused {
+                            origin: batch.source,
+                            status: status.as_u16(),
+                            body: text,
+                        });
                     }
-                    let answer: Answer = serde_json::from_str(&text)
-                        .map_err(|e| SendError::Refused { origin: batch.source, status: status.as_u16(), body: format!("unreadable answer ({e}): {text}") })?;
+                    let answer: Answer =
+                        serde_json::from_str(&text).map_err(|e| SendError::Refused {
+                            origin: batch.source,
+                            status: status.as_u16(),
+                            body: format!("unreadable answer ({e}): {text}"),
+                        })?;
                     if answer.rejected > 0 {
-                        let reason = answer.results.iter().find(|r| r.status == "rejected").and_then(|r| r.reason.clone()).unwrap_or_default();
-                        return Err(SendError::Rejected { origin: batch.source, rejected: answer.rejected, reason });
+                        let reason = answer
+                            .results
+                            .iter()
+                            .find(|r| r.status == "rejected")
+                            .and_then(|r| r.reason.clone())
+                            .unwrap_or_default();
+                        return Err(SendError::Rejected {
+                            origin: batch.source,
+                            rejected: answer.rejected,
+                            reason,
+                        });
                     }
                     return Ok((answer.accepted, retries));
                 }
@@ -162,6 +188,12 @@ impl Sender {
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let seconds: u64 = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.parse().ok()?;
+    let seconds: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(seconds.min(30)))
 }

@@ -44,7 +44,14 @@ struct Tally {
 }
 
 /// Computes the truth for `[start, end)`, which the API calls `from`..=`to`.
-pub fn compute(events: &[Event], reference: &ReferenceData, from: NaiveDate, to: NaiveDate, start: DateTime<FixedOffset>, end: DateTime<FixedOffset>) -> GroundTruth {
+pub fn compute(
+    events: &[Event],
+    reference: &ReferenceData,
+    from: NaiveDate,
+    to: NaiveDate,
+    start: DateTime<FixedOffset>,
+    end: DateTime<FixedOffset>,
+) -> GroundTruth {
     let in_period = |event: &Event| event.occurred_at >= start && event.occurred_at < end;
     // Dossier facts that count whenever they happened.
     let mut digitised: BTreeSet<&str> = BTreeSet::new();
@@ -75,13 +82,25 @@ pub fn compute(events: &[Event], reference: &ReferenceData, from: NaiveDate, to:
                 tally.resolved.insert(d.dossier_id.clone());
             }
             EventBody::WorkRecordClosed(w) if in_period(event) && !w.classified => {
-                tally.closed.entry(w.level).or_default().insert(w.record_id.clone());
+                tally
+                    .closed
+                    .entry(w.level)
+                    .or_default()
+                    .insert(w.record_id.clone());
                 if w.processed_online {
-                    tally.closed_online.entry(w.level).or_default().insert(w.record_id.clone());
+                    tally
+                        .closed_online
+                        .entry(w.level)
+                        .or_default()
+                        .insert(w.record_id.clone());
                 }
             }
             EventBody::SkillsCertified(s) if event.occurred_at < end => {
-                tally.certified.entry(s.target_group).or_default().insert(s.learner_id.clone());
+                tally
+                    .certified
+                    .entry(s.target_group)
+                    .or_default()
+                    .insert(s.learner_id.clone());
             }
             _ => {}
         }
@@ -90,15 +109,48 @@ pub fn compute(events: &[Event], reference: &ReferenceData, from: NaiveDate, to:
     let expectations = |tally: &Tally, population: &dyn Fn(&str) -> u64| {
         let mut out = BTreeMap::new();
         let count = |set: Option<&BTreeSet<String>>| set.map_or(0, |s| s.len() as u64);
-        out.insert(ONLINE_SUBMISSION_RATE.to_owned(), Expected { numerator: count(Some(&tally.received_online)), denominator: count(Some(&tally.received)) });
-        let digitised_and_electronic =
-            tally.resolved.iter().filter(|id| digitised.contains(id.as_str()) && electronic.contains(id.as_str())).count() as u64;
-        out.insert(DIGITISATION_RATE.to_owned(), Expected { numerator: digitised_and_electronic, denominator: count(Some(&tally.resolved)) });
-        for (level, id) in [(RecordLevel::Province, indicators::WORK_RECORDS_ONLINE_PROVINCE), (RecordLevel::Commune, indicators::WORK_RECORDS_ONLINE_COMMUNE)] {
-            out.insert(id.to_owned(), Expected { numerator: count(tally.closed_online.get(&level)), denominator: count(tally.closed.get(&level)) });
+        out.insert(
+            ONLINE_SUBMISSION_RATE.to_owned(),
+            Expected {
+                numerator: count(Some(&tally.received_online)),
+                denominator: count(Some(&tally.received)),
+            },
+        );
+        let digitised_and_electronic = tally
+            .resolved
+            .iter()
+            .filter(|id| digitised.contains(id.as_str()) && electronic.contains(id.as_str()))
+            .count() as u64;
+        out.insert(
+            DIGITISATION_RATE.to_owned(),
+            Expected {
+                numerator: digitised_and_electronic,
+                denominator: count(Some(&tally.resolved)),
+            },
+        );
+        for (level, id) in [
+            (
+                RecordLevel::Province,
+                indicators::WORK_RECORDS_ONLINE_PROVINCE,
+            ),
+            (
+                RecordLevel::Commune,
+                indicators::WORK_RECORDS_ONLINE_COMMUNE,
+            ),
+        ] {
+            out.insert(
+                id.to_owned(),
+                Expected {
+                    numerator: count(tally.closed_online.get(&level)),
+                    denominator: count(tally.closed.get(&level)),
+                },
+            );
         }
         for group in TargetGroup::ALL {
-            let expected = Expected { numerator: count(tally.certified.get(&group)), denominator: population(group.as_str()) };
+            let expected = Expected {
+                numerator: count(tally.certified.get(&group)),
+                denominator: population(group.as_str()),
+            };
             out.insert(indicators::coverage_id(group).to_owned(), expected);
         }
         out
@@ -109,7 +161,10 @@ pub fn compute(events: &[Event], reference: &ReferenceData, from: NaiveDate, to:
         let tally = tallies.get(&unit.code);
         let empty = Tally::default();
         let population = |measure: &str| reference.denominator(&unit.code, measure).unwrap_or(0);
-        units.insert(unit.code.clone(), expectations(tally.unwrap_or(&empty), &population));
+        units.insert(
+            unit.code.clone(),
+            expectations(tally.unwrap_or(&empty), &population),
+        );
     }
     let mut whole = Tally::default();
     for tally in tallies.into_values() {
@@ -126,6 +181,19 @@ pub fn compute(events: &[Event], reference: &ReferenceData, from: NaiveDate, to:
             whole.certified.entry(group).or_default().extend(ids);
         }
     }
-    let province_population = |measure: &str| reference.denominators.iter().filter(|d| d.measure == measure).map(|d| d.value).sum();
-    GroundTruth { from, to, events: events.len(), province: expectations(&whole, &province_population), units }
+    let province_population = |measure: &str| {
+        reference
+            .denominators
+            .iter()
+            .filter(|d| d.measure == measure)
+            .map(|d| d.value)
+            .sum()
+    };
+    GroundTruth {
+        from,
+        to,
+        events: events.len(),
+        province: expectations(&whole, &province_population),
+        units,
+    }
 }

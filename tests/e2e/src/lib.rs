@@ -35,19 +35,28 @@ pub fn repo_root() -> PathBuf {
 
 /// A short random name for topics and databases, e.g. `t3f9a0c12`.
 pub fn random_name(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 /// Each source's clear bearer key for one test run.
 pub fn random_keys() -> BTreeMap<Source, String> {
-    Source::ALL.iter().map(|s| (*s, format!("{}-{}", s.as_str(), uuid::Uuid::new_v4()))).collect()
+    Source::ALL
+        .iter()
+        .map(|s| (*s, format!("{}-{}", s.as_str(), uuid::Uuid::new_v4())))
+        .collect()
 }
 
 /// An ingest configuration for `keys`, producing to topics under `topic_prefix`.
 pub fn ingest_config(kafka: &KafkaConfig, keys: &BTreeMap<Source, String>) -> IngestConfig {
     IngestConfig {
         kafka: kafka.clone(),
-        keys: keys.iter().map(|(s, k)| (s.as_str().to_owned(), vec![ioc_ingest::auth::digest(k)])).collect(),
+        keys: keys
+            .iter()
+            .map(|(s, k)| (s.as_str().to_owned(), vec![ioc_ingest::auth::digest(k)]))
+            .collect(),
         pseudonymisation_key: Secret::new(uuid::Uuid::new_v4().to_string()),
         ..IngestConfig::default()
     }
@@ -77,17 +86,22 @@ where
     F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(serve(listener, stopped));
-    Running { url, stop: Some(stop), task }
+    Running {
+        url,
+        stop: Some(stop),
+        task,
+    }
 }
 
-fn on_stop(stopped: oneshot::Receiver<()>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = stopped.await;
-    }
+/// Resolves when the test asks the service to stop: the `shutdown` future given to `serve`.
+pub async fn on_stop(stopped: oneshot::Receiver<()>) {
+    let _ = stopped.await;
 }
 
 /// The whole pipeline for one test: ingest, processor and api on their own topics and database.
@@ -111,8 +125,16 @@ impl Pipeline {
     /// Migrates a fresh database and boots the three services.
     pub async fn start() -> Pipeline {
         ioc_telemetry::init_logging();
-        let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("t"), ..KafkaConfig::default() };
-        let clickhouse = ClickHouseConfig { url: clickhouse_url(), database: random_name("ioc_test_"), ..ClickHouseConfig::default() };
+        let kafka = KafkaConfig {
+            brokers: kafka_brokers(),
+            topic_prefix: random_name("t"),
+            ..KafkaConfig::default()
+        };
+        let clickhouse = ClickHouseConfig {
+            url: clickhouse_url(),
+            database: random_name("ioc_test_"),
+            ..ClickHouseConfig::default()
+        };
         let database = DropDatabase(clickhouse.clone());
         let processor_config = ProcessorConfig {
             kafka: kafka.clone(),
@@ -123,15 +145,38 @@ impl Pipeline {
             reference_dir: repo_root().join("schemas/reference"),
             ..ProcessorConfig::default()
         };
-        ioc_processor::migrate(&processor_config).await.expect("migrations apply on the local clickhouse");
+        ioc_processor::migrate(&processor_config)
+            .await
+            .expect("migrations apply on the local clickhouse");
         let keys = random_keys();
         let ingest_config = ingest_config(&kafka, &keys);
-        let api_config = ApiConfig { clickhouse: clickhouse.clone(), ..ApiConfig::default() };
-        let processor = spawn(|listener, stopped| ioc_processor::serve(processor_config, listener, on_stop(stopped))).await;
-        let ingest = spawn(|listener, stopped| ioc_ingest::serve(ingest_config, listener, on_stop(stopped))).await;
-        let api = spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
-        let pipeline = Pipeline { kafka, clickhouse, keys, ingest, processor, api, _database: database };
-        for url in [&pipeline.ingest.url, &pipeline.processor.url, &pipeline.api.url] {
+        let api_config = ApiConfig {
+            clickhouse: clickhouse.clone(),
+            ..ApiConfig::default()
+        };
+        let processor = spawn(|listener, stopped| {
+            ioc_processor::serve(processor_config, listener, on_stop(stopped))
+        })
+        .await;
+        let ingest =
+            spawn(|listener, stopped| ioc_ingest::serve(ingest_config, listener, on_stop(stopped)))
+                .await;
+        let api =
+            spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
+        let pipeline = Pipeline {
+            kafka,
+            clickhouse,
+            keys,
+            ingest,
+            processor,
+            api,
+            _database: database,
+        };
+        for url in [
+            &pipeline.ingest.url,
+            &pipeline.processor.url,
+            &pipeline.api.url,
+        ] {
             wait_ready(url).await;
         }
         pipeline
@@ -139,7 +184,13 @@ impl Pipeline {
 
     /// Stops the services (the database is dropped when the pipeline is dropped).
     pub async fn stop(self) {
-        let Pipeline { ingest, processor, api, _database, .. } = self;
+        let Pipeline {
+            ingest,
+            processor,
+            api,
+            _database,
+            ..
+        } = self;
         ingest.stop().await.expect("ingest stops cleanly");
         processor.stop().await.expect("processor stops cleanly");
         api.stop().await.expect("api stops cleanly");
@@ -147,7 +198,12 @@ impl Pipeline {
 
     /// Runs a query returning one number.
     pub async fn count(&self, sql: &str) -> u64 {
-        self.clickhouse.client().query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+        self.clickhouse
+            .client()
+            .query(sql)
+            .fetch_one::<u64>()
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Waits until `expected` distinct events are stored, or panics after `timeout`.
@@ -158,10 +214,16 @@ impl Pipeline {
         loop {
             let stored = self.count(sql).await;
             if stored >= expected {
-                assert_eq!(stored, expected, "more distinct events stored than were sent");
+                assert_eq!(
+                    stored, expected,
+                    "more distinct events stored than were sent"
+                );
                 return;
             }
-            assert!(started.elapsed() < timeout, "only {stored} of {expected} events stored after {timeout:?}");
+            assert!(
+                started.elapsed() < timeout,
+                "only {stored} of {expected} events stored after {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -177,7 +239,10 @@ pub async fn wait_ready(url: &str) {
                 return;
             }
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "{url} not ready after 30s");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{url} not ready after 30s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -188,7 +253,12 @@ struct DropDatabase(ClickHouseConfig);
 impl Drop for DropDatabase {
     fn drop(&mut self) {
         // Drop runs outside async code, so speak HTTP over a plain socket.
-        let address = self.0.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let address = self
+            .0
+            .url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
         let query = format!("DROP DATABASE IF EXISTS {}", self.0.database);
         if let Ok(mut stream) = TcpStream::connect(&address) {
             let request = format!(

@@ -79,6 +79,8 @@ pub fn check_identifier(name: &str) -> Result<(), String> {
     if plain {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a plain identifier (letters, digits, underscore)"))
+        Err(format!(
+            "{name:?} is not a plain identifier (letters, digits, underscore)"
+        ))
     }
 }

@@ -5,8 +5,8 @@
 //! against every example under `schemas/events/examples/`.
 
 mod contract;
-pub mod indicators;
 mod event;
+pub mod indicators;
 mod source;
 
 pub use contract::{Contract, ContractError};

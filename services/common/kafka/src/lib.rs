@@ -80,7 +80,10 @@ impl KafkaConfig {
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
             .create()
-            .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
+            .map_err(|source| KafkaSetupError::Client {
+                brokers: self.brokers.clone(),
+                source,
+            })
     }
 
     /// A consumer in `group` that never commits on its own and starts from the earliest offset.
@@ -93,29 +96,47 @@ impl KafkaConfig {
             .set("session.timeout.ms", "10000")
             .set("topic.metadata.refresh.interval.ms", "10000")
             .create()
-            .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
+            .map_err(|source| KafkaSetupError::Client {
+                brokers: self.brokers.clone(),
+                source,
+            })
     }
 
     /// Creates `topics` if they do not exist yet; existing topics are left as they are.
     pub async fn ensure_topics(&self, topics: &[String]) -> Result<(), KafkaSetupError> {
-        let admin: AdminClient<DefaultClientContext> = self
-            .base()
-            .create()
-            .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })?;
+        let admin: AdminClient<DefaultClientContext> =
+            self.base()
+                .create()
+                .map_err(|source| KafkaSetupError::Client {
+                    brokers: self.brokers.clone(),
+                    source,
+                })?;
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
-            .map(|topic| NewTopic::new(topic, self.partitions, TopicReplication::Fixed(self.replication_factor)))
+            .map(|topic| {
+                NewTopic::new(
+                    topic,
+                    self.partitions,
+                    TopicReplication::Fixed(self.replication_factor),
+                )
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = admin
             .create_topics(&new_topics, &options)
             .await
-            .map_err(|error| KafkaSetupError::CreateTopic { topic: topics.join(","), reason: error.to_string() })?;
+            .map_err(|error| KafkaSetupError::CreateTopic {
+                topic: topics.join(","),
+                reason: error.to_string(),
+            })?;
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((topic, code)) => {
-                    return Err(KafkaSetupError::CreateTopic { topic, reason: code.to_string() });
+                    return Err(KafkaSetupError::CreateTopic {
+                        topic,
+                        reason: code.to_string(),
+                    });
                 }
             }
         }

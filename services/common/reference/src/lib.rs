@@ -81,13 +81,19 @@ impl ReferenceData {
     pub fn load(dir: &Path) -> Result<Self, ReferenceError> {
         let units: Vec<Unit> = read_csv(&dir.join(UNITS_FILE))?;
         let denominators: Vec<Denominator> = read_csv(&dir.join(DENOMINATORS_FILE))?;
-        if let Some(orphan) = denominators.iter().find(|d| !units.iter().any(|u| u.code == d.unit_code)) {
+        if let Some(orphan) = denominators
+            .iter()
+            .find(|d| !units.iter().any(|u| u.code == d.unit_code))
+        {
             return Err(ReferenceError {
                 path: dir.join(DENOMINATORS_FILE),
                 reason: format!("unit {} is not in {UNITS_FILE}", orphan.unit_code),
             });
         }
-        Ok(ReferenceData { units, denominators })
+        Ok(ReferenceData {
+            units,
+            denominators,
+        })
     }
 
     /// The denominator of `measure` for `unit_code`, if the file has one.
@@ -105,9 +111,15 @@ impl ReferenceData {
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ReferenceError> {
-    let fail = |reason: String| ReferenceError { path: path.to_owned(), reason };
+    let fail = |reason: String| ReferenceError {
+        path: path.to_owned(),
+        reason,
+    };
     let mut reader = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
-    reader.deserialize().collect::<Result<Vec<T>, _>>().map_err(|e| fail(e.to_string()))
+    reader
+        .deserialize()
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(|e| fail(e.to_string()))
 }
 
 #[cfg(test)]
@@ -123,9 +135,16 @@ mod tests {
     fn has_the_148_commune_level_units_of_the_official_list() {
         let data = project_data();
         let communes = data.units.iter().filter(|u| u.kind == UnitKind::Xa).count();
-        let wards = data.units.iter().filter(|u| u.kind == UnitKind::Phuong).count();
+        let wards = data
+            .units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Phuong)
+            .count();
         assert_eq!((communes, wards), (133, 15));
-        let official = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/reference/phu-tho-units.csv"));
+        let official = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../../shared/reference/phu-tho-units.csv"),
+        );
         if let Ok(official) = official {
             for line in official.lines().skip(1) {
                 let code = line.split(',').next().unwrap_or_default();
@@ -138,8 +157,19 @@ mod tests {
     fn every_commune_level_unit_has_every_measure() {
         let data = project_data();
         for unit in data.units.iter().filter(|u| u.kind != UnitKind::Department) {
-            for measure in ["population", "adult", "student", "worker", "civil_servant", "household"] {
-                assert!(data.denominator(&unit.code, measure).is_some_and(|v| v > 0), "{} {measure}", unit.code);
+            for measure in [
+                "population",
+                "adult",
+                "student",
+                "worker",
+                "civil_servant",
+                "household",
+            ] {
+                assert!(
+                    data.denominator(&unit.code, measure).is_some_and(|v| v > 0),
+                    "{} {measure}",
+                    unit.code
+                );
             }
         }
     }

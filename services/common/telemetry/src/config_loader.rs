@@ -28,7 +28,10 @@ pub fn load_config<T: DeserializeOwned>(
     let mut builder = config::Config::builder();
     if let Some(file) = file {
         if !file.exists() {
-            return Err(ConfigError::Invalid(format!("config file {} does not exist", file.display())));
+            return Err(ConfigError::Invalid(format!(
+                "config file {} does not exist",
+                file.display()
+            )));
         }
         builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
     }

@@ -35,8 +35,13 @@ impl Scenario {
 
 /// Local (UTC+7) time of day on `day`.
 pub fn local_time(day: NaiveDate, hour: u32, minute: u32) -> DateTime<FixedOffset> {
-    let naive = day.and_hms_opt(hour.min(23), minute.min(59), 0).unwrap_or_default();
-    ioc_events::local_offset().from_local_datetime(&naive).single().unwrap_or_else(|| ioc_events::local_offset().from_utc_datetime(&naive))
+    let naive = day
+        .and_hms_opt(hour.min(23), minute.min(59), 0)
+        .unwrap_or_default();
+    ioc_events::local_offset()
+        .from_local_datetime(&naive)
+        .single()
+        .unwrap_or_else(|| ioc_events::local_offset().from_utc_datetime(&naive))
 }
 
 /// Builds events with ids drawn from the scenario's random stream.
@@ -52,7 +57,13 @@ pub struct EventFactory<'a> {
 
 impl<'a> EventFactory<'a> {
     fn new(rng: &'a mut ChaCha8Rng, end: DateTime<FixedOffset>) -> Self {
-        EventFactory { rng, end, events: Vec::new(), next_serial: 0, clear_identifiers: Vec::new() }
+        EventFactory {
+            rng,
+            end,
+            events: Vec::new(),
+            next_serial: 0,
+            clear_identifiers: Vec::new(),
+        }
     }
 
     /// The random stream.
@@ -67,22 +78,43 @@ impl<'a> EventFactory<'a> {
     }
 
     /// Records an event if it happened before the end of the simulation; returns whether it did.
-    pub fn emit(&mut self, source: Source, unit: &Unit, at: DateTime<FixedOffset>, body: EventBody) -> bool {
+    pub fn emit(
+        &mut self,
+        source: Source,
+        unit: &Unit,
+        at: DateTime<FixedOffset>,
+        body: EventBody,
+    ) -> bool {
         if at >= self.end {
             return false;
         }
         let event_id = uuid::Builder::from_random_bytes(self.rng.gen()).into_uuid();
-        self.events.push(Event { event_id, source, occurred_at: at, unit_code: unit.code.clone(), received_at: None, body });
+        self.events.push(Event {
+            event_id,
+            source,
+            occurred_at: at,
+            unit_code: unit.code.clone(),
+            received_at: None,
+            body,
+        });
         true
     }
 }
 
 /// Everything the sources did during the scenario, in order of event time.
-pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha8Rng) -> (Vec<Event>, Vec<String>) {
+pub fn generate(
+    scenario: &Scenario,
+    reference: &ReferenceData,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<Event>, Vec<String>) {
     let end = scenario.end();
     let mut factory = EventFactory::new(rng, end);
     let weights = unit_weights(reference);
-    let profiles: Vec<UnitProfile> = reference.units.iter().map(|_| UnitProfile::draw(factory.rng())).collect();
+    let profiles: Vec<UnitProfile> = reference
+        .units
+        .iter()
+        .map(|_| UnitProfile::draw(factory.rng()))
+        .collect();
     for offset in 0..scenario.days {
         let day = scenario.start + Duration::days(i64::from(offset));
         for ((unit, weight), profile) in reference.units.iter().zip(&weights).zip(&profiles) {
@@ -91,7 +123,11 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
             training::day(&mut factory, scenario, day, unit, reference, profile);
         }
     }
-    let EventFactory { mut events, clear_identifiers, .. } = factory;
+    let EventFactory {
+        mut events,
+        clear_identifiers,
+        ..
+    } = factory;
     events.sort_by_key(|event| event.occurred_at);
     (events, clear_identifiers)
 }
@@ -105,7 +141,9 @@ pub struct UnitProfile {
 
 impl UnitProfile {
     fn draw(rng: &mut ChaCha8Rng) -> Self {
-        UnitProfile { skew: rng.gen_range(-0.08..0.08) }
+        UnitProfile {
+            skew: rng.gen_range(-0.08..0.08),
+        }
     }
 
     /// The unit's version of a provincial rate, kept within [0.02, 0.995].
@@ -117,9 +155,15 @@ impl UnitProfile {
 /// Each unit's share of the province's dossiers: communes by population, departments together
 /// about 30% (they handle the province-level procedures).
 fn unit_weights(reference: &ReferenceData) -> Vec<f64> {
-    let population = |unit: &Unit| reference.denominator(&unit.code, "population").unwrap_or(0) as f64;
+    let population =
+        |unit: &Unit| reference.denominator(&unit.code, "population").unwrap_or(0) as f64;
     let total: f64 = reference.units.iter().map(population).sum();
-    let departments = reference.units.iter().filter(|u| u.kind == UnitKind::Department).count().max(1) as f64;
+    let departments = reference
+        .units
+        .iter()
+        .filter(|u| u.kind == UnitKind::Department)
+        .count()
+        .max(1) as f64;
     reference
         .units
         .iter()

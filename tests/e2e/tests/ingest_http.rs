@@ -1,0 +1,396 @@
+//! ioc-ingest against the real local Kafka: every kind of bad request gets its status and a
+//! reason, good events land on the source's topic pseudonymised, and an unreachable Kafka
+//! yields 503 with Retry-After and nothing reported accepted.
+
+use std::io::Write;
+use std::time::Duration;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use ioc_e2e::{ingest_config, kafka_brokers, on_stop, random_keys, random_name, spawn, Running};
+use ioc_events::Source;
+use ioc_ingest::IngestConfig;
+use ioc_kafka::KafkaConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::Message;
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use serde_json::{json, Value};
+
+const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
+
+fn example() -> Value {
+    serde_json::from_str(EXAMPLE).expect("example parses")
+}
+
+async fn start(config: IngestConfig) -> Running {
+    spawn(|listener, stopped| ioc_ingest::serve(config, listener, on_stop(stopped))).await
+}
+
+struct Ingest {
+    running: Running,
+    keys: std::collections::BTreeMap<Source, String>,
+    kafka: KafkaConfig,
+    client: reqwest::Client,
+}
+
+impl Ingest {
+    async fn start(tune: impl FnOnce(&mut IngestConfig)) -> Ingest {
+        ioc_telemetry::init_logging();
+        let kafka = KafkaConfig {
+            brokers: kafka_brokers(),
+            topic_prefix: random_name("t"),
+            ..KafkaConfig::default()
+        };
+        kafka
+            .ensure_topics(&[Source::Portal.topic(&kafka.topic_prefix)])
+            .await
+            .expect("topic created");
+        let keys = random_keys();
+        let mut config = ingest_config(&kafka, &keys);
+        tune(&mut config);
+        Ingest {
+            running: start(config).await,
+            keys,
+            kafka,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn post(&self, source: &str, key: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self
+            .client
+            .post(format!("{}/v1/sources/{source}/events", self.running.url));
+        match key {
+            Some(key) => request.header(AUTHORIZATION, format!("Bearer {key}")),
+            None => request,
+        }
+    }
+
+    /// A portal request with the right key and no Content-Type yet.
+    fn portal_bare(&self) -> reqwest::RequestBuilder {
+        self.post("portal", Some(&self.keys[&Source::Portal]))
+    }
+
+    /// A portal NDJSON request with the right key.
+    fn portal(&self) -> reqwest::RequestBuilder {
+        self.portal_bare()
+            .header(CONTENT_TYPE, "application/x-ndjson")
+    }
+}
+
+async fn expect_error(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+    mentions: &str,
+) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("json error body");
+    assert_eq!(body["error"], code, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(mentions),
+        "message {message:?} should mention {mentions:?}"
+    );
+    body
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_and_authentication_errors() {
+    let ingest = Ingest::start(|_| {}).await;
+    let body = example().to_string();
+    let unknown = ingest
+        .post("parking", Some(&ingest.keys[&Source::Portal]))
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .body(body.clone());
+    expect_error(
+        unknown.send().await.expect("sent"),
+        404,
+        "unknown_source",
+        "parking",
+    )
+    .await;
+
+    let missing = ingest
+        .post("portal", None)
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .body(body.clone());
+    expect_error(
+        missing.send().await.expect("sent"),
+        401,
+        "unauthenticated",
+        "Authorization",
+    )
+    .await;
+
+    let wrong = ingest
+        .post("portal", Some("not-a-key"))
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .body(body.clone());
+    expect_error(
+        wrong.send().await.expect("sent"),
+        401,
+        "unauthenticated",
+        "unknown",
+    )
+    .await;
+
+    let other = ingest
+        .post("portal", Some(&ingest.keys[&Source::Edoc]))
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .body(body);
+    expect_error(other.send().await.expect("sent"), 403, "forbidden", "edoc").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_errors_say_what_is_wrong() {
+    let ingest = Ingest::start(|config| {
+        config.max_body_bytes = 16 * 1024;
+        config.max_decompressed_bytes = 64 * 1024;
+        config.max_events_per_request = 3;
+    })
+    .await;
+    let line = example().to_string();
+
+    let text = ingest
+        .portal_bare()
+        .header(CONTENT_TYPE, "text/plain")
+        .body(line.clone());
+    expect_error(
+        text.send().await.expect("sent"),
+        415,
+        "unsupported_media_type",
+        "text/plain",
+    )
+    .await;
+    let brotli = ingest
+        .portal()
+        .header(CONTENT_ENCODING, "br")
+        .body(line.clone());
+    expect_error(
+        brotli.send().await.expect("sent"),
+        415,
+        "unsupported_media_type",
+        "br",
+    )
+    .await;
+
+    let big = ingest.portal().body(format!("{line}\n").repeat(60));
+    expect_error(
+        big.send().await.expect("sent"),
+        413,
+        "payload_too_large",
+        "16384",
+    )
+    .await;
+    let bomb = ingest
+        .portal()
+        .header(CONTENT_ENCODING, "gzip")
+        .body(gzip(&vec![b' '; 10 * 1024 * 1024]));
+    expect_error(
+        bomb.send().await.expect("sent"),
+        413,
+        "payload_too_large",
+        "decompressed",
+    )
+    .await;
+    let many = ingest.portal().body("{}\n".repeat(4));
+    expect_error(
+        many.send().await.expect("sent"),
+        413,
+        "payload_too_large",
+        "at most 3",
+    )
+    .await;
+
+    let array = ingest
+        .portal_bare()
+        .header(CONTENT_TYPE, "application/json")
+        .body(format!("[{line},"));
+    expect_error(
+        array.send().await.expect("sent"),
+        400,
+        "malformed_body",
+        "JSON array",
+    )
+    .await;
+    let not_gzip = ingest
+        .portal()
+        .header(CONTENT_ENCODING, "gzip")
+        .body(line.clone());
+    expect_error(
+        not_gzip.send().await.expect("sent"),
+        400,
+        "malformed_body",
+        "gzip",
+    )
+    .await;
+    let latin1 = ingest.portal().body(vec![b'{', 0xe9, b'}']);
+    expect_error(
+        latin1.send().await.expect("sent"),
+        400,
+        "malformed_body",
+        "UTF-8",
+    )
+    .await;
+    let empty = ingest.portal().body("\n\n");
+    expect_error(
+        empty.send().await.expect("sent"),
+        400,
+        "malformed_body",
+        "no events",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_per_event() {
+    let ingest = Ingest::start(|_| {}).await;
+    let valid = example();
+    let mut invalid = example();
+    invalid["channel"] = json!("fax");
+    invalid["event_id"] = json!("7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1aff");
+    let mut foreign = example();
+    foreign["event_id"] = json!("7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1afe");
+    foreign["source"] = json!("edoc");
+
+    // A JSON array, gzip-compressed: the other accepted framing.
+    let body = serde_json::to_vec(&json!([valid, invalid, "not an event", foreign])).expect("json");
+    let response = ingest
+        .portal_bare()
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_ENCODING, "gzip")
+        .body(gzip(&body))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
+        (Some(1), Some(3)),
+        "{answer}"
+    );
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results[0]["status"], "accepted");
+    assert_eq!(results[0]["event_id"], valid["event_id"]);
+    assert!(
+        results[1]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/channel"),
+        "{answer}"
+    );
+    assert!(
+        results[2]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("object"),
+        "{answer}"
+    );
+    assert!(
+        results[3]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("source"),
+        "{answer}"
+    );
+
+    // Nothing acceptable at all: 422, still with a reason per event.
+    let response = ingest
+        .portal()
+        .body(format!("{invalid}\n"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 422);
+
+    // The accepted event is on the portal topic, keyed by dossier, without the clear identifiers.
+    let consumer: StreamConsumer = ingest.kafka.consumer(&random_name("g")).expect("consumer");
+    consumer
+        .subscribe(&[&Source::Portal.topic(&ingest.kafka.topic_prefix)])
+        .expect("subscribe");
+    let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+        .await
+        .expect("a message within 30s")
+        .expect("message");
+    assert_eq!(
+        message.key(),
+        Some(valid["dossier_id"].as_str().expect("id").as_bytes())
+    );
+    let raw = String::from_utf8_lossy(message.payload().expect("payload")).into_owned();
+    for clear in [
+        valid["applicant_id"].as_str().expect("id"),
+        valid["applicant_phone"].as_str().expect("phone"),
+    ] {
+        assert!(
+            !raw.contains(clear),
+            "clear identifier {clear} on the topic: {raw}"
+        );
+    }
+    let stored: Value = serde_json::from_str(&raw).expect("json payload");
+    assert_eq!(stored["applicant_ref"].as_str().map(str::len), Some(64));
+    assert!(stored["received_at"].is_string());
+
+    let metrics = ingest
+        .client
+        .get(format!("{}/metrics", ingest.running.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("ioc_ingest_events_total{outcome=\"accepted\",source=\"portal\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_kafka_gives_503_with_retry_after_and_accepts_nothing() {
+    let ingest = Ingest::start(|config| {
+        config.kafka.brokers = "127.0.0.1:1".into();
+        config.kafka.message_timeout_ms = 2_000;
+    })
+    .await;
+    let response = ingest
+        .portal()
+        .body(example().to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get(RETRY_AFTER).is_some());
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(
+        (
+            answer["accepted"].as_u64(),
+            answer["unacknowledged"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{answer}"
+    );
+    assert_eq!(answer["results"][0]["status"], "unacknowledged");
+
+    let ready = ingest
+        .client
+        .get(format!("{}/readyz", ingest.running.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 503);
+    let health = ingest
+        .client
+        .get(format!("{}/healthz", ingest.running.url))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+}

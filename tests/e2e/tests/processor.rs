@@ -1,0 +1,120 @@
+//! ioc-processor against real Kafka and ClickHouse: poison messages go to the dead-letter
+//! topic with their provenance and do not block the topic; migrations apply once.
+
+use std::time::Duration;
+
+use ioc_e2e::{random_name, Pipeline};
+use ioc_events::{dead_letter_topic, Source};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::FutureRecord;
+use rdkafka::Message;
+
+const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored() {
+    let pipeline = Pipeline::start().await;
+    let topic = Source::Portal.topic(&pipeline.kafka.topic_prefix);
+    let producer = pipeline.kafka.producer().expect("producer");
+    // Bypasses ingest, as a misconfigured producer would, keyed like the valid dossier below so
+    // both land in the same partition and the valid event really queues behind the poison.
+    let poison = FutureRecord::to(&topic)
+        .key("H37.105-261005-0001")
+        .payload("{\"this is\": \"not an event\"}");
+    producer
+        .send(poison, Duration::from_secs(10))
+        .await
+        .expect("poison produced");
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/sources/portal/events", pipeline.ingest.url))
+        .bearer_auth(&pipeline.keys[&Source::Portal])
+        .header("content-type", "application/x-ndjson")
+        .body(EXAMPLE.replace('\n', ""))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    pipeline.wait_for_events(1, Duration::from_secs(60)).await;
+
+    let consumer: StreamConsumer = pipeline
+        .kafka
+        .consumer(&random_name("g"))
+        .expect("consumer");
+    consumer
+        .subscribe(&[&dead_letter_topic(&pipeline.kafka.topic_prefix)])
+        .expect("subscribe");
+    let letter = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+        .await
+        .expect("a dead letter within 30s")
+        .expect("message");
+    assert_eq!(
+        letter.payload(),
+        Some(&b"{\"this is\": \"not an event\"}"[..])
+    );
+    let headers = letter.headers().expect("provenance headers");
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_else(|| panic!("header {name} missing"))
+    };
+    assert_eq!(header("ioc.source_topic"), topic);
+    assert!(header("ioc.error").contains("undecodable"));
+    header("ioc.source_offset")
+        .parse::<i64>()
+        .expect("numeric offset");
+    pipeline.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_once_and_an_edited_one_is_refused() {
+    let pipeline = Pipeline::start().await;
+    let config = ioc_processor::ProcessorConfig {
+        clickhouse: pipeline.clickhouse.clone(),
+        migrations_dir: ioc_e2e::repo_root().join("schemas/clickhouse"),
+        reference_dir: ioc_e2e::repo_root().join("schemas/reference"),
+        ..ioc_processor::ProcessorConfig::default()
+    };
+    let again = ioc_processor::migrate(&config).await.expect("second run");
+    assert!(again.is_empty(), "migrations applied twice: {again:?}");
+    assert_eq!(
+        pipeline
+            .count("SELECT toUInt64(count()) FROM ref_units")
+            .await,
+        161
+    );
+
+    let edited = tempdir_with_edited_first_migration();
+    let refused = ioc_clickhouse::migrate(&pipeline.clickhouse, &edited)
+        .await
+        .expect_err("edited migration refused");
+    assert!(
+        refused.to_string().contains("changed after it was applied"),
+        "{refused}"
+    );
+    std::fs::remove_dir_all(edited).ok();
+    pipeline.stop().await;
+}
+
+fn tempdir_with_edited_first_migration() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(random_name("migrations_"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for entry in
+        std::fs::read_dir(ioc_e2e::repo_root().join("schemas/clickhouse")).expect("migrations")
+    {
+        let path = entry.expect("entry").path();
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("0001"))
+        {
+            text.push_str("\n-- edited\n");
+        }
+        std::fs::write(dir.join(path.file_name().expect("name")), text).expect("write");
+    }
+    dir
+}
