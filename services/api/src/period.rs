@@ -123,8 +123,8 @@ mod tests {
             400,
         )
         .expect("valid");
-        assert_eq!(query.period.start_seconds(), 1_759_251_600); // 2026-09-30T17:00:00Z
-        assert_eq!(query.period.end_seconds(), 1_761_930_000); // 2026-10-31T17:00:00Z
+        assert_eq!(query.period.start_seconds(), 1_790_787_600); // 2026-09-30T17:00:00Z
+        assert_eq!(query.period.end_seconds(), 1_793_466_000); // 2026-10-31T17:00:00Z
     }
 
     #[test]

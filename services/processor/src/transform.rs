@@ -236,8 +236,8 @@ mod tests {
         let row = PortalTable::row(&received).expect("row");
         assert_eq!(row.channel, "in_person");
         assert_eq!(row.service_level, "full_online");
-        assert_eq!(row.occurred_at, 1_759_626_900); // 2026-10-05T01:15:00Z
-        assert_eq!(row.due_at, 1_759_917_600);
+        assert_eq!(row.occurred_at, 1_791_162_900); // 2026-10-05T01:15:00Z
+        assert_eq!(row.due_at, 1_791_453_600);
         assert_eq!((row.fee_bearing, row.applicant_ref.as_str()), (1, "abc"));
     }
 
