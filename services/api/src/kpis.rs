@@ -57,8 +57,32 @@ struct KeyedCount {
     count: u64,
 }
 
-/// The filter shared by every query: `?` is the unit code, or empty for the whole province.
+/// The unit filter: `?` is the unit code, or empty for the whole province.
 const UNIT_FILTER: &str = "(? = '' OR unit_code = ?)";
+
+/// Events of the period `[start, end)`: with [`UNIT_FILTER`], what `{IN_PERIOD}` stands for in [`in_period`].
+const PERIOD_FILTER: &str = "occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)";
+
+/// A query whose `{IN_PERIOD}` placeholder is replaced by the period-and-unit filter, bound.
+fn in_period(
+    client: &clickhouse::Client,
+    sql: &str,
+    start: i64,
+    end: i64,
+    unit: &str,
+) -> clickhouse::query::Query {
+    debug_assert_eq!(
+        sql.matches("{IN_PERIOD}").count(),
+        1,
+        "one period filter per query"
+    );
+    client
+        .query(&sql.replace("{IN_PERIOD}", &format!("{PERIOD_FILTER} AND {UNIT_FILTER}")))
+        .bind(start)
+        .bind(end)
+        .bind(unit)
+        .bind(unit)
+}
 
 /// Computes every indicator for `query`.
 pub async fn compute(
@@ -68,51 +92,42 @@ pub async fn compute(
     let unit = query.unit.clone().unwrap_or_default();
     let (start, end) = (query.period.start_seconds(), query.period.end_seconds());
 
-    let online = client
-        .query(&format!(
-            "SELECT uniqExactIf(dossier_id, channel = 'online') AS numerator, uniqExact(dossier_id) AS denominator \
-             FROM portal_events \
-             WHERE type = 'dossier.received' AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) AND {UNIT_FILTER}"
-        ))
-        .bind(start)
-        .bind(end)
-        .bind(&unit)
-        .bind(&unit)
-        .fetch_one::<Fraction>();
+    let online = in_period(
+        client,
+        "SELECT uniqExactIf(dossier_id, channel = 'online') AS numerator, uniqExact(dossier_id) AS denominator \
+         FROM portal_events WHERE type = 'dossier.received' AND {IN_PERIOD}",
+        start,
+        end,
+        &unit,
+    )
+    .fetch_one::<Fraction>();
 
     // Digitisation (4.2): dossiers resolved in the period; of those, the ones that have
     // digitised components and an electronic result (whenever those events happened).
-    let digitisation = client
-        .query(&format!(
-            "SELECT toUInt64(countIf(digitised = 1 AND electronic = 1)) AS numerator, toUInt64(count()) AS denominator FROM ( \
-                SELECT dossier_id, \
-                       max(type = 'dossier.digitised' AND components_digitised > 0) AS digitised, \
-                       max(type = 'dossier.result_returned' AND result_form = 'electronic') AS electronic \
-                FROM portal_events \
-                WHERE dossier_id IN ( \
-                    SELECT dossier_id FROM portal_events \
-                    WHERE type = 'dossier.resolved' AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) AND {UNIT_FILTER}) \
-                GROUP BY dossier_id)"
-        ))
-        .bind(start)
-        .bind(end)
-        .bind(&unit)
-        .bind(&unit)
-        .fetch_one::<Fraction>();
+    let digitisation = in_period(
+        client,
+        "SELECT toUInt64(countIf(digitised = 1 AND electronic = 1)) AS numerator, toUInt64(count()) AS denominator FROM ( \
+            SELECT dossier_id, \
+                   max(type = 'dossier.digitised' AND components_digitised > 0) AS digitised, \
+                   max(type = 'dossier.result_returned' AND result_form = 'electronic') AS electronic \
+            FROM portal_events \
+            WHERE dossier_id IN (SELECT dossier_id FROM portal_events WHERE type = 'dossier.resolved' AND {IN_PERIOD}) \
+            GROUP BY dossier_id)",
+        start,
+        end,
+        &unit,
+    )
+    .fetch_one::<Fraction>();
 
-    let work_records = client
-        .query(&format!(
-            "SELECT level AS key, uniqExactIf(record_id, processed_online = 1) AS numerator, uniqExact(record_id) AS denominator \
-             FROM edoc_events \
-             WHERE type = 'work_record.closed' AND classified = 0 \
-               AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) AND {UNIT_FILTER} \
-             GROUP BY level"
-        ))
-        .bind(start)
-        .bind(end)
-        .bind(&unit)
-        .bind(&unit)
-        .fetch_all::<LevelFraction>();
+    let work_records = in_period(
+        client,
+        "SELECT level AS key, uniqExactIf(record_id, processed_online = 1) AS numerator, uniqExact(record_id) AS denominator \
+         FROM edoc_events WHERE type = 'work_record.closed' AND classified = 0 AND {IN_PERIOD} GROUP BY level",
+        start,
+        end,
+        &unit,
+    )
+    .fetch_all::<LevelFraction>();
 
     // Coverage is a stock: everyone certified up to the end of the period.
     let certified = client
