@@ -21,11 +21,7 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig {
-            listen: "0.0.0.0:8080".into(),
-            clickhouse: ClickHouseConfig::default(),
-            max_range_days: 5 * 366,
-        }
+        ApiConfig { listen: "0.0.0.0:8080".into(), clickhouse: ClickHouseConfig::default(), max_range_days: 5 * 366 }
     }
 }
 
@@ -41,9 +37,7 @@ impl ApiConfig {
     /// Refuses settings the service cannot run with.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_range_days < 1 {
-            return Err(ConfigError::Invalid(
-                "max_range_days must be at least 1".into(),
-            ));
+            return Err(ConfigError::Invalid("max_range_days must be at least 1".into()));
         }
         ioc_clickhouse::check_identifier(&self.clickhouse.database)
             .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))

@@ -25,10 +25,6 @@ impl IntoResponse for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
             }
         };
-        (
-            status,
-            Json(json!({ "error": code, "message": self.to_string() })),
-        )
-            .into_response()
+        (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response()
     }
 }

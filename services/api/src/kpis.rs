@@ -64,18 +64,8 @@ const UNIT_FILTER: &str = "(? = '' OR unit_code = ?)";
 const PERIOD_FILTER: &str = "occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)";
 
 /// A query whose `{IN_PERIOD}` placeholder is replaced by the period-and-unit filter, bound.
-fn in_period(
-    client: &clickhouse::Client,
-    sql: &str,
-    start: i64,
-    end: i64,
-    unit: &str,
-) -> clickhouse::query::Query {
-    debug_assert_eq!(
-        sql.matches("{IN_PERIOD}").count(),
-        1,
-        "one period filter per query"
-    );
+fn in_period(client: &clickhouse::Client, sql: &str, start: i64, end: i64, unit: &str) -> clickhouse::query::Query {
+    debug_assert_eq!(sql.matches("{IN_PERIOD}").count(), 1, "one period filter per query");
     client
         .query(&sql.replace("{IN_PERIOD}", &format!("{PERIOD_FILTER} AND {UNIT_FILTER}")))
         .bind(start)
@@ -85,10 +75,7 @@ fn in_period(
 }
 
 /// Computes every indicator for `query`.
-pub async fn compute(
-    client: &clickhouse::Client,
-    query: &KpiQuery,
-) -> Result<Vec<IndicatorValue>, ApiError> {
+pub async fn compute(client: &clickhouse::Client, query: &KpiQuery) -> Result<Vec<IndicatorValue>, ApiError> {
     let unit = query.unit.clone().unwrap_or_default();
     let (start, end) = (query.period.start_seconds(), query.period.end_seconds());
 
@@ -152,33 +139,16 @@ pub async fn compute(
     let (online, digitisation, work_records, certified, populations) =
         tokio::try_join!(online, digitisation, work_records, certified, populations)?;
 
-    let defined = |id: &str| {
-        indicators::definition(id)
-            .ok_or_else(|| ApiError::BadRequest(format!("undefined indicator {id}")))
-    };
+    let defined =
+        |id: &str| indicators::definition(id).ok_or_else(|| ApiError::BadRequest(format!("undefined indicator {id}")));
     let level = |name: &str| {
-        work_records
-            .iter()
-            .find(|row| row.key == name)
-            .map_or((0, 0), |row| (row.numerator, row.denominator))
+        work_records.iter().find(|row| row.key == name).map_or((0, 0), |row| (row.numerator, row.denominator))
     };
-    let count_of = |rows: &[KeyedCount], key: &str| {
-        rows.iter()
-            .find(|row| row.key == key)
-            .map_or(0, |row| row.count)
-    };
+    let count_of = |rows: &[KeyedCount], key: &str| rows.iter().find(|row| row.key == key).map_or(0, |row| row.count);
 
     let mut values = vec![
-        IndicatorValue::new(
-            defined(indicators::ONLINE_SUBMISSION_RATE)?,
-            online.numerator,
-            online.denominator,
-        ),
-        IndicatorValue::new(
-            defined(indicators::DIGITISATION_RATE)?,
-            digitisation.numerator,
-            digitisation.denominator,
-        ),
+        IndicatorValue::new(defined(indicators::ONLINE_SUBMISSION_RATE)?, online.numerator, online.denominator),
+        IndicatorValue::new(defined(indicators::DIGITISATION_RATE)?, digitisation.numerator, digitisation.denominator),
     ];
     let (province_online, province_closed) = level("province");
     values.push(IndicatorValue::new(
@@ -187,11 +157,7 @@ pub async fn compute(
         province_closed,
     ));
     let (commune_online, commune_closed) = level("commune");
-    values.push(IndicatorValue::new(
-        defined(indicators::WORK_RECORDS_ONLINE_COMMUNE)?,
-        commune_online,
-        commune_closed,
-    ));
+    values.push(IndicatorValue::new(defined(indicators::WORK_RECORDS_ONLINE_COMMUNE)?, commune_online, commune_closed));
     for group in TargetGroup::ALL {
         values.push(IndicatorValue::new(
             defined(indicators::coverage_id(group))?,

@@ -70,14 +70,8 @@ async fn get_kpis(
     State(state): State<Arc<AppState>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<KpiResponse>, ApiError> {
-    let timer = state
-        .metrics
-        .query_seconds
-        .with_label_values(&["kpis"])
-        .start_timer();
-    let today = chrono::Utc::now()
-        .with_timezone(&ioc_events::local_offset())
-        .date_naive();
+    let timer = state.metrics.query_seconds.with_label_values(&["kpis"]).start_timer();
+    let today = chrono::Utc::now().with_timezone(&ioc_events::local_offset()).date_naive();
     let query = KpiQuery::parse(&params, today, state.config.max_range_days)?;
     let unit = match &query.unit {
         None => None,
@@ -93,11 +87,7 @@ async fn get_kpis(
                     "unknown unit {code:?}; see the unit codes in schemas/reference/units.v1.csv"
                 ))
             })?;
-            Some(UnitRef {
-                code: row.code,
-                name: row.name,
-                kind: row.kind,
-            })
+            Some(UnitRef { code: row.code, name: row.name, kind: row.kind })
         }
     };
     let indicators = kpis::compute(&state.clickhouse, &query).await?;
@@ -130,9 +120,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/kpis", get(get_kpis))
         .with_state(state)
         .merge(ops)
-        .layer(axum::middleware::from_fn(move |request, next| {
-            metrics::count_request(metrics.clone(), request, next)
-        }))
+        .layer(axum::middleware::from_fn(move |request, next| metrics::count_request(metrics.clone(), request, next)))
 }
 
 /// Runs ioc-api on `listener` until `shutdown` resolves.
@@ -148,8 +136,5 @@ pub async fn serve(
         config,
     });
     tracing::info!(address = %listener.local_addr()?, "ioc-api listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("http server failed")
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("http server failed")
 }

@@ -31,11 +31,7 @@ impl ApiMetrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(query_seconds.clone()))?;
-        Ok(ApiMetrics {
-            registry,
-            requests,
-            query_seconds,
-        })
+        Ok(ApiMetrics { registry, requests, query_seconds })
     }
 }
 
@@ -47,9 +43,6 @@ pub async fn count_request(metrics: ApiMetrics, request: Request, next: Next) ->
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
-    metrics
-        .requests
-        .with_label_values(&[&route, response.status().as_str()])
-        .inc();
+    metrics.requests.with_label_values(&[&route, response.status().as_str()]).inc();
     response
 }

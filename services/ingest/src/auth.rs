@@ -12,47 +12,42 @@ use crate::error::IngestError;
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     owners: HashMap<String, Source>,
+    revoked: std::collections::HashSet<String>,
 }
 
 impl KeyRing {
-    /// Builds the ring from validated configuration (source name → digests).
-    pub fn new(keys: &std::collections::BTreeMap<String, Vec<String>>) -> Self {
+    /// Builds the ring from validated configuration (source name → digests, revoked digests).
+    pub fn new(keys: &std::collections::BTreeMap<String, Vec<String>>, revoked: &[String]) -> Self {
         let owners = keys
             .iter()
-            .filter_map(|(name, digests)| {
-                name.parse::<Source>().ok().map(|source| (source, digests))
-            })
-            .flat_map(|(source, digests)| {
-                digests
-                    .iter()
-                    .map(move |d| (d.to_ascii_lowercase(), source))
-            })
+            .filter_map(|(name, digests)| name.parse::<Source>().ok().map(|source| (source, digests)))
+            .flat_map(|(source, digests)| digests.iter().map(move |d| (d.to_ascii_lowercase(), source)))
             .collect();
-        KeyRing { owners }
+        let revoked = revoked.iter().map(|d| d.to_ascii_lowercase()).collect();
+        KeyRing { owners, revoked }
     }
 
     /// Checks that the request carries a key of `source`.
     pub fn authorize(&self, headers: &HeaderMap, source: Source) -> Result<(), IngestError> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(IngestError::Unauthenticated(
-                "missing Authorization header; send Authorization: Bearer <source key>",
-            ))?;
+        let value = headers.get(header::AUTHORIZATION).ok_or(IngestError::Unauthenticated(
+            "missing Authorization header; send Authorization: Bearer <source key>",
+        ))?;
         let key = value
             .to_str()
             .ok()
             .and_then(|text| text.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|key| !key.is_empty())
-            .ok_or(IngestError::Unauthenticated(
-                "Authorization header must be \"Bearer <source key>\"",
-            ))?;
-        match self.owners.get(&digest(key)) {
+            .ok_or(IngestError::Unauthenticated("Authorization header must be \"Bearer <source key>\""))?;
+        let digest = digest(key);
+        if self.revoked.contains(&digest) {
+            return Err(IngestError::Unauthenticated(
+                "this key was revoked; ask the IOC operators for the current one",
+            ));
+        }
+        match self.owners.get(&digest) {
             None => Err(IngestError::Unauthenticated("unknown or revoked key")),
-            Some(owner) if *owner != source => Err(IngestError::WrongSource {
-                key_source: *owner,
-                requested: source,
-            }),
+            Some(owner) if *owner != source => Err(IngestError::WrongSource { key_source: *owner, requested: source }),
             Some(_) => Ok(()),
         }
     }
@@ -70,43 +65,26 @@ mod tests {
 
     fn ring() -> KeyRing {
         let mut keys = std::collections::BTreeMap::new();
-        keys.insert(
-            "portal".to_owned(),
-            vec![digest("portal-old"), digest("portal-new")],
-        );
+        keys.insert("portal".to_owned(), vec![digest("portal-old"), digest("portal-new")]);
         keys.insert("edoc".to_owned(), vec![digest("edoc-key")]);
-        KeyRing::new(&keys)
+        KeyRing::new(&keys, &[digest("portal-leaked")])
     }
 
     fn bearer(key: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {key}")).expect("header"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {key}")).expect("header"));
         headers
     }
 
     #[test]
     fn both_rotation_keys_work_and_others_are_refused() {
         let ring = ring();
-        assert!(ring
-            .authorize(&bearer("portal-old"), Source::Portal)
-            .is_ok());
-        assert!(ring
-            .authorize(&bearer("portal-new"), Source::Portal)
-            .is_ok());
-        assert!(matches!(
-            ring.authorize(&bearer("nope"), Source::Portal),
-            Err(IngestError::Unauthenticated(_))
-        ));
-        assert!(matches!(
-            ring.authorize(&bearer("edoc-key"), Source::Portal),
-            Err(IngestError::WrongSource { .. })
-        ));
-        assert!(matches!(
-            ring.authorize(&HeaderMap::new(), Source::Portal),
-            Err(IngestError::Unauthenticated(_))
-        ));
+        assert!(ring.authorize(&bearer("portal-old"), Source::Portal).is_ok());
+        assert!(ring.authorize(&bearer("portal-new"), Source::Portal).is_ok());
+        assert!(matches!(ring.authorize(&bearer("nope"), Source::Portal), Err(IngestError::Unauthenticated(_))));
+        assert!(matches!(ring.authorize(&bearer("edoc-key"), Source::Portal), Err(IngestError::WrongSource { .. })));
+        assert!(matches!(ring.authorize(&HeaderMap::new(), Source::Portal), Err(IngestError::Unauthenticated(_))));
+        let revoked = ring.authorize(&bearer("portal-leaked"), Source::Portal);
+        assert!(matches!(revoked, Err(IngestError::Unauthenticated(message)) if message.contains("revoked")));
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::body::{self, Limits, Slot};
 use crate::error::IngestError;
+use crate::limits::{self, EventLimits};
 use crate::AppState;
 
 /// What happened to one event of the batch.
@@ -55,11 +56,7 @@ pub async fn post_events(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let label = if source_name.parse::<Source>().is_ok() {
-        source_name.as_str()
-    } else {
-        "unknown"
-    };
+    let label = if source_name.parse::<Source>().is_ok() { source_name.as_str() } else { "unknown" };
     let response = match handle(&state, &source_name, &headers, body).await {
         Ok(response) => response,
         Err(error) => {
@@ -69,37 +66,35 @@ pub async fn post_events(
             error.into_response()
         }
     };
-    state
-        .metrics
-        .requests
-        .with_label_values(&[label, response.status().as_str()])
-        .inc();
-    state
-        .metrics
-        .request_seconds
-        .with_label_values(&[label])
-        .observe(started.elapsed().as_secs_f64());
+    state.metrics.requests.with_label_values(&[label, response.status().as_str()]).inc();
+    state.metrics.request_seconds.with_label_values(&[label]).observe(started.elapsed().as_secs_f64());
     response
 }
 
-async fn handle(
-    state: &AppState,
-    source_name: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, IngestError> {
-    let source: Source = source_name
-        .parse()
-        .map_err(|e: ioc_events::UnknownSource| IngestError::UnknownSource(e.to_string()))?;
+async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
+    let source: Source =
+        source_name.parse().map_err(|e: ioc_events::UnknownSource| IngestError::UnknownSource(e.to_string()))?;
     state.keys.authorize(headers, source)?;
+    // Bounded work: a saturated replica says so at once instead of queueing without limit.
+    let _permit = state.in_flight.try_acquire().map_err(|_| {
+        IngestError::Unavailable(format!(
+            "ingest is saturated ({} requests in flight); retry later",
+            state.config.max_in_flight_requests
+        ))
+    })?;
     let framing = body::framing(headers)?;
     let limits = Limits {
         max_body_bytes: state.config.max_body_bytes,
         max_decompressed_bytes: state.config.max_decompressed_bytes,
         max_events: state.config.max_events_per_request,
+        max_event_bytes: state.config.max_event_bytes,
     };
     let bytes = body::read(headers, body, limits).await?;
-    let slots = body::parse(&bytes, framing, limits.max_events)?;
+    let slots = body::parse(&bytes, framing, &limits)?;
+    state
+        .rate_limiter
+        .take(source, slots.len())
+        .map_err(|retry_after| IngestError::RateLimited { source_name: source, retry_after })?;
 
     let mut results: Vec<EventResult> = Vec::with_capacity(slots.len());
     let mut valid: Vec<(usize, Event)> = Vec::with_capacity(slots.len());
@@ -115,12 +110,7 @@ async fn handle(
                 valid.push((index, event));
             }
             Err((event_id, reason)) => {
-                results.push(EventResult {
-                    index,
-                    event_id,
-                    status: "rejected",
-                    reason: Some(reason),
-                });
+                results.push(EventResult { index, event_id, status: "rejected", reason: Some(reason) });
             }
         }
     }
@@ -138,53 +128,38 @@ async fn handle(
         results,
     };
     let metrics = &state.metrics.events;
-    metrics
-        .with_label_values(&[source.as_str(), "accepted"])
-        .inc_by(response.accepted as u64);
-    metrics
-        .with_label_values(&[source.as_str(), "rejected"])
-        .inc_by(response.rejected as u64);
-    metrics
-        .with_label_values(&[source.as_str(), "unacknowledged"])
-        .inc_by(response.unacknowledged as u64);
+    metrics.with_label_values(&[source.as_str(), "accepted"]).inc_by(response.accepted as u64);
+    metrics.with_label_values(&[source.as_str(), "rejected"]).inc_by(response.rejected as u64);
+    metrics.with_label_values(&[source.as_str(), "unacknowledged"]).inc_by(response.unacknowledged as u64);
 
     if response.unacknowledged > 0 {
         tracing::warn!(%source, unacknowledged = response.unacknowledged, "kafka did not acknowledge events");
         let mut reply = (StatusCode::SERVICE_UNAVAILABLE, Json(response)).into_response();
-        reply.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            crate::error::RETRY_AFTER_SECONDS.into(),
-        );
+        reply.headers_mut().insert(axum::http::header::RETRY_AFTER, crate::error::RETRY_AFTER_SECONDS.into());
         return Ok(reply);
     }
     // A batch in which nothing was acceptable is the sender's error, not a success.
-    let status = if response.accepted == 0 {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = if response.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(response)).into_response())
 }
 
 /// Validates one slot and prepares it for Kafka; on refusal returns the id (if readable) and why.
 fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<String>, String)> {
     let value = slot.map_err(|reason| (None, reason))?;
-    let event_id = value
-        .get("event_id")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
-    let mut event = state
-        .contract
-        .check(value)
-        .map_err(|e| (event_id.clone(), e.to_string()))?;
+    let event_id = value.get("event_id").and_then(|v| v.as_str()).map(str::to_owned);
+    let config = &state.config;
+    let event_limits = EventLimits {
+        max_depth: config.max_depth,
+        max_string_chars: config.max_string_chars,
+        max_age: chrono::Duration::days(config.max_event_age_days),
+        max_future: chrono::Duration::seconds(config.max_future_seconds),
+    };
+    limits::check_shape(&value, &event_limits).map_err(|reason| (event_id.clone(), reason))?;
+    let mut event = state.contract.check(value).map_err(|e| (event_id.clone(), e.to_string()))?;
+    limits::check_time(event.occurred_at, chrono::Utc::now(), &event_limits)
+        .map_err(|reason| (event_id.clone(), reason))?;
     if event.source != source {
-        return Err((
-            event_id,
-            format!(
-                "event is from source {} but was sent to {source}",
-                event.source
-            ),
-        ));
+        return Err((event_id, format!("event is from source {} but was sent to {source}", event.source)));
     }
     event.pseudonymise(|clear| state.pseudonymiser.hash(clear));
     event.received_at = Some(chrono::Utc::now());
@@ -193,11 +168,7 @@ fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<
 
 /// Produces the events and waits for Kafka; returns the (index, reason) of each event that was
 /// not acknowledged.
-async fn produce(
-    state: &AppState,
-    source: Source,
-    events: Vec<(usize, Event)>,
-) -> Vec<(usize, String)> {
+async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) -> Vec<(usize, String)> {
     let topic = source.topic(&state.config.kafka.topic_prefix);
     let mut failed = Vec::new();
     let mut pending = Vec::with_capacity(events.len());
@@ -209,9 +180,7 @@ async fn produce(
                 continue;
             }
         };
-        let record = FutureRecord::to(&topic)
-            .key(event.body.entity_id())
-            .payload(&payload);
+        let record = FutureRecord::to(&topic).key(event.body.entity_id()).payload(&payload);
         match state.producer.send_result(record) {
             Ok(delivery) => pending.push((index, delivery)),
             Err((error, _)) => failed.push((index, format!("kafka refused the event: {error}"))),
@@ -221,9 +190,7 @@ async fn produce(
     for (index, outcome) in indices.into_iter().zip(join_all(deliveries).await) {
         match outcome {
             Ok(Ok(_)) => {}
-            Ok(Err((error, _))) => {
-                failed.push((index, format!("kafka did not acknowledge: {error}")))
-            }
+            Ok(Err((error, _))) => failed.push((index, format!("kafka did not acknowledge: {error}"))),
             Err(_) => failed.push((index, "kafka delivery was cancelled".into())),
         }
     }

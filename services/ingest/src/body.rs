@@ -29,6 +29,8 @@ pub struct Limits {
     pub max_decompressed_bytes: usize,
     /// Events in one request.
     pub max_events: usize,
+    /// One event's JSON text.
+    pub max_event_bytes: usize,
 }
 
 /// One event slot of the batch: the parsed value, or why that line could not be parsed.
@@ -36,16 +38,8 @@ pub type Slot = Result<Value, String>;
 
 /// Reads the framing from the headers; refuses anything it cannot decode.
 pub fn framing(headers: &HeaderMap) -> Result<Framing, IngestError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     match media_type.as_str() {
         "application/json" => Ok(Framing::JsonArray),
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(Framing::Ndjson),
@@ -59,10 +53,7 @@ pub fn framing(headers: &HeaderMap) -> Result<Framing, IngestError> {
 }
 
 fn gzipped(headers: &HeaderMap) -> Result<bool, IngestError> {
-    match headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-    {
+    match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
         None => Ok(false),
         Some(encoding) if encoding == "gzip" => Ok(true),
         Some(encoding) if encoding == "identity" => Ok(false),
@@ -75,24 +66,17 @@ fn gzipped(headers: &HeaderMap) -> Result<bool, IngestError> {
 /// Reads the whole body within the limits, decompressing gzip.
 pub async fn read(headers: &HeaderMap, body: Body, limits: Limits) -> Result<Bytes, IngestError> {
     let gzip = gzipped(headers)?;
-    let too_large = || {
-        IngestError::TooLarge(format!(
-            "request body exceeds {} bytes",
-            limits.max_body_bytes
-        ))
-    };
-    let raw = axum::body::to_bytes(body, limits.max_body_bytes)
-        .await
-        .map_err(|error| {
-            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-            while let Some(current) = cause {
-                if current.is::<LengthLimitError>() {
-                    return too_large();
-                }
-                cause = current.source();
+    let too_large = || IngestError::TooLarge(format!("request body exceeds {} bytes", limits.max_body_bytes));
+    let raw = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|error| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(current) = cause {
+            if current.is::<LengthLimitError>() {
+                return too_large();
             }
-            IngestError::MalformedBody(format!("failed to read request body: {error}"))
-        })?;
+            cause = current.source();
+        }
+        IngestError::MalformedBody(format!("failed to read request body: {error}"))
+    })?;
     if !gzip {
         return Ok(raw);
     }
@@ -112,39 +96,38 @@ pub async fn read(headers: &HeaderMap, body: Body, limits: Limits) -> Result<Byt
     Ok(Bytes::from(inflated))
 }
 
-/// Splits the body into event slots. A body that is not a batch at all is a 400; in NDJSON a
-/// single unparseable line only costs that line.
-pub fn parse(bytes: &[u8], framing: Framing, max_events: usize) -> Result<Vec<Slot>, IngestError> {
+/// Splits the body into event slots. A body that is not a batch at all is a 400; a single
+/// unparseable or oversized event only costs that event.
+pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Vec<Slot>, IngestError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|error| IngestError::MalformedBody(format!("body is not valid UTF-8: {error}")))?;
+    let event = |raw: &str, position: String| -> Slot {
+        if raw.len() > limits.max_event_bytes {
+            return Err(format!(
+                "{position} is {} bytes; one event may have at most {}",
+                raw.len(),
+                limits.max_event_bytes
+            ));
+        }
+        serde_json::from_str(raw).map_err(|error| format!("{position} is not valid JSON: {error}"))
+    };
     let slots: Vec<Slot> = match framing {
         Framing::JsonArray => {
-            let events: Vec<Value> = serde_json::from_str(text).map_err(|error| {
-                IngestError::MalformedBody(format!("body is not a JSON array of events: {error}"))
-            })?;
-            check_count(events.len(), max_events)?;
-            events.into_iter().map(Ok).collect()
+            // Raw elements keep each event's size, so one oversized event is refused alone.
+            let events: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
+                .map_err(|error| IngestError::MalformedBody(format!("body is not a JSON array of events: {error}")))?;
+            check_count(events.len(), limits.max_events)?;
+            events.into_iter().enumerate().map(|(index, raw)| event(raw.get(), format!("element {index}"))).collect()
         }
         Framing::Ndjson => {
-            let lines: Vec<(usize, &str)> = text
-                .lines()
-                .enumerate()
-                .filter(|(_, line)| !line.trim().is_empty())
-                .collect();
-            check_count(lines.len(), max_events)?;
-            lines
-                .into_iter()
-                .map(|(number, line)| {
-                    serde_json::from_str(line)
-                        .map_err(|error| format!("line {} is not valid JSON: {error}", number + 1))
-                })
-                .collect()
+            let lines: Vec<(usize, &str)> =
+                text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()).collect();
+            check_count(lines.len(), limits.max_events)?;
+            lines.into_iter().map(|(number, line)| event(line, format!("line {}", number + 1))).collect()
         }
     };
     if slots.is_empty() {
-        return Err(IngestError::MalformedBody(
-            "the batch holds no events".into(),
-        ));
+        return Err(IngestError::MalformedBody("the batch holds no events".into()));
     }
     Ok(slots)
 }
@@ -162,10 +145,25 @@ fn check_count(count: usize, max_events: usize) -> Result<(), IngestError> {
 mod tests {
     use super::*;
 
+    fn limits(max_events: usize) -> Limits {
+        Limits { max_body_bytes: 1 << 20, max_decompressed_bytes: 1 << 20, max_events, max_event_bytes: 64 }
+    }
+
+    #[test]
+    fn an_oversized_event_costs_only_itself() {
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(100));
+        for (body, framing) in
+            [(format!("{{}}\n{big}\n"), Framing::Ndjson), (format!("[{{}},{big}]"), Framing::JsonArray)]
+        {
+            let slots = parse(body.as_bytes(), framing, &limits(10)).expect("parsed");
+            assert!(slots[0].is_ok());
+            assert!(slots[1].as_ref().expect_err("too big").contains("at most 64"), "{framing:?}");
+        }
+    }
+
     #[test]
     fn ndjson_keeps_good_lines_and_names_the_bad_one() {
-        let slots =
-            parse(b"{\"a\":1}\n\nnot json\n{\"b\":2}\n", Framing::Ndjson, 10).expect("parsed");
+        let slots = parse(b"{\"a\":1}\n\nnot json\n{\"b\":2}\n", Framing::Ndjson, &limits(10)).expect("parsed");
         assert_eq!(slots.len(), 3);
         assert!(slots[0].is_ok() && slots[2].is_ok());
         assert!(slots[1].as_ref().unwrap_err().starts_with("line 3 "));
@@ -173,25 +171,10 @@ mod tests {
 
     #[test]
     fn a_json_body_must_be_an_array() {
-        assert!(matches!(
-            parse(b"{\"a\":1}", Framing::JsonArray, 10),
-            Err(IngestError::MalformedBody(_))
-        ));
-        assert!(matches!(
-            parse(b"[", Framing::JsonArray, 10),
-            Err(IngestError::MalformedBody(_))
-        ));
-        assert!(matches!(
-            parse(b"[]", Framing::JsonArray, 10),
-            Err(IngestError::MalformedBody(_))
-        ));
-        assert!(matches!(
-            parse(b"[1,2,3]", Framing::JsonArray, 2),
-            Err(IngestError::TooLarge(_))
-        ));
-        assert!(matches!(
-            parse(&[0xff, 0xfe], Framing::Ndjson, 2),
-            Err(IngestError::MalformedBody(_))
-        ));
+        assert!(matches!(parse(b"{\"a\":1}", Framing::JsonArray, &limits(10)), Err(IngestError::MalformedBody(_))));
+        assert!(matches!(parse(b"[", Framing::JsonArray, &limits(10)), Err(IngestError::MalformedBody(_))));
+        assert!(matches!(parse(b"[]", Framing::JsonArray, &limits(10)), Err(IngestError::MalformedBody(_))));
+        assert!(matches!(parse(b"[1,2,3]", Framing::JsonArray, &limits(2)), Err(IngestError::TooLarge(_))));
+        assert!(matches!(parse(&[0xff, 0xfe], Framing::Ndjson, &limits(2)), Err(IngestError::MalformedBody(_))));
     }
 }

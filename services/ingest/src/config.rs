@@ -28,6 +28,34 @@ pub struct IngestConfig {
     pub max_decompressed_bytes: usize,
     /// Most events accepted in one request.
     pub max_events_per_request: usize,
+    /// Largest single event, as JSON text.
+    pub max_event_bytes: usize,
+    /// Longest string value or field name in an event, in characters.
+    pub max_string_chars: usize,
+    /// Deepest nesting of objects and arrays in an event.
+    pub max_depth: usize,
+    /// Events older than this many days are refused (a backfill needs an operator to raise it).
+    pub max_event_age_days: i64,
+    /// Events more than this many seconds in the future are refused (source clock skew).
+    pub max_future_seconds: i64,
+    /// Digests of keys that were revoked: refused with a message saying so.
+    pub revoked_keys: Vec<String>,
+    /// Per source, the events per second it may send (a token bucket per ingest replica);
+    /// sources not listed are not limited.
+    pub rate_limits: BTreeMap<String, RateLimit>,
+    /// Requests processed at once by this replica; more are answered 503 with Retry-After.
+    /// (Bytes waiting for Kafka are bounded by `kafka.producer_queue_kbytes`.)
+    pub max_in_flight_requests: usize,
+}
+
+/// A token bucket: `events_per_second` refill, `burst` capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained rate.
+    pub events_per_second: f64,
+    /// Largest burst (and the largest request that can ever pass).
+    pub burst: f64,
 }
 
 impl Default for IngestConfig {
@@ -40,6 +68,14 @@ impl Default for IngestConfig {
             max_body_bytes: 5 * 1024 * 1024,
             max_decompressed_bytes: 20 * 1024 * 1024,
             max_events_per_request: 10_000,
+            max_event_bytes: 64 * 1024,
+            max_string_chars: 2_000,
+            max_depth: 8,
+            max_event_age_days: 400,
+            max_future_seconds: 300,
+            revoked_keys: Vec::new(),
+            rate_limits: BTreeMap::new(),
+            max_in_flight_requests: 256,
         }
     }
 }
@@ -50,8 +86,7 @@ impl IngestConfig {
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_INGEST_CONFIG").map(PathBuf::from);
         let list_keys = ["keys.portal", "keys.edoc", "keys.training"];
-        let config: IngestConfig =
-            ioc_telemetry::load_config("IOC_INGEST", file.as_deref(), &list_keys)?;
+        let config: IngestConfig = ioc_telemetry::load_config("IOC_INGEST", file.as_deref(), &list_keys)?;
         config.validate()?;
         Ok(config)
     }
@@ -61,17 +96,11 @@ impl IngestConfig {
         let invalid = |message: String| Err(ConfigError::Invalid(message));
         for name in self.keys.keys() {
             if name.parse::<Source>().is_err() {
-                return invalid(format!(
-                    "keys.{name}: unknown source; expected portal, edoc or training"
-                ));
+                return invalid(format!("keys.{name}: unknown source; expected portal, edoc or training"));
             }
         }
         for source in Source::ALL {
-            let hashes = self
-                .keys
-                .get(source.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let hashes = self.keys.get(source.as_str()).map(Vec::as_slice).unwrap_or_default();
             if hashes.is_empty() {
                 return invalid(format!(
                     "keys.{source}: no key configured; set IOC_INGEST__KEYS__{} to the SHA-256 hex of the source's bearer key \
@@ -79,13 +108,8 @@ impl IngestConfig {
                     source.as_str().to_uppercase()
                 ));
             }
-            if let Some(bad) = hashes
-                .iter()
-                .find(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()))
-            {
-                return invalid(format!(
-                    "keys.{source}: {bad:?} is not a SHA-256 hex digest (64 hex characters)"
-                ));
+            if let Some(bad) = hashes.iter().find(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit())) {
+                return invalid(format!("keys.{source}: {bad:?} is not a SHA-256 hex digest (64 hex characters)"));
             }
         }
         if self.pseudonymisation_key.expose().len() < 32 {
@@ -95,13 +119,32 @@ impl IngestConfig {
             );
         }
         if self.max_body_bytes == 0 || self.max_decompressed_bytes < self.max_body_bytes {
+            return invalid("max_decompressed_bytes must be at least max_body_bytes, and both above zero".into());
+        }
+        if self.max_events_per_request == 0
+            || self.max_event_bytes == 0
+            || self.max_string_chars == 0
+            || self.max_depth == 0
+        {
             return invalid(
-                "max_decompressed_bytes must be at least max_body_bytes, and both above zero"
-                    .into(),
+                "max_events_per_request, max_event_bytes, max_string_chars and max_depth must be above zero".into(),
             );
         }
-        if self.max_events_per_request == 0 {
-            return invalid("max_events_per_request must be above zero".into());
+        if self.max_event_age_days <= 0 || self.max_future_seconds < 0 {
+            return invalid("max_event_age_days must be above zero and max_future_seconds not negative".into());
+        }
+        if self.max_in_flight_requests == 0 {
+            return invalid("max_in_flight_requests must be above zero".into());
+        }
+        for (name, limit) in &self.rate_limits {
+            if name.parse::<Source>().is_err() {
+                return invalid(format!("rate_limits.{name}: unknown source; expected portal, edoc or training"));
+            }
+            if !(limit.events_per_second > 0.0 && limit.burst >= 1.0) {
+                return invalid(format!(
+                    "rate_limits.{name}: events_per_second must be above zero and burst at least 1"
+                ));
+            }
         }
         Ok(())
     }
@@ -114,10 +157,7 @@ mod tests {
     fn valid() -> IngestConfig {
         let hash = "a".repeat(64);
         IngestConfig {
-            keys: Source::ALL
-                .iter()
-                .map(|s| (s.as_str().to_owned(), vec![hash.clone()]))
-                .collect(),
+            keys: Source::ALL.iter().map(|s| (s.as_str().to_owned(), vec![hash.clone()])).collect(),
             pseudonymisation_key: Secret::new("k".repeat(32)),
             ..IngestConfig::default()
         }
@@ -132,21 +172,11 @@ mod tests {
     fn missing_key_bad_hash_and_short_secret_are_refused_with_the_setting_named() {
         let mut config = valid();
         config.keys.remove("edoc");
-        assert!(config
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("keys.edoc"));
+        assert!(config.validate().unwrap_err().to_string().contains("keys.edoc"));
 
         let mut config = valid();
-        config
-            .keys
-            .insert("portal".into(), vec!["not-a-hash".into()]);
-        assert!(config
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("SHA-256"));
+        config.keys.insert("portal".into(), vec!["not-a-hash".into()]);
+        assert!(config.validate().unwrap_err().to_string().contains("SHA-256"));
 
         let mut config = valid();
         config.pseudonymisation_key = Secret::new("short");

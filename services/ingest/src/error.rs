@@ -38,6 +38,14 @@ pub enum IngestError {
     /// Kafka did not acknowledge every accepted event; nothing unacknowledged is reported accepted.
     #[error("{0}")]
     Unavailable(String),
+    /// The source is over its rate; retry after the given seconds.
+    #[error("source {source_name} is over its rate limit; retry in {retry_after} s")]
+    RateLimited {
+        /// The source.
+        source_name: Source,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
 }
 
 impl IngestError {
@@ -50,6 +58,7 @@ impl IngestError {
             IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -63,6 +72,7 @@ impl IngestError {
             IngestError::TooLarge(_) => "payload_too_large",
             IngestError::MalformedBody(_) => "malformed_body",
             IngestError::Unavailable(_) => "unavailable",
+            IngestError::RateLimited { .. } => "rate_limited",
         }
     }
 }
@@ -72,16 +82,16 @@ impl IntoResponse for IngestError {
         let status = self.status();
         let body = Json(json!({ "error": self.code(), "message": self.to_string() }));
         let mut response = (status, body).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+        let retry_after = match self {
+            IngestError::RateLimited { retry_after, .. } => Some(retry_after),
+            IngestError::Unavailable(_) => Some(RETRY_AFTER_SECONDS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -3,11 +3,13 @@
 
 pub mod auth;
 mod batch;
-mod body;
+pub mod body;
 pub mod config;
 mod error;
+pub mod limits;
 mod metrics;
 mod pseudonym;
+mod rate_limit;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,25 +38,23 @@ pub struct AppState {
     pseudonymiser: Pseudonymiser,
     producer: FutureProducer,
     metrics: IngestMetrics,
+    rate_limiter: rate_limit::RateLimiter,
+    /// One permit per request being processed.
+    in_flight: tokio::sync::Semaphore,
 }
 
 struct KafkaReadiness(FutureProducer);
 
 impl Readiness for KafkaReadiness {
     fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(ioc_kafka::check_reachable(
-            self.0.clone(),
-            Duration::from_secs(3),
-        ))
+        Box::pin(ioc_kafka::check_reachable(self.0.clone(), Duration::from_secs(3)))
     }
 }
 
 /// Builds the service's router.
 pub fn router(state: Arc<AppState>) -> Router {
-    let ops = ioc_telemetry::ops_router(
-        state.metrics.registry.clone(),
-        Arc::new(KafkaReadiness(state.producer.clone())),
-    );
+    let ops =
+        ioc_telemetry::ops_router(state.metrics.registry.clone(), Arc::new(KafkaReadiness(state.producer.clone())));
     Router::new()
         .route("/v1/sources/{source}/events", post(batch::post_events))
         // The handler enforces its own, configurable limits with clear messages.
@@ -73,19 +73,17 @@ pub async fn serve(
     let producer = config.kafka.producer()?;
     let state = Arc::new(AppState {
         contract: Contract::new().context("failed to compile the event schemas")?,
-        keys: auth::KeyRing::new(&config.keys),
+        keys: auth::KeyRing::new(&config.keys, &config.revoked_keys),
+        rate_limiter: rate_limit::RateLimiter::new(&config.rate_limits),
+        in_flight: tokio::sync::Semaphore::new(config.max_in_flight_requests),
         pseudonymiser: Pseudonymiser::new(config.pseudonymisation_key.expose().as_bytes()),
         producer: producer.clone(),
         metrics: IngestMetrics::new().context("failed to register metrics")?,
         config,
     });
     tracing::info!(address = %listener.local_addr()?, "ioc-ingest listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("http server failed")?;
-    let flushed =
-        tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("http server failed")?;
+    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
     if !matches!(flushed, Ok(Ok(()))) {
         tracing::warn!("kafka producer did not flush within 10s");
     }

@@ -20,17 +20,11 @@ impl IngestMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let events = IntCounterVec::new(
-            Opts::new(
-                "ioc_ingest_events_total",
-                "events received, by source and outcome",
-            ),
+            Opts::new("ioc_ingest_events_total", "events received, by source and outcome"),
             &["source", "outcome"],
         )?;
         let requests = IntCounterVec::new(
-            Opts::new(
-                "ioc_ingest_requests_total",
-                "batch requests, by source and HTTP status",
-            ),
+            Opts::new("ioc_ingest_requests_total", "batch requests, by source and HTTP status"),
             &["source", "status"],
         )?;
         let request_seconds = HistogramVec::new(
@@ -43,11 +37,6 @@ impl IngestMetrics {
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
-        Ok(IngestMetrics {
-            registry,
-            events,
-            requests,
-            request_seconds,
-        })
+        Ok(IngestMetrics { registry, events, requests, request_seconds })
     }
 }

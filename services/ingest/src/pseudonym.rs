@@ -14,8 +14,7 @@ impl Pseudonymiser {
     /// Uses `key` (from the secret store).
     pub fn new(key: &[u8]) -> Self {
         // HMAC takes keys of any length, so this cannot fail.
-        let mac = Hmac::<Sha256>::new_from_slice(key)
-            .unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
+        let mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
         Pseudonymiser { mac }
     }
 

@@ -25,8 +25,13 @@ pub struct ProcessorConfig {
     pub sources: Vec<Source>,
     /// A batch is written when it holds this many rows...
     pub batch_max_rows: usize,
+    /// ...or when its messages add up to this many bytes...
+    pub batch_max_bytes: usize,
     /// ...or when its first row has waited this long.
     pub batch_max_wait_ms: u64,
+    /// On SIGTERM, how long the last batch may take to be stored and committed before the
+    /// process exits anyway (uncommitted messages are consumed again after the restart).
+    pub shutdown_deadline_ms: u64,
     /// Longest pause between two attempts to write a batch ClickHouse refused.
     pub max_retry_backoff_ms: u64,
     /// Versioned SQL migrations (for `ioc-processor migrate`).
@@ -44,7 +49,9 @@ impl Default for ProcessorConfig {
             group_prefix: "ioc-processor".into(),
             sources: Source::ALL.to_vec(),
             batch_max_rows: 5_000,
+            batch_max_bytes: 16 * 1024 * 1024,
             batch_max_wait_ms: 1_000,
+            shutdown_deadline_ms: 20_000,
             max_retry_backoff_ms: 30_000,
             migrations_dir: "schemas/clickhouse".into(),
             reference_dir: "schemas/reference".into(),
@@ -56,8 +63,7 @@ impl ProcessorConfig {
     /// Reads and validates the configuration.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_PROCESSOR_CONFIG").map(PathBuf::from);
-        let config: ProcessorConfig =
-            ioc_telemetry::load_config("IOC_PROCESSOR", file.as_deref(), &["sources"])?;
+        let config: ProcessorConfig = ioc_telemetry::load_config("IOC_PROCESSOR", file.as_deref(), &["sources"])?;
         config.validate()?;
         Ok(config)
     }
@@ -68,8 +74,8 @@ impl ProcessorConfig {
         if self.sources.is_empty() {
             return invalid("sources: at least one of portal, edoc, training is needed");
         }
-        if self.batch_max_rows == 0 || self.batch_max_wait_ms == 0 {
-            return invalid("batch_max_rows and batch_max_wait_ms must be above zero");
+        if self.batch_max_rows == 0 || self.batch_max_wait_ms == 0 || self.batch_max_bytes == 0 {
+            return invalid("batch_max_rows, batch_max_bytes and batch_max_wait_ms must be above zero");
         }
         ioc_clickhouse::check_identifier(&self.clickhouse.database)
             .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))?;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 /// Produces dead letters and waits for Kafka's acknowledgement before the offset may be committed.
@@ -25,32 +25,17 @@ impl DeadLetters {
 
     /// Sends `message` with headers naming where it came from and why it failed. Retries until
     /// Kafka takes it: a dead letter must not be lost either.
-    pub async fn send(&self, message: &BorrowedMessage<'_>, error: &str) {
+    pub async fn send(&self, message: &impl Message, error: &str) {
         let failed_at = chrono::Utc::now().to_rfc3339();
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
         loop {
             let headers = OwnedHeaders::new()
-                .insert(Header {
-                    key: "ioc.source_topic",
-                    value: Some(message.topic()),
-                })
-                .insert(Header {
-                    key: "ioc.source_partition",
-                    value: Some(&partition),
-                })
-                .insert(Header {
-                    key: "ioc.source_offset",
-                    value: Some(&offset),
-                })
-                .insert(Header {
-                    key: "ioc.error",
-                    value: Some(error),
-                })
-                .insert(Header {
-                    key: "ioc.failed_at",
-                    value: Some(&failed_at),
-                });
+                .insert(Header { key: "ioc.source_topic", value: Some(message.topic()) })
+                .insert(Header { key: "ioc.source_partition", value: Some(&partition) })
+                .insert(Header { key: "ioc.source_offset", value: Some(&offset) })
+                .insert(Header { key: "ioc.error", value: Some(error) })
+                .insert(Header { key: "ioc.failed_at", value: Some(&failed_at) });
             let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
             if let Some(key) = message.key() {
                 record = record.key(key);

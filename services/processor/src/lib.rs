@@ -4,6 +4,7 @@
 mod batch;
 pub mod config;
 mod dead_letter;
+pub mod dead_letter_admin;
 mod decode;
 mod metrics;
 mod pipeline;
@@ -33,11 +34,7 @@ impl Readiness for ProcessorReadiness {
     fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
             ioc_clickhouse::check_reachable(&self.0.clickhouse).await?;
-            ioc_kafka::check_reachable(
-                self.0.dead_letters.producer().clone(),
-                Duration::from_secs(3),
-            )
-            .await
+            ioc_kafka::check_reachable(self.0.dead_letters.producer().clone(), Duration::from_secs(3)).await
         })
     }
 }
@@ -57,24 +54,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
-    let mut topics: Vec<String> = config
-        .sources
-        .iter()
-        .map(|s| s.topic(&config.kafka.topic_prefix))
-        .collect();
+    let mut topics: Vec<String> = config.sources.iter().map(|s| s.topic(&config.kafka.topic_prefix)).collect();
     topics.push(dead_letter_topic(&config.kafka.topic_prefix));
-    config
-        .kafka
-        .ensure_topics(&topics)
-        .await
-        .context("failed to create topics")?;
+    config.kafka.ensure_topics(&topics).await.context("failed to create topics")?;
 
     let context = Arc::new(PipelineContext {
         clickhouse: config.clickhouse.client(),
-        dead_letters: DeadLetters::new(
-            config.kafka.producer()?,
-            dead_letter_topic(&config.kafka.topic_prefix),
-        ),
+        dead_letters: DeadLetters::new(config.kafka.producer()?, dead_letter_topic(&config.kafka.topic_prefix)),
         metrics: ProcessorMetrics::new().context("failed to register metrics")?,
         config,
     });
@@ -120,8 +106,6 @@ pub async fn serve(
     while let Some(finished) = pipelines.join_next().await {
         finished.context("pipeline task panicked")??;
     }
-    http.await
-        .context("health endpoint task failed")?
-        .context("health endpoint failed")?;
+    http.await.context("health endpoint task failed")?.context("health endpoint failed")?;
     Ok(())
 }

@@ -17,6 +17,19 @@ enum Command {
     Run,
     /// Apply ClickHouse migrations and reload reference data, then exit.
     Migrate,
+    /// Inspect or replay the dead-letter topic.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// Print every dead letter as one JSON object per line (provenance, error, event id).
+    List,
+    /// Re-inject the dead letters not replayed yet into their source topics (after a fix).
+    Replay,
 }
 
 #[tokio::main]
@@ -28,6 +41,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             let applied = ioc_processor::migrate(&config).await?;
             tracing::info!(database = %config.clickhouse.database, applied = applied.len(), "migrations done, reference data loaded");
+            Ok(())
+        }
+        Command::Dlq { action: DlqAction::List } => {
+            for letter in ioc_processor::dead_letter_admin::list(&config)? {
+                println!("{}", serde_json::to_string(&letter)?);
+            }
+            Ok(())
+        }
+        Command::Dlq { action: DlqAction::Replay } => {
+            let replayed = ioc_processor::dead_letter_admin::replay(&config).await?;
+            tracing::info!(replayed, "dead letters replayed to their source topics");
             Ok(())
         }
         Command::Run => {

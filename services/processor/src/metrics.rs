@@ -1,6 +1,6 @@
 //! Prometheus metrics of ioc-processor, declared once.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// The service's metrics.
 #[derive(Clone)]
@@ -17,47 +17,35 @@ pub struct ProcessorMetrics {
     pub commit_failures: IntCounterVec,
     /// Time to write one batch, by table.
     pub batch_seconds: HistogramVec,
+    /// 1 while a source's partitions are paused because ClickHouse refuses inserts.
+    pub paused: IntGaugeVec,
 }
 
 impl ProcessorMetrics {
     /// Creates and registers every metric.
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str, label: &str| {
-            IntCounterVec::new(Opts::new(name, help), &[label])
-        };
-        let rows_written = counter(
-            "ioc_processor_rows_written_total",
-            "rows written to clickhouse",
-            "table",
-        )?;
-        let dead_letters = counter(
-            "ioc_processor_dead_letters_total",
-            "messages sent to the dead-letter topic",
-            "source",
-        )?;
-        let insert_failures = counter(
-            "ioc_processor_insert_failures_total",
-            "failed insert attempts (retried)",
-            "table",
-        )?;
-        let commit_failures = counter(
-            "ioc_processor_commit_failures_total",
-            "failed offset commits",
-            "source",
-        )?;
+        let counter = |name: &str, help: &str, label: &str| IntCounterVec::new(Opts::new(name, help), &[label]);
+        let rows_written = counter("ioc_processor_rows_written_total", "rows written to clickhouse", "table")?;
+        let dead_letters =
+            counter("ioc_processor_dead_letters_total", "messages sent to the dead-letter topic", "source")?;
+        let insert_failures =
+            counter("ioc_processor_insert_failures_total", "failed insert attempts (retried)", "table")?;
+        let commit_failures = counter("ioc_processor_commit_failures_total", "failed offset commits", "source")?;
         let batch_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "ioc_processor_batch_write_seconds",
-                "time to write one batch including retries",
-            ),
+            HistogramOpts::new("ioc_processor_batch_write_seconds", "time to write one batch including retries"),
             &["table"],
         )?;
         registry.register(Box::new(rows_written.clone()))?;
         registry.register(Box::new(dead_letters.clone()))?;
         registry.register(Box::new(insert_failures.clone()))?;
         registry.register(Box::new(commit_failures.clone()))?;
+        let paused = IntGaugeVec::new(
+            Opts::new("ioc_processor_paused", "1 while fetching is paused because clickhouse refuses inserts"),
+            &["source"],
+        )?;
         registry.register(Box::new(batch_seconds.clone()))?;
+        registry.register(Box::new(paused.clone()))?;
         Ok(ProcessorMetrics {
             registry,
             rows_written,
@@ -65,6 +53,7 @@ impl ProcessorMetrics {
             insert_failures,
             commit_failures,
             batch_seconds,
+            paused,
         })
     }
 }

@@ -1,14 +1,18 @@
 //! One source's consumer loop: decode → transform → batch → write → commit.
 //!
-//! A batch is written when it is full or its first message has waited `batch_max_wait_ms`,
-//! whichever comes first; offsets are committed only after ClickHouse acknowledged the insert.
-//! A crash anywhere before the commit redelivers the batch, and the tables deduplicate it.
+//! A batch is written when it is full (rows or bytes) or its first message has waited
+//! `batch_max_wait_ms`, whichever comes first; offsets are committed only after ClickHouse
+//! acknowledged the insert. While ClickHouse refuses inserts, the partitions are paused (no more
+//! fetching, bounded memory) but the consumer keeps polling so it stays in its group; they resume
+//! once the batch is stored. A crash anywhere before the commit redelivers the batch, and the
+//! tables deduplicate it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ioc_events::Source;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -18,7 +22,7 @@ use crate::dead_letter::DeadLetters;
 use crate::decode::decode;
 use crate::metrics::ProcessorMetrics;
 use crate::transform::SourceTable;
-use crate::write::write_with_retry;
+use crate::write::insert_once;
 use crate::ProcessorConfig;
 
 /// What every source's pipeline shares.
@@ -33,7 +37,28 @@ pub struct PipelineContext {
     pub metrics: ProcessorMetrics,
 }
 
-/// Consumes `source` until `shutdown` turns true, then writes and commits what it holds.
+/// The state of one source's pipeline between two commits.
+struct SourcePipeline<T: SourceTable> {
+    context: Arc<PipelineContext>,
+    source: Source,
+    topic: String,
+    consumer: StreamConsumer,
+    batch: Batch<T::Row>,
+    /// When the oldest unwritten message must be written.
+    deadline: Option<Instant>,
+}
+
+/// How a flush ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Flushed {
+    /// Stored (and committed, or the commit failed harmlessly).
+    Stored,
+    /// Not stored: shutdown was requested or the final deadline passed. Nothing was committed.
+    Abandoned,
+}
+
+/// Consumes `source` until `shutdown` turns true, then writes and commits what it holds within
+/// `shutdown_deadline_ms`.
 pub async fn run<T: SourceTable>(
     context: Arc<PipelineContext>,
     source: Source,
@@ -45,60 +70,44 @@ pub async fn run<T: SourceTable>(
     let consumer: StreamConsumer = config.kafka.consumer(&group)?;
     consumer.subscribe(&[&topic])?;
     tracing::info!(%source, %topic, %group, table = T::TABLE, "consuming");
+    let mut pipeline = SourcePipeline::<T> {
+        context: context.clone(),
+        source,
+        topic,
+        consumer,
+        batch: Batch::default(),
+        deadline: None,
+    };
 
-    let max_wait = Duration::from_millis(config.batch_max_wait_ms);
-    let mut batch: Batch<T::Row> = Batch::default();
-    let mut deadline: Option<Instant> = None;
     loop {
         let flush_due = tokio::select! {
-            received = consumer.recv() => {
-                match received {
-                    Ok(message) => {
-                        let (partition, offset) = (message.partition(), message.offset());
-                        match decode(message.payload(), source).and_then(|event| T::row(&event).map_err(|e| e.to_string())) {
-                            Ok(row) => batch.push(row, partition, offset),
-                            Err(reason) => {
-                                tracing::warn!(%source, partition, offset, %reason, "dead-lettering message");
-                                context.dead_letters.send(&message, &reason).await;
-                                context.metrics.dead_letters.with_label_values(&[source.as_str()]).inc();
-                                batch.track(partition, offset);
-                            }
-                        }
-                        deadline.get_or_insert_with(|| Instant::now() + max_wait);
-                        batch.rows.len() >= config.batch_max_rows
-                    }
-                    Err(error) => {
-                        tracing::warn!(%source, %error, "kafka consumer error");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        false
-                    }
+            received = pipeline.consumer.recv() => match received {
+                Ok(message) => {
+                    let message = message.detach();
+                    pipeline.accept(&message).await;
+                    pipeline.is_full()
                 }
-            }
-            () = sleep_until(deadline) => true,
-            _ = shutdown.changed() => {
-                flush::<T>(&context, &consumer, &topic, source, &mut batch, &mut shutdown, CommitMode::Sync).await;
-                tracing::info!(%source, "pipeline stopped");
-                return Ok(());
-            }
+                Err(error) => {
+                    tracing::warn!(%source, %error, "kafka consumer error");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    false
+                }
+            },
+            () = sleep_until(pipeline.deadline) => true,
+            _ = shutdown.changed() => break,
         };
-        if flush_due {
-            if !flush::<T>(
-                &context,
-                &consumer,
-                &topic,
-                source,
-                &mut batch,
-                &mut shutdown,
-                CommitMode::Async,
-            )
-            .await
-            {
-                tracing::info!(%source, "pipeline stopped before its last batch was stored");
-                return Ok(());
-            }
-            deadline = None;
+        if flush_due && pipeline.flush(&mut shutdown, None).await == Flushed::Abandoned {
+            break;
         }
     }
+    let final_deadline = Instant::now() + Duration::from_millis(context.config.shutdown_deadline_ms);
+    match pipeline.flush(&mut shutdown, Some(final_deadline)).await {
+        Flushed::Stored => tracing::info!(%source, "pipeline stopped, everything consumed is stored and committed"),
+        Flushed::Abandoned => {
+            tracing::warn!(%source, "pipeline stopped with an unstored batch; it will be consumed again")
+        }
+    }
+    Ok(())
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -108,60 +117,127 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Writes and commits the batch. Returns `false` when shutdown interrupted the write.
-async fn flush<T: SourceTable>(
-    context: &PipelineContext,
-    consumer: &StreamConsumer,
-    topic: &str,
-    source: Source,
-    batch: &mut Batch<T::Row>,
-    shutdown: &mut watch::Receiver<bool>,
-    mode: CommitMode,
-) -> bool {
-    if batch.is_empty() {
-        return true;
-    }
-    let started = std::time::Instant::now();
-    if !batch.rows.is_empty() {
-        let max_backoff = Duration::from_millis(context.config.max_retry_backoff_ms);
-        if !write_with_retry::<T>(
-            &context.clickhouse,
-            &batch.rows,
-            max_backoff,
-            &context.metrics,
-            shutdown,
-        )
-        .await
-        {
-            return false;
+impl<T: SourceTable> SourcePipeline<T> {
+    /// Decodes and transforms one message into the batch, or dead-letters it.
+    async fn accept(&mut self, message: &OwnedMessage) {
+        let (partition, offset) = (message.partition(), message.offset());
+        let bytes = message.payload().map_or(0, <[u8]>::len);
+        match decode(message.payload(), self.source).and_then(|event| T::row(&event).map_err(|e| e.to_string())) {
+            Ok(row) => self.batch.push(row, partition, offset, bytes),
+            Err(reason) => {
+                tracing::warn!(source = %self.source, partition, offset, %reason, "dead-lettering message");
+                self.context.dead_letters.send(message, &reason).await;
+                self.context.metrics.dead_letters.with_label_values(&[self.source.as_str()]).inc();
+                self.batch.track(partition, offset);
+            }
         }
-        context
-            .metrics
-            .rows_written
-            .with_label_values(&[T::TABLE])
-            .inc_by(batch.rows.len() as u64);
+        let wait = Duration::from_millis(self.context.config.batch_max_wait_ms);
+        self.deadline.get_or_insert_with(|| Instant::now() + wait);
     }
-    context
-        .metrics
-        .batch_seconds
-        .with_label_values(&[T::TABLE])
-        .observe(started.elapsed().as_secs_f64());
-    match batch
-        .commit_list(topic)
-        .and_then(|list| consumer.commit(&list, mode))
-    {
-        Ok(()) => tracing::debug!(%source, rows = batch.rows.len(), "batch stored and committed"),
-        Err(error) => {
-            // Stored but not committed: the messages come back after a rebalance or restart and
-            // the tables fold the duplicates. Nothing is lost.
-            context
-                .metrics
-                .commit_failures
-                .with_label_values(&[source.as_str()])
-                .inc();
-            tracing::warn!(%source, %error, "failed to commit offsets after insert");
+
+    fn is_full(&self) -> bool {
+        let config = &self.context.config;
+        self.batch.rows.len() >= config.batch_max_rows || self.batch.bytes() >= config.batch_max_bytes
+    }
+
+    /// Writes the batch until ClickHouse takes it, then commits. Without `final_deadline` it
+    /// retries until shutdown is requested; with one, until that instant.
+    async fn flush(&mut self, shutdown: &mut watch::Receiver<bool>, final_deadline: Option<Instant>) -> Flushed {
+        if self.batch.is_empty() {
+            return Flushed::Stored;
+        }
+        let started = std::time::Instant::now();
+        let max_backoff = Duration::from_millis(self.context.config.max_retry_backoff_ms);
+        let mut backoff = Duration::from_millis(200);
+        let mut paused = false;
+        let outcome = loop {
+            let attempt = if self.batch.rows.is_empty() {
+                Ok(())
+            } else {
+                insert_once::<T>(&self.context.clickhouse, &self.batch.rows).await
+            };
+            let error = match attempt {
+                Ok(()) => break Flushed::Stored,
+                Err(error) => error,
+            };
+            self.context.metrics.insert_failures.with_label_values(&[T::TABLE]).inc();
+            let give_up = match final_deadline {
+                Some(deadline) => Instant::now() + backoff >= deadline,
+                None => *shutdown.borrow(),
+            };
+            tracing::warn!(source = %self.source, table = T::TABLE, rows = self.batch.rows.len(), %error, give_up, retry_in_ms = backoff.as_millis() as u64, "failed to insert batch");
+            if give_up {
+                break Flushed::Abandoned;
+            }
+            if !paused {
+                paused = self.set_paused(true);
+            }
+            self.wait_polling(backoff, shutdown, final_deadline.is_none()).await;
+            backoff = (backoff * 2).min(max_backoff);
+        };
+        if paused {
+            self.set_paused(false);
+        }
+        if outcome == Flushed::Abandoned {
+            return outcome;
+        }
+        let metrics = &self.context.metrics;
+        metrics.rows_written.with_label_values(&[T::TABLE]).inc_by(self.batch.rows.len() as u64);
+        metrics.batch_seconds.with_label_values(&[T::TABLE]).observe(started.elapsed().as_secs_f64());
+        let mode = if final_deadline.is_some() { CommitMode::Sync } else { CommitMode::Async };
+        match self.batch.commit_list(&self.topic).and_then(|list| self.consumer.commit(&list, mode)) {
+            Ok(()) => {
+                tracing::debug!(source = %self.source, rows = self.batch.rows.len(), "batch stored and committed")
+            }
+            Err(error) => {
+                // Stored but not committed: the messages come back after a rebalance or restart
+                // and the tables fold the duplicates. Nothing is lost.
+                metrics.commit_failures.with_label_values(&[self.source.as_str()]).inc();
+                tracing::warn!(source = %self.source, %error, "failed to commit offsets after insert");
+            }
+        }
+        self.batch.clear();
+        self.deadline = None;
+        Flushed::Stored
+    }
+
+    /// Pauses or resumes fetching on every assigned partition; returns the new state.
+    fn set_paused(&self, pause: bool) -> bool {
+        let result = self.consumer.assignment().and_then(|assignment| {
+            if pause {
+                self.consumer.pause(&assignment)
+            } else {
+                self.consumer.resume(&assignment)
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.context.metrics.paused.with_label_values(&[self.source.as_str()]).set(i64::from(pause));
+                tracing::info!(source = %self.source, pause, "changed fetching of assigned partitions");
+                pause
+            }
+            Err(error) => {
+                tracing::warn!(source = %self.source, %error, pause, "failed to pause or resume partitions");
+                !pause
+            }
         }
     }
-    batch.clear();
-    true
+
+    /// Waits `wait` while still polling the consumer, so that it keeps its group membership.
+    /// Messages fetched before the pause still arrive; they join the batch.
+    async fn wait_polling(&mut self, wait: Duration, shutdown: &mut watch::Receiver<bool>, stop_on_shutdown: bool) {
+        let until = Instant::now() + wait;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => return,
+                received = self.consumer.recv() => {
+                    if let Ok(message) = received {
+                        let message = message.detach();
+                        self.accept(&message).await;
+                    }
+                }
+                _ = shutdown.changed(), if stop_on_shutdown => return,
+            }
+        }
+    }
 }

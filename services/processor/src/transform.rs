@@ -30,14 +30,8 @@ pub trait SourceTable: Send + Sync + 'static {
     fn row(event: &Event) -> Result<Self::Row, TransformError>;
 }
 
-fn seconds(
-    field: &'static str,
-    time: chrono::DateTime<chrono::FixedOffset>,
-) -> Result<u32, TransformError> {
-    u32::try_from(time.timestamp()).map_err(|_| TransformError::TimeOutOfRange {
-        field,
-        value: time.to_rfc3339(),
-    })
+fn seconds(field: &'static str, time: chrono::DateTime<chrono::FixedOffset>) -> Result<u32, TransformError> {
+    u32::try_from(time.timestamp()).map_err(|_| TransformError::TimeOutOfRange { field, value: time.to_rfc3339() })
 }
 
 fn received_seconds(event: &Event) -> Result<u32, TransformError> {
@@ -110,9 +104,7 @@ impl SourceTable for PortalTable {
                 row.components_reused = digitised.components_reused;
             }
             EventBody::DossierResolved(resolved) => row.outcome = name(&resolved.outcome),
-            EventBody::DossierResultReturned(returned) => {
-                row.result_form = name(&returned.result_form)
-            }
+            EventBody::DossierResultReturned(returned) => row.result_form = name(&returned.result_form),
             other => return Err(TransformError::WrongTable(other.type_name())),
         }
         Ok(row)
@@ -248,15 +240,9 @@ mod tests {
             "occurred_at": "2026-10-20T16:30:00+07:00", "unit_code": "07894", "record_id": "R1",
             "level": "commune", "classified": true, "processed_online": false
         }));
-        assert_eq!(
-            PortalTable::row(&closed),
-            Err(TransformError::WrongTable("work_record.closed"))
-        );
+        assert_eq!(PortalTable::row(&closed), Err(TransformError::WrongTable("work_record.closed")));
         let row = EdocTable::row(&closed).expect("row");
-        assert_eq!(
-            (row.level.as_str(), row.classified, row.processed_online),
-            ("commune", 1, 0)
-        );
+        assert_eq!((row.level.as_str(), row.classified, row.processed_online), ("commune", 1, 0));
     }
 
     #[test]
@@ -266,9 +252,6 @@ mod tests {
             "occurred_at": "1960-10-02T20:10:00+07:00", "unit_code": "07909", "learner_id": "L1",
             "household_ref": "H1", "target_group": "adult", "certificate_id": "C1", "vneid_confirmed": true
         }));
-        assert!(matches!(
-            TrainingTable::row(&old),
-            Err(TransformError::TimeOutOfRange { .. })
-        ));
+        assert!(matches!(TrainingTable::row(&old), Err(TransformError::TimeOutOfRange { .. })));
     }
 }

@@ -39,12 +39,7 @@ pub struct Injected {
 
 /// Plans the delivery: per source, the events in time order with the faults applied, cut into
 /// batches of `batch_size`; batches of the three sources interleave as concurrent senders would.
-pub fn plan(
-    events: &[Event],
-    faults: Faults,
-    batch_size: usize,
-    rng: &mut ChaCha8Rng,
-) -> (Vec<Batch>, Injected) {
+pub fn plan(events: &[Event], faults: Faults, batch_size: usize, rng: &mut ChaCha8Rng) -> (Vec<Batch>, Injected) {
     let mut injected = Injected::default();
     let mut per_source: Vec<Vec<Batch>> = Vec::new();
     for source in Source::ALL {
@@ -78,21 +73,13 @@ pub fn plan(
                 injected.duplicates += 1;
             }
             with_copies.push(event);
-            let (due, later): (Vec<_>, Vec<_>) = pending_copies
-                .into_iter()
-                .partition(|(at, _)| *at <= position);
+            let (due, later): (Vec<_>, Vec<_>) = pending_copies.into_iter().partition(|(at, _)| *at <= position);
             with_copies.extend(due.into_iter().map(|(_, copy)| copy));
             pending_copies = later;
         }
         with_copies.extend(pending_copies.into_iter().map(|(_, copy)| copy));
         per_source.push(
-            with_copies
-                .chunks(batch_size.max(1))
-                .map(|chunk| Batch {
-                    source,
-                    events: chunk.to_vec(),
-                })
-                .collect(),
+            with_copies.chunks(batch_size.max(1)).map(|chunk| Batch { source, events: chunk.to_vec() }).collect(),
         );
     }
     let mut interleaved = Vec::new();

@@ -47,21 +47,8 @@ pub fn simulate(
     let (batches, injected) = delivery::plan(&events, faults, batch_size, &mut rng);
     let last_day = scenario.start + Duration::days(i64::from(scenario.days.max(1)) - 1);
     let start = generate::local_time(scenario.start, 0, 0);
-    let truth = truth::compute(
-        &events,
-        reference,
-        scenario.start,
-        last_day,
-        start,
-        scenario.end(),
-    );
-    Simulation {
-        events,
-        batches,
-        injected,
-        truth,
-        clear_identifiers,
-    }
+    let truth = truth::compute(&events, reference, scenario.start, last_day, start, scenario.end());
+    Simulation { events, batches, injected, truth, clear_identifiers }
 }
 
 /// Keys from a `source → key` list, for [`Sender::new`].
@@ -71,9 +58,7 @@ pub fn keys(pairs: &[(Source, String)]) -> BTreeMap<Source, String> {
 
 /// The first day of a scenario that ends yesterday (local time), for demos.
 pub fn days_ending_yesterday(days: u32) -> NaiveDate {
-    let today = chrono::Utc::now()
-        .with_timezone(&ioc_events::local_offset())
-        .date_naive();
+    let today = chrono::Utc::now().with_timezone(&ioc_events::local_offset()).date_naive();
     today - Duration::days(i64::from(days))
 }
 
@@ -83,26 +68,17 @@ mod tests {
     use std::path::Path;
 
     fn reference() -> ReferenceData {
-        ReferenceData::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/reference"))
-            .expect("reference")
+        ReferenceData::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/reference")).expect("reference")
     }
 
     fn scenario() -> Scenario {
-        Scenario {
-            start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
-            days: 5,
-            scale: 0.01,
-        }
+        Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"), days: 5, scale: 0.01 }
     }
 
     #[test]
     fn the_same_seed_gives_the_same_run() {
         let reference = reference();
-        let faults = Faults {
-            duplicates: 0.05,
-            reorder: 0.05,
-            late: 0.02,
-        };
+        let faults = Faults { duplicates: 0.05, reorder: 0.05, late: 0.02 };
         let a = simulate(7, &scenario(), faults, 200, &reference);
         let b = simulate(7, &scenario(), faults, 200, &reference);
         assert_eq!(a.events, b.events);
@@ -114,11 +90,7 @@ mod tests {
     #[test]
     fn faults_are_injected_and_every_event_is_still_delivered() {
         let reference = reference();
-        let faults = Faults {
-            duplicates: 0.05,
-            reorder: 0.05,
-            late: 0.02,
-        };
+        let faults = Faults { duplicates: 0.05, reorder: 0.05, late: 0.02 };
         let run = simulate(11, &scenario(), faults, 200, &reference);
         let sent: usize = run.batches.iter().map(|b| b.events.len()).sum();
         assert_eq!(sent, run.events.len() + run.injected.duplicates);
@@ -127,18 +99,11 @@ mod tests {
             "{:?}",
             run.injected
         );
-        let mut ids: Vec<_> = run
-            .batches
-            .iter()
-            .flat_map(|b| b.events.iter().map(|e| e.event_id))
-            .collect();
+        let mut ids: Vec<_> = run.batches.iter().flat_map(|b| b.events.iter().map(|e| e.event_id)).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), run.events.len());
-        assert!(run
-            .batches
-            .iter()
-            .all(|b| b.events.iter().all(|e| e.source == b.source)));
+        assert!(run.batches.iter().all(|b| b.events.iter().all(|e| e.source == b.source)));
     }
 
     #[test]
@@ -146,19 +111,11 @@ mod tests {
         let reference = reference();
         let run = simulate(3, &scenario(), Faults::default(), 200, &reference);
         for (id, province) in &run.truth.province {
-            let numerators: u64 = run
-                .truth
-                .units
-                .values()
-                .map(|unit| unit[id].numerator)
-                .sum();
+            let numerators: u64 = run.truth.units.values().map(|unit| unit[id].numerator).sum();
             assert_eq!(numerators, province.numerator, "{id}");
         }
         let online = run.truth.province["online_submission_rate"];
         let rate = online.numerator as f64 / online.denominator as f64;
-        assert!(
-            online.denominator > 100 && (0.75..0.95).contains(&rate),
-            "{online:?}"
-        );
+        assert!(online.denominator > 100 && (0.75..0.95).contains(&rate), "{online:?}");
     }
 }

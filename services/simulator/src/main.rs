@@ -13,11 +13,7 @@ use ioc_simulator::{simulate, Faults, Scenario, Sender};
 #[command(about = "Emulates Phú Thọ's source systems and feeds ioc-ingest")]
 struct Cli {
     /// ioc-ingest base URL.
-    #[arg(
-        long,
-        env = "IOC_SIM_INGEST_URL",
-        default_value = "http://127.0.0.1:8081"
-    )]
+    #[arg(long, env = "IOC_SIM_INGEST_URL", default_value = "http://127.0.0.1:8081")]
     ingest_url: String,
     /// Bearer key of the portal source.
     #[arg(long, env = "IOC_SIM_PORTAL_KEY")]
@@ -64,45 +60,28 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     ioc_telemetry::init_logging();
     let cli = Cli::parse();
-    for (name, rate) in [
-        ("duplicates", cli.duplicates),
-        ("reorder", cli.reorder),
-        ("late", cli.late),
-    ] {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&rate),
-            "--{name} must be between 0 and 1, got {rate}"
-        );
+    for (name, rate) in [("duplicates", cli.duplicates), ("reorder", cli.reorder), ("late", cli.late)] {
+        anyhow::ensure!((0.0..=1.0).contains(&rate), "--{name} must be between 0 and 1, got {rate}");
     }
     anyhow::ensure!(
         cli.scale > 0.0 && cli.days > 0 && cli.batch_size > 0,
         "--scale, --days and --batch-size must be above zero"
     );
-    let reference =
-        ReferenceData::load(&cli.reference_dir).context("failed to load reference data")?;
+    let reference = ReferenceData::load(&cli.reference_dir).context("failed to load reference data")?;
     let scenario = Scenario {
-        start: cli
-            .start
-            .unwrap_or_else(|| ioc_simulator::days_ending_yesterday(cli.days)),
+        start: cli.start.unwrap_or_else(|| ioc_simulator::days_ending_yesterday(cli.days)),
         days: cli.days,
         scale: cli.scale,
     };
-    let faults = Faults {
-        duplicates: cli.duplicates,
-        reorder: cli.reorder,
-        late: cli.late,
-    };
+    let faults = Faults { duplicates: cli.duplicates, reorder: cli.reorder, late: cli.late };
     let run = simulate(cli.seed, &scenario, faults, cli.batch_size, &reference);
     tracing::info!(events = run.events.len(), batches = run.batches.len(), injected = ?run.injected, from = %run.truth.from, to = %run.truth.to, "scenario generated");
 
     if let Some(folder) = cli.truth.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("failed to create {}", folder.display()))?;
+        std::fs::create_dir_all(folder).with_context(|| format!("failed to create {}", folder.display()))?;
     }
-    let truth =
-        serde_json::to_vec_pretty(&run.truth).context("failed to encode the ground truth")?;
-    std::fs::write(&cli.truth, truth)
-        .with_context(|| format!("failed to write {}", cli.truth.display()))?;
+    let truth = serde_json::to_vec_pretty(&run.truth).context("failed to encode the ground truth")?;
+    std::fs::write(&cli.truth, truth).with_context(|| format!("failed to write {}", cli.truth.display()))?;
     tracing::info!(path = %cli.truth.display(), "ground truth written");
 
     let keys = ioc_simulator::keys(&[
@@ -110,13 +89,7 @@ async fn main() -> anyhow::Result<()> {
         (Source::Edoc, cli.edoc_key),
         (Source::Training, cli.training_key),
     ]);
-    let report = Sender::new(&cli.ingest_url, keys)
-        .send_all(&run.batches)
-        .await?;
-    tracing::info!(
-        accepted = report.accepted,
-        retries = report.retries,
-        "all events acknowledged by ingest"
-    );
+    let report = Sender::new(&cli.ingest_url, keys).send_all(&run.batches).await?;
+    tracing::info!(accepted = report.accepted, retries = report.retries, "all events acknowledged by ingest");
     Ok(())
 }

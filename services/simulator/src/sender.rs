@@ -147,18 +147,13 @@ impl Sender {
                     let status = response.status();
                     let text = response.text().await.unwrap_or_default();
                     if !status.is_success() {
-                        return Err(SendError::Refused {
-                            origin: batch.source,
-                            status: status.as_u16(),
-                            body: text,
-                        });
+                        return Err(SendError::Refused { origin: batch.source, status: status.as_u16(), body: text });
                     }
-                    let answer: Answer =
-                        serde_json::from_str(&text).map_err(|e| SendError::Refused {
-                            origin: batch.source,
-                            status: status.as_u16(),
-                            body: format!("unreadable answer ({e}): {text}"),
-                        })?;
+                    let answer: Answer = serde_json::from_str(&text).map_err(|e| SendError::Refused {
+                        origin: batch.source,
+                        status: status.as_u16(),
+                        body: format!("unreadable answer ({e}): {text}"),
+                    })?;
                     if answer.rejected > 0 {
                         let reason = answer
                             .results
@@ -166,11 +161,7 @@ impl Sender {
                             .find(|r| r.status == "rejected")
                             .and_then(|r| r.reason.clone())
                             .unwrap_or_default();
-                        return Err(SendError::Rejected {
-                            origin: batch.source,
-                            rejected: answer.rejected,
-                            reason,
-                        });
+                        return Err(SendError::Rejected { origin: batch.source, rejected: answer.rejected, reason });
                     }
                     return Ok((answer.accepted, retries));
                 }
@@ -188,12 +179,6 @@ impl Sender {
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let seconds: u64 = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()?;
+    let seconds: u64 = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.parse().ok()?;
     Some(Duration::from_secs(seconds.min(30)))
 }

@@ -82,25 +82,13 @@ pub fn compute(
                 tally.resolved.insert(d.dossier_id.clone());
             }
             EventBody::WorkRecordClosed(w) if in_period(event) && !w.classified => {
-                tally
-                    .closed
-                    .entry(w.level)
-                    .or_default()
-                    .insert(w.record_id.clone());
+                tally.closed.entry(w.level).or_default().insert(w.record_id.clone());
                 if w.processed_online {
-                    tally
-                        .closed_online
-                        .entry(w.level)
-                        .or_default()
-                        .insert(w.record_id.clone());
+                    tally.closed_online.entry(w.level).or_default().insert(w.record_id.clone());
                 }
             }
             EventBody::SkillsCertified(s) if event.occurred_at < end => {
-                tally
-                    .certified
-                    .entry(s.target_group)
-                    .or_default()
-                    .insert(s.learner_id.clone());
+                tally.certified.entry(s.target_group).or_default().insert(s.learner_id.clone());
             }
             _ => {}
         }
@@ -111,10 +99,7 @@ pub fn compute(
         let count = |set: Option<&BTreeSet<String>>| set.map_or(0, |s| s.len() as u64);
         out.insert(
             ONLINE_SUBMISSION_RATE.to_owned(),
-            Expected {
-                numerator: count(Some(&tally.received_online)),
-                denominator: count(Some(&tally.received)),
-            },
+            Expected { numerator: count(Some(&tally.received_online)), denominator: count(Some(&tally.received)) },
         );
         let digitised_and_electronic = tally
             .resolved
@@ -123,20 +108,11 @@ pub fn compute(
             .count() as u64;
         out.insert(
             DIGITISATION_RATE.to_owned(),
-            Expected {
-                numerator: digitised_and_electronic,
-                denominator: count(Some(&tally.resolved)),
-            },
+            Expected { numerator: digitised_and_electronic, denominator: count(Some(&tally.resolved)) },
         );
         for (level, id) in [
-            (
-                RecordLevel::Province,
-                indicators::WORK_RECORDS_ONLINE_PROVINCE,
-            ),
-            (
-                RecordLevel::Commune,
-                indicators::WORK_RECORDS_ONLINE_COMMUNE,
-            ),
+            (RecordLevel::Province, indicators::WORK_RECORDS_ONLINE_PROVINCE),
+            (RecordLevel::Commune, indicators::WORK_RECORDS_ONLINE_COMMUNE),
         ] {
             out.insert(
                 id.to_owned(),
@@ -147,10 +123,8 @@ pub fn compute(
             );
         }
         for group in TargetGroup::ALL {
-            let expected = Expected {
-                numerator: count(tally.certified.get(&group)),
-                denominator: population(group.as_str()),
-            };
+            let expected =
+                Expected { numerator: count(tally.certified.get(&group)), denominator: population(group.as_str()) };
             out.insert(indicators::coverage_id(group).to_owned(), expected);
         }
         out
@@ -161,10 +135,7 @@ pub fn compute(
         let tally = tallies.get(&unit.code);
         let empty = Tally::default();
         let population = |measure: &str| reference.denominator(&unit.code, measure).unwrap_or(0);
-        units.insert(
-            unit.code.clone(),
-            expectations(tally.unwrap_or(&empty), &population),
-        );
+        units.insert(unit.code.clone(), expectations(tally.unwrap_or(&empty), &population));
     }
     let mut whole = Tally::default();
     for tally in tallies.into_values() {
@@ -181,19 +152,7 @@ pub fn compute(
             whole.certified.entry(group).or_default().extend(ids);
         }
     }
-    let province_population = |measure: &str| {
-        reference
-            .denominators
-            .iter()
-            .filter(|d| d.measure == measure)
-            .map(|d| d.value)
-            .sum()
-    };
-    GroundTruth {
-        from,
-        to,
-        events: events.len(),
-        province: expectations(&whole, &province_population),
-        units,
-    }
+    let province_population =
+        |measure: &str| reference.denominators.iter().filter(|d| d.measure == measure).map(|d| d.value).sum();
+    GroundTruth { from, to, events: events.len(), province: expectations(&whole, &province_population), units }
 }

@@ -1,6 +1,8 @@
 //! A test harness that boots the real services in-process against the local Kafka and
 //! ClickHouse (started by `ops/dev up`), each test with its own topics and database.
 
+pub mod process;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -35,29 +37,22 @@ pub fn repo_root() -> PathBuf {
 
 /// A short random name for topics and databases, e.g. `t3f9a0c12`.
 pub fn random_name(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    )
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
 /// Each source's clear bearer key for one test run.
 pub fn random_keys() -> BTreeMap<Source, String> {
-    Source::ALL
-        .iter()
-        .map(|s| (*s, format!("{}-{}", s.as_str(), uuid::Uuid::new_v4())))
-        .collect()
+    Source::ALL.iter().map(|s| (*s, format!("{}-{}", s.as_str(), uuid::Uuid::new_v4()))).collect()
 }
 
 /// An ingest configuration for `keys`, producing to topics under `topic_prefix`.
 pub fn ingest_config(kafka: &KafkaConfig, keys: &BTreeMap<Source, String>) -> IngestConfig {
     IngestConfig {
         kafka: kafka.clone(),
-        keys: keys
-            .iter()
-            .map(|(s, k)| (s.as_str().to_owned(), vec![ioc_ingest::auth::digest(k)]))
-            .collect(),
+        keys: keys.iter().map(|(s, k)| (s.as_str().to_owned(), vec![ioc_ingest::auth::digest(k)])).collect(),
         pseudonymisation_key: Secret::new(uuid::Uuid::new_v4().to_string()),
+        // Scenarios use fixed 2026 dates; they must keep passing in later years.
+        max_event_age_days: 36_500,
         ..IngestConfig::default()
     }
 }
@@ -86,17 +81,11 @@ where
     F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(serve(listener, stopped));
-    Running {
-        url,
-        stop: Some(stop),
-        task,
-    }
+    Running { url, stop: Some(stop), task }
 }
 
 /// Resolves when the test asks the service to stop: the `shutdown` future given to `serve`.
@@ -125,11 +114,7 @@ impl Pipeline {
     /// Migrates a fresh database and boots the three services.
     pub async fn start() -> Pipeline {
         ioc_telemetry::init_logging();
-        let kafka = KafkaConfig {
-            brokers: kafka_brokers(),
-            topic_prefix: random_name("t"),
-            ..KafkaConfig::default()
-        };
+        let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("t"), ..KafkaConfig::default() };
         let clickhouse = ClickHouseConfig {
             url: clickhouse_url(),
             database: random_name("ioc_test_"),
@@ -145,38 +130,16 @@ impl Pipeline {
             reference_dir: repo_root().join("schemas/reference"),
             ..ProcessorConfig::default()
         };
-        ioc_processor::migrate(&processor_config)
-            .await
-            .expect("migrations apply on the local clickhouse");
+        ioc_processor::migrate(&processor_config).await.expect("migrations apply on the local clickhouse");
         let keys = random_keys();
         let ingest_config = ingest_config(&kafka, &keys);
-        let api_config = ApiConfig {
-            clickhouse: clickhouse.clone(),
-            ..ApiConfig::default()
-        };
-        let processor = spawn(|listener, stopped| {
-            ioc_processor::serve(processor_config, listener, on_stop(stopped))
-        })
-        .await;
-        let ingest =
-            spawn(|listener, stopped| ioc_ingest::serve(ingest_config, listener, on_stop(stopped)))
-                .await;
-        let api =
-            spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
-        let pipeline = Pipeline {
-            kafka,
-            clickhouse,
-            keys,
-            ingest,
-            processor,
-            api,
-            _database: database,
-        };
-        for url in [
-            &pipeline.ingest.url,
-            &pipeline.processor.url,
-            &pipeline.api.url,
-        ] {
+        let api_config = ApiConfig { clickhouse: clickhouse.clone(), ..ApiConfig::default() };
+        let processor =
+            spawn(|listener, stopped| ioc_processor::serve(processor_config, listener, on_stop(stopped))).await;
+        let ingest = spawn(|listener, stopped| ioc_ingest::serve(ingest_config, listener, on_stop(stopped))).await;
+        let api = spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
+        let pipeline = Pipeline { kafka, clickhouse, keys, ingest, processor, api, _database: database };
+        for url in [&pipeline.ingest.url, &pipeline.processor.url, &pipeline.api.url] {
             wait_ready(url).await;
         }
         pipeline
@@ -184,13 +147,7 @@ impl Pipeline {
 
     /// Stops the services (the database is dropped when the pipeline is dropped).
     pub async fn stop(self) {
-        let Pipeline {
-            ingest,
-            processor,
-            api,
-            _database,
-            ..
-        } = self;
+        let Pipeline { ingest, processor, api, _database, .. } = self;
         ingest.stop().await.expect("ingest stops cleanly");
         processor.stop().await.expect("processor stops cleanly");
         api.stop().await.expect("api stops cleanly");
@@ -198,12 +155,7 @@ impl Pipeline {
 
     /// Runs a query returning one number.
     pub async fn count(&self, sql: &str) -> u64 {
-        self.clickhouse
-            .client()
-            .query(sql)
-            .fetch_one::<u64>()
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        self.clickhouse.client().query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Waits until `expected` distinct events are stored, or panics after `timeout`.
@@ -214,16 +166,10 @@ impl Pipeline {
         loop {
             let stored = self.count(sql).await;
             if stored >= expected {
-                assert_eq!(
-                    stored, expected,
-                    "more distinct events stored than were sent"
-                );
+                assert_eq!(stored, expected, "more distinct events stored than were sent");
                 return;
             }
-            assert!(
-                started.elapsed() < timeout,
-                "only {stored} of {expected} events stored after {timeout:?}"
-            );
+            assert!(started.elapsed() < timeout, "only {stored} of {expected} events stored after {timeout:?}");
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -239,10 +185,7 @@ pub async fn wait_ready(url: &str) {
                 return;
             }
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{url} not ready after 30s"
-        );
+        assert!(started.elapsed() < Duration::from_secs(30), "{url} not ready after 30s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -253,12 +196,7 @@ struct DropDatabase(ClickHouseConfig);
 impl Drop for DropDatabase {
     fn drop(&mut self) {
         // Drop runs outside async code, so speak HTTP over a plain socket.
-        let address = self
-            .0
-            .url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
+        let address = self.0.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let query = format!("DROP DATABASE IF EXISTS {}", self.0.database);
         if let Ok(mut stream) = TcpStream::connect(&address) {
             let request = format!(
@@ -270,4 +208,48 @@ impl Drop for DropDatabase {
             let _ = stream.read(&mut [0; 256]);
         }
     }
+}
+
+/// Compares every indicator the API returns, for the province and every unit of `truth`, with
+/// the ground truth; returns one line per difference (empty when all are exact).
+pub async fn indicator_differences(api: &str, truth: &ioc_simulator::GroundTruth) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut scopes: Vec<(String, Option<&str>, &BTreeMap<String, ioc_simulator::Expected>)> =
+        vec![("province".to_owned(), None, &truth.province)];
+    scopes.extend(truth.units.iter().map(|(code, expected)| (code.clone(), Some(code.as_str()), expected)));
+    let mut differences = Vec::new();
+    for (scope, unit, expected) in scopes {
+        let mut url = format!("{api}/v1/kpis?from={}&to={}", truth.from, truth.to);
+        if let Some(unit) = unit {
+            url.push_str(&format!("&unit={unit}"));
+        }
+        let answer: ioc_api::KpiResponse = match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => response.json().await.expect("kpi json"),
+            Ok(response) => {
+                differences.push(format!("{scope}: api answered {}", response.status()));
+                continue;
+            }
+            Err(error) => {
+                differences.push(format!("{scope}: api unreachable: {error}"));
+                continue;
+            }
+        };
+        if answer.indicators.len() != expected.len() {
+            differences.push(format!("{scope}: {} indicators, truth has {}", answer.indicators.len(), expected.len()));
+        }
+        for value in &answer.indicators {
+            let Some(want) = expected.get(&value.id) else {
+                differences.push(format!("{scope}: no truth for {}", value.id));
+                continue;
+            };
+            let ratio = (want.denominator > 0).then(|| want.numerator as f64 / want.denominator as f64);
+            if (value.numerator, value.denominator, value.ratio) != (want.numerator, want.denominator, ratio) {
+                differences.push(format!(
+                    "{scope}: {} is {}/{}, truth {}/{}",
+                    value.id, value.numerator, value.denominator, want.numerator, want.denominator
+                ));
+            }
+        }
+    }
+    differences
 }

@@ -36,30 +36,16 @@ struct Ingest {
 impl Ingest {
     async fn start(tune: impl FnOnce(&mut IngestConfig)) -> Ingest {
         ioc_telemetry::init_logging();
-        let kafka = KafkaConfig {
-            brokers: kafka_brokers(),
-            topic_prefix: random_name("t"),
-            ..KafkaConfig::default()
-        };
-        kafka
-            .ensure_topics(&[Source::Portal.topic(&kafka.topic_prefix)])
-            .await
-            .expect("topic created");
+        let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("t"), ..KafkaConfig::default() };
+        kafka.ensure_topics(&[Source::Portal.topic(&kafka.topic_prefix)]).await.expect("topic created");
         let keys = random_keys();
         let mut config = ingest_config(&kafka, &keys);
         tune(&mut config);
-        Ingest {
-            running: start(config).await,
-            keys,
-            kafka,
-            client: reqwest::Client::new(),
-        }
+        Ingest { running: start(config).await, keys, kafka, client: reqwest::Client::new() }
     }
 
     fn post(&self, source: &str, key: Option<&str>) -> reqwest::RequestBuilder {
-        let request = self
-            .client
-            .post(format!("{}/v1/sources/{source}/events", self.running.url));
+        let request = self.client.post(format!("{}/v1/sources/{source}/events", self.running.url));
         match key {
             Some(key) => request.header(AUTHORIZATION, format!("Bearer {key}")),
             None => request,
@@ -73,25 +59,16 @@ impl Ingest {
 
     /// A portal NDJSON request with the right key.
     fn portal(&self) -> reqwest::RequestBuilder {
-        self.portal_bare()
-            .header(CONTENT_TYPE, "application/x-ndjson")
+        self.portal_bare().header(CONTENT_TYPE, "application/x-ndjson")
     }
 }
 
-async fn expect_error(
-    response: reqwest::Response,
-    status: u16,
-    code: &str,
-    mentions: &str,
-) -> Value {
+async fn expect_error(response: reqwest::Response, status: u16, code: &str, mentions: &str) -> Value {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.expect("json error body");
     assert_eq!(body["error"], code, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(mentions),
-        "message {message:?} should mention {mentions:?}"
-    );
+    assert!(message.contains(mentions), "message {message:?} should mention {mentions:?}");
     body
 }
 
@@ -109,37 +86,19 @@ async fn routing_and_authentication_errors() {
         .post("parking", Some(&ingest.keys[&Source::Portal]))
         .header(CONTENT_TYPE, "application/x-ndjson")
         .body(body.clone());
-    expect_error(
-        unknown.send().await.expect("sent"),
-        404,
-        "unknown_source",
-        "parking",
-    )
-    .await;
+    expect_error(unknown.send().await.expect("sent"), 404, "unknown_source", "parking").await;
 
-    let missing = ingest
-        .post("portal", None)
-        .header(CONTENT_TYPE, "application/x-ndjson")
-        .body(body.clone());
-    expect_error(
-        missing.send().await.expect("sent"),
-        401,
-        "unauthenticated",
-        "Authorization",
-    )
-    .await;
+    let missing = ingest.post("portal", None).header(CONTENT_TYPE, "application/x-ndjson").body(body.clone());
+    expect_error(missing.send().await.expect("sent"), 401, "unauthenticated", "Authorization").await;
 
-    let wrong = ingest
-        .post("portal", Some("not-a-key"))
-        .header(CONTENT_TYPE, "application/x-ndjson")
-        .body(body.clone());
-    expect_error(
-        wrong.send().await.expect("sent"),
-        401,
-        "unauthenticated",
-        "unknown",
-    )
-    .await;
+    let wrong =
+        ingest.post("portal", Some("not-a-key")).header(CONTENT_TYPE, "application/x-ndjson").body(body.clone());
+    expect_error(wrong.send().await.expect("sent"), 401, "unauthenticated", "unknown").await;
+
+    let old_key = "portal-key-that-leaked".to_owned();
+    let revoked = Ingest::start(|config| config.revoked_keys = vec![ioc_ingest::auth::digest(&old_key)]).await;
+    let leaked = revoked.post("portal", Some(&old_key)).header(CONTENT_TYPE, "application/x-ndjson").body(body.clone());
+    expect_error(leaked.send().await.expect("sent"), 401, "unauthenticated", "revoked").await;
 
     let other = ingest
         .post("portal", Some(&ingest.keys[&Source::Edoc]))
@@ -158,95 +117,26 @@ async fn body_errors_say_what_is_wrong() {
     .await;
     let line = example().to_string();
 
-    let text = ingest
-        .portal_bare()
-        .header(CONTENT_TYPE, "text/plain")
-        .body(line.clone());
-    expect_error(
-        text.send().await.expect("sent"),
-        415,
-        "unsupported_media_type",
-        "text/plain",
-    )
-    .await;
-    let brotli = ingest
-        .portal()
-        .header(CONTENT_ENCODING, "br")
-        .body(line.clone());
-    expect_error(
-        brotli.send().await.expect("sent"),
-        415,
-        "unsupported_media_type",
-        "br",
-    )
-    .await;
+    let text = ingest.portal_bare().header(CONTENT_TYPE, "text/plain").body(line.clone());
+    expect_error(text.send().await.expect("sent"), 415, "unsupported_media_type", "text/plain").await;
+    let brotli = ingest.portal().header(CONTENT_ENCODING, "br").body(line.clone());
+    expect_error(brotli.send().await.expect("sent"), 415, "unsupported_media_type", "br").await;
 
     let big = ingest.portal().body(format!("{line}\n").repeat(60));
-    expect_error(
-        big.send().await.expect("sent"),
-        413,
-        "payload_too_large",
-        "16384",
-    )
-    .await;
-    let bomb = ingest
-        .portal()
-        .header(CONTENT_ENCODING, "gzip")
-        .body(gzip(&vec![b' '; 10 * 1024 * 1024]));
-    expect_error(
-        bomb.send().await.expect("sent"),
-        413,
-        "payload_too_large",
-        "decompressed",
-    )
-    .await;
+    expect_error(big.send().await.expect("sent"), 413, "payload_too_large", "16384").await;
+    let bomb = ingest.portal().header(CONTENT_ENCODING, "gzip").body(gzip(&vec![b' '; 10 * 1024 * 1024]));
+    expect_error(bomb.send().await.expect("sent"), 413, "payload_too_large", "decompressed").await;
     let many = ingest.portal().body("{}\n".repeat(4));
-    expect_error(
-        many.send().await.expect("sent"),
-        413,
-        "payload_too_large",
-        "at most 3",
-    )
-    .await;
+    expect_error(many.send().await.expect("sent"), 413, "payload_too_large", "at most 3").await;
 
-    let array = ingest
-        .portal_bare()
-        .header(CONTENT_TYPE, "application/json")
-        .body(format!("[{line},"));
-    expect_error(
-        array.send().await.expect("sent"),
-        400,
-        "malformed_body",
-        "JSON array",
-    )
-    .await;
-    let not_gzip = ingest
-        .portal()
-        .header(CONTENT_ENCODING, "gzip")
-        .body(line.clone());
-    expect_error(
-        not_gzip.send().await.expect("sent"),
-        400,
-        "malformed_body",
-        "gzip",
-    )
-    .await;
+    let array = ingest.portal_bare().header(CONTENT_TYPE, "application/json").body(format!("[{line},"));
+    expect_error(array.send().await.expect("sent"), 400, "malformed_body", "JSON array").await;
+    let not_gzip = ingest.portal().header(CONTENT_ENCODING, "gzip").body(line.clone());
+    expect_error(not_gzip.send().await.expect("sent"), 400, "malformed_body", "gzip").await;
     let latin1 = ingest.portal().body(vec![b'{', 0xe9, b'}']);
-    expect_error(
-        latin1.send().await.expect("sent"),
-        400,
-        "malformed_body",
-        "UTF-8",
-    )
-    .await;
+    expect_error(latin1.send().await.expect("sent"), 400, "malformed_body", "UTF-8").await;
     let empty = ingest.portal().body("\n\n");
-    expect_error(
-        empty.send().await.expect("sent"),
-        400,
-        "malformed_body",
-        "no events",
-    )
-    .await;
+    expect_error(empty.send().await.expect("sent"), 400, "malformed_body", "no events").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,67 +162,29 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
         .expect("sent");
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.expect("json");
-    assert_eq!(
-        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
-        (Some(1), Some(3)),
-        "{answer}"
-    );
+    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(1), Some(3)), "{answer}");
     let results = answer["results"].as_array().expect("results");
     assert_eq!(results[0]["status"], "accepted");
     assert_eq!(results[0]["event_id"], valid["event_id"]);
-    assert!(
-        results[1]["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("/channel"),
-        "{answer}"
-    );
-    assert!(
-        results[2]["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("object"),
-        "{answer}"
-    );
-    assert!(
-        results[3]["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("source"),
-        "{answer}"
-    );
+    assert!(results[1]["reason"].as_str().unwrap_or_default().contains("/channel"), "{answer}");
+    assert!(results[2]["reason"].as_str().unwrap_or_default().contains("object"), "{answer}");
+    assert!(results[3]["reason"].as_str().unwrap_or_default().contains("source"), "{answer}");
 
     // Nothing acceptable at all: 422, still with a reason per event.
-    let response = ingest
-        .portal()
-        .body(format!("{invalid}\n"))
-        .send()
-        .await
-        .expect("sent");
+    let response = ingest.portal().body(format!("{invalid}\n")).send().await.expect("sent");
     assert_eq!(response.status(), 422);
 
     // The accepted event is on the portal topic, keyed by dossier, without the clear identifiers.
     let consumer: StreamConsumer = ingest.kafka.consumer(&random_name("g")).expect("consumer");
-    consumer
-        .subscribe(&[&Source::Portal.topic(&ingest.kafka.topic_prefix)])
-        .expect("subscribe");
+    consumer.subscribe(&[&Source::Portal.topic(&ingest.kafka.topic_prefix)]).expect("subscribe");
     let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
         .await
         .expect("a message within 30s")
         .expect("message");
-    assert_eq!(
-        message.key(),
-        Some(valid["dossier_id"].as_str().expect("id").as_bytes())
-    );
+    assert_eq!(message.key(), Some(valid["dossier_id"].as_str().expect("id").as_bytes()));
     let raw = String::from_utf8_lossy(message.payload().expect("payload")).into_owned();
-    for clear in [
-        valid["applicant_id"].as_str().expect("id"),
-        valid["applicant_phone"].as_str().expect("phone"),
-    ] {
-        assert!(
-            !raw.contains(clear),
-            "clear identifier {clear} on the topic: {raw}"
-        );
+    for clear in [valid["applicant_id"].as_str().expect("id"), valid["applicant_phone"].as_str().expect("phone")] {
+        assert!(!raw.contains(clear), "clear identifier {clear} on the topic: {raw}");
     }
     let stored: Value = serde_json::from_str(&raw).expect("json payload");
     assert_eq!(stored["applicant_ref"].as_str().map(str::len), Some(64));
@@ -347,10 +199,68 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
         .text()
         .await
         .expect("text");
-    assert!(
-        metrics.contains("ioc_ingest_events_total{outcome=\"accepted\",source=\"portal\"} 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("ioc_ingest_events_total{outcome=\"accepted\",source=\"portal\"} 1"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_event_limits_refuse_only_the_offending_event_with_the_reason() {
+    let ingest = Ingest::start(|config| {
+        config.max_event_age_days = 30;
+        config.max_string_chars = 100;
+        config.max_depth = 2;
+    })
+    .await;
+    let fresh = |id: &str| {
+        let mut event = example();
+        event["event_id"] = json!(id);
+        event["occurred_at"] = json!(chrono::Utc::now().to_rfc3339());
+        event
+    };
+    let good = fresh("00000000-0000-4000-8000-000000000001");
+    let mut old = fresh("00000000-0000-4000-8000-000000000002");
+    old["occurred_at"] = json!("2020-01-01T08:00:00+07:00");
+    let mut future = fresh("00000000-0000-4000-8000-000000000003");
+    future["occurred_at"] = json!((chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339());
+    let mut long = fresh("00000000-0000-4000-8000-000000000004");
+    long["procedure_code"] = json!("x".repeat(5_000));
+    let mut deep = fresh("00000000-0000-4000-8000-000000000005");
+    deep["extra"] = json!({"a": {"b": {"c": 1}}});
+    let body: String = [&good, &old, &future, &long, &deep].iter().map(|e| format!("{e}\n")).collect();
+    let response = ingest.portal().body(body).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    let reasons: Vec<&str> =
+        answer["results"].as_array().expect("results").iter().map(|r| r["reason"].as_str().unwrap_or("")).collect();
+    assert_eq!(answer["results"][0]["status"], "accepted", "{answer}");
+    assert!(reasons[1].contains("days old"), "{answer}");
+    assert!(reasons[2].contains("future"), "{answer}");
+    assert!(reasons[3].contains("longer than 100"), "{answer}");
+    assert!(reasons[4].contains("deeper than 2"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_over_its_rate_gets_429_and_others_are_not_slowed() {
+    let ingest = Ingest::start(|config| {
+        config
+            .rate_limits
+            .insert("portal".into(), ioc_ingest::config::RateLimit { events_per_second: 0.001, burst: 2.0 });
+    })
+    .await;
+    let line = format!("{}\n", example());
+    let first = ingest.portal().body(line.repeat(2)).send().await.expect("sent");
+    assert_eq!(first.status(), 200);
+    let second = ingest.portal().body(line.clone()).send().await.expect("sent");
+    assert!(second.headers().get(RETRY_AFTER).is_some(), "{:?}", second.headers());
+    expect_error(second, 429, "rate_limited", "portal").await;
+    let mut edoc: Value =
+        serde_json::from_str(include_str!("../../../schemas/events/examples/valid/work_record.closed.json"))
+            .expect("example");
+    edoc["occurred_at"] = json!(chrono::Utc::now().to_rfc3339());
+    let other = ingest
+        .post("edoc", Some(&ingest.keys[&Source::Edoc]))
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .body(format!("{edoc}\n").repeat(50));
+    assert_eq!(other.send().await.expect("sent").status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,37 +270,15 @@ async fn unreachable_kafka_gives_503_with_retry_after_and_accepts_nothing() {
         config.kafka.message_timeout_ms = 2_000;
     })
     .await;
-    let response = ingest
-        .portal()
-        .body(example().to_string())
-        .send()
-        .await
-        .expect("sent");
+    let response = ingest.portal().body(example().to_string()).send().await.expect("sent");
     assert_eq!(response.status(), 503);
     assert!(response.headers().get(RETRY_AFTER).is_some());
     let answer: Value = response.json().await.expect("json");
-    assert_eq!(
-        (
-            answer["accepted"].as_u64(),
-            answer["unacknowledged"].as_u64()
-        ),
-        (Some(0), Some(1)),
-        "{answer}"
-    );
+    assert_eq!((answer["accepted"].as_u64(), answer["unacknowledged"].as_u64()), (Some(0), Some(1)), "{answer}");
     assert_eq!(answer["results"][0]["status"], "unacknowledged");
 
-    let ready = ingest
-        .client
-        .get(format!("{}/readyz", ingest.running.url))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = ingest.client.get(format!("{}/readyz", ingest.running.url)).send().await.expect("readyz");
     assert_eq!(ready.status(), 503);
-    let health = ingest
-        .client
-        .get(format!("{}/healthz", ingest.running.url))
-        .send()
-        .await
-        .expect("healthz");
+    let health = ingest.client.get(format!("{}/healthz", ingest.running.url)).send().await.expect("healthz");
     assert_eq!(health.status(), 200);
 }

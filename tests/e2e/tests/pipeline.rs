@@ -4,84 +4,17 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use ioc_api::KpiResponse;
 use ioc_e2e::{repo_root, Pipeline};
 use ioc_reference::ReferenceData;
-use ioc_simulator::{simulate, Expected, Faults, Scenario, Sender};
-
-async fn kpis(
-    client: &reqwest::Client,
-    api: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    unit: Option<&str>,
-) -> KpiResponse {
-    let mut url = format!("{api}/v1/kpis?from={from}&to={to}");
-    if let Some(unit) = unit {
-        url.push_str(&format!("&unit={unit}"));
-    }
-    let response = client.get(&url).send().await.expect("api answers");
-    assert_eq!(
-        response.status(),
-        200,
-        "{url}: {}",
-        response.text().await.unwrap_or_default()
-    );
-    response.json().await.expect("kpi json")
-}
-
-fn assert_matches_truth(
-    scope: &str,
-    answer: &KpiResponse,
-    truth: &std::collections::BTreeMap<String, Expected>,
-) {
-    assert_eq!(
-        answer.indicators.len(),
-        truth.len(),
-        "{scope}: indicator sets differ"
-    );
-    for value in &answer.indicators {
-        let expected = truth
-            .get(&value.id)
-            .unwrap_or_else(|| panic!("{scope}: no truth for {}", value.id));
-        assert_eq!(
-            (value.numerator, value.denominator),
-            (expected.numerator, expected.denominator),
-            "{scope}: {} differs from the ground truth",
-            value.id
-        );
-        let ratio = (expected.denominator > 0)
-            .then(|| expected.numerator as f64 / expected.denominator as f64);
-        assert_eq!(value.ratio, ratio, "{scope}: {} ratio", value.id);
-    }
-}
+use ioc_simulator::{simulate, Faults, Scenario, Sender};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_late_events() {
     let pipeline = Pipeline::start().await;
-    let reference =
-        ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
-    let scenario = Scenario {
-        start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
-        days: 10,
-        scale: 0.02,
-    };
-    let run = simulate(
-        20261001,
-        &scenario,
-        Faults {
-            duplicates: 0.05,
-            reorder: 0.05,
-            late: 0.02,
-        },
-        250,
-        &reference,
-    );
-    assert!(
-        run.events.len() > 3_000,
-        "scenario too small to mean much: {} events",
-        run.events.len()
-    );
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"), days: 10, scale: 0.02 };
+    let run = simulate(20261001, &scenario, Faults { duplicates: 0.05, reorder: 0.05, late: 0.02 }, 250, &reference);
+    assert!(run.events.len() > 3_000, "scenario too small to mean much: {} events", run.events.len());
     assert!(
         run.injected.duplicates > 100 && run.injected.reordered > 100 && run.injected.late > 20,
         "{:?}",
@@ -89,35 +22,16 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
     );
 
     let sender = Sender::new(&pipeline.ingest.url, pipeline.keys.clone());
-    let report = sender
-        .send_all(&run.batches)
-        .await
-        .expect("ingest acknowledges every batch");
+    let report = sender.send_all(&run.batches).await.expect("ingest acknowledges every batch");
     assert_eq!(report.accepted, run.events.len() + run.injected.duplicates);
 
-    pipeline
-        .wait_for_events(run.events.len() as u64, Duration::from_secs(120))
-        .await;
+    pipeline.wait_for_events(run.events.len() as u64, Duration::from_secs(120)).await;
 
-    let client = reqwest::Client::new();
-    let (from, to) = (run.truth.from, run.truth.to);
-    let province = kpis(&client, &pipeline.api.url, from, to, None).await;
-    assert!(province.unit.is_none());
-    assert_matches_truth("province", &province, &run.truth.province);
-    let online = &province.indicators[0];
-    assert!(
-        online.denominator > 500,
-        "too few dossiers for a meaningful check: {online:?}"
-    );
-
-    for (code, truth) in &run.truth.units {
-        let answer = kpis(&client, &pipeline.api.url, from, to, Some(code)).await;
-        assert_eq!(
-            answer.unit.as_ref().map(|u| u.code.as_str()),
-            Some(code.as_str())
-        );
-        assert_matches_truth(code, &answer, truth);
-    }
+    let differences = ioc_e2e::indicator_differences(&pipeline.api.url, &run.truth).await;
+    assert!(differences.is_empty(), "indicators differ from the ground truth:\n{}", differences.join("\n"));
+    let online = run.truth.province["online_submission_rate"];
+    assert!(online.denominator > 500, "too few dossiers for a meaningful check: {online:?}");
+    assert_eq!(run.truth.units.len(), 161, "every unit is checked");
 
     pipeline.stop().await;
 }
@@ -125,30 +39,16 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clear_personal_identifiers_never_reach_clickhouse() {
     let pipeline = Pipeline::start().await;
-    let reference =
-        ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
-    let scenario = Scenario {
-        start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"),
-        days: 2,
-        scale: 0.01,
-    };
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 2, scale: 0.01 };
     let run = simulate(5, &scenario, Faults::default(), 200, &reference);
     assert!(run.clear_identifiers.len() > 50);
-    Sender::new(&pipeline.ingest.url, pipeline.keys.clone())
-        .send_all(&run.batches)
-        .await
-        .expect("sent");
-    pipeline
-        .wait_for_events(run.events.len() as u64, Duration::from_secs(60))
-        .await;
+    Sender::new(&pipeline.ingest.url, pipeline.keys.clone()).send_all(&run.batches).await.expect("sent");
+    pipeline.wait_for_events(run.events.len() as u64, Duration::from_secs(60)).await;
 
     let mut stored = String::new();
     for table in ["portal_events", "edoc_events", "training_events"] {
-        let url = format!(
-            "{}/?database={}",
-            ioc_e2e::clickhouse_url(),
-            pipeline.clickhouse.database
-        );
+        let url = format!("{}/?database={}", ioc_e2e::clickhouse_url(), pipeline.clickhouse.database);
         let dump = reqwest::Client::new()
             .post(&url)
             .body(format!("SELECT * FROM {table} FORMAT TabSeparated"))
@@ -158,15 +58,7 @@ async fn clear_personal_identifiers_never_reach_clickhouse() {
         stored.push_str(&dump.text().await.expect("dump"));
     }
     assert!(stored.len() > 10_000, "dump too small: {}", stored.len());
-    let leaked: Vec<_> = run
-        .clear_identifiers
-        .iter()
-        .filter(|clear| stored.contains(clear.as_str()))
-        .take(3)
-        .collect();
-    assert!(
-        leaked.is_empty(),
-        "clear identifiers found in clickhouse: {leaked:?}"
-    );
+    let leaked: Vec<_> = run.clear_identifiers.iter().filter(|clear| stored.contains(clear.as_str())).take(3).collect();
+    assert!(leaked.is_empty(), "clear identifiers found in clickhouse: {leaked:?}");
     pipeline.stop().await;
 }

@@ -19,13 +19,8 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
     let producer = pipeline.kafka.producer().expect("producer");
     // Bypasses ingest, as a misconfigured producer would, keyed like the valid dossier below so
     // both land in the same partition and the valid event really queues behind the poison.
-    let poison = FutureRecord::to(&topic)
-        .key("H37.105-261005-0001")
-        .payload("{\"this is\": \"not an event\"}");
-    producer
-        .send(poison, Duration::from_secs(10))
-        .await
-        .expect("poison produced");
+    let poison = FutureRecord::to(&topic).key("H37.105-261005-0001").payload("{\"this is\": \"not an event\"}");
+    producer.send(poison, Duration::from_secs(10)).await.expect("poison produced");
 
     let response = reqwest::Client::new()
         .post(format!("{}/v1/sources/portal/events", pipeline.ingest.url))
@@ -38,21 +33,13 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
     assert_eq!(response.status(), 200);
     pipeline.wait_for_events(1, Duration::from_secs(60)).await;
 
-    let consumer: StreamConsumer = pipeline
-        .kafka
-        .consumer(&random_name("g"))
-        .expect("consumer");
-    consumer
-        .subscribe(&[&dead_letter_topic(&pipeline.kafka.topic_prefix)])
-        .expect("subscribe");
+    let consumer: StreamConsumer = pipeline.kafka.consumer(&random_name("g")).expect("consumer");
+    consumer.subscribe(&[&dead_letter_topic(&pipeline.kafka.topic_prefix)]).expect("subscribe");
     let letter = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
         .await
         .expect("a dead letter within 30s")
         .expect("message");
-    assert_eq!(
-        letter.payload(),
-        Some(&b"{\"this is\": \"not an event\"}"[..])
-    );
+    assert_eq!(letter.payload(), Some(&b"{\"this is\": \"not an event\"}"[..]));
     let headers = letter.headers().expect("provenance headers");
     let header = |name: &str| {
         headers
@@ -64,9 +51,7 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
     };
     assert_eq!(header("ioc.source_topic"), topic);
     assert!(header("ioc.error").contains("undecodable"));
-    header("ioc.source_offset")
-        .parse::<i64>()
-        .expect("numeric offset");
+    header("ioc.source_offset").parse::<i64>().expect("numeric offset");
     pipeline.stop().await;
 }
 
@@ -81,21 +66,11 @@ async fn migrations_apply_once_and_an_edited_one_is_refused() {
     };
     let again = ioc_processor::migrate(&config).await.expect("second run");
     assert!(again.is_empty(), "migrations applied twice: {again:?}");
-    assert_eq!(
-        pipeline
-            .count("SELECT toUInt64(count()) FROM ref_units")
-            .await,
-        161
-    );
+    assert_eq!(pipeline.count("SELECT toUInt64(count()) FROM ref_units").await, 161);
 
     let edited = tempdir_with_edited_first_migration();
-    let refused = ioc_clickhouse::migrate(&pipeline.clickhouse, &edited)
-        .await
-        .expect_err("edited migration refused");
-    assert!(
-        refused.to_string().contains("changed after it was applied"),
-        "{refused}"
-    );
+    let refused = ioc_clickhouse::migrate(&pipeline.clickhouse, &edited).await.expect_err("edited migration refused");
+    assert!(refused.to_string().contains("changed after it was applied"), "{refused}");
     std::fs::remove_dir_all(edited).ok();
     pipeline.stop().await;
 }
@@ -103,18 +78,76 @@ async fn migrations_apply_once_and_an_edited_one_is_refused() {
 fn tempdir_with_edited_first_migration() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(random_name("migrations_"));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    for entry in
-        std::fs::read_dir(ioc_e2e::repo_root().join("schemas/clickhouse")).expect("migrations")
-    {
+    for entry in std::fs::read_dir(ioc_e2e::repo_root().join("schemas/clickhouse")).expect("migrations") {
         let path = entry.expect("entry").path();
         let mut text = std::fs::read_to_string(&path).expect("read");
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("0001"))
-        {
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("0001")) {
             text.push_str("\n-- edited\n");
         }
         std::fs::write(dir.join(path.file_name().expect("name")), text).expect("write");
     }
     dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
+    let pipeline = Pipeline::start().await;
+    let portal_topic = Source::Portal.topic(&pipeline.kafka.topic_prefix);
+    // The event arrives normally...
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/sources/portal/events", pipeline.ingest.url))
+        .bearer_auth(&pipeline.keys[&Source::Portal])
+        .header("content-type", "application/x-ndjson")
+        .body(EXAMPLE.replace('\n', ""))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    pipeline.wait_for_events(1, Duration::from_secs(60)).await;
+    // ...and a copy of it sits in the dead-letter topic, as an older processor version that
+    // could not handle it would have left it.
+    let producer = pipeline.kafka.producer().expect("producer");
+    let headers = rdkafka::message::OwnedHeaders::new()
+        .insert(rdkafka::message::Header { key: "ioc.source_topic", value: Some(&portal_topic) })
+        .insert(rdkafka::message::Header { key: "ioc.source_partition", value: Some("0") })
+        .insert(rdkafka::message::Header { key: "ioc.source_offset", value: Some("41") })
+        .insert(rdkafka::message::Header { key: "ioc.error", value: Some("unsupported by processor 0.0.9") });
+    let dlq = dead_letter_topic(&pipeline.kafka.topic_prefix);
+    let letter = FutureRecord::to(&dlq)
+        .key("H37.105-261005-0001")
+        .payload(EXAMPLE)
+        .headers(headers);
+    producer.send(letter, Duration::from_secs(10)).await.expect("dead letter produced");
+
+    let config = ioc_processor::ProcessorConfig {
+        kafka: pipeline.kafka.clone(),
+        group_prefix: random_name("admin"),
+        ..ioc_processor::ProcessorConfig::default()
+    };
+    let listed = ioc_processor::dead_letter_admin::list(&config).expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].error.as_deref(), Some("unsupported by processor 0.0.9"));
+    assert_eq!(listed[0].event_id.as_deref(), Some("7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a01"));
+    assert_eq!(listed[0].source_topic.as_deref(), Some(portal_topic.as_str()));
+
+    assert_eq!(ioc_processor::dead_letter_admin::replay(&config).await.expect("replay"), 1);
+    // The replayed copy reaches the table (a second row)...
+    let started = std::time::Instant::now();
+    while pipeline.count("SELECT toUInt64(count()) FROM portal_events").await < 2 {
+        assert!(started.elapsed() < Duration::from_secs(60), "replayed event not stored");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ...but the event still counts once, and a second replay has nothing left to do.
+    assert_eq!(pipeline.count("SELECT toUInt64(uniqExact(event_id)) FROM portal_events").await, 1);
+    let kpis: serde_json::Value =
+        reqwest::get(format!("{}/v1/kpis?from=2026-10-01&to=2026-10-31&unit=07900", pipeline.api.url))
+            .await
+            .expect("api")
+            .json()
+            .await
+            .expect("json");
+    assert_eq!(kpis["indicators"][0]["denominator"], 1, "{kpis}");
+    assert_eq!(ioc_processor::dead_letter_admin::replay(&config).await.expect("second replay"), 0);
+    assert_eq!(ioc_processor::dead_letter_admin::list(&config).expect("list").len(), 1, "listing never consumes");
+    pipeline.stop().await;
 }

@@ -48,10 +48,7 @@ impl ClickHouseConfig {
 
     /// A client with no database selected, for creating and dropping databases.
     pub fn server_client(&self) -> clickhouse::Client {
-        let client = clickhouse::Client::default()
-            .with_url(&self.url)
-            .with_user(&self.user)
-            .with_validation(false);
+        let client = clickhouse::Client::default().with_url(&self.url).with_user(&self.user).with_validation(false);
         if self.password.is_empty() {
             client
         } else {
@@ -79,8 +76,6 @@ pub fn check_identifier(name: &str) -> Result<(), String> {
     if plain {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} is not a plain identifier (letters, digits, underscore)"
-        ))
+        Err(format!("{name:?} is not a plain identifier (letters, digits, underscore)"))
     }
 }

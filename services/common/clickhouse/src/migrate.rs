@@ -63,15 +63,9 @@ pub async fn migrate(config: &ClickHouseConfig, dir: &Path) -> Result<Vec<String
     check_identifier(&config.database).map_err(MigrationError::BadDatabase)?;
     let files = read_migrations(dir)?;
     let server = config.server_client();
-    let apply = |name: &str, source| MigrationError::Apply {
-        name: name.to_owned(),
-        source,
-    };
+    let apply = |name: &str, source| MigrationError::Apply { name: name.to_owned(), source };
     server
-        .query(&format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
-            config.database
-        ))
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database))
         .execute()
         .await
         .map_err(|e| apply("create database", e))?;
@@ -101,24 +95,13 @@ pub async fn migrate(config: &ClickHouseConfig, dir: &Path) -> Result<Vec<String
             continue;
         }
         for statement in statements(&file.text) {
-            client
-                .query(statement)
-                .execute()
-                .await
-                .map_err(|e| apply(&file.name, e))?;
+            client.query(statement).execute().await.map_err(|e| apply(&file.name, e))?;
         }
-        let mut insert = client
-            .insert::<AppliedMigration>("schema_migrations")
-            .await
-            .map_err(|e| apply(&file.name, e))?;
+        let mut insert =
+            client.insert::<AppliedMigration>("schema_migrations").await.map_err(|e| apply(&file.name, e))?;
         let applied_at = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
         insert
-            .write(&AppliedMigration {
-                version: file.version,
-                name: file.name.clone(),
-                checksum,
-                applied_at,
-            })
+            .write(&AppliedMigration { version: file.version, name: file.name.clone(), checksum, applied_at })
             .await
             .map_err(|e| apply(&file.name, e))?;
         insert.end().await.map_err(|e| apply(&file.name, e))?;
@@ -129,41 +112,26 @@ pub async fn migrate(config: &ClickHouseConfig, dir: &Path) -> Result<Vec<String
 }
 
 fn read_migrations(dir: &Path) -> Result<Vec<MigrationFile>, MigrationError> {
-    let read_error = |path: &Path, e: std::io::Error| MigrationError::Read {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
+    let read_error =
+        |path: &Path, e: std::io::Error| MigrationError::Read { path: path.to_owned(), reason: e.to_string() };
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| read_error(dir, e))? {
         let path = entry.map_err(|e| read_error(dir, e))?.path();
         if path.extension().is_none_or(|ext| ext != "sql") {
             continue;
         }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let version = name
             .split('_')
             .next()
             .and_then(|prefix| prefix.parse::<u32>().ok())
             .ok_or_else(|| MigrationError::BadName(name.clone()))?;
         let text = fs::read_to_string(&path).map_err(|e| read_error(&path, e))?;
-        files.push(MigrationFile {
-            version,
-            name,
-            text,
-        });
+        files.push(MigrationFile { version, name, text });
     }
     files.sort_by_key(|file| file.version);
-    if let Some(pair) = files
-        .windows(2)
-        .find(|pair| pair[0].version == pair[1].version)
-    {
-        return Err(MigrationError::BadName(format!(
-            "{} and {} share a version",
-            pair[0].name, pair[1].name
-        )));
+    if let Some(pair) = files.windows(2).find(|pair| pair[0].version == pair[1].version) {
+        return Err(MigrationError::BadName(format!("{} and {} share a version", pair[0].name, pair[1].name)));
     }
     Ok(files)
 }
@@ -174,11 +142,7 @@ fn statements(text: &str) -> Vec<&str> {
     text.split(";\n")
         .chain(std::iter::once(""))
         .map(|chunk| chunk.trim().trim_end_matches(';').trim())
-        .filter(|chunk| {
-            chunk
-                .lines()
-                .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with("--"))
-        })
+        .filter(|chunk| chunk.lines().any(|line| !line.trim().is_empty() && !line.trim_start().starts_with("--")))
         .collect()
 }
 
@@ -201,12 +165,7 @@ mod tests {
         let files = read_migrations(&dir).expect("migrations readable");
         assert!(!files.is_empty());
         for (index, file) in files.iter().enumerate() {
-            assert_eq!(
-                file.version as usize,
-                index + 1,
-                "{} breaks the sequence",
-                file.name
-            );
+            assert_eq!(file.version as usize, index + 1, "{} breaks the sequence", file.name);
         }
     }
 }

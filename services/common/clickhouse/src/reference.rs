@@ -40,23 +40,13 @@ struct DenominatorRow<'a> {
 }
 
 /// Replaces the contents of the reference tables with the files in `dir`.
-pub async fn load_reference_data(
-    config: &ClickHouseConfig,
-    dir: &Path,
-) -> Result<ReferenceData, ReferenceError> {
+pub async fn load_reference_data(config: &ClickHouseConfig, dir: &Path) -> Result<ReferenceData, ReferenceError> {
     let data = ReferenceData::load(dir)?;
     let client = config.client();
     let write = |table| move |source| ReferenceError::Write { table, source };
 
-    client
-        .query("TRUNCATE TABLE ref_units")
-        .execute()
-        .await
-        .map_err(write("ref_units"))?;
-    let mut insert = client
-        .insert::<UnitRow<'_>>("ref_units")
-        .await
-        .map_err(write("ref_units"))?;
+    client.query("TRUNCATE TABLE ref_units").execute().await.map_err(write("ref_units"))?;
+    let mut insert = client.insert::<UnitRow<'_>>("ref_units").await.map_err(write("ref_units"))?;
     for unit in &data.units {
         let row = UnitRow {
             code: &unit.code,
@@ -68,25 +58,16 @@ pub async fn load_reference_data(
     }
     insert.end().await.map_err(write("ref_units"))?;
 
-    client
-        .query("TRUNCATE TABLE ref_denominators")
-        .execute()
-        .await
-        .map_err(write("ref_denominators"))?;
-    let mut insert = client
-        .insert::<DenominatorRow<'_>>("ref_denominators")
-        .await
-        .map_err(write("ref_denominators"))?;
+    client.query("TRUNCATE TABLE ref_denominators").execute().await.map_err(write("ref_denominators"))?;
+    let mut insert =
+        client.insert::<DenominatorRow<'_>>("ref_denominators").await.map_err(write("ref_denominators"))?;
     for denominator in &data.denominators {
         let row = DenominatorRow {
             unit_code: &denominator.unit_code,
             measure: &denominator.measure,
             value: denominator.value,
         };
-        insert
-            .write(&row)
-            .await
-            .map_err(write("ref_denominators"))?;
+        insert.write(&row).await.map_err(write("ref_denominators"))?;
     }
     insert.end().await.map_err(write("ref_denominators"))?;
     Ok(data)

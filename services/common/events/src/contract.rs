@@ -9,38 +9,14 @@ use crate::Event;
 /// The schemas, embedded so that a binary carries the exact contract it was tested with.
 /// `every_schema_file_is_embedded` fails when a file under `schemas/events/` is missing here.
 const SCHEMAS: &[(&str, &str)] = &[
-    (
-        "dossier.received",
-        include_str!("../../../../schemas/events/portal/dossier.received.v1.json"),
-    ),
-    (
-        "dossier.digitised",
-        include_str!("../../../../schemas/events/portal/dossier.digitised.v1.json"),
-    ),
-    (
-        "dossier.resolved",
-        include_str!("../../../../schemas/events/portal/dossier.resolved.v1.json"),
-    ),
-    (
-        "dossier.result_returned",
-        include_str!("../../../../schemas/events/portal/dossier.result_returned.v1.json"),
-    ),
-    (
-        "work_record.opened",
-        include_str!("../../../../schemas/events/edoc/work_record.opened.v1.json"),
-    ),
-    (
-        "work_record.closed",
-        include_str!("../../../../schemas/events/edoc/work_record.closed.v1.json"),
-    ),
-    (
-        "learner.registered",
-        include_str!("../../../../schemas/events/training/learner.registered.v1.json"),
-    ),
-    (
-        "skills.certified",
-        include_str!("../../../../schemas/events/training/skills.certified.v1.json"),
-    ),
+    ("dossier.received", include_str!("../../../../schemas/events/portal/dossier.received.v1.json")),
+    ("dossier.digitised", include_str!("../../../../schemas/events/portal/dossier.digitised.v1.json")),
+    ("dossier.resolved", include_str!("../../../../schemas/events/portal/dossier.resolved.v1.json")),
+    ("dossier.result_returned", include_str!("../../../../schemas/events/portal/dossier.result_returned.v1.json")),
+    ("work_record.opened", include_str!("../../../../schemas/events/edoc/work_record.opened.v1.json")),
+    ("work_record.closed", include_str!("../../../../schemas/events/edoc/work_record.closed.v1.json")),
+    ("learner.registered", include_str!("../../../../schemas/events/training/learner.registered.v1.json")),
+    ("skills.certified", include_str!("../../../../schemas/events/training/skills.certified.v1.json")),
 ];
 
 const ENVELOPE: &str = include_str!("../../../../schemas/events/envelope.v1.json");
@@ -89,32 +65,22 @@ pub struct Contract {
 
 impl std::fmt::Debug for Contract {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Contract")
-            .field("types", &self.validators.len())
-            .finish()
+        f.debug_struct("Contract").field("types", &self.validators.len()).finish()
     }
 }
 
 impl Contract {
     /// Compiles every embedded schema.
     pub fn new() -> Result<Self, ContractError> {
-        let envelope: Value =
-            serde_json::from_str(ENVELOPE).map_err(|error| ContractError::BadSchema {
-                event_type: "envelope".into(),
-                message: error.to_string(),
-            })?;
+        let envelope: Value = serde_json::from_str(ENVELOPE)
+            .map_err(|error| ContractError::BadSchema { event_type: "envelope".into(), message: error.to_string() })?;
         let mut validators = HashMap::new();
         for (event_type, text) in SCHEMAS {
-            let bad = |message: String| ContractError::BadSchema {
-                event_type: (*event_type).into(),
-                message,
-            };
+            let bad = |message: String| ContractError::BadSchema { event_type: (*event_type).into(), message };
             let mut schema: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
             inline_envelope(&mut schema, &envelope);
-            let validator = jsonschema::options()
-                .should_validate_formats(true)
-                .build(&schema)
-                .map_err(|e| bad(e.to_string()))?;
+            let validator =
+                jsonschema::options().should_validate_formats(true).build(&schema).map_err(|e| bad(e.to_string()))?;
             validators.insert(*event_type, validator);
         }
         Ok(Contract { validators })
@@ -134,28 +100,19 @@ impl Contract {
             },
             _ => return Err(ContractError::NotAnObject),
         };
-        let validator = self
-            .validators
-            .get(event_type.as_str())
-            .ok_or_else(|| ContractError::UnknownType(event_type.clone()))?;
+        let validator =
+            self.validators.get(event_type.as_str()).ok_or_else(|| ContractError::UnknownType(event_type.clone()))?;
         let violations: Vec<String> = validator
             .iter_errors(&value)
             .take(MAX_REPORTED_VIOLATIONS)
             .map(|error| {
                 let path = error.instance_path().to_string();
-                let path = if path.is_empty() {
-                    "/".to_owned()
-                } else {
-                    path
-                };
+                let path = if path.is_empty() { "/".to_owned() } else { path };
                 format!("{path}: {error}")
             })
             .collect();
         if !violations.is_empty() {
-            return Err(ContractError::Schema {
-                event_type,
-                violations,
-            });
+            return Err(ContractError::Schema { event_type, violations });
         }
         serde_json::from_value(value).map_err(|error| ContractError::Value(error.to_string()))
     }
@@ -175,13 +132,9 @@ fn inline_envelope(schema: &mut Value, envelope: &Value) {
                 *schema = inlined;
                 return;
             }
-            fields
-                .values_mut()
-                .for_each(|value| inline_envelope(value, envelope));
+            fields.values_mut().for_each(|value| inline_envelope(value, envelope));
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|value| inline_envelope(value, envelope)),
+        Value::Array(items) => items.iter_mut().for_each(|value| inline_envelope(value, envelope)),
         _ => {}
     }
 }

@@ -194,12 +194,8 @@ pub enum TargetGroup {
 
 impl TargetGroup {
     /// Every group, in a stable order.
-    pub const ALL: [TargetGroup; 4] = [
-        TargetGroup::CivilServant,
-        TargetGroup::Student,
-        TargetGroup::Adult,
-        TargetGroup::Worker,
-    ];
+    pub const ALL: [TargetGroup; 4] =
+        [TargetGroup::CivilServant, TargetGroup::Student, TargetGroup::Adult, TargetGroup::Worker];
 
     /// The name used in events, tables and indicator ids.
     pub fn as_str(self) -> &'static str {

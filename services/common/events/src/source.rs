@@ -56,10 +56,7 @@ impl FromStr for Source {
     type Err = UnknownSource;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Source::ALL
-            .into_iter()
-            .find(|source| source.as_str() == name)
-            .ok_or_else(|| UnknownSource(name.to_owned()))
+        Source::ALL.into_iter().find(|source| source.as_str() == name).ok_or_else(|| UnknownSource(name.to_owned()))
     }
 }
 

@@ -18,15 +18,8 @@ fn examples(kind: &str) -> Vec<(String, serde_json::Value)> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .map(|path| {
             let text = fs::read_to_string(&path).expect("readable example");
-            let value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (
-                path.file_name()
-                    .expect("file name")
-                    .to_string_lossy()
-                    .into_owned(),
-                value,
-            )
+            let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path.file_name().expect("file name").to_string_lossy().into_owned(), value)
         })
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -38,20 +31,11 @@ fn examples(kind: &str) -> Vec<(String, serde_json::Value)> {
 fn every_valid_example_is_accepted_and_round_trips() {
     let contract = Contract::new().expect("schemas compile");
     for (name, value) in examples("valid") {
-        let event = contract
-            .check(value.clone())
-            .unwrap_or_else(|e| panic!("{name} refused: {e}"));
+        let event = contract.check(value.clone()).unwrap_or_else(|e| panic!("{name} refused: {e}"));
         assert_eq!(event.body.type_name(), value["type"], "{name}");
-        assert_eq!(
-            event.source,
-            event.body.source(),
-            "{name}: source and type disagree"
-        );
+        assert_eq!(event.source, event.body.source(), "{name}: source and type disagree");
         let again = serde_json::to_value(&event).expect("serialises");
-        assert_eq!(
-            again, value,
-            "{name} does not round-trip through the Rust type"
-        );
+        assert_eq!(again, value, "{name} does not round-trip through the Rust type");
     }
 }
 
@@ -61,10 +45,7 @@ fn every_invalid_example_is_refused_with_a_reason() {
     for (name, value) in examples("invalid") {
         match contract.check(value) {
             Ok(event) => panic!("{name} was accepted: {event:?}"),
-            Err(error) => assert!(
-                error.to_string().len() > 10,
-                "{name}: reason too thin: {error}"
-            ),
+            Err(error) => assert!(error.to_string().len() > 10, "{name}: reason too thin: {error}"),
         }
     }
 }
@@ -74,14 +55,8 @@ fn reasons_point_at_the_offending_field() {
     let contract = Contract::new().expect("schemas compile");
     let all = examples("invalid");
     let reason = |file: &str| {
-        let (_, value) = all
-            .iter()
-            .find(|(name, _)| name == file)
-            .expect("example exists");
-        contract
-            .check(value.clone())
-            .expect_err("refused")
-            .to_string()
+        let (_, value) = all.iter().find(|(name, _)| name == file).expect("example exists");
+        contract.check(value.clone()).expect_err("refused").to_string()
     };
     assert!(reason("dossier.received.missing-due-at.json").contains("due_at"));
     assert!(reason("dossier.received.bad-channel.json").contains("/channel"));
@@ -101,11 +76,7 @@ fn every_schema_file_is_embedded() {
     let mut on_disk = Vec::new();
     for source in ["portal", "edoc", "training"] {
         for entry in fs::read_dir(schemas_dir().join(source)).expect("source folder") {
-            let name = entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned();
+            let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
             on_disk.push(name.trim_end_matches(".v1.json").to_owned());
         }
     }
@@ -116,16 +87,10 @@ fn every_schema_file_is_embedded() {
 #[test]
 fn pseudonymise_drops_clear_identifiers() {
     let contract = Contract::new().expect("schemas compile");
-    let (_, value) = examples("valid")
-        .into_iter()
-        .find(|(n, _)| n == "dossier.received.json")
-        .expect("example");
+    let (_, value) = examples("valid").into_iter().find(|(n, _)| n == "dossier.received.json").expect("example");
     let mut event = contract.check(value).expect("valid");
     event.pseudonymise(|clear| format!("h({})", clear.len()));
     let text = serde_json::to_string(&event).expect("serialises");
-    assert!(
-        !text.contains("025190001234") && !text.contains("0912345678"),
-        "{text}"
-    );
+    assert!(!text.contains("025190001234") && !text.contains("0912345678"), "{text}");
     assert!(text.contains("\"applicant_ref\":\"h(12)\""), "{text}");
 }

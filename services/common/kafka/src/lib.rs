@@ -9,7 +9,7 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::StreamConsumer;
+use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
@@ -29,6 +29,9 @@ pub struct KafkaConfig {
     pub partitions: i32,
     /// Replication factor of topics the services create (1 on the local stack, 3 in production).
     pub replication_factor: i32,
+    /// Most KiB a producer holds for Kafka; when full, new events are refused at once instead of
+    /// queueing without bound (ingest then answers 503).
+    pub producer_queue_kbytes: u64,
 }
 
 impl Default for KafkaConfig {
@@ -39,6 +42,7 @@ impl Default for KafkaConfig {
             message_timeout_ms: 15_000,
             partitions: 3,
             replication_factor: 1,
+            producer_queue_kbytes: 256 * 1024,
         }
     }
 }
@@ -79,64 +83,55 @@ impl KafkaConfig {
             .set("message.timeout.ms", self.message_timeout_ms.to_string())
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
+            .set("queue.buffering.max.kbytes", self.producer_queue_kbytes.to_string())
             .create()
-            .map_err(|source| KafkaSetupError::Client {
-                brokers: self.brokers.clone(),
-                source,
-            })
+            .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
     }
 
     /// A consumer in `group` that never commits on its own and starts from the earliest offset.
     pub fn consumer(&self, group: &str) -> Result<StreamConsumer, KafkaSetupError> {
-        self.base()
+        self.consumer_config(group)
+            .create()
+            .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
+    }
+
+    /// The same consumer for synchronous tools (e.g. the dead-letter commands).
+    pub fn base_consumer(&self, group: &str) -> Result<BaseConsumer, KafkaSetupError> {
+        self.consumer_config(group)
+            .create()
+            .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
+    }
+
+    fn consumer_config(&self, group: &str) -> ClientConfig {
+        let mut config = self.base();
+        config
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
-            .set("topic.metadata.refresh.interval.ms", "10000")
-            .create()
-            .map_err(|source| KafkaSetupError::Client {
-                brokers: self.brokers.clone(),
-                source,
-            })
+            .set("topic.metadata.refresh.interval.ms", "10000");
+        config
     }
 
     /// Creates `topics` if they do not exist yet; existing topics are left as they are.
     pub async fn ensure_topics(&self, topics: &[String]) -> Result<(), KafkaSetupError> {
         let admin: AdminClient<DefaultClientContext> =
-            self.base()
-                .create()
-                .map_err(|source| KafkaSetupError::Client {
-                    brokers: self.brokers.clone(),
-                    source,
-                })?;
+            self.base().create().map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })?;
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
-            .map(|topic| {
-                NewTopic::new(
-                    topic,
-                    self.partitions,
-                    TopicReplication::Fixed(self.replication_factor),
-                )
-            })
+            .map(|topic| NewTopic::new(topic, self.partitions, TopicReplication::Fixed(self.replication_factor)))
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = admin
             .create_topics(&new_topics, &options)
             .await
-            .map_err(|error| KafkaSetupError::CreateTopic {
-                topic: topics.join(","),
-                reason: error.to_string(),
-            })?;
+            .map_err(|error| KafkaSetupError::CreateTopic { topic: topics.join(","), reason: error.to_string() })?;
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((topic, code)) => {
-                    return Err(KafkaSetupError::CreateTopic {
-                        topic,
-                        reason: code.to_string(),
-                    });
+                    return Err(KafkaSetupError::CreateTopic { topic, reason: code.to_string() });
                 }
             }
         }

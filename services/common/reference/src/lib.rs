@@ -81,27 +81,18 @@ impl ReferenceData {
     pub fn load(dir: &Path) -> Result<Self, ReferenceError> {
         let units: Vec<Unit> = read_csv(&dir.join(UNITS_FILE))?;
         let denominators: Vec<Denominator> = read_csv(&dir.join(DENOMINATORS_FILE))?;
-        if let Some(orphan) = denominators
-            .iter()
-            .find(|d| !units.iter().any(|u| u.code == d.unit_code))
-        {
+        if let Some(orphan) = denominators.iter().find(|d| !units.iter().any(|u| u.code == d.unit_code)) {
             return Err(ReferenceError {
                 path: dir.join(DENOMINATORS_FILE),
                 reason: format!("unit {} is not in {UNITS_FILE}", orphan.unit_code),
             });
         }
-        Ok(ReferenceData {
-            units,
-            denominators,
-        })
+        Ok(ReferenceData { units, denominators })
     }
 
     /// The denominator of `measure` for `unit_code`, if the file has one.
     pub fn denominator(&self, unit_code: &str, measure: &str) -> Option<u64> {
-        self.denominators
-            .iter()
-            .find(|d| d.unit_code == unit_code && d.measure == measure)
-            .map(|d| d.value)
+        self.denominators.iter().find(|d| d.unit_code == unit_code && d.measure == measure).map(|d| d.value)
     }
 
     /// Whether `code` names a known unit.
@@ -111,15 +102,9 @@ impl ReferenceData {
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ReferenceError> {
-    let fail = |reason: String| ReferenceError {
-        path: path.to_owned(),
-        reason,
-    };
+    let fail = |reason: String| ReferenceError { path: path.to_owned(), reason };
     let mut reader = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
-    reader
-        .deserialize()
-        .collect::<Result<Vec<T>, _>>()
-        .map_err(|e| fail(e.to_string()))
+    reader.deserialize().collect::<Result<Vec<T>, _>>().map_err(|e| fail(e.to_string()))
 }
 
 #[cfg(test)]
@@ -135,15 +120,10 @@ mod tests {
     fn has_the_148_commune_level_units_of_the_official_list() {
         let data = project_data();
         let communes = data.units.iter().filter(|u| u.kind == UnitKind::Xa).count();
-        let wards = data
-            .units
-            .iter()
-            .filter(|u| u.kind == UnitKind::Phuong)
-            .count();
+        let wards = data.units.iter().filter(|u| u.kind == UnitKind::Phuong).count();
         assert_eq!((communes, wards), (133, 15));
         let official = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../../shared/reference/phu-tho-units.csv"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/reference/phu-tho-units.csv"),
         );
         if let Ok(official) = official {
             for line in official.lines().skip(1) {
@@ -157,19 +137,8 @@ mod tests {
     fn every_commune_level_unit_has_every_measure() {
         let data = project_data();
         for unit in data.units.iter().filter(|u| u.kind != UnitKind::Department) {
-            for measure in [
-                "population",
-                "adult",
-                "student",
-                "worker",
-                "civil_servant",
-                "household",
-            ] {
-                assert!(
-                    data.denominator(&unit.code, measure).is_some_and(|v| v > 0),
-                    "{} {measure}",
-                    unit.code
-                );
+            for measure in ["population", "adult", "student", "worker", "civil_servant", "household"] {
+                assert!(data.denominator(&unit.code, measure).is_some_and(|v| v > 0), "{} {measure}", unit.code);
             }
         }
     }

@@ -28,17 +28,12 @@ pub fn load_config<T: DeserializeOwned>(
     let mut builder = config::Config::builder();
     if let Some(file) = file {
         if !file.exists() {
-            return Err(ConfigError::Invalid(format!(
-                "config file {} does not exist",
-                file.display()
-            )));
+            return Err(ConfigError::Invalid(format!("config file {} does not exist", file.display())));
         }
         builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
     }
-    let mut environment = config::Environment::with_prefix(env_prefix)
-        .prefix_separator("__")
-        .separator("__")
-        .try_parsing(true);
+    let mut environment =
+        config::Environment::with_prefix(env_prefix).prefix_separator("__").separator("__").try_parsing(true);
     if !list_keys.is_empty() {
         environment = environment.list_separator(",");
         for key in list_keys {

@@ -24,28 +24,18 @@ struct OpsState {
 }
 
 /// Routes for liveness, readiness and Prometheus metrics, to merge into a service's router.
-pub fn ops_router<S: Clone + Send + Sync + 'static>(
-    registry: Registry,
-    readiness: Arc<dyn Readiness>,
-) -> Router<S> {
+pub fn ops_router<S: Clone + Send + Sync + 'static>(registry: Registry, readiness: Arc<dyn Readiness>) -> Router<S> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(OpsState {
-            registry,
-            readiness,
-        })
+        .with_state(OpsState { registry, readiness })
 }
 
 async fn readyz(State(state): State<OpsState>) -> Response {
     match state.readiness.check().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(reason) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {reason}"),
-        )
-            .into_response(),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")).into_response(),
     }
 }
 
@@ -53,15 +43,7 @@ async fn metrics(State(state): State<OpsState>) -> Response {
     let encoder = TextEncoder::new();
     let mut body = Vec::new();
     if let Err(error) = encoder.encode(&state.registry.gather(), &mut body) {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("failed to encode metrics: {error}"),
-        )
-            .into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to encode metrics: {error}")).into_response();
     }
-    (
-        [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, encoder.format_type().to_owned())], body).into_response()
 }

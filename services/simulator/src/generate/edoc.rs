@@ -16,27 +16,13 @@ const ONLINE_RATE_COMMUNE: f64 = 0.75;
 const CLASSIFIED_SHARE: f64 = 0.03;
 
 /// One day of work records at `unit`.
-pub fn day(
-    factory: &mut EventFactory<'_>,
-    scenario: &Scenario,
-    day: NaiveDate,
-    unit: &Unit,
-    profile: &UnitProfile,
-) {
+pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, unit: &Unit, profile: &UnitProfile) {
     if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
         return;
     }
     let (level, per_day, online_rate) = match unit.kind {
-        UnitKind::Department => (
-            RecordLevel::Province,
-            RECORDS_PER_DEPARTMENT_DAY,
-            ONLINE_RATE_PROVINCE,
-        ),
-        _ => (
-            RecordLevel::Commune,
-            RECORDS_PER_COMMUNE_DAY,
-            ONLINE_RATE_COMMUNE,
-        ),
+        UnitKind::Department => (RecordLevel::Province, RECORDS_PER_DEPARTMENT_DAY, ONLINE_RATE_PROVINCE),
+        _ => (RecordLevel::Commune, RECORDS_PER_COMMUNE_DAY, ONLINE_RATE_COMMUNE),
     };
     let count = draw_count(factory.rng(), per_day * scenario.scale);
     for _ in 0..count {
@@ -46,29 +32,10 @@ pub fn day(
         let classified = rng.gen_bool(CLASSIFIED_SHARE);
         let processed_online = rng.gen_bool(profile.rate(online_rate));
         let closed_at = opened_at + Duration::hours(rng.gen_range(4..24 * 20));
-        let opened = WorkRecordOpened {
-            record_id: record_id.clone(),
-            level,
-            classified,
-        };
-        if factory.emit(
-            Source::Edoc,
-            unit,
-            opened_at,
-            EventBody::WorkRecordOpened(opened),
-        ) {
-            let closed = WorkRecordClosed {
-                record_id,
-                level,
-                classified,
-                processed_online,
-            };
-            factory.emit(
-                Source::Edoc,
-                unit,
-                closed_at,
-                EventBody::WorkRecordClosed(closed),
-            );
+        let opened = WorkRecordOpened { record_id: record_id.clone(), level, classified };
+        if factory.emit(Source::Edoc, unit, opened_at, EventBody::WorkRecordOpened(opened)) {
+            let closed = WorkRecordClosed { record_id, level, classified, processed_online };
+            factory.emit(Source::Edoc, unit, closed_at, EventBody::WorkRecordClosed(closed));
         }
     }
 }

@@ -35,9 +35,7 @@ impl Scenario {
 
 /// Local (UTC+7) time of day on `day`.
 pub fn local_time(day: NaiveDate, hour: u32, minute: u32) -> DateTime<FixedOffset> {
-    let naive = day
-        .and_hms_opt(hour.min(23), minute.min(59), 0)
-        .unwrap_or_default();
+    let naive = day.and_hms_opt(hour.min(23), minute.min(59), 0).unwrap_or_default();
     ioc_events::local_offset()
         .from_local_datetime(&naive)
         .single()
@@ -57,13 +55,7 @@ pub struct EventFactory<'a> {
 
 impl<'a> EventFactory<'a> {
     fn new(rng: &'a mut ChaCha8Rng, end: DateTime<FixedOffset>) -> Self {
-        EventFactory {
-            rng,
-            end,
-            events: Vec::new(),
-            next_serial: 0,
-            clear_identifiers: Vec::new(),
-        }
+        EventFactory { rng, end, events: Vec::new(), next_serial: 0, clear_identifiers: Vec::new() }
     }
 
     /// The random stream.
@@ -78,13 +70,7 @@ impl<'a> EventFactory<'a> {
     }
 
     /// Records an event if it happened before the end of the simulation; returns whether it did.
-    pub fn emit(
-        &mut self,
-        source: Source,
-        unit: &Unit,
-        at: DateTime<FixedOffset>,
-        body: EventBody,
-    ) -> bool {
+    pub fn emit(&mut self, source: Source, unit: &Unit, at: DateTime<FixedOffset>, body: EventBody) -> bool {
         if at >= self.end {
             return false;
         }
@@ -102,19 +88,11 @@ impl<'a> EventFactory<'a> {
 }
 
 /// Everything the sources did during the scenario, in order of event time.
-pub fn generate(
-    scenario: &Scenario,
-    reference: &ReferenceData,
-    rng: &mut ChaCha8Rng,
-) -> (Vec<Event>, Vec<String>) {
+pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha8Rng) -> (Vec<Event>, Vec<String>) {
     let end = scenario.end();
     let mut factory = EventFactory::new(rng, end);
     let weights = unit_weights(reference);
-    let profiles: Vec<UnitProfile> = reference
-        .units
-        .iter()
-        .map(|_| UnitProfile::draw(factory.rng()))
-        .collect();
+    let profiles: Vec<UnitProfile> = reference.units.iter().map(|_| UnitProfile::draw(factory.rng())).collect();
     for offset in 0..scenario.days {
         let day = scenario.start + Duration::days(i64::from(offset));
         for ((unit, weight), profile) in reference.units.iter().zip(&weights).zip(&profiles) {
@@ -123,11 +101,7 @@ pub fn generate(
             training::day(&mut factory, scenario, day, unit, reference, profile);
         }
     }
-    let EventFactory {
-        mut events,
-        clear_identifiers,
-        ..
-    } = factory;
+    let EventFactory { mut events, clear_identifiers, .. } = factory;
     events.sort_by_key(|event| event.occurred_at);
     (events, clear_identifiers)
 }
@@ -141,9 +115,7 @@ pub struct UnitProfile {
 
 impl UnitProfile {
     fn draw(rng: &mut ChaCha8Rng) -> Self {
-        UnitProfile {
-            skew: rng.gen_range(-0.08..0.08),
-        }
+        UnitProfile { skew: rng.gen_range(-0.08..0.08) }
     }
 
     /// The unit's version of a provincial rate, kept within [0.02, 0.995].
@@ -155,15 +127,9 @@ impl UnitProfile {
 /// Each unit's share of the province's dossiers: communes by population, departments together
 /// about 30% (they handle the province-level procedures).
 fn unit_weights(reference: &ReferenceData) -> Vec<f64> {
-    let population =
-        |unit: &Unit| reference.denominator(&unit.code, "population").unwrap_or(0) as f64;
+    let population = |unit: &Unit| reference.denominator(&unit.code, "population").unwrap_or(0) as f64;
     let total: f64 = reference.units.iter().map(population).sum();
-    let departments = reference
-        .units
-        .iter()
-        .filter(|u| u.kind == UnitKind::Department)
-        .count()
-        .max(1) as f64;
+    let departments = reference.units.iter().filter(|u| u.kind == UnitKind::Department).count().max(1) as f64;
     reference
         .units
         .iter()

@@ -2,8 +2,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use ioc_events::{
-    Channel, DossierDigitised, DossierReceived, DossierResolved, DossierResultReturned, EventBody,
-    Outcome, ResultForm, ServiceLevel, Source,
+    Channel, DossierDigitised, DossierReceived, DossierResolved, DossierResultReturned, EventBody, Outcome, ResultForm,
+    ServiceLevel, Source,
 };
 use ioc_reference::Unit;
 use rand::Rng;
@@ -27,8 +27,7 @@ pub fn day(
     profile: &UnitProfile,
 ) {
     let working = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
-    let expected =
-        DOSSIERS_PER_WORKING_DAY * scenario.scale * weight * if working { 1.0 } else { 0.15 };
+    let expected = DOSSIERS_PER_WORKING_DAY * scenario.scale * weight * if working { 1.0 } else { 0.15 };
     let count = draw_count(factory.rng(), expected);
     for _ in 0..count {
         dossier(factory, day, unit, profile);
@@ -54,11 +53,7 @@ fn dossier(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, profile:
     let legal_days = [1_i64, 3, 5, 7, 10, 15][rng.gen_range(0..6)];
     let due_at = local_time(day + Duration::days(legal_days), 17, 0);
     let fee_bearing = rng.gen_bool(0.4);
-    let applicant_id = format!(
-        "0{:02}{:09}",
-        rng.gen_range(1..97),
-        rng.gen_range(0..1_000_000_000_u64)
-    );
+    let applicant_id = format!("0{:02}{:09}", rng.gen_range(1..97), rng.gen_range(0..1_000_000_000_u64));
     let applicant_phone = format!("09{:08}", rng.gen_range(0..100_000_000_u64));
     let digitised = rng.gen_bool(profile.rate(DIGITISED_RATE));
     let components = rng.gen_range(1..=5_u16);
@@ -82,12 +77,7 @@ fn dossier(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, profile:
         applicant_ref: None,
         applicant_phone_ref: None,
     };
-    if !factory.emit(
-        Source::Portal,
-        unit,
-        received_at,
-        EventBody::DossierReceived(received),
-    ) {
+    if !factory.emit(Source::Portal, unit, received_at, EventBody::DossierReceived(received)) {
         return;
     }
     if digitised {
@@ -96,38 +86,14 @@ fn dossier(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, profile:
             components_digitised: components,
             components_reused: reused,
         };
-        factory.emit(
-            Source::Portal,
-            unit,
-            received_at + Duration::minutes(20),
-            EventBody::DossierDigitised(body),
-        );
+        factory.emit(Source::Portal, unit, received_at + Duration::minutes(20), EventBody::DossierDigitised(body));
     }
     let resolved_at = received_at + Duration::hours(hours_to_resolve);
-    let outcome = if approved {
-        Outcome::Approved
-    } else {
-        Outcome::Rejected
-    };
-    let resolved = DossierResolved {
-        dossier_id: dossier_id.clone(),
-        outcome,
-    };
-    if factory.emit(
-        Source::Portal,
-        unit,
-        resolved_at,
-        EventBody::DossierResolved(resolved),
-    ) {
-        let result_form = if electronic {
-            ResultForm::Electronic
-        } else {
-            ResultForm::Paper
-        };
-        let returned = DossierResultReturned {
-            dossier_id,
-            result_form,
-        };
+    let outcome = if approved { Outcome::Approved } else { Outcome::Rejected };
+    let resolved = DossierResolved { dossier_id: dossier_id.clone(), outcome };
+    if factory.emit(Source::Portal, unit, resolved_at, EventBody::DossierResolved(resolved)) {
+        let result_form = if electronic { ResultForm::Electronic } else { ResultForm::Paper };
+        let returned = DossierResultReturned { dossier_id, result_form };
         factory.emit(
             Source::Portal,
             unit,

@@ -22,26 +22,15 @@ pub fn day(
     profile: &UnitProfile,
 ) {
     for group in TargetGroup::ALL {
-        let population = reference
-            .denominator(&unit.code, group.as_str())
-            .unwrap_or(0) as f64;
-        let count = draw_count(
-            factory.rng(),
-            population * DAILY_REGISTRATION_SHARE * scenario.scale,
-        );
+        let population = reference.denominator(&unit.code, group.as_str()).unwrap_or(0) as f64;
+        let count = draw_count(factory.rng(), population * DAILY_REGISTRATION_SHARE * scenario.scale);
         for _ in 0..count {
             learner(factory, day, unit, group, profile);
         }
     }
 }
 
-fn learner(
-    factory: &mut EventFactory<'_>,
-    day: NaiveDate,
-    unit: &Unit,
-    group: TargetGroup,
-    profile: &UnitProfile,
-) {
+fn learner(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, group: TargetGroup, profile: &UnitProfile) {
     let learner_id = factory.entity_id("HV", unit);
     let household_ref = factory.entity_id("HGD", unit);
     let rng = factory.rng();
@@ -49,11 +38,7 @@ fn learner(
     let certified = rng.gen_bool(profile.rate(CERTIFIED_SHARE));
     let certified_at = registered_at + Duration::hours(rng.gen_range(24..24 * 21));
     let vneid_confirmed = rng.gen_bool(VNEID_CONFIRMED_SHARE);
-    let citizen_id = format!(
-        "0{:02}{:09}",
-        rng.gen_range(1..97),
-        rng.gen_range(0..1_000_000_000_u64)
-    );
+    let citizen_id = format!("0{:02}{:09}", rng.gen_range(1..97), rng.gen_range(0..1_000_000_000_u64));
     factory.clear_identifiers.push(citizen_id.clone());
     let registered = LearnerRegistered {
         learner_id: learner_id.clone(),
@@ -62,26 +47,9 @@ fn learner(
         citizen_id: Some(citizen_id),
         citizen_ref: None,
     };
-    if factory.emit(
-        Source::Training,
-        unit,
-        registered_at,
-        EventBody::LearnerRegistered(registered),
-    ) && certified
-    {
+    if factory.emit(Source::Training, unit, registered_at, EventBody::LearnerRegistered(registered)) && certified {
         let certificate_id = factory.entity_id("CC", unit);
-        let body = SkillsCertified {
-            learner_id,
-            household_ref,
-            target_group: group,
-            certificate_id,
-            vneid_confirmed,
-        };
-        factory.emit(
-            Source::Training,
-            unit,
-            certified_at,
-            EventBody::SkillsCertified(body),
-        );
+        let body = SkillsCertified { learner_id, household_ref, target_group: group, certificate_id, vneid_confirmed };
+        factory.emit(Source::Training, unit, certified_at, EventBody::SkillsCertified(body));
     }
 }

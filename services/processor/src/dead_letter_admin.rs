@@ -1,0 +1,169 @@
+//! `ioc-processor dlq list | replay`: shows the dead-letter topic and re-injects its messages
+//! into their source topics after a fix. Replayed events keep their event ids, so an event that
+//! was stored after all is still counted once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use ioc_events::dead_letter_topic;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::FutureRecord;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+
+use crate::ProcessorConfig;
+
+/// One dead letter, as `dlq list` prints it (one JSON object per line).
+#[derive(Debug, Serialize)]
+pub struct DeadLetter {
+    /// Partition of the dead-letter topic.
+    pub partition: i32,
+    /// Offset in the dead-letter topic.
+    pub offset: i64,
+    /// Where the message was consumed from.
+    pub source_topic: Option<String>,
+    /// Its partition there.
+    pub source_partition: Option<String>,
+    /// Its offset there.
+    pub source_offset: Option<String>,
+    /// Why it could not be processed.
+    pub error: Option<String>,
+    /// When it was dead-lettered.
+    pub failed_at: Option<String>,
+    /// The event id, when the payload has one.
+    pub event_id: Option<String>,
+}
+
+fn header(message: &OwnedMessage, name: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+fn describe(message: &OwnedMessage) -> DeadLetter {
+    let event_id = message
+        .payload()
+        .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+        .and_then(|v| v.get("event_id").and_then(|id| id.as_str()).map(str::to_owned));
+    DeadLetter {
+        partition: message.partition(),
+        offset: message.offset(),
+        source_topic: header(message, "ioc.source_topic"),
+        source_partition: header(message, "ioc.source_partition"),
+        source_offset: header(message, "ioc.source_offset"),
+        error: header(message, "ioc.error"),
+        failed_at: header(message, "ioc.failed_at"),
+        event_id,
+    }
+}
+
+/// Reads the dead-letter topic from `group`'s committed position (or the beginning) up to the
+/// end it had when the call started; never further, so a replayed letter that fails again is
+/// not read twice in one run.
+fn read_to_end(config: &ProcessorConfig, group: &str) -> anyhow::Result<(BaseConsumer, Vec<OwnedMessage>)> {
+    let topic = dead_letter_topic(&config.kafka.topic_prefix);
+    let consumer: BaseConsumer =
+        config.kafka.base_consumer(group).context("failed to create the dead-letter consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(&topic), Duration::from_secs(10))
+        .with_context(|| format!("failed to read metadata of {topic}"))?;
+    let partitions: Vec<i32> = metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    let committed = {
+        let mut wanted = TopicPartitionList::new();
+        for partition in &partitions {
+            wanted.add_partition(&topic, *partition);
+        }
+        consumer.committed_offsets(wanted, Duration::from_secs(10)).context("failed to read committed offsets")?
+    };
+    let mut assignment = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for partition in &partitions {
+        let (low, high) = consumer.fetch_watermarks(&topic, *partition, Duration::from_secs(10))?;
+        let start = match committed.find_partition(&topic, *partition).map(|e| e.offset()) {
+            Some(Offset::Offset(offset)) => offset.max(low),
+            _ => low,
+        };
+        if start < high {
+            assignment.add_partition_offset(&topic, *partition, Offset::Offset(start))?;
+            ends.insert(*partition, high);
+        }
+    }
+    let mut letters = Vec::new();
+    if ends.is_empty() {
+        return Ok((consumer, letters));
+    }
+    consumer.assign(&assignment)?;
+    let mut remaining = ends.len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while remaining > 0 {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "timed out reading {topic}");
+        let Some(received) = consumer.poll(Duration::from_millis(500)) else { continue };
+        let message = received.context("failed to read the dead-letter topic")?.detach();
+        let end = ends.get(&message.partition()).copied().unwrap_or(0);
+        if message.offset() + 1 == end {
+            remaining -= 1;
+        }
+        if message.offset() < end {
+            letters.push(message);
+        }
+    }
+    Ok((consumer, letters))
+}
+
+/// Every dead letter, oldest first per partition.
+pub fn list(config: &ProcessorConfig) -> anyhow::Result<Vec<DeadLetter>> {
+    // A throwaway group: listing must not move the replay position.
+    let group = format!("{}.dlq-list.{}", config.group_prefix, uuid_like());
+    let (_, letters) = read_to_end(config, &group)?;
+    Ok(letters.iter().map(describe).collect())
+}
+
+/// Re-produces every dead letter not replayed yet to the topic it came from, then records the
+/// replay position (group `{group_prefix}.dlq-replay`). Returns how many were replayed.
+pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
+    let group = format!("{}.dlq-replay", config.group_prefix);
+    let (consumer, letters) = read_to_end(config, &group)?;
+    let producer = config.kafka.producer()?;
+    let mut next_offsets: HashMap<i32, i64> = HashMap::new();
+    let dlq = dead_letter_topic(&config.kafka.topic_prefix);
+    for letter in &letters {
+        let target = header(letter, "ioc.source_topic").with_context(|| {
+            format!(
+                "dead letter at {}/{} has no ioc.source_topic header; cannot tell where it belongs",
+                letter.partition(),
+                letter.offset()
+            )
+        })?;
+        let mut headers = OwnedHeaders::new();
+        let replayed_from = format!("{}/{}", letter.partition(), letter.offset());
+        headers = headers.insert(rdkafka::message::Header { key: "ioc.replayed_from", value: Some(&replayed_from) });
+        let mut record = FutureRecord::<[u8], [u8]>::to(&target).headers(headers);
+        if let Some(key) = letter.key() {
+            record = record.key(key);
+        }
+        if let Some(payload) = letter.payload() {
+            record = record.payload(payload);
+        }
+        producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(error, _)| anyhow::anyhow!("failed to replay {replayed_from} to {target}: {error}"))?;
+        next_offsets.insert(letter.partition(), letter.offset() + 1);
+    }
+    if !next_offsets.is_empty() {
+        let mut list = TopicPartitionList::new();
+        for (partition, offset) in next_offsets {
+            list.add_partition_offset(&dlq, partition, Offset::Offset(offset))?;
+        }
+        consumer.commit(&list, CommitMode::Sync).context("replayed, but failed to record the replay position")?;
+    }
+    Ok(letters.len())
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    )
+}

@@ -1,0 +1,119 @@
+//! The services as separate OS processes, for tests that must kill them with SIGKILL.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory holding the workspace's binaries (`target/debug`), found from the test
+/// executable (`target/debug/deps/<test>`). `ops/test` builds them before the tests run.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the services first (cargo build --bins; ops/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A free loopback port (there is a small window in which another process could take it).
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
+}
+
+/// A service running as a child process.
+pub struct ServiceProcess {
+    name: String,
+    binary: PathBuf,
+    env: BTreeMap<String, String>,
+    /// Base URL of its HTTP endpoint.
+    pub url: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` with `env` (plus `RUST_LOG=warn`), logging to a file in the temp dir,
+    /// and waits until its `/readyz` answers 200.
+    pub async fn start(name: &str, binary: PathBuf, port: u16, env: BTreeMap<String, String>) -> ServiceProcess {
+        let log = std::env::temp_dir().join(format!("ioc-{name}-{port}.log"));
+        let mut process = ServiceProcess {
+            name: name.to_owned(),
+            binary,
+            env,
+            url: format!("http://127.0.0.1:{port}"),
+            child: None,
+            log,
+        };
+        process.restart().await;
+        process
+    }
+
+    /// Starts the process again (after a kill) with the same settings and waits until ready.
+    pub async fn restart(&mut self) {
+        let log = File::options().create(true).append(true).open(&self.log).expect("log file");
+        let child = Command::new(&self.binary)
+            .envs(&self.env)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to start {}: {e}", self.binary.display()));
+        self.child = Some(child);
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(format!("{}/readyz", self.url)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("{} exited during start-up ({status}); see {}", self.name, self.log.display());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} not ready after 30s; see {}",
+                self.name,
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGKILL: no flush, no commit, no goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits up to `deadline` for a clean exit; returns whether it exited by itself.
+    pub async fn terminate(&mut self, deadline: Duration) -> bool {
+        let Some(mut child) = self.child.take() else { return true };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let started = Instant::now();
+        while started.elapsed() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
