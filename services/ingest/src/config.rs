@@ -46,6 +46,9 @@ pub struct IngestConfig {
     /// Requests processed at once by this replica; more are answered 503 with Retry-After.
     /// (Bytes waiting for Kafka are bounded by `kafka.producer_queue_kbytes`.)
     pub max_in_flight_requests: usize,
+    /// On SIGTERM, how long requests in flight may still take before the process exits anyway
+    /// (their senders get no answer and resend).
+    pub shutdown_deadline_ms: u64,
 }
 
 /// A token bucket: `events_per_second` refill, `burst` capacity.
@@ -76,6 +79,7 @@ impl Default for IngestConfig {
             revoked_keys: Vec::new(),
             rate_limits: BTreeMap::new(),
             max_in_flight_requests: 256,
+            shutdown_deadline_ms: 20_000,
         }
     }
 }

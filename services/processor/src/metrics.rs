@@ -19,6 +19,8 @@ pub struct ProcessorMetrics {
     pub batch_seconds: HistogramVec,
     /// 1 while a source's partitions are paused because ClickHouse refuses inserts.
     pub paused: IntGaugeVec,
+    /// Errors reported by the Kafka consumer (connection losses and the like), by source.
+    pub consumer_errors: IntCounterVec,
 }
 
 impl ProcessorMetrics {
@@ -46,6 +48,9 @@ impl ProcessorMetrics {
         )?;
         registry.register(Box::new(batch_seconds.clone()))?;
         registry.register(Box::new(paused.clone()))?;
+        let consumer_errors =
+            counter("ioc_processor_consumer_errors_total", "errors reported by the kafka consumer", "source")?;
+        registry.register(Box::new(consumer_errors.clone()))?;
         Ok(ProcessorMetrics {
             registry,
             rows_written,
@@ -54,6 +59,7 @@ impl ProcessorMetrics {
             commit_failures,
             batch_seconds,
             paused,
+            consumer_errors,
         })
     }
 }

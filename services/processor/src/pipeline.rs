@@ -46,6 +46,8 @@ struct SourcePipeline<T: SourceTable> {
     batch: Batch<T::Row>,
     /// When the oldest unwritten message must be written.
     deadline: Option<Instant>,
+    /// Consumer errors since the last one logged, and when that was.
+    consumer_errors: (u64, Option<Instant>),
 }
 
 /// How a flush ended.
@@ -77,6 +79,7 @@ pub async fn run<T: SourceTable>(
         consumer,
         batch: Batch::default(),
         deadline: None,
+        consumer_errors: (0, None),
     };
 
     loop {
@@ -88,8 +91,10 @@ pub async fn run<T: SourceTable>(
                     pipeline.is_full()
                 }
                 Err(error) => {
-                    tracing::warn!(%source, %error, "kafka consumer error");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    // librdkafka queues one error event per failed (re)connect; they are news, not
+                    // a reason to wait: sleeping here once left messages stuck behind hundreds of
+                    // queued "all brokers down" events long after the broker came back.
+                    pipeline.report_consumer_error(&error);
                     false
                 }
             },
@@ -133,6 +138,18 @@ impl<T: SourceTable> SourcePipeline<T> {
         }
         let wait = Duration::from_millis(self.context.config.batch_max_wait_ms);
         self.deadline.get_or_insert_with(|| Instant::now() + wait);
+    }
+
+    /// Counts a consumer error and logs at most one line every 10 s per source.
+    fn report_consumer_error(&mut self, error: &rdkafka::error::KafkaError) {
+        self.context.metrics.consumer_errors.with_label_values(&[self.source.as_str()]).inc();
+        let (count, logged_at) = &mut self.consumer_errors;
+        *count += 1;
+        if logged_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+            tracing::warn!(source = %self.source, %error, errors = *count, "kafka consumer errors (librdkafka keeps reconnecting)");
+            *count = 0;
+            *logged_at = Some(Instant::now());
+        }
     }
 
     fn is_full(&self) -> bool {

@@ -38,7 +38,7 @@ pub struct ServiceProcess {
 }
 
 impl ServiceProcess {
-    /// Starts `binary` with `env` (plus `RUST_LOG=warn`), logging to a file in the temp dir,
+    /// Starts `binary` with `env` (`RUST_LOG=warn` unless `env` sets it), logging to a file in the temp dir,
     /// and waits until its `/readyz` answers 200.
     pub async fn start(name: &str, binary: PathBuf, port: u16, env: BTreeMap<String, String>) -> ServiceProcess {
         let log = std::env::temp_dir().join(format!("ioc-{name}-{port}.log"));
@@ -58,8 +58,8 @@ impl ServiceProcess {
     pub async fn restart(&mut self) {
         let log = File::options().create(true).append(true).open(&self.log).expect("log file");
         let child = Command::new(&self.binary)
-            .envs(&self.env)
             .env("RUST_LOG", "warn")
+            .envs(&self.env)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
@@ -85,6 +85,11 @@ impl ServiceProcess {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Everything the process (and its earlier runs) logged.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGKILL: no flush, no commit, no goodbye.

@@ -247,8 +247,10 @@ async fn clickhouse_outage() -> Figures {
         cluster.ingest.url.clone(),
         cluster.keys.clone(),
         run.batches.clone(),
-        Duration::from_millis(200),
+        Duration::from_millis(1000),
     );
+    // ClickHouse finishes its open keep-alive connections before it stops (about 10 s): the
+    // stream lasts about 50 s so events keep arriving while it is really down.
     sending.flowing(5).await;
     dev(&["stop", "clickhouse"]);
     tokio::time::sleep(Duration::from_secs(60)).await;

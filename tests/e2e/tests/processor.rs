@@ -113,10 +113,7 @@ async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
         .insert(rdkafka::message::Header { key: "ioc.source_offset", value: Some("41") })
         .insert(rdkafka::message::Header { key: "ioc.error", value: Some("unsupported by processor 0.0.9") });
     let dlq = dead_letter_topic(&pipeline.kafka.topic_prefix);
-    let letter = FutureRecord::to(&dlq)
-        .key("H37.105-261005-0001")
-        .payload(EXAMPLE)
-        .headers(headers);
+    let letter = FutureRecord::to(&dlq).key("H37.105-261005-0001").payload(EXAMPLE).headers(headers);
     producer.send(letter, Duration::from_secs(10)).await.expect("dead letter produced");
 
     let config = ioc_processor::ProcessorConfig {

@@ -1,0 +1,95 @@
+//! SIGTERM: the processor stores and commits the batch it holds, then exits within its
+//! deadline; after a restart nothing is consumed twice. Ingest exits within its deadline too.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use ioc_clickhouse::ClickHouseConfig;
+use ioc_e2e::process::{binary, free_port, ServiceProcess};
+use ioc_e2e::{clickhouse_url, ingest_config, kafka_brokers, on_stop, random_keys, random_name, repo_root, spawn};
+use ioc_kafka::KafkaConfig;
+use ioc_reference::ReferenceData;
+use ioc_simulator::{simulate, Faults, Scenario, Sender};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
+    ioc_telemetry::init_logging();
+    let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("sd"), ..KafkaConfig::default() };
+    let clickhouse = ClickHouseConfig {
+        url: clickhouse_url(),
+        database: random_name("ioc_shutdown_"),
+        ..ClickHouseConfig::default()
+    };
+    let migrate = ioc_processor::ProcessorConfig {
+        clickhouse: clickhouse.clone(),
+        migrations_dir: repo_root().join("schemas/clickhouse"),
+        reference_dir: repo_root().join("schemas/reference"),
+        ..ioc_processor::ProcessorConfig::default()
+    };
+    ioc_processor::migrate(&migrate).await.expect("migrations");
+
+    let port = free_port();
+    let env = BTreeMap::from([
+        ("IOC_PROCESSOR__LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ("IOC_PROCESSOR__KAFKA__BROKERS".to_owned(), kafka.brokers.clone()),
+        ("IOC_PROCESSOR__KAFKA__TOPIC_PREFIX".to_owned(), kafka.topic_prefix.clone()),
+        ("IOC_PROCESSOR__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
+        ("IOC_PROCESSOR__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
+        ("IOC_PROCESSOR__GROUP_PREFIX".to_owned(), random_name("g")),
+        // Batches wait long, so SIGTERM finds one pending.
+        ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS".to_owned(), "60000".to_owned()),
+        ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS".to_owned(), "5000".to_owned()),
+    ]);
+    let mut processor = ServiceProcess::start("processor-sigterm", binary("ioc-processor"), port, env).await;
+
+    let keys = random_keys();
+    let mut config = ingest_config(&kafka, &keys);
+    config.shutdown_deadline_ms = 3_000;
+    let ingest = spawn(|listener, stopped| ioc_ingest::serve(config, listener, on_stop(stopped))).await;
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 2, scale: 0.01 };
+    let run = simulate(77, &scenario, Faults::default(), 200, &reference);
+    Sender::new(&ingest.url, keys).send_all(&run.batches).await.expect("sent");
+
+    let count = |sql: &'static str| {
+        let client = clickhouse.client();
+        async move { client.query(sql).fetch_one::<u64>().await.expect("count") }
+    };
+    let stored = "SELECT toUInt64((SELECT count() FROM portal_events) + (SELECT count() FROM edoc_events) \
+                  + (SELECT count() FROM training_events))";
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(stored).await, 0, "the batch should still be pending (batch_max_wait_ms is 60 s)");
+
+    let asked = Instant::now();
+    assert!(processor.terminate(Duration::from_secs(10)).await, "processor did not exit by itself after SIGTERM");
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(6), "processor took {took:?} to stop; its deadline is 5 s");
+    assert_eq!(count(stored).await, run.events.len() as u64, "the pending batch was stored on the way out");
+
+    // Committed too: a new processor in the same group finds nothing to consume again. Rows a
+    // redelivery would write carry a later inserted_at, which survives ReplacingMergeTree merges.
+    let restarted_at: u32 = clickhouse.client().query("SELECT toUInt32(now())").fetch_one().await.expect("now");
+    processor.restart().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let rewritten: u64 = clickhouse
+        .client()
+        .query(
+            "SELECT toUInt64((SELECT count() FROM portal_events WHERE inserted_at >= toDateTime(?)) \
+             + (SELECT count() FROM edoc_events WHERE inserted_at >= toDateTime(?)) \
+             + (SELECT count() FROM training_events WHERE inserted_at >= toDateTime(?)))",
+        )
+        .bind(restarted_at)
+        .bind(restarted_at)
+        .bind(restarted_at)
+        .fetch_one()
+        .await
+        .expect("count");
+    assert_eq!(rewritten, 0, "events consumed again after a clean stop");
+    processor.kill();
+
+    let asked = Instant::now();
+    ingest.stop().await.expect("ingest stops cleanly");
+    assert!(asked.elapsed() < Duration::from_secs(10), "ingest took {:?} to stop", asked.elapsed());
+    clickhouse.server_client().query(&format!("DROP DATABASE {}", clickhouse.database)).execute().await.ok();
+}
