@@ -2,7 +2,7 @@
 //! reading (gzip), framing, per-event limits and the contract. No input may panic or hang.
 //!
 //! The default run is short (256 cases a property) so the suite stays fast; a long run:
-//! `PROPTEST_CASES=200000 cargo test --release -p ioc-ingest --test fuzz_decoding` (see
+//! `PROPTEST_CASES=200000 cargo test -p ioc-ingest --test fuzz_decoding` (see
 //! ops/FUZZING.md for the figures of the last one).
 
 use std::io::Write;

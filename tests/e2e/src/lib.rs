@@ -114,23 +114,15 @@ impl Pipeline {
     /// Migrates a fresh database and boots the three services.
     pub async fn start() -> Pipeline {
         ioc_telemetry::init_logging();
-        let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("t"), ..KafkaConfig::default() };
-        let clickhouse = ClickHouseConfig {
-            url: clickhouse_url(),
-            database: random_name("ioc_test_"),
-            ..ClickHouseConfig::default()
-        };
+        let (kafka, clickhouse) = fresh_stack("t", "ioc_test_").await;
         let database = DropDatabase(clickhouse.clone());
         let processor_config = ProcessorConfig {
             kafka: kafka.clone(),
             clickhouse: clickhouse.clone(),
             group_prefix: random_name("g"),
             batch_max_wait_ms: 300,
-            migrations_dir: repo_root().join("schemas/clickhouse"),
-            reference_dir: repo_root().join("schemas/reference"),
             ..ProcessorConfig::default()
         };
-        ioc_processor::migrate(&processor_config).await.expect("migrations apply on the local clickhouse");
         let keys = random_keys();
         let ingest_config = ingest_config(&kafka, &keys);
         let api_config = ApiConfig { clickhouse: clickhouse.clone(), ..ApiConfig::default() };
@@ -173,6 +165,38 @@ impl Pipeline {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// Kafka settings with a fresh topic prefix and a freshly migrated ClickHouse database, both
+/// with random names starting with the given prefixes.
+pub async fn fresh_stack(topic_prefix: &str, database_prefix: &str) -> (KafkaConfig, ClickHouseConfig) {
+    let kafka =
+        KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name(topic_prefix), ..KafkaConfig::default() };
+    let clickhouse = ClickHouseConfig {
+        url: clickhouse_url(),
+        database: random_name(database_prefix),
+        ..ClickHouseConfig::default()
+    };
+    let migrate = ProcessorConfig {
+        clickhouse: clickhouse.clone(),
+        migrations_dir: repo_root().join("schemas/clickhouse"),
+        reference_dir: repo_root().join("schemas/reference"),
+        ..ProcessorConfig::default()
+    };
+    ioc_processor::migrate(&migrate).await.expect("migrations apply on the local clickhouse");
+    (kafka, clickhouse)
+}
+
+/// Posts an NDJSON body to ingest as `source` with `key`.
+pub async fn post_ndjson(ingest: &str, source: Source, key: &str, body: String) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{ingest}/v1/sources/{source}/events"))
+        .bearer_auth(key)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .expect("ingest answers")
 }
 
 /// Waits for a service's `/readyz` to answer 200.

@@ -26,6 +26,49 @@ pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
 }
 
+/// Environment for an `ioc-processor` process on `port` using `kafka` and `clickhouse`;
+/// `extra` settings (`IOC_PROCESSOR__...`) are added on top.
+pub fn processor_env(
+    kafka: &ioc_kafka::KafkaConfig,
+    clickhouse: &ioc_clickhouse::ClickHouseConfig,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::from([
+        ("IOC_PROCESSOR__LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ("IOC_PROCESSOR__KAFKA__BROKERS".to_owned(), kafka.brokers.clone()),
+        ("IOC_PROCESSOR__KAFKA__TOPIC_PREFIX".to_owned(), kafka.topic_prefix.clone()),
+        ("IOC_PROCESSOR__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
+        ("IOC_PROCESSOR__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
+        ("IOC_PROCESSOR__GROUP_PREFIX".to_owned(), crate::random_name("g")),
+    ]);
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
+/// Environment for an `ioc-ingest` process on `port` producing to `kafka`, accepting each
+/// source's clear key in `keys`; `extra` settings (`IOC_INGEST__...`) are added on top.
+pub fn ingest_env(
+    kafka: &ioc_kafka::KafkaConfig,
+    keys: &BTreeMap<ioc_events::Source, String>,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::from([
+        ("IOC_INGEST__LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ("IOC_INGEST__KAFKA__BROKERS".to_owned(), kafka.brokers.clone()),
+        ("IOC_INGEST__KAFKA__TOPIC_PREFIX".to_owned(), kafka.topic_prefix.clone()),
+        ("IOC_INGEST__PSEUDONYMISATION_KEY".to_owned(), uuid::Uuid::new_v4().to_string()),
+        // Scenarios use fixed 2026 dates; they must keep passing in later years.
+        ("IOC_INGEST__MAX_EVENT_AGE_DAYS".to_owned(), "36500".to_owned()),
+    ]);
+    for (source, key) in keys {
+        env.insert(format!("IOC_INGEST__KEYS__{}", source.as_str().to_uppercase()), ioc_ingest::auth::digest(key));
+    }
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
 /// A service running as a child process.
 pub struct ServiceProcess {
     name: String,

@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use ioc_clickhouse::ClickHouseConfig;
-use ioc_e2e::process::{binary, free_port, ServiceProcess};
-use ioc_e2e::{clickhouse_url, kafka_brokers, on_stop, random_keys, random_name, repo_root, spawn, Running};
+use ioc_e2e::process::{binary, free_port, ingest_env, processor_env, ServiceProcess};
+use ioc_e2e::{fresh_stack, on_stop, random_keys, repo_root, spawn, Running};
 use ioc_events::Source;
-use ioc_kafka::KafkaConfig;
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Batch, Faults, Scenario, Sender, Simulation};
 
@@ -49,49 +48,17 @@ fn dev(args: &[&str]) {
 
 impl Cluster {
     async fn start() -> Cluster {
-        let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("f"), ..KafkaConfig::default() };
-        let clickhouse = ClickHouseConfig {
-            url: clickhouse_url(),
-            database: random_name("ioc_fault_"),
-            ..ClickHouseConfig::default()
-        };
-        let migrate = ioc_processor::ProcessorConfig {
-            clickhouse: clickhouse.clone(),
-            migrations_dir: repo_root().join("schemas/clickhouse"),
-            reference_dir: repo_root().join("schemas/reference"),
-            ..ioc_processor::ProcessorConfig::default()
-        };
-        ioc_processor::migrate(&migrate).await.expect("migrations");
+        let (kafka, clickhouse) = fresh_stack("f", "ioc_fault_").await;
         let keys = random_keys();
-
-        let common = |prefix: &str| {
-            BTreeMap::from([
-                (format!("{prefix}__KAFKA__BROKERS"), kafka.brokers.clone()),
-                (format!("{prefix}__KAFKA__TOPIC_PREFIX"), kafka.topic_prefix.clone()),
-            ])
-        };
         let processor_port = free_port();
-        let mut processor_env = common("IOC_PROCESSOR");
-        processor_env.extend([
-            ("IOC_PROCESSOR__LISTEN".to_owned(), format!("127.0.0.1:{processor_port}")),
-            ("IOC_PROCESSOR__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
-            ("IOC_PROCESSOR__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
-            ("IOC_PROCESSOR__GROUP_PREFIX".to_owned(), random_name("g")),
-            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS".to_owned(), "300".to_owned()),
-            ("IOC_PROCESSOR__MAX_RETRY_BACKOFF_MS".to_owned(), "2000".to_owned()),
-        ]);
+        let processor_env = processor_env(
+            &kafka,
+            &clickhouse,
+            processor_port,
+            &[("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "300"), ("IOC_PROCESSOR__MAX_RETRY_BACKOFF_MS", "2000")],
+        );
         let ingest_port = free_port();
-        let mut ingest_env = common("IOC_INGEST");
-        ingest_env.extend([
-            ("IOC_INGEST__LISTEN".to_owned(), format!("127.0.0.1:{ingest_port}")),
-            ("IOC_INGEST__KAFKA__MESSAGE_TIMEOUT_MS".to_owned(), "5000".to_owned()),
-            ("IOC_INGEST__PSEUDONYMISATION_KEY".to_owned(), uuid::Uuid::new_v4().to_string()),
-            ("IOC_INGEST__MAX_EVENT_AGE_DAYS".to_owned(), "36500".to_owned()),
-        ]);
-        for (source, key) in &keys {
-            ingest_env
-                .insert(format!("IOC_INGEST__KEYS__{}", source.as_str().to_uppercase()), ioc_ingest::auth::digest(key));
-        }
+        let ingest_env = ingest_env(&kafka, &keys, ingest_port, &[("IOC_INGEST__KAFKA__MESSAGE_TIMEOUT_MS", "5000")]);
         // The processor creates the topics; start it first.
         let processor =
             ServiceProcess::start("processor", binary("ioc-processor"), processor_port, processor_env).await;

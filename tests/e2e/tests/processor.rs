@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ioc_e2e::{random_name, Pipeline};
+use ioc_e2e::{post_ndjson, random_name, Pipeline};
 use ioc_events::{dead_letter_topic, Source};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
@@ -22,14 +22,9 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
     let poison = FutureRecord::to(&topic).key("H37.105-261005-0001").payload("{\"this is\": \"not an event\"}");
     producer.send(poison, Duration::from_secs(10)).await.expect("poison produced");
 
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/sources/portal/events", pipeline.ingest.url))
-        .bearer_auth(&pipeline.keys[&Source::Portal])
-        .header("content-type", "application/x-ndjson")
-        .body(EXAMPLE.replace('\n', ""))
-        .send()
-        .await
-        .expect("sent");
+    let response =
+        post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], EXAMPLE.replace('\n', ""))
+            .await;
     assert_eq!(response.status(), 200);
     pipeline.wait_for_events(1, Duration::from_secs(60)).await;
 
@@ -94,14 +89,9 @@ async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
     let pipeline = Pipeline::start().await;
     let portal_topic = Source::Portal.topic(&pipeline.kafka.topic_prefix);
     // The event arrives normally...
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/sources/portal/events", pipeline.ingest.url))
-        .bearer_auth(&pipeline.keys[&Source::Portal])
-        .header("content-type", "application/x-ndjson")
-        .body(EXAMPLE.replace('\n', ""))
-        .send()
-        .await
-        .expect("sent");
+    let response =
+        post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], EXAMPLE.replace('\n', ""))
+            .await;
     assert_eq!(response.status(), 200);
     pipeline.wait_for_events(1, Duration::from_secs(60)).await;
     // ...and a copy of it sits in the dead-letter topic, as an older processor version that

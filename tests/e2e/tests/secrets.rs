@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ioc_e2e::process::{binary, free_port, ServiceProcess};
+use ioc_e2e::process::{binary, free_port, ingest_env, ServiceProcess};
 use ioc_e2e::{kafka_brokers, random_name};
 use ioc_events::Source;
 use serde_json::{json, Value};
@@ -19,18 +19,16 @@ async fn no_secret_or_clear_identifier_in_logs_or_metrics() {
     let prefix = random_name("s");
     let kafka = ioc_kafka::KafkaConfig { brokers: kafka_brokers(), topic_prefix: prefix.clone(), ..Default::default() };
     kafka.ensure_topics(&[Source::Portal.topic(&prefix)]).await.expect("topic");
-    let mut env = BTreeMap::from([
-        ("IOC_INGEST__LISTEN".to_owned(), format!("127.0.0.1:{port}")),
-        ("IOC_INGEST__KAFKA__BROKERS".to_owned(), kafka_brokers()),
-        ("IOC_INGEST__KAFKA__TOPIC_PREFIX".to_owned(), prefix),
-        ("IOC_INGEST__PSEUDONYMISATION_KEY".to_owned(), pseudonymisation_key.clone()),
-        ("IOC_INGEST__MAX_EVENT_AGE_DAYS".to_owned(), "36500".to_owned()),
-        ("RUST_LOG".to_owned(), "debug".to_owned()),
-    ]);
-    for source in Source::ALL {
-        let key = if source == Source::Portal { bearer.clone() } else { format!("{source}-other") };
-        env.insert(format!("IOC_INGEST__KEYS__{}", source.as_str().to_uppercase()), ioc_ingest::auth::digest(&key));
-    }
+    let keys: BTreeMap<Source, String> = Source::ALL
+        .iter()
+        .map(|s| (*s, if *s == Source::Portal { bearer.clone() } else { format!("{s}-other") }))
+        .collect();
+    let env = ingest_env(
+        &kafka,
+        &keys,
+        port,
+        &[("IOC_INGEST__PSEUDONYMISATION_KEY", &pseudonymisation_key), ("RUST_LOG", "debug")],
+    );
     let mut ingest = ServiceProcess::start("ingest-secrets", binary("ioc-ingest"), port, env).await;
 
     let event: Value = serde_json::from_str(EXAMPLE).expect("example");

@@ -1,46 +1,26 @@
 //! SIGTERM: the processor stores and commits the batch it holds, then exits within its
 //! deadline; after a restart nothing is consumed twice. Ingest exits within its deadline too.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use ioc_clickhouse::ClickHouseConfig;
-use ioc_e2e::process::{binary, free_port, ServiceProcess};
-use ioc_e2e::{clickhouse_url, ingest_config, kafka_brokers, on_stop, random_keys, random_name, repo_root, spawn};
-use ioc_kafka::KafkaConfig;
+use ioc_e2e::process::{binary, free_port, processor_env, ServiceProcess};
+use ioc_e2e::{fresh_stack, ingest_config, on_stop, random_keys, repo_root, spawn};
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Faults, Scenario, Sender};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
     ioc_telemetry::init_logging();
-    let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("sd"), ..KafkaConfig::default() };
-    let clickhouse = ClickHouseConfig {
-        url: clickhouse_url(),
-        database: random_name("ioc_shutdown_"),
-        ..ClickHouseConfig::default()
-    };
-    let migrate = ioc_processor::ProcessorConfig {
-        clickhouse: clickhouse.clone(),
-        migrations_dir: repo_root().join("schemas/clickhouse"),
-        reference_dir: repo_root().join("schemas/reference"),
-        ..ioc_processor::ProcessorConfig::default()
-    };
-    ioc_processor::migrate(&migrate).await.expect("migrations");
-
+    let (kafka, clickhouse) = fresh_stack("sd", "ioc_shutdown_").await;
     let port = free_port();
-    let env = BTreeMap::from([
-        ("IOC_PROCESSOR__LISTEN".to_owned(), format!("127.0.0.1:{port}")),
-        ("IOC_PROCESSOR__KAFKA__BROKERS".to_owned(), kafka.brokers.clone()),
-        ("IOC_PROCESSOR__KAFKA__TOPIC_PREFIX".to_owned(), kafka.topic_prefix.clone()),
-        ("IOC_PROCESSOR__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
-        ("IOC_PROCESSOR__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
-        ("IOC_PROCESSOR__GROUP_PREFIX".to_owned(), random_name("g")),
-        // Batches wait long, so SIGTERM finds one pending.
-        ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS".to_owned(), "60000".to_owned()),
-        ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS".to_owned(), "5000".to_owned()),
-    ]);
+    // Batches wait long, so SIGTERM finds one pending.
+    let env = processor_env(
+        &kafka,
+        &clickhouse,
+        port,
+        &[("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "60000"), ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS", "5000")],
+    );
     let mut processor = ServiceProcess::start("processor-sigterm", binary("ioc-processor"), port, env).await;
 
     let keys = random_keys();
@@ -69,6 +49,8 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
 
     // Committed too: a new processor in the same group finds nothing to consume again. Rows a
     // redelivery would write carry a later inserted_at, which survives ReplacingMergeTree merges.
+    // inserted_at has one-second resolution: let the second of the shutdown flush pass first.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let restarted_at: u32 = clickhouse.client().query("SELECT toUInt32(now())").fetch_one().await.expect("now");
     processor.restart().await;
     tokio::time::sleep(Duration::from_secs(4)).await;
