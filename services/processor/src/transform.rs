@@ -67,6 +67,9 @@ pub struct PortalRow {
     result_form: String,
     components_digitised: u16,
     components_reused: u16,
+    payment_method: String,
+    amount_vnd: u64,
+    satisfaction: String,
 }
 
 fn name<T: Serialize>(value: &T) -> String {
@@ -105,6 +108,14 @@ impl SourceTable for PortalTable {
             }
             EventBody::DossierResolved(resolved) => row.outcome = name(&resolved.outcome),
             EventBody::DossierResultReturned(returned) => row.result_form = name(&returned.result_form),
+            EventBody::DossierPaid(paid) => {
+                row.payment_method = name(&paid.method);
+                row.amount_vnd = paid.amount_vnd;
+            }
+            EventBody::DossierRated(rated) => row.satisfaction = name(&rated.satisfaction),
+            EventBody::DossierSupplementRequested(_)
+            | EventBody::DossierResumed(_)
+            | EventBody::DossierWithdrawn(_) => {}
             other => return Err(TransformError::WrongTable(other.type_name())),
         }
         Ok(row)
@@ -126,6 +137,9 @@ pub struct EdocRow {
     level: String,
     classified: u8,
     processed_online: u8,
+    document_id: String,
+    form: String,
+    digitally_signed: u8,
 }
 
 impl SourceTable for EdocTable {
@@ -139,7 +153,11 @@ impl SourceTable for EdocTable {
             occurred_at: seconds("occurred_at", event.occurred_at)?,
             received_at: received_seconds(event)?,
             unit_code: event.unit_code.clone(),
-            record_id: event.body.entity_id().to_owned(),
+            // Work records and documents are different entities; each has its own id column.
+            record_id: match &event.body {
+                EventBody::WorkRecordOpened(_) | EventBody::WorkRecordClosed(_) => event.body.entity_id().to_owned(),
+                _ => String::new(),
+            },
             ..EdocRow::default()
         };
         match &event.body {
@@ -151,6 +169,11 @@ impl SourceTable for EdocTable {
                 row.level = closed.level.as_str().to_owned();
                 row.classified = flag(closed.classified);
                 row.processed_online = flag(closed.processed_online);
+            }
+            EventBody::DocumentSent(document) | EventBody::DocumentReceived(document) => {
+                row.document_id = document.document_id.clone();
+                row.form = name(&document.form);
+                row.digitally_signed = flag(document.digitally_signed);
             }
             other => return Err(TransformError::WrongTable(other.type_name())),
         }
@@ -175,6 +198,10 @@ pub struct TrainingRow {
     certificate_id: String,
     vneid_confirmed: u8,
     citizen_ref: String,
+    course_code: String,
+    class_id: String,
+    topic: String,
+    attendees: u32,
 }
 
 impl SourceTable for TrainingTable {
@@ -188,7 +215,11 @@ impl SourceTable for TrainingTable {
             occurred_at: seconds("occurred_at", event.occurred_at)?,
             received_at: received_seconds(event)?,
             unit_code: event.unit_code.clone(),
-            learner_id: event.body.entity_id().to_owned(),
+            // Classes are not about one learner; they have their own id column.
+            learner_id: match &event.body {
+                EventBody::ClassHeld(_) => String::new(),
+                _ => event.body.entity_id().to_owned(),
+            },
             ..TrainingRow::default()
         };
         match &event.body {
@@ -202,6 +233,12 @@ impl SourceTable for TrainingTable {
                 row.target_group = certified.target_group.as_str().to_owned();
                 row.certificate_id = certified.certificate_id.clone();
                 row.vneid_confirmed = flag(certified.vneid_confirmed);
+            }
+            EventBody::CourseCompleted(course) => row.course_code = course.course_code.clone(),
+            EventBody::ClassHeld(class) => {
+                row.class_id = class.class_id.clone();
+                row.topic = name(&class.topic);
+                row.attendees = class.attendees;
             }
             other => return Err(TransformError::WrongTable(other.type_name())),
         }
@@ -243,6 +280,28 @@ mod tests {
         assert_eq!(PortalTable::row(&closed), Err(TransformError::WrongTable("work_record.closed")));
         let row = EdocTable::row(&closed).expect("row");
         assert_eq!((row.level.as_str(), row.classified, row.processed_online), ("commune", 1, 0));
+    }
+
+    #[test]
+    fn documents_and_classes_fill_their_own_id_columns() {
+        let sent = event(serde_json::json!({
+            "event_id": "2b9d6c1e-0a4f-4e7b-8c3d-5f1a9e2b7c11", "source": "edoc", "type": "document.sent",
+            "occurred_at": "2026-10-02T14:00:00+07:00", "unit_code": "STC", "document_id": "125-STC-NS",
+            "form": "electronic", "digitally_signed": true
+        }));
+        let row = EdocTable::row(&sent).expect("row");
+        assert_eq!((row.document_id.as_str(), row.record_id.as_str()), ("125-STC-NS", ""));
+        assert_eq!((row.form.as_str(), row.digitally_signed), ("electronic", 1));
+        let held = event(serde_json::json!({
+            "event_id": "c4e8a2f6-1d3b-4a5c-9e7f-0b2d4f6a8c12", "source": "training", "type": "class.held",
+            "occurred_at": "2026-10-04T19:30:00+07:00", "unit_code": "07909", "class_id": "C1",
+            "topic": "digital_payment", "attendees": 42
+        }));
+        let row = TrainingTable::row(&held).expect("row");
+        assert_eq!(
+            (row.class_id.as_str(), row.learner_id.as_str(), row.topic.as_str(), row.attendees),
+            ("C1", "", "digital_payment", 42)
+        );
     }
 
     #[test]

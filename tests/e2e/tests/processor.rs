@@ -138,3 +138,33 @@ async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
     assert_eq!(ioc_processor::dead_letter_admin::list(&config).expect("list").len(), 1, "listing never consumes");
     pipeline.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_valid_example_is_stored_with_its_fields_in_their_columns() {
+    let pipeline = Pipeline::start().await;
+    let dir = ioc_e2e::repo_root().join("schemas/events/examples/valid");
+    let mut per_source: std::collections::BTreeMap<Source, String> = std::collections::BTreeMap::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("example");
+        let event: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let source: Source = event["source"].as_str().expect("source").parse().expect("known source");
+        per_source.entry(source).or_default().push_str(&format!("{event}\n"));
+        count += 1;
+    }
+    for (source, body) in per_source {
+        let response = post_ndjson(&pipeline.ingest.url, source, &pipeline.keys[&source], body).await;
+        assert_eq!(response.status(), 200, "{source}: {}", response.text().await.unwrap_or_default());
+    }
+    pipeline.wait_for_events(count, Duration::from_secs(60)).await;
+    let value = |sql: &'static str| pipeline.count(sql);
+    assert_eq!(value("SELECT toUInt64(sum(amount_vnd)) FROM portal_events WHERE type = 'dossier.paid'").await, 50_000);
+    assert_eq!(value("SELECT toUInt64(count()) FROM portal_events WHERE satisfaction = 'satisfied'").await, 1);
+    assert_eq!(
+        value("SELECT toUInt64(count()) FROM edoc_events WHERE document_id != '' AND form = 'electronic' AND digitally_signed = 1").await,
+        2
+    );
+    assert_eq!(value("SELECT toUInt64(sum(attendees)) FROM training_events WHERE topic = 'digital_payment'").await, 42);
+    assert_eq!(value("SELECT toUInt64(count()) FROM training_events WHERE course_code = 'KNS-CB-01'").await, 1);
+    pipeline.stop().await;
+}

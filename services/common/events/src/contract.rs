@@ -13,10 +13,22 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("dossier.digitised", include_str!("../../../../schemas/events/portal/dossier.digitised.v1.json")),
     ("dossier.resolved", include_str!("../../../../schemas/events/portal/dossier.resolved.v1.json")),
     ("dossier.result_returned", include_str!("../../../../schemas/events/portal/dossier.result_returned.v1.json")),
+    (
+        "dossier.supplement_requested",
+        include_str!("../../../../schemas/events/portal/dossier.supplement_requested.v1.json"),
+    ),
+    ("dossier.resumed", include_str!("../../../../schemas/events/portal/dossier.resumed.v1.json")),
+    ("dossier.paid", include_str!("../../../../schemas/events/portal/dossier.paid.v1.json")),
+    ("dossier.withdrawn", include_str!("../../../../schemas/events/portal/dossier.withdrawn.v1.json")),
+    ("dossier.rated", include_str!("../../../../schemas/events/portal/dossier.rated.v1.json")),
     ("work_record.opened", include_str!("../../../../schemas/events/edoc/work_record.opened.v1.json")),
     ("work_record.closed", include_str!("../../../../schemas/events/edoc/work_record.closed.v1.json")),
+    ("document.sent", include_str!("../../../../schemas/events/edoc/document.sent.v1.json")),
+    ("document.received", include_str!("../../../../schemas/events/edoc/document.received.v1.json")),
     ("learner.registered", include_str!("../../../../schemas/events/training/learner.registered.v1.json")),
     ("skills.certified", include_str!("../../../../schemas/events/training/skills.certified.v1.json")),
+    ("course.completed", include_str!("../../../../schemas/events/training/course.completed.v1.json")),
+    ("class.held", include_str!("../../../../schemas/events/training/class.held.v1.json")),
 ];
 
 const ENVELOPE: &str = include_str!("../../../../schemas/events/envelope.v1.json");

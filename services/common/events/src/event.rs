@@ -44,6 +44,27 @@ pub enum EventBody {
     /// `dossier.result_returned`
     #[serde(rename = "dossier.result_returned")]
     DossierResultReturned(DossierResultReturned),
+    /// `dossier.supplement_requested`
+    #[serde(rename = "dossier.supplement_requested")]
+    DossierSupplementRequested(DossierRef),
+    /// `dossier.resumed`
+    #[serde(rename = "dossier.resumed")]
+    DossierResumed(DossierRef),
+    /// `dossier.paid`
+    #[serde(rename = "dossier.paid")]
+    DossierPaid(DossierPaid),
+    /// `dossier.withdrawn`
+    #[serde(rename = "dossier.withdrawn")]
+    DossierWithdrawn(DossierRef),
+    /// `dossier.rated`
+    #[serde(rename = "dossier.rated")]
+    DossierRated(DossierRated),
+    /// `document.sent`
+    #[serde(rename = "document.sent")]
+    DocumentSent(DocumentExchanged),
+    /// `document.received`
+    #[serde(rename = "document.received")]
+    DocumentReceived(DocumentExchanged),
     /// `work_record.opened`
     #[serde(rename = "work_record.opened")]
     WorkRecordOpened(WorkRecordOpened),
@@ -56,6 +77,12 @@ pub enum EventBody {
     /// `skills.certified`
     #[serde(rename = "skills.certified")]
     SkillsCertified(SkillsCertified),
+    /// `course.completed`
+    #[serde(rename = "course.completed")]
+    CourseCompleted(CourseCompleted),
+    /// `class.held`
+    #[serde(rename = "class.held")]
+    ClassHeld(ClassHeld),
 }
 
 impl EventBody {
@@ -66,10 +93,19 @@ impl EventBody {
             EventBody::DossierDigitised(_) => "dossier.digitised",
             EventBody::DossierResolved(_) => "dossier.resolved",
             EventBody::DossierResultReturned(_) => "dossier.result_returned",
+            EventBody::DossierSupplementRequested(_) => "dossier.supplement_requested",
+            EventBody::DossierResumed(_) => "dossier.resumed",
+            EventBody::DossierPaid(_) => "dossier.paid",
+            EventBody::DossierWithdrawn(_) => "dossier.withdrawn",
+            EventBody::DossierRated(_) => "dossier.rated",
+            EventBody::DocumentSent(_) => "document.sent",
+            EventBody::DocumentReceived(_) => "document.received",
             EventBody::WorkRecordOpened(_) => "work_record.opened",
             EventBody::WorkRecordClosed(_) => "work_record.closed",
             EventBody::LearnerRegistered(_) => "learner.registered",
             EventBody::SkillsCertified(_) => "skills.certified",
+            EventBody::CourseCompleted(_) => "course.completed",
+            EventBody::ClassHeld(_) => "class.held",
         }
     }
 
@@ -79,9 +115,20 @@ impl EventBody {
             EventBody::DossierReceived(_)
             | EventBody::DossierDigitised(_)
             | EventBody::DossierResolved(_)
-            | EventBody::DossierResultReturned(_) => Source::Portal,
-            EventBody::WorkRecordOpened(_) | EventBody::WorkRecordClosed(_) => Source::Edoc,
-            EventBody::LearnerRegistered(_) | EventBody::SkillsCertified(_) => Source::Training,
+            | EventBody::DossierResultReturned(_)
+            | EventBody::DossierSupplementRequested(_)
+            | EventBody::DossierResumed(_)
+            | EventBody::DossierPaid(_)
+            | EventBody::DossierWithdrawn(_)
+            | EventBody::DossierRated(_) => Source::Portal,
+            EventBody::WorkRecordOpened(_)
+            | EventBody::WorkRecordClosed(_)
+            | EventBody::DocumentSent(_)
+            | EventBody::DocumentReceived(_) => Source::Edoc,
+            EventBody::LearnerRegistered(_)
+            | EventBody::SkillsCertified(_)
+            | EventBody::CourseCompleted(_)
+            | EventBody::ClassHeld(_) => Source::Training,
         }
     }
 
@@ -93,10 +140,18 @@ impl EventBody {
             EventBody::DossierDigitised(e) => &e.dossier_id,
             EventBody::DossierResolved(e) => &e.dossier_id,
             EventBody::DossierResultReturned(e) => &e.dossier_id,
+            EventBody::DossierSupplementRequested(e)
+            | EventBody::DossierResumed(e)
+            | EventBody::DossierWithdrawn(e) => &e.dossier_id,
+            EventBody::DossierPaid(e) => &e.dossier_id,
+            EventBody::DossierRated(e) => &e.dossier_id,
+            EventBody::DocumentSent(e) | EventBody::DocumentReceived(e) => &e.document_id,
             EventBody::WorkRecordOpened(e) => &e.record_id,
             EventBody::WorkRecordClosed(e) => &e.record_id,
             EventBody::LearnerRegistered(e) => &e.learner_id,
             EventBody::SkillsCertified(e) => &e.learner_id,
+            EventBody::CourseCompleted(e) => &e.learner_id,
+            EventBody::ClassHeld(e) => &e.class_id,
         }
     }
 }
@@ -330,4 +385,102 @@ pub struct SkillsCertified {
     pub certificate_id: String,
     /// Completion confirmed on the citizen's VNeID.
     pub vneid_confirmed: bool,
+}
+
+/// An event that only names its dossier (supplement requested, resumed, withdrawn).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DossierRef {
+    /// Dossier code.
+    pub dossier_id: String,
+}
+
+/// How a dossier's fee was paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// Through the national payment platform.
+    Online,
+    /// At the counter.
+    Counter,
+}
+
+/// A dossier's fee was paid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DossierPaid {
+    /// Dossier code.
+    pub dossier_id: String,
+    /// Online or at the counter.
+    pub method: PaymentMethod,
+    /// Amount in đồng.
+    pub amount_vnd: u64,
+}
+
+/// A citizen's rating of a dossier's handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    /// Rất hài lòng.
+    VerySatisfied,
+    /// Hài lòng.
+    Satisfied,
+    /// Bình thường.
+    Neutral,
+    /// Không hài lòng.
+    Dissatisfied,
+}
+
+/// The citizen rated a dossier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DossierRated {
+    /// Dossier code.
+    pub dossier_id: String,
+    /// The rating.
+    pub satisfaction: Satisfaction,
+}
+
+/// An official document sent or received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentExchanged {
+    /// Document number in the agency's system.
+    pub document_id: String,
+    /// Electronic or paper.
+    pub form: ResultForm,
+    /// Carries a digital signature.
+    pub digitally_signed: bool,
+}
+
+/// A learner completed a course.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CourseCompleted {
+    /// Pseudonymous learner id on the platform.
+    pub learner_id: String,
+    /// Course code.
+    pub course_code: String,
+}
+
+/// Topic of a "Bình dân học vụ số" class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassTopic {
+    /// Using the internet.
+    Internet,
+    /// Online public services.
+    OnlinePublicServices,
+    /// Digital payment.
+    DigitalPayment,
+    /// Digital safety.
+    DigitalSafety,
+    /// Online health care.
+    OnlineHealth,
+}
+
+/// A class was held in a commune.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassHeld {
+    /// Class id.
+    pub class_id: String,
+    /// Topic.
+    pub topic: ClassTopic,
+    /// People who attended.
+    pub attendees: u32,
 }

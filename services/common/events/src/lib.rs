@@ -11,8 +11,9 @@ mod source;
 
 pub use contract::{Contract, ContractError};
 pub use event::{
-    Channel, DossierDigitised, DossierReceived, DossierResolved, DossierResultReturned, Event, EventBody,
-    LearnerRegistered, Outcome, RecordLevel, ResultForm, ServiceLevel, SkillsCertified, TargetGroup, WorkRecordClosed,
+    Channel, ClassHeld, ClassTopic, CourseCompleted, DocumentExchanged, DossierDigitised, DossierPaid, DossierRated,
+    DossierReceived, DossierRef, DossierResolved, DossierResultReturned, Event, EventBody, LearnerRegistered, Outcome,
+    PaymentMethod, RecordLevel, ResultForm, Satisfaction, ServiceLevel, SkillsCertified, TargetGroup, WorkRecordClosed,
     WorkRecordOpened,
 };
 pub use source::{dead_letter_topic, Source, UnknownSource};
