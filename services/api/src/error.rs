@@ -11,6 +11,9 @@ pub enum ApiError {
     /// The request's parameters are wrong; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// A bug on our side; the details go to the log.
+    #[error("internal error, see the service log")]
+    Internal(String),
     /// ClickHouse failed; the details go to the log, not to the client.
     #[error("the indicator store is unavailable, try again shortly")]
     Store(#[from] clickhouse::error::Error),
@@ -20,6 +23,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
             ApiError::Store(error) => {
                 tracing::error!(%error, "clickhouse query failed");
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use ioc_events::indicators::{self, DIGITISATION_RATE, ONLINE_SUBMISSION_RATE};
-use ioc_events::{Channel, Event, EventBody, RecordLevel, ResultForm, TargetGroup};
+use ioc_events::{Channel, Event, EventBody, PaymentMethod, RecordLevel, ResultForm, TargetGroup};
 use ioc_reference::ReferenceData;
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +37,15 @@ pub struct GroundTruth {
 struct Tally {
     received: BTreeSet<String>,
     received_online: BTreeSet<String>,
+    received_fee_bearing: BTreeSet<String>,
     resolved: BTreeSet<String>,
+    returned: BTreeSet<String>,
+    returned_electronic: BTreeSet<String>,
+    sent: BTreeSet<String>,
+    sent_electronic: BTreeSet<String>,
+    sent_signed: BTreeSet<String>,
+    document_received: BTreeSet<String>,
+    document_received_electronic: BTreeSet<String>,
     closed: HashMap<RecordLevel, BTreeSet<String>>,
     closed_online: HashMap<RecordLevel, BTreeSet<String>>,
     certified: HashMap<TargetGroup, BTreeSet<String>>,
@@ -56,8 +64,12 @@ pub fn compute(
     // Dossier facts that count whenever they happened.
     let mut digitised: BTreeSet<&str> = BTreeSet::new();
     let mut electronic: BTreeSet<&str> = BTreeSet::new();
+    let mut paid_online: BTreeSet<&str> = BTreeSet::new();
     for event in events {
         match &event.body {
+            EventBody::DossierPaid(p) if p.method == PaymentMethod::Online => {
+                paid_online.insert(&p.dossier_id);
+            }
             EventBody::DossierDigitised(d) if d.components_digitised > 0 => {
                 digitised.insert(&d.dossier_id);
             }
@@ -77,9 +89,33 @@ pub fn compute(
                 if d.channel == Channel::Online {
                     tally.received_online.insert(d.dossier_id.clone());
                 }
+                if d.fee_bearing {
+                    tally.received_fee_bearing.insert(d.dossier_id.clone());
+                }
             }
             EventBody::DossierResolved(d) if in_period(event) => {
                 tally.resolved.insert(d.dossier_id.clone());
+            }
+            EventBody::DossierResultReturned(r) if in_period(event) => {
+                tally.returned.insert(r.dossier_id.clone());
+                if r.result_form == ResultForm::Electronic {
+                    tally.returned_electronic.insert(r.dossier_id.clone());
+                }
+            }
+            EventBody::DocumentSent(d) if in_period(event) => {
+                tally.sent.insert(d.document_id.clone());
+                if d.form == ResultForm::Electronic {
+                    tally.sent_electronic.insert(d.document_id.clone());
+                }
+                if d.digitally_signed {
+                    tally.sent_signed.insert(d.document_id.clone());
+                }
+            }
+            EventBody::DocumentReceived(d) if in_period(event) => {
+                tally.document_received.insert(d.document_id.clone());
+                if d.form == ResultForm::Electronic {
+                    tally.document_received_electronic.insert(d.document_id.clone());
+                }
             }
             EventBody::WorkRecordClosed(w) if in_period(event) && !w.classified => {
                 tally.closed.entry(w.level).or_default().insert(w.record_id.clone());
@@ -110,6 +146,25 @@ pub fn compute(
             DIGITISATION_RATE.to_owned(),
             Expected { numerator: digitised_and_electronic, denominator: count(Some(&tally.resolved)) },
         );
+        let paid = tally.received_fee_bearing.iter().filter(|id| paid_online.contains(id.as_str())).count() as u64;
+        let fraction = |numerator: &BTreeSet<String>, denominator: &BTreeSet<String>| Expected {
+            numerator: numerator.len() as u64,
+            denominator: denominator.len() as u64,
+        };
+        out.insert(
+            indicators::ONLINE_PAYMENT_RATE.to_owned(),
+            Expected { numerator: paid, denominator: tally.received_fee_bearing.len() as u64 },
+        );
+        out.insert(
+            indicators::ELECTRONIC_RESULT_RATE.to_owned(),
+            fraction(&tally.returned_electronic, &tally.returned),
+        );
+        out.insert(indicators::DOCUMENTS_SENT_ELECTRONIC.to_owned(), fraction(&tally.sent_electronic, &tally.sent));
+        out.insert(
+            indicators::DOCUMENTS_RECEIVED_ELECTRONIC.to_owned(),
+            fraction(&tally.document_received_electronic, &tally.document_received),
+        );
+        out.insert(indicators::DOCUMENTS_SENT_SIGNED.to_owned(), fraction(&tally.sent_signed, &tally.sent));
         for (level, id) in [
             (RecordLevel::Province, indicators::WORK_RECORDS_ONLINE_PROVINCE),
             (RecordLevel::Commune, indicators::WORK_RECORDS_ONLINE_COMMUNE),
@@ -142,6 +197,14 @@ pub fn compute(
         whole.received.extend(tally.received);
         whole.received_online.extend(tally.received_online);
         whole.resolved.extend(tally.resolved);
+        whole.received_fee_bearing.extend(tally.received_fee_bearing);
+        whole.returned.extend(tally.returned);
+        whole.returned_electronic.extend(tally.returned_electronic);
+        whole.sent.extend(tally.sent);
+        whole.sent_electronic.extend(tally.sent_electronic);
+        whole.sent_signed.extend(tally.sent_signed);
+        whole.document_received.extend(tally.document_received);
+        whole.document_received_electronic.extend(tally.document_received_electronic);
         for (level, ids) in tally.closed {
             whole.closed.entry(level).or_default().extend(ids);
         }

@@ -23,6 +23,16 @@ pub struct Definition {
 pub const ONLINE_SUBMISSION_RATE: &str = "online_submission_rate";
 /// 4.2: dossiers resolved in the period that were digitised and got an electronic result / dossiers resolved.
 pub const DIGITISATION_RATE: &str = "digitisation_rate";
+/// 4.1: dossiers whose result was returned electronically / dossiers whose result was returned.
+pub const ELECTRONIC_RESULT_RATE: &str = "electronic_result_rate";
+/// 3.6: fee-bearing dossiers received in the period that were paid online / fee-bearing dossiers received.
+pub const ONLINE_PAYMENT_RATE: &str = "online_payment_rate";
+/// Documents sent electronically / documents sent.
+pub const DOCUMENTS_SENT_ELECTRONIC: &str = "documents_sent_electronic_rate";
+/// Documents received electronically / documents received.
+pub const DOCUMENTS_RECEIVED_ELECTRONIC: &str = "documents_received_electronic_rate";
+/// Documents sent with a digital signature / documents sent.
+pub const DOCUMENTS_SENT_SIGNED: &str = "documents_sent_signed_rate";
 /// Work records closed online / closed, province level, classified excluded.
 pub const WORK_RECORDS_ONLINE_PROVINCE: &str = "work_records_online_rate_province";
 /// Work records closed online / closed, commune level, classified excluded.
@@ -53,6 +63,41 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ số hóa hồ sơ",
         name_en: "Dossier digitisation rate",
         target: Some(0.8),
+    },
+    Definition {
+        id: ONLINE_PAYMENT_RATE,
+        decision_766_code: Some("3.6"),
+        name_vi: "Tỷ lệ hồ sơ thanh toán trực tuyến",
+        name_en: "Online payment rate",
+        target: None,
+    },
+    Definition {
+        id: ELECTRONIC_RESULT_RATE,
+        decision_766_code: Some("4.1"),
+        name_vi: "Tỷ lệ cấp kết quả điện tử",
+        name_en: "Electronic result rate",
+        target: None,
+    },
+    Definition {
+        id: DOCUMENTS_SENT_ELECTRONIC,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ văn bản đi dưới dạng điện tử",
+        name_en: "Documents sent electronically",
+        target: None,
+    },
+    Definition {
+        id: DOCUMENTS_RECEIVED_ELECTRONIC,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ văn bản đến dưới dạng điện tử",
+        name_en: "Documents received electronically",
+        target: None,
+    },
+    Definition {
+        id: DOCUMENTS_SENT_SIGNED,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ văn bản đi có ký số",
+        name_en: "Documents sent with a digital signature",
+        target: None,
     },
     Definition {
         id: WORK_RECORDS_ONLINE_PROVINCE,

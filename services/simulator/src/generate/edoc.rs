@@ -1,7 +1,7 @@
 //! The e-office system: work records opened and closed, at province and commune level.
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
-use ioc_events::{EventBody, RecordLevel, Source, WorkRecordClosed, WorkRecordOpened};
+use ioc_events::{DocumentExchanged, EventBody, RecordLevel, ResultForm, Source, WorkRecordClosed, WorkRecordOpened};
 use ioc_reference::{Unit, UnitKind};
 use rand::Rng;
 
@@ -14,6 +14,11 @@ const RECORDS_PER_COMMUNE_DAY: f64 = 12.0;
 const ONLINE_RATE_PROVINCE: f64 = 0.95;
 const ONLINE_RATE_COMMUNE: f64 = 0.75;
 const CLASSIFIED_SHARE: f64 = 0.03;
+/// Official documents sent (and, separately, received) per working day by one unit at scale 1.
+const DOCUMENTS_PER_DEPARTMENT_DAY: f64 = 30.0;
+const DOCUMENTS_PER_COMMUNE_DAY: f64 = 8.0;
+const ELECTRONIC_DOCUMENT_RATE: f64 = 0.95;
+const SIGNED_SHARE_OF_ELECTRONIC: f64 = 0.92;
 
 /// One day of work records at `unit`.
 pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, unit: &Unit, profile: &UnitProfile) {
@@ -24,6 +29,16 @@ pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, 
         UnitKind::Department => (RecordLevel::Province, RECORDS_PER_DEPARTMENT_DAY, ONLINE_RATE_PROVINCE),
         _ => (RecordLevel::Commune, RECORDS_PER_COMMUNE_DAY, ONLINE_RATE_COMMUNE),
     };
+    let documents_per_day = match unit.kind {
+        UnitKind::Department => DOCUMENTS_PER_DEPARTMENT_DAY,
+        _ => DOCUMENTS_PER_COMMUNE_DAY,
+    };
+    for sent in [true, false] {
+        let documents = draw_count(factory.rng(), documents_per_day * scenario.scale);
+        for _ in 0..documents {
+            document(factory, day, unit, profile, sent);
+        }
+    }
     let count = draw_count(factory.rng(), per_day * scenario.scale);
     for _ in 0..count {
         let record_id = factory.entity_id("HSCV", unit);
@@ -38,4 +53,16 @@ pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, 
             factory.emit(Source::Edoc, unit, closed_at, EventBody::WorkRecordClosed(closed));
         }
     }
+}
+
+fn document(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, profile: &UnitProfile, sent: bool) {
+    let document_id = factory.entity_id(if sent { "VBDI" } else { "VBDEN" }, unit);
+    let rng = factory.rng();
+    let at = office_time(rng, day);
+    let electronic = rng.gen_bool(profile.rate(ELECTRONIC_DOCUMENT_RATE));
+    let digitally_signed = electronic && rng.gen_bool(SIGNED_SHARE_OF_ELECTRONIC);
+    let form = if electronic { ResultForm::Electronic } else { ResultForm::Paper };
+    let body = DocumentExchanged { document_id, form, digitally_signed };
+    let body = if sent { EventBody::DocumentSent(body) } else { EventBody::DocumentReceived(body) };
+    factory.emit(Source::Edoc, unit, at, body);
 }

@@ -2,8 +2,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use ioc_events::{
-    Channel, DossierDigitised, DossierReceived, DossierResolved, DossierResultReturned, EventBody, Outcome, ResultForm,
-    ServiceLevel, Source,
+    Channel, DossierDigitised, DossierPaid, DossierRated, DossierReceived, DossierRef, DossierResolved,
+    DossierResultReturned, EventBody, Outcome, PaymentMethod, ResultForm, Satisfaction, ServiceLevel, Source,
 };
 use ioc_reference::Unit;
 use rand::Rng;
@@ -16,6 +16,11 @@ const DOSSIERS_PER_WORKING_DAY: f64 = 5_400.0;
 const ONLINE_RATE: f64 = 0.866;
 const ELECTRONIC_RESULT_RATE: f64 = 0.8697;
 const DIGITISED_RATE: f64 = 0.8389;
+/// Fee-bearing dossiers paid online (85% of people have e-payment accounts; not all use them).
+const ONLINE_PAYMENT_RATE: f64 = 0.6;
+const SUPPLEMENT_SHARE: f64 = 0.08;
+const WITHDRAWN_SHARE: f64 = 0.02;
+const RATED_SHARE: f64 = 0.3;
 
 /// One day of dossiers at `unit`.
 pub fn day(
@@ -62,6 +67,15 @@ fn dossier(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, profile:
     let hours_to_resolve = rng.gen_range(2..(legal_days * 24 + 72));
     let approved = rng.gen_bool(0.95);
     let electronic = rng.gen_bool(profile.rate(ELECTRONIC_RESULT_RATE));
+    let paid_online = rng.gen_bool(profile.rate(ONLINE_PAYMENT_RATE));
+    let supplemented = rng.gen_bool(SUPPLEMENT_SHARE);
+    let withdrawn = rng.gen_bool(WITHDRAWN_SHARE);
+    let rating = rng.gen_bool(RATED_SHARE).then(|| match rng.gen_range(0..100) {
+        0..=29 => Satisfaction::VerySatisfied,
+        30..=84 => Satisfaction::Satisfied,
+        85..=94 => Satisfaction::Neutral,
+        _ => Satisfaction::Dissatisfied,
+    });
 
     factory.clear_identifiers.push(applicant_id.clone());
     factory.clear_identifiers.push(applicant_phone.clone());
@@ -88,17 +102,41 @@ fn dossier(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, profile:
         };
         factory.emit(Source::Portal, unit, received_at + Duration::minutes(20), EventBody::DossierDigitised(body));
     }
-    let resolved_at = received_at + Duration::hours(hours_to_resolve);
+    if fee_bearing {
+        let method = if paid_online { PaymentMethod::Online } else { PaymentMethod::Counter };
+        let paid = DossierPaid { dossier_id: dossier_id.clone(), method, amount_vnd: 50_000 };
+        factory.emit(Source::Portal, unit, received_at + Duration::minutes(10), EventBody::DossierPaid(paid));
+    }
+    if withdrawn {
+        let body = DossierRef { dossier_id };
+        factory.emit(Source::Portal, unit, received_at + Duration::hours(12), EventBody::DossierWithdrawn(body));
+        return;
+    }
+    // A supplement request pauses the clock for a day and delays the resolution by two.
+    let mut resolved_at = received_at + Duration::hours(hours_to_resolve);
+    if supplemented {
+        let requested = DossierRef { dossier_id: dossier_id.clone() };
+        factory.emit(
+            Source::Portal,
+            unit,
+            received_at + Duration::hours(24),
+            EventBody::DossierSupplementRequested(requested),
+        );
+        let resumed = DossierRef { dossier_id: dossier_id.clone() };
+        factory.emit(Source::Portal, unit, received_at + Duration::hours(48), EventBody::DossierResumed(resumed));
+        resolved_at += Duration::hours(48);
+    }
     let outcome = if approved { Outcome::Approved } else { Outcome::Rejected };
     let resolved = DossierResolved { dossier_id: dossier_id.clone(), outcome };
     if factory.emit(Source::Portal, unit, resolved_at, EventBody::DossierResolved(resolved)) {
         let result_form = if electronic { ResultForm::Electronic } else { ResultForm::Paper };
-        let returned = DossierResultReturned { dossier_id, result_form };
-        factory.emit(
-            Source::Portal,
-            unit,
-            resolved_at + Duration::minutes(45),
-            EventBody::DossierResultReturned(returned),
-        );
+        let returned = DossierResultReturned { dossier_id: dossier_id.clone(), result_form };
+        let returned_at = resolved_at + Duration::minutes(45);
+        if factory.emit(Source::Portal, unit, returned_at, EventBody::DossierResultReturned(returned)) {
+            if let Some(satisfaction) = rating {
+                let rated = DossierRated { dossier_id, satisfaction };
+                factory.emit(Source::Portal, unit, returned_at + Duration::hours(3), EventBody::DossierRated(rated));
+            }
+        }
     }
 }
