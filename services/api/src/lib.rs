@@ -4,6 +4,7 @@ pub mod config;
 mod error;
 pub mod kpis;
 mod metrics;
+pub mod openapi;
 pub mod period;
 
 use std::collections::HashMap;
@@ -101,6 +102,45 @@ async fn get_kpis(
     }))
 }
 
+/// One indicator's definition, as `GET /v1/indicators` serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorDefinition {
+    /// Stable id.
+    pub id: String,
+    /// Number in Decision 766, if any.
+    pub decision_766_code: Option<String>,
+    /// Vietnamese name.
+    pub name_vi: String,
+    /// English name.
+    pub name_en: String,
+    /// What the numerator counts.
+    pub numerator: String,
+    /// What the denominator counts.
+    pub denominator: String,
+    /// Target ratio, if one is set.
+    pub target: Option<f64>,
+}
+
+async fn get_indicators() -> Json<serde_json::Value> {
+    let definitions: Vec<IndicatorDefinition> = ioc_events::indicators::DEFINITIONS
+        .iter()
+        .map(|d| IndicatorDefinition {
+            id: d.id.to_owned(),
+            decision_766_code: d.decision_766_code.map(str::to_owned),
+            name_vi: d.name_vi.to_owned(),
+            name_en: d.name_en.to_owned(),
+            numerator: d.numerator.to_owned(),
+            denominator: d.denominator.to_owned(),
+            target: d.target,
+        })
+        .collect();
+    Json(serde_json::json!({ "indicators": definitions }))
+}
+
+async fn get_openapi() -> Json<serde_json::Value> {
+    Json(openapi::document())
+}
+
 struct ClickHouseReadiness(clickhouse::Client);
 
 impl Readiness for ClickHouseReadiness {
@@ -118,9 +158,22 @@ pub fn router(state: Arc<AppState>) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .route("/v1/kpis", get(get_kpis))
+        .route("/v1/indicators", get(get_indicators))
+        .route("/openapi.json", get(get_openapi))
         .with_state(state)
         .merge(ops)
         .layer(axum::middleware::from_fn(move |request, next| metrics::count_request(metrics.clone(), request, next)))
+}
+
+impl AppState {
+    /// The state for `config` (the ClickHouse client connects lazily).
+    pub fn new(config: ApiConfig) -> anyhow::Result<Self> {
+        Ok(AppState {
+            clickhouse: config.clickhouse.client(),
+            metrics: ApiMetrics::new().context("failed to register metrics")?,
+            config,
+        })
+    }
 }
 
 /// Runs ioc-api on `listener` until `shutdown` resolves.
@@ -130,11 +183,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
-    let state = Arc::new(AppState {
-        clickhouse: config.clickhouse.client(),
-        metrics: ApiMetrics::new().context("failed to register metrics")?,
-        config,
-    });
+    let state = Arc::new(AppState::new(config)?);
     tracing::info!(address = %listener.local_addr()?, "ioc-api listening");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("http server failed")
 }

@@ -235,9 +235,12 @@ impl Drop for DropDatabase {
 }
 
 /// Compares every indicator the API returns, for the province and every unit of `truth`, with
-/// the ground truth; returns one line per difference (empty when all are exact).
+/// the ground truth, and each answer with the API's OpenAPI document; returns one line per
+/// difference (empty when all are exact).
 pub async fn indicator_differences(api: &str, truth: &ioc_simulator::GroundTruth) -> Vec<String> {
     let client = reqwest::Client::new();
+    let contract =
+        jsonschema::validator_for(&ioc_api::openapi::schema_for("KpiResponse")).expect("openapi schema compiles");
     let mut scopes: Vec<(String, Option<&str>, &BTreeMap<String, ioc_simulator::Expected>)> =
         vec![("province".to_owned(), None, &truth.province)];
     scopes.extend(truth.units.iter().map(|(code, expected)| (code.clone(), Some(code.as_str()), expected)));
@@ -248,7 +251,15 @@ pub async fn indicator_differences(api: &str, truth: &ioc_simulator::GroundTruth
             url.push_str(&format!("&unit={unit}"));
         }
         let answer: ioc_api::KpiResponse = match client.get(&url).send().await {
-            Ok(response) if response.status().is_success() => response.json().await.expect("kpi json"),
+            Ok(response) if response.status().is_success() => {
+                let json: serde_json::Value = response.json().await.expect("kpi json");
+                let violations: Vec<String> = contract.iter_errors(&json).take(3).map(|e| e.to_string()).collect();
+                if !violations.is_empty() {
+                    differences
+                        .push(format!("{scope}: answer does not match /openapi.json: {}", violations.join("; ")));
+                }
+                serde_json::from_value(json).expect("kpi response")
+            }
             Ok(response) => {
                 differences.push(format!("{scope}: api answered {}", response.status()));
                 continue;

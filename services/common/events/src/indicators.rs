@@ -17,6 +17,10 @@ pub struct Definition {
     pub name_en: &'static str,
     /// The ratio to reach, where one is set (2026 targets, or full marks under Decision 766).
     pub target: Option<f64>,
+    /// What the numerator counts (docs/indicators.md has the full reading).
+    pub numerator: &'static str,
+    /// What the denominator counts.
+    pub denominator: &'static str,
 }
 
 /// 3.3: dossiers received online / all dossiers received.
@@ -56,6 +60,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ hồ sơ trực tuyến",
         name_en: "Online submission rate",
         target: Some(0.5),
+        numerator: "dossiers received in the period through the online channel",
+        denominator: "dossiers received in the period",
     },
     Definition {
         id: DIGITISATION_RATE,
@@ -63,6 +69,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ số hóa hồ sơ",
         name_en: "Dossier digitisation rate",
         target: Some(0.8),
+        numerator: "dossiers resolved in the period that have digitised components and an electronic result",
+        denominator: "dossiers resolved in the period",
     },
     Definition {
         id: ONLINE_PAYMENT_RATE,
@@ -70,6 +78,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ hồ sơ thanh toán trực tuyến",
         name_en: "Online payment rate",
         target: None,
+        numerator: "fee-bearing dossiers received in the period that were paid online",
+        denominator: "fee-bearing dossiers received in the period",
     },
     Definition {
         id: ELECTRONIC_RESULT_RATE,
@@ -77,6 +87,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ cấp kết quả điện tử",
         name_en: "Electronic result rate",
         target: None,
+        numerator: "dossiers whose result was returned electronically in the period",
+        denominator: "dossiers whose result was returned in the period",
     },
     Definition {
         id: DOCUMENTS_SENT_ELECTRONIC,
@@ -84,6 +96,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ văn bản đi dưới dạng điện tử",
         name_en: "Documents sent electronically",
         target: None,
+        numerator: "documents sent electronically in the period",
+        denominator: "documents sent in the period",
     },
     Definition {
         id: DOCUMENTS_RECEIVED_ELECTRONIC,
@@ -91,6 +105,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ văn bản đến dưới dạng điện tử",
         name_en: "Documents received electronically",
         target: None,
+        numerator: "documents received electronically in the period",
+        denominator: "documents received in the period",
     },
     Definition {
         id: DOCUMENTS_SENT_SIGNED,
@@ -98,6 +114,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ văn bản đi có ký số",
         name_en: "Documents sent with a digital signature",
         target: None,
+        numerator: "documents sent with a digital signature in the period",
+        denominator: "documents sent in the period",
     },
     Definition {
         id: WORK_RECORDS_ONLINE_PROVINCE,
@@ -105,6 +123,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ hồ sơ công việc cấp tỉnh xử lý trên môi trường mạng",
         name_en: "Work records processed online, province level",
         target: None,
+        numerator: "province-level work records closed in the period, processed online, classified excluded",
+        denominator: "province-level work records closed in the period, classified excluded",
     },
     Definition {
         id: WORK_RECORDS_ONLINE_COMMUNE,
@@ -112,6 +132,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ hồ sơ công việc cấp xã xử lý trên môi trường mạng",
         name_en: "Work records processed online, commune level",
         target: None,
+        numerator: "commune-level work records closed in the period, processed online, classified excluded",
+        denominator: "commune-level work records closed in the period, classified excluded",
     },
     Definition {
         id: "skills_coverage_civil_servant",
@@ -119,6 +141,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ cán bộ, công chức, viên chức có kỹ năng số cơ bản",
         name_en: "Digital-skills coverage, civil servants",
         target: Some(1.0),
+        numerator: "civil servants certified by the end of the period",
+        denominator: "civil-servant positions (reference data)",
     },
     Definition {
         id: "skills_coverage_student",
@@ -126,6 +150,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ học sinh, sinh viên có kỹ năng số cơ bản",
         name_en: "Digital-skills coverage, students",
         target: Some(1.0),
+        numerator: "students certified by the end of the period",
+        denominator: "students (reference data, synthetic)",
     },
     Definition {
         id: "skills_coverage_adult",
@@ -133,6 +159,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ người trưởng thành có kỹ năng số cơ bản",
         name_en: "Digital-skills coverage, adults",
         target: Some(1.0),
+        numerator: "adults certified by the end of the period",
+        denominator: "adults (reference data, synthetic)",
     },
     Definition {
         id: "skills_coverage_worker",
@@ -140,6 +168,8 @@ pub const DEFINITIONS: &[Definition] = &[
         name_vi: "Tỷ lệ người lao động trong doanh nghiệp, hợp tác xã có kỹ năng số cơ bản",
         name_en: "Digital-skills coverage, enterprise workers",
         target: Some(1.0),
+        numerator: "enterprise and cooperative workers certified by the end of the period",
+        denominator: "enterprise and cooperative workers (reference data, synthetic)",
     },
 ];
 

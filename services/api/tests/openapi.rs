@@ -1,0 +1,42 @@
+//! The OpenAPI document is valid JSON Schema where it needs to be, and the definitions endpoint
+//! answers what the document promises. (KPI responses are checked against it end to end, in
+//! tests/e2e/tests/pipeline.rs, since they need ClickHouse.)
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use tower::ServiceExt;
+
+async fn get(path: &str) -> serde_json::Value {
+    let config = ioc_api::ApiConfig::default();
+    let router = ioc_api::router(Arc::new(ioc_api::AppState::new(config).expect("state")));
+    let response = router.oneshot(Request::get(path).body(Body::empty()).expect("request")).await.expect("response");
+    assert_eq!(response.status(), 200, "{path}");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+#[tokio::test]
+async fn definitions_match_the_document_and_cover_every_indicator() {
+    let list = get("/v1/indicators").await;
+    let validator = jsonschema::validator_for(&ioc_api::openapi::schema_for("IndicatorList")).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&list).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let ids: Vec<&str> =
+        list["indicators"].as_array().expect("array").iter().filter_map(|d| d["id"].as_str()).collect();
+    assert_eq!(ids.len(), ioc_events::indicators::DEFINITIONS.len());
+    assert!(ids.contains(&"online_submission_rate") && ids.contains(&"skills_coverage_adult"));
+}
+
+#[tokio::test]
+async fn the_document_is_served_and_a_wrong_response_is_caught() {
+    let document = get("/openapi.json").await;
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/v1/kpis"]["get"].is_object());
+    let validator = jsonschema::validator_for(&ioc_api::openapi::schema_for("KpiResponse")).expect("schema compiles");
+    let wrong = serde_json::json!({"from": "2026-10-01", "to": "2026-10-31", "timezone": "Asia/Ho_Chi_Minh", "unit": null,
+        "indicators": [{"id": "x", "decision_766_code": null, "name_vi": "x", "name_en": "x", "numerator": -1,
+                        "denominator": 2, "ratio": 0.5, "target": null}]});
+    assert!(!validator.is_valid(&wrong), "a negative numerator must not validate");
+}
