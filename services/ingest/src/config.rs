@@ -89,7 +89,7 @@ impl IngestConfig {
     /// environment, and validates it.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_INGEST_CONFIG").map(PathBuf::from);
-        let list_keys = ["keys.portal", "keys.edoc", "keys.training"];
+        let list_keys = ["keys.portal", "keys.edoc", "keys.training", "revoked_keys"];
         let config: IngestConfig = ioc_telemetry::load_config("IOC_INGEST", file.as_deref(), &list_keys)?;
         config.validate()?;
         Ok(config)
@@ -165,6 +165,37 @@ mod tests {
             pseudonymisation_key: Secret::new("k".repeat(32)),
             ..IngestConfig::default()
         }
+    }
+
+    #[test]
+    fn a_toml_file_sets_every_kind_of_field_and_typos_are_refused() {
+        let dir = std::env::temp_dir().join(format!("ioc-ingest-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("ingest.toml");
+        let hash = "b".repeat(64);
+        std::fs::write(
+            &file,
+            format!(
+                "listen = \"127.0.0.1:9999\"\npseudonymisation_key = \"{key}\"\nrevoked_keys = [\"{hash}\"]\n\
+                 [keys]\nportal = [\"{hash}\"]\nedoc = [\"{hash}\"]\ntraining = [\"{hash}\"]\n\
+                 [rate_limits.portal]\nevents_per_second = 100.0\nburst = 1000.0\n[kafka]\nbrokers = \"kafka:9092\"\n",
+                key = "k".repeat(40)
+            ),
+        )
+        .expect("write");
+        // A prefix no environment sets, so only the file counts.
+        let config: IngestConfig =
+            ioc_telemetry::load_config("IOC_TEST_UNSET_PREFIX", Some(&file), &[]).expect("loads");
+        config.validate().expect("valid");
+        assert_eq!((config.listen.as_str(), config.kafka.brokers.as_str()), ("127.0.0.1:9999", "kafka:9092"));
+        assert_eq!(config.revoked_keys, vec![hash.clone()]);
+        assert_eq!(config.rate_limits["portal"], RateLimit { events_per_second: 100.0, burst: 1000.0 });
+        assert_eq!(config.max_events_per_request, IngestConfig::default().max_events_per_request);
+
+        std::fs::write(&file, "listne = \"127.0.0.1:1\"\n").expect("write");
+        let typo = ioc_telemetry::load_config::<IngestConfig>("IOC_TEST_UNSET_PREFIX", Some(&file), &[]);
+        assert!(typo.expect_err("typo refused").to_string().contains("listne"));
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
