@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::body::{self, Limits, Slot};
 use crate::error::IngestError;
-use crate::limits::{self, EventLimits};
+use crate::limits;
 use crate::AppState;
 
 /// What happened to one event of the batch.
@@ -147,16 +147,9 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
 fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<String>, String)> {
     let value = slot.map_err(|reason| (None, reason))?;
     let event_id = value.get("event_id").and_then(|v| v.as_str()).map(str::to_owned);
-    let config = &state.config;
-    let event_limits = EventLimits {
-        max_depth: config.max_depth,
-        max_string_chars: config.max_string_chars,
-        max_age: chrono::Duration::days(config.max_event_age_days),
-        max_future: chrono::Duration::seconds(config.max_future_seconds),
-    };
-    limits::check_shape(&value, &event_limits).map_err(|reason| (event_id.clone(), reason))?;
+    limits::check_shape(&value, &state.event_limits).map_err(|reason| (event_id.clone(), reason))?;
     let mut event = state.contract.check(value).map_err(|e| (event_id.clone(), e.to_string()))?;
-    limits::check_time(event.occurred_at, chrono::Utc::now(), &event_limits)
+    limits::check_time(event.occurred_at, chrono::Utc::now(), &state.event_limits)
         .map_err(|reason| (event_id.clone(), reason))?;
     if event.source != source {
         return Err((event_id, format!("event is from source {} but was sent to {source}", event.source)));

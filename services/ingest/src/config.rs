@@ -95,6 +95,16 @@ impl IngestConfig {
         Ok(config)
     }
 
+    /// The per-event limits these settings describe.
+    pub fn event_limits(&self) -> crate::limits::EventLimits {
+        crate::limits::EventLimits {
+            max_depth: self.max_depth,
+            max_string_chars: self.max_string_chars,
+            max_age: chrono::Duration::days(self.max_event_age_days),
+            max_future: chrono::Duration::seconds(self.max_future_seconds),
+        }
+    }
+
     /// Refuses settings the service cannot run with, saying which and how to fix it.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |message: String| Err(ConfigError::Invalid(message));

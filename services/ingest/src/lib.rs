@@ -41,6 +41,8 @@ pub struct AppState {
     rate_limiter: rate_limit::RateLimiter,
     /// One permit per request being processed.
     in_flight: tokio::sync::Semaphore,
+    /// Per-event limits, derived from the config once.
+    event_limits: limits::EventLimits,
 }
 
 struct KafkaReadiness(FutureProducer);
@@ -76,6 +78,7 @@ pub async fn serve(
         keys: auth::KeyRing::new(&config.keys, &config.revoked_keys),
         rate_limiter: rate_limit::RateLimiter::new(&config.rate_limits),
         in_flight: tokio::sync::Semaphore::new(config.max_in_flight_requests),
+        event_limits: config.event_limits(),
         pseudonymiser: Pseudonymiser::new(config.pseudonymisation_key.expose().as_bytes()),
         producer: producer.clone(),
         metrics: IngestMetrics::new().context("failed to register metrics")?,
