@@ -13,7 +13,6 @@ use ioc_events::{Event, EventBody, Source};
 use ioc_reference::{ReferenceData, Unit, UnitKind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use uuid::Uuid;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -152,9 +151,4 @@ pub fn draw_count(rng: &mut ChaCha8Rng, expected: f64) -> u32 {
 pub fn office_time(rng: &mut ChaCha8Rng, day: NaiveDate) -> DateTime<FixedOffset> {
     let minute_of_day = rng.gen_range(7 * 60 + 30..17 * 60);
     local_time(day, minute_of_day / 60, minute_of_day % 60)
-}
-
-/// A random event id, for tests that need one outside a scenario.
-pub fn random_uuid(rng: &mut ChaCha8Rng) -> Uuid {
-    uuid::Builder::from_random_bytes(rng.gen()).into_uuid()
 }
