@@ -17,11 +17,18 @@ pub struct ApiConfig {
     pub clickhouse: ClickHouseConfig,
     /// Longest period one request may ask for, in days.
     pub max_range_days: i64,
+    /// Most points one series may have.
+    pub max_series_points: usize,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { listen: "0.0.0.0:8080".into(), clickhouse: ClickHouseConfig::default(), max_range_days: 5 * 366 }
+        ApiConfig {
+            listen: "0.0.0.0:8080".into(),
+            clickhouse: ClickHouseConfig::default(),
+            max_range_days: 5 * 366,
+            max_series_points: 400,
+        }
     }
 }
 
@@ -36,8 +43,8 @@ impl ApiConfig {
 
     /// Refuses settings the service cannot run with.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_range_days < 1 {
-            return Err(ConfigError::Invalid("max_range_days must be at least 1".into()));
+        if self.max_range_days < 1 || self.max_series_points < 1 {
+            return Err(ConfigError::Invalid("max_range_days and max_series_points must be at least 1".into()));
         }
         ioc_clickhouse::check_identifier(&self.clickhouse.database)
             .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))

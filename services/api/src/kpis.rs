@@ -1,15 +1,26 @@
-//! `GET /v1/kpis`: every indicator of the skeleton for a period and the province or one unit,
-//! computed in ClickHouse. Each counts distinct entities, so redelivered events change nothing.
+//! Indicator values from the daily measures: each definition's formula (docs/indicators.md)
+//! applied to the flows and stocks of a period.
 
 use std::collections::HashMap;
 
-use clickhouse::Row;
-use ioc_events::indicators::{self, Definition};
+use ioc_events::indicators::{self as ids, Definition, Kind};
 use ioc_events::TargetGroup;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
-use crate::period::KpiQuery;
+use crate::measures::Totals;
+
+/// One entry of a value's breakdown (a procedure, a class topic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownValue {
+    /// The procedure code or topic.
+    pub key: String,
+    /// Numerator of this entry.
+    pub numerator: u64,
+    /// Denominator of this entry; null for counts.
+    pub denominator: Option<u64>,
+    /// `numerator / denominator`, or null.
+    pub ratio: Option<f64>,
+}
 
 /// One indicator's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,211 +33,200 @@ pub struct IndicatorValue {
     pub name_vi: String,
     /// English name.
     pub name_en: String,
-    /// Count that meets the indicator.
+    /// `ratio`, `count` or `average_seconds`.
+    pub kind: String,
+    /// Count that meets the indicator (the count itself, for counts; seconds, for averages).
     pub numerator: u64,
-    /// Count it is measured against.
-    pub denominator: u64,
-    /// `numerator / denominator`, or null when the denominator is zero.
+    /// Count it is measured against; null for counts.
+    pub denominator: Option<u64>,
+    /// `numerator / denominator` (seconds per dossier for averages); null for counts and when
+    /// the denominator is zero.
     pub ratio: Option<f64>,
-    /// Target ratio, if one is set.
+    /// Target ratio for the period's year, if one is set.
     pub target: Option<f64>,
+    /// `ratio / target`: progress to the target.
+    pub progress: Option<f64>,
+    /// The value split by procedure or topic, for indicators that have one.
+    pub breakdown: Option<Vec<BreakdownValue>>,
 }
 
 impl IndicatorValue {
-    fn new(definition: &Definition, numerator: u64, denominator: u64) -> Self {
-        IndicatorValue {
-            id: definition.id.to_owned(),
-            decision_766_code: definition.decision_766_code.map(str::to_owned),
-            name_vi: definition.name_vi.to_owned(),
-            name_en: definition.name_en.to_owned(),
-            numerator,
-            denominator,
-            ratio: (denominator > 0).then(|| numerator as f64 / denominator as f64),
-            target: definition.target,
+    /// The number a ranking sorts on: the ratio, or the count.
+    pub fn headline(&self) -> Option<f64> {
+        match self.denominator {
+            None => Some(self.numerator as f64),
+            Some(_) => self.ratio,
         }
     }
 }
 
-#[derive(Row, Deserialize)]
-struct Fraction {
-    numerator: u64,
-    denominator: u64,
+fn ratio(numerator: u64, denominator: Option<u64>) -> Option<f64> {
+    denominator.filter(|d| *d > 0).map(|d| numerator as f64 / d as f64)
 }
 
-#[derive(Row, Deserialize)]
-struct KeyedCount {
-    key: String,
-    count: u64,
-}
-
-/// The unit filter: `?` is the unit code, or empty for the whole province.
-const UNIT_FILTER: &str = "(? = '' OR unit_code = ?)";
-
-/// Events of the period `[start, end)`: with [`UNIT_FILTER`], what `{IN_PERIOD}` stands for in [`in_period`].
-const PERIOD_FILTER: &str = "occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)";
-
-/// A query whose `{IN_PERIOD}` placeholder is replaced by the period-and-unit filter, bound.
-fn in_period(client: &clickhouse::Client, sql: &str, start: i64, end: i64, unit: &str) -> clickhouse::query::Query {
-    debug_assert_eq!(sql.matches("{IN_PERIOD}").count(), 1, "one period filter per query");
-    client
-        .query(&sql.replace("{IN_PERIOD}", &format!("{PERIOD_FILTER} AND {UNIT_FILTER}")))
-        .bind(start)
-        .bind(end)
-        .bind(unit)
-        .bind(unit)
-}
-
-/// Computes every indicator for `query`.
-pub async fn compute(client: &clickhouse::Client, query: &KpiQuery) -> Result<Vec<IndicatorValue>, ApiError> {
-    let unit = query.unit.clone().unwrap_or_default();
-    let (start, end) = (query.period.start_seconds(), query.period.end_seconds());
-
-    let online = in_period(
-        client,
-        "SELECT uniqExactIf(dossier_id, channel = 'online') AS numerator, uniqExact(dossier_id) AS denominator \
-         FROM portal_events WHERE type = 'dossier.received' AND {IN_PERIOD}",
-        start,
-        end,
-        &unit,
-    )
-    .fetch_one::<Fraction>();
-
-    // Digitisation (4.2): dossiers resolved in the period; of those, the ones that have
-    // digitised components and an electronic result (whenever those events happened).
-    let digitisation = in_period(
-        client,
-        "SELECT toUInt64(countIf(digitised = 1 AND electronic = 1)) AS numerator, toUInt64(count()) AS denominator FROM ( \
-            SELECT dossier_id, \
-                   max(type = 'dossier.digitised' AND components_digitised > 0) AS digitised, \
-                   max(type = 'dossier.result_returned' AND result_form = 'electronic') AS electronic \
-            FROM portal_events \
-            WHERE dossier_id IN (SELECT dossier_id FROM portal_events WHERE type = 'dossier.resolved' AND {IN_PERIOD}) \
-            GROUP BY dossier_id)",
-        start,
-        end,
-        &unit,
-    )
-    .fetch_one::<Fraction>();
-
-    let work_records = in_period(
-        client,
-        "SELECT level AS key, uniqExactIf(record_id, processed_online = 1) AS numerator, uniqExact(record_id) AS denominator \
-         FROM edoc_events WHERE type = 'work_record.closed' AND classified = 0 AND {IN_PERIOD} GROUP BY level",
-        start,
-        end,
-        &unit,
-    )
-    .fetch_all::<LevelFraction>();
-
-    // Coverage is a stock: everyone certified up to the end of the period.
-    let certified = client
-        .query(&format!(
-            "SELECT target_group AS key, uniqExact(learner_id) AS count FROM training_events \
-             WHERE type = 'skills.certified' AND occurred_at < toDateTime(?) AND {UNIT_FILTER} \
-             GROUP BY target_group"
-        ))
-        .bind(end)
-        .bind(&unit)
-        .bind(&unit)
-        .fetch_all::<KeyedCount>();
-
-    // Online payment (3.6): fee-bearing dossiers received in the period; of those, the ones paid
-    // online (whenever).
-    let payment = in_period(
-        client,
-        "SELECT toUInt64(countIf(paid_online = 1)) AS numerator, toUInt64(count()) AS denominator FROM ( \
-            SELECT dossier_id, max(type = 'dossier.paid' AND payment_method = 'online') AS paid_online \
-            FROM portal_events \
-            WHERE dossier_id IN ( \
-                SELECT dossier_id FROM portal_events WHERE type = 'dossier.received' AND fee_bearing = 1 AND {IN_PERIOD}) \
-            GROUP BY dossier_id)",
-        start,
-        end,
-        &unit,
-    )
-    .fetch_one::<Fraction>();
-
-    let results = in_period(
-        client,
-        "SELECT uniqExactIf(dossier_id, result_form = 'electronic') AS numerator, uniqExact(dossier_id) AS denominator \
-         FROM portal_events WHERE type = 'dossier.result_returned' AND {IN_PERIOD}",
-        start,
-        end,
-        &unit,
-    )
-    .fetch_one::<Fraction>();
-
-    let documents = in_period(
-        client,
-        "SELECT type AS key, uniqExactIf(document_id, form = 'electronic') AS numerator, \
-                uniqExact(document_id) AS denominator, uniqExactIf(document_id, digitally_signed = 1) AS signed \
-         FROM edoc_events WHERE type IN ('document.sent', 'document.received') AND {IN_PERIOD} GROUP BY type",
-        start,
-        end,
-        &unit,
-    )
-    .fetch_all::<DocumentFraction>();
-
-    let populations = client
-        .query(&format!(
-            "SELECT measure AS key, toUInt64(sum(value)) AS count FROM ref_denominators WHERE {UNIT_FILTER} GROUP BY measure"
-        ))
-        .bind(&unit)
-        .bind(&unit)
-        .fetch_all::<KeyedCount>();
-
-    let (online, digitisation, work_records, certified, payment, results, documents, populations) =
-        tokio::try_join!(online, digitisation, work_records, certified, payment, results, documents, populations)?;
-
-    let level = |name: &str| {
-        work_records.iter().find(|row| row.key == name).map_or((0, 0), |row| (row.numerator, row.denominator))
-    };
-    let count_of = |rows: &[KeyedCount], key: &str| rows.iter().find(|row| row.key == key).map_or(0, |row| row.count);
-    let document = |kind: &str| documents.iter().find(|row| row.key == kind);
-    let sent = document("document.sent");
-    let received = document("document.received");
-
-    let mut fractions: HashMap<&str, (u64, u64)> = HashMap::from([
-        (indicators::ONLINE_SUBMISSION_RATE, (online.numerator, online.denominator)),
-        (indicators::DIGITISATION_RATE, (digitisation.numerator, digitisation.denominator)),
-        (indicators::ONLINE_PAYMENT_RATE, (payment.numerator, payment.denominator)),
-        (indicators::ELECTRONIC_RESULT_RATE, (results.numerator, results.denominator)),
-        (indicators::DOCUMENTS_SENT_ELECTRONIC, sent.map_or((0, 0), |d| (d.numerator, d.denominator))),
-        (indicators::DOCUMENTS_RECEIVED_ELECTRONIC, received.map_or((0, 0), |d| (d.numerator, d.denominator))),
-        (indicators::DOCUMENTS_SENT_SIGNED, sent.map_or((0, 0), |d| (d.signed, d.denominator))),
-        (indicators::WORK_RECORDS_ONLINE_PROVINCE, level("province")),
-        (indicators::WORK_RECORDS_ONLINE_COMMUNE, level("commune")),
-    ]);
-    for group in TargetGroup::ALL {
-        fractions.insert(
-            indicators::coverage_id(group),
-            (count_of(&certified, group.as_str()), count_of(&populations, group.as_str())),
-        );
+/// The numerator and denominator of `definition` from `totals`; `population` gives a
+/// reference-data denominator (`adult`, `household`...) of the same scope.
+pub fn fraction(definition: &Definition, totals: &Totals, population: &dyn Fn(&str) -> u64) -> (u64, Option<u64>) {
+    let t = totals;
+    // Dossiers open at the end of the period, and those of them past their due time.
+    let open = t.stock("received").saturating_sub(t.stock("closed"));
+    let open_late = t.stock("overdue").saturating_sub(t.stock("overdue_closed"));
+    let on_time = t.flow("resolved_on_time") + open.saturating_sub(open_late);
+    let handled = t.flow("resolved") + open;
+    let late = t.flow("resolved").saturating_sub(t.flow("resolved_on_time")) + open_late;
+    let of = |numerator: u64, denominator: u64| (numerator, Some(denominator));
+    match definition.id {
+        ids::ON_TIME_RATE => of(on_time, handled),
+        ids::AVERAGE_RESOLUTION_TIME => of(t.flow("processing_seconds"), t.flow("resolved")),
+        ids::ONLINE_SUBMISSION_RATE => of(t.flow("received_online"), t.flow("received")),
+        ids::ONLINE_PAYMENT_RATE => of(t.flow("received_paid_online"), t.flow("received_fee_bearing")),
+        ids::ELECTRONIC_RESULT_RATE => of(t.flow("results_returned_electronic"), t.flow("results_returned")),
+        ids::DIGITISATION_RATE => of(t.flow("resolved_digitised_electronic"), t.flow("resolved")),
+        ids::DATA_REUSE_RATE => of(t.flow("received_reusing"), t.flow("received")),
+        ids::SATISFACTION_INDEX => of(on_time.saturating_sub(t.flow("rated_dissatisfied")), handled),
+        ids::DOSSIERS_RECEIVED => (t.flow("received"), None),
+        ids::DOSSIERS_RESOLVED => (t.flow("resolved"), None),
+        ids::DOSSIERS_IN_PROGRESS => (open, None),
+        ids::DOSSIERS_LATE => (late, None),
+        ids::DOCUMENTS_SENT_ELECTRONIC => of(t.flow("documents_sent_electronic"), t.flow("documents_sent")),
+        ids::DOCUMENTS_RECEIVED_ELECTRONIC => of(t.flow("documents_received_electronic"), t.flow("documents_received")),
+        ids::DOCUMENTS_SENT_SIGNED => of(t.flow("documents_sent_signed"), t.flow("documents_sent")),
+        ids::WORK_RECORDS_ONLINE_PROVINCE => {
+            of(t.flow_of("work_records_closed_online", "province"), t.flow_of("work_records_closed", "province"))
+        }
+        ids::WORK_RECORDS_ONLINE_COMMUNE => {
+            of(t.flow_of("work_records_closed_online", "commune"), t.flow_of("work_records_closed", "commune"))
+        }
+        ids::ADULT_VNEID_COVERAGE => of(t.stock_of("certified_vneid", "adult"), population("adult")),
+        ids::HOUSEHOLD_COVERAGE => of(t.stock("households_certified"), population("household")),
+        ids::CLASSES_HELD => (t.flow("classes_held"), None),
+        ids::CLASS_ATTENDEES => (t.flow("class_attendees"), None),
+        other => TargetGroup::ALL
+            .into_iter()
+            .find(|group| ids::coverage_id(*group) == other)
+            .map_or((0, None), |group| of(t.stock_of("certified", group.as_str()), population(group.as_str()))),
     }
-    // Answer in the order of the definitions; a defined indicator without a query is a bug.
-    indicators::DEFINITIONS
+}
+
+fn breakdown(definition: &Definition, totals: &Totals) -> Option<Vec<BreakdownValue>> {
+    let entry = |key: String, numerator: u64, denominator: Option<u64>| BreakdownValue {
+        ratio: ratio(numerator, denominator),
+        key,
+        numerator,
+        denominator,
+    };
+    match definition.id {
+        ids::AVERAGE_RESOLUTION_TIME => Some(
+            totals
+                .flow_dimensions("resolved")
+                .into_iter()
+                .map(|code| {
+                    let seconds = totals.flow_of("processing_seconds", &code);
+                    let resolved = totals.flow_of("resolved", &code);
+                    entry(code, seconds, Some(resolved))
+                })
+                .collect(),
+        ),
+        ids::CLASSES_HELD | ids::CLASS_ATTENDEES => {
+            let measure = if definition.id == ids::CLASSES_HELD { "classes_held" } else { "class_attendees" };
+            Some(
+                totals
+                    .flow_dimensions(measure)
+                    .into_iter()
+                    .map(|topic| {
+                        let count = totals.flow_of(measure, &topic);
+                        entry(topic, count, None)
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Targets by indicator: the one of the latest year not after `year`.
+pub fn target_for(targets: &HashMap<String, Vec<(u16, f64)>>, id: &str, year: i32) -> Option<f64> {
+    targets.get(id)?.iter().filter(|(y, _)| i32::from(*y) <= year).max_by_key(|(y, _)| *y).map(|(_, t)| *t)
+}
+
+/// One indicator's value from `totals`.
+pub fn value(
+    definition: &Definition,
+    totals: &Totals,
+    population: &dyn Fn(&str) -> u64,
+    target: Option<f64>,
+) -> IndicatorValue {
+    let (numerator, denominator) = fraction(definition, totals, population);
+    let ratio = ratio(numerator, denominator);
+    let target = target.filter(|_| definition.kind == Kind::Ratio);
+    IndicatorValue {
+        id: definition.id.to_owned(),
+        decision_766_code: definition.decision_766_code.map(str::to_owned),
+        name_vi: definition.name_vi.to_owned(),
+        name_en: definition.name_en.to_owned(),
+        kind: definition.kind.as_str().to_owned(),
+        numerator,
+        denominator,
+        ratio,
+        target,
+        progress: ratio.zip(target).filter(|(_, t)| *t > 0.0).map(|(r, t)| r / t),
+        breakdown: breakdown(definition, totals),
+    }
+}
+
+/// Every indicator, in the order of the definitions.
+pub fn all_values(
+    totals: &Totals,
+    population: &dyn Fn(&str) -> u64,
+    targets: &HashMap<String, Vec<(u16, f64)>>,
+    year: i32,
+) -> Vec<IndicatorValue> {
+    ids::DEFINITIONS
         .iter()
-        .map(|definition| {
-            let (numerator, denominator) = fractions
-                .get(definition.id)
-                .copied()
-                .ok_or_else(|| ApiError::Internal(format!("indicator {} has no query", definition.id)))?;
-            Ok(IndicatorValue::new(definition, numerator, denominator))
-        })
+        .map(|definition| value(definition, totals, population, target_for(targets, definition.id, year)))
         .collect()
 }
 
-#[derive(Row, Deserialize)]
-struct DocumentFraction {
-    key: String,
-    numerator: u64,
-    denominator: u64,
-    signed: u64,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Row, Deserialize)]
-struct LevelFraction {
-    key: String,
-    numerator: u64,
-    denominator: u64,
+    fn totals(flows: &[(&str, u64)], stocks: &[(&str, u64)]) -> Totals {
+        let key = |name: &str| {
+            let (measure, dimension) = name.split_once('/').unwrap_or((name, ""));
+            (measure.to_owned(), dimension.to_owned())
+        };
+        Totals {
+            flow: flows.iter().map(|(name, v)| (key(name), *v)).collect(),
+            stock: stocks.iter().map(|(name, v)| (key(name), *v)).collect(),
+        }
+    }
+
+    #[test]
+    fn on_time_counts_open_dossiers_not_yet_late() {
+        // 10 resolved (8 on time); 20 received ever, 12 closed → 8 open, 3 of them overdue.
+        let t = totals(
+            &[("resolved", 10), ("resolved_on_time", 8), ("rated_dissatisfied", 2)],
+            &[("received", 20), ("closed", 12), ("overdue", 5), ("overdue_closed", 2)],
+        );
+        let get = |id| fraction(ids::definition(id).expect("defined"), &t, &|_| 0);
+        assert_eq!(get(ids::ON_TIME_RATE), (8 + 5, Some(18)));
+        assert_eq!(get(ids::DOSSIERS_LATE), (2 + 3, None));
+        assert_eq!(get(ids::DOSSIERS_IN_PROGRESS), (8, None));
+        assert_eq!(get(ids::SATISFACTION_INDEX), (13 - 2, Some(18)));
+    }
+
+    #[test]
+    fn targets_apply_from_their_year_on_and_only_to_ratios() {
+        let targets = HashMap::from([(ids::ONLINE_SUBMISSION_RATE.to_owned(), vec![(2026, 0.5), (2028, 0.7)])]);
+        assert_eq!(target_for(&targets, ids::ONLINE_SUBMISSION_RATE, 2025), None);
+        assert_eq!(target_for(&targets, ids::ONLINE_SUBMISSION_RATE, 2027), Some(0.5));
+        assert_eq!(target_for(&targets, ids::ONLINE_SUBMISSION_RATE, 2030), Some(0.7));
+        let t = totals(&[("received", 4), ("received_online", 3)], &[]);
+        let online = ids::definition(ids::ONLINE_SUBMISSION_RATE).expect("defined");
+        let v = value(online, &t, &|_| 0, Some(0.5));
+        assert_eq!((v.ratio, v.progress), (Some(0.75), Some(1.5)));
+        let received = ids::definition(ids::DOSSIERS_RECEIVED).expect("defined");
+        assert_eq!(value(received, &t, &|_| 0, Some(0.5)).target, None);
+    }
 }

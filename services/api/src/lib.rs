@@ -2,104 +2,35 @@
 
 pub mod config;
 mod error;
+pub mod handlers;
 pub mod kpis;
+pub mod measures;
 mod metrics;
 pub mod openapi;
 pub mod period;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use clickhouse::Row;
 use ioc_telemetry::Readiness;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 pub use config::ApiConfig;
 pub use error::ApiError;
+pub use handlers::{KpiResponse, RankingResponse, SeriesResponse, UnitProfile, UnitRef};
 pub use kpis::IndicatorValue;
 
 use crate::metrics::ApiMetrics;
-use crate::period::KpiQuery;
 
 /// Shared state of the handlers.
 pub struct AppState {
     config: ApiConfig,
     clickhouse: clickhouse::Client,
     metrics: ApiMetrics,
-}
-
-/// The unit an answer is about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UnitRef {
-    /// Unit code.
-    pub code: String,
-    /// Unit name.
-    pub name: String,
-    /// `xa`, `phuong` or `department`.
-    pub kind: String,
-}
-
-/// The answer of `GET /v1/kpis`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KpiResponse {
-    /// First day of the period (local date).
-    pub from: String,
-    /// Last day of the period, included.
-    pub to: String,
-    /// Time zone the days are in.
-    pub timezone: String,
-    /// The unit, or null for the whole province.
-    pub unit: Option<UnitRef>,
-    /// Every indicator.
-    pub indicators: Vec<IndicatorValue>,
-}
-
-#[derive(Row, Deserialize)]
-struct UnitRow {
-    code: String,
-    name: String,
-    kind: String,
-}
-
-async fn get_kpis(
-    State(state): State<Arc<AppState>>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<KpiResponse>, ApiError> {
-    let timer = state.metrics.query_seconds.with_label_values(&["kpis"]).start_timer();
-    let today = chrono::Utc::now().with_timezone(&ioc_events::local_offset()).date_naive();
-    let query = KpiQuery::parse(&params, today, state.config.max_range_days)?;
-    let unit = match &query.unit {
-        None => None,
-        Some(code) => {
-            let found: Option<UnitRow> = state
-                .clickhouse
-                .query("SELECT code, name, kind FROM ref_units WHERE code = ? LIMIT 1")
-                .bind(code)
-                .fetch_optional()
-                .await?;
-            let row = found.ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "unknown unit {code:?}; see the unit codes in schemas/reference/units.v1.csv"
-                ))
-            })?;
-            Some(UnitRef { code: row.code, name: row.name, kind: row.kind })
-        }
-    };
-    let indicators = kpis::compute(&state.clickhouse, &query).await?;
-    timer.observe_duration();
-    Ok(Json(KpiResponse {
-        from: query.period.from.to_string(),
-        to: query.period.to.to_string(),
-        timezone: "Asia/Ho_Chi_Minh".into(),
-        unit,
-        indicators,
-    }))
 }
 
 /// One indicator's definition, as `GET /v1/indicators` serves it.
@@ -113,12 +44,18 @@ pub struct IndicatorDefinition {
     pub name_vi: String,
     /// English name.
     pub name_en: String,
+    /// `ratio`, `count` or `average_seconds`.
+    pub kind: String,
+    /// `digital_government`, `digital_economy` or `digital_society`.
+    pub pillar: String,
+    /// Whether a higher value is better.
+    pub higher_is_better: bool,
+    /// What the breakdown splits values by, if anything.
+    pub breakdown: Option<String>,
     /// What the numerator counts.
     pub numerator: String,
-    /// What the denominator counts.
-    pub denominator: String,
-    /// Target ratio, if one is set.
-    pub target: Option<f64>,
+    /// What the denominator counts; null for counts.
+    pub denominator: Option<String>,
 }
 
 async fn get_indicators() -> Json<serde_json::Value> {
@@ -129,9 +66,12 @@ async fn get_indicators() -> Json<serde_json::Value> {
             decision_766_code: d.decision_766_code.map(str::to_owned),
             name_vi: d.name_vi.to_owned(),
             name_en: d.name_en.to_owned(),
+            kind: d.kind.as_str().to_owned(),
+            pillar: d.pillar.as_str().to_owned(),
+            higher_is_better: d.higher_is_better,
+            breakdown: d.breakdown.map(str::to_owned),
             numerator: d.numerator.to_owned(),
-            denominator: d.denominator.to_owned(),
-            target: d.target,
+            denominator: d.denominator.map(str::to_owned),
         })
         .collect();
     Json(serde_json::json!({ "indicators": definitions }))
@@ -157,7 +97,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     );
     let metrics = state.metrics.clone();
     Router::new()
-        .route("/v1/kpis", get(get_kpis))
+        .route("/v1/kpis", get(handlers::get_kpis))
+        .route("/v1/kpis/{id}/series", get(handlers::get_series))
+        .route("/v1/units", get(handlers::get_units))
+        .route("/v1/units/{code}", get(handlers::get_unit))
+        .route("/v1/rankings/{id}", get(handlers::get_rankings))
         .route("/v1/indicators", get(get_indicators))
         .route("/openapi.json", get(get_openapi))
         .with_state(state)

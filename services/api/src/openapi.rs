@@ -6,32 +6,74 @@ use serde_json::{json, Value};
 /// The whole document.
 pub fn document() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
+    let from = json!({"name": "from", "in": "query", "required": false, "description": "first day, YYYY-MM-DD, Asia/Ho_Chi_Minh; default 1 January of `to`'s year", "schema": {"type": "string", "format": "date"}});
+    let to = json!({"name": "to", "in": "query", "required": false, "description": "last day, included; default today", "schema": {"type": "string", "format": "date"}});
+    let unit = json!({"name": "unit", "in": "query", "required": false, "description": "unit code (GET /v1/units); absent or `province` for the whole province", "schema": {"type": "string"}});
+    let id = json!({"name": "id", "in": "path", "required": true, "description": "indicator id (GET /v1/indicators)", "schema": {"type": "string"}});
+    let date = json!({"type": "string", "format": "date"});
+    let kind = json!({"enum": ["xa", "phuong", "department"]});
+    let responses = |schema: &str| {
+        json!({
+            "200": {"description": "the answer", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}},
+            "400": {"description": "a parameter is wrong (unknown indicator, unit or bucket, malformed date, range too long); the message says which", "content": {"application/json": {"schema": error.clone()}}},
+            "503": {"description": "the indicator store is unavailable", "content": {"application/json": {"schema": error.clone()}}}
+        })
+    };
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "IOC indicators API (Phú Thọ)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Read-only indicators of the province's Intelligent Operations Centre. Every value carries its numerator, denominator and ratio; definitions at /v1/indicators and in docs/indicators.md."
+            "description": "Read-only indicators of the province's Intelligent Operations Centre. Every value carries its numerator, denominator, ratio and target; definitions at /v1/indicators and in docs/indicators.md. Values are read from the pre-aggregated daily measures that ioc-processor's rollup keeps."
         },
         "paths": {
             "/v1/kpis": {
                 "get": {
                     "summary": "Every indicator for a period of local days, for the province or one unit",
+                    "parameters": [from.clone(), to.clone(), unit.clone()],
+                    "responses": responses("KpiResponse")
+                }
+            },
+            "/v1/kpis/{id}/series": {
+                "get": {
+                    "summary": "One indicator by day, ISO week, month, quarter or year; buckets are calendar buckets of local time, clipped to the range",
                     "parameters": [
-                        {"name": "from", "in": "query", "required": false, "description": "first day, YYYY-MM-DD, Asia/Ho_Chi_Minh; default 1 January of `to`'s year", "schema": {"type": "string", "format": "date"}},
-                        {"name": "to", "in": "query", "required": false, "description": "last day, included; default today", "schema": {"type": "string", "format": "date"}},
-                        {"name": "unit", "in": "query", "required": false, "description": "unit code (schemas/reference/units.v1.csv); absent or `province` for the whole province", "schema": {"type": "string"}}
+                        id.clone(),
+                        {"name": "bucket", "in": "query", "required": false, "description": "day (default), week, month, quarter or year", "schema": {"enum": ["day", "week", "month", "quarter", "year"]}},
+                        from.clone(), to.clone(), unit.clone()
                     ],
-                    "responses": {
-                        "200": {"description": "the indicators", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/KpiResponse"}}}},
-                        "400": {"description": "a parameter is wrong; the message says which", "content": {"application/json": {"schema": error.clone()}}},
-                        "503": {"description": "the indicator store is unavailable", "content": {"application/json": {"schema": error.clone()}}}
-                    }
+                    "responses": responses("SeriesResponse")
+                }
+            },
+            "/v1/units": {
+                "get": {
+                    "summary": "The province's units: 148 communes and wards, then the provincial departments",
+                    "responses": responses("UnitList")
+                }
+            },
+            "/v1/units/{code}": {
+                "get": {
+                    "summary": "A unit's profile: reference denominators and every indicator for a period and for the period of the same length before it",
+                    "parameters": [
+                        {"name": "code", "in": "path", "required": true, "description": "unit code", "schema": {"type": "string"}},
+                        from.clone(), to.clone()
+                    ],
+                    "responses": responses("UnitProfile")
+                }
+            },
+            "/v1/rankings/{id}": {
+                "get": {
+                    "summary": "The 148 commune-level units ordered by an indicator (best first, ties share a rank), with the rank change against the previous period of the same kind",
+                    "parameters": [
+                        id.clone(),
+                        {"name": "period", "in": "query", "required": false, "description": "2026, 2026-Q3, 2026-09, 2026-W38 or 2026-09-14; default the current month", "schema": {"type": "string"}}
+                    ],
+                    "responses": responses("RankingResponse")
                 }
             },
             "/v1/indicators": {
                 "get": {
-                    "summary": "Definitions of every indicator: ids, Vietnamese and English names, numerator, denominator, target",
+                    "summary": "Definitions of every indicator: ids, Vietnamese and English names, kind, pillar, numerator, denominator",
                     "responses": {"200": {"description": "the definitions", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IndicatorList"}}}}}
                 }
             },
@@ -51,21 +93,47 @@ pub fn document() -> Value {
                 "UnitRef": {
                     "type": "object",
                     "required": ["code", "name", "kind"],
-                    "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "kind": {"enum": ["xa", "phuong", "department"]}},
+                    "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "kind": kind.clone()},
+                    "additionalProperties": false
+                },
+                "UnitInfo": {
+                    "type": "object",
+                    "required": ["code", "name", "kind", "former_province"],
+                    "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "kind": kind, "former_province": {"type": "string"}},
+                    "additionalProperties": false
+                },
+                "UnitList": {
+                    "type": "object",
+                    "required": ["units"],
+                    "properties": {"units": {"type": "array", "items": {"$ref": "#/components/schemas/UnitInfo"}}},
+                    "additionalProperties": false
+                },
+                "BreakdownValue": {
+                    "type": "object",
+                    "required": ["key", "numerator", "denominator", "ratio"],
+                    "properties": {
+                        "key": {"type": "string", "description": "procedure code or class topic"},
+                        "numerator": {"type": "integer", "minimum": 0},
+                        "denominator": {"type": ["integer", "null"], "minimum": 0},
+                        "ratio": {"type": ["number", "null"], "minimum": 0}
+                    },
                     "additionalProperties": false
                 },
                 "IndicatorValue": {
                     "type": "object",
-                    "required": ["id", "decision_766_code", "name_vi", "name_en", "numerator", "denominator", "ratio", "target"],
+                    "required": ["id", "decision_766_code", "name_vi", "name_en", "kind", "numerator", "denominator", "ratio", "target", "progress", "breakdown"],
                     "properties": {
                         "id": {"type": "string"},
                         "decision_766_code": {"type": ["string", "null"]},
                         "name_vi": {"type": "string"},
                         "name_en": {"type": "string"},
-                        "numerator": {"type": "integer", "minimum": 0},
-                        "denominator": {"type": "integer", "minimum": 0},
-                        "ratio": {"type": ["number", "null"], "minimum": 0, "description": "numerator / denominator; null when the denominator is 0"},
-                        "target": {"type": ["number", "null"]}
+                        "kind": {"enum": ["ratio", "count", "average_seconds"]},
+                        "numerator": {"type": "integer", "minimum": 0, "description": "what meets the indicator; the count itself for counts; total seconds for averages"},
+                        "denominator": {"type": ["integer", "null"], "minimum": 0, "description": "null for counts"},
+                        "ratio": {"type": ["number", "null"], "minimum": 0, "description": "numerator / denominator (seconds per dossier for averages); null for counts and when the denominator is 0"},
+                        "target": {"type": ["number", "null"], "description": "target ratio for the year of the period's end (schemas/reference/targets.v1.csv)"},
+                        "progress": {"type": ["number", "null"], "description": "ratio / target"},
+                        "breakdown": {"oneOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/components/schemas/BreakdownValue"}}]}
                     },
                     "additionalProperties": false
                 },
@@ -73,25 +141,102 @@ pub fn document() -> Value {
                     "type": "object",
                     "required": ["from", "to", "timezone", "unit", "indicators"],
                     "properties": {
-                        "from": {"type": "string", "format": "date"},
-                        "to": {"type": "string", "format": "date"},
+                        "from": date.clone(),
+                        "to": date.clone(),
                         "timezone": {"const": "Asia/Ho_Chi_Minh"},
                         "unit": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/UnitRef"}]},
                         "indicators": {"type": "array", "items": {"$ref": "#/components/schemas/IndicatorValue"}}
                     },
                     "additionalProperties": false
                 },
+                "IndicatorRef": {
+                    "type": "object",
+                    "required": ["id", "name_vi", "name_en", "kind", "higher_is_better"],
+                    "properties": {
+                        "id": {"type": "string"}, "name_vi": {"type": "string"}, "name_en": {"type": "string"},
+                        "kind": {"enum": ["ratio", "count", "average_seconds"]}, "higher_is_better": {"type": "boolean"}
+                    },
+                    "additionalProperties": false
+                },
+                "SeriesPoint": {
+                    "type": "object",
+                    "required": ["bucket_start", "from", "to", "value"],
+                    "properties": {"bucket_start": date.clone(), "from": date.clone(), "to": date.clone(), "value": {"$ref": "#/components/schemas/IndicatorValue"}},
+                    "additionalProperties": false
+                },
+                "SeriesResponse": {
+                    "type": "object",
+                    "required": ["indicator", "bucket", "from", "to", "timezone", "unit", "points"],
+                    "properties": {
+                        "indicator": {"$ref": "#/components/schemas/IndicatorRef"},
+                        "bucket": {"enum": ["day", "week", "month", "quarter", "year"]},
+                        "from": date.clone(),
+                        "to": date.clone(),
+                        "timezone": {"const": "Asia/Ho_Chi_Minh"},
+                        "unit": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/UnitRef"}]},
+                        "points": {"type": "array", "items": {"$ref": "#/components/schemas/SeriesPoint"}}
+                    },
+                    "additionalProperties": false
+                },
+                "UnitProfile": {
+                    "type": "object",
+                    "required": ["unit", "denominators", "from", "to", "indicators", "previous_from", "previous_to", "previous_indicators"],
+                    "properties": {
+                        "unit": {"$ref": "#/components/schemas/UnitInfo"},
+                        "denominators": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                        "from": date.clone(),
+                        "to": date.clone(),
+                        "indicators": {"type": "array", "items": {"$ref": "#/components/schemas/IndicatorValue"}},
+                        "previous_from": date.clone(),
+                        "previous_to": date.clone(),
+                        "previous_indicators": {"type": "array", "items": {"$ref": "#/components/schemas/IndicatorValue"}}
+                    },
+                    "additionalProperties": false
+                },
+                "PeriodRef": {
+                    "type": "object",
+                    "required": ["label", "from", "to"],
+                    "properties": {"label": {"type": "string"}, "from": date.clone(), "to": date.clone()},
+                    "additionalProperties": false
+                },
+                "RankedUnit": {
+                    "type": "object",
+                    "required": ["rank", "previous_rank", "rank_change", "unit", "value", "previous"],
+                    "properties": {
+                        "rank": {"type": ["integer", "null"], "minimum": 1},
+                        "previous_rank": {"type": ["integer", "null"], "minimum": 1},
+                        "rank_change": {"type": ["integer", "null"], "description": "previous_rank - rank: positive when the unit moved up"},
+                        "unit": {"$ref": "#/components/schemas/UnitRef"},
+                        "value": {"$ref": "#/components/schemas/IndicatorValue"},
+                        "previous": {"type": ["number", "null"]}
+                    },
+                    "additionalProperties": false
+                },
+                "RankingResponse": {
+                    "type": "object",
+                    "required": ["indicator", "period", "previous_period", "units"],
+                    "properties": {
+                        "indicator": {"$ref": "#/components/schemas/IndicatorRef"},
+                        "period": {"$ref": "#/components/schemas/PeriodRef"},
+                        "previous_period": {"$ref": "#/components/schemas/PeriodRef"},
+                        "units": {"type": "array", "items": {"$ref": "#/components/schemas/RankedUnit"}}
+                    },
+                    "additionalProperties": false
+                },
                 "IndicatorDefinition": {
                     "type": "object",
-                    "required": ["id", "decision_766_code", "name_vi", "name_en", "numerator", "denominator", "target"],
+                    "required": ["id", "decision_766_code", "name_vi", "name_en", "kind", "pillar", "higher_is_better", "breakdown", "numerator", "denominator"],
                     "properties": {
                         "id": {"type": "string"},
                         "decision_766_code": {"type": ["string", "null"]},
                         "name_vi": {"type": "string"},
                         "name_en": {"type": "string"},
+                        "kind": {"enum": ["ratio", "count", "average_seconds"]},
+                        "pillar": {"enum": ["digital_government", "digital_economy", "digital_society"]},
+                        "higher_is_better": {"type": "boolean"},
+                        "breakdown": {"type": ["string", "null"]},
                         "numerator": {"type": "string"},
-                        "denominator": {"type": "string"},
-                        "target": {"type": ["number", "null"]}
+                        "denominator": {"type": ["string", "null"]}
                     },
                     "additionalProperties": false
                 },

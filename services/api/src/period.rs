@@ -48,8 +48,24 @@ impl KpiQuery {
     ///
     /// Defaults: `to` is today, `from` is 1 January of `to`'s year.
     pub fn parse(params: &HashMap<String, String>, today: NaiveDate, max_range_days: i64) -> Result<Self, ApiError> {
-        if let Some(unknown) = params.keys().find(|key| !KNOWN.contains(&key.as_str())) {
-            return Err(ApiError::BadRequest(format!("unknown parameter {unknown:?}; expected from, to, unit")));
+        Self::parse_with(params, today, max_range_days, &[])
+    }
+
+    /// Like [`KpiQuery::parse`], accepting the endpoint's own parameters `extra` too.
+    pub fn parse_with(
+        params: &HashMap<String, String>,
+        today: NaiveDate,
+        max_range_days: i64,
+        extra: &[&str],
+    ) -> Result<Self, ApiError> {
+        if let Some(unknown) =
+            params.keys().find(|key| !KNOWN.contains(&key.as_str()) && !extra.contains(&key.as_str()))
+        {
+            let expected: Vec<&str> = KNOWN.iter().chain(extra).copied().collect();
+            return Err(ApiError::BadRequest(format!(
+                "unknown parameter {unknown:?}; expected {}",
+                expected.join(", ")
+            )));
         }
         let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
             params
@@ -84,6 +100,162 @@ impl KpiQuery {
     }
 }
 
+/// How a series groups days: calendar buckets of local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// One local day.
+    Day,
+    /// An ISO week, Monday to Sunday.
+    Week,
+    /// A calendar month.
+    Month,
+    /// A calendar quarter.
+    Quarter,
+    /// A calendar year.
+    Year,
+}
+
+impl Bucket {
+    /// Parses `day`, `week`, `month`, `quarter` or `year`.
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        match text {
+            "day" => Ok(Bucket::Day),
+            "week" => Ok(Bucket::Week),
+            "month" => Ok(Bucket::Month),
+            "quarter" => Ok(Bucket::Quarter),
+            "year" => Ok(Bucket::Year),
+            other => {
+                Err(ApiError::BadRequest(format!("unknown bucket {other:?}; use day, week, month, quarter or year")))
+            }
+        }
+    }
+
+    /// The name used in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+            Bucket::Quarter => "quarter",
+            Bucket::Year => "year",
+        }
+    }
+
+    /// ClickHouse expression of the first day of `day`'s bucket (same rule as [`Bucket::start_of`]).
+    pub fn sql(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "toMonday(day)",
+            Bucket::Month => "toStartOfMonth(day)",
+            Bucket::Quarter => "toStartOfQuarter(day)",
+            Bucket::Year => "toStartOfYear(day)",
+        }
+    }
+
+    /// First day of the bucket holding `day`.
+    pub fn start_of(self, day: NaiveDate) -> NaiveDate {
+        let first = |month: u32| NaiveDate::from_ymd_opt(day.year(), month, 1).unwrap_or(day);
+        match self {
+            Bucket::Day => day,
+            Bucket::Week => day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday())),
+            Bucket::Month => first(day.month()),
+            Bucket::Quarter => first((day.month() - 1) / 3 * 3 + 1),
+            Bucket::Year => first(1),
+        }
+    }
+
+    /// First day of the bucket after the one starting on `start`.
+    pub fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Bucket::Day => start + chrono::Days::new(1),
+            Bucket::Week => start + chrono::Days::new(7),
+            Bucket::Month => start + chrono::Months::new(1),
+            Bucket::Quarter => start + chrono::Months::new(3),
+            Bucket::Year => start + chrono::Months::new(12),
+        }
+    }
+
+    /// The buckets meeting `period`, each as (calendar start, the part of it inside `period`).
+    pub fn split(self, period: Period) -> Vec<(NaiveDate, Period)> {
+        let mut out = Vec::new();
+        let mut start = self.start_of(period.from);
+        while start <= period.to {
+            let next = self.next(start);
+            let last = (next - chrono::Days::new(1)).min(period.to);
+            out.push((start, Period { from: start.max(period.from), to: last }));
+            start = next;
+        }
+        out
+    }
+}
+
+/// A named calendar period, as rankings take it: `2026`, `2026-Q3`, `2026-09`, `2026-W38` or
+/// `2026-09-14`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedPeriod {
+    /// Its kind.
+    pub bucket: Bucket,
+    /// Its days.
+    pub period: Period,
+}
+
+impl NamedPeriod {
+    /// Parses a period name.
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        let wrong = || {
+            ApiError::BadRequest(format!(
+                "period={text:?} is not a period; use 2026, 2026-Q3, 2026-09, 2026-W38 or 2026-09-14"
+            ))
+        };
+        let number = |part: &str| part.parse::<u32>().map_err(|_| wrong());
+        let (bucket, from) = match text.split('-').collect::<Vec<_>>().as_slice() {
+            [year] if year.len() == 4 => {
+                (Bucket::Year, NaiveDate::from_ymd_opt(number(year)? as i32, 1, 1).ok_or_else(wrong)?)
+            }
+            [year, quarter] if quarter.starts_with('Q') => {
+                let q = number(&quarter[1..])?;
+                if !(1..=4).contains(&q) {
+                    return Err(wrong());
+                }
+                (Bucket::Quarter, NaiveDate::from_ymd_opt(number(year)? as i32, (q - 1) * 3 + 1, 1).ok_or_else(wrong)?)
+            }
+            [year, week] if week.starts_with('W') => {
+                let monday =
+                    NaiveDate::from_isoywd_opt(number(year)? as i32, number(&week[1..])?, chrono::Weekday::Mon);
+                (Bucket::Week, monday.ok_or_else(wrong)?)
+            }
+            [year, month] => {
+                (Bucket::Month, NaiveDate::from_ymd_opt(number(year)? as i32, number(month)?, 1).ok_or_else(wrong)?)
+            }
+            [_, _, _] => (Bucket::Day, NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| wrong())?),
+            _ => return Err(wrong()),
+        };
+        if from.year() < 2000 || from.year() > 2100 {
+            return Err(ApiError::BadRequest("periods must be between 2000 and 2100".into()));
+        }
+        let to = bucket.next(from) - chrono::Days::new(1);
+        Ok(NamedPeriod { bucket, period: Period { from, to } })
+    }
+
+    /// The period of the same kind just before this one.
+    pub fn previous(&self) -> NamedPeriod {
+        let from = self.bucket.start_of(self.period.from - chrono::Days::new(1));
+        NamedPeriod { bucket: self.bucket, period: Period { from, to: self.period.from - chrono::Days::new(1) } }
+    }
+
+    /// The canonical name, e.g. `2026-W38`.
+    pub fn label(&self) -> String {
+        let from = self.period.from;
+        match self.bucket {
+            Bucket::Year => format!("{}", from.year()),
+            Bucket::Quarter => format!("{}-Q{}", from.year(), (from.month() - 1) / 3 + 1),
+            Bucket::Month => from.format("%Y-%m").to_string(),
+            Bucket::Week => format!("{}-W{:02}", from.iso_week().year(), from.iso_week().week()),
+            Bucket::Day => from.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +281,39 @@ mod tests {
         let query = KpiQuery::parse(&params(&[]), today(), 400).expect("valid");
         assert_eq!(query.period.from, NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"));
         assert_eq!((query.period.to, query.unit), (today(), None));
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn buckets_split_a_period_on_calendar_boundaries_and_clip_the_ends() {
+        let period = Period { from: day("2026-03-04"), to: day("2026-04-02") };
+        let weeks = Bucket::Week.split(period);
+        assert_eq!(weeks.first().map(|w| (w.0, w.1.from)), Some((day("2026-03-02"), day("2026-03-04"))));
+        assert_eq!(weeks.last().map(|w| (w.0, w.1.to)), Some((day("2026-03-30"), day("2026-04-02"))));
+        assert_eq!(weeks.len(), 5);
+        let quarters = Bucket::Quarter.split(period);
+        assert_eq!(quarters.iter().map(|q| q.0).collect::<Vec<_>>(), vec![day("2026-01-01"), day("2026-04-01")]);
+        assert_eq!(Bucket::Day.split(period).len(), 30);
+        assert_eq!(Bucket::Year.split(period).len(), 1);
+    }
+
+    #[test]
+    fn named_periods_and_the_one_before() {
+        let week = NamedPeriod::parse("2026-W01").expect("week");
+        assert_eq!((week.period.from, week.period.to), (day("2025-12-29"), day("2026-01-04")));
+        assert_eq!(week.previous().label(), "2025-W52");
+        let quarter = NamedPeriod::parse("2026-Q1").expect("quarter");
+        assert_eq!((quarter.period.to, quarter.previous().label()), (day("2026-03-31"), "2025-Q4".to_owned()));
+        let month = NamedPeriod::parse("2026-03").expect("month");
+        assert_eq!((month.period.to, month.previous().label()), (day("2026-03-31"), "2026-02".to_owned()));
+        assert_eq!(NamedPeriod::parse("2026-03-01").expect("day").previous().label(), "2026-02-28");
+        assert_eq!(NamedPeriod::parse("2026").expect("year").period.to, day("2026-12-31"));
+        for wrong in ["2026-Q5", "2026-13", "2026-W60", "26", "2026-02-30", "yesterday", ""] {
+            assert!(NamedPeriod::parse(wrong).is_err(), "{wrong}");
+        }
     }
 
     #[test]

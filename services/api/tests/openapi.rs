@@ -36,7 +36,8 @@ async fn the_document_is_served_and_a_wrong_response_is_caught() {
     assert!(document["paths"]["/v1/kpis"]["get"].is_object());
     let validator = jsonschema::validator_for(&ioc_api::openapi::schema_for("KpiResponse")).expect("schema compiles");
     let wrong = serde_json::json!({"from": "2026-10-01", "to": "2026-10-31", "timezone": "Asia/Ho_Chi_Minh", "unit": null,
-        "indicators": [{"id": "x", "decision_766_code": null, "name_vi": "x", "name_en": "x", "numerator": -1,
-                        "denominator": 2, "ratio": 0.5, "target": null}]});
+        "indicators": [{"id": "x", "decision_766_code": null, "name_vi": "x", "name_en": "x", "kind": "ratio",
+                        "numerator": -1, "denominator": 2, "ratio": 0.5, "target": null, "progress": null,
+                        "breakdown": null}]});
     assert!(!validator.is_valid(&wrong), "a negative numerator must not validate");
 }

@@ -38,6 +38,14 @@ pub struct ProcessorConfig {
     pub migrations_dir: PathBuf,
     /// Reference data files (for `ioc-processor migrate`).
     pub reference_dir: PathBuf,
+    /// Whether this instance keeps the rollups (pre-aggregated indicators) up to date. Safe to
+    /// run in several replicas (each cycle is idempotent), but one is enough.
+    pub rollup_enabled: bool,
+    /// Pause between two rollup cycles.
+    pub rollup_interval_ms: u64,
+    /// How long an insert may take to become visible after its `inserted_at`; each cycle looks
+    /// this far back again, so no event is missed.
+    pub rollup_margin_seconds: u32,
 }
 
 impl Default for ProcessorConfig {
@@ -55,6 +63,9 @@ impl Default for ProcessorConfig {
             max_retry_backoff_ms: 30_000,
             migrations_dir: "schemas/clickhouse".into(),
             reference_dir: "schemas/reference".into(),
+            rollup_enabled: true,
+            rollup_interval_ms: 5_000,
+            rollup_margin_seconds: 30,
         }
     }
 }
@@ -76,6 +87,9 @@ impl ProcessorConfig {
         }
         if self.batch_max_rows == 0 || self.batch_max_wait_ms == 0 || self.batch_max_bytes == 0 {
             return invalid("batch_max_rows, batch_max_bytes and batch_max_wait_ms must be above zero");
+        }
+        if self.rollup_interval_ms == 0 || self.rollup_margin_seconds == 0 {
+            return invalid("rollup_interval_ms and rollup_margin_seconds must be above zero");
         }
         ioc_clickhouse::check_identifier(&self.clickhouse.database)
             .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))?;

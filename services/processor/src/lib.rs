@@ -8,6 +8,7 @@ pub mod dead_letter_admin;
 mod decode;
 mod metrics;
 mod pipeline;
+pub mod rollup;
 pub mod transform;
 mod write;
 
@@ -79,6 +80,17 @@ pub async fn serve(
         });
     }
 
+    let rollup = context.config.rollup_enabled.then(|| {
+        tokio::spawn(rollup::run(
+            context.clickhouse.clone(),
+            context.config.sources.clone(),
+            Duration::from_millis(context.config.rollup_interval_ms),
+            context.config.rollup_margin_seconds,
+            context.metrics.clone(),
+            stopped.clone(),
+        ))
+    });
+
     let ops = ioc_telemetry::ops_router::<()>(
         context.metrics.registry.clone(),
         Arc::new(ProcessorReadiness(context.clone())),
@@ -107,5 +119,14 @@ pub async fn serve(
         finished.context("pipeline task panicked")??;
     }
     http.await.context("health endpoint task failed")?.context("health endpoint failed")?;
+    if let Some(mut rollup) = rollup {
+        // A cycle in progress may finish; one that runs past the deadline is abandoned (the
+        // next start recomputes everything anyway).
+        let deadline = Duration::from_millis(context.config.shutdown_deadline_ms);
+        if tokio::time::timeout(deadline, &mut rollup).await.is_err() {
+            rollup.abort();
+            tracing::warn!("rollup cycle abandoned at shutdown");
+        }
+    }
     Ok(())
 }

@@ -21,6 +21,10 @@ pub struct ProcessorMetrics {
     pub paused: IntGaugeVec,
     /// Errors reported by the Kafka consumer (connection losses and the like), by source.
     pub consumer_errors: IntCounterVec,
+    /// Time of one rollup cycle, by source.
+    pub rollup_seconds: HistogramVec,
+    /// Failed rollup cycles (retried from the same point), by source.
+    pub rollup_failures: IntCounterVec,
 }
 
 impl ProcessorMetrics {
@@ -51,6 +55,15 @@ impl ProcessorMetrics {
         let consumer_errors =
             counter("ioc_processor_consumer_errors_total", "errors reported by the kafka consumer", "source")?;
         registry.register(Box::new(consumer_errors.clone()))?;
+        let rollup_seconds = HistogramVec::new(
+            HistogramOpts::new("ioc_processor_rollup_seconds", "time of one rollup cycle")
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            &["source"],
+        )?;
+        let rollup_failures =
+            counter("ioc_processor_rollup_failures_total", "failed rollup cycles (retried)", "source")?;
+        registry.register(Box::new(rollup_seconds.clone()))?;
+        registry.register(Box::new(rollup_failures.clone()))?;
         Ok(ProcessorMetrics {
             registry,
             rows_written,
@@ -60,6 +73,8 @@ impl ProcessorMetrics {
             batch_seconds,
             paused,
             consumer_errors,
+            rollup_seconds,
+            rollup_failures,
         })
     }
 }

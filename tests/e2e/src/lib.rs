@@ -121,6 +121,8 @@ impl Pipeline {
             clickhouse: clickhouse.clone(),
             group_prefix: random_name("g"),
             batch_max_wait_ms: 300,
+            rollup_interval_ms: 300,
+            rollup_margin_seconds: 1,
             ..ProcessorConfig::default()
         };
         let keys = random_keys();
@@ -159,10 +161,35 @@ impl Pipeline {
             let stored = self.count(sql).await;
             if stored >= expected {
                 assert_eq!(stored, expected, "more distinct events stored than were sent");
+                wait_for_rollups(&self.clickhouse, timeout).await;
                 return;
             }
             assert!(started.elapsed() < timeout, "only {stored} of {expected} events stored after {timeout:?}");
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// Waits until the rollups (what the API reads) include every raw event stored so far, or
+/// panics after `timeout`.
+pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, timeout: Duration) {
+    let client = clickhouse.client();
+    let number = |sql: String| {
+        let client = client.clone();
+        async move { client.query(&sql).fetch_one::<u32>().await.unwrap_or_else(|e| panic!("{sql}: {e}")) }
+    };
+    let started = Instant::now();
+    for (source, table) in [("portal", "portal_events"), ("edoc", "edoc_events"), ("training", "training_events")] {
+        loop {
+            let newest = number(format!("SELECT toUInt32(max(inserted_at)) FROM {table}")).await;
+            let covered =
+                number(format!("SELECT toUInt32(max(covered_until)) FROM rollup_state WHERE source = '{source}'"))
+                    .await;
+            if newest == 0 || covered > newest {
+                break;
+            }
+            assert!(started.elapsed() < timeout, "{source} rollup covers {covered}, newest insert {newest}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
@@ -234,57 +261,121 @@ impl Drop for DropDatabase {
     }
 }
 
-/// Compares every indicator the API returns, for the province and every unit of `truth`, with
-/// the ground truth, and each answer with the API's OpenAPI document; returns one line per
-/// difference (empty when all are exact).
-pub async fn indicator_differences(api: &str, truth: &ioc_simulator::GroundTruth) -> Vec<String> {
-    let client = reqwest::Client::new();
-    let contract =
-        jsonschema::validator_for(&ioc_api::openapi::schema_for("KpiResponse")).expect("openapi schema compiles");
-    let mut scopes: Vec<(String, Option<&str>, &BTreeMap<String, ioc_simulator::Expected>)> =
-        vec![("province".to_owned(), None, &truth.province)];
-    scopes.extend(truth.units.iter().map(|(code, expected)| (code.clone(), Some(code.as_str()), expected)));
-    let mut differences = Vec::new();
-    for (scope, unit, expected) in scopes {
-        let mut url = format!("{api}/v1/kpis?from={}&to={}", truth.from, truth.to);
-        if let Some(unit) = unit {
-            url.push_str(&format!("&unit={unit}"));
-        }
-        let answer: ioc_api::KpiResponse = match client.get(&url).send().await {
-            Ok(response) if response.status().is_success() => {
-                let json: serde_json::Value = response.json().await.expect("kpi json");
-                let violations: Vec<String> = contract.iter_errors(&json).take(3).map(|e| e.to_string()).collect();
-                if !violations.is_empty() {
-                    differences
-                        .push(format!("{scope}: answer does not match /openapi.json: {}", violations.join("; ")));
-                }
-                serde_json::from_value(json).expect("kpi response")
-            }
-            Ok(response) => {
-                differences.push(format!("{scope}: api answered {}", response.status()));
-                continue;
-            }
-            Err(error) => {
-                differences.push(format!("{scope}: api unreachable: {error}"));
-                continue;
-            }
+/// Compares indicator values the API returned for `scope` with the expected ones; appends one
+/// line per difference. Breakdown entries are compared too (truth keys `id/key`).
+pub fn compare_values(
+    scope: &str,
+    values: &[ioc_api::IndicatorValue],
+    expected: &BTreeMap<String, ioc_simulator::Expected>,
+    differences: &mut Vec<String>,
+) {
+    for value in values {
+        let Some(want) = expected.get(&value.id) else {
+            differences.push(format!("{scope}: no truth for {}", value.id));
+            continue;
         };
-        if answer.indicators.len() != expected.len() {
-            differences.push(format!("{scope}: {} indicators, truth has {}", answer.indicators.len(), expected.len()));
-        }
-        for value in &answer.indicators {
-            let Some(want) = expected.get(&value.id) else {
-                differences.push(format!("{scope}: no truth for {}", value.id));
-                continue;
-            };
-            let ratio = (want.denominator > 0).then(|| want.numerator as f64 / want.denominator as f64);
-            if (value.numerator, value.denominator, value.ratio) != (want.numerator, want.denominator, ratio) {
-                differences.push(format!(
-                    "{scope}: {} is {}/{}, truth {}/{}",
-                    value.id, value.numerator, value.denominator, want.numerator, want.denominator
-                ));
+        check(scope, &value.id, (value.numerator, value.denominator, value.ratio), want, differences);
+        let prefix = format!("{}/", value.id);
+        let mut keys: Vec<&str> = expected.keys().filter_map(|k| k.strip_prefix(&prefix)).collect();
+        for entry in value.breakdown.iter().flatten() {
+            keys.retain(|k| *k != entry.key);
+            match expected.get(&format!("{prefix}{}", entry.key)) {
+                Some(want) => check(
+                    scope,
+                    &format!("{prefix}{}", entry.key),
+                    (entry.numerator, entry.denominator, entry.ratio),
+                    want,
+                    differences,
+                ),
+                None => differences.push(format!("{scope}: {prefix}{} is not in the truth", entry.key)),
             }
+        }
+        if value.breakdown.is_some() && !keys.is_empty() {
+            differences.push(format!("{scope}: breakdown of {} misses {keys:?}", value.id));
         }
     }
-    differences
+}
+
+/// Like [`compare_values`], and every defined indicator must be among `values`.
+pub fn compare_all(
+    scope: &str,
+    values: &[ioc_api::IndicatorValue],
+    expected: &BTreeMap<String, ioc_simulator::Expected>,
+    differences: &mut Vec<String>,
+) {
+    let ids: Vec<&str> = values.iter().map(|v| v.id.as_str()).collect();
+    let defined: Vec<&str> = ioc_events::indicators::DEFINITIONS.iter().map(|d| d.id).collect();
+    if ids != defined {
+        differences.push(format!("{scope}: answered {ids:?}, defined {defined:?}"));
+    }
+    compare_values(scope, values, expected, differences);
+}
+
+fn check(
+    scope: &str,
+    id: &str,
+    (numerator, denominator, ratio): (u64, Option<u64>, Option<f64>),
+    want: &ioc_simulator::Expected,
+    differences: &mut Vec<String>,
+) {
+    let want_ratio = want.denominator.filter(|d| *d > 0).map(|d| want.numerator as f64 / d as f64);
+    if (numerator, denominator, ratio) != (want.numerator, want.denominator, want_ratio) {
+        differences.push(format!(
+            "{scope}: {id} is {numerator}/{denominator:?}, truth {}/{:?}",
+            want.numerator, want.denominator
+        ));
+    }
+}
+
+/// GETs `url` and checks the answer against the OpenAPI component `schema`; a failure is
+/// returned as a difference line.
+pub async fn get_checked<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+    contract: &jsonschema::Validator,
+) -> Result<T, String> {
+    let response = client.get(url).send().await.map_err(|e| format!("{url}: api unreachable: {e}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(format!("{url}: api answered {status}: {body}"));
+    }
+    let json: serde_json::Value = response.json().await.map_err(|e| format!("{url}: not json: {e}"))?;
+    let violations: Vec<String> = contract.iter_errors(&json).take(3).map(|e| e.to_string()).collect();
+    if !violations.is_empty() {
+        return Err(format!("{url}: answer does not match /openapi.json: {}", violations.join("; ")));
+    }
+    serde_json::from_value(json).map_err(|e| format!("{url}: unexpected shape: {e}"))
+}
+
+/// A validator for the OpenAPI component `name`.
+pub fn contract(name: &str) -> jsonschema::Validator {
+    jsonschema::validator_for(&ioc_api::openapi::schema_for(name)).expect("openapi schema compiles")
+}
+
+/// Compares every indicator the API returns for `truth`'s period, for the province and every
+/// unit, with the ground truth, and each answer with the API's OpenAPI document; returns one
+/// line per difference (empty when all are exact).
+pub async fn indicator_differences(api: &str, truth: &ioc_simulator::GroundTruth) -> Vec<String> {
+    use futures::StreamExt;
+    let client = reqwest::Client::new();
+    let contract = contract("KpiResponse");
+    let mut scopes: Vec<(String, String, &BTreeMap<String, ioc_simulator::Expected>)> =
+        vec![("province".to_owned(), String::new(), &truth.province)];
+    scopes.extend(truth.units.iter().map(|(code, expected)| (code.clone(), format!("&unit={code}"), expected)));
+    let (client, contract) = (&client, &contract);
+    let answers = futures::stream::iter(scopes)
+        .map(|(scope, filter, expected)| async move {
+            let url = format!("{api}/v1/kpis?from={}&to={}{filter}", truth.from, truth.to);
+            let mut differences = Vec::new();
+            match get_checked::<ioc_api::KpiResponse>(client, &url, contract).await {
+                Ok(answer) => compare_all(&scope, &answer.indicators, expected, &mut differences),
+                Err(error) => differences.push(error),
+            }
+            differences
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    answers.into_iter().flatten().collect()
 }

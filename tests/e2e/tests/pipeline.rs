@@ -30,7 +30,7 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
     let differences = ioc_e2e::indicator_differences(&pipeline.api.url, &run.truth).await;
     assert!(differences.is_empty(), "indicators differ from the ground truth:\n{}", differences.join("\n"));
     let online = run.truth.province["online_submission_rate"];
-    assert!(online.denominator > 500, "too few dossiers for a meaningful check: {online:?}");
+    assert!(online.denominator > Some(500), "too few dossiers for a meaningful check: {online:?}");
     assert_eq!(run.truth.units.len(), 161, "every unit is checked");
 
     pipeline.stop().await;

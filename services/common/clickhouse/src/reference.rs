@@ -1,4 +1,5 @@
-//! Loads the reference files into `ref_units` and `ref_denominators`, replacing what was there.
+//! Loads the reference files into `ref_units`, `ref_denominators`, `ref_procedures` and
+//! `ref_targets`, replacing what was there.
 
 use std::path::Path;
 
@@ -39,6 +40,24 @@ struct DenominatorRow<'a> {
     value: u64,
 }
 
+#[derive(Row, Serialize)]
+struct ProcedureRow<'a> {
+    code: &'a str,
+    name_vi: &'a str,
+    name_en: &'a str,
+    fee_bearing: u8,
+    service_level: &'a str,
+    legal_days: u16,
+}
+
+#[derive(Row, Serialize)]
+struct TargetRow<'a> {
+    indicator: &'a str,
+    year: u16,
+    target: f64,
+    source: &'a str,
+}
+
 /// Replaces the contents of the reference tables with the files in `dir`.
 pub async fn load_reference_data(config: &ClickHouseConfig, dir: &Path) -> Result<ReferenceData, ReferenceError> {
     let data = ReferenceData::load(dir)?;
@@ -70,5 +89,33 @@ pub async fn load_reference_data(config: &ClickHouseConfig, dir: &Path) -> Resul
         insert.write(&row).await.map_err(write("ref_denominators"))?;
     }
     insert.end().await.map_err(write("ref_denominators"))?;
+
+    client.query("TRUNCATE TABLE ref_procedures").execute().await.map_err(write("ref_procedures"))?;
+    let mut insert = client.insert::<ProcedureRow<'_>>("ref_procedures").await.map_err(write("ref_procedures"))?;
+    for procedure in &data.procedures {
+        let row = ProcedureRow {
+            code: &procedure.code,
+            name_vi: &procedure.name_vi,
+            name_en: &procedure.name_en,
+            fee_bearing: u8::from(procedure.fee_bearing),
+            service_level: &procedure.service_level,
+            legal_days: procedure.legal_days,
+        };
+        insert.write(&row).await.map_err(write("ref_procedures"))?;
+    }
+    insert.end().await.map_err(write("ref_procedures"))?;
+
+    client.query("TRUNCATE TABLE ref_targets").execute().await.map_err(write("ref_targets"))?;
+    let mut insert = client.insert::<TargetRow<'_>>("ref_targets").await.map_err(write("ref_targets"))?;
+    for target in &data.targets {
+        let row = TargetRow {
+            indicator: &target.indicator,
+            year: target.year,
+            target: target.target,
+            source: &target.source,
+        };
+        insert.write(&row).await.map_err(write("ref_targets"))?;
+    }
+    insert.end().await.map_err(write("ref_targets"))?;
     Ok(data)
 }

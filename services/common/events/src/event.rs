@@ -474,6 +474,28 @@ pub enum ClassTopic {
     OnlineHealth,
 }
 
+impl ClassTopic {
+    /// Every topic, in a stable order.
+    pub const ALL: [ClassTopic; 5] = [
+        ClassTopic::Internet,
+        ClassTopic::OnlinePublicServices,
+        ClassTopic::DigitalPayment,
+        ClassTopic::DigitalSafety,
+        ClassTopic::OnlineHealth,
+    ];
+
+    /// The name used in events and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClassTopic::Internet => "internet",
+            ClassTopic::OnlinePublicServices => "online_public_services",
+            ClassTopic::DigitalPayment => "digital_payment",
+            ClassTopic::DigitalSafety => "digital_safety",
+            ClassTopic::OnlineHealth => "online_health",
+        }
+    }
+}
+
 /// A class was held in a commune.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassHeld {

@@ -1,8 +1,53 @@
-//! Indicator ids, names and targets: one list read by the API, the simulator's ground truth and
+//! Indicator ids, names and kinds: one list read by the API, the simulator's ground truth and
 //! the documentation. The formulas live in `docs/indicators.md`; how each is computed is up to
-//! its reader (SQL in the API, plain Rust in the simulator), so that the two can check each other.
+//! its reader (rollups + SQL in the pipeline, plain Rust in the simulator), so that the two can
+//! check each other. Targets are reference data (`schemas/reference/targets.v1.csv`).
 
 use crate::TargetGroup;
+
+/// How an indicator's numbers read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `numerator / denominator`, between 0 and 1.
+    Ratio,
+    /// A number of things: the numerator; no denominator.
+    Count,
+    /// An average duration: `numerator` seconds over `denominator` things.
+    AverageSeconds,
+}
+
+impl Kind {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ratio => "ratio",
+            Kind::Count => "count",
+            Kind::AverageSeconds => "average_seconds",
+        }
+    }
+}
+
+/// The pillar of the national digital transformation programme an indicator belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pillar {
+    /// Chính quyền số.
+    Government,
+    /// Kinh tế số.
+    Economy,
+    /// Xã hội số.
+    Society,
+}
+
+impl Pillar {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pillar::Government => "digital_government",
+            Pillar::Economy => "digital_economy",
+            Pillar::Society => "digital_society",
+        }
+    }
+}
 
 /// An indicator the pipeline computes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,161 +60,381 @@ pub struct Definition {
     pub name_vi: &'static str,
     /// English name.
     pub name_en: &'static str,
-    /// The ratio to reach, where one is set (2026 targets, or full marks under Decision 766).
-    pub target: Option<f64>,
+    /// How its numbers read.
+    pub kind: Kind,
+    /// Programme pillar.
+    pub pillar: Pillar,
+    /// Whether a higher value is better (rankings sort on it).
+    pub higher_is_better: bool,
+    /// What the breakdown splits the value by (`procedure`, `topic`), if the value has one.
+    pub breakdown: Option<&'static str>,
     /// What the numerator counts (docs/indicators.md has the full reading).
     pub numerator: &'static str,
-    /// What the denominator counts.
-    pub denominator: &'static str,
+    /// What the denominator counts; `None` for counts.
+    pub denominator: Option<&'static str>,
 }
-
-/// 3.3: dossiers received online / all dossiers received.
+/// On-time rate.
+pub const ON_TIME_RATE: &str = "on_time_rate";
+/// Average resolution time.
+pub const AVERAGE_RESOLUTION_TIME: &str = "average_resolution_time";
+/// Online submission rate.
 pub const ONLINE_SUBMISSION_RATE: &str = "online_submission_rate";
-/// 4.2: dossiers resolved in the period that were digitised and got an electronic result / dossiers resolved.
-pub const DIGITISATION_RATE: &str = "digitisation_rate";
-/// 4.1: dossiers whose result was returned electronically / dossiers whose result was returned.
-pub const ELECTRONIC_RESULT_RATE: &str = "electronic_result_rate";
-/// 3.6: fee-bearing dossiers received in the period that were paid online / fee-bearing dossiers received.
+/// Online payment rate.
 pub const ONLINE_PAYMENT_RATE: &str = "online_payment_rate";
-/// Documents sent electronically / documents sent.
+/// Electronic result rate.
+pub const ELECTRONIC_RESULT_RATE: &str = "electronic_result_rate";
+/// Dossier digitisation rate.
+pub const DIGITISATION_RATE: &str = "digitisation_rate";
+/// Data reuse rate.
+pub const DATA_REUSE_RATE: &str = "data_reuse_rate";
+/// Satisfaction.
+pub const SATISFACTION_INDEX: &str = "satisfaction_index";
+/// Dossiers received.
+pub const DOSSIERS_RECEIVED: &str = "dossiers_received";
+/// Dossiers resolved.
+pub const DOSSIERS_RESOLVED: &str = "dossiers_resolved";
+/// Dossiers in progress.
+pub const DOSSIERS_IN_PROGRESS: &str = "dossiers_in_progress";
+/// Dossiers late.
+pub const DOSSIERS_LATE: &str = "dossiers_late";
+/// Documents sent electronically.
 pub const DOCUMENTS_SENT_ELECTRONIC: &str = "documents_sent_electronic_rate";
-/// Documents received electronically / documents received.
+/// Documents received electronically.
 pub const DOCUMENTS_RECEIVED_ELECTRONIC: &str = "documents_received_electronic_rate";
-/// Documents sent with a digital signature / documents sent.
+/// Documents sent with a digital signature.
 pub const DOCUMENTS_SENT_SIGNED: &str = "documents_sent_signed_rate";
-/// Work records closed online / closed, province level, classified excluded.
+/// Work records processed online, province level.
 pub const WORK_RECORDS_ONLINE_PROVINCE: &str = "work_records_online_rate_province";
-/// Work records closed online / closed, commune level, classified excluded.
+/// Work records processed online, commune level.
 pub const WORK_RECORDS_ONLINE_COMMUNE: &str = "work_records_online_rate_commune";
+/// Digital-skills coverage, civil servants.
+pub const SKILLS_COVERAGE_CIVIL_SERVANT: &str = "skills_coverage_civil_servant";
+/// Digital-skills coverage, students.
+pub const SKILLS_COVERAGE_STUDENT: &str = "skills_coverage_student";
+/// Digital-skills coverage, adults.
+pub const SKILLS_COVERAGE_ADULT: &str = "skills_coverage_adult";
+/// Digital-skills coverage, enterprise workers.
+pub const SKILLS_COVERAGE_WORKER: &str = "skills_coverage_worker";
+/// Adults certified and confirmed on VNeID.
+pub const ADULT_VNEID_COVERAGE: &str = "adult_vneid_coverage";
+/// Household coverage (Gia đình số).
+pub const HOUSEHOLD_COVERAGE: &str = "household_coverage";
+/// Bình dân học vụ số classes held.
+pub const CLASSES_HELD: &str = "classes_held";
+/// Class attendees.
+pub const CLASS_ATTENDEES: &str = "class_attendees";
 
 /// Id of the coverage indicator of a target group, e.g. `skills_coverage_adult`.
 pub fn coverage_id(group: TargetGroup) -> &'static str {
     match group {
-        TargetGroup::CivilServant => "skills_coverage_civil_servant",
-        TargetGroup::Student => "skills_coverage_student",
-        TargetGroup::Adult => "skills_coverage_adult",
-        TargetGroup::Worker => "skills_coverage_worker",
+        TargetGroup::CivilServant => SKILLS_COVERAGE_CIVIL_SERVANT,
+        TargetGroup::Student => SKILLS_COVERAGE_STUDENT,
+        TargetGroup::Adult => SKILLS_COVERAGE_ADULT,
+        TargetGroup::Worker => SKILLS_COVERAGE_WORKER,
     }
 }
 
 /// Every indicator of `GET /v1/kpis`, in the order it answers them.
 pub const DEFINITIONS: &[Definition] = &[
     Definition {
+        id: ON_TIME_RATE,
+        decision_766_code: Some("2.1"),
+        name_vi: "Tỷ lệ hồ sơ xử lý trước hạn, đúng hạn",
+        name_en: "On-time rate",
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "dossiers resolved in the period by their due time (clock paused during supplements), plus dossiers still open at the end of the period and not yet past it",
+        denominator: Some("dossiers resolved in the period plus dossiers still open at its end"),
+    },
+    Definition {
+        id: AVERAGE_RESOLUTION_TIME,
+        decision_766_code: Some("2.2"),
+        name_vi: "Thời gian giải quyết trung bình",
+        name_en: "Average resolution time",
+        kind: Kind::AverageSeconds,
+        pillar: Pillar::Government,
+        higher_is_better: false,
+        breakdown: Some("procedure"),
+        numerator: "seconds from reception to resolution of the dossiers resolved in the period, supplement pauses left out",
+        denominator: Some("dossiers resolved in the period"),
+    },
+    Definition {
         id: ONLINE_SUBMISSION_RATE,
         decision_766_code: Some("3.3"),
         name_vi: "Tỷ lệ hồ sơ trực tuyến",
         name_en: "Online submission rate",
-        target: Some(0.5),
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "dossiers received in the period through the online channel",
-        denominator: "dossiers received in the period",
-    },
-    Definition {
-        id: DIGITISATION_RATE,
-        decision_766_code: Some("4.2"),
-        name_vi: "Tỷ lệ số hóa hồ sơ",
-        name_en: "Dossier digitisation rate",
-        target: Some(0.8),
-        numerator: "dossiers resolved in the period that have digitised components and an electronic result",
-        denominator: "dossiers resolved in the period",
+        denominator: Some("dossiers received in the period"),
     },
     Definition {
         id: ONLINE_PAYMENT_RATE,
         decision_766_code: Some("3.6"),
         name_vi: "Tỷ lệ hồ sơ thanh toán trực tuyến",
         name_en: "Online payment rate",
-        target: None,
+        kind: Kind::Ratio,
+        pillar: Pillar::Economy,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "fee-bearing dossiers received in the period that were paid online",
-        denominator: "fee-bearing dossiers received in the period",
+        denominator: Some("fee-bearing dossiers received in the period"),
     },
     Definition {
         id: ELECTRONIC_RESULT_RATE,
         decision_766_code: Some("4.1"),
         name_vi: "Tỷ lệ cấp kết quả điện tử",
         name_en: "Electronic result rate",
-        target: None,
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "dossiers whose result was returned electronically in the period",
-        denominator: "dossiers whose result was returned in the period",
+        denominator: Some("dossiers whose result was returned in the period"),
+    },
+    Definition {
+        id: DIGITISATION_RATE,
+        decision_766_code: Some("4.2"),
+        name_vi: "Tỷ lệ số hóa hồ sơ",
+        name_en: "Dossier digitisation rate",
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "dossiers resolved in the period that have digitised components and an electronic result",
+        denominator: Some("dossiers resolved in the period"),
+    },
+    Definition {
+        id: DATA_REUSE_RATE,
+        decision_766_code: Some("4.3"),
+        name_vi: "Tỷ lệ khai thác, sử dụng lại dữ liệu số hóa",
+        name_en: "Data reuse rate",
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "dossiers received in the period that reuse at least one digitised component",
+        denominator: Some("dossiers received in the period"),
+    },
+    Definition {
+        id: SATISFACTION_INDEX,
+        decision_766_code: Some("5.4"),
+        name_vi: "Mức độ hài lòng",
+        name_en: "Satisfaction",
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "the on-time numerator minus the dossiers rated dissatisfied in the period (100% minus the late rate and the dissatisfied share)",
+        denominator: Some("the on-time denominator: dossiers resolved in the period plus dossiers still open at its end"),
+    },
+    Definition {
+        id: DOSSIERS_RECEIVED,
+        decision_766_code: None,
+        name_vi: "Số hồ sơ tiếp nhận",
+        name_en: "Dossiers received",
+        kind: Kind::Count,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "dossiers received in the period",
+        denominator: None,
+    },
+    Definition {
+        id: DOSSIERS_RESOLVED,
+        decision_766_code: None,
+        name_vi: "Số hồ sơ đã giải quyết",
+        name_en: "Dossiers resolved",
+        kind: Kind::Count,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "dossiers resolved in the period",
+        denominator: None,
+    },
+    Definition {
+        id: DOSSIERS_IN_PROGRESS,
+        decision_766_code: None,
+        name_vi: "Số hồ sơ đang giải quyết",
+        name_en: "Dossiers in progress",
+        kind: Kind::Count,
+        pillar: Pillar::Government,
+        higher_is_better: false,
+        breakdown: None,
+        numerator: "dossiers received before the end of the period, neither resolved nor withdrawn by then",
+        denominator: None,
+    },
+    Definition {
+        id: DOSSIERS_LATE,
+        decision_766_code: None,
+        name_vi: "Số hồ sơ quá hạn",
+        name_en: "Dossiers late",
+        kind: Kind::Count,
+        pillar: Pillar::Government,
+        higher_is_better: false,
+        breakdown: None,
+        numerator: "dossiers resolved in the period after their due time, plus dossiers still open and past it at the end of the period",
+        denominator: None,
     },
     Definition {
         id: DOCUMENTS_SENT_ELECTRONIC,
         decision_766_code: None,
         name_vi: "Tỷ lệ văn bản đi dưới dạng điện tử",
         name_en: "Documents sent electronically",
-        target: None,
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "documents sent electronically in the period",
-        denominator: "documents sent in the period",
+        denominator: Some("documents sent in the period"),
     },
     Definition {
         id: DOCUMENTS_RECEIVED_ELECTRONIC,
         decision_766_code: None,
         name_vi: "Tỷ lệ văn bản đến dưới dạng điện tử",
         name_en: "Documents received electronically",
-        target: None,
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "documents received electronically in the period",
-        denominator: "documents received in the period",
+        denominator: Some("documents received in the period"),
     },
     Definition {
         id: DOCUMENTS_SENT_SIGNED,
         decision_766_code: None,
         name_vi: "Tỷ lệ văn bản đi có ký số",
         name_en: "Documents sent with a digital signature",
-        target: None,
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "documents sent with a digital signature in the period",
-        denominator: "documents sent in the period",
+        denominator: Some("documents sent in the period"),
     },
     Definition {
         id: WORK_RECORDS_ONLINE_PROVINCE,
         decision_766_code: None,
         name_vi: "Tỷ lệ hồ sơ công việc cấp tỉnh xử lý trên môi trường mạng",
         name_en: "Work records processed online, province level",
-        target: None,
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "province-level work records closed in the period, processed online, classified excluded",
-        denominator: "province-level work records closed in the period, classified excluded",
+        denominator: Some("province-level work records closed in the period, classified excluded"),
     },
     Definition {
         id: WORK_RECORDS_ONLINE_COMMUNE,
         decision_766_code: None,
         name_vi: "Tỷ lệ hồ sơ công việc cấp xã xử lý trên môi trường mạng",
         name_en: "Work records processed online, commune level",
-        target: None,
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "commune-level work records closed in the period, processed online, classified excluded",
-        denominator: "commune-level work records closed in the period, classified excluded",
+        denominator: Some("commune-level work records closed in the period, classified excluded"),
     },
     Definition {
-        id: "skills_coverage_civil_servant",
+        id: SKILLS_COVERAGE_CIVIL_SERVANT,
         decision_766_code: None,
         name_vi: "Tỷ lệ cán bộ, công chức, viên chức có kỹ năng số cơ bản",
         name_en: "Digital-skills coverage, civil servants",
-        target: Some(1.0),
+        kind: Kind::Ratio,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "civil servants certified by the end of the period",
-        denominator: "civil-servant positions (reference data)",
+        denominator: Some("civil-servant positions (reference data)"),
     },
     Definition {
-        id: "skills_coverage_student",
+        id: SKILLS_COVERAGE_STUDENT,
         decision_766_code: None,
         name_vi: "Tỷ lệ học sinh, sinh viên có kỹ năng số cơ bản",
         name_en: "Digital-skills coverage, students",
-        target: Some(1.0),
+        kind: Kind::Ratio,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "students certified by the end of the period",
-        denominator: "students (reference data, synthetic)",
+        denominator: Some("students (reference data, synthetic)"),
     },
     Definition {
-        id: "skills_coverage_adult",
+        id: SKILLS_COVERAGE_ADULT,
         decision_766_code: None,
         name_vi: "Tỷ lệ người trưởng thành có kỹ năng số cơ bản",
         name_en: "Digital-skills coverage, adults",
-        target: Some(1.0),
+        kind: Kind::Ratio,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "adults certified by the end of the period",
-        denominator: "adults (reference data, synthetic)",
+        denominator: Some("adults (reference data, synthetic)"),
     },
     Definition {
-        id: "skills_coverage_worker",
+        id: SKILLS_COVERAGE_WORKER,
         decision_766_code: None,
         name_vi: "Tỷ lệ người lao động trong doanh nghiệp, hợp tác xã có kỹ năng số cơ bản",
         name_en: "Digital-skills coverage, enterprise workers",
-        target: Some(1.0),
+        kind: Kind::Ratio,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: None,
         numerator: "enterprise and cooperative workers certified by the end of the period",
-        denominator: "enterprise and cooperative workers (reference data, synthetic)",
+        denominator: Some("enterprise and cooperative workers (reference data, synthetic)"),
+    },
+    Definition {
+        id: ADULT_VNEID_COVERAGE,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ người trưởng thành có kỹ năng số được xác nhận trên VNeID",
+        name_en: "Adults certified and confirmed on VNeID",
+        kind: Kind::Ratio,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "adults certified by the end of the period with the certificate confirmed on VNeID",
+        denominator: Some("adults (reference data, synthetic)"),
+    },
+    Definition {
+        id: HOUSEHOLD_COVERAGE,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ hộ gia đình có thành viên có kỹ năng số (Gia đình số)",
+        name_en: "Household coverage (Gia đình số)",
+        kind: Kind::Ratio,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "households with at least one member certified by the end of the period",
+        denominator: Some("households (reference data, synthetic)"),
+    },
+    Definition {
+        id: CLASSES_HELD,
+        decision_766_code: None,
+        name_vi: "Số lớp Bình dân học vụ số đã tổ chức",
+        name_en: "Bình dân học vụ số classes held",
+        kind: Kind::Count,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: Some("topic"),
+        numerator: "classes held in the period (by topic in the breakdown)",
+        denominator: None,
+    },
+    Definition {
+        id: CLASS_ATTENDEES,
+        decision_766_code: None,
+        name_vi: "Số lượt người tham dự lớp học",
+        name_en: "Class attendees",
+        kind: Kind::Count,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: Some("topic"),
+        numerator: "people attending the classes held in the period (by topic in the breakdown)",
+        denominator: None,
     },
 ];
 
@@ -191,5 +456,24 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), DEFINITIONS.len());
+    }
+
+    #[test]
+    fn counts_have_no_denominator_and_the_others_have_one() {
+        for definition in DEFINITIONS {
+            assert_eq!(definition.kind == Kind::Count, definition.denominator.is_none(), "{}", definition.id);
+        }
+    }
+
+    #[test]
+    fn every_target_in_the_reference_data_names_an_indicator() {
+        let targets = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/reference/targets.v1.csv"),
+        )
+        .expect("targets file");
+        for line in targets.lines().skip(1) {
+            let id = line.split(',').next().unwrap_or_default();
+            assert!(definition(id).is_some_and(|d| d.kind == Kind::Ratio), "target for unknown indicator {id}");
+        }
     }
 }

@@ -9,6 +9,10 @@ use serde::Deserialize;
 pub const UNITS_FILE: &str = "units.v1.csv";
 /// Denominators per unit and measure.
 pub const DENOMINATORS_FILE: &str = "denominators.v1.csv";
+/// The procedure catalogue.
+pub const PROCEDURES_FILE: &str = "procedures.v1.csv";
+/// Indicator targets per year.
+pub const TARGETS_FILE: &str = "targets.v1.csv";
 
 /// What kind of unit a code names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -57,6 +61,39 @@ pub struct Denominator {
     pub value: u64,
 }
 
+/// An administrative procedure of the catalogue.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Procedure {
+    /// Code in the national procedure database format (`1.001193`).
+    pub code: String,
+    /// Vietnamese name.
+    pub name_vi: String,
+    /// English name.
+    pub name_en: String,
+    /// Whether a fee or charge is collected (3.6 counts only these).
+    #[serde(deserialize_with = "zero_or_one")]
+    pub fee_bearing: bool,
+    /// `full_online`, `partial_online` or `offline` (Decree 42/2022).
+    pub service_level: String,
+    /// Legal processing time in working days.
+    pub legal_days: u16,
+    /// Relative share of the province's dossiers (synthetic; used by the simulator).
+    pub weight: u32,
+}
+
+/// The value an indicator should reach in a year.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Target {
+    /// Indicator id.
+    pub indicator: String,
+    /// Calendar year the target is for.
+    pub year: u16,
+    /// Target ratio.
+    pub target: f64,
+    /// Where the target comes from.
+    pub source: String,
+}
+
 /// Every reference file, parsed.
 #[derive(Debug, Clone)]
 pub struct ReferenceData {
@@ -64,6 +101,18 @@ pub struct ReferenceData {
     pub units: Vec<Unit>,
     /// Denominators, in file order.
     pub denominators: Vec<Denominator>,
+    /// The procedure catalogue, in file order.
+    pub procedures: Vec<Procedure>,
+    /// Targets, in file order.
+    pub targets: Vec<Target>,
+}
+
+fn zero_or_one<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    match u8::deserialize(deserializer)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(serde::de::Error::custom(format!("expected 0 or 1, got {other}"))),
+    }
 }
 
 /// A reference file is missing or malformed.
@@ -87,7 +136,27 @@ impl ReferenceData {
                 reason: format!("unit {} is not in {UNITS_FILE}", orphan.unit_code),
             });
         }
-        Ok(ReferenceData { units, denominators })
+        let procedures: Vec<Procedure> = read_csv(&dir.join(PROCEDURES_FILE))?;
+        if let Some(bad) = procedures
+            .iter()
+            .find(|p| !["full_online", "partial_online", "offline"].contains(&p.service_level.as_str()))
+        {
+            return Err(ReferenceError {
+                path: dir.join(PROCEDURES_FILE),
+                reason: format!(
+                    "procedure {} has service level {:?}; use full_online, partial_online or offline",
+                    bad.code, bad.service_level
+                ),
+            });
+        }
+        let targets: Vec<Target> = read_csv(&dir.join(TARGETS_FILE))?;
+        if let Some(bad) = targets.iter().find(|t| !(t.target > 0.0 && t.target.is_finite())) {
+            return Err(ReferenceError {
+                path: dir.join(TARGETS_FILE),
+                reason: format!("target of {} for {} must be a positive number", bad.indicator, bad.year),
+            });
+        }
+        Ok(ReferenceData { units, denominators, procedures, targets })
     }
 
     /// The denominator of `measure` for `unit_code`, if the file has one.

@@ -95,7 +95,7 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
     for offset in 0..scenario.days {
         let day = scenario.start + Duration::days(i64::from(offset));
         for ((unit, weight), profile) in reference.units.iter().zip(&weights).zip(&profiles) {
-            portal::day(&mut factory, scenario, day, unit, *weight, profile);
+            portal::day(&mut factory, scenario, day, unit, *weight, profile, &reference.procedures);
             edoc::day(&mut factory, scenario, day, unit, profile);
             training::day(&mut factory, scenario, day, unit, reference, profile);
         }

@@ -1,11 +1,18 @@
-//! The digital-skills platforms: learners register and, most of them, get certified.
+//! The digital-skills platforms: learners register and, most of them, complete a course and
+//! get certified; communes hold "Bình dân học vụ số" classes every week.
 
-use chrono::{Duration, NaiveDate};
-use ioc_events::{EventBody, LearnerRegistered, SkillsCertified, Source, TargetGroup};
-use ioc_reference::{ReferenceData, Unit};
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use ioc_events::{
+    ClassHeld, ClassTopic, CourseCompleted, EventBody, LearnerRegistered, SkillsCertified, Source, TargetGroup,
+};
+use ioc_reference::{ReferenceData, Unit, UnitKind};
 use rand::Rng;
 
-use super::{draw_count, local_time, EventFactory, Scenario, UnitProfile};
+use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitProfile};
+
+/// Classes a commune holds per working day (about two a week), whatever the scale: every
+/// commune runs them, the programme asks for weekly classes.
+const CLASSES_PER_WORKING_DAY: f64 = 0.4;
 
 /// Share of each group's population that registers per day at scale 1 (the 2026 campaign).
 const DAILY_REGISTRATION_SHARE: f64 = 0.002;
@@ -21,18 +28,44 @@ pub fn day(
     reference: &ReferenceData,
     profile: &UnitProfile,
 ) {
+    let households = reference.denominator(&unit.code, "household").unwrap_or(0);
     for group in TargetGroup::ALL {
         let population = reference.denominator(&unit.code, group.as_str()).unwrap_or(0) as f64;
         let count = draw_count(factory.rng(), population * DAILY_REGISTRATION_SHARE * scenario.scale);
         for _ in 0..count {
-            learner(factory, day, unit, group, profile);
+            learner(factory, day, unit, group, profile, households);
+        }
+    }
+    if unit.kind != UnitKind::Department && !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+        let classes = draw_count(factory.rng(), CLASSES_PER_WORKING_DAY);
+        for _ in 0..classes {
+            class(factory, day, unit);
         }
     }
 }
 
-fn learner(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, group: TargetGroup, profile: &UnitProfile) {
+fn class(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit) {
+    let class_id = factory.entity_id("LH", unit);
+    let rng = factory.rng();
+    let at = office_time(rng, day);
+    let topic = ClassTopic::ALL[rng.gen_range(0..ClassTopic::ALL.len())];
+    let attendees = rng.gen_range(12..=60);
+    factory.emit(Source::Training, unit, at, EventBody::ClassHeld(ClassHeld { class_id, topic, attendees }));
+}
+
+fn learner(
+    factory: &mut EventFactory<'_>,
+    day: NaiveDate,
+    unit: &Unit,
+    group: TargetGroup,
+    profile: &UnitProfile,
+    households: u64,
+) {
     let learner_id = factory.entity_id("HV", unit);
-    let household_ref = factory.entity_id("HGD", unit);
+    // Learners live in the unit's households ("Gia đình số" counts households with a certified
+    // member), so several learners can share one.
+    let household = factory.rng().gen_range(0..households.max(1));
+    let household_ref = format!("HGD-{}-{household:07}", unit.code);
     let rng = factory.rng();
     let registered_at = local_time(day, rng.gen_range(6..22), rng.gen_range(0..60));
     let certified = rng.gen_bool(profile.rate(CERTIFIED_SHARE));
@@ -48,6 +81,8 @@ fn learner(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, group: T
         citizen_ref: None,
     };
     if factory.emit(Source::Training, unit, registered_at, EventBody::LearnerRegistered(registered)) && certified {
+        let completed = CourseCompleted { learner_id: learner_id.clone(), course_code: "BDHVS-CB-01".into() };
+        factory.emit(Source::Training, unit, certified_at - Duration::hours(2), EventBody::CourseCompleted(completed));
         let certificate_id = factory.entity_id("CC", unit);
         let body = SkillsCertified { learner_id, household_ref, target_group: group, certificate_id, vneid_confirmed };
         factory.emit(Source::Training, unit, certified_at, EventBody::SkillsCertified(body));

@@ -1,0 +1,216 @@
+//! Reads the pre-aggregated `measures_daily` (kept by ioc-processor's rollup task): flows summed
+//! over a period, stocks summed over every day before its end. The dashboard never reads raw
+//! events.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use clickhouse::Row;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::period::{Bucket, Period};
+
+/// A measure and its dimension ('' for the total).
+pub type MeasureKey = (String, String);
+
+/// Sums of the daily measures for one scope (a unit or the province) and one period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    /// Sum over the period's days.
+    pub flow: HashMap<MeasureKey, u64>,
+    /// Sum over every day before the period's end.
+    pub stock: HashMap<MeasureKey, u64>,
+}
+
+impl Totals {
+    /// A measure's total over the period.
+    pub fn flow(&self, measure: &str) -> u64 {
+        self.flow_of(measure, "")
+    }
+
+    /// A measure's value for one dimension over the period.
+    pub fn flow_of(&self, measure: &str, dimension: &str) -> u64 {
+        self.flow.get(&(measure.to_owned(), dimension.to_owned())).copied().unwrap_or(0)
+    }
+
+    /// A measure's total up to the period's end.
+    pub fn stock(&self, measure: &str) -> u64 {
+        self.stock_of(measure, "")
+    }
+
+    /// A measure's value for one dimension up to the period's end.
+    pub fn stock_of(&self, measure: &str, dimension: &str) -> u64 {
+        self.stock.get(&(measure.to_owned(), dimension.to_owned())).copied().unwrap_or(0)
+    }
+
+    /// The dimensions of a measure with a non-zero flow, sorted.
+    pub fn flow_dimensions(&self, measure: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .flow
+            .iter()
+            .filter(|((m, d), value)| m == measure && !d.is_empty() && **value > 0)
+            .map(|((_, d), _)| d.clone())
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+#[derive(Row, Deserialize)]
+struct TotalRow {
+    scope: String,
+    measure: String,
+    dimension: String,
+    flow: u64,
+    stock: u64,
+}
+
+/// Which units to sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every unit together.
+    Province,
+    /// One unit.
+    Unit(&'a str),
+    /// Every unit, separately.
+    EachUnit,
+}
+
+/// Totals of `period` for `scope`: keyed by unit code, or by "" for the province.
+pub async fn totals(
+    client: &clickhouse::Client,
+    scope: Scope<'_>,
+    period: Period,
+) -> Result<HashMap<String, Totals>, ApiError> {
+    // Aliased `scope`, not `unit_code`: an alias would shadow the column in WHERE.
+    let (unit_column, group) = match scope {
+        Scope::EachUnit => ("unit_code", "unit_code, "),
+        _ => ("''", ""),
+    };
+    let unit = match scope {
+        Scope::Unit(code) => code,
+        _ => "",
+    };
+    let sql = format!(
+        "SELECT {unit_column} AS scope, measure, dimension, \
+                toUInt64(sumIf(value, day >= toDate(?))) AS flow, toUInt64(sum(value)) AS stock \
+         FROM measures_daily WHERE day < toDate(?) AND (? = '' OR unit_code = ?) \
+         GROUP BY {group}measure, dimension"
+    );
+    let rows: Vec<TotalRow> = client
+        .query(&sql)
+        .bind(period.from.to_string())
+        .bind(end_day(period).to_string())
+        .bind(unit)
+        .bind(unit)
+        .fetch_all()
+        .await?;
+    let mut out: HashMap<String, Totals> = HashMap::new();
+    for row in rows {
+        let totals = out.entry(row.scope).or_default();
+        let key = (row.measure, row.dimension);
+        if row.flow > 0 {
+            totals.flow.insert(key.clone(), row.flow);
+        }
+        totals.stock.insert(key, row.stock);
+    }
+    Ok(out)
+}
+
+#[derive(Row, Deserialize)]
+struct BucketRow {
+    bucket: String,
+    measure: String,
+    dimension: String,
+    total: u64,
+}
+
+/// Totals of each bucket of `period` (clipped to it) for one unit or the province, in order.
+pub async fn series(
+    client: &clickhouse::Client,
+    unit: Option<&str>,
+    bucket: Bucket,
+    period: Period,
+) -> Result<Vec<(NaiveDate, Period, Totals)>, ApiError> {
+    // Days before the period fold into one row (1970-01-01): the opening stock.
+    let sql = format!(
+        "SELECT toString(if(day < toDate(?), toDate('1970-01-01'), {})) AS bucket, measure, dimension, \
+                toUInt64(sum(value)) AS total \
+         FROM measures_daily WHERE day < toDate(?) AND (? = '' OR unit_code = ?) \
+         GROUP BY bucket, measure, dimension",
+        bucket.sql()
+    );
+    let unit = unit.unwrap_or("");
+    let rows: Vec<BucketRow> = client
+        .query(&sql)
+        .bind(period.from.to_string())
+        .bind(end_day(period).to_string())
+        .bind(unit)
+        .bind(unit)
+        .fetch_all()
+        .await?;
+    let mut by_bucket: BTreeMap<String, Vec<BucketRow>> = BTreeMap::new();
+    for row in rows {
+        by_bucket.entry(row.bucket.clone()).or_default().push(row);
+    }
+    let mut stock: HashMap<MeasureKey, u64> = HashMap::new();
+    for row in by_bucket.remove("1970-01-01").unwrap_or_default() {
+        *stock.entry((row.measure, row.dimension)).or_default() += row.total;
+    }
+    let mut out = Vec::new();
+    for (start, part) in bucket.split(period) {
+        let mut flow = HashMap::new();
+        for row in by_bucket.remove(&start.to_string()).unwrap_or_default() {
+            let key = (row.measure, row.dimension);
+            *stock.entry(key.clone()).or_default() += row.total;
+            if row.total > 0 {
+                flow.insert(key, row.total);
+            }
+        }
+        out.push((start, part, Totals { flow, stock: stock.clone() }));
+    }
+    Ok(out)
+}
+
+/// The day after the period: its exclusive end.
+fn end_day(period: Period) -> NaiveDate {
+    period.to + chrono::Days::new(1)
+}
+
+#[derive(Row, Deserialize)]
+struct PopulationRow {
+    unit_code: String,
+    measure: String,
+    value: u64,
+}
+
+/// Denominators from the reference data: unit code → measure → value; "" holds the province.
+pub async fn populations(client: &clickhouse::Client) -> Result<HashMap<String, HashMap<String, u64>>, ApiError> {
+    let rows: Vec<PopulationRow> =
+        client.query("SELECT unit_code, measure, value FROM ref_denominators").fetch_all().await?;
+    let mut out: HashMap<String, HashMap<String, u64>> = HashMap::new();
+    for row in rows {
+        *out.entry(String::new()).or_default().entry(row.measure.clone()).or_default() += row.value;
+        out.entry(row.unit_code).or_default().insert(row.measure, row.value);
+    }
+    Ok(out)
+}
+
+#[derive(Row, Deserialize)]
+struct TargetRow {
+    indicator: String,
+    year: u16,
+    target: f64,
+}
+
+/// Targets from the reference data: indicator → (year, target), sorted by year.
+pub async fn targets(client: &clickhouse::Client) -> Result<HashMap<String, Vec<(u16, f64)>>, ApiError> {
+    let rows: Vec<TargetRow> =
+        client.query("SELECT indicator, year, target FROM ref_targets ORDER BY year").fetch_all().await?;
+    let mut out: HashMap<String, Vec<(u16, f64)>> = HashMap::new();
+    for row in rows {
+        out.entry(row.indicator).or_default().push((row.year, row.target));
+    }
+    Ok(out)
+}

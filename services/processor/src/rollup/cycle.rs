@@ -1,0 +1,201 @@
+//! One rollup cycle for one source.
+
+use chrono::{Datelike, NaiveDate, TimeZone};
+use clickhouse::Row;
+use ioc_events::Source;
+use serde::Deserialize;
+
+const DOSSIER_FACTS: &str = include_str!("dossier_facts.sql");
+const PORTAL_MEASURES: &str = include_str!("portal_measures.sql");
+const EDOC_MEASURES: &str = include_str!("edoc_measures.sql");
+const TRAINING_MEASURES: &str = include_str!("training_measures.sql");
+
+/// What a cycle did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Every raw event inserted before this instant (unix seconds) is now in the rollups.
+    pub covered_until: u32,
+    /// Events of the touched entities that were read.
+    pub events: u64,
+    /// Months recomputed.
+    pub months: usize,
+}
+
+#[derive(Row, Deserialize)]
+struct Touched {
+    events: u64,
+    earliest: u32,
+}
+
+/// The earliest instant touched by the entities that got an event inserted at or after `since`.
+fn touched_sql(source: Source) -> &'static str {
+    match source {
+        // A dossier's derived instants never come before its first event or its due time.
+        Source::Portal => {
+            "SELECT toUInt64(sum(events)) AS events, toUInt32(min(earliest)) AS earliest FROM ( \
+                SELECT count() AS events, \
+                       if(countIf(type = 'dossier.received') > 0, \
+                          least(min(occurred_at), minIf(due_at, type = 'dossier.received')), min(occurred_at)) AS earliest \
+                FROM portal_events \
+                WHERE dossier_id IN (SELECT dossier_id FROM portal_events WHERE inserted_at >= toDateTime(?)) \
+                GROUP BY dossier_id)"
+        }
+        Source::Edoc => {
+            "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest FROM edoc_events \
+             WHERE concat(document_id, record_id) IN \
+                   (SELECT concat(document_id, record_id) FROM edoc_events WHERE inserted_at >= toDateTime(?))"
+        }
+        // A household's first certificate can come from another member than the touched one.
+        Source::Training => {
+            "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest FROM training_events \
+             WHERE (learner_id != '' AND learner_id IN (SELECT learner_id FROM training_events WHERE inserted_at >= toDateTime(?))) \
+                OR (household_ref != '' AND household_ref IN (SELECT household_ref FROM training_events WHERE inserted_at >= toDateTime(?))) \
+                OR (class_id != '' AND class_id IN (SELECT class_id FROM training_events WHERE inserted_at >= toDateTime(?)))"
+        }
+    }
+}
+
+fn measures_sql(source: Source) -> &'static str {
+    match source {
+        Source::Portal => PORTAL_MEASURES,
+        Source::Edoc => EDOC_MEASURES,
+        Source::Training => TRAINING_MEASURES,
+    }
+}
+
+/// Brings `source`'s rollups up to date with every event inserted since `since` (unix seconds;
+/// 0 recomputes everything). `margin_seconds` covers inserts that became visible some time after
+/// their `inserted_at`.
+pub async fn refresh_source(
+    client: &clickhouse::Client,
+    source: Source,
+    since: u32,
+    margin_seconds: u32,
+) -> Result<Outcome, clickhouse::error::Error> {
+    let started: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
+    let covered_until = started.saturating_sub(margin_seconds);
+    let sql = touched_sql(source);
+    let mut query = client.query(sql);
+    for _ in 0..sql.matches('?').count() {
+        query = query.bind(since);
+    }
+    let touched: Touched = query.fetch_one().await?;
+    let mut months = 0;
+    if touched.events > 0 {
+        let first_month = month_start(touched.earliest);
+        if source == Source::Portal {
+            let version = u64::from(started) * 1_000 + u64::from(chrono::Utc::now().timestamp_subsec_millis());
+            client.query(DOSSIER_FACTS).bind(version).bind(since).execute().await?;
+        }
+        months = rebuild_months(client, source, first_month).await?;
+    }
+    record_state(client, source, covered_until).await?;
+    Ok(Outcome { covered_until, events: touched.events, months })
+}
+
+/// Recomputes `source`'s measures from `first_month` on into a staging table, then swaps each
+/// month in; returns how many months were replaced.
+async fn rebuild_months(
+    client: &clickhouse::Client,
+    source: Source,
+    first_month: NaiveDate,
+) -> Result<usize, clickhouse::error::Error> {
+    let staging = format!("measures_staging_{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
+    client.query(&format!("CREATE TABLE {staging} AS measures_daily")).execute().await?;
+    let result = fill_and_swap(client, source, first_month, &staging).await;
+    // The staging table goes whatever happened; a failed cycle is simply run again.
+    let dropped = client.query(&format!("DROP TABLE IF EXISTS {staging}")).execute().await;
+    let months = result?;
+    dropped?;
+    Ok(months)
+}
+
+async fn fill_and_swap(
+    client: &clickhouse::Client,
+    source: Source,
+    first_month: NaiveDate,
+    staging: &str,
+) -> Result<usize, clickhouse::error::Error> {
+    let from = first_month.to_string();
+    let sql = measures_sql(source).replace("{staging}", staging);
+    let mut query = client.query(&sql);
+    for _ in 0..sql.matches('?').count() {
+        query = query.bind(from.as_str());
+    }
+    query.execute().await?;
+
+    let filled: Vec<u32> =
+        client.query(&format!("SELECT DISTINCT toYYYYMM(day) FROM {staging} ORDER BY 1")).fetch_all().await?;
+    let last_stored: u32 = client
+        .query("SELECT toUInt32(max(toYYYYMM(day))) FROM measures_daily WHERE source = ?")
+        .bind(source.as_str())
+        .fetch_one()
+        .await?;
+    let last = filled.last().copied().unwrap_or(0).max(last_stored);
+    let mut month = first_month;
+    let mut replaced = 0;
+    while yyyymm(month) <= last {
+        let partition = format!("('{}', {})", source.as_str(), yyyymm(month));
+        // REPLACE PARTITION leaves the target untouched when the staging table has no such
+        // partition, so a month that became empty is dropped instead.
+        let statement = if filled.contains(&yyyymm(month)) {
+            format!("ALTER TABLE measures_daily REPLACE PARTITION {partition} FROM {staging}")
+        } else {
+            format!("ALTER TABLE measures_daily DROP PARTITION {partition}")
+        };
+        client.query(&statement).execute().await?;
+        replaced += 1;
+        month = next_month(month);
+    }
+    Ok(replaced)
+}
+
+async fn record_state(
+    client: &clickhouse::Client,
+    source: Source,
+    covered_until: u32,
+) -> Result<(), clickhouse::error::Error> {
+    let table = match source {
+        Source::Portal => "portal_events",
+        Source::Edoc => "edoc_events",
+        Source::Training => "training_events",
+    };
+    client
+        .query(&format!(
+            "INSERT INTO rollup_state (source, covered_until, refreshed_at, newest_event) \
+             SELECT ?, toDateTime(?), now(), (SELECT max(occurred_at) FROM {table} WHERE occurred_at <= now() + 300)"
+        ))
+        .bind(source.as_str())
+        .bind(covered_until)
+        .execute()
+        .await
+}
+
+/// First day of the local month holding the instant `unix`.
+fn month_start(unix: u32) -> NaiveDate {
+    let local = ioc_events::local_offset().timestamp_opt(i64::from(unix), 0).single().unwrap_or_default();
+    local.date_naive().with_day(1).unwrap_or_default()
+}
+
+fn next_month(first: NaiveDate) -> NaiveDate {
+    let (year, month) = if first.month() == 12 { (first.year() + 1, 1) } else { (first.year(), first.month() + 1) };
+    NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(first)
+}
+
+fn yyyymm(day: NaiveDate) -> u32 {
+    day.year().unsigned_abs() * 100 + day.month()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_local_and_roll_over_the_year() {
+        // 2026-02-28T17:30:00Z is 00:30 on 1 March in Hà Nội.
+        assert_eq!(month_start(1_772_299_800), NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"));
+        let december = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        assert_eq!(next_month(december), NaiveDate::from_ymd_opt(2027, 1, 1).expect("date"));
+        assert_eq!(yyyymm(december), 202_612);
+    }
+}

@@ -1,0 +1,32 @@
+INSERT INTO {staging} (source, day, unit_code, measure, dimension, value)
+SELECT 'edoc', toDate(first_at) AS day, unit_code, tupleElement(m, 1) AS measure, tupleElement(m, 2) AS dimension,
+       sum(tupleElement(m, 3)) AS value
+FROM
+(
+    -- Each document or work record once, on the day of its first event of that type.
+    SELECT
+        type,
+        concat(document_id, record_id) AS entity,
+        argMin(unit_code, occurred_at) AS unit_code,
+        min(occurred_at) AS first_at,
+        argMin(form, occurred_at) = 'electronic' AS electronic,
+        argMin(digitally_signed, occurred_at) AS signed,
+        argMin(level, occurred_at) AS level,
+        argMin(classified, occurred_at) AS classified,
+        argMin(processed_online, occurred_at) AS online
+    FROM edoc_events
+    WHERE type IN ('document.sent', 'document.received', 'work_record.closed')
+    GROUP BY type, entity
+    HAVING first_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
+)
+ARRAY JOIN arrayFilter(x -> tupleElement(x, 3) > 0, [
+    ('documents_sent', '', toUInt64(type = 'document.sent')),
+    ('documents_sent_electronic', '', toUInt64(type = 'document.sent' AND electronic)),
+    ('documents_sent_signed', '', toUInt64(type = 'document.sent' AND signed)),
+    ('documents_received', '', toUInt64(type = 'document.received')),
+    ('documents_received_electronic', '', toUInt64(type = 'document.received' AND electronic)),
+    -- Classified work records are left out of both sides of the online rate.
+    ('work_records_closed', level, toUInt64(type = 'work_record.closed' AND NOT classified)),
+    ('work_records_closed_online', level, toUInt64(type = 'work_record.closed' AND NOT classified AND online))
+]) AS m
+GROUP BY day, unit_code, measure, dimension
