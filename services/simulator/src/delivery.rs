@@ -13,9 +13,13 @@ pub struct Faults {
     pub duplicates: f64,
     /// Events swapped with one up to 50 positions later (so a dossier can resolve before it is received).
     pub reorder: f64,
-    /// Events held back and sent after everything else.
+    /// Events held back: each is sent after the events of up to [`MAX_LATENESS_DAYS`] of
+    /// later event time (at the end, when the run is shorter).
     pub late: f64,
 }
+
+/// How far behind its event time a late event can arrive.
+pub const MAX_LATENESS_DAYS: i64 = 7;
 
 /// One request's worth of events of one source.
 #[derive(Debug, Clone)]
@@ -33,7 +37,7 @@ pub struct Injected {
     pub duplicates: usize,
     /// Swaps made.
     pub reordered: usize,
-    /// Events sent last.
+    /// Events sent late.
     pub late: usize,
 }
 
@@ -43,16 +47,19 @@ pub fn plan(events: &[Event], faults: Faults, batch_size: usize, rng: &mut ChaCh
     let mut injected = Injected::default();
     let mut per_source: Vec<Vec<Batch>> = Vec::new();
     for source in Source::ALL {
-        let mut on_time: Vec<Event> = Vec::new();
-        let mut late: Vec<Event> = Vec::new();
+        // Each event is sent at its event time, a late one up to a week after it; sorting on
+        // that (stable) keeps the rest in time order.
+        let mut timed: Vec<(i64, Event)> = Vec::new();
         for event in events.iter().filter(|e| e.source == source) {
+            let mut sent_at = event.occurred_at.timestamp();
             if rng.gen_bool(faults.late.clamp(0.0, 1.0)) {
-                late.push(event.clone());
+                sent_at += rng.gen_range(60..=MAX_LATENESS_DAYS * 86_400);
                 injected.late += 1;
-            } else {
-                on_time.push(event.clone());
             }
+            timed.push((sent_at, event.clone()));
         }
+        timed.sort_by_key(|(sent_at, _)| *sent_at);
+        let mut on_time: Vec<Event> = timed.into_iter().map(|(_, event)| event).collect();
         for index in 0..on_time.len() {
             if rng.gen_bool(faults.reorder.clamp(0.0, 1.0)) {
                 let other = (index + rng.gen_range(1..=50)).min(on_time.len() - 1);
@@ -62,8 +69,7 @@ pub fn plan(events: &[Event], faults: Faults, batch_size: usize, rng: &mut ChaCh
                 }
             }
         }
-        let mut stream: Vec<Event> = on_time;
-        stream.extend(late);
+        let stream: Vec<Event> = on_time;
         let mut with_copies: Vec<Event> = Vec::with_capacity(stream.len());
         let mut pending_copies: Vec<(usize, Event)> = Vec::new();
         for (position, event) in stream.into_iter().enumerate() {

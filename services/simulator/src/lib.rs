@@ -106,6 +106,23 @@ mod tests {
     }
 
     #[test]
+    fn late_events_arrive_up_to_a_week_behind_their_time() {
+        let reference = reference();
+        let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"), days: 20, scale: 0.01 };
+        let run = simulate(5, &scenario, Faults { late: 0.02, ..Faults::default() }, 200, &reference);
+        let mut worst = 0;
+        for source in Source::ALL {
+            let mut newest_sent = 0;
+            for event in run.batches.iter().filter(|b| b.source == source).flat_map(|b| &b.events) {
+                let at = event.occurred_at.timestamp();
+                worst = worst.max(newest_sent - at);
+                newest_sent = newest_sent.max(at);
+            }
+        }
+        assert!(worst > 86_400 && worst <= delivery::MAX_LATENESS_DAYS * 86_400, "latest arrival {worst} s behind");
+    }
+
+    #[test]
     fn province_truth_adds_up_from_the_units_and_rates_are_realistic() {
         let reference = reference();
         let run = simulate(3, &scenario(), Faults::default(), 200, &reference);

@@ -1,6 +1,7 @@
 //! A test harness that boots the real services in-process against the local Kafka and
 //! ClickHouse (started by `ops/dev up`), each test with its own topics and database.
 
+pub mod analyst;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -115,6 +116,20 @@ impl Pipeline {
     pub async fn start() -> Pipeline {
         ioc_telemetry::init_logging();
         let (kafka, clickhouse) = fresh_stack("t", "ioc_test_").await;
+        Pipeline::boot(kafka, clickhouse).await
+    }
+
+    /// Like [`Pipeline::start`], in the database `name` (emptied first), for tests that need a
+    /// fixed name such as [`ANALYST_CHECK_DATABASE`].
+    pub async fn start_in(name: &str) -> Pipeline {
+        ioc_telemetry::init_logging();
+        let admin = ClickHouseConfig { url: clickhouse_url(), ..ClickHouseConfig::default() };
+        admin.server_client().query(&format!("DROP DATABASE IF EXISTS {name}")).execute().await.expect("drop");
+        let (kafka, clickhouse) = stack_in(random_name("t"), name.to_owned()).await;
+        Pipeline::boot(kafka, clickhouse).await
+    }
+
+    async fn boot(kafka: KafkaConfig, clickhouse: ClickHouseConfig) -> Pipeline {
         let database = DropDatabase(clickhouse.clone());
         let processor_config = ProcessorConfig {
             kafka: kafka.clone(),
@@ -197,13 +212,16 @@ pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, timeout: Duration) 
 /// Kafka settings with a fresh topic prefix and a freshly migrated ClickHouse database, both
 /// with random names starting with the given prefixes.
 pub async fn fresh_stack(topic_prefix: &str, database_prefix: &str) -> (KafkaConfig, ClickHouseConfig) {
-    let kafka =
-        KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name(topic_prefix), ..KafkaConfig::default() };
-    let clickhouse = ClickHouseConfig {
-        url: clickhouse_url(),
-        database: random_name(database_prefix),
-        ..ClickHouseConfig::default()
-    };
+    stack_in(random_name(topic_prefix), random_name(database_prefix)).await
+}
+
+/// The database the analyst account of the local stack may read besides `ioc`
+/// (ops/clickhouse/users.xml); the test that runs the analysts' example queries fills it.
+pub const ANALYST_CHECK_DATABASE: &str = "ioc_analyst_check";
+
+async fn stack_in(topic_prefix: String, database: String) -> (KafkaConfig, ClickHouseConfig) {
+    let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix, ..KafkaConfig::default() };
+    let clickhouse = ClickHouseConfig { url: clickhouse_url(), database, ..ClickHouseConfig::default() };
     let migrate = ProcessorConfig {
         clickhouse: clickhouse.clone(),
         migrations_dir: repo_root().join("schemas/clickhouse"),

@@ -1,0 +1,22 @@
+-- Digital-skills coverage ("Bình dân học vụ số") of the whole province per target group at the
+-- end of a day: people certified before it / the group's population (reference data). Change
+-- the date to move the end; add unit_code to both sides to get it per unit.
+SELECT
+    target_group,
+    certified,
+    population,
+    certified / population AS coverage
+FROM
+(
+    SELECT dimension AS target_group, sum(value) AS certified
+    FROM v_daily_measures
+    WHERE source = 'training' AND measure = 'certified' AND day < toDate('2026-04-01')
+    GROUP BY target_group
+)
+ANY INNER JOIN
+(
+    SELECT measure AS target_group, sum(value) AS population
+    FROM v_denominators
+    GROUP BY target_group
+) USING target_group
+ORDER BY target_group

@@ -1,0 +1,247 @@
+//! A simulated month of the whole province (scale 1: about 125,000 dossiers, 1.4 million events)
+//! through the real pipeline, with 5% duplicates, 5% reordering and 2% of events up to a week
+//! late: every indicator the API returns, for every unit and every bucket (day, ISO week, month,
+//! quarter, year, and the month after, when only stocks move), equals the ground truth; so do the
+//! series, the rankings and the analysts' example queries run as the read-only account.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use futures::StreamExt;
+use ioc_api::period::{Bucket, Period};
+use ioc_api::{KpiResponse, RankingResponse, SeriesResponse};
+use ioc_e2e::{compare_all, compare_values, contract, get_checked, repo_root, Pipeline};
+use ioc_events::indicators::DEFINITIONS;
+use ioc_reference::ReferenceData;
+use ioc_simulator::{simulate, Expected, Facts, Faults, GroundTruth, Scenario, Sender};
+
+fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+}
+
+/// The periods checked: every bucket of March (clipped to it), the quarter and the year as
+/// named periods, and April, after the last event.
+fn periods() -> Vec<(String, Period)> {
+    let march = Period { from: day("2026-03-01"), to: day("2026-03-31") };
+    let mut out = Vec::new();
+    for bucket in [Bucket::Day, Bucket::Week, Bucket::Month] {
+        for (_, part) in bucket.split(march) {
+            out.push((format!("{} {}..{}", bucket.as_str(), part.from, part.to), part));
+        }
+    }
+    out.push(("quarter 2026-Q1".into(), Period { from: day("2026-01-01"), to: day("2026-03-31") }));
+    out.push(("year 2026".into(), Period { from: day("2026-01-01"), to: day("2026-12-31") }));
+    out.push(("month 2026-04".into(), Period { from: day("2026-04-01"), to: day("2026-04-30") }));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_of_the_province_is_exact_for_every_unit_and_bucket() {
+    let pipeline = Pipeline::start_in(ioc_e2e::ANALYST_CHECK_DATABASE).await;
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
+    let scenario = Scenario { start: day("2026-03-01"), days: 31, scale: 1.0 };
+    let run = simulate(202_603, &scenario, Faults { duplicates: 0.05, reorder: 0.05, late: 0.02 }, 2_000, &reference);
+    let dossiers = run.truth.province["dossiers_received"].numerator;
+    assert!(dossiers > 100_000, "not a province-sized month: {dossiers} dossiers");
+    eprintln!("month of the province: {} events, {dossiers} dossiers, injected {:?}", run.events.len(), run.injected);
+
+    let started = Instant::now();
+    let sender = Sender::new(&pipeline.ingest.url, pipeline.keys.clone());
+    let report = sender.send_all(&run.batches).await.expect("ingest acknowledges every batch");
+    assert_eq!(report.accepted, run.events.len() + run.injected.duplicates);
+    pipeline.wait_for_events(run.events.len() as u64, Duration::from_secs(900)).await;
+    eprintln!("sent, stored and rolled up in {:?}", started.elapsed());
+
+    let facts = Facts::from_events(&run.events);
+    let truths: Vec<(String, Period, GroundTruth)> = periods()
+        .into_iter()
+        .map(|(label, period)| {
+            let truth = facts.truth(&reference, period.from, period.to);
+            (label, period, truth)
+        })
+        .collect();
+    let api = pipeline.api.url.clone();
+    let mut differences = Vec::new();
+
+    // Every indicator of every period for the province and each of the 161 units.
+    let started = Instant::now();
+    differences.extend(kpi_differences(&api, &truths).await);
+    eprintln!("{} KPI answers compared in {:?}", truths.len() * 162, started.elapsed());
+
+    // Series of every indicator by day, week and month for the province, and of three
+    // indicators by week for every unit.
+    let march = Period { from: day("2026-03-01"), to: day("2026-03-31") };
+    let truth_of = |period: Period| {
+        truths
+            .iter()
+            .find(|(_, p, _)| *p == period)
+            .map(|(_, _, truth)| truth)
+            .unwrap_or_else(|| panic!("no truth for {period:?}"))
+    };
+    let series_contract = contract("SeriesResponse");
+    let client = reqwest::Client::new();
+    let mut requests = Vec::new();
+    for bucket in [Bucket::Day, Bucket::Week, Bucket::Month] {
+        for definition in DEFINITIONS {
+            requests.push((definition.id, bucket, None));
+        }
+    }
+    for code in run.truth.units.keys() {
+        for id in ["on_time_rate", "skills_coverage_adult", "classes_held"] {
+            requests.push((id, Bucket::Week, Some(code.as_str())));
+        }
+    }
+    let answers = futures::stream::iter(requests)
+        .map(|(id, bucket, unit)| {
+            let (client, contract) = (&client, &series_contract);
+            let url = format!(
+                "{api}/v1/kpis/{id}/series?bucket={}&from={}&to={}{}",
+                bucket.as_str(),
+                march.from,
+                march.to,
+                unit.map(|u| format!("&unit={u}")).unwrap_or_default()
+            );
+            async move { (unit, bucket, get_checked::<SeriesResponse>(client, &url, contract).await) }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    for (unit, bucket, answer) in answers {
+        let series = match answer {
+            Ok(series) => series,
+            Err(error) => {
+                differences.push(error);
+                continue;
+            }
+        };
+        let expected_points = bucket.split(march).len();
+        if series.points.len() != expected_points {
+            differences.push(format!("series {bucket:?}: {} points, {expected_points} buckets", series.points.len()));
+        }
+        for point in &series.points {
+            let period = Period { from: day(&point.from), to: day(&point.to) };
+            let truth = truth_of(period);
+            let expected = unit.map_or(&truth.province, |code| &truth.units[code]);
+            let scope = format!("series {} {} {}", unit.unwrap_or("province"), bucket.as_str(), point.from);
+            compare_values(&scope, std::slice::from_ref(&point.value), expected, &mut differences);
+        }
+    }
+
+    // Rankings of every indicator for the month, its weeks and the quarter.
+    let ranking_contract = contract("RankingResponse");
+    let named = [
+        ("2026-03", march),
+        ("2026-W10", Period { from: day("2026-03-02"), to: day("2026-03-08") }),
+        ("2026-W12", Period { from: day("2026-03-16"), to: day("2026-03-22") }),
+        ("2026-Q1", Period { from: day("2026-01-01"), to: day("2026-03-31") }),
+    ];
+    for (label, period) in named {
+        let truth = match truths.iter().find(|(_, p, _)| *p == period) {
+            Some((_, _, truth)) => truth.clone(),
+            None => facts.truth(&reference, period.from, period.to),
+        };
+        for definition in DEFINITIONS {
+            let url = format!("{api}/v1/rankings/{}?period={label}", definition.id);
+            match get_checked::<RankingResponse>(&client, &url, &ranking_contract).await {
+                Ok(ranking) => ranking_differences(&ranking, &truth, definition.higher_is_better, &mut differences),
+                Err(error) => differences.push(error),
+            }
+        }
+    }
+
+    // The analysts' example queries, as the read-only account, against the same truth.
+    differences.extend(ioc_e2e::analyst::example_differences(&facts, &reference, &truth_of(march)).await);
+
+    assert!(
+        differences.is_empty(),
+        "{} differences from the ground truth, first 30:\n{}",
+        differences.len(),
+        differences.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+    );
+    pipeline.stop().await;
+}
+
+async fn kpi_differences(api: &str, truths: &[(String, Period, GroundTruth)]) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let kpi_contract = contract("KpiResponse");
+    let mut requests = Vec::new();
+    for (label, period, truth) in truths {
+        requests.push((label, *period, None, &truth.province));
+        for (code, expected) in &truth.units {
+            requests.push((label, *period, Some(code.as_str()), expected));
+        }
+    }
+    let (client, kpi_contract) = (&client, &kpi_contract);
+    futures::stream::iter(requests)
+        .map(|(label, period, unit, expected)| async move {
+            let filter = unit.map(|u| format!("&unit={u}")).unwrap_or_default();
+            let url = format!("{api}/v1/kpis?from={}&to={}{filter}", period.from, period.to);
+            let mut differences = Vec::new();
+            match get_checked::<KpiResponse>(client, &url, kpi_contract).await {
+                Ok(answer) => {
+                    let scope = format!("{label} {}", unit.unwrap_or("province"));
+                    compare_all(&scope, &answer.indicators, expected, &mut differences);
+                }
+                Err(error) => differences.push(error),
+            }
+            differences
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The ranking holds the 148 commune-level units, each with its true value, ordered so that a
+/// unit's rank is one more than the number of units with a strictly better true value.
+fn ranking_differences(
+    ranking: &RankingResponse,
+    truth: &GroundTruth,
+    higher_is_better: bool,
+    differences: &mut Vec<String>,
+) {
+    let id = ranking.indicator.id.as_str();
+    let scope = format!("ranking {id} {}", ranking.period.label);
+    if ranking.units.len() != 148 {
+        differences.push(format!("{scope}: {} units ranked, 148 expected", ranking.units.len()));
+    }
+    let headline = |expected: &Expected| match expected.denominator {
+        None => Some(expected.numerator as f64),
+        Some(0) => None,
+        Some(denominator) => Some(expected.numerator as f64 / denominator as f64),
+    };
+    let values: BTreeMap<&str, Option<f64>> = ranking
+        .units
+        .iter()
+        .map(|entry| (entry.unit.code.as_str(), truth.units.get(&entry.unit.code).and_then(|u| headline(&u[id]))))
+        .collect();
+    let mut previous_rank = 0;
+    for entry in &ranking.units {
+        let code = entry.unit.code.as_str();
+        compare_values(&format!("{scope} {code}"), std::slice::from_ref(&entry.value), &truth.units[code], differences);
+        let expected_rank = values[code].map(|mine| {
+            let better =
+                values.values().flatten().filter(
+                    |other| {
+                        if higher_is_better {
+                            **other > mine
+                        } else {
+                            **other < mine
+                        }
+                    },
+                );
+            better.count() as u32 + 1
+        });
+        if entry.rank != expected_rank {
+            differences.push(format!("{scope} {code}: rank {:?}, expected {expected_rank:?}", entry.rank));
+        }
+        let rank = entry.rank.unwrap_or(u32::MAX);
+        if rank < previous_rank {
+            differences.push(format!("{scope}: {code} listed after a worse rank"));
+        }
+        previous_rank = rank;
+    }
+}
