@@ -151,7 +151,7 @@ async fn a_month_of_the_province_is_exact_for_every_unit_and_bucket() {
     }
 
     // The analysts' example queries, as the read-only account, against the same truth.
-    differences.extend(ioc_e2e::analyst::example_differences(&facts, &reference, &truth_of(march)).await);
+    differences.extend(ioc_e2e::analyst::example_differences(&facts, &reference, truth_of(march)).await);
 
     assert!(
         differences.is_empty(),
