@@ -100,32 +100,58 @@ async fn rebuild_months(
     source: Source,
     first_month: NaiveDate,
 ) -> Result<usize, clickhouse::error::Error> {
-    let staging = format!("measures_staging_{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
-    client.query(&format!("CREATE TABLE {staging} AS measures_daily")).execute().await?;
-    let result = fill_and_swap(client, source, first_month, &staging).await;
-    // The staging table goes whatever happened; a failed cycle is simply run again.
-    let dropped = client.query(&format!("DROP TABLE IF EXISTS {staging}")).execute().await;
+    let suffix = format!("{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
+    let staging =
+        Staging { daily: format!("measures_staging_{suffix}"), monthly: format!("measures_staging_m_{suffix}") };
+    client.query(&format!("CREATE TABLE {} AS measures_daily", staging.daily)).execute().await?;
+    let created = client.query(&format!("CREATE TABLE {} AS measures_monthly", staging.monthly)).execute().await;
+    let result = match created {
+        Ok(()) => fill_and_swap(client, source, first_month, &staging).await,
+        Err(error) => Err(error),
+    };
+    // The staging tables go whatever happened; a failed cycle is simply run again.
+    let mut dropped = Ok(());
+    for table in [&staging.daily, &staging.monthly] {
+        let outcome = client.query(&format!("DROP TABLE IF EXISTS {table}")).execute().await;
+        dropped = dropped.and(outcome);
+    }
     let months = result?;
     dropped?;
     Ok(months)
+}
+
+/// The staging tables of one cycle: days, and the same summed per month.
+struct Staging {
+    daily: String,
+    monthly: String,
 }
 
 async fn fill_and_swap(
     client: &clickhouse::Client,
     source: Source,
     first_month: NaiveDate,
-    staging: &str,
+    staging: &Staging,
 ) -> Result<usize, clickhouse::error::Error> {
     let from = first_month.to_string();
-    let sql = measures_sql(source).replace("{staging}", staging);
+    let sql = measures_sql(source).replace("{staging}", &staging.daily);
     let mut query = client.query(&sql);
     for _ in 0..sql.matches('?').count() {
         query = query.bind(from.as_str());
     }
     query.execute().await?;
+    client
+        .query(&format!(
+            "INSERT INTO {monthly} (source, month, unit_code, measure, dimension, value) \
+             SELECT source, toStartOfMonth(day) AS month, unit_code, measure, dimension, sum(value) \
+             FROM {daily} GROUP BY source, month, unit_code, measure, dimension",
+            monthly = staging.monthly,
+            daily = staging.daily
+        ))
+        .execute()
+        .await?;
 
     let filled: Vec<u32> =
-        client.query(&format!("SELECT DISTINCT toYYYYMM(day) FROM {staging} ORDER BY 1")).fetch_all().await?;
+        client.query(&format!("SELECT DISTINCT toYYYYMM(day) FROM {} ORDER BY 1", staging.daily)).fetch_all().await?;
     let last_stored: u32 = client
         .query("SELECT toUInt32(max(toYYYYMM(day))) FROM measures_daily WHERE source = ?")
         .bind(source.as_str())
@@ -137,13 +163,16 @@ async fn fill_and_swap(
     while yyyymm(month) <= last {
         let partition = format!("('{}', {})", source.as_str(), yyyymm(month));
         // REPLACE PARTITION leaves the target untouched when the staging table has no such
-        // partition, so a month that became empty is dropped instead.
-        let statement = if filled.contains(&yyyymm(month)) {
-            format!("ALTER TABLE measures_daily REPLACE PARTITION {partition} FROM {staging}")
-        } else {
-            format!("ALTER TABLE measures_daily DROP PARTITION {partition}")
-        };
-        client.query(&statement).execute().await?;
+        // partition, so a month that became empty is dropped instead. Between the two
+        // statements a reader may see a month's new days with its old sum, for a moment.
+        for (target, from) in [("measures_daily", &staging.daily), ("measures_monthly", &staging.monthly)] {
+            let statement = if filled.contains(&yyyymm(month)) {
+                format!("ALTER TABLE {target} REPLACE PARTITION {partition} FROM {from}")
+            } else {
+                format!("ALTER TABLE {target} DROP PARTITION {partition}")
+            };
+            client.query(&statement).execute().await?;
+        }
         replaced += 1;
         month = next_month(month);
     }

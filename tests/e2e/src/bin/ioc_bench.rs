@@ -1,0 +1,195 @@
+//! ioc-bench: loads a simulated year of the whole province into ClickHouse, brings the rollups
+//! up to date, and measures how fast ioc-api answers the dashboard's heaviest questions.
+//!
+//! The events go straight into the raw tables through the processor's own row mapping (not
+//! through ingest and Kafka: their throughput is not what this measures, and a year through
+//! them takes an hour on a laptop). See BENCHMARKS.md for how to run it and the figures.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::Parser;
+use ioc_clickhouse::ClickHouseConfig;
+use ioc_events::{Event, Source};
+use ioc_processor::transform::{EdocTable, PortalTable, SourceTable, TrainingTable};
+use ioc_processor::ProcessorConfig;
+use ioc_reference::ReferenceData;
+use ioc_simulator::Scenario;
+use rand::SeedableRng;
+
+#[derive(Parser)]
+#[command(about = "Loads a simulated year and measures ioc-api's latency")]
+struct Cli {
+    /// ClickHouse HTTP endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8123")]
+    clickhouse: String,
+    /// Database to (re)create and load.
+    #[arg(long, default_value = "ioc_bench")]
+    database: String,
+    /// First simulated day.
+    #[arg(long, default_value = "2026-01-01")]
+    start: NaiveDate,
+    /// Simulated days.
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    /// Share of the province's volume (1.0 = about 1.4 million dossiers a year).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Timed requests per question.
+    #[arg(long, default_value_t = 300)]
+    requests: usize,
+    /// Keep the data already loaded in the database (skip generation and loading).
+    #[arg(long)]
+    reuse: bool,
+    /// Also write the figures, as Markdown, to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ioc_telemetry::init_logging();
+    let cli = Cli::parse();
+    let root = ioc_e2e::repo_root();
+    let clickhouse =
+        ClickHouseConfig { url: cli.clickhouse.clone(), database: cli.database.clone(), ..Default::default() };
+    let client = clickhouse.client();
+    let mut lines = vec![format!(
+        "Scenario: {} days from {} at scale {}, database `{}`, {} timed requests per question.",
+        cli.days, cli.start, cli.scale, cli.database, cli.requests
+    )];
+
+    if !cli.reuse {
+        clickhouse.server_client().query(&format!("DROP DATABASE IF EXISTS {}", cli.database)).execute().await?;
+        let migrate = ProcessorConfig {
+            clickhouse: clickhouse.clone(),
+            migrations_dir: root.join("schemas/clickhouse"),
+            reference_dir: root.join("schemas/reference"),
+            ..ProcessorConfig::default()
+        };
+        ioc_processor::migrate(&migrate).await.context("migrations")?;
+        let reference = ReferenceData::load(&root.join("schemas/reference"))?;
+        let started = Instant::now();
+        let mut day = cli.start;
+        let end = cli.start + chrono::Days::new(u64::from(cli.days));
+        let (mut events, mut chunk) = (0_usize, 0_u64);
+        // A month at a time keeps memory flat; a dossier still open at a chunk's end simply
+        // stays open (its later events fall outside the chunk).
+        while day < end {
+            let days = (end - day).num_days().min(31) as u32;
+            let scenario = Scenario { start: day, days, scale: cli.scale };
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026 + chunk);
+            let (generated, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+            events += generated.len();
+            load(&client, &generated).await?;
+            eprintln!("loaded up to {day}: {events} events");
+            day = day + chrono::Days::new(u64::from(days));
+            chunk += 1;
+        }
+        let loaded = started.elapsed();
+        let started = Instant::now();
+        for source in Source::ALL {
+            ioc_processor::rollup::refresh_source(&client, source, 0, 0).await?;
+        }
+        let dossiers: u64 = client.query("SELECT toUInt64(count()) FROM dossier_facts").fetch_one().await?;
+        lines.push(format!(
+            "Loaded {events} events ({dossiers} dossiers) in {:.0} s; full rollup rebuild in {:.1} s.",
+            loaded.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    let rows: u64 = client.query("SELECT toUInt64(count()) FROM measures_daily").fetch_one().await?;
+    lines.push(format!("measures_daily holds {rows} rows."));
+
+    let config = ioc_api::ApiConfig { clickhouse, ..ioc_api::ApiConfig::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ioc_api::serve(config, listener, async {
+        let _ = stopped.await;
+    }));
+
+    let year = cli.start.format("%Y").to_string();
+    let month = (cli.start + chrono::Days::new(u64::from(cli.days.saturating_sub(1)))).format("%Y-%m").to_string();
+    let (month_from, month_to) = month_bounds(&month)?;
+    let questions = [
+        ("province KPIs, one month", format!("{api}/v1/kpis?from={month_from}&to={month_to}")),
+        ("province KPIs, whole year", format!("{api}/v1/kpis?from={year}-01-01&to={year}-12-31")),
+        ("148-unit ranking, one month (on-time rate)", format!("{api}/v1/rankings/on_time_rate?period={month}")),
+        (
+            "148-unit ranking, whole year (online rate)",
+            format!("{api}/v1/rankings/online_submission_rate?period={year}"),
+        ),
+        ("unit profile, one month", format!("{api}/v1/units/07900?from={month_from}&to={month_to}")),
+        (
+            "series by day, whole year (on-time rate)",
+            format!("{api}/v1/kpis/on_time_rate/series?bucket=day&from={year}-01-01&to={year}-12-31"),
+        ),
+    ];
+    lines.push(String::new());
+    lines.push("| question | p50 ms | p95 ms | p99 ms | max ms |".into());
+    lines.push("|---|---:|---:|---:|---:|".into());
+    let http = reqwest::Client::new();
+    for (name, url) in &questions {
+        for _ in 0..10 {
+            fetch(&http, url).await?;
+        }
+        let mut times = Vec::with_capacity(cli.requests);
+        for _ in 0..cli.requests {
+            let started = Instant::now();
+            fetch(&http, url).await?;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        lines.push(format!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            ms(at(0.50)),
+            ms(at(0.95)),
+            ms(at(0.99)),
+            ms(times[times.len() - 1])
+        ));
+    }
+    let _ = stop.send(());
+    server.await??;
+
+    let text = lines.join("\n");
+    println!("{text}");
+    if let Some(path) = cli.report {
+        std::fs::write(&path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let response = http.get(url).send().await?;
+    anyhow::ensure!(response.status().is_success(), "{url}: {}", response.status());
+    response.bytes().await?;
+    Ok(())
+}
+
+fn month_bounds(month: &str) -> anyhow::Result<(NaiveDate, NaiveDate)> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")?;
+    Ok((first, first + chrono::Months::new(1) - chrono::Days::new(1)))
+}
+
+async fn load(client: &clickhouse::Client, events: &[Event]) -> anyhow::Result<()> {
+    insert::<PortalTable>(client, events.iter().filter(|e| e.source == Source::Portal)).await?;
+    insert::<EdocTable>(client, events.iter().filter(|e| e.source == Source::Edoc)).await?;
+    insert::<TrainingTable>(client, events.iter().filter(|e| e.source == Source::Training)).await
+}
+
+async fn insert<'a, T: SourceTable>(
+    client: &clickhouse::Client,
+    events: impl Iterator<Item = &'a Event>,
+) -> anyhow::Result<()> {
+    let mut insert = client.insert::<T::Row>(T::TABLE).await?;
+    for event in events {
+        insert.write(&T::row(event)?).await?;
+    }
+    insert.end().await?;
+    Ok(())
+}
