@@ -19,6 +19,12 @@ pub struct ApiConfig {
     pub max_range_days: i64,
     /// Most points one series may have.
     pub max_series_points: usize,
+    /// Prometheus endpoints of ingest and processor replicas whose rejected and dead-letter
+    /// counters the dashboard's pipeline panel adds up (comma-separated in the environment);
+    /// empty: those counts show as unknown.
+    pub pipeline_metrics_urls: Vec<String>,
+    /// The dashboard's built assets (`npm run build` in services/api/web), served at `/`.
+    pub web_dir: PathBuf,
 }
 
 impl Default for ApiConfig {
@@ -28,6 +34,8 @@ impl Default for ApiConfig {
             clickhouse: ClickHouseConfig::default(),
             max_range_days: 5 * 366,
             max_series_points: 400,
+            pipeline_metrics_urls: Vec::new(),
+            web_dir: "services/api/web/dist".into(),
         }
     }
 }
@@ -36,7 +44,7 @@ impl ApiConfig {
     /// Reads and validates the configuration.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_API_CONFIG").map(PathBuf::from);
-        let config: ApiConfig = ioc_telemetry::load_config("IOC_API", file.as_deref(), &[])?;
+        let config: ApiConfig = ioc_telemetry::load_config("IOC_API", file.as_deref(), &["pipeline_metrics_urls"])?;
         config.validate()?;
         Ok(config)
     }

@@ -248,7 +248,7 @@ pub async fn get_kpis(
     };
     let scope = query.unit.as_deref().map_or(Scope::Province, Scope::Unit);
     let (mut totals, reference) =
-        tokio::try_join!(measures::totals(client, scope, query.period), Reference::load(client))?;
+        tokio::try_join!(measures::totals(client, scope, query.period, None), Reference::load(client))?;
     let totals = totals.remove("").unwrap_or_default();
     let scope_key = query.unit.clone().unwrap_or_default();
     let indicators = reference.values(&scope_key, &totals, query.period);
@@ -286,7 +286,7 @@ pub async fn get_series(
         None => None,
     };
     let (series, reference) = tokio::try_join!(
-        measures::series(client, query.unit.as_deref(), bucket, query.period),
+        measures::series(client, query.unit.as_deref(), bucket, query.period, Some(kpis::measures_of(definition.id))),
         Reference::load(client)
     )?;
     let scope_key = query.unit.clone().unwrap_or_default();
@@ -337,8 +337,8 @@ pub async fn get_unit(
     let length = chrono::Days::new((query.period.to - query.period.from).num_days().unsigned_abs() + 1);
     let previous = Period { from: query.period.from - length, to: query.period.from - chrono::Days::new(1) };
     let (mut current, mut before, reference) = tokio::try_join!(
-        measures::totals(client, Scope::Unit(&code), query.period),
-        measures::totals(client, Scope::Unit(&code), previous),
+        measures::totals(client, Scope::Unit(&code), query.period, None),
+        measures::totals(client, Scope::Unit(&code), previous, None),
         Reference::load(client)
     )?;
     let indicators = reference.values(&code, &current.remove("").unwrap_or_default(), query.period);
@@ -378,8 +378,8 @@ pub async fn get_rankings(
         .fetch_all::<UnitRef>();
     let (units, mut current, mut before, reference) = tokio::try_join!(
         async { units.await.map_err(ApiError::from) },
-        measures::totals(client, Scope::EachUnit, period.period),
-        measures::totals(client, Scope::EachUnit, previous.period),
+        measures::totals(client, Scope::EachUnit, period.period, Some(kpis::measures_of(definition.id))),
+        measures::totals(client, Scope::EachUnit, previous.period, Some(kpis::measures_of(definition.id))),
         Reference::load(client)
     )?;
     let empty = Totals::default();

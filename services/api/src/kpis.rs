@@ -108,6 +108,35 @@ pub fn fraction(definition: &Definition, totals: &Totals, population: &dyn Fn(&s
     }
 }
 
+/// The measures [`fraction`] and the breakdown read for `id`: a query for one indicator
+/// (rankings, series) reads only these.
+pub fn measures_of(id: &str) -> &'static [&'static str] {
+    const DOSSIER_STATE: &[&str] =
+        &["received", "closed", "overdue", "overdue_closed", "resolved", "resolved_on_time", "rated_dissatisfied"];
+    match id {
+        ids::ON_TIME_RATE | ids::SATISFACTION_INDEX | ids::DOSSIERS_LATE | ids::DOSSIERS_IN_PROGRESS => DOSSIER_STATE,
+        ids::AVERAGE_RESOLUTION_TIME => &["processing_seconds", "resolved"],
+        ids::ONLINE_SUBMISSION_RATE => &["received_online", "received"],
+        ids::ONLINE_PAYMENT_RATE => &["received_paid_online", "received_fee_bearing"],
+        ids::ELECTRONIC_RESULT_RATE => &["results_returned_electronic", "results_returned"],
+        ids::DIGITISATION_RATE => &["resolved_digitised_electronic", "resolved"],
+        ids::DATA_REUSE_RATE => &["received_reusing", "received"],
+        ids::DOSSIERS_RECEIVED => &["received"],
+        ids::DOSSIERS_RESOLVED => &["resolved"],
+        ids::DOCUMENTS_SENT_ELECTRONIC => &["documents_sent_electronic", "documents_sent"],
+        ids::DOCUMENTS_RECEIVED_ELECTRONIC => &["documents_received_electronic", "documents_received"],
+        ids::DOCUMENTS_SENT_SIGNED => &["documents_sent_signed", "documents_sent"],
+        ids::WORK_RECORDS_ONLINE_PROVINCE | ids::WORK_RECORDS_ONLINE_COMMUNE => {
+            &["work_records_closed_online", "work_records_closed"]
+        }
+        ids::ADULT_VNEID_COVERAGE => &["certified_vneid"],
+        ids::HOUSEHOLD_COVERAGE => &["households_certified"],
+        ids::CLASSES_HELD => &["classes_held"],
+        ids::CLASS_ATTENDEES => &["class_attendees"],
+        _ => &["certified"],
+    }
+}
+
 fn breakdown(definition: &Definition, totals: &Totals) -> Option<Vec<BreakdownValue>> {
     let entry = |key: String, numerator: u64, denominator: Option<u64>| BreakdownValue {
         ratio: ratio(numerator, denominator),
@@ -214,6 +243,78 @@ mod tests {
         assert_eq!(get(ids::DOSSIERS_LATE), (2 + 3, None));
         assert_eq!(get(ids::DOSSIERS_IN_PROGRESS), (8, None));
         assert_eq!(get(ids::SATISFACTION_INDEX), (13 - 2, Some(18)));
+    }
+
+    #[test]
+    fn each_indicator_needs_only_the_measures_it_lists() {
+        // Every measure the rollups write, with distinct values in every dimension.
+        let names = [
+            "received",
+            "received_online",
+            "received_fee_bearing",
+            "received_paid_online",
+            "received_reusing",
+            "resolved",
+            "processing_seconds",
+            "resolved_on_time",
+            "resolved_digitised_electronic",
+            "withdrawn",
+            "closed",
+            "overdue",
+            "overdue_closed",
+            "results_returned",
+            "results_returned_electronic",
+            "rated",
+            "rated_dissatisfied",
+            "documents_sent",
+            "documents_sent_electronic",
+            "documents_sent_signed",
+            "documents_received",
+            "documents_received_electronic",
+            "work_records_closed",
+            "work_records_closed_online",
+            "certified",
+            "certified_vneid",
+            "households_certified",
+            "classes_held",
+            "class_attendees",
+        ];
+        let dimensions =
+            ["", "province", "commune", "adult", "student", "worker", "civil_servant", "1.001193", "internet"];
+        let mut full = Totals::default();
+        let mut seed = 7_u64;
+        for name in names {
+            for dimension in dimensions {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005) % 1_000_003 + 11;
+                let key = (name.to_owned(), dimension.to_owned());
+                full.flow.insert(key.clone(), seed % 1000 + 1);
+                full.stock.insert(key, seed % 5000 + 1000);
+            }
+        }
+        let population = |measure: &str| measure.len() as u64 * 1000;
+        for definition in ids::DEFINITIONS {
+            let keep = measures_of(definition.id);
+            let only = Totals {
+                flow: full
+                    .flow
+                    .iter()
+                    .filter(|((m, _), _)| keep.contains(&m.as_str()))
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect(),
+                stock: full
+                    .stock
+                    .iter()
+                    .filter(|((m, _), _)| keep.contains(&m.as_str()))
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect(),
+            };
+            assert_eq!(
+                value(definition, &full, &population, None),
+                value(definition, &only, &population, None),
+                "{} reads a measure measures_of does not list",
+                definition.id
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod measures;
 mod metrics;
 pub mod openapi;
 pub mod period;
+pub mod pipeline_health;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub struct AppState {
     config: ApiConfig,
     clickhouse: clickhouse::Client,
     metrics: ApiMetrics,
+    http: reqwest::Client,
 }
 
 /// One indicator's definition, as `GET /v1/indicators` serves it.
@@ -77,6 +79,21 @@ async fn get_indicators() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "indicators": definitions }))
 }
 
+async fn get_pipeline(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+) -> Result<Json<pipeline_health::PipelineHealth>, ApiError> {
+    let health = pipeline_health::read(&state.clickhouse, &state.http, &state.config.pipeline_metrics_urls).await?;
+    Ok(Json(health))
+}
+
+async fn dashboard_missing() -> (axum::http::StatusCode, &'static str) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        "Not found. If you expected the dashboard: its assets are not built or web_dir points elsewhere; \
+         run `npm ci && npm run build` in services/api/web (ops/run does it).",
+    )
+}
+
 async fn get_openapi() -> Json<serde_json::Value> {
     Json(openapi::document())
 }
@@ -96,14 +113,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         Arc::new(ClickHouseReadiness(state.clickhouse.clone())),
     );
     let metrics = state.metrics.clone();
+    // The dashboard: its built assets, gzip-compressed ahead of time where the build did it.
+    let dashboard = tower_http::services::ServeDir::new(&state.config.web_dir)
+        .precompressed_gzip()
+        .not_found_service(get(dashboard_missing));
     Router::new()
         .route("/v1/kpis", get(handlers::get_kpis))
         .route("/v1/kpis/{id}/series", get(handlers::get_series))
         .route("/v1/units", get(handlers::get_units))
         .route("/v1/units/{code}", get(handlers::get_unit))
         .route("/v1/rankings/{id}", get(handlers::get_rankings))
+        .route("/v1/pipeline", get(get_pipeline))
         .route("/v1/indicators", get(get_indicators))
         .route("/openapi.json", get(get_openapi))
+        .fallback_service(dashboard)
         .with_state(state)
         .merge(ops)
         .layer(axum::middleware::from_fn(move |request, next| metrics::count_request(metrics.clone(), request, next)))
@@ -115,6 +138,7 @@ impl AppState {
         Ok(AppState {
             clickhouse: config.clickhouse.client(),
             metrics: ApiMetrics::new().context("failed to register metrics")?,
+            http: reqwest::Client::new(),
             config,
         })
     }
@@ -127,6 +151,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
+    if !config.web_dir.join("index.html").exists() {
+        tracing::warn!(web_dir = %config.web_dir.display(), "dashboard assets not found; / answers 404 until they are built");
+    }
     let state = Arc::new(AppState::new(config)?);
     tracing::info!(address = %listener.local_addr()?, "ioc-api listening");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("http server failed")

@@ -82,11 +82,14 @@ pub enum Scope<'a> {
 /// Whole months come from `measures_monthly`, the days of partial months at the period's edges
 /// (and of the month its end falls in, for stocks) from `measures_daily`: a year costs 12 rows
 /// per measure instead of 365.
+/// `only` restricts the read to those measures (one indicator's, from `kpis::measures_of`).
 pub async fn totals(
     client: &clickhouse::Client,
     scope: Scope<'_>,
     period: Period,
+    only: Option<&[&str]>,
 ) -> Result<HashMap<String, Totals>, ApiError> {
+    let measures = measure_filter(only);
     // Aliased `scope`, not `unit_code`: an alias would shadow the column in WHERE.
     let (unit_column, group) = match scope {
         Scope::EachUnit => ("unit_code", "unit_code, "),
@@ -101,7 +104,7 @@ pub async fn totals(
         "SELECT scope, measure, dimension, toUInt64(sum(flow)) AS flow, toUInt64(sum(stock)) AS stock FROM ( \
             SELECT {unit_column} AS scope, measure, dimension, \
                    sumIf(value, month >= toDate(?) AND month < toDate(?)) AS flow, sum(value) AS stock \
-            FROM measures_monthly WHERE month < toDate(?) AND (? = '' OR unit_code = ?) \
+            FROM measures_monthly WHERE month < toDate(?) AND (? = '' OR unit_code = ?){measures} \
             GROUP BY {group}measure, dimension \
             UNION ALL \
             SELECT {unit_column} AS scope, measure, dimension, \
@@ -109,7 +112,7 @@ pub async fn totals(
                    sumIf(value, day >= toDate(?)) AS stock \
             FROM measures_daily \
             WHERE ((day >= toDate(?) AND day < toDate(?)) OR (day >= toDate(?) AND day < toDate(?))) \
-              AND (? = '' OR unit_code = ?) \
+              AND (? = '' OR unit_code = ?){measures} \
             GROUP BY {group}measure, dimension) \
          GROUP BY scope, measure, dimension"
     );
@@ -185,12 +188,14 @@ pub async fn series(
     unit: Option<&str>,
     bucket: Bucket,
     period: Period,
+    only: Option<&[&str]>,
 ) -> Result<Vec<(NaiveDate, Period, Totals)>, ApiError> {
+    let measures = measure_filter(only);
     // Days before the period fold into one row (1970-01-01): the opening stock.
     let sql = format!(
         "SELECT toString(if(day < toDate(?), toDate('1970-01-01'), {})) AS bucket, measure, dimension, \
                 toUInt64(sum(value)) AS total \
-         FROM measures_daily WHERE day < toDate(?) AND (? = '' OR unit_code = ?) \
+         FROM measures_daily WHERE day < toDate(?) AND (? = '' OR unit_code = ?){measures} \
          GROUP BY bucket, measure, dimension",
         bucket.sql()
     );
@@ -224,6 +229,18 @@ pub async fn series(
         out.push((start, part, Totals { flow, stock: stock.clone() }));
     }
     Ok(out)
+}
+
+/// ` AND measure IN (...)` for `only`; the names are the code's own constants, never input.
+fn measure_filter(only: Option<&[&str]>) -> String {
+    match only {
+        None => String::new(),
+        Some(names) => {
+            debug_assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+            let list: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+            format!(" AND measure IN ({})", list.join(", "))
+        }
+    }
 }
 
 /// The day after the period: its exclusive end.

@@ -142,10 +142,15 @@ impl Pipeline {
         };
         let keys = random_keys();
         let ingest_config = ingest_config(&kafka, &keys);
-        let api_config = ApiConfig { clickhouse: clickhouse.clone(), ..ApiConfig::default() };
         let processor =
             spawn(|listener, stopped| ioc_processor::serve(processor_config, listener, on_stop(stopped))).await;
         let ingest = spawn(|listener, stopped| ioc_ingest::serve(ingest_config, listener, on_stop(stopped))).await;
+        let api_config = ApiConfig {
+            clickhouse: clickhouse.clone(),
+            web_dir: repo_root().join("services/api/web/dist"),
+            pipeline_metrics_urls: vec![format!("{}/metrics", ingest.url), format!("{}/metrics", processor.url)],
+            ..ApiConfig::default()
+        };
         let api = spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
         let pipeline = Pipeline { kafka, clickhouse, keys, ingest, processor, api, _database: database };
         for url in [&pipeline.ingest.url, &pipeline.processor.url, &pipeline.api.url] {

@@ -137,6 +137,11 @@ impl ServiceProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL: no flush, no commit, no goodbye.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,0 +1,167 @@
+// The dashboard in a real headless Chromium (Debian's), against a running ioc-api with
+// simulator data. Run by tests/e2e/tests/dashboard.rs, which starts the stack and sets:
+//   IOC_DASHBOARD_URL   the api serving the page and the data
+//   IOC_STALE_API_URL   a second api process over the same data, and
+//   IOC_STALE_API_PID   its pid: the stale-data test kills it while the page is open
+//   IOC_ARTIFACTS       where screenshots and the budget report go
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.IOC_DASHBOARD_URL;
+const ARTIFACTS = process.env.IOC_ARTIFACTS || 'test-results';
+mkdirSync(ARTIFACTS, { recursive: true });
+
+let browser;
+before(async () => {
+  assert.ok(BASE, 'IOC_DASHBOARD_URL must name a running ioc-api');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => browser?.close());
+
+/// A fresh page at 1920x1080 that records console errors and failed requests.
+async function open(path, base = BASE) {
+  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
+  await page.goto(`${base}/${path}`);
+  return { page, problems };
+}
+
+const percentVi = (ratio) =>
+  new Intl.NumberFormat('vi-VN', { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(ratio);
+
+function monthToDate() {
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh' }).format(new Date());
+  return { from: `${today.slice(0, 8)}01`, to: today };
+}
+
+test('the overview loads without console errors and its tiles show what the API says', async () => {
+  const started = Date.now();
+  const { page, problems } = await open('');
+  await page.waitForSelector('.tile [data-value]');
+  const firstTilesMs = await page.evaluate(() => {
+    const mark = performance.getEntriesByName('ioc-tiles')[0];
+    return mark ? mark.startTime : null;
+  });
+  await page.waitForSelector('#ranking-table tbody tr');
+  await page.waitForSelector('#pipeline-table tbody tr');
+
+  const { from, to } = monthToDate();
+  const kpis = await (await fetch(`${BASE}/v1/kpis?from=${from}&to=${to}`)).json();
+  const byId = Object.fromEntries(kpis.indicators.map((v) => [v.id, v]));
+  const tiles = await page.$$eval('.tile', (nodes) => nodes.map((n) => [n.dataset.indicator, n.querySelector('[data-value]').textContent.trim()]));
+  assert.ok(tiles.length >= 10, `only ${tiles.length} tiles`);
+  for (const [id, shown] of tiles) {
+    const expected = byId[id].denominator === 0 ? 'Chưa có số liệu' : percentVi(byId[id].ratio);
+    assert.equal(shown, expected, `tile ${id}`);
+  }
+  assert.match(tiles.find(([id]) => id === 'skills_coverage_adult')[1], /^\d{1,3},\d{2}%$/, 'vi-VN percentage');
+  const pillars = await page.$$eval('section.pillar h2', (nodes) => nodes.map((n) => n.textContent));
+  assert.deepEqual(pillars, ['Chính quyền số', 'Kinh tế số', 'Xã hội số']);
+  const rows = await page.$$eval('#ranking-table tbody tr', (nodes) => nodes.length);
+  assert.equal(rows, 148, 'the ranking lists the 148 communes and wards');
+  await page.screenshot({ path: join(ARTIFACTS, 'overview-vi.png'), fullPage: true });
+
+  // Budgets: what the browser fetched (compressed) and when the tiles were drawn.
+  const transferred = await page.evaluate(() =>
+    performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
+      .filter((e) => !e.name.includes('/v1/'))
+      .reduce((sum, e) => sum + (e.encodedBodySize || 0), 0),
+  );
+  writeFileSync(
+    join(ARTIFACTS, 'budgets.json'),
+    JSON.stringify({ first_tiles_ms: firstTilesMs, assets_compressed_bytes: transferred, wall_clock_to_ranking_ms: Date.now() - started }, null, 2),
+  );
+  assert.ok(transferred > 0 && transferred < 500 * 1024, `assets weigh ${transferred} bytes compressed`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the language switch turns the page to English and back', async () => {
+  const { page, problems } = await open('');
+  await page.waitForSelector('.tile [data-value]');
+  await page.click('#lang-switch');
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
+  // The tiles are drawn again once the data is back, in English.
+  await page.waitForFunction(() => document.querySelector('section.pillar h2')?.textContent === 'Digital government');
+  const heading = await page.textContent('h1');
+  assert.equal(heading, 'Phú Thọ Intelligent Operations Centre');
+  const pillars = await page.$$eval('section.pillar h2', (nodes) => nodes.map((n) => n.textContent));
+  assert.deepEqual(pillars, ['Digital government', 'Digital economy', 'Digital society']);
+  assert.match(page.url(), /lang=en/, 'the URL keeps the language');
+  await page.screenshot({ path: join(ARTIFACTS, 'overview-en.png') });
+  await page.click('#lang-switch');
+  await page.waitForFunction(() => document.documentElement.lang === 'vi');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('choosing a unit in the ranking opens its profile, and the link can be shared', async () => {
+  const { page, problems } = await open('');
+  const link = await page.waitForSelector('#ranking-table tbody tr a');
+  const name = (await link.textContent()).trim();
+  await link.click();
+  await page.waitForSelector('#unit-title');
+  assert.match(await page.textContent('#unit-title'), new RegExp(name));
+  const shared = page.url();
+  assert.match(shared, /#\/unit\/[^?]+\?/);
+  const code = shared.match(/#\/unit\/([^?]+)/)[1];
+  await page.waitForSelector('.profile tbody tr');
+  await page.screenshot({ path: join(ARTIFACTS, 'unit-profile.png'), fullPage: true });
+
+  // The same link in a new page shows the same unit, with the API's numbers.
+  const again = await open(shared.slice(shared.indexOf('#')));
+  await again.page.waitForSelector('.profile tbody tr');
+  const { from, to } = monthToDate();
+  const profile = await (await fetch(`${BASE}/v1/units/${code}?from=${from}&to=${to}`)).json();
+  const online = profile.indicators.find((v) => v.id === 'online_submission_rate');
+  const shown = await again.page.textContent('.profile tr[data-indicator="online_submission_rate"] [data-value]');
+  assert.equal(shown.trim(), online.ratio === null ? '–' : percentVi(online.ratio));
+  assert.deepEqual(problems.concat(again.problems), []);
+  await again.page.close();
+  await page.close();
+});
+
+test('the keyboard reaches the controls and the ranking can be sorted', async () => {
+  const { page, problems } = await open('');
+  await page.waitForSelector('#ranking-table tbody tr');
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => document.activeElement.className);
+  assert.equal(first, 'skip', 'the first Tab stop skips to the content');
+  await page.focus('#ranking-table [data-sort="unit"]');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#ranking-table th[aria-sort="ascending"] [data-sort="unit"]');
+  const names = await page.$$eval('#ranking-table tbody tr td:nth-child(2)', (nodes) => nodes.map((n) => n.textContent.trim()));
+  const sorted = [...names].sort((a, b) => a.localeCompare(b, 'vi'));
+  assert.deepEqual(names, sorted);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('a banner says the data is stale when the API stops answering', async () => {
+  const base = process.env.IOC_STALE_API_URL;
+  const pid = Number(process.env.IOC_STALE_API_PID);
+  assert.ok(base && pid, 'IOC_STALE_API_URL and IOC_STALE_API_PID must be set');
+  const { page } = await open('#/?refresh=2', base);
+  const messages = [];
+  page.on('console', (message) => messages.push(message.text()));
+  await page.waitForSelector('.tile [data-value]');
+  await page.waitForSelector('#pipeline-table tbody tr');
+  assert.equal(await page.isHidden('#banner'), true, `no banner while the API answers: ${await page.textContent('#banner')} ${messages.join(' | ')}`);
+  process.kill(pid, 'SIGKILL');
+  await page.waitForSelector('#banner[data-kind="unreachable"]', { timeout: 20_000 });
+  const text = await page.textContent('#banner');
+  assert.match(text, /Không kết nối được máy chủ số liệu/);
+  await page.screenshot({ path: join(ARTIFACTS, 'stale-banner.png') });
+  await page.close();
+});
