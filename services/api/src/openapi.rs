@@ -71,6 +71,12 @@ pub fn document() -> Value {
                     "responses": responses("RankingResponse")
                 }
             },
+            "/v1/pipeline": {
+                "get": {
+                    "summary": "Whether the numbers are live: per source, the newest event, events per minute, how far the rollups got, rejected and dead-lettered counts",
+                    "responses": responses("PipelineHealth")
+                }
+            },
             "/v1/indicators": {
                 "get": {
                     "summary": "Definitions of every indicator: ids, Vietnamese and English names, kind, pillar, numerator, denominator",
@@ -221,6 +227,26 @@ pub fn document() -> Value {
                         "previous_period": {"$ref": "#/components/schemas/PeriodRef"},
                         "units": {"type": "array", "items": {"$ref": "#/components/schemas/RankedUnit"}}
                     },
+                    "additionalProperties": false
+                },
+                "SourceHealth": {
+                    "type": "object",
+                    "required": ["source", "newest_event", "newest_event_age_seconds", "events_per_minute", "rollup_covered_until", "rejected_events", "dead_lettered"],
+                    "properties": {
+                        "source": {"enum": ["portal", "edoc", "training"]},
+                        "newest_event": {"type": ["string", "null"], "format": "date-time"},
+                        "newest_event_age_seconds": {"type": ["integer", "null"], "minimum": 0},
+                        "events_per_minute": {"type": "number", "minimum": 0},
+                        "rollup_covered_until": {"type": ["string", "null"], "format": "date-time", "description": "every event stored before this instant is in the numbers"},
+                        "rejected_events": {"type": ["integer", "null"], "minimum": 0, "description": "null when ingest's /metrics is not configured or not reachable"},
+                        "dead_lettered": {"type": ["integer", "null"], "minimum": 0, "description": "null when the processor's /metrics is not configured or not reachable"}
+                    },
+                    "additionalProperties": false
+                },
+                "PipelineHealth": {
+                    "type": "object",
+                    "required": ["generated_at", "sources"],
+                    "properties": {"generated_at": {"type": "string", "format": "date-time"}, "sources": {"type": "array", "items": {"$ref": "#/components/schemas/SourceHealth"}}},
                     "additionalProperties": false
                 },
                 "IndicatorDefinition": {
