@@ -63,6 +63,7 @@ pub async fn serve(
         clickhouse: config.clickhouse.client(),
         dead_letters: DeadLetters::new(config.kafka.producer()?, dead_letter_topic(&config.kafka.topic_prefix)),
         metrics: ProcessorMetrics::new().context("failed to register metrics")?,
+        rollup_rewind: Arc::new(std::sync::atomic::AtomicU32::new(u32::MAX)),
         config,
     });
 
@@ -87,6 +88,7 @@ pub async fn serve(
             Duration::from_millis(context.config.rollup_interval_ms),
             context.config.rollup_margin_seconds,
             context.metrics.clone(),
+            context.rollup_rewind.clone(),
             stopped.clone(),
         ))
     });

@@ -35,6 +35,11 @@ pub struct PipelineContext {
     pub dead_letters: DeadLetters,
     /// Metrics.
     pub metrics: ProcessorMetrics,
+    /// The earliest instant (unix seconds, minus `rollup_margin_seconds`) at which an insert of
+    /// this process that has completed since the rollup task last looked was started; `u32::MAX`
+    /// when none. The rollup looks back at least this far, so a slow insert that became visible
+    /// after a cycle had passed its `inserted_at` is still rolled up.
+    pub rollup_rewind: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// The state of one source's pipeline between two commits.
@@ -168,13 +173,18 @@ impl<T: SourceTable> SourcePipeline<T> {
         let mut backoff = Duration::from_millis(200);
         let mut paused = false;
         let outcome = loop {
+            let attempt_started = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
             let attempt = if self.batch.rows.is_empty() {
                 Ok(())
             } else {
                 insert_once::<T>(&self.context.clickhouse, &self.batch.rows).await
             };
             let error = match attempt {
-                Ok(()) => break Flushed::Stored,
+                Ok(()) => {
+                    let from = attempt_started.saturating_sub(self.context.config.rollup_margin_seconds);
+                    self.context.rollup_rewind.fetch_min(from, std::sync::atomic::Ordering::SeqCst);
+                    break Flushed::Stored;
+                }
                 Err(error) => error,
             };
             self.context.metrics.insert_failures.with_label_values(&[T::TABLE]).inc();

@@ -191,24 +191,26 @@ impl Pipeline {
 }
 
 /// Waits until the rollups (what the API reads) include every raw event stored so far, or
-/// panics after `timeout`.
+/// panics after `timeout`: until each source has a rollup cycle that started after this call,
+/// i.e. `covered_until` (the cycle's start minus `rollup_margin_seconds`, 1 s in tests) is not
+/// before now.
 pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, timeout: Duration) {
     let client = clickhouse.client();
     let number = |sql: String| {
         let client = client.clone();
         async move { client.query(&sql).fetch_one::<u32>().await.unwrap_or_else(|e| panic!("{sql}: {e}")) }
     };
+    let now = number("SELECT toUInt32(now())".to_owned()).await;
     let started = Instant::now();
-    for (source, table) in [("portal", "portal_events"), ("edoc", "edoc_events"), ("training", "training_events")] {
+    for source in ["portal", "edoc", "training"] {
         loop {
-            let newest = number(format!("SELECT toUInt32(max(inserted_at)) FROM {table}")).await;
             let covered =
                 number(format!("SELECT toUInt32(max(covered_until)) FROM rollup_state WHERE source = '{source}'"))
                     .await;
-            if newest == 0 || covered > newest {
+            if covered >= now {
                 break;
             }
-            assert!(started.elapsed() < timeout, "{source} rollup covers {covered}, newest insert {newest}");
+            assert!(started.elapsed() < timeout, "{source} rollup covers {covered}, waiting for {now}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -269,6 +271,11 @@ struct DropDatabase(ClickHouseConfig);
 
 impl Drop for DropDatabase {
     fn drop(&mut self) {
+        // For looking at what a failed test left: IOC_TEST_KEEP_DATABASE=1 cargo test ...
+        if std::env::var_os("IOC_TEST_KEEP_DATABASE").is_some() {
+            eprintln!("keeping database {}", self.0.database);
+            return;
+        }
         // Drop runs outside async code, so speak HTTP over a plain socket.
         let address = self.0.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let query = format!("DROP DATABASE IF EXISTS {}", self.0.database);

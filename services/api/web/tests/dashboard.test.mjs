@@ -8,7 +8,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+// axe-core: the accessibility rules engine, injected into the page under test.
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const BASE = process.env.IOC_DASHBOARD_URL;
 const ARTIFACTS = process.env.IOC_ARTIFACTS || 'test-results';
@@ -144,6 +148,25 @@ test('the keyboard reaches the controls and the ranking can be sorted', async ()
   const names = await page.$$eval('#ranking-table tbody tr td:nth-child(2)', (nodes) => nodes.map((n) => n.textContent.trim()));
   const sorted = [...names].sort((a, b) => a.localeCompare(b, 'vi'));
   assert.deepEqual(names, sorted);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+/// WCAG 2 A and AA violations axe finds on the page, one line each.
+async function accessibilityViolations(page) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }));
+  return result.violations.map((v) => `${v.id} (${v.nodes.length}×): ${v.help} — ${v.nodes[0]?.target}`);
+}
+
+test('the overview and a unit profile pass the WCAG 2 AA checks of axe, contrast included', async () => {
+  const { page, problems } = await open('');
+  await page.waitForSelector('#ranking-table tbody tr');
+  await page.waitForSelector('#pipeline-table tbody tr');
+  assert.deepEqual(await accessibilityViolations(page), []);
+  await page.click('#ranking-table tbody tr a');
+  await page.waitForSelector('.profile tbody tr');
+  assert.deepEqual(await accessibilityViolations(page), []);
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -1,5 +1,7 @@
 //! One rollup cycle for one source.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{Datelike, NaiveDate, TimeZone};
 use clickhouse::Row;
 use ioc_events::Source;
@@ -84,8 +86,7 @@ pub async fn refresh_source(
     if touched.events > 0 {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
-            let version = u64::from(started) * 1_000 + u64::from(chrono::Utc::now().timestamp_subsec_millis());
-            client.query(DOSSIER_FACTS).bind(version).bind(since).execute().await?;
+            client.query(DOSSIER_FACTS).bind(next_version()).bind(since).execute().await?;
         }
         months = rebuild_months(client, source, first_month).await?;
     }
@@ -151,13 +152,19 @@ async fn fill_and_swap(
         .await?;
 
     let filled: Vec<u32> =
-        client.query(&format!("SELECT DISTINCT toYYYYMM(day) FROM {} ORDER BY 1", staging.daily)).fetch_all().await?;
+        client.query(&format!("SELECT DISTINCT toYYYYMM(day) FROM {}", staging.daily)).fetch_all().await?;
+    // Both tables: after a cycle that failed between its two swaps they can disagree.
     let last_stored: u32 = client
-        .query("SELECT toUInt32(max(toYYYYMM(day))) FROM measures_daily WHERE source = ?")
+        .query(
+            "SELECT toUInt32(greatest((SELECT max(toYYYYMM(day)) FROM measures_daily WHERE source = ?), \
+                                      (SELECT max(toYYYYMM(month)) FROM measures_monthly WHERE source = ?)))",
+        )
+        .bind(source.as_str())
         .bind(source.as_str())
         .fetch_one()
         .await?;
-    let last = filled.last().copied().unwrap_or(0).max(last_stored);
+    // max(), not last(): ClickHouse 18.16 reads `ORDER BY 1` as ordering by the constant 1.
+    let last = filled.iter().copied().max().unwrap_or(0).max(last_stored);
     let mut month = first_month;
     let mut replaced = 0;
     while yyyymm(month) <= last {
@@ -200,6 +207,21 @@ async fn record_state(
         .await
 }
 
+/// The version of the facts a cycle writes: the wall clock in milliseconds, and always above the
+/// previous one of this process, so a newer computation of a dossier always wins under FINAL.
+/// (Seconds from ClickHouse plus local milliseconds, as first written, could go backwards when
+/// two cycles met in one second, and FINAL then kept the older facts.)
+fn next_version() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    let previous = LAST.fetch_max(now, Ordering::SeqCst);
+    if previous >= now {
+        LAST.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        now
+    }
+}
+
 /// First day of the local month holding the instant `unix`.
 fn month_start(unix: u32) -> NaiveDate {
     let local = ioc_events::local_offset().timestamp_opt(i64::from(unix), 0).single().unwrap_or_default();
@@ -218,6 +240,16 @@ fn yyyymm(day: NaiveDate) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_only_go_up() {
+        let mut previous = next_version();
+        for _ in 0..10_000 {
+            let version = next_version();
+            assert!(version > previous);
+            previous = version;
+        }
+    }
 
     #[test]
     fn months_are_local_and_roll_over_the_year() {

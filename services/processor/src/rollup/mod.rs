@@ -10,6 +10,7 @@
 
 mod cycle;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ pub async fn run(
     interval: Duration,
     margin_seconds: u32,
     metrics: ProcessorMetrics,
+    rewind: Arc<AtomicU32>,
     mut stopped: watch::Receiver<bool>,
 ) {
     // Zero: the first cycle after a start recomputes everything, so nothing an earlier process
@@ -34,7 +36,10 @@ pub async fn run(
     let mut since: Vec<u32> = vec![0; sources.len()];
     let client = Arc::new(client);
     loop {
+        // Inserts of this process that took longer than the margin: look back to their start.
+        let rewind = rewind.swap(u32::MAX, Ordering::SeqCst);
         for (index, source) in sources.iter().enumerate() {
+            since[index] = since[index].min(rewind);
             let timer = metrics.rollup_seconds.with_label_values(&[source.as_str()]).start_timer();
             match refresh_source(&client, *source, since[index], margin_seconds).await {
                 Ok(outcome) => {
