@@ -202,6 +202,14 @@ async fn unit_ref(client: &clickhouse::Client, code: &str) -> Result<UnitInfo, A
         .ok_or_else(|| ApiError::BadRequest(format!("unknown unit {code:?}; GET /v1/units lists the unit codes")))
 }
 
+/// The unit a query names, or `None` for the province; an unknown code is a 400.
+async fn unit_of(client: &clickhouse::Client, query: &KpiQuery) -> Result<Option<UnitRef>, ApiError> {
+    match &query.unit {
+        Some(code) => Ok(Some(short(unit_ref(client, code).await?))),
+        None => Ok(None),
+    }
+}
+
 fn short(unit: UnitInfo) -> UnitRef {
     UnitRef { code: unit.code, name: unit.name, kind: unit.kind }
 }
@@ -242,10 +250,7 @@ pub async fn get_kpis(
     let timer = state.metrics.query_seconds.with_label_values(&["kpis"]).start_timer();
     let query = KpiQuery::parse(&params, today(), state.config.max_range_days)?;
     let client = &state.clickhouse;
-    let unit = match &query.unit {
-        Some(code) => Some(short(unit_ref(client, code).await?)),
-        None => None,
-    };
+    let unit = unit_of(client, &query).await?;
     let scope = query.unit.as_deref().map_or(Scope::Province, Scope::Unit);
     let (mut totals, reference) =
         tokio::try_join!(measures::totals(client, scope, query.period, None), Reference::load(client))?;
@@ -281,10 +286,7 @@ pub async fn get_series(
         )));
     }
     let client = &state.clickhouse;
-    let unit = match &query.unit {
-        Some(code) => Some(short(unit_ref(client, code).await?)),
-        None => None,
-    };
+    let unit = unit_of(client, &query).await?;
     let (series, reference) = tokio::try_join!(
         measures::series(client, query.unit.as_deref(), bucket, query.period, Some(kpis::measures_of(definition.id))),
         Reference::load(client)

@@ -219,6 +219,7 @@ pub fn all_values(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measures::MeasureKey;
 
     fn totals(flows: &[(&str, u64)], stocks: &[(&str, u64)]) -> Totals {
         let key = |name: &str| {
@@ -294,20 +295,10 @@ mod tests {
         let population = |measure: &str| measure.len() as u64 * 1000;
         for definition in ids::DEFINITIONS {
             let keep = measures_of(definition.id);
-            let only = Totals {
-                flow: full
-                    .flow
-                    .iter()
-                    .filter(|((m, _), _)| keep.contains(&m.as_str()))
-                    .map(|(k, v)| (k.clone(), *v))
-                    .collect(),
-                stock: full
-                    .stock
-                    .iter()
-                    .filter(|((m, _), _)| keep.contains(&m.as_str()))
-                    .map(|(k, v)| (k.clone(), *v))
-                    .collect(),
+            let listed = |map: &HashMap<MeasureKey, u64>| -> HashMap<MeasureKey, u64> {
+                map.iter().filter(|((m, _), _)| keep.contains(&m.as_str())).map(|(k, v)| (k.clone(), *v)).collect()
             };
+            let only = Totals { flow: listed(&full.flow), stock: listed(&full.stock) };
             assert_eq!(
                 value(definition, &full, &population, None),
                 value(definition, &only, &population, None),

@@ -183,13 +183,6 @@ function bindControls() {
   $('#bucket-select')?.addEventListener('change', (e) => navigate({ bucket: e.target.value }));
   $('#scope-select')?.addEventListener('change', (e) => navigate({ unit: e.target.value || null }));
   $('#ranking-indicator')?.addEventListener('change', (e) => navigate({ indicator: e.target.value }));
-  document.querySelectorAll('[data-sort]').forEach((button) =>
-    button.addEventListener('click', () => {
-      const key = button.dataset.sort;
-      state.sort = { key, ascending: state.sort.key === key ? !state.sort.ascending : true };
-      renderRanking();
-    }),
-  );
 }
 
 // ---- series -------------------------------------------------------------------------------
