@@ -412,19 +412,26 @@ async function refreshPipeline() {
 }
 
 let loading = null;
+let again = false;
 async function refresh() {
-  // One load at a time: a slow answer must not race the next tick over the same DOM.
-  if (loading) return loading;
+  // One load at a time: a slow answer must not race the next tick over the same DOM. A request
+  // that arrives meanwhile (a click on the language switch, say) runs once the load ends.
+  if (loading) {
+    again = true;
+    return loading;
+  }
   loading = (async () => {
-    try {
-      await load();
-    } catch (error) {
-      console.warn('refresh failed:', error.message);
-      state.unreachable = true;
-      showBanner();
-    } finally {
-      loading = null;
-    }
+    do {
+      again = false;
+      try {
+        await load();
+      } catch (error) {
+        console.warn('refresh failed:', error.message);
+        state.unreachable = true;
+        showBanner();
+      }
+    } while (again);
+    loading = null;
   })();
   return loading;
 }
