@@ -1,13 +1,15 @@
 -- Dossiers late in a period, by procedure: resolved in the period after their due time (the
 -- clock paused during supplement requests), plus still open at the end of the period and past
 -- it. Their sum over procedures is the dashboard's "dossiers late" (dossiers_late).
--- Change period_start / period_end (local midnights) to choose the period.
+-- Change period_start / period_end (local midnights) to choose the period. Times that did not
+-- happen are NULL in v_dossiers, hence the ifNull around comparisons with them.
 SELECT
     procedure_code,
     any(name_vi) AS procedure_name,
-    countIf(resolved AND resolved_at >= period_start AND resolved_at < period_end AND NOT resolved_on_time) AS resolved_late,
-    countIf(received_at < period_end AND NOT (closed AND closed_at < period_end)
-            AND overdue_while_open AND late_at < period_end) AS open_and_late,
+    countIf(resolved AND ifNull(resolved_at >= period_start AND resolved_at < period_end, 0) AND NOT resolved_on_time)
+        AS resolved_late,
+    countIf(tracked_from < period_end AND ifNull(closed_at >= period_end, 1)
+            AND overdue_while_open AND ifNull(late_at < period_end, 0)) AS open_and_late,
     resolved_late + open_and_late AS late
 FROM
 (

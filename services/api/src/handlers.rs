@@ -214,27 +214,28 @@ fn short(unit: UnitInfo) -> UnitRef {
     UnitRef { code: unit.code, name: unit.name, kind: unit.kind }
 }
 
-/// What every value needs besides the measures: denominators and targets.
+/// What every value needs besides the measures: denominators, targets and thresholds.
 struct Reference {
     populations: HashMap<String, HashMap<String, u64>>,
-    targets: HashMap<String, Vec<(u16, f64)>>,
+    goals: kpis::Goals,
 }
 
 impl Reference {
     async fn load(client: &clickhouse::Client) -> Result<Self, ApiError> {
-        let (populations, targets) = tokio::try_join!(measures::populations(client), measures::targets(client))?;
-        Ok(Reference { populations, targets })
+        let (populations, goals) = tokio::try_join!(measures::populations(client), measures::goals(client))?;
+        Ok(Reference { populations, goals })
     }
 
     fn values(&self, scope: &str, totals: &Totals, period: Period) -> Vec<IndicatorValue> {
         let population = |measure: &str| self.population(scope, measure);
-        kpis::all_values(totals, &population, &self.targets, period.to.year())
+        let context = kpis::Context { population: &population, weeks: period.weeks_ending() };
+        kpis::all_values(totals, &context, &self.goals, period.to.year())
     }
 
     fn value(&self, definition: &Definition, scope: &str, totals: &Totals, period: Period) -> IndicatorValue {
         let population = |measure: &str| self.population(scope, measure);
-        let target = kpis::target_for(&self.targets, definition.id, period.to.year());
-        kpis::value(definition, totals, &population, target)
+        let context = kpis::Context { population: &population, weeks: period.weeks_ending() };
+        kpis::value(definition, totals, &context, &self.goals, period.to.year())
     }
 
     fn population(&self, scope: &str, measure: &str) -> u64 {

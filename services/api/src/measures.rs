@@ -1,5 +1,6 @@
-//! Reads the pre-aggregated `measures_daily` (kept by ioc-processor's rollup task): flows summed
-//! over a period, stocks summed over every day before its end. The dashboard never reads raw
+//! Reads the pre-aggregated `measures_monthly` and `measures_daily` (kept by ioc-processor's
+//! rollup task): flows summed over a period, stocks summed over every day before its end; and
+//! the reference data the indicators are measured against. The dashboard never reads raw
 //! events.
 
 use std::collections::{BTreeMap, HashMap};
@@ -9,6 +10,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::kpis::{Goal, Goals};
 use crate::period::{Bucket, Period};
 
 /// A measure and its dimension ('' for the total).
@@ -183,6 +185,10 @@ struct BucketRow {
 }
 
 /// Totals of each bucket of `period` (clipped to it) for one unit or the province, in order.
+///
+/// A stock counts everything before the bucket's end, so the series starts from the stock of
+/// every day before `period.from` (read like any period's, from the monthly and daily tables)
+/// and adds each bucket's days to it.
 pub async fn series(
     client: &clickhouse::Client,
     unit: Option<&str>,
@@ -191,30 +197,35 @@ pub async fn series(
     only: Option<&[&str]>,
 ) -> Result<Vec<(NaiveDate, Period, Totals)>, ApiError> {
     let measures = measure_filter(only);
-    // Days before the period fold into one row (1970-01-01): the opening stock.
     let sql = format!(
-        "SELECT toString(if(day < toDate(?), toDate('1970-01-01'), {})) AS bucket, measure, dimension, \
-                toUInt64(sum(value)) AS total \
-         FROM measures_daily WHERE day < toDate(?) AND (? = '' OR unit_code = ?){measures} \
+        "SELECT toString({}) AS bucket, measure, dimension, toUInt64(sum(value)) AS total \
+         FROM measures_daily WHERE day >= toDate(?) AND day < toDate(?) AND (? = '' OR unit_code = ?){measures} \
          GROUP BY bucket, measure, dimension",
         bucket.sql()
     );
+    let scope = unit.map_or(Scope::Province, Scope::Unit);
     let unit = unit.unwrap_or("");
-    let rows: Vec<BucketRow> = client
+    let buckets = client
         .query(&sql)
         .bind(period.from.to_string())
         .bind(end_day(period).to_string())
         .bind(unit)
         .bind(unit)
-        .fetch_all()
-        .await?;
+        .fetch_all::<BucketRow>();
+    let opening = async {
+        match period.from.pred_opt() {
+            Some(eve) => Ok(totals(client, scope, Period { from: eve, to: eve }, only)
+                .await?
+                .remove("")
+                .unwrap_or_default()
+                .stock),
+            None => Ok(HashMap::new()),
+        }
+    };
+    let (rows, mut stock) = tokio::try_join!(async { buckets.await.map_err(ApiError::from) }, opening)?;
     let mut by_bucket: BTreeMap<String, Vec<BucketRow>> = BTreeMap::new();
     for row in rows {
         by_bucket.entry(row.bucket.clone()).or_default().push(row);
-    }
-    let mut stock: HashMap<MeasureKey, u64> = HashMap::new();
-    for row in by_bucket.remove("1970-01-01").unwrap_or_default() {
-        *stock.entry((row.measure, row.dimension)).or_default() += row.total;
     }
     let mut out = Vec::new();
     for (start, part) in bucket.split(period) {
@@ -228,6 +239,7 @@ pub async fn series(
         }
         out.push((start, part, Totals { flow, stock: stock.clone() }));
     }
+    debug_assert!(by_bucket.is_empty(), "rows outside the buckets: {:?}", by_bucket.keys().collect::<Vec<_>>());
     Ok(out)
 }
 
@@ -276,12 +288,26 @@ struct PopulationRow {
     value: u64,
 }
 
+#[derive(Row, Deserialize)]
+struct UnitKindRow {
+    code: String,
+    kind: String,
+}
+
 /// Denominators from the reference data: unit code → measure → value; "" holds the province.
+/// `communes` counts the communes and wards of a scope (1 for each, 0 for a department).
 pub async fn populations(client: &clickhouse::Client) -> Result<HashMap<String, HashMap<String, u64>>, ApiError> {
-    let rows: Vec<PopulationRow> =
-        client.query("SELECT unit_code, measure, value FROM ref_denominators").fetch_all().await?;
+    let (rows, units) = tokio::try_join!(
+        client.query("SELECT unit_code, measure, value FROM ref_denominators").fetch_all::<PopulationRow>(),
+        client.query("SELECT code, kind FROM ref_units").fetch_all::<UnitKindRow>()
+    )?;
+    let communes = units.into_iter().map(|unit| PopulationRow {
+        value: u64::from(unit.kind != "department"),
+        unit_code: unit.code,
+        measure: crate::kpis::COMMUNES.to_owned(),
+    });
     let mut out: HashMap<String, HashMap<String, u64>> = HashMap::new();
-    for row in rows {
+    for row in rows.into_iter().chain(communes) {
         *out.entry(String::new()).or_default().entry(row.measure.clone()).or_default() += row.value;
         out.entry(row.unit_code).or_default().insert(row.measure, row.value);
     }
@@ -292,16 +318,19 @@ pub async fn populations(client: &clickhouse::Client) -> Result<HashMap<String, 
 struct TargetRow {
     indicator: String,
     year: u16,
+    kind: String,
     target: f64,
+    source: String,
 }
 
-/// Targets from the reference data: indicator → (year, target), sorted by year.
-pub async fn targets(client: &clickhouse::Client) -> Result<HashMap<String, Vec<(u16, f64)>>, ApiError> {
+/// Targets and scoring thresholds from the reference data.
+pub async fn goals(client: &clickhouse::Client) -> Result<Goals, ApiError> {
     let rows: Vec<TargetRow> =
-        client.query("SELECT indicator, year, target FROM ref_targets ORDER BY year").fetch_all().await?;
-    let mut out: HashMap<String, Vec<(u16, f64)>> = HashMap::new();
+        client.query("SELECT indicator, year, kind, target, source FROM ref_targets").fetch_all().await?;
+    let mut goals = Goals::default();
     for row in rows {
-        out.entry(row.indicator).or_default().push((row.year, row.target));
+        let goal = Goal { value: row.target, source: row.source };
+        goals.by_indicator.entry(row.indicator).or_default().push((row.year, row.kind, goal));
     }
-    Ok(out)
+    Ok(goals)
 }

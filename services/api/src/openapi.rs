@@ -24,7 +24,7 @@ pub fn document() -> Value {
         "info": {
             "title": "IOC indicators API (Phú Thọ)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Read-only indicators of the province's Intelligent Operations Centre. Every value carries its numerator, denominator, ratio and target; definitions at /v1/indicators and in docs/indicators.md. Values are read from the pre-aggregated daily measures that ioc-processor's rollup keeps."
+            "description": "Read-only indicators of the province's Intelligent Operations Centre. Every value carries its numerator, denominator, ratio, and its target or scoring threshold where a text sets one; definitions at /v1/indicators and in docs/indicators.md. Values are read from the pre-aggregated daily measures that ioc-processor's rollup keeps."
         },
         "paths": {
             "/v1/kpis": {
@@ -127,7 +127,7 @@ pub fn document() -> Value {
                 },
                 "IndicatorValue": {
                     "type": "object",
-                    "required": ["id", "decision_766_code", "name_vi", "name_en", "kind", "numerator", "denominator", "ratio", "target", "progress", "breakdown"],
+                    "required": ["id", "decision_766_code", "name_vi", "name_en", "kind", "numerator", "denominator", "ratio", "target", "target_source", "threshold", "threshold_source", "progress", "breakdown"],
                     "properties": {
                         "id": {"type": "string"},
                         "decision_766_code": {"type": ["string", "null"]},
@@ -137,7 +137,10 @@ pub fn document() -> Value {
                         "numerator": {"type": "integer", "minimum": 0, "description": "what meets the indicator; the count itself for counts; total seconds for averages"},
                         "denominator": {"type": ["integer", "null"], "minimum": 0, "description": "null for counts"},
                         "ratio": {"type": ["number", "null"], "minimum": 0, "description": "numerator / denominator (seconds per dossier for averages); null for counts and when the denominator is 0"},
-                        "target": {"type": ["number", "null"], "description": "target ratio for the year of the period's end (schemas/reference/targets.v1.csv)"},
+                        "target": {"type": ["number", "null"], "description": "the goal an official text sets for the year of the period's end (schemas/reference/targets.v2.csv); null: no target is set"},
+                        "target_source": {"type": ["string", "null"], "description": "the text that sets the target"},
+                        "threshold": {"type": ["number", "null"], "description": "a scoring threshold (full marks in an index such as Decision 766), which is not a goal"},
+                        "threshold_source": {"type": ["string", "null"], "description": "the text that sets the threshold"},
                         "progress": {"type": ["number", "null"], "description": "ratio / target"},
                         "breakdown": {"oneOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/components/schemas/BreakdownValue"}}]}
                     },

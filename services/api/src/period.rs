@@ -25,6 +25,18 @@ impl Period {
     pub fn end_seconds(&self) -> i64 {
         local_midnight(self.to + chrono::Days::new(1))
     }
+
+    /// Weeks (Monday to Sunday) that end in the period: its Sundays. A week belongs to the
+    /// period its Sunday falls in, so a week still under way is never judged.
+    pub fn weeks_ending(&self) -> u64 {
+        let to_sunday = |day: NaiveDate| u64::from(6 - day.weekday().num_days_from_monday());
+        let first_sunday = self.from + chrono::Days::new(to_sunday(self.from));
+        if first_sunday > self.to {
+            0
+        } else {
+            (self.to - first_sunday).num_days().unsigned_abs() / 7 + 1
+        }
+    }
 }
 
 fn local_midnight(day: NaiveDate) -> i64 {
@@ -298,6 +310,17 @@ mod tests {
         assert_eq!(quarters.iter().map(|q| q.0).collect::<Vec<_>>(), vec![day("2026-01-01"), day("2026-04-01")]);
         assert_eq!(Bucket::Day.split(period).len(), 30);
         assert_eq!(Bucket::Year.split(period).len(), 1);
+    }
+
+    #[test]
+    fn a_period_holds_the_weeks_whose_sunday_is_in_it() {
+        let weeks = |from: &str, to: &str| Period { from: day(from), to: day(to) }.weeks_ending();
+        // March 2026 starts on a Sunday and ends on a Tuesday: Sundays 1, 8, 15, 22, 29.
+        assert_eq!(weeks("2026-03-01", "2026-03-31"), 5);
+        assert_eq!(weeks("2026-03-02", "2026-03-08"), 1);
+        assert_eq!(weeks("2026-03-02", "2026-03-07"), 0);
+        assert_eq!(weeks("2026-03-08", "2026-03-08"), 1);
+        assert_eq!(weeks("2026-01-01", "2026-12-31"), 52);
     }
 
     #[test]

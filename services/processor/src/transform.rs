@@ -70,6 +70,10 @@ pub struct PortalRow {
     payment_method: String,
     amount_vnd: u64,
     satisfaction: String,
+    dossier_received_at: u32,
+    paused_seconds: u32,
+    complaint_kind: String,
+    complaint_subject: String,
 }
 
 fn name<T: Serialize>(value: &T) -> String {
@@ -113,6 +117,21 @@ impl SourceTable for PortalTable {
                 row.amount_vnd = paid.amount_vnd;
             }
             EventBody::DossierRated(rated) => row.satisfaction = name(&rated.satisfaction),
+            EventBody::DossierComplaintFiled(complaint) => {
+                row.complaint_kind = name(&complaint.kind);
+                row.complaint_subject = complaint.subject.as_str().to_owned();
+            }
+            // The backlog at go-live: what a reception event would have said, plus the original
+            // reception time and the pauses so far.
+            EventBody::DossierSnapshot(snapshot) => {
+                row.procedure_code = snapshot.procedure_code.clone();
+                row.channel = name(&snapshot.channel);
+                row.service_level = name(&snapshot.service_level);
+                row.due_at = seconds("due_at", snapshot.due_at)?;
+                row.fee_bearing = flag(snapshot.fee_bearing);
+                row.dossier_received_at = seconds("dossier_received_at", snapshot.dossier_received_at)?;
+                row.paused_seconds = snapshot.paused_seconds;
+            }
             EventBody::DossierSupplementRequested(_)
             | EventBody::DossierResumed(_)
             | EventBody::DossierWithdrawn(_) => {}
@@ -202,6 +221,7 @@ pub struct TrainingRow {
     class_id: String,
     topic: String,
     attendees: u32,
+    of_adult_age: u8,
 }
 
 impl SourceTable for TrainingTable {
@@ -233,7 +253,10 @@ impl SourceTable for TrainingTable {
                 row.target_group = certified.target_group.as_str().to_owned();
                 row.certificate_id = certified.certificate_id.clone();
                 row.vneid_confirmed = flag(certified.vneid_confirmed);
+                // Stored resolved (as sent, or the group's default), so SQL needs no group rules.
+                row.of_adult_age = flag(certified.of_adult_age());
             }
+            EventBody::SkillsVneidConfirmed(confirmed) => row.certificate_id = confirmed.certificate_id.clone(),
             EventBody::CourseCompleted(course) => row.course_code = course.course_code.clone(),
             EventBody::ClassHeld(class) => {
                 row.class_id = class.class_id.clone();
@@ -312,5 +335,34 @@ mod tests {
             "household_ref": "H1", "target_group": "adult", "certificate_id": "C1", "vneid_confirmed": true
         }));
         assert!(matches!(TrainingTable::row(&old), Err(TransformError::TimeOutOfRange { .. })));
+    }
+
+    #[test]
+    fn a_snapshot_keeps_its_reception_and_pauses_and_adulthood_is_resolved() {
+        let snapshot = event(serde_json::json!({
+            "event_id": "7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a31", "source": "portal", "type": "dossier.snapshot",
+            "occurred_at": "2026-10-01T00:05:00+07:00", "unit_code": "07900", "dossier_id": "D9",
+            "procedure_code": "1.001612", "channel": "post", "service_level": "offline",
+            "dossier_received_at": "2026-09-20T09:30:00+07:00", "due_at": "2026-10-02T17:00:00+07:00",
+            "fee_bearing": false, "paused_seconds": 3600
+        }));
+        let row = PortalTable::row(&snapshot).expect("row");
+        assert_eq!((row.channel.as_str(), row.paused_seconds), ("post", 3600));
+        assert_eq!(row.dossier_received_at, 1_789_871_400); // 2026-09-20T02:30:00Z
+        let certificate = |group: &str, adult: Option<bool>| {
+            let mut json = serde_json::json!({
+                "event_id": "c4e8a2f6-1d3b-4a5c-9e7f-0b2d4f6a8c02", "source": "training", "type": "skills.certified",
+                "occurred_at": "2026-10-02T20:10:00+07:00", "unit_code": "07909", "learner_id": "L1",
+                "household_ref": "H1", "target_group": group, "certificate_id": "C1", "vneid_confirmed": false
+            });
+            if let Some(adult) = adult {
+                json["of_adult_age"] = adult.into();
+            }
+            TrainingTable::row(&event(json)).expect("row").of_adult_age
+        };
+        assert_eq!(certificate("civil_servant", None), 1);
+        assert_eq!(certificate("pupil", None), 0);
+        assert_eq!(certificate("student", Some(true)), 1);
+        assert_eq!(certificate("student", Some(false)), 0);
     }
 }

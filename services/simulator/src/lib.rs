@@ -122,6 +122,99 @@ mod tests {
         assert!(worst > 86_400 && worst <= delivery::MAX_LATENESS_DAYS * 86_400, "latest arrival {worst} s behind");
     }
 
+    /// The scenario of the end-to-end pipeline test (tests/e2e/tests/pipeline.rs).
+    fn pipeline_scenario() -> Scenario {
+        Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"), days: 10, scale: 0.02 }
+    }
+
+    #[test]
+    fn every_case_the_rules_handle_occurs_in_the_pipeline_scenario() {
+        use ioc_events::{ComplaintSubject, EventBody, ResultForm, Satisfaction};
+        let reference = reference();
+        let scenario = pipeline_scenario();
+        let run = simulate(20261001, &scenario, Faults::default(), 250, &reference);
+        let facts = Facts::from_events(&run.events);
+        let start = truth::local_midnight(scenario.start);
+        let end = scenario.end().timestamp();
+        let dossiers: Vec<&truth::Dossier> = facts.dossiers.values().collect();
+        let count = |what: &dyn Fn(&truth::Dossier) -> bool| dossiers.iter().filter(|d| what(d)).count();
+        let mut cases: Vec<(&str, usize)> = vec![
+            ("several counted supplement pauses", count(&|d| d.pauses().len() >= 2)),
+            (
+                "a request after the due time, before the due time extended by earlier pauses",
+                count(&|d| d.pauses().iter().any(|p| p.from > d.due_at + d.paused_before)),
+            ),
+            ("a request made when already late (not counted)", count(&|d| d.requests.len() > d.pauses().len())),
+            ("returned for want of supplements within the run", count(&|d| d.returned_at().is_some_and(|at| at < end))),
+            ("the backlog at go-live", count(&|d| d.backlog)),
+            (
+                "the backlog waiting for supplements at go-live",
+                count(&|d| d.backlog && d.requests.first().is_some_and(|r| *r < start)),
+            ),
+            (
+                "the backlog returned within the run",
+                count(&|d| d.backlog && d.returned_at().is_some_and(|at| at < end)),
+            ),
+            (
+                "late and rated dissatisfied",
+                count(&|d| d.resolved_at().is_some_and(|at| d.late_at(at)) && d.rating.is_some_and(|(_, bad)| bad)),
+            ),
+            ("complained about (counted)", count(&|d| d.complained)),
+            ("withdrawn", count(&|d| d.withdrawal.is_some())),
+            (
+                "results returned twice, paper then electronic",
+                count(&|d| d.results.len() > 1 && !d.results[0].1 && d.results[1].1),
+            ),
+            (
+                "results returned twice, electronic then paper",
+                count(&|d| d.results.len() > 1 && d.results[0].1 && !d.results[1].1),
+            ),
+            ("wholly online", count(&|d| d.online && d.full_online_level && d.resolved_at().is_some())),
+        ];
+        let events = |what: &dyn Fn(&EventBody) -> bool| run.events.iter().filter(|e| what(&e.body)).count();
+        cases.push(("reused-only components", events(&|b| matches!(b, EventBody::DossierDigitised(d) if d.components_digitised == 0 && d.components_reused > 0))));
+        cases.push((
+            "complaints about the regulation (not counted)",
+            events(&|b| matches!(b, EventBody::DossierComplaintFiled(c) if c.subject == ComplaintSubject::Regulation)),
+        ));
+        cases.push((
+            "VNeID confirmed after the certificate",
+            events(&|b| matches!(b, EventBody::SkillsVneidConfirmed(_))),
+        ));
+        cases.push(("students of adult age", events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.of_adult_age == Some(true) && c.target_group == ioc_events::TargetGroup::Student))));
+        cases.push((
+            "primary pupils certified",
+            events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.target_group == ioc_events::TargetGroup::Pupil)),
+        ));
+        cases.push((
+            "electronic results",
+            events(&|b| matches!(b, EventBody::DossierResultReturned(r) if r.result_form == ResultForm::Electronic)),
+        ));
+        cases.push((
+            "dissatisfied ratings",
+            events(&|b| matches!(b, EventBody::DossierRated(r) if r.satisfaction == Satisfaction::Dissatisfied)),
+        ));
+        // The same document number at two agencies.
+        let mut numbers: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = Default::default();
+        for event in &run.events {
+            if let EventBody::DocumentSent(d) = &event.body {
+                numbers.entry(d.document_id.as_str()).or_default().insert(event.unit_code.as_str());
+            }
+        }
+        cases.push((
+            "document numbers shared by several agencies",
+            numbers.values().filter(|units| units.len() > 1).count(),
+        ));
+        // A commune's week without a class, and one with.
+        let truth = &run.truth;
+        let weeks = truth.units.values().filter_map(|u| u["weekly_class_coverage"].denominator).sum::<u64>();
+        let with_class = truth.province["weekly_class_coverage"].numerator;
+        cases.push(("commune weeks with a class", usize::try_from(with_class).unwrap_or(0)));
+        cases.push(("commune weeks without a class", usize::try_from(weeks - with_class).unwrap_or(0)));
+        let missing: Vec<&str> = cases.iter().filter(|(_, n)| *n == 0).map(|(what, _)| *what).collect();
+        assert!(missing.is_empty(), "the simulator never produces: {missing:?}; all: {cases:?}");
+    }
+
     #[test]
     fn province_truth_adds_up_from_the_units_and_rates_are_realistic() {
         let reference = reference();

@@ -7,10 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Weekday};
 use ioc_events::indicators::{self as ids, DEFINITIONS};
-use ioc_events::{Channel, Event, EventBody, PaymentMethod, RecordLevel, ResultForm, Satisfaction, TargetGroup};
-use ioc_reference::ReferenceData;
+use ioc_events::rules::SUPPLEMENT_WAIT_SECONDS;
+use ioc_events::{
+    Channel, DossierSnapshot, Event, EventBody, PaymentMethod, RecordLevel, ResultForm, Satisfaction, ServiceLevel,
+    TargetGroup,
+};
+use ioc_reference::{ReferenceData, UnitKind};
 use serde::{Deserialize, Serialize};
 
 /// One indicator's expected numbers.
@@ -45,47 +49,105 @@ pub struct Dossier {
     pub unit: String,
     /// Procedure code.
     pub procedure: String,
-    /// Reception instant (unix seconds).
+    /// Reception instant (unix seconds); for the backlog, the one its snapshot states.
     pub received_at: i64,
+    /// From when the pipeline follows it: its reception, or the go-live snapshot.
+    pub tracked_from: i64,
+    /// Entered through a go-live snapshot, not a reception event.
+    pub backlog: bool,
+    /// Clock time already paused before the snapshot (0 without one).
+    pub paused_before: i64,
     /// Due instant.
     pub due_at: i64,
     /// Received online.
     pub online: bool,
+    /// Its procedure's service level is full online ("toàn trình").
+    pub full_online_level: bool,
     /// Of a fee-bearing procedure.
     pub fee_bearing: bool,
     /// Paid online.
     pub paid_online: bool,
-    /// Has digitised components.
+    /// Has a digitised or reused component.
     pub digitised: bool,
     /// Reuses a digitised component.
     pub reused: bool,
-    /// Supplement requests and their resumes, in order.
+    /// Supplement requests, in order.
     pub requests: Vec<i64>,
     /// Resumes, in order.
     pub resumes: Vec<i64>,
-    /// Resolution instant.
-    pub resolved_at: Option<i64>,
-    /// Withdrawal instant.
-    pub withdrawn_at: Option<i64>,
-    /// Result instant and whether it was electronic.
-    pub result: Option<(i64, bool)>,
-    /// Rating instant and whether the citizen was dissatisfied.
+    /// First resolution event.
+    pub resolution: Option<i64>,
+    /// First withdrawal event.
+    pub withdrawal: Option<i64>,
+    /// Result returns: instant and whether electronic.
+    pub results: Vec<(i64, bool)>,
+    /// First rating: instant and whether the citizen was dissatisfied.
     pub rating: Option<(i64, bool)>,
+    /// Feedback or a petition about its reception or handling.
+    pub complained: bool,
+}
+
+/// A stretch of time the dossier's clock was stopped: from a supplement request to its resume
+/// (`None`: not resumed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    /// The request.
+    pub from: i64,
+    /// The resume, if it came.
+    pub until: Option<i64>,
 }
 
 impl Dossier {
-    /// Seconds the dossier's clock ran from reception to `at`: the clock stops from a
-    /// supplement request made before the due time until its resume (or for good, without one).
-    pub fn active_seconds(&self, at: i64) -> i64 {
-        let mut paused = 0;
-        for (index, &start) in self.requests.iter().enumerate() {
-            if start >= self.due_at || start >= at {
+    /// When the dossier ended by an event of its own (resolution or withdrawal), if it did.
+    fn ended_by_event(&self) -> Option<i64> {
+        match (self.resolution, self.withdrawal) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The pauses that stop the clock, read as the rule says, request after request: a request
+    /// counts when it is made before the due time as already extended by the pauses before it,
+    /// and while the dossier is still being handled. A pause not resumed within the waiting
+    /// time is the last one: the dossier is returned then.
+    pub fn pauses(&self) -> Vec<Pause> {
+        let ended = self.ended_by_event().unwrap_or(i64::MAX);
+        let wait = i64::from(SUPPLEMENT_WAIT_SECONDS);
+        let mut extended_due = self.due_at + self.paused_before;
+        let mut out = Vec::new();
+        for (index, &request) in self.requests.iter().enumerate() {
+            if request >= ended || request >= extended_due {
                 continue;
             }
-            let end = self.resumes.get(index).copied().unwrap_or(i64::MAX).min(at);
-            paused += (end - start).max(0);
+            let resume = self.resumes.get(index).copied();
+            out.push(Pause { from: request, until: resume });
+            match resume {
+                Some(resume) if resume - request <= wait => extended_due += (resume - request).max(0),
+                // Unanswered, or answered after the waiting time: nothing after it counts.
+                _ => break,
+            }
         }
-        at - self.received_at - paused
+        out
+    }
+
+    /// When the dossier was returned for want of supplements, if it was.
+    pub fn returned_at(&self) -> Option<i64> {
+        let last = *self.pauses().last()?;
+        let deadline = last.from + i64::from(SUPPLEMENT_WAIT_SECONDS);
+        let unanswered = last.until.is_none_or(|resume| resume > deadline);
+        (unanswered && self.ended_by_event().is_none_or(|ended| deadline < ended)).then_some(deadline)
+    }
+
+    /// Seconds the dossier's clock ran from reception to `at`.
+    pub fn active_seconds(&self, at: i64) -> i64 {
+        let paused: i64 = self
+            .pauses()
+            .iter()
+            .filter(|pause| pause.from < at)
+            .map(|pause| pause.until.unwrap_or(i64::MAX).min(at) - pause.from)
+            .map(|seconds| seconds.max(0))
+            .sum();
+        at - self.received_at - self.paused_before - paused
     }
 
     /// Whether the clock had run past the allowed time at `at`.
@@ -93,18 +155,34 @@ impl Dossier {
         self.active_seconds(at) > self.due_at - self.received_at
     }
 
-    /// When it stopped being open: resolved or withdrawn, whichever came first.
+    /// When it ended: the first of its resolution, withdrawal and return for want of
+    /// supplements.
     pub fn closed_at(&self) -> Option<i64> {
-        match (self.resolved_at, self.withdrawn_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.ended_by_event(), self.returned_at()].into_iter().flatten().min()
     }
 
-    /// Whether it was open at `at`.
-    pub fn open_at(&self, at: i64) -> bool {
-        self.received_at < at && self.closed_at().is_none_or(|closed| closed >= at)
+    /// The resolution, when it is how the dossier ended.
+    pub fn resolved_at(&self) -> Option<i64> {
+        self.resolution.filter(|at| Some(*at) == self.closed_at())
     }
+
+    /// Whether it was open at `at`: followed before it, not ended before it.
+    pub fn open_at(&self, at: i64) -> bool {
+        self.tracked_from < at && self.closed_at().is_none_or(|closed| closed >= at)
+    }
+
+    /// Dissatisfied or complained about: 5.4 counts it against satisfaction.
+    pub fn flagged(&self) -> bool {
+        self.complained || self.rating.is_some_and(|(_, dissatisfied)| dissatisfied)
+    }
+}
+
+/// A dossier's go-live snapshot, kept until every event has been read (its own reception, if it
+/// ever arrives, wins).
+struct Snapshot {
+    at: i64,
+    unit: String,
+    body: DossierSnapshot,
 }
 
 struct Document {
@@ -122,11 +200,13 @@ struct Record {
     online: bool,
 }
 
-struct Certificate {
+/// A learner's first certificate and their VNeID confirmation.
+struct Learner {
     unit: String,
-    at: i64,
+    certified_at: i64,
     group: TargetGroup,
-    vneid: bool,
+    adult: bool,
+    confirmed_at: Option<i64>,
 }
 
 struct Class {
@@ -139,11 +219,11 @@ struct Class {
 /// Everything the truth needs, gathered once from the events; [`Facts::truth`] then answers
 /// for any period.
 pub struct Facts {
-    /// Dossiers that were received, by id.
+    /// Dossiers that were received (or taken over at go-live), by id.
     pub dossiers: BTreeMap<String, Dossier>,
     documents: Vec<Document>,
     records: Vec<Record>,
-    certificates: Vec<Certificate>,
+    learners: BTreeMap<String, Learner>,
     /// Household → (first certificate instant, its unit).
     households: BTreeMap<String, (i64, String)>,
     classes: Vec<Class>,
@@ -155,32 +235,45 @@ impl Facts {
     pub fn from_events(events: &[Event]) -> Facts {
         let mut dossiers: BTreeMap<String, Dossier> = BTreeMap::new();
         let mut received: BTreeMap<String, bool> = BTreeMap::new();
+        let mut snapshots: BTreeMap<String, Snapshot> = BTreeMap::new();
+        let mut documents: BTreeMap<(bool, String, String), Document> = BTreeMap::new();
+        let mut confirmations: BTreeMap<String, i64> = BTreeMap::new();
         let mut facts = Facts {
             dossiers: BTreeMap::new(),
             documents: Vec::new(),
             records: Vec::new(),
-            certificates: Vec::new(),
+            learners: BTreeMap::new(),
             households: BTreeMap::new(),
             classes: Vec::new(),
             events: events.len(),
         };
-        for event in events {
+        let mut sorted: Vec<&Event> = events.iter().collect();
+        sorted.sort_by_key(|event| event.occurred_at);
+        for event in sorted {
             let at = event.occurred_at.timestamp();
             let unit = event.unit_code.clone();
             match &event.body {
                 EventBody::DossierReceived(d) => {
-                    received.insert(d.dossier_id.clone(), true);
+                    if received.insert(d.dossier_id.clone(), true).is_some() {
+                        continue;
+                    }
                     let entry = entry(&mut dossiers, &d.dossier_id);
                     entry.unit = unit;
                     entry.procedure = d.procedure_code.clone();
                     entry.received_at = at;
+                    entry.tracked_from = at;
                     entry.due_at = d.due_at.timestamp();
                     entry.online = d.channel == Channel::Online;
+                    entry.full_online_level = d.service_level == ServiceLevel::FullOnline;
                     entry.fee_bearing = d.fee_bearing;
+                }
+                EventBody::DossierSnapshot(s) => {
+                    snapshots.entry(s.dossier_id.clone()).or_insert(Snapshot { at, unit, body: s.clone() });
                 }
                 EventBody::DossierDigitised(d) => {
                     let entry = entry(&mut dossiers, &d.dossier_id);
-                    entry.digitised |= d.components_digitised > 0;
+                    // A component reused from the data warehouse is a digitised one.
+                    entry.digitised |= d.components_digitised > 0 || d.components_reused > 0;
                     entry.reused |= d.components_reused > 0;
                 }
                 EventBody::DossierPaid(p) => {
@@ -188,22 +281,34 @@ impl Facts {
                 }
                 EventBody::DossierSupplementRequested(d) => entry(&mut dossiers, &d.dossier_id).requests.push(at),
                 EventBody::DossierResumed(d) => entry(&mut dossiers, &d.dossier_id).resumes.push(at),
-                EventBody::DossierResolved(d) => entry(&mut dossiers, &d.dossier_id).resolved_at = Some(at),
-                EventBody::DossierWithdrawn(d) => entry(&mut dossiers, &d.dossier_id).withdrawn_at = Some(at),
+                EventBody::DossierResolved(d) => {
+                    entry(&mut dossiers, &d.dossier_id).resolution.get_or_insert(at);
+                }
+                EventBody::DossierWithdrawn(d) => {
+                    entry(&mut dossiers, &d.dossier_id).withdrawal.get_or_insert(at);
+                }
                 EventBody::DossierResultReturned(r) => {
-                    entry(&mut dossiers, &r.dossier_id).result = Some((at, r.result_form == ResultForm::Electronic));
+                    entry(&mut dossiers, &r.dossier_id).results.push((at, r.result_form == ResultForm::Electronic));
                 }
                 EventBody::DossierRated(r) => {
-                    entry(&mut dossiers, &r.dossier_id).rating =
-                        Some((at, r.satisfaction == Satisfaction::Dissatisfied));
+                    entry(&mut dossiers, &r.dossier_id)
+                        .rating
+                        .get_or_insert((at, r.satisfaction == Satisfaction::Dissatisfied));
                 }
-                EventBody::DocumentSent(d) | EventBody::DocumentReceived(d) => facts.documents.push(Document {
-                    unit,
-                    at,
-                    sent: matches!(event.body, EventBody::DocumentSent(_)),
-                    electronic: d.form == ResultForm::Electronic,
-                    signed: d.digitally_signed,
-                }),
+                EventBody::DossierComplaintFiled(c) => {
+                    entry(&mut dossiers, &c.dossier_id).complained |= c.subject.about_the_dossier();
+                }
+                EventBody::DocumentSent(d) | EventBody::DocumentReceived(d) => {
+                    // A document number is unique only within its agency.
+                    let sent = matches!(event.body, EventBody::DocumentSent(_));
+                    documents.entry((sent, unit.clone(), d.document_id.clone())).or_insert(Document {
+                        unit,
+                        at,
+                        sent,
+                        electronic: d.form == ResultForm::Electronic,
+                        signed: d.digitally_signed,
+                    });
+                }
                 EventBody::WorkRecordClosed(w) if !w.classified => {
                     facts.records.push(Record { unit, at, level: w.level, online: w.processed_online });
                 }
@@ -212,7 +317,19 @@ impl Facts {
                     if at < first.0 {
                         *first = (at, unit.clone());
                     }
-                    facts.certificates.push(Certificate { unit, at, group: s.target_group, vneid: s.vneid_confirmed });
+                    if s.vneid_confirmed {
+                        confirmations.entry(s.learner_id.clone()).or_insert(at);
+                    }
+                    facts.learners.entry(s.learner_id.clone()).or_insert(Learner {
+                        unit,
+                        certified_at: at,
+                        group: s.target_group,
+                        adult: s.of_adult_age(),
+                        confirmed_at: None,
+                    });
+                }
+                EventBody::SkillsVneidConfirmed(c) => {
+                    confirmations.entry(c.learner_id.clone()).or_insert(at);
                 }
                 EventBody::ClassHeld(c) => {
                     facts.classes.push(Class { unit, at, topic: c.topic.as_str(), attendees: u64::from(c.attendees) })
@@ -220,12 +337,34 @@ impl Facts {
                 _ => {}
             }
         }
+        for (id, snapshot) in snapshots {
+            if received.contains_key(&id) {
+                continue;
+            }
+            let entry = entry(&mut dossiers, &id);
+            let s = snapshot.body;
+            entry.unit = snapshot.unit;
+            entry.procedure = s.procedure_code;
+            entry.received_at = s.dossier_received_at.timestamp();
+            entry.tracked_from = snapshot.at;
+            entry.backlog = true;
+            entry.paused_before = i64::from(s.paused_seconds);
+            entry.due_at = s.due_at.timestamp();
+            entry.online = s.channel == Channel::Online;
+            entry.full_online_level = s.service_level == ServiceLevel::FullOnline;
+            entry.fee_bearing = s.fee_bearing;
+            received.insert(id, true);
+        }
+        for (id, learner) in &mut facts.learners {
+            learner.confirmed_at = confirmations.get(id).copied();
+        }
         for list in dossiers.values_mut() {
             list.requests.sort_unstable();
             list.resumes.sort_unstable();
         }
         dossiers.retain(|id, _| received.contains_key(id));
         facts.dossiers = dossiers;
+        facts.documents = documents.into_values().collect();
         facts
     }
 
@@ -238,33 +377,42 @@ impl Facts {
             reference.units.iter().map(|unit| (unit.code.as_str(), Tally::default())).collect();
         for dossier in self.dossiers.values() {
             let tally = tallies.entry(dossier.unit.as_str()).or_default();
-            if within(dossier.received_at) {
+            if !dossier.backlog && within(dossier.received_at) {
                 tally.add("received", 1);
                 tally.add("received_online", u64::from(dossier.online));
                 tally.add("received_fee_bearing", u64::from(dossier.fee_bearing));
                 tally.add("received_paid_online", u64::from(dossier.fee_bearing && dossier.paid_online));
                 tally.add("received_reusing", u64::from(dossier.reused));
             }
-            if let Some(resolved_at) = dossier.resolved_at.filter(|at| within(*at)) {
+            if let Some(resolved_at) = dossier.resolved_at().filter(|at| within(*at)) {
                 let seconds = dossier.active_seconds(resolved_at).max(0).unsigned_abs();
+                let late = dossier.late_at(resolved_at);
                 tally.add("resolved", 1);
                 tally.add("processing_seconds", seconds);
                 tally.add(&format!("resolved/{}", dossier.procedure), 1);
                 tally.add(&format!("processing_seconds/{}", dossier.procedure), seconds);
-                tally.add("resolved_late", u64::from(dossier.late_at(resolved_at)));
-                let electronic = dossier.result.is_some_and(|(_, electronic)| electronic);
+                tally.add("resolved_late", u64::from(late));
+                tally.add("resolved_unsatisfactory", u64::from(late || dossier.flagged()));
+                let electronic = dossier.results.iter().any(|(_, electronic)| *electronic);
                 tally.add("resolved_digitised_electronic", u64::from(dossier.digitised && electronic));
+                let wholly_online =
+                    dossier.online && dossier.full_online_level && (!dossier.fee_bearing || dossier.paid_online);
+                tally.add("resolved_full_online", u64::from(wholly_online));
+            }
+            if dossier.returned_at().is_some_and(within) {
+                tally.add("returned_unsupplemented", 1);
             }
             if dossier.open_at(end) {
+                let late = dossier.late_at(end);
                 tally.add("open", 1);
-                tally.add("open_late", u64::from(dossier.late_at(end)));
+                tally.add("open_late", u64::from(late));
+                tally.add("open_unsatisfactory", u64::from(late || dossier.flagged()));
             }
-            if let Some((_, electronic)) = dossier.result.filter(|(at, _)| within(*at)) {
+            // The first return dates the result; it is electronic if any return was.
+            if let Some(first) = dossier.results.iter().map(|(at, _)| *at).min().filter(|at| within(*at)) {
+                debug_assert!(first >= start);
                 tally.add("results", 1);
-                tally.add("results_electronic", u64::from(electronic));
-            }
-            if let Some((_, dissatisfied)) = dossier.rating.filter(|(at, _)| within(*at)) {
-                tally.add("dissatisfied", u64::from(dissatisfied));
+                tally.add("results_electronic", u64::from(dossier.results.iter().any(|(_, electronic)| *electronic)));
             }
         }
         for document in self.documents.iter().filter(|d| within(d.at)) {
@@ -279,10 +427,13 @@ impl Facts {
             tally.add(&format!("records/{}", record.level.as_str()), 1);
             tally.add(&format!("records_online/{}", record.level.as_str()), u64::from(record.online));
         }
-        for certificate in self.certificates.iter().filter(|c| c.at < end) {
-            let tally = tallies.entry(certificate.unit.as_str()).or_default();
-            tally.add(&format!("certified/{}", certificate.group.as_str()), 1);
-            tally.add(&format!("certified_vneid/{}", certificate.group.as_str()), u64::from(certificate.vneid));
+        for learner in self.learners.values().filter(|l| l.certified_at < end) {
+            let tally = tallies.entry(learner.unit.as_str()).or_default();
+            tally.add(&format!("certified/{}", learner.group.as_str()), 1);
+            // An adult is a person of adult age, whatever their group.
+            tally.add("certified_adult", u64::from(learner.adult));
+            let confirmed = learner.confirmed_at.is_some_and(|at| at < end);
+            tally.add("certified_adult_vneid", u64::from(learner.adult && confirmed));
         }
         for (at, unit) in self.households.values() {
             if *at < end {
@@ -295,6 +446,20 @@ impl Facts {
             tally.add(&format!("classes/{}", class.topic), 1);
             tally.add("attendees", class.attendees);
             tally.add(&format!("attendees/{}", class.topic), class.attendees);
+        }
+        // Weekly classes: each commune, each week (Monday to Sunday) whose Sunday is in the
+        // period, held at least one class or did not.
+        let sundays: Vec<NaiveDate> =
+            from.iter_days().take_while(|d| *d <= to).filter(|d| d.weekday() == Weekday::Sun).collect();
+        for unit in reference.units.iter().filter(|u| u.kind != UnitKind::Department) {
+            let tally = tallies.entry(unit.code.as_str()).or_default();
+            tally.add("commune_weeks", sundays.len() as u64);
+            for sunday in &sundays {
+                let week_start = local_midnight(*sunday - chrono::Days::new(6));
+                let week_end = local_midnight(*sunday + chrono::Days::new(1));
+                let held = self.classes.iter().any(|c| c.unit == unit.code && c.at >= week_start && c.at < week_end);
+                tally.add("class_weeks", u64::from(held));
+            }
         }
 
         let mut whole = Tally::default();
@@ -338,6 +503,7 @@ fn expectations(tally: &Tally, population: &dyn Fn(&str) -> u64) -> BTreeMap<Str
     let on_time_numerator = t("resolved") - t("resolved_late") + t("open") - t("open_late");
     let handled = t("resolved") + t("open");
     let late = t("resolved_late") + t("open_late");
+    let unsatisfactory = t("resolved_unsatisfactory") + t("open_unsatisfactory");
     let mut out = BTreeMap::new();
     let mut put = |id: &str, expected: Expected| {
         out.insert(id.to_owned(), expected);
@@ -349,24 +515,28 @@ fn expectations(tally: &Tally, population: &dyn Fn(&str) -> u64) -> BTreeMap<Str
     put(ids::ELECTRONIC_RESULT_RATE, fraction(t("results_electronic"), t("results")));
     put(ids::DIGITISATION_RATE, fraction(t("resolved_digitised_electronic"), t("resolved")));
     put(ids::DATA_REUSE_RATE, fraction(t("received_reusing"), t("received")));
-    put(ids::SATISFACTION_INDEX, fraction(on_time_numerator.saturating_sub(t("dissatisfied")), handled));
+    put(ids::SATISFACTION_INDEX, fraction(handled - unsatisfactory, handled));
     put(ids::DOSSIERS_RECEIVED, count(t("received")));
     put(ids::DOSSIERS_RESOLVED, count(t("resolved")));
     put(ids::DOSSIERS_IN_PROGRESS, count(t("open")));
     put(ids::DOSSIERS_LATE, count(late));
+    put(ids::FULLY_ONLINE_RATE, fraction(t("resolved_full_online"), t("resolved")));
+    put(ids::DOSSIERS_RETURNED_UNSUPPLEMENTED, count(t("returned_unsupplemented")));
     put(ids::DOCUMENTS_SENT_ELECTRONIC, fraction(t("documents_sent_electronic"), t("documents_sent")));
     put(ids::DOCUMENTS_RECEIVED_ELECTRONIC, fraction(t("documents_received_electronic"), t("documents_received")));
     put(ids::DOCUMENTS_SENT_SIGNED, fraction(t("documents_sent_signed"), t("documents_sent")));
     put(ids::WORK_RECORDS_ONLINE_PROVINCE, fraction(t("records_online/province"), t("records/province")));
     put(ids::WORK_RECORDS_ONLINE_COMMUNE, fraction(t("records_online/commune"), t("records/commune")));
-    for group in TargetGroup::ALL {
+    for group in TargetGroup::ALL.into_iter().filter(|g| *g != TargetGroup::Adult) {
         let certified = t(&format!("certified/{}", group.as_str()));
         put(ids::coverage_id(group), fraction(certified, population(group.as_str())));
     }
-    put(ids::ADULT_VNEID_COVERAGE, fraction(t("certified_vneid/adult"), population("adult")));
+    put(ids::SKILLS_COVERAGE_ADULT, fraction(t("certified_adult"), population("adult")));
+    put(ids::ADULT_VNEID_COVERAGE, fraction(t("certified_adult_vneid"), population("adult")));
     put(ids::HOUSEHOLD_COVERAGE, fraction(t("households"), population("household")));
     put(ids::CLASSES_HELD, count(t("classes")));
     put(ids::CLASS_ATTENDEES, count(t("attendees")));
+    put(ids::WEEKLY_CLASS_COVERAGE, fraction(t("class_weeks"), t("commune_weeks")));
     // Breakdowns: only the keys that occurred, as the API lists them.
     for (key, value) in &tally.0 {
         if let Some(procedure) = key.strip_prefix("resolved/") {

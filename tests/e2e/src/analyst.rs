@@ -84,7 +84,7 @@ pub async fn example_differences(facts: &Facts, reference: &ReferenceData, march
             let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
             for dossier in facts.dossiers.values() {
                 let resolved_late =
-                    dossier.resolved_at.is_some_and(|at| at >= start && at < end && dossier.late_at(at));
+                    dossier.resolved_at().is_some_and(|at| at >= start && at < end && dossier.late_at(at));
                 let open_late = dossier.open_at(end) && dossier.late_at(end);
                 *expected.entry(dossier.procedure.as_str()).or_default() += u64::from(resolved_late || open_late);
             }

@@ -409,3 +409,54 @@ pub async fn indicator_differences(api: &str, truth: &ioc_simulator::GroundTruth
         .await;
     answers.into_iter().flatten().collect()
 }
+
+/// The ranking holds the 148 commune-level units, each with its true value, ordered so that a
+/// unit's rank is one more than the number of units with a strictly better true value.
+pub fn ranking_differences(
+    ranking: &ioc_api::RankingResponse,
+    truth: &ioc_simulator::GroundTruth,
+    higher_is_better: bool,
+    differences: &mut Vec<String>,
+) {
+    let id = ranking.indicator.id.as_str();
+    let scope = format!("ranking {id} {}", ranking.period.label);
+    if ranking.units.len() != 148 {
+        differences.push(format!("{scope}: {} units ranked, 148 expected", ranking.units.len()));
+    }
+    let headline = |expected: &ioc_simulator::Expected| match expected.denominator {
+        None => Some(expected.numerator as f64),
+        Some(0) => None,
+        Some(denominator) => Some(expected.numerator as f64 / denominator as f64),
+    };
+    let values: BTreeMap<&str, Option<f64>> = ranking
+        .units
+        .iter()
+        .map(|entry| (entry.unit.code.as_str(), truth.units.get(&entry.unit.code).and_then(|u| headline(&u[id]))))
+        .collect();
+    let mut previous_rank = 0;
+    for entry in &ranking.units {
+        let code = entry.unit.code.as_str();
+        compare_values(&format!("{scope} {code}"), std::slice::from_ref(&entry.value), &truth.units[code], differences);
+        let expected_rank = values[code].map(|mine| {
+            let better =
+                values.values().flatten().filter(
+                    |other| {
+                        if higher_is_better {
+                            **other > mine
+                        } else {
+                            **other < mine
+                        }
+                    },
+                );
+            better.count() as u32 + 1
+        });
+        if entry.rank != expected_rank {
+            differences.push(format!("{scope} {code}: rank {:?}, expected {expected_rank:?}", entry.rank));
+        }
+        let rank = entry.rank.unwrap_or(u32::MAX);
+        if rank < previous_rank {
+            differences.push(format!("{scope}: {code} listed after a worse rank"));
+        }
+        previous_rank = rank;
+    }
+}

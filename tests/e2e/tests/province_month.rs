@@ -4,17 +4,16 @@
 //! quarter, year, and the month after, when only stocks move), equals the ground truth; so do the
 //! series, the rankings and the analysts' example queries run as the read-only account.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use futures::StreamExt;
 use ioc_api::period::{Bucket, Period};
 use ioc_api::{KpiResponse, RankingResponse, SeriesResponse};
-use ioc_e2e::{compare_all, compare_values, contract, get_checked, repo_root, Pipeline};
+use ioc_e2e::{compare_all, compare_values, contract, get_checked, ranking_differences, repo_root, Pipeline};
 use ioc_events::indicators::DEFINITIONS;
 use ioc_reference::ReferenceData;
-use ioc_simulator::{simulate, Expected, Facts, Faults, GroundTruth, Scenario, Sender};
+use ioc_simulator::{simulate, Facts, Faults, GroundTruth, Scenario, Sender};
 
 fn day(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
@@ -193,55 +192,4 @@ async fn kpi_differences(api: &str, truths: &[(String, Period, GroundTruth)]) ->
         .into_iter()
         .flatten()
         .collect()
-}
-
-/// The ranking holds the 148 commune-level units, each with its true value, ordered so that a
-/// unit's rank is one more than the number of units with a strictly better true value.
-fn ranking_differences(
-    ranking: &RankingResponse,
-    truth: &GroundTruth,
-    higher_is_better: bool,
-    differences: &mut Vec<String>,
-) {
-    let id = ranking.indicator.id.as_str();
-    let scope = format!("ranking {id} {}", ranking.period.label);
-    if ranking.units.len() != 148 {
-        differences.push(format!("{scope}: {} units ranked, 148 expected", ranking.units.len()));
-    }
-    let headline = |expected: &Expected| match expected.denominator {
-        None => Some(expected.numerator as f64),
-        Some(0) => None,
-        Some(denominator) => Some(expected.numerator as f64 / denominator as f64),
-    };
-    let values: BTreeMap<&str, Option<f64>> = ranking
-        .units
-        .iter()
-        .map(|entry| (entry.unit.code.as_str(), truth.units.get(&entry.unit.code).and_then(|u| headline(&u[id]))))
-        .collect();
-    let mut previous_rank = 0;
-    for entry in &ranking.units {
-        let code = entry.unit.code.as_str();
-        compare_values(&format!("{scope} {code}"), std::slice::from_ref(&entry.value), &truth.units[code], differences);
-        let expected_rank = values[code].map(|mine| {
-            let better =
-                values.values().flatten().filter(
-                    |other| {
-                        if higher_is_better {
-                            **other > mine
-                        } else {
-                            **other < mine
-                        }
-                    },
-                );
-            better.count() as u32 + 1
-        });
-        if entry.rank != expected_rank {
-            differences.push(format!("{scope} {code}: rank {:?}, expected {expected_rank:?}", entry.rank));
-        }
-        let rank = entry.rank.unwrap_or(u32::MAX);
-        if rank < previous_rank {
-            differences.push(format!("{scope}: {code} listed after a worse rank"));
-        }
-        previous_rank = rank;
-    }
 }

@@ -54,6 +54,7 @@ struct ProcedureRow<'a> {
 struct TargetRow<'a> {
     indicator: &'a str,
     year: u16,
+    kind: &'a str,
     target: f64,
     source: &'a str,
 }
@@ -111,7 +112,8 @@ pub async fn load_reference_data(config: &ClickHouseConfig, dir: &Path) -> Resul
         let row = TargetRow {
             indicator: &target.indicator,
             year: target.year,
-            target: target.target,
+            kind: target.kind.as_str(),
+            target: target.value,
             source: &target.source,
         };
         insert.write(&row).await.map_err(write("ref_targets"))?;

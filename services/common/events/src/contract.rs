@@ -21,6 +21,8 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("dossier.paid", include_str!("../../../../schemas/events/portal/dossier.paid.v1.json")),
     ("dossier.withdrawn", include_str!("../../../../schemas/events/portal/dossier.withdrawn.v1.json")),
     ("dossier.rated", include_str!("../../../../schemas/events/portal/dossier.rated.v1.json")),
+    ("dossier.complaint_filed", include_str!("../../../../schemas/events/portal/dossier.complaint_filed.v1.json")),
+    ("dossier.snapshot", include_str!("../../../../schemas/events/portal/dossier.snapshot.v1.json")),
     ("work_record.opened", include_str!("../../../../schemas/events/edoc/work_record.opened.v1.json")),
     ("work_record.closed", include_str!("../../../../schemas/events/edoc/work_record.closed.v1.json")),
     ("document.sent", include_str!("../../../../schemas/events/edoc/document.sent.v1.json")),
@@ -29,6 +31,7 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("skills.certified", include_str!("../../../../schemas/events/training/skills.certified.v1.json")),
     ("course.completed", include_str!("../../../../schemas/events/training/course.completed.v1.json")),
     ("class.held", include_str!("../../../../schemas/events/training/class.held.v1.json")),
+    ("skills.vneid_confirmed", include_str!("../../../../schemas/events/training/skills.vneid_confirmed.v1.json")),
 ];
 
 const ENVELOPE: &str = include_str!("../../../../schemas/events/envelope.v1.json");
@@ -126,7 +129,11 @@ impl Contract {
         if !violations.is_empty() {
             return Err(ContractError::Schema { event_type, violations });
         }
-        serde_json::from_value(value).map_err(|error| ContractError::Value(error.to_string()))
+        let event: Event = serde_json::from_value(value).map_err(|error| ContractError::Value(error.to_string()))?;
+        match event.inconsistency() {
+            Some(reason) => Err(ContractError::Value(reason)),
+            None => Ok(event),
+        }
     }
 }
 

@@ -59,6 +59,12 @@ pub enum EventBody {
     /// `dossier.rated`
     #[serde(rename = "dossier.rated")]
     DossierRated(DossierRated),
+    /// `dossier.complaint_filed`
+    #[serde(rename = "dossier.complaint_filed")]
+    DossierComplaintFiled(DossierComplaintFiled),
+    /// `dossier.snapshot`
+    #[serde(rename = "dossier.snapshot")]
+    DossierSnapshot(DossierSnapshot),
     /// `document.sent`
     #[serde(rename = "document.sent")]
     DocumentSent(DocumentExchanged),
@@ -83,6 +89,9 @@ pub enum EventBody {
     /// `class.held`
     #[serde(rename = "class.held")]
     ClassHeld(ClassHeld),
+    /// `skills.vneid_confirmed`
+    #[serde(rename = "skills.vneid_confirmed")]
+    SkillsVneidConfirmed(SkillsVneidConfirmed),
 }
 
 impl EventBody {
@@ -98,6 +107,8 @@ impl EventBody {
             EventBody::DossierPaid(_) => "dossier.paid",
             EventBody::DossierWithdrawn(_) => "dossier.withdrawn",
             EventBody::DossierRated(_) => "dossier.rated",
+            EventBody::DossierComplaintFiled(_) => "dossier.complaint_filed",
+            EventBody::DossierSnapshot(_) => "dossier.snapshot",
             EventBody::DocumentSent(_) => "document.sent",
             EventBody::DocumentReceived(_) => "document.received",
             EventBody::WorkRecordOpened(_) => "work_record.opened",
@@ -106,6 +117,7 @@ impl EventBody {
             EventBody::SkillsCertified(_) => "skills.certified",
             EventBody::CourseCompleted(_) => "course.completed",
             EventBody::ClassHeld(_) => "class.held",
+            EventBody::SkillsVneidConfirmed(_) => "skills.vneid_confirmed",
         }
     }
 
@@ -120,7 +132,9 @@ impl EventBody {
             | EventBody::DossierResumed(_)
             | EventBody::DossierPaid(_)
             | EventBody::DossierWithdrawn(_)
-            | EventBody::DossierRated(_) => Source::Portal,
+            | EventBody::DossierRated(_)
+            | EventBody::DossierComplaintFiled(_)
+            | EventBody::DossierSnapshot(_) => Source::Portal,
             EventBody::WorkRecordOpened(_)
             | EventBody::WorkRecordClosed(_)
             | EventBody::DocumentSent(_)
@@ -128,7 +142,8 @@ impl EventBody {
             EventBody::LearnerRegistered(_)
             | EventBody::SkillsCertified(_)
             | EventBody::CourseCompleted(_)
-            | EventBody::ClassHeld(_) => Source::Training,
+            | EventBody::ClassHeld(_)
+            | EventBody::SkillsVneidConfirmed(_) => Source::Training,
         }
     }
 
@@ -145,6 +160,8 @@ impl EventBody {
             | EventBody::DossierWithdrawn(e) => &e.dossier_id,
             EventBody::DossierPaid(e) => &e.dossier_id,
             EventBody::DossierRated(e) => &e.dossier_id,
+            EventBody::DossierComplaintFiled(e) => &e.dossier_id,
+            EventBody::DossierSnapshot(e) => &e.dossier_id,
             EventBody::DocumentSent(e) | EventBody::DocumentReceived(e) => &e.document_id,
             EventBody::WorkRecordOpened(e) => &e.record_id,
             EventBody::WorkRecordClosed(e) => &e.record_id,
@@ -152,11 +169,24 @@ impl EventBody {
             EventBody::SkillsCertified(e) => &e.learner_id,
             EventBody::CourseCompleted(e) => &e.learner_id,
             EventBody::ClassHeld(e) => &e.class_id,
+            EventBody::SkillsVneidConfirmed(e) => &e.learner_id,
         }
     }
 }
 
 impl Event {
+    /// What the schema cannot say is wrong with the event: times that contradict each other.
+    pub fn inconsistency(&self) -> Option<String> {
+        match &self.body {
+            EventBody::DossierSnapshot(snapshot) if snapshot.dossier_received_at > self.occurred_at => Some(format!(
+                "dossier_received_at {} is after the snapshot's occurred_at {}: a snapshot describes a dossier received before it",
+                snapshot.dossier_received_at.to_rfc3339(),
+                self.occurred_at.to_rfc3339()
+            )),
+            _ => None,
+        }
+    }
+
     /// Replaces every personal identifier (citizen ID number, phone number) by `hash(clear)`
     /// and drops the clear value, so that it never reaches Kafka, ClickHouse or a log line.
     pub fn pseudonymise(&mut self, hash: impl Fn(&str) -> String) {
@@ -241,7 +271,9 @@ pub enum TargetGroup {
     CivilServant,
     /// Secondary, vocational and university students.
     Student,
-    /// Adults in the community.
+    /// Pupils from primary school on ("học sinh từ cấp tiểu học").
+    Pupil,
+    /// Adults of the community not registered in another group.
     Adult,
     /// Workers of enterprises and cooperatives.
     Worker,
@@ -249,17 +281,25 @@ pub enum TargetGroup {
 
 impl TargetGroup {
     /// Every group, in a stable order.
-    pub const ALL: [TargetGroup; 4] =
-        [TargetGroup::CivilServant, TargetGroup::Student, TargetGroup::Adult, TargetGroup::Worker];
+    pub const ALL: [TargetGroup; 5] =
+        [TargetGroup::CivilServant, TargetGroup::Student, TargetGroup::Pupil, TargetGroup::Adult, TargetGroup::Worker];
 
     /// The name used in events, tables and indicator ids.
     pub fn as_str(self) -> &'static str {
         match self {
             TargetGroup::CivilServant => "civil_servant",
             TargetGroup::Student => "student",
+            TargetGroup::Pupil => "pupil",
             TargetGroup::Adult => "adult",
             TargetGroup::Worker => "worker",
         }
+    }
+
+    /// Whether a member of the group is of adult age when the certificate does not say:
+    /// public-sector staff, workers and the community's adults are; pupils are not; students
+    /// differ, so their certificates must say (the schema requires it).
+    pub fn of_adult_age_by_default(self) -> bool {
+        matches!(self, TargetGroup::CivilServant | TargetGroup::Adult | TargetGroup::Worker)
     }
 }
 
@@ -385,6 +425,27 @@ pub struct SkillsCertified {
     pub certificate_id: String,
     /// Completion confirmed on the citizen's VNeID.
     pub vneid_confirmed: bool,
+    /// Whether the learner is of adult age; absent means the group's default
+    /// ([`TargetGroup::of_adult_age_by_default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of_adult_age: Option<bool>,
+}
+
+impl SkillsCertified {
+    /// Whether this certificate counts toward adult coverage: an adult is a person of adult
+    /// age, whatever group they registered in.
+    pub fn of_adult_age(&self) -> bool {
+        self.of_adult_age.unwrap_or_else(|| self.target_group.of_adult_age_by_default())
+    }
+}
+
+/// A certificate was confirmed on the learner's VNeID after it was issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkillsVneidConfirmed {
+    /// Pseudonymous learner id on the platform.
+    pub learner_id: String,
+    /// The certificate confirmed.
+    pub certificate_id: String,
 }
 
 /// An event that only names its dossier (supplement requested, resumed, withdrawn).
@@ -436,6 +497,79 @@ pub struct DossierRated {
     pub dossier_id: String,
     /// The rating.
     pub satisfaction: Satisfaction,
+}
+
+/// Feedback ("phản ánh") or a petition ("kiến nghị").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintKind {
+    /// Phản ánh.
+    Report,
+    /// Kiến nghị.
+    Petition,
+}
+
+/// What a complaint is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintSubject {
+    /// The reception of the dossier.
+    Reception,
+    /// Its handling (delays, conduct, the result).
+    Handling,
+    /// The regulation behind the procedure, not this dossier's treatment.
+    Regulation,
+}
+
+impl ComplaintSubject {
+    /// Whether it counts against satisfaction (Decision 766, 5.4: "phản ánh, kiến nghị về việc
+    /// tiếp nhận, giải quyết").
+    pub fn about_the_dossier(self) -> bool {
+        matches!(self, ComplaintSubject::Reception | ComplaintSubject::Handling)
+    }
+
+    /// The name used in events and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplaintSubject::Reception => "reception",
+            ComplaintSubject::Handling => "handling",
+            ComplaintSubject::Regulation => "regulation",
+        }
+    }
+}
+
+/// A citizen filed feedback or a petition about a dossier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DossierComplaintFiled {
+    /// Dossier code.
+    pub dossier_id: String,
+    /// Feedback or petition.
+    pub kind: ComplaintKind,
+    /// What it is about.
+    pub subject: ComplaintSubject,
+}
+
+/// A dossier received before the source joined the stream, still open when it did: its state at
+/// that moment, so the backlog at go-live counts from then on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DossierSnapshot {
+    /// Dossier code.
+    pub dossier_id: String,
+    /// Procedure code from the national catalogue.
+    pub procedure_code: String,
+    /// How it was submitted.
+    pub channel: Channel,
+    /// Online service level of the procedure.
+    pub service_level: ServiceLevel,
+    /// When it was received (before the snapshot). Not `received_at`: the envelope's
+    /// `received_at` is the time ingest accepted the event.
+    pub dossier_received_at: DateTime<FixedOffset>,
+    /// Legal due time set at reception, not extended by pauses.
+    pub due_at: DateTime<FixedOffset>,
+    /// Whether the procedure charges a fee.
+    pub fee_bearing: bool,
+    /// Seconds the clock was stopped by supplement requests before the snapshot.
+    pub paused_seconds: u32,
 }
 
 /// An official document sent or received.

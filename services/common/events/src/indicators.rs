@@ -97,6 +97,10 @@ pub const DOSSIERS_RESOLVED: &str = "dossiers_resolved";
 pub const DOSSIERS_IN_PROGRESS: &str = "dossiers_in_progress";
 /// Dossiers late.
 pub const DOSSIERS_LATE: &str = "dossiers_late";
+/// Dossiers received and resolved wholly online ("toàn trình").
+pub const FULLY_ONLINE_RATE: &str = "fully_online_rate";
+/// Dossiers returned because the supplements asked for never came.
+pub const DOSSIERS_RETURNED_UNSUPPLEMENTED: &str = "dossiers_returned_unsupplemented";
 /// Documents sent electronically.
 pub const DOCUMENTS_SENT_ELECTRONIC: &str = "documents_sent_electronic_rate";
 /// Documents received electronically.
@@ -111,6 +115,8 @@ pub const WORK_RECORDS_ONLINE_COMMUNE: &str = "work_records_online_rate_commune"
 pub const SKILLS_COVERAGE_CIVIL_SERVANT: &str = "skills_coverage_civil_servant";
 /// Digital-skills coverage, students.
 pub const SKILLS_COVERAGE_STUDENT: &str = "skills_coverage_student";
+/// Digital-skills coverage, primary pupils.
+pub const SKILLS_COVERAGE_PUPIL: &str = "skills_coverage_pupil";
 /// Digital-skills coverage, adults.
 pub const SKILLS_COVERAGE_ADULT: &str = "skills_coverage_adult";
 /// Digital-skills coverage, enterprise workers.
@@ -123,12 +129,15 @@ pub const HOUSEHOLD_COVERAGE: &str = "household_coverage";
 pub const CLASSES_HELD: &str = "classes_held";
 /// Class attendees.
 pub const CLASS_ATTENDEES: &str = "class_attendees";
+/// Share of the communes' weeks with at least one class.
+pub const WEEKLY_CLASS_COVERAGE: &str = "weekly_class_coverage";
 
 /// Id of the coverage indicator of a target group, e.g. `skills_coverage_adult`.
 pub fn coverage_id(group: TargetGroup) -> &'static str {
     match group {
         TargetGroup::CivilServant => SKILLS_COVERAGE_CIVIL_SERVANT,
         TargetGroup::Student => SKILLS_COVERAGE_STUDENT,
+        TargetGroup::Pupil => SKILLS_COVERAGE_PUPIL,
         TargetGroup::Adult => SKILLS_COVERAGE_ADULT,
         TargetGroup::Worker => SKILLS_COVERAGE_WORKER,
     }
@@ -205,7 +214,7 @@ pub const DEFINITIONS: &[Definition] = &[
         pillar: Pillar::Government,
         higher_is_better: true,
         breakdown: None,
-        numerator: "dossiers resolved in the period that have digitised components and an electronic result",
+        numerator: "dossiers resolved in the period with a digitised or reused component and an electronic result (at any time)",
         denominator: Some("dossiers resolved in the period"),
     },
     Definition {
@@ -229,7 +238,7 @@ pub const DEFINITIONS: &[Definition] = &[
         pillar: Pillar::Government,
         higher_is_better: true,
         breakdown: None,
-        numerator: "the on-time numerator minus the dossiers rated dissatisfied in the period (100% minus the late rate and the dissatisfied share)",
+        numerator: "dossiers of the denominator that were neither late, nor rated dissatisfied, nor the subject of feedback or a petition about their reception or handling (each dossier once)",
         denominator: Some("the on-time denominator: dossiers resolved in the period plus dossiers still open at its end"),
     },
     Definition {
@@ -265,7 +274,7 @@ pub const DEFINITIONS: &[Definition] = &[
         pillar: Pillar::Government,
         higher_is_better: false,
         breakdown: None,
-        numerator: "dossiers received before the end of the period, neither resolved nor withdrawn by then",
+        numerator: "dossiers received (or taken over at go-live) before the end of the period and not ended by then: neither resolved, withdrawn nor returned for want of supplements",
         denominator: None,
     },
     Definition {
@@ -278,6 +287,30 @@ pub const DEFINITIONS: &[Definition] = &[
         higher_is_better: false,
         breakdown: None,
         numerator: "dossiers resolved in the period after their due time, plus dossiers still open and past it at the end of the period",
+        denominator: None,
+    },
+    Definition {
+        id: FULLY_ONLINE_RATE,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ hồ sơ trực tuyến toàn trình",
+        name_en: "Dossiers handled wholly online",
+        kind: Kind::Ratio,
+        pillar: Pillar::Government,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "dossiers resolved in the period that were submitted online under a full-online (toàn trình) service level and, if fee-bearing, paid online",
+        denominator: Some("dossiers resolved in the period"),
+    },
+    Definition {
+        id: DOSSIERS_RETURNED_UNSUPPLEMENTED,
+        decision_766_code: None,
+        name_vi: "Số hồ sơ trả lại do không bổ sung",
+        name_en: "Dossiers returned for want of supplements",
+        kind: Kind::Count,
+        pillar: Pillar::Government,
+        higher_is_better: false,
+        breakdown: None,
+        numerator: "dossiers whose supplement request went unanswered for the waiting time, returned in the period",
         denominator: None,
     },
     Definition {
@@ -361,8 +394,20 @@ pub const DEFINITIONS: &[Definition] = &[
         pillar: Pillar::Society,
         higher_is_better: true,
         breakdown: None,
-        numerator: "students certified by the end of the period",
-        denominator: Some("students (reference data, synthetic)"),
+        numerator: "secondary and university students certified by the end of the period",
+        denominator: Some("secondary and university students (reference data, synthetic)"),
+    },
+    Definition {
+        id: SKILLS_COVERAGE_PUPIL,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ học sinh tiểu học có kỹ năng số cơ bản",
+        name_en: "Digital-skills coverage, primary pupils",
+        kind: Kind::Ratio,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "primary pupils certified by the end of the period",
+        denominator: Some("primary pupils (reference data, synthetic)"),
     },
     Definition {
         id: SKILLS_COVERAGE_ADULT,
@@ -373,8 +418,8 @@ pub const DEFINITIONS: &[Definition] = &[
         pillar: Pillar::Society,
         higher_is_better: true,
         breakdown: None,
-        numerator: "adults certified by the end of the period",
-        denominator: Some("adults (reference data, synthetic)"),
+        numerator: "people of adult age certified by the end of the period, whatever their group (a certified civil servant is a certified adult)",
+        denominator: Some("people of adult age (reference data, synthetic)"),
     },
     Definition {
         id: SKILLS_COVERAGE_WORKER,
@@ -397,8 +442,8 @@ pub const DEFINITIONS: &[Definition] = &[
         pillar: Pillar::Society,
         higher_is_better: true,
         breakdown: None,
-        numerator: "adults certified by the end of the period with the certificate confirmed on VNeID",
-        denominator: Some("adults (reference data, synthetic)"),
+        numerator: "people of adult age certified and confirmed on VNeID by the end of the period (the confirmation may follow the certificate)",
+        denominator: Some("people of adult age (reference data, synthetic)"),
     },
     Definition {
         id: HOUSEHOLD_COVERAGE,
@@ -436,6 +481,18 @@ pub const DEFINITIONS: &[Definition] = &[
         numerator: "people attending the classes held in the period (by topic in the breakdown)",
         denominator: None,
     },
+    Definition {
+        id: WEEKLY_CLASS_COVERAGE,
+        decision_766_code: None,
+        name_vi: "Tỷ lệ xã, phường tổ chức lớp Bình dân học vụ số hằng tuần",
+        name_en: "Communes holding a class every week",
+        kind: Kind::Ratio,
+        pillar: Pillar::Society,
+        higher_is_better: true,
+        breakdown: None,
+        numerator: "weeks (Monday to Sunday, ending in the period) in which a commune or ward held at least one class, over the communes and wards",
+        denominator: Some("communes and wards times the weeks ending in the period"),
+    },
 ];
 
 /// The definition of `id`, if it exists.
@@ -468,7 +525,7 @@ mod tests {
     #[test]
     fn every_target_in_the_reference_data_names_an_indicator() {
         let targets = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/reference/targets.v1.csv"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/reference/targets.v2.csv"),
         )
         .expect("targets file");
         for line in targets.lines().skip(1) {

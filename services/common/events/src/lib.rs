@@ -7,13 +7,16 @@
 mod contract;
 mod event;
 pub mod indicators;
+pub mod measures;
+pub mod rules;
 mod source;
 
 pub use contract::{Contract, ContractError};
 pub use event::{
-    Channel, ClassHeld, ClassTopic, CourseCompleted, DocumentExchanged, DossierDigitised, DossierPaid, DossierRated,
-    DossierReceived, DossierRef, DossierResolved, DossierResultReturned, Event, EventBody, LearnerRegistered, Outcome,
-    PaymentMethod, RecordLevel, ResultForm, Satisfaction, ServiceLevel, SkillsCertified, TargetGroup, WorkRecordClosed,
+    Channel, ClassHeld, ClassTopic, ComplaintKind, ComplaintSubject, CourseCompleted, DocumentExchanged,
+    DossierComplaintFiled, DossierDigitised, DossierPaid, DossierRated, DossierReceived, DossierRef, DossierResolved,
+    DossierResultReturned, DossierSnapshot, Event, EventBody, LearnerRegistered, Outcome, PaymentMethod, RecordLevel,
+    ResultForm, Satisfaction, ServiceLevel, SkillsCertified, SkillsVneidConfirmed, TargetGroup, WorkRecordClosed,
     WorkRecordOpened,
 };
 pub use source::{dead_letter_topic, Source, UnknownSource};

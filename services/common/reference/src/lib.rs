@@ -11,8 +11,8 @@ pub const UNITS_FILE: &str = "units.v1.csv";
 pub const DENOMINATORS_FILE: &str = "denominators.v1.csv";
 /// The procedure catalogue.
 pub const PROCEDURES_FILE: &str = "procedures.v1.csv";
-/// Indicator targets per year.
-pub const TARGETS_FILE: &str = "targets.v1.csv";
+/// Indicator targets and scoring thresholds per year.
+pub const TARGETS_FILE: &str = "targets.v2.csv";
 
 /// What kind of unit a code names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -55,7 +55,7 @@ pub struct Unit {
 pub struct Denominator {
     /// The unit.
     pub unit_code: String,
-    /// `population`, `adult`, `student`, `worker`, `civil_servant` or `household`.
+    /// `population`, `adult`, `student`, `pupil`, `worker`, `civil_servant` or `household`.
     pub measure: String,
     /// How many.
     pub value: u64,
@@ -81,16 +81,38 @@ pub struct Procedure {
     pub weight: u32,
 }
 
-/// The value an indicator should reach in a year.
+/// Whether a value is a goal a text sets or a scoring threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// A goal an official text sets for the year ("mục tiêu").
+    Target,
+    /// The value from which a scoring index gives full marks: not a goal, and often exceeded.
+    Threshold,
+}
+
+impl TargetKind {
+    /// The name used in files and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Target => "target",
+            TargetKind::Threshold => "threshold",
+        }
+    }
+}
+
+/// A value an indicator is measured against from a year on.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Target {
     /// Indicator id.
     pub indicator: String,
-    /// Calendar year the target is for.
+    /// Calendar year it applies from.
     pub year: u16,
-    /// Target ratio.
-    pub target: f64,
-    /// Where the target comes from.
+    /// A goal, or a scoring threshold.
+    pub kind: TargetKind,
+    /// The ratio (1 = 100%).
+    pub value: f64,
+    /// The text that sets it.
     pub source: String,
 }
 
@@ -150,10 +172,12 @@ impl ReferenceData {
             });
         }
         let targets: Vec<Target> = read_csv(&dir.join(TARGETS_FILE))?;
-        if let Some(bad) = targets.iter().find(|t| !(t.target > 0.0 && t.target.is_finite())) {
+        if let Some(bad) =
+            targets.iter().find(|t| !(t.value > 0.0 && t.value.is_finite()) || t.source.trim().is_empty())
+        {
             return Err(ReferenceError {
                 path: dir.join(TARGETS_FILE),
-                reason: format!("target of {} for {} must be a positive number", bad.indicator, bad.year),
+                reason: format!("target of {} for {} needs a positive value and its source", bad.indicator, bad.year),
             });
         }
         Ok(ReferenceData { units, denominators, procedures, targets })
@@ -186,27 +210,23 @@ mod tests {
     }
 
     #[test]
-    fn has_the_148_commune_level_units_of_the_official_list() {
+    fn has_the_148_commune_level_units_of_resolution_1676() {
+        // 133 communes and 15 wards since 1 July 2025 (schemas/reference/README.md has the sources).
         let data = project_data();
         let communes = data.units.iter().filter(|u| u.kind == UnitKind::Xa).count();
         let wards = data.units.iter().filter(|u| u.kind == UnitKind::Phuong).count();
         assert_eq!((communes, wards), (133, 15));
-        let official = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/reference/phu-tho-units.csv"),
-        );
-        if let Ok(official) = official {
-            for line in official.lines().skip(1) {
-                let code = line.split(',').next().unwrap_or_default();
-                assert!(data.has_unit(code), "official unit {code} missing");
-            }
-        }
+        let mut codes: Vec<&str> = data.units.iter().map(|u| u.code.as_str()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), data.units.len(), "unit codes are unique");
     }
 
     #[test]
     fn every_commune_level_unit_has_every_measure() {
         let data = project_data();
         for unit in data.units.iter().filter(|u| u.kind != UnitKind::Department) {
-            for measure in ["population", "adult", "student", "worker", "civil_servant", "household"] {
+            for measure in ["population", "adult", "student", "pupil", "worker", "civil_servant", "household"] {
                 assert!(data.denominator(&unit.code, measure).is_some_and(|v| v > 0), "{} {measure}", unit.code);
             }
         }

@@ -42,10 +42,11 @@ fn touched_sql(source: Source) -> &'static str {
                 WHERE dossier_id IN (SELECT dossier_id FROM portal_events WHERE inserted_at >= toDateTime(?)) \
                 GROUP BY dossier_id)"
         }
+        // A document or work record is known by its unit and its number.
         Source::Edoc => {
             "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest FROM edoc_events \
-             WHERE concat(document_id, record_id) IN \
-                   (SELECT concat(document_id, record_id) FROM edoc_events WHERE inserted_at >= toDateTime(?))"
+             WHERE (unit_code, concat(document_id, record_id)) IN \
+                   (SELECT unit_code, concat(document_id, record_id) FROM edoc_events WHERE inserted_at >= toDateTime(?))"
         }
         // A household's first certificate can come from another member than the touched one.
         Source::Training => {
@@ -86,7 +87,8 @@ pub async fn refresh_source(
     if touched.events > 0 {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
-            client.query(DOSSIER_FACTS).bind(next_version()).bind(since).execute().await?;
+            let wait = ioc_events::rules::SUPPLEMENT_WAIT_SECONDS;
+            client.query(DOSSIER_FACTS).bind(next_version()).bind(wait).bind(wait).bind(since).execute().await?;
         }
         months = rebuild_months(client, source, first_month).await?;
     }
@@ -240,6 +242,31 @@ fn yyyymm(day: NaiveDate) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The measure names the rollup SQL writes: the first element of each `('name', ...)` tuple.
+    fn written_measures() -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for sql in [PORTAL_MEASURES, EDOC_MEASURES, TRAINING_MEASURES] {
+            for piece in sql.split("('").skip(1) {
+                if let Some((name, _)) = piece.split_once("',") {
+                    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                        names.insert(name.to_owned());
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn the_rollups_write_every_declared_measure_and_no_other() {
+        // The API side of this contract is checked by ioc-api's test of what it reads.
+        let written = written_measures();
+        let declared: std::collections::BTreeSet<String> =
+            ioc_events::measures::ALL.iter().map(|name| (*name).to_owned()).collect();
+        assert_eq!(written.difference(&declared).collect::<Vec<_>>(), Vec::<&String>::new(), "written, not declared");
+        assert_eq!(declared.difference(&written).collect::<Vec<_>>(), Vec::<&String>::new(), "declared, not written");
+    }
 
     #[test]
     fn versions_only_go_up() {

@@ -1,76 +1,146 @@
-INSERT INTO dossier_facts
+-- The facts of every dossier that got an event inserted since the last cycle, recomputed from
+-- all its events (docs/indicators.md states each rule; services/simulator/src/truth.rs reads
+-- the same rules directly, event by event). Parameters, in order: the version of this
+-- computation, the supplement waiting time in seconds (ioc_events::rules), twice, and the
+-- instant (unix seconds) from which inserted events count as new.
+-- ClickHouse 18.16 compatible: greatest() and least() take two arguments, no arrayFold.
+INSERT INTO dossier_facts (
+    dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, backlog,
+    received_at, tracked_from, due_at, paused_seconds, clock_stopped, late_at,
+    resolved, resolved_at, outcome, resolved_on_time, processing_seconds,
+    withdrawn, withdrawn_at, abandoned, abandoned_at, closed, closed_at, overdue_while_open,
+    result_returned, result_returned_at, result_electronic,
+    digitised, reused, paid_online, full_online,
+    rated, rated_at, dissatisfied, complained, flagged,
+    last_at, version
+)
 SELECT
-    dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, received_at, due_at,
-    paused_seconds, clock_stopped, late_at,
+    dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, backlog,
+    received_at, tracked_from, due_at, paused_seconds, clock_stopped, late_at,
     resolved, resolved_at, outcome,
+    -- On time: by the due time extended by the pauses, or while the clock was stopped.
     resolved AND (clock_stopped OR resolved_at <= late_at) AS resolved_on_time,
-    if(resolved, toUInt32(greatest(toInt64(resolved_at) - toInt64(received_at) - toInt64(paused_before_resolution), 0)), 0) AS processing_seconds,
-    withdrawn, withdrawn_at,
-    closed, closed_at,
+    if(resolved, toUInt32(greatest(toInt64(resolved_at) - toInt64(received_at) - toInt64(paused_before_resolution), 0)), 0)
+        AS processing_seconds,
+    withdrawn, withdrawn_at, abandoned, abandoned_at, closed, closed_at,
     NOT clock_stopped AND (NOT closed OR late_at < closed_at) AS overdue_while_open,
     result_returned, result_returned_at, result_electronic,
     digitised, reused, paid_online,
-    rated, rated_at, dissatisfied,
-    -- greatest() takes two arguments on ClickHouse 18.16.
-    greatest(greatest(greatest(received_at, resolved_at), greatest(withdrawn_at, result_returned_at)),
-             greatest(rated_at, if(clock_stopped, received_at, late_at))) AS last_at,
+    channel = 'online' AND service_level = 'full_online' AND (NOT fee_bearing OR paid_online) AS full_online,
+    rated, rated_at, dissatisfied, complained,
+    dissatisfied OR complained AS flagged,
+    -- The latest instant a measure of this dossier is dated on.
+    greatest(greatest(greatest(tracked_from, resolved_at), greatest(closed_at, result_returned_at)),
+             if(clock_stopped, tracked_from, late_at)) AS last_at,
     ? AS version
 FROM
 (
     SELECT
-        dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, received_at, due_at,
-        resolved, resolved_at, outcome, withdrawn, withdrawn_at,
-        resolved OR withdrawn AS closed,
-        if(resolved AND withdrawn, least(resolved_at, withdrawn_at), if(resolved, resolved_at, withdrawn_at)) AS closed_at,
-        result_returned, result_returned_at, result_electronic, digitised, reused, paid_online, rated, rated_at, dissatisfied,
-        -- The k-th supplement request pairs with the k-th resume; only requests made before the
-        -- due time stop the clock, and one without its resume stops it until further notice.
-        least(length(requests), length(resumes)) AS pairs,
-        toUInt32(arraySum(arrayMap((r, u) -> if(r < toUInt32(due_at) AND u > r, u - r, 0),
-            arraySlice(requests, 1, pairs), arraySlice(resumes, 1, pairs)))) AS paused_seconds,
-        -- The part of those pauses before the resolution (a pause still running then ends there).
-        toUInt32(arraySum(arrayMap((r, u) -> if(r < toUInt32(due_at) AND r < toUInt32(resolved_at) AND u > r,
-                                              least(u, toUInt32(resolved_at)) - r, 0),
-            arraySlice(requests, 1, pairs), arraySlice(resumes, 1, pairs)))
-          + arraySum(arrayMap(r -> if(r < toUInt32(due_at) AND r < toUInt32(resolved_at), toUInt32(resolved_at) - r, 0),
-            arraySlice(requests, pairs + 1)))) AS paused_before_resolution,
-        arrayExists(r -> r < toUInt32(due_at), arraySlice(requests, pairs + 1)) AS clock_stopped,
-        toDateTime(toUInt32(due_at) + paused_seconds, 'Asia/Ho_Chi_Minh') AS late_at
+        *,
+        -- The dossier ends at the first of its resolution, its withdrawal and its return for
+        -- want of supplements; a resolution counts only when it comes first.
+        abandoned OR has_end AS closed,
+        if(abandoned, abandoned_at, end0) AS closed_at,
+        has_resolution AND resolution_at <= end0 AND NOT abandoned AS resolved,
+        if(resolved, resolution_at, toDateTime(0, 'Asia/Ho_Chi_Minh')) AS resolved_at,
+        has_withdrawal AND NOT resolved AND NOT abandoned AS withdrawn,
+        if(withdrawn, withdrawal_at, toDateTime(0, 'Asia/Ho_Chi_Minh')) AS withdrawn_at,
+        -- The part of the counted pauses before the resolution (an open pause ends there).
+        base_paused
+          + toUInt32(arraySum(arrayMap((r, u) -> if(r < toUInt32(resolution_at) AND u > r, least(u, toUInt32(resolution_at)) - r, 0),
+                arraySlice(requests, 1, counted), arraySlice(resumes, 1, counted))))
+          + if(clock_stopped AND open_request < toUInt32(resolution_at), toUInt32(resolution_at) - open_request, 0)
+          AS paused_before_resolution
     FROM
     (
         SELECT
-            dossier_id,
-            argMinIf(unit_code, occurred_at, type = 'dossier.received') AS unit_code,
-            argMinIf(procedure_code, occurred_at, type = 'dossier.received') AS procedure_code,
-            argMinIf(channel, occurred_at, type = 'dossier.received') AS channel,
-            argMinIf(service_level, occurred_at, type = 'dossier.received') AS service_level,
-            argMinIf(fee_bearing, occurred_at, type = 'dossier.received') AS fee_bearing,
-            minIf(occurred_at, type = 'dossier.received') AS received_at,
-            argMinIf(due_at, occurred_at, type = 'dossier.received') AS due_at,
-            arraySort(groupArrayIf(toUInt32(occurred_at), type = 'dossier.supplement_requested')) AS requests,
-            arraySort(groupArrayIf(toUInt32(occurred_at), type = 'dossier.resumed')) AS resumes,
-            countIf(type = 'dossier.resolved') > 0 AS resolved,
-            minIf(occurred_at, type = 'dossier.resolved') AS resolved_at,
-            argMinIf(outcome, occurred_at, type = 'dossier.resolved') AS outcome,
-            countIf(type = 'dossier.withdrawn') > 0 AS withdrawn,
-            minIf(occurred_at, type = 'dossier.withdrawn') AS withdrawn_at,
-            countIf(type = 'dossier.result_returned') > 0 AS result_returned,
-            minIf(occurred_at, type = 'dossier.result_returned') AS result_returned_at,
-            argMinIf(result_form, occurred_at, type = 'dossier.result_returned') = 'electronic' AS result_electronic,
-            countIf(type = 'dossier.digitised' AND components_digitised > 0) > 0 AS digitised,
-            countIf(type = 'dossier.digitised' AND components_reused > 0) > 0 AS reused,
-            countIf(type = 'dossier.paid' AND payment_method = 'online') > 0 AS paid_online,
-            countIf(type = 'dossier.rated') > 0 AS rated,
-            minIf(occurred_at, type = 'dossier.rated') AS rated_at,
-            argMinIf(satisfaction, occurred_at, type = 'dossier.rated') = 'dissatisfied' AS dissatisfied
+            *,
+            -- Returned for want of supplements: a counted request whose resume did not come
+            -- within the waiting time, before the dossier ended otherwise (`deadline < end0`;
+            -- requests are all before `end0`).
+            arrayFirstIndex(p -> p > ?, arraySlice(pauses, 1, counted)) AS long_pause,
+            if(long_pause > 0, requests[long_pause], if(clock_stopped, open_request, 0)) AS unanswered,
+            toDateTime(unanswered + ?, 'Asia/Ho_Chi_Minh') AS deadline,
+            unanswered > 0 AND (NOT has_end OR deadline < end0) AS abandoned,
+            if(abandoned, deadline, toDateTime(0, 'Asia/Ho_Chi_Minh')) AS abandoned_at
         FROM
         (
-            -- Each event once, even before ReplacingMergeTree has merged its redeliveries.
-            SELECT * FROM portal_events
-            WHERE dossier_id IN (SELECT dossier_id FROM portal_events WHERE inserted_at >= toDateTime(?))
-            LIMIT 1 BY event_id
+            SELECT
+                *,
+                -- The k-th supplement request pairs with the k-th resume. A request counts when it
+                -- is made before the due time as already extended by the counted pauses before
+                -- it; once one does not (the dossier was late), no later one can.
+                least(length(requests), length(resumes)) AS pairs,
+                arrayMap((r, u) -> toUInt32(greatest(toInt64(u) - toInt64(r), 0)),
+                    arraySlice(requests, 1, pairs), arraySlice(resumes, 1, pairs)) AS pauses,
+                arrayMap((r, c, p) -> toInt64(r) < toInt64(due_at) + toInt64(base_paused) + toInt64(c) - toInt64(p),
+                    arraySlice(requests, 1, pairs), arrayCumSum(pauses), pauses) AS counts,
+                arrayFirstIndex(x -> NOT x, counts) AS first_uncounted,
+                if(first_uncounted = 0, pairs, toUInt64(first_uncounted - 1)) AS counted,
+                base_paused + toUInt32(arraySum(arraySlice(pauses, 1, counted))) AS paused_seconds,
+                -- A request still waiting for its resume stops the clock, if it counts.
+                if(length(requests) > pairs, requests[pairs + 1], 0) AS open_request,
+                counted = pairs AND open_request > 0 AND toInt64(open_request) < toInt64(due_at) + toInt64(paused_seconds) AS clock_stopped,
+                toDateTime(toUInt32(due_at) + paused_seconds, 'Asia/Ho_Chi_Minh') AS late_at
+            FROM
+            (
+                SELECT
+                    *,
+                    -- Requests after the dossier ended are not part of its handling.
+                    arrayFilter(r -> NOT has_end OR r < toUInt32(end0), all_requests) AS requests
+                FROM
+                (
+                    SELECT
+                        dossier_id,
+                        -- The reception event wins over a go-live snapshot of the same dossier.
+                        countIf(type = 'dossier.received') = 0 AS backlog,
+                        argMinIf(unit_code, opening_key, opening) AS unit_code,
+                        argMinIf(procedure_code, opening_key, opening) AS procedure_code,
+                        argMinIf(channel, opening_key, opening) AS channel,
+                        argMinIf(service_level, opening_key, opening) AS service_level,
+                        argMinIf(fee_bearing, opening_key, opening) AS fee_bearing,
+                        argMinIf(due_at, opening_key, opening) AS due_at,
+                        if(backlog, argMinIf(dossier_received_at, occurred_at, type = 'dossier.snapshot'),
+                           minIf(occurred_at, type = 'dossier.received')) AS received_at,
+                        if(backlog, minIf(occurred_at, type = 'dossier.snapshot'), received_at) AS tracked_from,
+                        if(backlog, argMinIf(paused_seconds, occurred_at, type = 'dossier.snapshot'), toUInt32(0)) AS base_paused,
+                        arraySort(groupArrayIf(toUInt32(occurred_at), type = 'dossier.supplement_requested')) AS all_requests,
+                        arraySort(groupArrayIf(toUInt32(occurred_at), type = 'dossier.resumed')) AS resumes,
+                        countIf(type = 'dossier.resolved') > 0 AS has_resolution,
+                        minIf(occurred_at, type = 'dossier.resolved') AS resolution_at,
+                        argMinIf(outcome, occurred_at, type = 'dossier.resolved') AS outcome,
+                        countIf(type = 'dossier.withdrawn') > 0 AS has_withdrawal,
+                        minIf(occurred_at, type = 'dossier.withdrawn') AS withdrawal_at,
+                        has_resolution OR has_withdrawal AS has_end,
+                        if(has_resolution AND has_withdrawal, least(resolution_at, withdrawal_at),
+                           if(has_resolution, resolution_at, withdrawal_at)) AS end0,
+                        -- The first return dates the result; it is electronic if any return was.
+                        countIf(type = 'dossier.result_returned') > 0 AS result_returned,
+                        minIf(occurred_at, type = 'dossier.result_returned') AS result_returned_at,
+                        countIf(type = 'dossier.result_returned' AND result_form = 'electronic') > 0 AS result_electronic,
+                        -- A component reused from the data warehouse is a digitised one.
+                        countIf(type = 'dossier.digitised' AND (components_digitised > 0 OR components_reused > 0)) > 0 AS digitised,
+                        countIf(type = 'dossier.digitised' AND components_reused > 0) > 0 AS reused,
+                        countIf(type = 'dossier.paid' AND payment_method = 'online') > 0 AS paid_online,
+                        countIf(type = 'dossier.rated') > 0 AS rated,
+                        minIf(occurred_at, type = 'dossier.rated') AS rated_at,
+                        argMinIf(satisfaction, occurred_at, type = 'dossier.rated') = 'dissatisfied' AS dissatisfied,
+                        countIf(type = 'dossier.complaint_filed' AND complaint_subject IN ('reception', 'handling')) > 0 AS complained
+                    FROM
+                    (
+                        -- Each event once, even before ReplacingMergeTree has merged its redeliveries.
+                        SELECT
+                            *,
+                            type IN ('dossier.received', 'dossier.snapshot') AS opening,
+                            toUInt64(type = 'dossier.snapshot') * 4294967296 + toUInt32(occurred_at) AS opening_key
+                        FROM portal_events
+                        WHERE dossier_id IN (SELECT dossier_id FROM portal_events WHERE inserted_at >= toDateTime(?))
+                        LIMIT 1 BY event_id
+                    )
+                    GROUP BY dossier_id
+                    HAVING countIf(opening) > 0
+                )
+            )
         )
-        GROUP BY dossier_id
-        HAVING countIf(type = 'dossier.received') > 0
     )
 )

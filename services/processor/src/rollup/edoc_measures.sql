@@ -1,13 +1,17 @@
+-- The e-document system's measures (ioc_events::measures) of every day from the given month
+-- on. Parameter: the first day recomputed.
 INSERT INTO {staging} (source, day, unit_code, measure, dimension, value)
 SELECT 'edoc', toDate(first_at) AS day, unit_code, tupleElement(m, 1) AS measure, tupleElement(m, 2) AS dimension,
        sum(tupleElement(m, 3)) AS value
 FROM
 (
-    -- Each document or work record once, on the day of its first event of that type.
+    -- Each document or work record once, on the day of its first event of that type. A
+    -- document number is unique only within its agency ("123/UBND" exists in many), so the
+    -- unit is part of its identity; so it is for work records.
     SELECT
         type,
+        unit_code,
         concat(document_id, record_id) AS entity,
-        argMin(unit_code, occurred_at) AS unit_code,
         min(occurred_at) AS first_at,
         argMin(form, occurred_at) = 'electronic' AS electronic,
         argMin(digitally_signed, occurred_at) AS signed,
@@ -16,7 +20,7 @@ FROM
         argMin(processed_online, occurred_at) AS online
     FROM edoc_events
     WHERE type IN ('document.sent', 'document.received', 'work_record.closed')
-    GROUP BY type, entity
+    GROUP BY type, unit_code, entity
     HAVING first_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
 )
 ARRAY JOIN arrayFilter(x -> tupleElement(x, 3) > 0, [

@@ -1,31 +1,50 @@
+-- The portal's measures (ioc_events::measures) of every day from the given month on, from the
+-- newest facts of each dossier. Parameters: the first day recomputed, twice.
 INSERT INTO {staging} (source, day, unit_code, measure, dimension, value)
 SELECT 'portal', tupleElement(m, 3) AS day, unit_code, tupleElement(m, 1) AS measure, tupleElement(m, 2) AS dimension,
        sum(tupleElement(m, 4)) AS value
 FROM
 (
-    SELECT * FROM dossier_facts FINAL WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
+    SELECT
+        *,
+        -- Stocks count a dossier from the moment it is followed (its reception, or the go-live
+        -- snapshot of the backlog), so nothing about it is dated before that. (greatest() drops
+        -- the time zone on ClickHouse 18.16: toTimeZone puts it back, or toDate would be UTC's.)
+        toTimeZone(greatest(closed_at, tracked_from), 'Asia/Ho_Chi_Minh') AS ended_at,
+        toTimeZone(greatest(late_at, tracked_from), 'Asia/Ho_Chi_Minh') AS overdue_at
+    FROM dossier_facts FINAL
+    WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
 )
 -- Each dossier adds 1 (or its seconds) to the measures it meets, on the local day of the
 -- instant that measure is about; docs/indicators.md says how indicators combine them.
 ARRAY JOIN arrayFilter(x -> tupleElement(x, 4) > 0 AND tupleElement(x, 3) >= toDate(?), [
-    ('received', '', toDate(received_at), toUInt64(1)),
-    ('received_online', '', toDate(received_at), toUInt64(channel = 'online')),
-    ('received_fee_bearing', '', toDate(received_at), toUInt64(fee_bearing)),
-    ('received_paid_online', '', toDate(received_at), toUInt64(fee_bearing AND paid_online)),
-    ('received_reusing', '', toDate(received_at), toUInt64(reused)),
+    -- Receptions in the period (the backlog was received before the stream started).
+    ('received', '', toDate(received_at), toUInt64(NOT backlog)),
+    ('received_online', '', toDate(received_at), toUInt64(NOT backlog AND channel = 'online')),
+    ('received_fee_bearing', '', toDate(received_at), toUInt64(NOT backlog AND fee_bearing)),
+    ('received_paid_online', '', toDate(received_at), toUInt64(NOT backlog AND fee_bearing AND paid_online)),
+    ('received_reusing', '', toDate(received_at), toUInt64(NOT backlog AND reused)),
+    -- What is open at a period's end: opened before it, not ended before it.
+    ('opened', '', toDate(tracked_from), toUInt64(1)),
+    ('closed', '', toDate(ended_at), toUInt64(closed)),
+    ('overdue', '', toDate(overdue_at), toUInt64(overdue_while_open)),
+    ('overdue_closed', '', toDate(ended_at), toUInt64(overdue_while_open AND closed)),
+    -- Resolutions in the period.
     ('resolved', '', toDate(resolved_at), toUInt64(resolved)),
     ('resolved', procedure_code, toDate(resolved_at), toUInt64(resolved)),
     ('processing_seconds', '', toDate(resolved_at), toUInt64(processing_seconds)),
     ('processing_seconds', procedure_code, toDate(resolved_at), toUInt64(processing_seconds)),
     ('resolved_on_time', '', toDate(resolved_at), toUInt64(resolved_on_time)),
     ('resolved_digitised_electronic', '', toDate(resolved_at), toUInt64(resolved AND digitised AND result_electronic)),
-    ('withdrawn', '', toDate(withdrawn_at), toUInt64(withdrawn)),
-    ('closed', '', toDate(closed_at), toUInt64(closed)),
-    ('overdue', '', toDate(late_at), toUInt64(overdue_while_open)),
-    ('overdue_closed', '', toDate(closed_at), toUInt64(overdue_while_open AND closed)),
+    ('resolved_full_online', '', toDate(resolved_at), toUInt64(resolved AND full_online)),
+    -- 5.4: late, dissatisfied or complained about, each dossier once.
+    ('resolved_unsatisfactory', '', toDate(resolved_at), toUInt64(resolved AND (NOT resolved_on_time OR flagged))),
+    ('flagged', '', toDate(tracked_from), toUInt64(flagged)),
+    ('flagged_closed', '', toDate(ended_at), toUInt64(flagged AND closed)),
+    ('overdue_unflagged', '', toDate(overdue_at), toUInt64(overdue_while_open AND NOT flagged)),
+    ('overdue_unflagged_closed', '', toDate(ended_at), toUInt64(overdue_while_open AND closed AND NOT flagged)),
+    ('returned_unsupplemented', '', toDate(abandoned_at), toUInt64(abandoned)),
     ('results_returned', '', toDate(result_returned_at), toUInt64(result_returned)),
-    ('results_returned_electronic', '', toDate(result_returned_at), toUInt64(result_returned AND result_electronic)),
-    ('rated', '', toDate(rated_at), toUInt64(rated)),
-    ('rated_dissatisfied', '', toDate(rated_at), toUInt64(rated AND dissatisfied))
+    ('results_returned_electronic', '', toDate(result_returned_at), toUInt64(result_returned AND result_electronic))
 ]) AS m
 GROUP BY day, unit_code, measure, dimension

@@ -1,35 +1,68 @@
+-- The training platforms' measures (ioc_events::measures) of every day from the given month on.
+-- Parameter: the first day recomputed. Each kind of entity lists the (measure, dimension, day,
+-- value) it adds; every list has the same type, so the kinds can be stacked.
 INSERT INTO {staging} (source, day, unit_code, measure, dimension, value)
-SELECT 'training', toDate(first_at) AS day, unit_code, tupleElement(m, 1) AS measure, tupleElement(m, 2) AS dimension,
-       sum(tupleElement(m, 3)) AS value
+SELECT 'training', tupleElement(m, 3) AS day, unit_code, tupleElement(m, 1) AS measure, tupleElement(m, 2) AS dimension,
+       sum(tupleElement(m, 4)) AS value
 FROM
 (
-    -- A learner counts once, on the day of their first certificate, in its unit and group.
-    SELECT 'learner' AS kind, learner_id AS entity, argMin(unit_code, occurred_at) AS unit_code,
-           min(occurred_at) AS first_at, argMin(target_group, occurred_at) AS target_group,
-           argMin(vneid_confirmed, occurred_at) AS vneid, '' AS topic, toUInt64(0) AS attendees
-    FROM training_events WHERE type = 'skills.certified'
-    GROUP BY learner_id
+    -- A learner counts once, on the day of their first certificate, in its unit and group; a
+    -- learner of adult age also counts as an adult, whatever the group (a certified civil
+    -- servant is a certified adult), and as confirmed on VNeID from the day both hold (the
+    -- confirmation may come with the certificate or after it).
+    SELECT unit_code, [
+        ('certified', target_group, toDate(certified_at), toUInt64(1)),
+        ('certified_adult', '', toDate(certified_at), toUInt64(adult)),
+        ('certified_adult_vneid', '', toDate(toTimeZone(greatest(certified_at, confirmed_at), 'Asia/Ho_Chi_Minh')), toUInt64(adult AND confirmed))
+    ] AS measures
+    FROM
+    (
+        SELECT
+            learner_id,
+            argMinIf(unit_code, occurred_at, type = 'skills.certified') AS unit_code,
+            minIf(occurred_at, type = 'skills.certified') AS certified_at,
+            argMinIf(target_group, occurred_at, type = 'skills.certified') AS target_group,
+            argMinIf(of_adult_age, occurred_at, type = 'skills.certified') AS adult,
+            countIf(vneid_confirmed = 1 OR type = 'skills.vneid_confirmed') > 0 AS confirmed,
+            minIf(occurred_at, vneid_confirmed = 1 OR type = 'skills.vneid_confirmed') AS confirmed_at
+        FROM training_events
+        WHERE type IN ('skills.certified', 'skills.vneid_confirmed')
+        GROUP BY learner_id
+        HAVING countIf(type = 'skills.certified') > 0
+    )
     UNION ALL
     -- A household ("Gia đình số") counts once, on the day its first member is certified.
-    SELECT 'household' AS kind, household_ref AS entity, argMin(unit_code, occurred_at) AS unit_code,
-           min(occurred_at) AS first_at, '' AS target_group, toUInt8(0) AS vneid, '' AS topic, toUInt64(0) AS attendees
+    SELECT argMin(unit_code, occurred_at) AS unit_code,
+           [('households_certified', '', toDate(min(occurred_at)), toUInt64(1))] AS measures
     FROM training_events WHERE type = 'skills.certified' AND household_ref != ''
     GROUP BY household_ref
     UNION ALL
-    SELECT 'class' AS kind, class_id AS entity, argMin(unit_code, occurred_at) AS unit_code,
-           min(occurred_at) AS first_at, '' AS target_group, toUInt8(0) AS vneid, argMin(topic, occurred_at) AS topic,
-           toUInt64(argMin(attendees, occurred_at)) AS attendees
-    FROM training_events WHERE type = 'class.held'
-    GROUP BY class_id
+    -- A class counts once, with its topic and attendees, on the day it was held.
+    SELECT unit_code, [
+        ('classes_held', '', toDate(held_at), toUInt64(1)),
+        ('classes_held', topic, toDate(held_at), toUInt64(1)),
+        ('class_attendees', '', toDate(held_at), attendees),
+        ('class_attendees', topic, toDate(held_at), attendees)
+    ] AS measures
+    FROM
+    (
+        SELECT argMin(unit_code, occurred_at) AS unit_code, min(occurred_at) AS held_at,
+               argMin(topic, occurred_at) AS topic, toUInt64(argMin(attendees, occurred_at)) AS attendees
+        FROM training_events WHERE type = 'class.held'
+        GROUP BY class_id
+    )
+    UNION ALL
+    -- A commune's week (Monday to Sunday) with at least one class counts once, on its Sunday:
+    -- the plan asks every commune for classes every week. Departments are not communes.
+    SELECT unit_code, [('class_weeks', '', week + 6, toUInt64(1))] AS measures
+    FROM
+    (
+        SELECT argMin(unit_code, occurred_at) AS unit_code, toMonday(toDate(min(occurred_at))) AS week
+        FROM training_events WHERE type = 'class.held'
+        GROUP BY class_id
+    )
+    WHERE unit_code IN (SELECT code FROM ref_units WHERE kind != 'department')
+    GROUP BY unit_code, week
 )
-ARRAY JOIN arrayFilter(x -> tupleElement(x, 3) > 0, [
-    ('certified', target_group, toUInt64(kind = 'learner')),
-    ('certified_vneid', target_group, toUInt64(kind = 'learner' AND vneid)),
-    ('households_certified', '', toUInt64(kind = 'household')),
-    ('classes_held', '', toUInt64(kind = 'class')),
-    ('classes_held', topic, toUInt64(kind = 'class')),
-    ('class_attendees', '', attendees),
-    ('class_attendees', topic, attendees)
-]) AS m
-WHERE first_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
+ARRAY JOIN arrayFilter(x -> tupleElement(x, 4) > 0 AND tupleElement(x, 3) >= toDate(?), measures) AS m
 GROUP BY day, unit_code, measure, dimension

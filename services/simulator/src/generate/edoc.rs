@@ -1,4 +1,7 @@
-//! The e-office system: work records opened and closed, at province and commune level.
+//! The e-office system: documents sent and received, and work records opened and closed, at
+//! province and commune level.
+
+use std::collections::HashMap;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use ioc_events::{DocumentExchanged, EventBody, RecordLevel, ResultForm, Source, WorkRecordClosed, WorkRecordOpened};
@@ -20,8 +23,39 @@ const DOCUMENTS_PER_COMMUNE_DAY: f64 = 8.0;
 const ELECTRONIC_DOCUMENT_RATE: f64 = 0.95;
 const SIGNED_SHARE_OF_ELECTRONIC: f64 = 0.92;
 
+/// Document numbers as agencies give them: each numbers its own documents from 1 ("15/UBND",
+/// "15/STC"), so two communes' "15/UBND" are different documents.
+#[derive(Debug, Default)]
+pub struct Numbering {
+    next: HashMap<(String, bool), u32>,
+}
+
+impl Numbering {
+    fn number(&mut self, unit: &Unit, sent: bool) -> String {
+        let next = self.next.entry((unit.code.clone(), sent)).or_insert(0);
+        *next += 1;
+        let issuer = match unit.kind {
+            UnitKind::Department => unit.code.as_str(),
+            _ => "UBND",
+        };
+        // Received documents carry the number their sender gave them, from elsewhere.
+        if sent {
+            format!("{next}/{issuer}")
+        } else {
+            format!("{next}/CV-DEN")
+        }
+    }
+}
+
 /// One day of work records at `unit`.
-pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, unit: &Unit, profile: &UnitProfile) {
+pub fn day(
+    factory: &mut EventFactory<'_>,
+    scenario: &Scenario,
+    day: NaiveDate,
+    unit: &Unit,
+    profile: &UnitProfile,
+    numbering: &mut Numbering,
+) {
     if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
         return;
     }
@@ -36,7 +70,8 @@ pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, 
     for sent in [true, false] {
         let documents = draw_count(factory.rng(), documents_per_day * scenario.scale);
         for _ in 0..documents {
-            document(factory, day, unit, profile, sent);
+            let number = numbering.number(unit, sent);
+            document(factory, day, unit, profile, sent, number);
         }
     }
     let count = draw_count(factory.rng(), per_day * scenario.scale);
@@ -55,8 +90,14 @@ pub fn day(factory: &mut EventFactory<'_>, scenario: &Scenario, day: NaiveDate, 
     }
 }
 
-fn document(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, profile: &UnitProfile, sent: bool) {
-    let document_id = factory.entity_id(if sent { "VBDI" } else { "VBDEN" }, unit);
+fn document(
+    factory: &mut EventFactory<'_>,
+    day: NaiveDate,
+    unit: &Unit,
+    profile: &UnitProfile,
+    sent: bool,
+    document_id: String,
+) {
     let rng = factory.rng();
     let at = office_time(rng, day);
     let electronic = rng.gen_bool(profile.rate(ELECTRONIC_DOCUMENT_RATE));

@@ -1,8 +1,9 @@
 //! Generates the province's source-system activity, day by day, deterministically from a seed.
 //!
-//! Rates and volumes follow DOMAIN.md (86.6% online dossiers, 86.97% electronic results, 83.89%
-//! digitisation, 95%/75% of work records online at province/commune level); each unit gets its
-//! own rate around the provincial one so that rankings have something to show.
+//! Rates and volumes follow the province's published figures (86.6% online dossiers, 86.97%
+//! electronic results, 83.89% digitisation, 95%/75% of work records online at province/commune
+//! level; docs/domain.md); each unit gets its own rate around the provincial one so that rankings
+//! have something to show.
 
 mod edoc;
 mod portal;
@@ -29,6 +30,12 @@ impl Scenario {
     /// The instant the simulation ends: events after it have not happened yet.
     pub fn end(&self) -> DateTime<FixedOffset> {
         local_time(self.start + Duration::days(i64::from(self.days)), 0, 0)
+    }
+
+    /// When the sources join the stream: five minutes into the first day. Dossiers received
+    /// before it and still open are sent as the go-live backlog.
+    pub fn go_live(&self) -> DateTime<FixedOffset> {
+        local_time(self.start, 0, 5)
     }
 }
 
@@ -92,12 +99,16 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
     let mut factory = EventFactory::new(rng, end);
     let weights = unit_weights(reference);
     let profiles: Vec<UnitProfile> = reference.units.iter().map(|_| UnitProfile::draw(factory.rng())).collect();
-    for offset in 0..scenario.days {
-        let day = scenario.start + Duration::days(i64::from(offset));
+    let mut documents = edoc::Numbering::default();
+    // The portal's days before the start only make the backlog at go-live.
+    for offset in -i64::from(portal::BACKLOG_DAYS)..i64::from(scenario.days) {
+        let day = scenario.start + Duration::days(offset);
         for ((unit, weight), profile) in reference.units.iter().zip(&weights).zip(&profiles) {
             portal::day(&mut factory, scenario, day, unit, *weight, profile, &reference.procedures);
-            edoc::day(&mut factory, scenario, day, unit, profile);
-            training::day(&mut factory, scenario, day, unit, reference, profile);
+            if offset >= 0 {
+                edoc::day(&mut factory, scenario, day, unit, profile, &mut documents);
+                training::day(&mut factory, scenario, day, unit, reference, profile);
+            }
         }
     }
     let EventFactory { mut events, clear_identifiers, .. } = factory;

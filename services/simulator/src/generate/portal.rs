@@ -1,27 +1,50 @@
-//! The public-service portal: dossiers received, digitised, resolved and returned.
+//! The public-service portal: dossiers received, digitised, paused for supplements, resolved,
+//! returned, rated and complained about; and the backlog of open dossiers at go-live.
+//!
+//! Each dossier is planned as a whole life first ([`plan`]), then sent: all of it for dossiers
+//! received during the scenario, and for those received before it only what a source joining
+//! the stream would send (its go-live snapshot and what follows).
 
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
 use ioc_events::{
-    Channel, DossierDigitised, DossierPaid, DossierRated, DossierReceived, DossierRef, DossierResolved,
-    DossierResultReturned, EventBody, Outcome, PaymentMethod, ResultForm, Satisfaction, ServiceLevel, Source,
+    Channel, ComplaintKind, ComplaintSubject, DossierComplaintFiled, DossierDigitised, DossierPaid, DossierRated,
+    DossierReceived, DossierRef, DossierResolved, DossierResultReturned, DossierSnapshot, EventBody, Outcome,
+    PaymentMethod, ResultForm, Satisfaction, ServiceLevel, Source,
 };
 use ioc_reference::{Procedure, Unit};
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitProfile};
+use crate::truth::Dossier;
 
 /// Dossiers a working day for the whole province at scale 1 (about 1.4 million a year).
 const DOSSIERS_PER_WORKING_DAY: f64 = 5_400.0;
-/// Provincial rates from DOMAIN.md (2025, merged province).
+/// Provincial rates from the province's 2025 figures (merged province).
 const ONLINE_RATE: f64 = 0.866;
 const ELECTRONIC_RESULT_RATE: f64 = 0.8697;
 const DIGITISED_RATE: f64 = 0.8389;
+/// Dossiers whose components were all reused from the data warehouse, none digitised anew.
+const REUSED_ONLY_SHARE: f64 = 0.04;
 /// Fee-bearing dossiers paid online (85% of people have e-payment accounts; not all use them).
 const ONLINE_PAYMENT_RATE: f64 = 0.6;
-const SUPPLEMENT_SHARE: f64 = 0.08;
+/// Dossiers with 1, 2 or 3 supplement requests.
+const SUPPLEMENT_SHARES: [f64; 3] = [0.05, 0.02, 0.01];
+/// Dossiers whose (last) supplement request is never answered: returned after the wait.
+const UNANSWERED_SHARE: f64 = 0.015;
 const WITHDRAWN_SHARE: f64 = 0.02;
 const RATED_SHARE: f64 = 0.3;
 const ON_TIME_SHARE: f64 = 0.93;
+/// Late dossiers are rated dissatisfied far more often, so counting one twice would show.
+const DISSATISFIED_IF_LATE: f64 = 0.35;
+const DISSATISFIED_IF_ON_TIME: f64 = 0.04;
+/// Dossiers with feedback or a petition (more of them when late).
+const COMPLAINT_IF_LATE: f64 = 0.10;
+const COMPLAINT_IF_ON_TIME: f64 = 0.02;
+/// Results returned a second time in the other form (a paper copy of an electronic result...).
+const RETURNED_TWICE_SHARE: f64 = 0.05;
+/// Days before the scenario whose dossiers make the backlog at go-live.
+pub const BACKLOG_DAYS: u32 = 45;
 
 /// One day of dossiers at `unit`.
 pub fn day(
@@ -33,12 +56,25 @@ pub fn day(
     profile: &UnitProfile,
     procedures: &[Procedure],
 ) {
-    let working = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
-    let expected = DOSSIERS_PER_WORKING_DAY * scenario.scale * weight * if working { 1.0 } else { 0.15 };
-    let count = draw_count(factory.rng(), expected);
-    for _ in 0..count {
-        dossier(factory, day, unit, profile, procedures);
+    let go_live = scenario.go_live();
+    for _ in 0..count(factory.rng(), scenario, day, weight) {
+        let dossier_id = factory.entity_id("HS", unit);
+        let Some(life) = plan(factory.rng(), &dossier_id, day, profile, procedures) else {
+            continue;
+        };
+        if day >= scenario.start {
+            for (at, body) in life.events {
+                factory.emit(Source::Portal, unit, at, body);
+            }
+        } else {
+            send_backlog(factory, unit, life, go_live);
+        }
     }
+}
+
+fn count(rng: &mut ChaCha8Rng, scenario: &Scenario, day: NaiveDate, weight: f64) -> u32 {
+    let working = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+    draw_count(rng, DOSSIERS_PER_WORKING_DAY * scenario.scale * weight * if working { 1.0 } else { 0.15 })
 }
 
 /// Draws a procedure with the catalogue's weights.
@@ -58,18 +94,22 @@ fn draw_procedure<'p>(rng: &mut impl Rng, procedures: &'p [Procedure]) -> Option
     })
 }
 
-fn dossier(
-    factory: &mut EventFactory<'_>,
+/// A dossier's whole life: its reception and every later event, in time order.
+struct Life {
+    received: DossierReceived,
+    received_at: DateTime<FixedOffset>,
+    events: Vec<(DateTime<FixedOffset>, EventBody)>,
+}
+
+/// Plans one dossier received on `day`.
+fn plan(
+    rng: &mut ChaCha8Rng,
+    dossier_id: &str,
     day: NaiveDate,
-    unit: &Unit,
     profile: &UnitProfile,
     procedures: &[Procedure],
-) {
-    let dossier_id = factory.entity_id("HS", unit);
-    let rng = factory.rng();
-    let Some(procedure) = draw_procedure(rng, procedures) else {
-        return;
-    };
+) -> Option<Life> {
+    let procedure = draw_procedure(rng, procedures)?;
     let received_at = office_time(rng, day);
     let channel = if rng.gen_bool(profile.rate(ONLINE_RATE)) {
         Channel::Online
@@ -86,91 +126,192 @@ fn dossier(
     // Legal time limits are in working days; the simulator counts calendar days.
     let legal_days = i64::from(procedure.legal_days.max(1));
     let due_at = local_time(day + Duration::days(legal_days), 17, 0);
-    let fee_bearing = procedure.fee_bearing;
+    let allowed_hours = (due_at - received_at).num_hours().max(1);
     let applicant_id = format!("0{:02}{:09}", rng.gen_range(1..97), rng.gen_range(0..1_000_000_000_u64));
     let applicant_phone = format!("09{:08}", rng.gen_range(0..100_000_000_u64));
-    let digitised = rng.gen_bool(profile.rate(DIGITISED_RATE));
-    let components = rng.gen_range(1..=5_u16);
-    let reused = rng.gen_range(0..=2_u16).min(components);
-    // Most dossiers finish before their due time (DOMAIN.md's provinces report over 90% on
-    // time), some after it.
-    let hours_to_resolve = if rng.gen_bool(ON_TIME_SHARE) {
-        rng.gen_range(2..(legal_days * 24).max(3))
-    } else {
-        rng.gen_range(legal_days * 24 + 8..legal_days * 24 + 120)
-    };
-    let approved = rng.gen_bool(0.95);
-    let electronic = rng.gen_bool(profile.rate(ELECTRONIC_RESULT_RATE));
-    let paid_online = rng.gen_bool(profile.rate(ONLINE_PAYMENT_RATE));
-    let supplemented = rng.gen_bool(SUPPLEMENT_SHARE);
-    let withdrawn = rng.gen_bool(WITHDRAWN_SHARE);
-    let rating = rng.gen_bool(RATED_SHARE).then(|| match rng.gen_range(0..100) {
-        0..=29 => Satisfaction::VerySatisfied,
-        30..=84 => Satisfaction::Satisfied,
-        85..=94 => Satisfaction::Neutral,
-        _ => Satisfaction::Dissatisfied,
-    });
-
-    factory.clear_identifiers.push(applicant_id.clone());
-    factory.clear_identifiers.push(applicant_phone.clone());
     let received = DossierReceived {
-        dossier_id: dossier_id.clone(),
+        dossier_id: dossier_id.to_owned(),
         procedure_code: procedure.code.clone(),
         channel,
         service_level,
         due_at,
-        fee_bearing,
+        fee_bearing: procedure.fee_bearing,
         applicant_id: Some(applicant_id),
         applicant_phone: Some(applicant_phone),
         applicant_ref: None,
         applicant_phone_ref: None,
     };
-    if !factory.emit(Source::Portal, unit, received_at, EventBody::DossierReceived(received)) {
-        return;
-    }
-    if digitised {
-        let body = DossierDigitised {
-            dossier_id: dossier_id.clone(),
-            components_digitised: components,
-            components_reused: reused,
-        };
-        factory.emit(Source::Portal, unit, received_at + Duration::minutes(20), EventBody::DossierDigitised(body));
-    }
-    if fee_bearing {
-        let method = if paid_online { PaymentMethod::Online } else { PaymentMethod::Counter };
-        let paid = DossierPaid { dossier_id: dossier_id.clone(), method, amount_vnd: 50_000 };
-        factory.emit(Source::Portal, unit, received_at + Duration::minutes(10), EventBody::DossierPaid(paid));
-    }
-    if withdrawn {
-        let body = DossierRef { dossier_id };
-        factory.emit(Source::Portal, unit, received_at + Duration::hours(12), EventBody::DossierWithdrawn(body));
-        return;
-    }
-    // A supplement request pauses the clock for a day and delays the resolution by two.
-    let mut resolved_at = received_at + Duration::hours(hours_to_resolve);
-    if supplemented {
-        let requested = DossierRef { dossier_id: dossier_id.clone() };
-        factory.emit(
-            Source::Portal,
-            unit,
-            received_at + Duration::hours(24),
-            EventBody::DossierSupplementRequested(requested),
-        );
-        let resumed = DossierRef { dossier_id: dossier_id.clone() };
-        factory.emit(Source::Portal, unit, received_at + Duration::hours(48), EventBody::DossierResumed(resumed));
-        resolved_at += Duration::hours(48);
-    }
-    let outcome = if approved { Outcome::Approved } else { Outcome::Rejected };
-    let resolved = DossierResolved { dossier_id: dossier_id.clone(), outcome };
-    if factory.emit(Source::Portal, unit, resolved_at, EventBody::DossierResolved(resolved)) {
-        let result_form = if electronic { ResultForm::Electronic } else { ResultForm::Paper };
-        let returned = DossierResultReturned { dossier_id: dossier_id.clone(), result_form };
-        let returned_at = resolved_at + Duration::minutes(45);
-        if factory.emit(Source::Portal, unit, returned_at, EventBody::DossierResultReturned(returned)) {
-            if let Some(satisfaction) = rating {
-                let rated = DossierRated { dossier_id, satisfaction };
-                factory.emit(Source::Portal, unit, returned_at + Duration::hours(3), EventBody::DossierRated(rated));
+    let id = || DossierRef { dossier_id: dossier_id.to_owned() };
+    let mut events: Vec<(DateTime<FixedOffset>, EventBody)> =
+        vec![(received_at, EventBody::DossierReceived(received.clone()))];
+
+    if rng.gen_bool(profile.rate(DIGITISED_RATE)) {
+        let components = rng.gen_range(1..=5_u16);
+        let body = if rng.gen_bool(REUSED_ONLY_SHARE) {
+            DossierDigitised {
+                dossier_id: dossier_id.to_owned(),
+                components_digitised: 0,
+                components_reused: components,
             }
+        } else {
+            let reused = rng.gen_range(0..=2_u16).min(components);
+            DossierDigitised {
+                dossier_id: dossier_id.to_owned(),
+                components_digitised: components,
+                components_reused: reused,
+            }
+        };
+        events.push((received_at + Duration::minutes(20), EventBody::DossierDigitised(body)));
+    }
+    if procedure.fee_bearing {
+        let method = if rng.gen_bool(profile.rate(ONLINE_PAYMENT_RATE)) {
+            PaymentMethod::Online
+        } else {
+            PaymentMethod::Counter
+        };
+        let paid = DossierPaid { dossier_id: dossier_id.to_owned(), method, amount_vnd: 50_000 };
+        events.push((received_at + Duration::minutes(10), EventBody::DossierPaid(paid)));
+    }
+    if rng.gen_bool(WITHDRAWN_SHARE) {
+        events.push((received_at + Duration::hours(12), EventBody::DossierWithdrawn(id())));
+        return Some(Life { received, received_at, events });
+    }
+
+    // The clock runs `active` hours in all before the resolution (past `allowed_hours` when
+    // late); supplement requests stop it at points of that run, each for a few days. A request
+    // made after the allowed hours does not stop it by the rule, though the dossier waits.
+    let on_time = rng.gen_bool(ON_TIME_SHARE);
+    let active_hours = if on_time {
+        rng.gen_range(2..allowed_hours.max(3))
+    } else {
+        rng.gen_range(allowed_hours + 8..allowed_hours + 120)
+    };
+    let mut requests = 0;
+    let mut roll = rng.gen_range(0.0..1.0);
+    for (index, share) in SUPPLEMENT_SHARES.iter().enumerate() {
+        if roll < *share {
+            requests = index + 1;
+            break;
+        }
+        roll -= share;
+    }
+    let unanswered = rng.gen_bool(UNANSWERED_SHARE);
+    if unanswered {
+        requests = requests.max(1);
+    }
+    let mut offsets: Vec<i64> = (0..requests).map(|_| rng.gen_range(1..active_hours.max(2))).collect();
+    offsets.sort_unstable();
+    let mut paused = Duration::zero();
+    for (index, offset) in offsets.iter().enumerate() {
+        let requested = received_at + Duration::hours(*offset) + paused;
+        events.push((requested, EventBody::DossierSupplementRequested(id())));
+        if unanswered && index + 1 == offsets.len() {
+            // Never answered, never resolved: returned once the wait is over.
+            events.sort_by_key(|(at, _)| *at);
+            return Some(Life { received, received_at, events });
+        }
+        let pause = Duration::hours(rng.gen_range(12..96));
+        events.push((requested + pause, EventBody::DossierResumed(id())));
+        paused += pause;
+    }
+    let resolved_at = received_at + Duration::hours(active_hours) + paused;
+    let late = !on_time;
+    let outcome = if rng.gen_bool(0.95) { Outcome::Approved } else { Outcome::Rejected };
+    events.push((
+        resolved_at,
+        EventBody::DossierResolved(DossierResolved { dossier_id: dossier_id.to_owned(), outcome }),
+    ));
+    let electronic = rng.gen_bool(profile.rate(ELECTRONIC_RESULT_RATE));
+    let returned_at = resolved_at + Duration::minutes(45);
+    let form = |electronic: bool| if electronic { ResultForm::Electronic } else { ResultForm::Paper };
+    let returned = DossierResultReturned { dossier_id: dossier_id.to_owned(), result_form: form(electronic) };
+    events.push((returned_at, EventBody::DossierResultReturned(returned)));
+    if rng.gen_bool(RETURNED_TWICE_SHARE) {
+        let again = DossierResultReturned { dossier_id: dossier_id.to_owned(), result_form: form(!electronic) };
+        events.push((returned_at + Duration::days(1), EventBody::DossierResultReturned(again)));
+    }
+    if rng.gen_bool(RATED_SHARE) {
+        let dissatisfied = rng.gen_bool(if late { DISSATISFIED_IF_LATE } else { DISSATISFIED_IF_ON_TIME });
+        let satisfaction = if dissatisfied {
+            Satisfaction::Dissatisfied
+        } else {
+            match rng.gen_range(0..100) {
+                0..=34 => Satisfaction::VerySatisfied,
+                35..=89 => Satisfaction::Satisfied,
+                _ => Satisfaction::Neutral,
+            }
+        };
+        let rated = DossierRated { dossier_id: dossier_id.to_owned(), satisfaction };
+        events.push((returned_at + Duration::hours(3), EventBody::DossierRated(rated)));
+    }
+    if rng.gen_bool(if late { COMPLAINT_IF_LATE } else { COMPLAINT_IF_ON_TIME }) {
+        let kind = if rng.gen_bool(0.5) { ComplaintKind::Report } else { ComplaintKind::Petition };
+        let subject = match rng.gen_range(0..10) {
+            0..=2 => ComplaintSubject::Reception,
+            3..=7 => ComplaintSubject::Handling,
+            _ => ComplaintSubject::Regulation,
+        };
+        // During the handling or after the result.
+        let at = received_at + (resolved_at - received_at) * rng.gen_range(1..=12) / 10;
+        let complaint = DossierComplaintFiled { dossier_id: dossier_id.to_owned(), kind, subject };
+        events.push((at, EventBody::DossierComplaintFiled(complaint)));
+    }
+    events.sort_by_key(|(at, _)| *at);
+    Some(Life { received, received_at, events })
+}
+
+/// Sends what a source joining the stream at `go_live` sends of a dossier received before: a
+/// snapshot of it if it is still open then (with the clock time already paused), a supplement
+/// request still waiting at its own time, and everything after.
+fn send_backlog(factory: &mut EventFactory<'_>, unit: &Unit, life: Life, go_live: DateTime<FixedOffset>) {
+    let go_live_at = go_live.timestamp();
+    let before: Vec<_> = life.events.iter().filter(|(at, _)| *at < go_live).cloned().collect();
+    let history = dossier_of(&life, &before);
+    if !history.open_at(go_live_at) {
+        return;
+    }
+    // Completed pauses are summed into the snapshot; a pause still running at go-live is sent
+    // as its own request, so the waiting time runs from when it really started.
+    let pauses = history.pauses();
+    let waiting = pauses.last().filter(|pause| pause.until.is_none()).map(|pause| pause.from);
+    let paused_seconds: i64 = pauses.iter().filter_map(|pause| pause.until.map(|until| until - pause.from)).sum();
+    let received = &life.received;
+    let snapshot = DossierSnapshot {
+        dossier_id: received.dossier_id.clone(),
+        procedure_code: received.procedure_code.clone(),
+        channel: received.channel,
+        service_level: received.service_level,
+        dossier_received_at: life.received_at,
+        due_at: received.due_at,
+        fee_bearing: received.fee_bearing,
+        paused_seconds: u32::try_from(paused_seconds.max(0)).unwrap_or(u32::MAX),
+    };
+    factory.emit(Source::Portal, unit, go_live, EventBody::DossierSnapshot(snapshot));
+    for (at, body) in life.events {
+        let still_waiting = matches!(body, EventBody::DossierSupplementRequested(_)) && Some(at.timestamp()) == waiting;
+        if at >= go_live || still_waiting {
+            factory.emit(Source::Portal, unit, at, body);
         }
     }
+}
+
+/// The ground truth's view of a dossier from some of its events, to know its state at go-live.
+fn dossier_of(life: &Life, events: &[(DateTime<FixedOffset>, EventBody)]) -> Dossier {
+    let mut dossier = Dossier {
+        received_at: life.received_at.timestamp(),
+        tracked_from: life.received_at.timestamp(),
+        due_at: life.received.due_at.timestamp(),
+        ..Dossier::default()
+    };
+    for (at, body) in events {
+        let at = at.timestamp();
+        match body {
+            EventBody::DossierSupplementRequested(_) => dossier.requests.push(at),
+            EventBody::DossierResumed(_) => dossier.resumes.push(at),
+            EventBody::DossierResolved(_) => dossier.resolution = dossier.resolution.or(Some(at)),
+            EventBody::DossierWithdrawn(_) => dossier.withdrawal = dossier.withdrawal.or(Some(at)),
+            _ => {}
+        }
+    }
+    dossier
 }

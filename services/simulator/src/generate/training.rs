@@ -3,7 +3,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use ioc_events::{
-    ClassHeld, ClassTopic, CourseCompleted, EventBody, LearnerRegistered, SkillsCertified, Source, TargetGroup,
+    ClassHeld, ClassTopic, CourseCompleted, EventBody, LearnerRegistered, SkillsCertified, SkillsVneidConfirmed,
+    Source, TargetGroup,
 };
 use ioc_reference::{ReferenceData, Unit, UnitKind};
 use rand::Rng;
@@ -17,7 +18,11 @@ const CLASSES_PER_WORKING_DAY: f64 = 0.4;
 /// Share of each group's population that registers per day at scale 1 (the 2026 campaign).
 const DAILY_REGISTRATION_SHARE: f64 = 0.002;
 const CERTIFIED_SHARE: f64 = 0.75;
-const VNEID_CONFIRMED_SHARE: f64 = 0.8;
+/// Certificates confirmed on VNeID with the certificate; some more are confirmed days later.
+const VNEID_CONFIRMED_SHARE: f64 = 0.6;
+const VNEID_CONFIRMED_LATER_SHARE: f64 = 0.25;
+/// Students of adult age (university and vocational students, synthetic).
+const STUDENT_ADULT_SHARE: f64 = 0.3;
 
 /// One day of registrations at `unit`, per target group.
 pub fn day(
@@ -29,8 +34,16 @@ pub fn day(
     profile: &UnitProfile,
 ) {
     let households = reference.denominator(&unit.code, "household").unwrap_or(0);
+    let size = |measure: &str| reference.denominator(&unit.code, measure).unwrap_or(0) as f64;
     for group in TargetGroup::ALL {
-        let population = reference.denominator(&unit.code, group.as_str()).unwrap_or(0) as f64;
+        // The community's adults are the people of adult age not counted in another group.
+        let population = match group {
+            TargetGroup::Adult => {
+                (size("adult") - size("civil_servant") - size("worker") - size("student") * STUDENT_ADULT_SHARE)
+                    .max(0.0)
+            }
+            other => size(other.as_str()),
+        };
         let count = draw_count(factory.rng(), population * DAILY_REGISTRATION_SHARE * scenario.scale);
         for _ in 0..count {
             learner(factory, day, unit, group, profile, households);
@@ -71,6 +84,13 @@ fn learner(
     let certified = rng.gen_bool(profile.rate(CERTIFIED_SHARE));
     let certified_at = registered_at + Duration::hours(rng.gen_range(24..24 * 21));
     let vneid_confirmed = rng.gen_bool(VNEID_CONFIRMED_SHARE);
+    let confirmed_later = !vneid_confirmed && rng.gen_bool(VNEID_CONFIRMED_LATER_SHARE / (1.0 - VNEID_CONFIRMED_SHARE));
+    // Students must say whether they are of adult age; other groups may, or leave the default.
+    let of_adult_age = match group {
+        TargetGroup::Student => Some(rng.gen_bool(STUDENT_ADULT_SHARE)),
+        other if rng.gen_bool(0.5) => Some(other.of_adult_age_by_default()),
+        _ => None,
+    };
     let citizen_id = format!("0{:02}{:09}", rng.gen_range(1..97), rng.gen_range(0..1_000_000_000_u64));
     factory.clear_identifiers.push(citizen_id.clone());
     let registered = LearnerRegistered {
@@ -84,7 +104,23 @@ fn learner(
         let completed = CourseCompleted { learner_id: learner_id.clone(), course_code: "BDHVS-CB-01".into() };
         factory.emit(Source::Training, unit, certified_at - Duration::hours(2), EventBody::CourseCompleted(completed));
         let certificate_id = factory.entity_id("CC", unit);
-        let body = SkillsCertified { learner_id, household_ref, target_group: group, certificate_id, vneid_confirmed };
-        factory.emit(Source::Training, unit, certified_at, EventBody::SkillsCertified(body));
+        let confirmation_delay = Duration::hours(factory.rng().gen_range(6..24 * 10));
+        let body = SkillsCertified {
+            learner_id: learner_id.clone(),
+            household_ref,
+            target_group: group,
+            certificate_id: certificate_id.clone(),
+            vneid_confirmed,
+            of_adult_age,
+        };
+        if factory.emit(Source::Training, unit, certified_at, EventBody::SkillsCertified(body)) && confirmed_later {
+            let confirmed = SkillsVneidConfirmed { learner_id, certificate_id };
+            factory.emit(
+                Source::Training,
+                unit,
+                certified_at + confirmation_delay,
+                EventBody::SkillsVneidConfirmed(confirmed),
+            );
+        }
     }
 }
