@@ -2,6 +2,8 @@
 //! ClickHouse (started by `ops/dev up`), each test with its own topics and database.
 
 pub mod analyst;
+pub mod current_engine;
+pub mod periods;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -114,8 +116,13 @@ pub struct Pipeline {
 impl Pipeline {
     /// Migrates a fresh database and boots the three services.
     pub async fn start() -> Pipeline {
+        Pipeline::start_on(&clickhouse_url()).await
+    }
+
+    /// Like [`Pipeline::start`], with ClickHouse at `clickhouse_url` (another engine).
+    pub async fn start_on(clickhouse_url: &str) -> Pipeline {
         ioc_telemetry::init_logging();
-        let (kafka, clickhouse) = fresh_stack("t", "ioc_test_").await;
+        let (kafka, clickhouse) = stack_in(random_name("t"), random_name("ioc_test_"), clickhouse_url.to_owned()).await;
         Pipeline::boot(kafka, clickhouse).await
     }
 
@@ -125,7 +132,7 @@ impl Pipeline {
         ioc_telemetry::init_logging();
         let admin = ClickHouseConfig { url: clickhouse_url(), ..ClickHouseConfig::default() };
         admin.server_client().query(&format!("DROP DATABASE IF EXISTS {name}")).execute().await.expect("drop");
-        let (kafka, clickhouse) = stack_in(random_name("t"), name.to_owned()).await;
+        let (kafka, clickhouse) = stack_in(random_name("t"), name.to_owned(), clickhouse_url()).await;
         Pipeline::boot(kafka, clickhouse).await
     }
 
@@ -174,8 +181,8 @@ impl Pipeline {
 
     /// Waits until `expected` distinct events are stored, or panics after `timeout`.
     pub async fn wait_for_events(&self, expected: u64, timeout: Duration) {
-        let sql = "SELECT toUInt64((SELECT uniqExact(event_id) FROM portal_events) + (SELECT uniqExact(event_id) FROM edoc_events) \
-                   + (SELECT uniqExact(event_id) FROM training_events))";
+        let sql = "SELECT toUInt64(assumeNotNull((SELECT uniqExact(event_id) FROM portal_events) + (SELECT uniqExact(event_id) FROM edoc_events) \
+                   + (SELECT uniqExact(event_id) FROM training_events)))";
         let started = Instant::now();
         loop {
             let stored = self.count(sql).await;
@@ -219,16 +226,16 @@ pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, timeout: Duration) 
 /// Kafka settings with a fresh topic prefix and a freshly migrated ClickHouse database, both
 /// with random names starting with the given prefixes.
 pub async fn fresh_stack(topic_prefix: &str, database_prefix: &str) -> (KafkaConfig, ClickHouseConfig) {
-    stack_in(random_name(topic_prefix), random_name(database_prefix)).await
+    stack_in(random_name(topic_prefix), random_name(database_prefix), clickhouse_url()).await
 }
 
 /// The database the analyst account of the local stack may read besides `ioc`
 /// (ops/clickhouse/users.xml); the test that runs the analysts' example queries fills it.
 pub const ANALYST_CHECK_DATABASE: &str = "ioc_analyst_check";
 
-async fn stack_in(topic_prefix: String, database: String) -> (KafkaConfig, ClickHouseConfig) {
+async fn stack_in(topic_prefix: String, database: String, clickhouse_url: String) -> (KafkaConfig, ClickHouseConfig) {
     let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix, ..KafkaConfig::default() };
-    let clickhouse = ClickHouseConfig { url: clickhouse_url(), database, ..ClickHouseConfig::default() };
+    let clickhouse = ClickHouseConfig { url: clickhouse_url, database, ..ClickHouseConfig::default() };
     let migrate = ProcessorConfig {
         clickhouse: clickhouse.clone(),
         migrations_dir: repo_root().join("schemas/clickhouse"),

@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use ioc_api::{RankingResponse, SeriesResponse, UnitProfile};
-use ioc_e2e::{compare_all, compare_values, contract, get_checked, ranking_differences, repo_root, Pipeline};
-use ioc_events::indicators::DEFINITIONS;
+use ioc_e2e::{repo_root, Pipeline};
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Facts, Faults, Scenario, Sender};
 
@@ -39,7 +37,8 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
 
     // Periods that start after the data begins: a stock must count everything before them.
     let facts = Facts::from_events(&run.events);
-    let differences = later_period_differences(&pipeline.api.url, &facts, &reference).await;
+    let differences =
+        ioc_e2e::periods::later_period_differences(&pipeline.api.url, &facts, &reference, scenario.start).await;
     assert!(
         differences.is_empty(),
         "{} differences for periods starting after the data, first 20:\n{}",
@@ -48,69 +47,6 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
     );
 
     pipeline.stop().await;
-}
-
-fn day(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
-}
-
-/// Series (every indicator by day, for the province and five units), unit profiles (every unit,
-/// and the period before, which starts before the data) and rankings (every indicator, a day
-/// and an ISO week) over periods that start days after the first event.
-async fn later_period_differences(api: &str, facts: &Facts, reference: &ReferenceData) -> Vec<String> {
-    let client = reqwest::Client::new();
-    let mut differences = Vec::new();
-    let (from, to) = (day("2026-10-04"), day("2026-10-10"));
-    let series_contract = contract("SeriesResponse");
-    let mut scopes: Vec<Option<&str>> = vec![None];
-    scopes.extend(["07900", "07894", "04828", "STP", "TTPVHCC"].map(Some));
-    for unit in scopes {
-        for definition in DEFINITIONS {
-            let filter = unit.map(|u| format!("&unit={u}")).unwrap_or_default();
-            let url = format!("{api}/v1/kpis/{}/series?bucket=day&from={from}&to={to}{filter}", definition.id);
-            match get_checked::<SeriesResponse>(&client, &url, &series_contract).await {
-                Ok(series) => {
-                    if series.points.len() != 7 {
-                        differences.push(format!("{url}: {} points", series.points.len()));
-                    }
-                    for point in &series.points {
-                        let truth = facts.truth(reference, day(&point.from), day(&point.to));
-                        let expected = unit.map_or(&truth.province, |code| &truth.units[code]);
-                        let scope = format!("series {} {}", unit.unwrap_or("province"), point.from);
-                        compare_values(&scope, std::slice::from_ref(&point.value), expected, &mut differences);
-                    }
-                }
-                Err(error) => differences.push(error),
-            }
-        }
-    }
-    let profile_contract = contract("UnitProfile");
-    let (from, to) = (day("2026-10-05"), day("2026-10-10"));
-    let now = facts.truth(reference, from, to);
-    let before = facts.truth(reference, day("2026-09-29"), day("2026-10-04"));
-    for code in now.units.keys() {
-        let url = format!("{api}/v1/units/{code}?from={from}&to={to}");
-        match get_checked::<UnitProfile>(&client, &url, &profile_contract).await {
-            Ok(profile) => {
-                compare_all(&format!("profile {code}"), &profile.indicators, &now.units[code], &mut differences);
-                let scope = format!("profile {code} before");
-                compare_all(&scope, &profile.previous_indicators, &before.units[code], &mut differences);
-            }
-            Err(error) => differences.push(error),
-        }
-    }
-    let ranking_contract = contract("RankingResponse");
-    for (label, from, to) in [("2026-10-07", "2026-10-07", "2026-10-07"), ("2026-W41", "2026-10-05", "2026-10-11")] {
-        let truth = facts.truth(reference, day(from), day(to));
-        for definition in DEFINITIONS {
-            let url = format!("{api}/v1/rankings/{}?period={label}", definition.id);
-            match get_checked::<RankingResponse>(&client, &url, &ranking_contract).await {
-                Ok(ranking) => ranking_differences(&ranking, &truth, definition.higher_is_better, &mut differences),
-                Err(error) => differences.push(error),
-            }
-        }
-    }
-    differences
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

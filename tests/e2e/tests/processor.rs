@@ -168,8 +168,10 @@ async fn every_valid_example_is_stored_with_its_fields_in_their_columns() {
     assert_eq!(value("SELECT toUInt64(count()) FROM training_events WHERE course_code = 'KNS-CB-01'").await, 1);
     // The go-live snapshot, a petition, adulthood (sent or by group) and a late VNeID confirmation.
     assert_eq!(
-        value("SELECT toUInt64(sum(paused_seconds)) FROM portal_events WHERE type = 'dossier.snapshot' \
-               AND dossier_received_at = toDateTime('2026-09-20 09:30:00', 'Asia/Ho_Chi_Minh')")
+        value(
+            "SELECT toUInt64(sum(paused_seconds)) FROM portal_events WHERE type = 'dossier.snapshot' \
+               AND dossier_received_at = toDateTime('2026-09-20 09:30:00', 'Asia/Ho_Chi_Minh')"
+        )
         .await,
         86_400
     );
@@ -178,7 +180,10 @@ async fn every_valid_example_is_stored_with_its_fields_in_their_columns() {
             .await,
         1
     );
-    assert_eq!(value("SELECT toUInt64(sum(of_adult_age)) FROM training_events WHERE type = 'skills.certified'").await, 2);
+    assert_eq!(
+        value("SELECT toUInt64(sum(of_adult_age)) FROM training_events WHERE type = 'skills.certified'").await,
+        2
+    );
     assert_eq!(
         value("SELECT toUInt64(count()) FROM training_events WHERE type = 'skills.vneid_confirmed' AND certificate_id != ''")
             .await,

@@ -36,8 +36,9 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
         let client = clickhouse.client();
         async move { client.query(sql).fetch_one::<u64>().await.expect("count") }
     };
-    let stored = "SELECT toUInt64((SELECT count() FROM portal_events) + (SELECT count() FROM edoc_events) \
-                  + (SELECT count() FROM training_events))";
+    let stored =
+        "SELECT toUInt64(assumeNotNull((SELECT count() FROM portal_events) + (SELECT count() FROM edoc_events) \
+                  + (SELECT count() FROM training_events)))";
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(count(stored).await, 0, "the batch should still be pending (batch_max_wait_ms is 60 s)");
 
@@ -57,9 +58,9 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
     let rewritten: u64 = clickhouse
         .client()
         .query(
-            "SELECT toUInt64((SELECT count() FROM portal_events WHERE inserted_at >= toDateTime(?)) \
+            "SELECT toUInt64(assumeNotNull((SELECT count() FROM portal_events WHERE inserted_at >= toDateTime(?)) \
              + (SELECT count() FROM edoc_events WHERE inserted_at >= toDateTime(?)) \
-             + (SELECT count() FROM training_events WHERE inserted_at >= toDateTime(?)))",
+             + (SELECT count() FROM training_events WHERE inserted_at >= toDateTime(?))))",
         )
         .bind(restarted_at)
         .bind(restarted_at)

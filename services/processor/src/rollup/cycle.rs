@@ -158,8 +158,10 @@ async fn fill_and_swap(
     // Both tables: after a cycle that failed between its two swaps they can disagree.
     let last_stored: u32 = client
         .query(
-            "SELECT toUInt32(greatest((SELECT max(toYYYYMM(day)) FROM measures_daily WHERE source = ?), \
-                                      (SELECT max(toYYYYMM(month)) FROM measures_monthly WHERE source = ?)))",
+            // ifNull: a scalar subquery is Nullable on current ClickHouse (not on 18.16), and a
+            // Nullable column would not decode as the u32 asked for.
+            "SELECT toUInt32(greatest(ifNull((SELECT max(toYYYYMM(day)) FROM measures_daily WHERE source = ?), 0), \
+                                      ifNull((SELECT max(toYYYYMM(month)) FROM measures_monthly WHERE source = ?), 0)))",
         )
         .bind(source.as_str())
         .bind(source.as_str())
@@ -201,7 +203,8 @@ async fn record_state(
     client
         .query(&format!(
             "INSERT INTO rollup_state (source, covered_until, refreshed_at, newest_event) \
-             SELECT ?, toDateTime(?), now(), (SELECT max(occurred_at) FROM {table} WHERE occurred_at <= now() + 300)"
+             SELECT ?, toDateTime(?), now(), \
+                    ifNull((SELECT max(occurred_at) FROM {table} WHERE occurred_at <= now() + 300), toDateTime(0))"
         ))
         .bind(source.as_str())
         .bind(covered_until)
