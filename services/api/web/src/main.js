@@ -8,16 +8,20 @@ import { lineChart, heatGrid } from './charts.js';
 // Headline tiles, in the order the room reads them.
 const TILES = [
   'online_submission_rate',
+  'fully_online_rate',
   'digitisation_rate',
   'on_time_rate',
+  'satisfaction_index',
   'online_payment_rate',
   'work_records_online_rate_province',
   'work_records_online_rate_commune',
   'skills_coverage_civil_servant',
   'skills_coverage_student',
+  'skills_coverage_pupil',
   'skills_coverage_adult',
   'skills_coverage_worker',
   'household_coverage',
+  'weekly_class_coverage',
 ];
 const PILLARS = ['digital_government', 'digital_economy', 'digital_society'];
 // Rollups that have not caught up for this long: the numbers are not live. (Quiet sources are
@@ -118,16 +122,28 @@ function trendText(value, previous) {
   return `${points >= 0 ? '▲' : '▼'} ${fmt.number(state.lang, Math.abs(points), 2)} ${unit} ${tr('vsPrevious')}`;
 }
 
+/// What a value is measured against: a target a text sets (with how far it is), a scoring
+/// threshold (which is not a goal), or nothing; and the text that sets it.
+function goal(value) {
+  if (value.target !== null) {
+    const s = status(value);
+    const text = `${tr('target')}: ${fmt.percent(state.lang, value.target)} · ${tr(s === 'met' ? 'met' : s === 'near' ? 'near' : 'far')}`;
+    return { text, source: value.target_source };
+  }
+  if (value.threshold !== null) {
+    return { text: `${tr('threshold')}: ${fmt.percent(state.lang, value.threshold)}`, source: value.threshold_source };
+  }
+  return { text: tr('noTarget'), source: null };
+}
+
 function tile(value, previous) {
   const s = status(value);
-  const target =
-    value.target === null
-      ? tr('noTarget')
-      : `${tr('target')}: ${fmt.percent(state.lang, value.target)} · ${tr(s === 'met' ? 'met' : s === 'near' ? 'near' : 'far')}`;
+  const { text, source } = goal(value);
   return `<article class="tile status-${s}" data-indicator="${value.id}">
     <h3>${escape(name(value))}</h3>
     <p class="value" data-value>${value.denominator === 0 ? tr('noData') : fmt.headline(state.lang, value)}</p>
-    <p class="target">${escape(target)}</p>
+    <p class="target" data-goal>${escape(text)}</p>
+    ${source ? `<p class="source">${escape(source)}</p>` : ''}
     <p class="trend">${escape(trendText(value, previous))}</p>
   </article>`;
 }
@@ -287,6 +303,42 @@ function drawGrid() {
   });
 }
 
+// ---- weekly classes -----------------------------------------------------------------------
+
+/// The last whole ISO week (Monday to Sunday) before today: its ranking name and its days.
+function lastWeek() {
+  const today = fmt.today();
+  const [y, m, d] = today.split('-').map(Number);
+  const weekday = (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7; // Monday 0
+  const monday = addDays(today, -weekday - 7);
+  const [my, mm, md] = monday.split('-').map(Number);
+  // ISO week number: the week of the year that holds its Thursday.
+  const thursday = new Date(Date.UTC(my, mm - 1, md + 3));
+  const yearStart = Date.UTC(thursday.getUTCFullYear(), 0, 1);
+  const week = Math.floor((thursday - yearStart) / 86400000 / 7) + 1;
+  return { label: `${thursday.getUTCFullYear()}-W${String(week).padStart(2, '0')}`, from: monday, to: addDays(monday, 6) };
+}
+
+/// The plan asks for classes every week in every commune: how many held one last week, and
+/// which did not.
+function weeklyClassesSection(ranking, week) {
+  const missing = ranking.units.filter((entry) => entry.value.denominator && entry.value.numerator === 0);
+  const held = ranking.units.filter((entry) => entry.value.numerator > 0).length;
+  const list = missing.length
+    ? `<ul class="unit-list">${missing
+        .sort((a, b) => a.unit.name.localeCompare(b.unit.name, 'vi'))
+        .map((entry) => `<li data-unit="${entry.unit.code}"><a href="${hashFor({ unit: entry.unit.code })}">${escape(entry.unit.name)}</a></li>`)
+        .join('')}</ul>`
+    : `<p>${tr('allCommunesHeldClass')}</p>`;
+  return `<section class="weekly-classes" aria-labelledby="weekly-title">
+    <h2 id="weekly-title">${tr('weeklyClasses')}</h2>
+    <p class="facts" data-held="${held}" data-missing="${missing.length}">${fmt.date(state.lang, week.from)} – ${fmt.date(state.lang, week.to)}:
+      ${fmt.number(state.lang, held)}/${fmt.number(state.lang, ranking.units.length)} ${tr('communesHeldClass')}</p>
+    <h3>${tr('communesWithoutClass')} (${fmt.number(state.lang, missing.length)})</h3>
+    ${list}
+  </section>`;
+}
+
 // ---- pipeline health ----------------------------------------------------------------------
 
 function pipelineSection(health) {
@@ -315,15 +367,17 @@ function pipelineSection(health) {
 function unitProfile(profile) {
   const previous = Object.fromEntries(profile.previous_indicators.map((v) => [v.id, v]));
   const rows = profile.indicators
-    .map(
-      (v) => `<tr data-indicator="${v.id}" class="status-${status(v)}">
+    .map((v) => {
+      const { text, source } = goal(v);
+      return `<tr data-indicator="${v.id}" class="status-${status(v)}">
         <th scope="row"><a href="${hashFor({ indicator: v.id })}">${escape(name(v))}</a></th>
         <td class="num" data-value>${fmt.headline(state.lang, v)}</td>
         <td class="num">${fmt.headline(state.lang, previous[v.id])}</td>
         <td>${escape(trendText(v, previous[v.id]))}</td>
-        <td class="num">${v.target === null ? '–' : fmt.percent(state.lang, v.target)}</td>
-      </tr>`,
-    )
+        <td>${v.target === null && v.threshold === null ? '–' : escape(text)}</td>
+        <td class="source">${source ? escape(source) : ''}</td>
+      </tr>`;
+    })
     .join('');
   const denominators = profile.denominators;
   return `<section class="profile" aria-labelledby="unit-title">
@@ -331,7 +385,7 @@ function unitProfile(profile) {
     <h2 id="unit-title">${tr('unitProfile')}: ${escape(profile.unit.name)} <small>(${escape(profile.unit.code)})</small></h2>
     <p class="facts">${tr('population')}: ${fmt.number(state.lang, denominators.population)} · ${tr('households')}: ${fmt.number(state.lang, denominators.household)}</p>
     <div class="table-wrap"><table>
-      <thead><tr><th scope="col">${tr('indicator')}</th><th scope="col">${tr('current')}</th><th scope="col">${tr('previous')}</th><th scope="col">${tr('vsPrevious')}</th><th scope="col">${tr('target')}</th></tr></thead>
+      <thead><tr><th scope="col">${tr('indicator')}</th><th scope="col">${tr('current')}</th><th scope="col">${tr('previous')}</th><th scope="col">${tr('vsPrevious')}</th><th scope="col">${tr('target')}</th><th scope="col">${tr('goalSource')}</th></tr></thead>
       <tbody>${rows}</tbody>
     </table></div>
   </section>`;
@@ -385,7 +439,10 @@ async function load() {
   } else {
     const unitsPromise = api.units();
     const [current, previous] = await Promise.all([api.kpis(p.from, p.to), api.kpis(p.previous.from, p.previous.to)]);
+    const week = lastWeek();
+    const weekly = await api.ranking('weekly_class_coverage', week.label);
     main.innerHTML = `<div id="tiles">${renderTiles(current, previous)}</div>
+      ${weeklyClassesSection(weekly, week)}
       ${trendsSection((await unitsPromise).units.filter((u) => u.kind !== 'department'))}
       ${rankingSection()}
       <section class="pipeline" aria-labelledby="pipeline-title"><h2 id="pipeline-title">${tr('pipeline')}</h2><div id="pipeline-table"></div></section>`;

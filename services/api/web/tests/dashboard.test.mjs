@@ -91,6 +91,50 @@ test('the overview loads without console errors and its tiles show what the API 
   await page.close();
 });
 
+test('tiles tell a target from a scoring threshold, and the new indicators sit in their pillar', async () => {
+  const { page, problems } = await open('');
+  await page.waitForSelector('.tile [data-value]');
+  const { from, to } = monthToDate();
+  const kpis = await (await fetch(`${BASE}/v1/kpis?from=${from}&to=${to}`)).json();
+  const byId = Object.fromEntries(kpis.indicators.map((v) => [v.id, v]));
+  const goalOf = async (id) => (await page.textContent(`.tile[data-indicator="${id}"] [data-goal]`)).trim();
+  // 3.3 has a Decision 766 threshold, not a target; coverage has the plan's target; 5.4 has none.
+  assert.equal(byId.online_submission_rate.target, null);
+  assert.match(await goalOf('online_submission_rate'), /^Ngưỡng điểm tối đa \(không phải chỉ tiêu\): 50,00%$/);
+  assert.match(await goalOf('skills_coverage_pupil'), /^Chỉ tiêu: 100,00% · /);
+  assert.equal(await goalOf('satisfaction_index'), 'Chưa đặt chỉ tiêu');
+  const source = await page.textContent('.tile[data-indicator="skills_coverage_pupil"] .source');
+  assert.equal(source.trim(), byId.skills_coverage_pupil.target_source);
+  const pillarOf = async (id) => page.$eval(`.tile[data-indicator="${id}"]`, (n) => n.closest('section.pillar').querySelector('h2').textContent);
+  assert.equal(await pillarOf('fully_online_rate'), 'Chính quyền số');
+  assert.equal(await pillarOf('weekly_class_coverage'), 'Xã hội số');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the communes that held no class last week are listed, as the ranking says', async () => {
+  const { page, problems } = await open('');
+  await page.waitForSelector('.weekly-classes .facts');
+  const label = await page.evaluate(() => {
+    // The same last whole ISO week the page asks for.
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh' }).format(new Date());
+    const [y, m, d] = today.split('-').map(Number);
+    const now = new Date(Date.UTC(y, m - 1, d));
+    const monday = new Date(now - (((now.getUTCDay() + 6) % 7) + 7) * 86400000);
+    const thursday = new Date(monday.getTime() + 3 * 86400000);
+    const week = Math.floor((thursday - Date.UTC(thursday.getUTCFullYear(), 0, 1)) / 86400000 / 7) + 1;
+    return `${thursday.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+  });
+  const ranking = await (await fetch(`${BASE}/v1/rankings/weekly_class_coverage?period=${label}`)).json();
+  const missing = ranking.units.filter((e) => e.value.numerator === 0).map((e) => e.unit.code).sort();
+  const listed = (await page.$$eval('.weekly-classes li[data-unit]', (nodes) => nodes.map((n) => n.dataset.unit))).sort();
+  assert.deepEqual(listed, missing);
+  const held = Number(await page.getAttribute('.weekly-classes .facts', 'data-held'));
+  assert.equal(held + missing.length, 148);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('the language switch turns the page to English and back', async () => {
   const { page, problems } = await open('');
   await page.waitForSelector('.tile [data-value]');
