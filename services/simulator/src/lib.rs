@@ -209,6 +209,18 @@ mod tests {
         let truth = &run.truth;
         let weeks = truth.units.values().filter_map(|u| u["weekly_class_coverage"].denominator).sum::<u64>();
         let with_class = truth.province["weekly_class_coverage"].numerator;
+        cases.push(("classes held by departments (not communes)", {
+            let departments: Vec<&str> = reference
+                .units
+                .iter()
+                .filter(|u| u.kind == ioc_reference::UnitKind::Department)
+                .map(|u| u.code.as_str())
+                .collect();
+            run.events
+                .iter()
+                .filter(|e| matches!(e.body, EventBody::ClassHeld(_)) && departments.contains(&e.unit_code.as_str()))
+                .count()
+        }));
         cases.push(("commune weeks with a class", usize::try_from(with_class).unwrap_or(0)));
         cases.push(("commune weeks without a class", usize::try_from(weeks - with_class).unwrap_or(0)));
         let missing: Vec<&str> = cases.iter().filter(|(_, n)| *n == 0).map(|(what, _)| *what).collect();

@@ -13,7 +13,7 @@ use super::{draw_count, office_time, EventFactory, Scenario, UnitProfile};
 /// Work records opened per working day by one unit at scale 1.
 const RECORDS_PER_DEPARTMENT_DAY: f64 = 40.0;
 const RECORDS_PER_COMMUNE_DAY: f64 = 12.0;
-/// Reference shares processed on the network (DOMAIN.md).
+/// Reference shares processed on the network (docs/domain.md).
 const ONLINE_RATE_PROVINCE: f64 = 0.95;
 const ONLINE_RATE_COMMUNE: f64 = 0.75;
 const CLASSIFIED_SHARE: f64 = 0.03;

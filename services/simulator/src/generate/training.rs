@@ -14,6 +14,8 @@ use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitPro
 /// Classes a commune holds per working day (about two a week), whatever the scale: every
 /// commune runs them, the programme asks for weekly classes.
 const CLASSES_PER_WORKING_DAY: f64 = 0.4;
+/// Classes a provincial department holds for its staff per working day.
+const DEPARTMENT_CLASSES_PER_WORKING_DAY: f64 = 0.1;
 
 /// Share of each group's population that registers per day at scale 1 (the 2026 campaign).
 const DAILY_REGISTRATION_SHARE: f64 = 0.002;
@@ -49,8 +51,15 @@ pub fn day(
             learner(factory, day, unit, group, profile, households);
         }
     }
-    if unit.kind != UnitKind::Department && !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-        let classes = draw_count(factory.rng(), CLASSES_PER_WORKING_DAY);
+    if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+        // Departments hold a few classes for their own staff; they are not communes, so these
+        // count as classes but not toward weekly classes in every commune.
+        let per_day = if unit.kind == UnitKind::Department {
+            DEPARTMENT_CLASSES_PER_WORKING_DAY
+        } else {
+            CLASSES_PER_WORKING_DAY
+        };
+        let classes = draw_count(factory.rng(), per_day);
         for _ in 0..classes {
             class(factory, day, unit);
         }
