@@ -161,6 +161,12 @@ mod tests {
             ),
             ("complained about (counted)", count(&|d| d.complained)),
             ("withdrawn", count(&|d| d.withdrawal.is_some())),
+            ("withdrawn after its resolution", count(&|d| d.resolution.zip(d.withdrawal).is_some_and(|(r, w)| r < w))),
+            ("resolved after its withdrawal", count(&|d| d.resolution.zip(d.withdrawal).is_some_and(|(r, w)| w < r))),
+            (
+                "withdrawn while waiting for supplements",
+                count(&|d| d.withdrawal.is_some() && d.pauses().last().is_some_and(|p| p.until.is_none())),
+            ),
             (
                 "results returned twice, paper then electronic",
                 count(&|d| d.results.len() > 1 && !d.results[0].1 && d.results[1].1),

@@ -33,6 +33,11 @@ const SUPPLEMENT_SHARES: [f64; 3] = [0.05, 0.02, 0.01];
 /// Dossiers whose (last) supplement request is never answered: returned after the wait.
 const UNANSWERED_SHARE: f64 = 0.015;
 const WITHDRAWN_SHARE: f64 = 0.02;
+/// Sources are imperfect: a dossier withdrawn after its resolution, a resolution recorded after
+/// a withdrawal, a withdrawal while waiting for supplements. Only the first ending counts.
+const WITHDRAWN_AFTER_RESOLUTION_SHARE: f64 = 0.003;
+const RESOLVED_AFTER_WITHDRAWAL_SHARE: f64 = 0.003;
+const WITHDRAWN_WHILE_WAITING_SHARE: f64 = 0.2;
 const RATED_SHARE: f64 = 0.3;
 const ON_TIME_SHARE: f64 = 0.93;
 /// Late dossiers are rated dissatisfied far more often, so counting one twice would show.
@@ -173,7 +178,12 @@ fn plan(
         events.push((received_at + Duration::minutes(10), EventBody::DossierPaid(paid)));
     }
     if rng.gen_bool(WITHDRAWN_SHARE) {
-        events.push((received_at + Duration::hours(12), EventBody::DossierWithdrawn(id())));
+        let withdrawn_at = received_at + Duration::hours(12);
+        events.push((withdrawn_at, EventBody::DossierWithdrawn(id())));
+        if rng.gen_bool(RESOLVED_AFTER_WITHDRAWAL_SHARE / WITHDRAWN_SHARE) {
+            let rejected = DossierResolved { dossier_id: dossier_id.to_owned(), outcome: Outcome::Rejected };
+            events.push((withdrawn_at + Duration::days(1), EventBody::DossierResolved(rejected)));
+        }
         return Some(Life { received, received_at, events });
     }
 
@@ -206,7 +216,11 @@ fn plan(
         let requested = received_at + Duration::hours(*offset) + paused;
         events.push((requested, EventBody::DossierSupplementRequested(id())));
         if unanswered && index + 1 == offsets.len() {
-            // Never answered, never resolved: returned once the wait is over.
+            // Never answered, never resolved: returned once the wait is over, unless the
+            // citizen withdraws it first.
+            if rng.gen_bool(WITHDRAWN_WHILE_WAITING_SHARE) {
+                events.push((requested + Duration::days(rng.gen_range(2..20)), EventBody::DossierWithdrawn(id())));
+            }
             events.sort_by_key(|(at, _)| *at);
             return Some(Life { received, received_at, events });
         }
@@ -221,6 +235,9 @@ fn plan(
         resolved_at,
         EventBody::DossierResolved(DossierResolved { dossier_id: dossier_id.to_owned(), outcome }),
     ));
+    if rng.gen_bool(WITHDRAWN_AFTER_RESOLUTION_SHARE) {
+        events.push((resolved_at + Duration::days(1), EventBody::DossierWithdrawn(id())));
+    }
     let electronic = rng.gen_bool(profile.rate(ELECTRONIC_RESULT_RATE));
     let returned_at = resolved_at + Duration::minutes(45);
     let form = |electronic: bool| if electronic { ResultForm::Electronic } else { ResultForm::Paper };
