@@ -34,10 +34,12 @@ pub struct ProcessorConfig {
     pub shutdown_deadline_ms: u64,
     /// Longest pause between two attempts to write a batch ClickHouse refused.
     pub max_retry_backoff_ms: u64,
-    /// Versioned SQL migrations (for `ioc-processor migrate`).
-    pub migrations_dir: PathBuf,
-    /// Reference data files (for `ioc-processor migrate`).
-    pub reference_dir: PathBuf,
+    /// A folder of versioned SQL migrations for `ioc-processor migrate`; unset (the default):
+    /// the migrations embedded in the binary.
+    pub migrations_dir: Option<PathBuf>,
+    /// A folder of reference data files for `ioc-processor migrate`; unset (the default): the
+    /// files embedded in the binary.
+    pub reference_dir: Option<PathBuf>,
     /// Whether this instance keeps the rollups (pre-aggregated indicators) up to date. Safe to
     /// run in several replicas (each cycle is idempotent), but one is enough.
     pub rollup_enabled: bool,
@@ -61,8 +63,8 @@ impl Default for ProcessorConfig {
             batch_max_wait_ms: 1_000,
             shutdown_deadline_ms: 20_000,
             max_retry_backoff_ms: 30_000,
-            migrations_dir: "schemas/clickhouse".into(),
-            reference_dir: "schemas/reference".into(),
+            migrations_dir: None,
+            reference_dir: None,
             rollup_enabled: true,
             rollup_interval_ms: 5_000,
             rollup_margin_seconds: 30,

@@ -40,10 +40,19 @@ impl Readiness for ProcessorReadiness {
     }
 }
 
-/// Applies the migrations and reloads the reference data.
+/// Applies the migrations and reloads the reference data: those embedded in the binary, or
+/// the folders the configuration names.
 pub async fn migrate(config: &ProcessorConfig) -> anyhow::Result<Vec<String>> {
-    let applied = ioc_clickhouse::migrate(&config.clickhouse, &config.migrations_dir).await?;
-    ioc_clickhouse::load_reference_data(&config.clickhouse, &config.reference_dir).await?;
+    let migrations = match &config.migrations_dir {
+        Some(dir) => ioc_clickhouse::migrations_in(dir)?,
+        None => ioc_clickhouse::embedded_migrations(),
+    };
+    let reference = match &config.reference_dir {
+        Some(dir) => ioc_reference::ReferenceData::load(dir)?,
+        None => ioc_reference::ReferenceData::embedded()?,
+    };
+    let applied = ioc_clickhouse::migrate(&config.clickhouse, &migrations).await?;
+    ioc_clickhouse::load_reference_data(&config.clickhouse, &reference).await?;
     Ok(applied)
 }
 

@@ -33,6 +33,18 @@ pub fn clickhouse_url() -> String {
     std::env::var("IOC_TEST_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
 }
 
+/// Kafka bootstrap addresses of the clustered local stack, `ops/cluster` (override with
+/// `IOC_TEST_CLUSTER_KAFKA`).
+pub fn cluster_kafka_brokers() -> String {
+    std::env::var("IOC_TEST_CLUSTER_KAFKA").unwrap_or_else(|_| "127.0.0.1:9192,127.0.0.1:9292,127.0.0.1:9392".into())
+}
+
+/// The ClickHouse node of the clustered local stack the services talk to (override with
+/// `IOC_TEST_CLUSTER_CLICKHOUSE`); the cluster is `ioc`.
+pub fn cluster_clickhouse_url() -> String {
+    std::env::var("IOC_TEST_CLUSTER_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8131".into())
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -123,6 +135,28 @@ impl Pipeline {
     pub async fn start_on(clickhouse_url: &str) -> Pipeline {
         ioc_telemetry::init_logging();
         let (kafka, clickhouse) = stack_in(random_name("t"), random_name("ioc_test_"), clickhouse_url.to_owned()).await;
+        Pipeline::boot(kafka, clickhouse).await
+    }
+
+    /// Like [`Pipeline::start`], on the clustered local stack (`ops/cluster up`): three Kafka
+    /// brokers with topics replicated three times, and ClickHouse as two shards of two replicas
+    /// with inserts acknowledged once on two replicas (`insert_quorum` 2).
+    pub async fn start_clustered() -> Pipeline {
+        ioc_telemetry::init_logging();
+        let kafka = KafkaConfig {
+            brokers: cluster_kafka_brokers(),
+            topic_prefix: random_name("t"),
+            replication_factor: 3,
+            ..KafkaConfig::default()
+        };
+        let clickhouse = ClickHouseConfig {
+            url: cluster_clickhouse_url(),
+            database: random_name("ioc_test_"),
+            cluster: Some("ioc".into()),
+            insert_quorum: 2,
+            ..ClickHouseConfig::default()
+        };
+        migrate_into(&clickhouse).await;
         Pipeline::boot(kafka, clickhouse).await
     }
 
@@ -236,14 +270,14 @@ pub const ANALYST_CHECK_DATABASE: &str = "ioc_analyst_check";
 async fn stack_in(topic_prefix: String, database: String, clickhouse_url: String) -> (KafkaConfig, ClickHouseConfig) {
     let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix, ..KafkaConfig::default() };
     let clickhouse = ClickHouseConfig { url: clickhouse_url, database, ..ClickHouseConfig::default() };
-    let migrate = ProcessorConfig {
-        clickhouse: clickhouse.clone(),
-        migrations_dir: repo_root().join("schemas/clickhouse"),
-        reference_dir: repo_root().join("schemas/reference"),
-        ..ProcessorConfig::default()
-    };
-    ioc_processor::migrate(&migrate).await.expect("migrations apply on the local clickhouse");
+    migrate_into(&clickhouse).await;
     (kafka, clickhouse)
+}
+
+/// Applies the migrations and loads the reference data embedded in the processor.
+async fn migrate_into(clickhouse: &ClickHouseConfig) {
+    let migrate = ProcessorConfig { clickhouse: clickhouse.clone(), ..ProcessorConfig::default() };
+    ioc_processor::migrate(&migrate).await.expect("migrations apply");
 }
 
 /// Posts an NDJSON body to ingest as `source` with `key`.
@@ -285,7 +319,8 @@ impl Drop for DropDatabase {
         }
         // Drop runs outside async code, so speak HTTP over a plain socket.
         let address = self.0.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let query = format!("DROP DATABASE IF EXISTS {}", self.0.database);
+        let on_cluster = self.0.cluster.as_ref().map(|c| format!(" ON CLUSTER {c}")).unwrap_or_default();
+        let query = format!("DROP DATABASE IF EXISTS {}{on_cluster}", self.0.database);
         if let Ok(mut stream) = TcpStream::connect(&address) {
             let request = format!(
                 "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{query}",

@@ -3,7 +3,7 @@
 //! (migrated here if needed; nothing is written to it).
 
 use ioc_clickhouse::ClickHouseConfig;
-use ioc_e2e::{clickhouse_url, repo_root};
+use ioc_e2e::clickhouse_url;
 use ioc_telemetry::Secret;
 
 fn analyst() -> clickhouse::Client {
@@ -12,6 +12,7 @@ fn analyst() -> clickhouse::Client {
         database: "ioc".into(),
         user: "analyst".into(),
         password: Secret::new("analyst"),
+        ..ClickHouseConfig::default()
     }
     .client()
 }
@@ -27,8 +28,6 @@ async fn refused(client: &clickhouse::Client, sql: &str) -> String {
 async fn the_analyst_reads_and_cannot_write_or_escape_its_limits() {
     let services = ioc_processor::ProcessorConfig {
         clickhouse: ClickHouseConfig { url: clickhouse_url(), database: "ioc".into(), ..ClickHouseConfig::default() },
-        migrations_dir: repo_root().join("schemas/clickhouse"),
-        reference_dir: repo_root().join("schemas/reference"),
         ..ioc_processor::ProcessorConfig::default()
     };
     ioc_processor::migrate(&services).await.expect("the ioc database is migrated");

@@ -1,8 +1,8 @@
 //! Fault scenarios against the real local Kafka and ClickHouse, with ingest and the processor as
 //! separate processes: broker and database outages, SIGKILLs, a flood and poison events. In every
 //! scenario each acknowledged event must be stored exactly once in effect, and every indicator
-//! must equal the ground truth. The figures are written to target/figures/RELIABILITY.md;
-//! `ops/record-figures` copies them over the committed RELIABILITY.md when they should be kept.
+//! must equal the ground truth. The figures are written to target/figures/reliability-single-node.md;
+//! `ops/record-figures` puts them (with the cluster test's) into the committed RELIABILITY.md.
 //!
 //! The scenarios stop and start the shared local stack, so they run one after another in a
 //! single test. They take a few minutes: `cargo test -p ioc-e2e --test faults`.
@@ -387,7 +387,7 @@ async fn acknowledged_events_survive_every_fault_exactly_once() {
     figures.push(flood_and_poison().await);
 
     let mut report = String::from(
-        "# Reliability figures\n\nMeasured by `cargo test -p ioc-e2e --test faults` (part of `ops/test`, which writes target/figures/RELIABILITY.md; `ops/record-figures` copies it here) against the real local \
+        "# Reliability figures\n\nMeasured by `cargo test -p ioc-e2e --test faults` (part of `ops/test`; the run writes target/figures/, `ops/record-figures` copies the figures here) against the real local \
          Kafka and ClickHouse; do not edit by hand. Offered: distinct events the simulator sent. Acknowledged: events ingest \
          answered as accepted (the same event again after a retry counts again). Stored: distinct events in ClickHouse. \
          Duplicate rows: stored rows beyond one per event, before ClickHouse merged them (redeliveries). Exact: every indicator \
@@ -414,7 +414,8 @@ async fn acknowledged_events_survive_every_fault_exactly_once() {
     // Under target/, not over the committed file: a test run leaves the tree as it found it.
     let figures_dir = repo_root().join("target/figures");
     std::fs::create_dir_all(&figures_dir).expect("target/figures");
-    std::fs::write(figures_dir.join("RELIABILITY.md"), &report).expect("write target/figures/RELIABILITY.md");
+    std::fs::write(figures_dir.join("reliability-single-node.md"), &report)
+        .expect("write target/figures/reliability-single-node.md");
     eprintln!("{report}");
     for f in &figures {
         assert_eq!(f.stored, f.offered as u64, "{}: events lost", f.scenario);

@@ -51,37 +51,32 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrations_apply_once_and_an_edited_one_is_refused() {
+async fn migrations_apply_once_and_an_edited_one_or_a_newer_schema_is_refused() {
     let pipeline = Pipeline::start().await;
+    // The binary's embedded migrations and reference data, as an image runs them.
     let config = ioc_processor::ProcessorConfig {
         clickhouse: pipeline.clickhouse.clone(),
-        migrations_dir: ioc_e2e::repo_root().join("schemas/clickhouse"),
-        reference_dir: ioc_e2e::repo_root().join("schemas/reference"),
         ..ioc_processor::ProcessorConfig::default()
     };
     let again = ioc_processor::migrate(&config).await.expect("second run");
     assert!(again.is_empty(), "migrations applied twice: {again:?}");
     assert_eq!(pipeline.count("SELECT toUInt64(count()) FROM ref_units").await, 161);
 
-    let edited = tempdir_with_edited_first_migration();
+    let mut edited = ioc_clickhouse::embedded_migrations();
+    edited[0].text.push_str("\n-- edited\n");
     let refused = ioc_clickhouse::migrate(&pipeline.clickhouse, &edited).await.expect_err("edited migration refused");
-    assert!(refused.to_string().contains("changed after it was applied"), "{refused}");
-    std::fs::remove_dir_all(edited).ok();
-    pipeline.stop().await;
-}
+    assert!(refused.to_string().contains("0001_events.sql was changed after it was applied"), "{refused}");
 
-fn tempdir_with_edited_first_migration() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(random_name("migrations_"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    for entry in std::fs::read_dir(ioc_e2e::repo_root().join("schemas/clickhouse")).expect("migrations") {
-        let path = entry.expect("entry").path();
-        let mut text = std::fs::read_to_string(&path).expect("read");
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("0001")) {
-            text.push_str("\n-- edited\n");
-        }
-        std::fs::write(dir.join(path.file_name().expect("name")), text).expect("write");
-    }
-    dir
+    // A database a newer version migrated: an older binary (one migration fewer) refuses it,
+    // saying so, and changes nothing.
+    let mut older = ioc_clickhouse::embedded_migrations();
+    let newest = older.pop().expect("at least one migration");
+    let before = pipeline.count("SELECT toUInt64(count()) FROM schema_migrations").await;
+    let refused = ioc_clickhouse::migrate(&pipeline.clickhouse, &older).await.expect_err("newer schema refused");
+    let message = refused.to_string();
+    assert!(message.contains("is newer than this binary") && message.contains(&newest.name), "{message}");
+    assert_eq!(pipeline.count("SELECT toUInt64(count()) FROM schema_migrations").await, before);
+    pipeline.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,13 @@
 //! ClickHouse access shared by the processor and the API: client set-up, readiness, and the
 //! versioned migrations and reference data under `schemas/`.
 
+pub mod cluster;
 mod migrate;
 mod reference;
 
 use serde::Deserialize;
 
-pub use migrate::{migrate, MigrationError};
+pub use migrate::{embedded_migrations, migrate, migrations_in, Migration, MigrationError};
 pub use reference::{load_reference_data, ReferenceError};
 
 use ioc_telemetry::Secret;
@@ -23,6 +24,15 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// Password (never logged).
     pub password: Secret,
+    /// The cluster (a `remote_servers` entry) when ClickHouse runs as shards and replicas;
+    /// unset for one server. Migrations then run `ON CLUSTER`, events are written through
+    /// `Distributed` tables and the rollup reads through them (services/common/clickhouse/src/cluster.rs).
+    pub cluster: Option<String>,
+    /// On a cluster, how many replicas of a shard must have an insert before it is acknowledged
+    /// (ClickHouse's `insert_quorum`): 2 means an acknowledged event survives the loss of a
+    /// replica and is visible on every replica the rollup may read, at the price of refusing
+    /// inserts while a shard has fewer replicas up. 0: the receiving replica only.
+    pub insert_quorum: u32,
 }
 
 impl Default for ClickHouseConfig {
@@ -32,6 +42,8 @@ impl Default for ClickHouseConfig {
             database: "ioc".into(),
             user: "default".into(),
             password: Secret::default(),
+            cluster: None,
+            insert_quorum: 0,
         }
     }
 }
@@ -46,9 +58,29 @@ impl ClickHouseConfig {
         self.server_client().with_database(&self.database)
     }
 
+    /// The settings every statement needs on a cluster: inserts into `Distributed` tables reach
+    /// the shards before they are acknowledged (so offsets are committed only after that), and
+    /// `IN (SELECT ...)` over a `Distributed` table reads the whole cluster (`GLOBAL`).
+    fn cluster_options(&self, client: clickhouse::Client) -> clickhouse::Client {
+        match self.cluster {
+            None => client,
+            Some(_) => {
+                let client = client
+                    .with_setting("insert_distributed_sync", "1")
+                    .with_setting("distributed_product_mode", "global");
+                if self.insert_quorum > 0 {
+                    client.with_setting("insert_quorum", self.insert_quorum.to_string())
+                } else {
+                    client
+                }
+            }
+        }
+    }
+
     /// A client with no database selected, for creating and dropping databases.
     pub fn server_client(&self) -> clickhouse::Client {
         let client = clickhouse::Client::default().with_url(&self.url).with_user(&self.user).with_validation(false);
+        let client = self.cluster_options(client);
         if self.password.is_empty() {
             client
         } else {

@@ -1,5 +1,8 @@
 //! Versioned SQL migrations: `NNNN_description.sql` files applied once each, in order, and
-//! recorded in `schema_migrations` with a checksum so an edited migration is caught.
+//! recorded in `schema_migrations` with a checksum so an edited migration is caught. The files
+//! of schemas/clickhouse are embedded in the binary ([`embedded_migrations`]); a folder can be
+//! given instead ([`migrations_in`]). With a cluster configured, each statement is rewritten for
+//! shards and replicas (cluster.rs).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,6 +36,30 @@ pub enum MigrationError {
     /// The database name is not a plain identifier.
     #[error("invalid database name: {0}")]
     BadDatabase(String),
+    /// The database holds migrations this binary does not know: it was migrated by a newer
+    /// version, and this one must not run against it.
+    #[error(
+        "the database {database} is newer than this binary: it holds migration {name} (version {version}), which this \
+         binary does not know; deploy the version that applied it (or a newer one) instead of this one"
+    )]
+    SchemaNewer {
+        /// The database.
+        database: String,
+        /// The unknown migration's version.
+        version: u32,
+        /// Its file name, as recorded.
+        name: String,
+    },
+    /// A migration cannot run on a cluster as written.
+    #[error("migration {name} cannot run on cluster {cluster}: {reason}")]
+    Cluster {
+        /// The file.
+        name: String,
+        /// The cluster.
+        cluster: String,
+        /// Why.
+        reason: String,
+    },
     /// ClickHouse refused a statement.
     #[error("migration {name} failed: {source}")]
     Apply {
@@ -51,51 +78,96 @@ struct AppliedMigration {
     applied_at: u32,
 }
 
-struct MigrationFile {
-    version: u32,
-    name: String,
-    text: String,
+/// One migration: its version, file name and SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The number its file name starts with.
+    pub version: u32,
+    /// The file name, e.g. `0001_events.sql`.
+    pub name: String,
+    /// The statements.
+    pub text: String,
 }
 
-/// Creates the database if needed and applies every migration in `dir` not applied yet.
-/// Returns the names of the migrations it applied.
-pub async fn migrate(config: &ClickHouseConfig, dir: &Path) -> Result<Vec<String>, MigrationError> {
+/// The migrations of schemas/clickhouse as they were when the binary was built, in order.
+/// `every_migration_file_is_embedded` fails when a file there is missing here.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("0001_events.sql", include_str!("../../../../schemas/clickhouse/0001_events.sql")),
+    ("0002_reference.sql", include_str!("../../../../schemas/clickhouse/0002_reference.sql")),
+    ("0003_more_event_types.sql", include_str!("../../../../schemas/clickhouse/0003_more_event_types.sql")),
+    ("0004_rollups.sql", include_str!("../../../../schemas/clickhouse/0004_rollups.sql")),
+    ("0005_analyst_views.sql", include_str!("../../../../schemas/clickhouse/0005_analyst_views.sql")),
+    ("0006_monthly_measures.sql", include_str!("../../../../schemas/clickhouse/0006_monthly_measures.sql")),
+    ("0007_official_definitions.sql", include_str!("../../../../schemas/clickhouse/0007_official_definitions.sql")),
+];
+
+/// The migrations embedded in the binary.
+pub fn embedded_migrations() -> Vec<Migration> {
+    EMBEDDED
+        .iter()
+        .map(|(name, text)| Migration {
+            version: version_of(name).unwrap_or(0),
+            name: (*name).to_owned(),
+            text: (*text).to_owned(),
+        })
+        .collect()
+}
+
+fn version_of(name: &str) -> Option<u32> {
+    name.split('_').next().and_then(|prefix| prefix.parse::<u32>().ok())
+}
+
+/// Creates the database if needed and applies every one of `migrations` not applied yet, in
+/// order; refuses when a migration was edited after it was applied, or when the database holds
+/// a migration `migrations` does not have (a newer binary migrated it). Returns the names of the
+/// migrations it applied.
+pub async fn migrate(config: &ClickHouseConfig, migrations: &[Migration]) -> Result<Vec<String>, MigrationError> {
     check_identifier(&config.database).map_err(MigrationError::BadDatabase)?;
-    let files = read_migrations(dir)?;
+    let cluster = config.cluster.as_deref();
+    if let Some(cluster) = cluster {
+        check_identifier(cluster).map_err(|e| MigrationError::BadDatabase(format!("cluster: {e}")))?;
+    }
     let server = config.server_client();
     let apply = |name: &str, source| MigrationError::Apply { name: name.to_owned(), source };
+    let on_cluster = cluster.map(|c| format!(" ON CLUSTER {c}")).unwrap_or_default();
     server
-        .query(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database))
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {}{on_cluster}", config.database))
         .execute()
         .await
         .map_err(|e| apply("create database", e))?;
     let client = config.client();
-    client
-        .query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations \
-             (version UInt32, name String, checksum String, applied_at DateTime) \
-             ENGINE = MergeTree ORDER BY version",
-        )
-        .execute()
-        .await
-        .map_err(|e| apply("schema_migrations", e))?;
+    let log = "CREATE TABLE IF NOT EXISTS schema_migrations \
+               (version UInt32, name String, checksum String, applied_at DateTime) \
+               ENGINE = MergeTree ORDER BY version";
+    for statement in for_cluster("schema_migrations", log, config)? {
+        client.query(&statement).execute().await.map_err(|e| apply("schema_migrations", e))?;
+    }
     let applied: Vec<AppliedMigration> = client
         .query("SELECT version, name, checksum, toUInt32(applied_at) FROM schema_migrations ORDER BY version")
         .fetch_all()
         .await
         .map_err(|e| apply("schema_migrations", e))?;
+    if let Some(unknown) = applied.iter().find(|done| !migrations.iter().any(|m| m.version == done.version)) {
+        return Err(MigrationError::SchemaNewer {
+            database: config.database.clone(),
+            version: unknown.version,
+            name: unknown.name.clone(),
+        });
+    }
 
     let mut newly_applied = Vec::new();
-    for file in files {
+    for file in migrations {
         let checksum = hex::encode(Sha256::digest(file.text.as_bytes()));
         if let Some(done) = applied.iter().find(|done| done.version == file.version) {
             if done.checksum != checksum {
-                return Err(MigrationError::Changed { name: file.name });
+                return Err(MigrationError::Changed { name: file.name.clone() });
             }
             continue;
         }
         for statement in statements(&file.text) {
-            client.query(statement).execute().await.map_err(|e| apply(&file.name, e))?;
+            for rewritten in for_cluster(&file.name, statement, config)? {
+                client.query(&rewritten).execute().await.map_err(|e| apply(&file.name, e))?;
+            }
         }
         let mut insert =
             client.insert::<AppliedMigration>("schema_migrations").await.map_err(|e| apply(&file.name, e))?;
@@ -106,12 +178,23 @@ pub async fn migrate(config: &ClickHouseConfig, dir: &Path) -> Result<Vec<String
             .map_err(|e| apply(&file.name, e))?;
         insert.end().await.map_err(|e| apply(&file.name, e))?;
         tracing::info!(migration = %file.name, database = %config.database, "applied migration");
-        newly_applied.push(file.name);
+        newly_applied.push(file.name.clone());
     }
     Ok(newly_applied)
 }
 
-fn read_migrations(dir: &Path) -> Result<Vec<MigrationFile>, MigrationError> {
+/// `statement` as it runs on the configured ClickHouse: as written on one server, rewritten for
+/// shards and replicas on a cluster.
+fn for_cluster(name: &str, statement: &str, config: &ClickHouseConfig) -> Result<Vec<String>, MigrationError> {
+    match &config.cluster {
+        None => Ok(vec![statement.to_owned()]),
+        Some(cluster) => crate::cluster::rewrite(statement, cluster, &config.database)
+            .map_err(|reason| MigrationError::Cluster { name: name.to_owned(), cluster: cluster.clone(), reason }),
+    }
+}
+
+/// The migrations in `dir` (`NNNN_description.sql`), in order.
+pub fn migrations_in(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     let read_error =
         |path: &Path, e: std::io::Error| MigrationError::Read { path: path.to_owned(), reason: e.to_string() };
     let mut files = Vec::new();
@@ -121,13 +204,9 @@ fn read_migrations(dir: &Path) -> Result<Vec<MigrationFile>, MigrationError> {
             continue;
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let version = name
-            .split('_')
-            .next()
-            .and_then(|prefix| prefix.parse::<u32>().ok())
-            .ok_or_else(|| MigrationError::BadName(name.clone()))?;
+        let version = version_of(&name).ok_or_else(|| MigrationError::BadName(name.clone()))?;
         let text = fs::read_to_string(&path).map_err(|e| read_error(&path, e))?;
-        files.push(MigrationFile { version, name, text });
+        files.push(Migration { version, name, text });
     }
     files.sort_by_key(|file| file.version);
     if let Some(pair) = files.windows(2).find(|pair| pair[0].version == pair[1].version) {
@@ -138,7 +217,7 @@ fn read_migrations(dir: &Path) -> Result<Vec<MigrationFile>, MigrationError> {
 
 /// Splits a migration into statements: they end with `;` at the end of a line. `--` comment
 /// lines are dropped.
-fn statements(text: &str) -> Vec<&str> {
+pub(crate) fn statements(text: &str) -> Vec<&str> {
     text.split(";\n")
         .chain(std::iter::once(""))
         .map(|chunk| chunk.trim().trim_end_matches(';').trim())
@@ -160,9 +239,15 @@ mod tests {
     }
 
     #[test]
+    fn every_migration_file_is_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/clickhouse");
+        assert_eq!(migrations_in(&dir).expect("migrations readable"), embedded_migrations());
+    }
+
+    #[test]
     fn project_migrations_are_well_named_and_ordered() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/clickhouse");
-        let files = read_migrations(&dir).expect("migrations readable");
+        let files = migrations_in(&dir).expect("migrations readable");
         assert!(!files.is_empty());
         for (index, file) in files.iter().enumerate() {
             assert_eq!(file.version as usize, index + 1, "{} breaks the sequence", file.name);

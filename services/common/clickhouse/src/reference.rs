@@ -1,8 +1,6 @@
 //! Loads the reference files into `ref_units`, `ref_denominators`, `ref_procedures` and
 //! `ref_targets`, replacing what was there.
 
-use std::path::Path;
-
 use clickhouse::Row;
 use ioc_reference::ReferenceData;
 use serde::Serialize;
@@ -59,9 +57,8 @@ struct TargetRow<'a> {
     source: &'a str,
 }
 
-/// Replaces the contents of the reference tables with the files in `dir`.
-pub async fn load_reference_data(config: &ClickHouseConfig, dir: &Path) -> Result<ReferenceData, ReferenceError> {
-    let data = ReferenceData::load(dir)?;
+/// Replaces the contents of the reference tables with `data`.
+pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData) -> Result<(), ReferenceError> {
     let client = config.client();
     let write = |table| move |source| ReferenceError::Write { table, source };
 
@@ -119,5 +116,5 @@ pub async fn load_reference_data(config: &ClickHouseConfig, dir: &Path) -> Resul
         insert.write(&row).await.map_err(write("ref_targets"))?;
     }
     insert.end().await.map_err(write("ref_targets"))?;
-    Ok(data)
+    Ok(())
 }

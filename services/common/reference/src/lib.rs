@@ -147,36 +147,69 @@ pub struct ReferenceError {
     pub reason: String,
 }
 
+/// The reference files as they were when the binary was built, so a service image needs no
+/// copy of the repository to load them.
+const EMBEDDED: [(&str, &str); 4] = [
+    (UNITS_FILE, include_str!("../../../../schemas/reference/units.v1.csv")),
+    (DENOMINATORS_FILE, include_str!("../../../../schemas/reference/denominators.v1.csv")),
+    (PROCEDURES_FILE, include_str!("../../../../schemas/reference/procedures.v1.csv")),
+    (TARGETS_FILE, include_str!("../../../../schemas/reference/targets.v2.csv")),
+];
+
 impl ReferenceData {
-    /// Reads the version-1 files from `dir` and checks that every denominator names a known unit.
+    /// Reads the files from `dir` (to load data newer than the binary, or in tests) and checks
+    /// them like [`ReferenceData::embedded`].
     pub fn load(dir: &Path) -> Result<Self, ReferenceError> {
-        let units: Vec<Unit> = read_csv(&dir.join(UNITS_FILE))?;
-        let denominators: Vec<Denominator> = read_csv(&dir.join(DENOMINATORS_FILE))?;
+        Self::parse(|name| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path)
+                .map(|text| (path.clone(), text))
+                .map_err(|e| ReferenceError { path, reason: e.to_string() })
+        })
+    }
+
+    /// The files embedded in the binary (schemas/reference at build time).
+    pub fn embedded() -> Result<Self, ReferenceError> {
+        Self::parse(|name| {
+            let text = EMBEDDED.iter().find(|(file, _)| *file == name).map_or("", |(_, text)| text);
+            Ok((PathBuf::from(format!("(embedded) schemas/reference/{name}")), text.to_owned()))
+        })
+    }
+
+    /// Parses the four files `read` gives (each as its path, for messages, and its text) and
+    /// checks that every denominator names a known unit.
+    fn parse(read: impl Fn(&str) -> Result<(PathBuf, String), ReferenceError>) -> Result<Self, ReferenceError> {
+        let (units_path, units_text) = read(UNITS_FILE)?;
+        let units: Vec<Unit> = read_csv(&units_path, &units_text)?;
+        let (denominators_path, denominators_text) = read(DENOMINATORS_FILE)?;
+        let denominators: Vec<Denominator> = read_csv(&denominators_path, &denominators_text)?;
         if let Some(orphan) = denominators.iter().find(|d| !units.iter().any(|u| u.code == d.unit_code)) {
             return Err(ReferenceError {
-                path: dir.join(DENOMINATORS_FILE),
+                path: denominators_path,
                 reason: format!("unit {} is not in {UNITS_FILE}", orphan.unit_code),
             });
         }
-        let procedures: Vec<Procedure> = read_csv(&dir.join(PROCEDURES_FILE))?;
+        let (procedures_path, procedures_text) = read(PROCEDURES_FILE)?;
+        let procedures: Vec<Procedure> = read_csv(&procedures_path, &procedures_text)?;
         if let Some(bad) = procedures
             .iter()
             .find(|p| !["full_online", "partial_online", "offline"].contains(&p.service_level.as_str()))
         {
             return Err(ReferenceError {
-                path: dir.join(PROCEDURES_FILE),
+                path: procedures_path,
                 reason: format!(
                     "procedure {} has service level {:?}; use full_online, partial_online or offline",
                     bad.code, bad.service_level
                 ),
             });
         }
-        let targets: Vec<Target> = read_csv(&dir.join(TARGETS_FILE))?;
+        let (targets_path, targets_text) = read(TARGETS_FILE)?;
+        let targets: Vec<Target> = read_csv(&targets_path, &targets_text)?;
         if let Some(bad) =
             targets.iter().find(|t| !(t.value > 0.0 && t.value.is_finite()) || t.source.trim().is_empty())
         {
             return Err(ReferenceError {
-                path: dir.join(TARGETS_FILE),
+                path: targets_path,
                 reason: format!("target of {} for {} needs a positive value and its source", bad.indicator, bad.year),
             });
         }
@@ -194,9 +227,9 @@ impl ReferenceData {
     }
 }
 
-fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ReferenceError> {
+fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<Vec<T>, ReferenceError> {
     let fail = |reason: String| ReferenceError { path: path.to_owned(), reason };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     reader.deserialize().collect::<Result<Vec<T>, _>>().map_err(|e| fail(e.to_string()))
 }
 
@@ -220,6 +253,16 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), data.units.len(), "unit codes are unique");
+    }
+
+    #[test]
+    fn the_embedded_files_are_the_ones_on_disk() {
+        let embedded = ReferenceData::embedded().expect("embedded reference data parses");
+        let on_disk = project_data();
+        assert_eq!(embedded.units, on_disk.units);
+        assert_eq!(embedded.denominators, on_disk.denominators);
+        assert_eq!(embedded.procedures, on_disk.procedures);
+        assert_eq!(embedded.targets, on_disk.targets);
     }
 
     #[test]

@@ -12,6 +12,16 @@ const PORTAL_MEASURES: &str = include_str!("portal_measures.sql");
 const EDOC_MEASURES: &str = include_str!("edoc_measures.sql");
 const TRAINING_MEASURES: &str = include_str!("training_measures.sql");
 
+/// The staging tables' engines: the partitioning and order of `measures_daily` and
+/// `measures_monthly` (migrations 0004 and 0006; REPLACE PARTITION needs them equal), on a
+/// plain MergeTree. A staging table belongs to the node that fills it, also on a cluster, where
+/// `CREATE TABLE ... AS measures_daily` alone would copy the replicated engine and its
+/// replication path.
+const DAILY_STAGING_ENGINE: &str =
+    "ENGINE = MergeTree PARTITION BY (source, toYYYYMM(day)) ORDER BY (measure, dimension, unit_code, day)";
+const MONTHLY_STAGING_ENGINE: &str =
+    "ENGINE = MergeTree PARTITION BY (source, toYYYYMM(month)) ORDER BY (measure, dimension, unit_code, month)";
+
 /// What a cycle did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -106,8 +116,11 @@ async fn rebuild_months(
     let suffix = format!("{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
     let staging =
         Staging { daily: format!("measures_staging_{suffix}"), monthly: format!("measures_staging_m_{suffix}") };
-    client.query(&format!("CREATE TABLE {} AS measures_daily", staging.daily)).execute().await?;
-    let created = client.query(&format!("CREATE TABLE {} AS measures_monthly", staging.monthly)).execute().await;
+    client.query(&format!("CREATE TABLE {} AS measures_daily {DAILY_STAGING_ENGINE}", staging.daily)).execute().await?;
+    let created = client
+        .query(&format!("CREATE TABLE {} AS measures_monthly {MONTHLY_STAGING_ENGINE}", staging.monthly))
+        .execute()
+        .await;
     let result = match created {
         Ok(()) => fill_and_swap(client, source, first_month, &staging).await,
         Err(error) => Err(error),
@@ -269,6 +282,17 @@ mod tests {
             ioc_events::measures::ALL.iter().map(|name| (*name).to_owned()).collect();
         assert_eq!(written.difference(&declared).collect::<Vec<_>>(), Vec::<&String>::new(), "written, not declared");
         assert_eq!(declared.difference(&written).collect::<Vec<_>>(), Vec::<&String>::new(), "declared, not written");
+    }
+
+    #[test]
+    fn staging_tables_are_partitioned_and_ordered_like_the_measures() {
+        let migrations: String = ioc_clickhouse::embedded_migrations().into_iter().map(|m| m.text).collect();
+        for engine in [DAILY_STAGING_ENGINE, MONTHLY_STAGING_ENGINE] {
+            let keys = engine.trim_start_matches("ENGINE = MergeTree ");
+            let (partition, order) = keys.split_once(" ORDER BY ").expect("both keys");
+            assert!(migrations.contains(&format!("{partition}\n")), "{partition} is not the measures' partitioning");
+            assert!(migrations.contains(&format!("ORDER BY {order};")), "ORDER BY {order} is not the measures' order");
+        }
     }
 
     #[test]

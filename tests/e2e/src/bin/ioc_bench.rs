@@ -63,12 +63,7 @@ async fn main() -> anyhow::Result<()> {
 
     if !cli.reuse {
         clickhouse.server_client().query(&format!("DROP DATABASE IF EXISTS {}", cli.database)).execute().await?;
-        let migrate = ProcessorConfig {
-            clickhouse: clickhouse.clone(),
-            migrations_dir: root.join("schemas/clickhouse"),
-            reference_dir: root.join("schemas/reference"),
-            ..ProcessorConfig::default()
-        };
+        let migrate = ProcessorConfig { clickhouse: clickhouse.clone(), ..ProcessorConfig::default() };
         ioc_processor::migrate(&migrate).await.context("migrations")?;
         let reference = ReferenceData::load(&root.join("schemas/reference"))?;
         let started = Instant::now();

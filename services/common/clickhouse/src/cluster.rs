@@ -1,0 +1,264 @@
+//! Cluster mode: the same migrations on ClickHouse shards and replicas.
+//!
+//! The migrations under schemas/clickhouse are written for one server. With a cluster
+//! configured, each statement is rewritten before it runs: every table gets a `Replicated`
+//! engine and `ON CLUSTER`, and the tables that grow with the events are split over the shards
+//! behind a `Distributed` table of the original name, so every query (rollup, API, analysts)
+//! keeps its table names. Where each table lives is declared once, in [`placement`]; a
+//! migration that creates an undeclared table fails in cluster mode, naming it.
+//!
+//! Why this placement (docs/architecture.md, "Past one machine"): raw events and dossier facts
+//! are the bulk of the data and are sharded; the measures the dashboard reads are small and are
+//! replicated on every node, so a dashboard query is answered by the node it reaches, without
+//! asking the other shards.
+
+/// Where a table's rows live in cluster mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Split over the shards by `key` (each shard replicated): `<table>_local` on every node,
+    /// and `<table>` a `Distributed` table over them.
+    Sharded {
+        /// The sharding expression.
+        key: &'static str,
+    },
+    /// A full copy on every node (one replication group for the whole cluster).
+    Everywhere,
+}
+
+/// The placement of each table the migrations create.
+///
+/// - Raw events are sharded so that every event of an entity lands on one shard: dossier events
+///   by dossier, e-documents and training by unit (a document is known by its unit and number;
+///   learners, households and classes belong to a unit). The rollup reads them through their
+///   Distributed tables, so its results do not depend on this choice; the choice keeps each
+///   entity's redeliveries together, which `LIMIT 1 BY event_id` and `FINAL` rely on.
+/// - `dossier_facts` is sharded by dossier: all versions of a dossier's facts on one shard,
+///   where `FINAL` keeps the newest.
+/// - Measures, reference data, the rollup's state and the migration log are small and read by
+///   every query: a copy on every node.
+pub fn placement(table: &str) -> Option<Placement> {
+    match table {
+        "portal_events" | "dossier_facts" => Some(Placement::Sharded { key: "cityHash64(dossier_id)" }),
+        "edoc_events" | "training_events" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
+        "measures_daily" | "measures_monthly" | "rollup_state" | "schema_migrations" | "ref_units"
+        | "ref_denominators" | "ref_procedures" | "ref_targets" => Some(Placement::Everywhere),
+        _ => None,
+    }
+}
+
+/// The statements that apply `statement` (one statement of a single-server migration) to the
+/// cluster `cluster`, for the database `database`. Every name is qualified with the database:
+/// `ON CLUSTER` statements run on the other nodes in their default database.
+pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<String>, String> {
+    // Comment lines before the statement are the migration's prose, not SQL to rewrite.
+    let start = statement.lines().take_while(|line| line.trim().is_empty() || line.trim_start().starts_with("--"));
+    let skipped: usize = start.map(|line| line.len() + 1).sum();
+    let text = statement.get(skipped..).unwrap_or(statement).trim();
+    let on = format!("ON CLUSTER {cluster}");
+    let undeclared = |table: &str| {
+        format!(
+            "table {table} has no placement for cluster mode: declare it in services/common/clickhouse/src/cluster.rs"
+        )
+    };
+    if let Some(rest) = strip_prefix_words(text, &["CREATE", "TABLE", "IF", "NOT", "EXISTS"]) {
+        let (table, body) = split_name(rest)?;
+        let (before, engine, args, after) = split_engine(body)?;
+        let replicated = |path: &str| {
+            let mut arguments = format!("'/clickhouse/tables/{path}', '{{replica}}'");
+            if !args.is_empty() {
+                arguments.push_str(", ");
+                arguments.push_str(&args);
+            }
+            format!("ENGINE = Replicated{engine}({arguments})")
+        };
+        return match placement(table).ok_or_else(|| undeclared(table))? {
+            Placement::Everywhere => Ok(vec![format!(
+                "CREATE TABLE IF NOT EXISTS {database}.{table} {on} {before}{}{after}",
+                replicated(&format!("all/{database}/{table}"))
+            )]),
+            Placement::Sharded { key } => Ok(vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {database}.{table}_local {on} {before}{}{after}",
+                    replicated(&format!("{{shard}}/{database}/{table}_local"))
+                ),
+                distributed(table, cluster, database, key),
+            ]),
+        };
+    }
+    if let Some(rest) = strip_prefix_words(text, &["ALTER", "TABLE"]) {
+        let (table, change) = split_name(rest)?;
+        return match placement(table).ok_or_else(|| undeclared(table))? {
+            Placement::Everywhere => Ok(vec![format!("ALTER TABLE {database}.{table} {on} {change}")]),
+            // ClickHouse refuses ALTER ... ON CLUSTER on a Distributed table when the shards are
+            // replicated; it holds no data, so it is made again over the altered local tables.
+            Placement::Sharded { key } => Ok(vec![
+                format!("ALTER TABLE {database}.{table}_local {on} {change}"),
+                format!("DROP TABLE IF EXISTS {database}.{table} {on}"),
+                distributed(table, cluster, database, key),
+            ]),
+        };
+    }
+    if let Some(rest) = strip_prefix_words(text, &["CREATE", "VIEW", "IF", "NOT", "EXISTS"]) {
+        let (view, body) = split_name(rest)?;
+        return Ok(vec![format!("CREATE VIEW IF NOT EXISTS {database}.{view} {on} {}", qualify(body, database))]);
+    }
+    if let Some(rest) = strip_prefix_words(text, &["CREATE", "VIEW"]) {
+        let (view, body) = split_name(rest)?;
+        return Ok(vec![format!("CREATE VIEW {database}.{view} {on} {}", qualify(body, database))]);
+    }
+    if let Some(rest) = strip_prefix_words(text, &["DROP", "TABLE", "IF", "EXISTS"]) {
+        let (name, body) = split_name(rest)?;
+        if !body.is_empty() || !name.starts_with("v_") {
+            return Err(format!("only views may be dropped by a migration in cluster mode: {}", first_line(text)));
+        }
+        return Ok(vec![format!("DROP TABLE IF EXISTS {database}.{name} {on}")]);
+    }
+    Err(format!("statement not supported in cluster mode: {}", first_line(text)))
+}
+
+fn distributed(table: &str, cluster: &str, database: &str, key: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {database}.{table} ON CLUSTER {cluster} AS {database}.{table}_local \
+         ENGINE = Distributed({cluster}, {database}, {table}_local, {key})"
+    )
+}
+
+/// A view's query with every table it reads (`FROM t`, `JOIN t`) qualified with `database`.
+fn qualify(body: &str, database: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = ["FROM ", "JOIN "].iter().filter_map(|word| rest.find(word).map(|i| i + word.len())).min() {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let end = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
+        if end > 0 && placement(&rest[..end]).is_some() {
+            out.push_str(database);
+            out.push('.');
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` without the leading `words` (any case, any whitespace between), if it starts with
+/// them.
+fn strip_prefix_words<'a>(text: &'a str, words: &[&str]) -> Option<&'a str> {
+    let mut rest = text;
+    for word in words {
+        rest = rest.trim_start();
+        let head = rest.get(..word.len())?;
+        if !head.eq_ignore_ascii_case(word) || rest[word.len()..].chars().next().is_some_and(is_name_char) {
+            return None;
+        }
+        rest = &rest[word.len()..];
+    }
+    Some(rest.trim_start())
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// A leading identifier and what follows it.
+fn split_name(text: &str) -> Result<(&str, &str), String> {
+    let end = text.find(|c: char| !is_name_char(c)).unwrap_or(text.len());
+    if end == 0 {
+        return Err(format!("expected a table name: {}", first_line(text)));
+    }
+    Ok((&text[..end], text[end..].trim_start()))
+}
+
+/// Splits a table body at its `ENGINE = Name(args)`: (what comes before, the engine's name, its
+/// arguments without parentheses, what comes after).
+fn split_engine(body: &str) -> Result<(&str, &str, String, &str), String> {
+    let at = body.find("ENGINE = ").ok_or_else(|| format!("no `ENGINE = ` in {}", first_line(body)))?;
+    let after_engine = &body[at + "ENGINE = ".len()..];
+    let name_end = after_engine.find(|c: char| !is_name_char(c)).unwrap_or(after_engine.len());
+    let engine = &after_engine[..name_end];
+    if !engine.ends_with("MergeTree") {
+        return Err(format!("only MergeTree engines can be replicated, not {engine}"));
+    }
+    let mut rest = &after_engine[name_end..];
+    let mut args = String::new();
+    if let Some(inside) = rest.strip_prefix('(') {
+        let close = inside.find(')').ok_or_else(|| format!("unclosed engine arguments in {}", first_line(body)))?;
+        args = inside[..close].trim().to_owned();
+        rest = &inside[close + 1..];
+    }
+    Ok((&body[..at], engine, args, rest))
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sharded_table_becomes_replicated_local_tables_behind_a_distributed_one() {
+        let statement = "CREATE TABLE IF NOT EXISTS dossier_facts\n(\n    dossier_id String,\n    version UInt64\n)\n\
+                         ENGINE = ReplacingMergeTree(version)\nORDER BY (dossier_id)";
+        let out = rewrite(statement, "ioc", "prod").expect("rewritten");
+        assert_eq!(out.len(), 2);
+        assert!(
+            out[0].starts_with("CREATE TABLE IF NOT EXISTS prod.dossier_facts_local ON CLUSTER ioc (\n"),
+            "{}",
+            out[0]
+        );
+        assert!(
+            out[0].contains(
+                "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/prod/dossier_facts_local', '{replica}', version)\nORDER BY"
+            ),
+            "{}",
+            out[0]
+        );
+        assert!(out[1].contains(
+            "prod.dossier_facts ON CLUSTER ioc AS prod.dossier_facts_local ENGINE = Distributed(ioc, prod, dossier_facts_local, cityHash64(dossier_id))"
+        ));
+    }
+
+    #[test]
+    fn a_small_table_is_copied_everywhere_and_altered_on_the_cluster() {
+        let out =
+            rewrite("CREATE TABLE IF NOT EXISTS ref_units (code String) ENGINE = MergeTree ORDER BY code", "c", "d")
+                .expect("rewritten");
+        assert_eq!(
+            out,
+            ["CREATE TABLE IF NOT EXISTS d.ref_units ON CLUSTER c (code String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/d/ref_units', '{replica}') ORDER BY code"]
+        );
+        let out = rewrite("ALTER TABLE ref_targets ADD COLUMN kind String AFTER year", "c", "d").expect("rewritten");
+        assert_eq!(out, ["ALTER TABLE d.ref_targets ON CLUSTER c ADD COLUMN kind String AFTER year"]);
+        let out = rewrite("ALTER TABLE portal_events ADD COLUMN x UInt8", "c", "d").expect("rewritten");
+        assert_eq!(out[0], "ALTER TABLE d.portal_events_local ON CLUSTER c ADD COLUMN x UInt8");
+        assert_eq!(out[1], "DROP TABLE IF EXISTS d.portal_events ON CLUSTER c");
+    }
+
+    #[test]
+    fn views_go_on_every_node_and_anything_else_is_refused_by_name() {
+        let out = rewrite("CREATE VIEW IF NOT EXISTS v_units AS\nSELECT code FROM ref_units", "c", "d").expect("view");
+        assert_eq!(out, ["CREATE VIEW IF NOT EXISTS d.v_units ON CLUSTER c AS\nSELECT code FROM d.ref_units"]);
+        let out = rewrite("CREATE VIEW v AS SELECT * FROM (SELECT x FROM rollup_state) JOIN nothing_known", "c", "d")
+            .expect("view");
+        assert_eq!(
+            out,
+            ["CREATE VIEW d.v ON CLUSTER c AS SELECT * FROM (SELECT x FROM d.rollup_state) JOIN nothing_known"]
+        );
+        let error = rewrite("CREATE TABLE IF NOT EXISTS mystery (x UInt8) ENGINE = MergeTree ORDER BY x", "c", "d")
+            .expect_err("undeclared table");
+        assert!(error.contains("mystery") && error.contains("cluster.rs"), "{error}");
+        assert!(rewrite("DROP TABLE IF EXISTS portal_events", "c", "d").is_err());
+        assert!(rewrite("INSERT INTO ref_units VALUES ('x')", "c", "d").is_err());
+    }
+
+    #[test]
+    fn every_project_migration_can_run_on_a_cluster() {
+        for migration in crate::embedded_migrations() {
+            for statement in crate::migrate::statements(&migration.text) {
+                let rewritten = rewrite(statement, "ioc", "ioc").unwrap_or_else(|e| panic!("{}: {e}", migration.name));
+                assert!(rewritten.iter().all(|s| s.contains("ON CLUSTER ioc")), "{}: {rewritten:?}", migration.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The pipeline past one machine's engines, on the clustered local stack (`ops/cluster up`, which
+//! ops/test starts): three Kafka brokers (replication 3, min.insync.replicas 2) and ClickHouse as
+//! two shards of two replicas behind ZooKeeper, the services in cluster mode.
+//!
+//! While the simulator sends its days, one replica of each shard is SIGKILLed and restarted, and
+//! then one broker is stopped and restarted. Every acknowledged event must be stored once, rows
+//! must be spread over both shards and agree on both replicas, and every indicator must equal the
+//! ground truth, for the whole run and for periods starting after the data. The figures go to
+//! target/figures/reliability-cluster.md (`ops/record-figures` keeps them in RELIABILITY.md).
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use ioc_e2e::{repo_root, Pipeline};
+use ioc_reference::ReferenceData;
+use ioc_simulator::{simulate, Facts, Faults, Scenario, Sender};
+
+/// Runs `ops/cluster <action> <node>` and waits for it (a start waits until the node answers).
+async fn cluster(action: &str, node: &str) {
+    let script = repo_root().join("ops/cluster");
+    let (action, node) = (action.to_owned(), node.to_owned());
+    let status =
+        tokio::task::spawn_blocking(move || std::process::Command::new(script).args([&action, &node]).status())
+            .await
+            .expect("join")
+            .expect("ops/cluster runs");
+    assert!(status.success(), "ops/cluster failed");
+}
+
+/// Counts rows of `table` on one node, straight on its HTTP port.
+async fn count_on(port: u16, database: &str, table: &str) -> u64 {
+    let url = format!("http://127.0.0.1:{port}/?database={database}");
+    let text = reqwest::Client::new()
+        .post(&url)
+        .body(format!("SELECT count() FROM {table}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("node on {port} unreachable: {e}"))
+        .text()
+        .await
+        .expect("text");
+    text.trim().parse().unwrap_or_else(|_| panic!("node on {port}: {text}"))
+}
+
+/// How long each phase of the load (and so each fault) lasts at least.
+const PHASE: Duration = Duration::from_secs(20);
+
+struct Row {
+    scenario: &'static str,
+    offered: usize,
+    acknowledged: usize,
+    retried: usize,
+    stored: u64,
+    exact: bool,
+    note: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss() {
+    let pipeline = Pipeline::start_clustered().await;
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"), days: 10, scale: 0.02 };
+    let run = simulate(20261001, &scenario, Faults { duplicates: 0.03, reorder: 0.03, late: 0.02 }, 100, &reference);
+    let sender = Sender::new(&pipeline.ingest.url, pipeline.keys.clone());
+    let batches = run.batches.len();
+    let mut acknowledged = 0;
+    let mut retried = 0;
+    let started = Instant::now();
+    let mut notes = Vec::new();
+    // Four phases of the load: before, with ch2 and ch4 killed, with kafka2 stopped, after.
+    for (phase, chunk) in run.batches.chunks(batches.div_ceil(4)).enumerate() {
+        match phase {
+            1 => {
+                cluster("kill", "ch2").await;
+                cluster("kill", "ch4").await;
+                notes.push(format!("ch2 and ch4 SIGKILLed at {:?}", started.elapsed()));
+            }
+            2 => {
+                cluster("start", "ch2").await;
+                cluster("start", "ch4").await;
+                notes.push(format!("restarted at {:?}", started.elapsed()));
+                cluster("stop", "kafka2").await;
+                notes.push(format!("kafka2 stopped at {:?}", started.elapsed()));
+            }
+            3 => {
+                cluster("start", "kafka2").await;
+                notes.push(format!("kafka2 back at {:?}", started.elapsed()));
+            }
+            _ => {}
+        }
+        // Spread each phase over 20 s at least, so each fault lasts under load.
+        let phase_started = Instant::now();
+        let parts = chunk.chunks(chunk.len().div_ceil(10).max(1)).count() as u32;
+        for batches in chunk.chunks(chunk.len().div_ceil(10).max(1)) {
+            let report = sender.send_all(batches).await.expect("ingest acknowledges every batch");
+            acknowledged += report.accepted;
+            retried += report.retries;
+            tokio::time::sleep(PHASE / parts).await;
+        }
+        tokio::time::sleep(PHASE.saturating_sub(phase_started.elapsed())).await;
+    }
+    assert_eq!(acknowledged, run.events.len() + run.injected.duplicates);
+    pipeline.wait_for_events(run.events.len() as u64, Duration::from_secs(600)).await;
+    let stored = pipeline
+        .count(
+            "SELECT toUInt64(assumeNotNull((SELECT uniqExact(event_id) FROM portal_events) \
+             + (SELECT uniqExact(event_id) FROM edoc_events) + (SELECT uniqExact(event_id) FROM training_events)))",
+        )
+        .await;
+
+    let mut differences = ioc_e2e::indicator_differences(&pipeline.api.url, &run.truth).await;
+    let facts = Facts::from_events(&run.events);
+    differences.extend(
+        ioc_e2e::periods::later_period_differences(&pipeline.api.url, &facts, &reference, scenario.start).await,
+    );
+
+    // Rows on both shards, and both replicas of each shard agree once the killed ones caught up.
+    let database = pipeline.clickhouse.database.clone();
+    let mut spread = Vec::new();
+    for table in ["portal_events_local", "edoc_events_local", "training_events_local", "dossier_facts_local"] {
+        let (shard1, shard2) = (count_on(8131, &database, table).await, count_on(8133, &database, table).await);
+        spread.push(format!("{table}: {shard1} + {shard2}"));
+        if shard1 == 0 || shard2 == 0 {
+            differences.push(format!("{table} is not spread over both shards: {shard1} and {shard2} rows"));
+        }
+        for (first, second) in [(8131, 8132), (8133, 8134)] {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let (a, b) = (count_on(first, &database, table).await, count_on(second, &database, table).await);
+                if a == b {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    differences.push(format!("{table}: replicas on {first} and {second} hold {a} and {b} rows"));
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    eprintln!("rows per shard: {}", spread.join("; "));
+
+    let rows = [Row {
+        scenario: "Cluster: one ClickHouse replica of each shard SIGKILLed, then one of three Kafka brokers stopped, under load",
+        offered: run.events.len(),
+        acknowledged,
+        retried,
+        stored,
+        exact: differences.is_empty(),
+        note: format!("{}; {}", notes.join(", "), spread.join("; ")),
+    }];
+    write_figures(&rows);
+    assert_eq!(stored, run.events.len() as u64, "events lost");
+    assert!(
+        differences.is_empty(),
+        "{} differences, first 20:\n{}",
+        differences.len(),
+        differences.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
+    pipeline.stop().await;
+}
+
+fn write_figures(rows: &[Row]) {
+    let mut text = String::from(
+        "## Past one machine: the clustered local stack\n\n\
+         Measured by `cargo test -p ioc-e2e --test cluster` on `ops/cluster` (three KRaft brokers, replication 3, \
+         min.insync.replicas 2; ClickHouse 2 shards x 2 replicas, inserts acknowledged on two replicas). Columns as above.\n\n\
+         | scenario | offered | acknowledged | retried requests | stored | lost | indicators exact | notes |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        let lost = (row.offered as u64).saturating_sub(row.stored);
+        let exact = if row.exact { "yes" } else { "no" };
+        let _ = writeln!(
+            text,
+            "| {} | {} | {} | {} | {} | {lost} | {exact} | {} |",
+            row.scenario, row.offered, row.acknowledged, row.retried, row.stored, row.note
+        );
+    }
+    let dir = repo_root().join("target/figures");
+    std::fs::create_dir_all(&dir).expect("target/figures");
+    std::fs::write(dir.join("reliability-cluster.md"), &text).expect("figures written");
+    eprintln!("{text}");
+}
