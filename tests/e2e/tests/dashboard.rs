@@ -46,7 +46,7 @@ async fn the_dashboard_works_in_a_real_browser() {
 
     let artifacts = repo_root().join("target/dashboard");
     let mut node = std::process::Command::new("node");
-    node.args(["--test", "--test-concurrency=1", "tests/"])
+    node.args(["--test", "--test-concurrency=1", "tests/dashboard.test.mjs"])
         .current_dir(&web)
         .env("IOC_DASHBOARD_URL", &pipeline.api.url)
         .env("IOC_STALE_API_URL", &doomed.url)

@@ -46,8 +46,8 @@ export function duration(lang, seconds) {
   return `${number(lang, hours / 24, 1)} ${lang === 'vi' ? 'ngày' : 'days'}`;
 }
 
-/// Today in the province (YYYY-MM-DD).
-export function today() {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: ZONE, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+/// Today in the province (YYYY-MM-DD), or the province's day at the instant `now`.
+export function today(now = new Date()) {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: ZONE, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
   return parts;
 }
