@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use ioc_clickhouse::ClickHouseConfig;
-use ioc_telemetry::ConfigError;
+use ioc_service::ConfigError;
 use serde::Deserialize;
 
 /// Everything ioc-api needs to run.
@@ -44,7 +44,7 @@ impl ApiConfig {
     /// Reads and validates the configuration.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_API_CONFIG").map(PathBuf::from);
-        let config: ApiConfig = ioc_telemetry::load_config("IOC_API", file.as_deref(), &["pipeline_metrics_urls"])?;
+        let config: ApiConfig = ioc_service::load_config("IOC_API", file.as_deref(), &["pipeline_metrics_urls"])?;
         config.validate()?;
         Ok(config)
     }

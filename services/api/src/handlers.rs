@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{Datelike, NaiveDate};
 use clickhouse::Row;
-use ioc_events::indicators::{self, Definition};
+use ioc_domain::indicators::{self, Definition};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -184,7 +184,7 @@ pub struct UnitProfile {
 }
 
 fn today() -> NaiveDate {
-    chrono::Utc::now().with_timezone(&ioc_events::local_offset()).date_naive()
+    chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive()
 }
 
 fn indicator(id: &str) -> Result<&'static Definition, ApiError> {

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use ioc_events::indicators::{self as ids, Definition, Kind};
-use ioc_events::measures as m;
-use ioc_events::TargetGroup;
+use ioc_domain::indicators::{self as ids, Definition, Kind};
+use ioc_domain::measures as m;
+use ioc_domain::TargetGroup;
 use serde::{Deserialize, Serialize};
 
 use crate::measures::Totals;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::routing::get;
 use axum::{Json, Router};
-use ioc_telemetry::Readiness;
+use ioc_service::Readiness;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
@@ -61,7 +61,7 @@ pub struct IndicatorDefinition {
 }
 
 async fn get_indicators() -> Json<serde_json::Value> {
-    let definitions: Vec<IndicatorDefinition> = ioc_events::indicators::DEFINITIONS
+    let definitions: Vec<IndicatorDefinition> = ioc_domain::indicators::DEFINITIONS
         .iter()
         .map(|d| IndicatorDefinition {
             id: d.id.to_owned(),
@@ -108,7 +108,7 @@ impl Readiness for ClickHouseReadiness {
 
 /// Builds the service's router.
 pub fn router(state: Arc<AppState>) -> Router {
-    let ops = ioc_telemetry::ops_router(
+    let ops = ioc_service::ops_router(
         state.metrics.registry.clone(),
         Arc::new(ClickHouseReadiness(state.clickhouse.clone())),
     );

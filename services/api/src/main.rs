@@ -4,10 +4,10 @@ use anyhow::Context;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    ioc_telemetry::init_logging();
+    ioc_service::init_logging();
     let config = ioc_api::ApiConfig::load().context("failed to load configuration")?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("failed to bind {}", config.listen))?;
-    ioc_api::serve(config, listener, ioc_telemetry::shutdown_signal()).await
+    ioc_api::serve(config, listener, ioc_service::shutdown_signal()).await
 }

@@ -41,7 +41,7 @@ impl Period {
 
 fn local_midnight(day: NaiveDate) -> i64 {
     let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    ioc_events::local_offset().from_local_datetime(&midnight).single().map(|time| time.timestamp()).unwrap_or_default()
+    ioc_domain::local_offset().from_local_datetime(&midnight).single().map(|time| time.timestamp()).unwrap_or_default()
 }
 
 /// The parsed parameters of `GET /v1/kpis`.

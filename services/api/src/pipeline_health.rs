@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use clickhouse::Row;
-use ioc_events::Source;
+use ioc_domain::Source;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -78,7 +78,7 @@ pub async fn read(
             (unix > 0).then(|| {
                 chrono::DateTime::from_timestamp(i64::from(unix), 0)
                     .unwrap_or_default()
-                    .with_timezone(&ioc_events::local_offset())
+                    .with_timezone(&ioc_domain::local_offset())
                     .to_rfc3339()
             })
         };
@@ -102,7 +102,7 @@ pub async fn read(
             }),
         });
     }
-    Ok(PipelineHealth { generated_at: now.with_timezone(&ioc_events::local_offset()).to_rfc3339(), sources })
+    Ok(PipelineHealth { generated_at: now.with_timezone(&ioc_domain::local_offset()).to_rfc3339(), sources })
 }
 
 /// (metric, source, outcome) → value summed over every endpoint; `None` when there are no

@@ -25,7 +25,7 @@ async fn definitions_match_the_document_and_cover_every_indicator() {
     assert!(errors.is_empty(), "{errors:?}");
     let ids: Vec<&str> =
         list["indicators"].as_array().expect("array").iter().filter_map(|d| d["id"].as_str()).collect();
-    assert_eq!(ids.len(), ioc_events::indicators::DEFINITIONS.len());
+    assert_eq!(ids.len(), ioc_domain::indicators::DEFINITIONS.len());
     assert!(ids.contains(&"online_submission_rate") && ids.contains(&"skills_coverage_adult"));
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::http::{header, HeaderMap};
-use ioc_events::Source;
+use ioc_domain::Source;
 use sha2::{Digest, Sha256};
 
 use crate::error::IngestError;

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::future::join_all;
-use ioc_events::{Event, Source};
+use ioc_domain::{Event, Source};
 use rdkafka::producer::FutureRecord;
 use serde::Serialize;
 
@@ -73,7 +73,7 @@ pub async fn post_events(
 
 async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
     let source: Source =
-        source_name.parse().map_err(|e: ioc_events::UnknownSource| IngestError::UnknownSource(e.to_string()))?;
+        source_name.parse().map_err(|e: ioc_domain::UnknownSource| IngestError::UnknownSource(e.to_string()))?;
     state.keys.authorize(headers, source)?;
     // Bounded work: a saturated replica says so at once instead of queueing without limit.
     let _permit = state.in_flight.try_acquire().map_err(|_| {

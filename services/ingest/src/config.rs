@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ioc_events::Source;
+use ioc_domain::Source;
 use ioc_kafka::KafkaConfig;
-use ioc_telemetry::{ConfigError, Secret};
+use ioc_service::{ConfigError, Secret};
 use serde::Deserialize;
 
 /// Everything ioc-ingest needs to run.
@@ -90,7 +90,7 @@ impl IngestConfig {
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_INGEST_CONFIG").map(PathBuf::from);
         let list_keys = ["keys.portal", "keys.edoc", "keys.training", "revoked_keys"];
-        let config: IngestConfig = ioc_telemetry::load_config("IOC_INGEST", file.as_deref(), &list_keys)?;
+        let config: IngestConfig = ioc_service::load_config("IOC_INGEST", file.as_deref(), &list_keys)?;
         config.validate()?;
         Ok(config)
     }
@@ -194,8 +194,7 @@ mod tests {
         )
         .expect("write");
         // A prefix no environment sets, so only the file counts.
-        let config: IngestConfig =
-            ioc_telemetry::load_config("IOC_TEST_UNSET_PREFIX", Some(&file), &[]).expect("loads");
+        let config: IngestConfig = ioc_service::load_config("IOC_TEST_UNSET_PREFIX", Some(&file), &[]).expect("loads");
         config.validate().expect("valid");
         assert_eq!((config.listen.as_str(), config.kafka.brokers.as_str()), ("127.0.0.1:9999", "kafka:9092"));
         assert_eq!(config.revoked_keys, vec![hash.clone()]);
@@ -203,7 +202,7 @@ mod tests {
         assert_eq!(config.max_events_per_request, IngestConfig::default().max_events_per_request);
 
         std::fs::write(&file, "listne = \"127.0.0.1:1\"\n").expect("write");
-        let typo = ioc_telemetry::load_config::<IngestConfig>("IOC_TEST_UNSET_PREFIX", Some(&file), &[]);
+        let typo = ioc_service::load_config::<IngestConfig>("IOC_TEST_UNSET_PREFIX", Some(&file), &[]);
         assert!(typo.expect_err("typo refused").to_string().contains("listne"));
         std::fs::remove_dir_all(dir).ok();
     }

@@ -3,7 +3,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ioc_events::Source;
+use ioc_domain::Source;
 use serde_json::json;
 
 /// Seconds a source should wait before retrying when Kafka is unavailable.

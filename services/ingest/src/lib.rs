@@ -19,8 +19,8 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use axum::Router;
-use ioc_events::Contract;
-use ioc_telemetry::Readiness;
+use ioc_domain::Contract;
+use ioc_service::Readiness;
 use rdkafka::producer::{FutureProducer, Producer};
 use tokio::net::TcpListener;
 
@@ -55,8 +55,7 @@ impl Readiness for KafkaReadiness {
 
 /// Builds the service's router.
 pub fn router(state: Arc<AppState>) -> Router {
-    let ops =
-        ioc_telemetry::ops_router(state.metrics.registry.clone(), Arc::new(KafkaReadiness(state.producer.clone())));
+    let ops = ioc_service::ops_router(state.metrics.registry.clone(), Arc::new(KafkaReadiness(state.producer.clone())));
     Router::new()
         .route("/v1/sources/{source}/events", post(batch::post_events))
         // The handler enforces its own, configurable limits with clear messages.

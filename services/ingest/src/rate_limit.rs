@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use ioc_events::Source;
+use ioc_domain::Source;
 
 use crate::config::RateLimit;
 

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue};
-use ioc_events::Contract;
+use ioc_domain::Contract;
 use ioc_ingest::body::{self, Framing, Limits};
 use ioc_ingest::limits::{check_shape, EventLimits};
 use proptest::prelude::*;

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use ioc_clickhouse::ClickHouseConfig;
-use ioc_events::Source;
+use ioc_domain::Source;
 use ioc_kafka::KafkaConfig;
-use ioc_telemetry::ConfigError;
+use ioc_service::ConfigError;
 use serde::Deserialize;
 
 /// Everything ioc-processor needs to run.
@@ -76,7 +76,7 @@ impl ProcessorConfig {
     /// Reads and validates the configuration.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_PROCESSOR_CONFIG").map(PathBuf::from);
-        let config: ProcessorConfig = ioc_telemetry::load_config("IOC_PROCESSOR", file.as_deref(), &["sources"])?;
+        let config: ProcessorConfig = ioc_service::load_config("IOC_PROCESSOR", file.as_deref(), &["sources"])?;
         config.validate()?;
         Ok(config)
     }

@@ -1,7 +1,7 @@
 //! Decodes a Kafka message into an event. Ingest already checked the contract, so a failure
 //! here means a producer bypassed ingest or a bug: the message is dead-lettered, never dropped.
 
-use ioc_events::{Event, Source};
+use ioc_domain::{Event, Source};
 
 /// Decodes `payload` and checks it belongs to `source`.
 pub fn decode(payload: Option<&[u8]>, source: Source) -> Result<Event, String> {

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ioc_events::{dead_letter_topic, Source};
-use ioc_telemetry::Readiness;
+use ioc_domain::{dead_letter_topic, Source};
+use ioc_service::Readiness;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -102,10 +102,8 @@ pub async fn serve(
         ))
     });
 
-    let ops = ioc_telemetry::ops_router::<()>(
-        context.metrics.registry.clone(),
-        Arc::new(ProcessorReadiness(context.clone())),
-    );
+    let ops =
+        ioc_service::ops_router::<()>(context.metrics.registry.clone(), Arc::new(ProcessorReadiness(context.clone())));
     tracing::info!(address = %listener.local_addr()?, "ioc-processor health endpoint listening");
     let mut http_stop = stopped.clone();
     let http = tokio::spawn(async move {

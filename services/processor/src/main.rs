@@ -34,7 +34,7 @@ enum DlqAction {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    ioc_telemetry::init_logging();
+    ioc_service::init_logging();
     let cli = Cli::parse();
     let config = ioc_processor::ProcessorConfig::load().context("failed to load configuration")?;
     match cli.command.unwrap_or(Command::Run) {
@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(&config.listen)
                 .await
                 .with_context(|| format!("failed to bind {}", config.listen))?;
-            ioc_processor::serve(config, listener, ioc_telemetry::shutdown_signal()).await
+            ioc_processor::serve(config, listener, ioc_service::shutdown_signal()).await
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Pure functions from a decoded event to the row of its source's table.
 
 use clickhouse::Row;
-use ioc_events::{Event, EventBody};
+use ioc_domain::{Event, EventBody};
 use serde::Serialize;
 
 /// Why an event cannot become a row (it goes to the dead-letter topic).

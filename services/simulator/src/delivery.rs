@@ -1,7 +1,7 @@
 //! Turns the generated events into what a real, imperfect source sends: batches per source with
 //! duplicates, local reordering and late arrivals injected at the requested rates.
 
-use ioc_events::{Event, Source};
+use ioc_domain::{Event, Source};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

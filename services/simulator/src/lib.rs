@@ -10,7 +10,7 @@ pub mod truth;
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
-use ioc_events::{Event, Source};
+use ioc_domain::{Event, Source};
 use ioc_reference::ReferenceData;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -57,7 +57,7 @@ pub fn keys(pairs: &[(Source, String)]) -> BTreeMap<Source, String> {
 
 /// The first day of a scenario that ends yesterday (local time), for demos.
 pub fn days_ending_yesterday(days: u32) -> NaiveDate {
-    let today = chrono::Utc::now().with_timezone(&ioc_events::local_offset()).date_naive();
+    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
     today - Duration::days(i64::from(days))
 }
 
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn every_case_the_rules_handle_occurs_in_the_pipeline_scenario() {
-        use ioc_events::{ComplaintSubject, EventBody, ResultForm, Satisfaction};
+        use ioc_domain::{ComplaintSubject, EventBody, ResultForm, Satisfaction};
         let reference = reference();
         let scenario = pipeline_scenario();
         let run = simulate(20261001, &scenario, Faults::default(), 250, &reference);
@@ -187,10 +187,10 @@ mod tests {
             "VNeID confirmed after the certificate",
             events(&|b| matches!(b, EventBody::SkillsVneidConfirmed(_))),
         ));
-        cases.push(("students of adult age", events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.of_adult_age == Some(true) && c.target_group == ioc_events::TargetGroup::Student))));
+        cases.push(("students of adult age", events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.of_adult_age == Some(true) && c.target_group == ioc_domain::TargetGroup::Student))));
         cases.push((
             "primary pupils certified",
-            events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.target_group == ioc_events::TargetGroup::Pupil)),
+            events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.target_group == ioc_domain::TargetGroup::Pupil)),
         ));
         cases.push((
             "electronic results",

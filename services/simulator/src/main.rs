@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Parser;
-use ioc_events::Source;
+use ioc_domain::Source;
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Faults, Scenario, Sender};
 
@@ -58,7 +58,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    ioc_telemetry::init_logging();
+    ioc_service::init_logging();
     let cli = Cli::parse();
     for (name, rate) in [("duplicates", cli.duplicates), ("reorder", cli.reorder), ("late", cli.late)] {
         anyhow::ensure!((0.0..=1.0).contains(&rate), "--{name} must be between 0 and 1, got {rate}");

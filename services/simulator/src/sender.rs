@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ioc_events::Source;
+use ioc_domain::Source;
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::Batch;

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Weekday};
-use ioc_events::indicators::{self as ids, DEFINITIONS};
-use ioc_events::rules::SUPPLEMENT_WAIT_SECONDS;
-use ioc_events::{
+use ioc_domain::indicators::{self as ids, DEFINITIONS};
+use ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
+use ioc_domain::{
     Channel, DossierSnapshot, Event, EventBody, PaymentMethod, RecordLevel, ResultForm, Satisfaction, ServiceLevel,
     TargetGroup,
 };

@@ -109,7 +109,7 @@ pub async fn example_differences(facts: &Facts, reference: &ReferenceData, march
     // Coverage by group for the province at the end of March.
     match example("skills_coverage_by_group.sql").await {
         Ok(rows) => {
-            if rows.len() != ioc_events::TargetGroup::ALL.len() {
+            if rows.len() != ioc_domain::TargetGroup::ALL.len() {
                 differences.push(format!("analyst coverage: {} groups", rows.len()));
             }
             for row in &rows {

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use ioc_api::ApiConfig;
 use ioc_clickhouse::ClickHouseConfig;
-use ioc_events::Source;
+use ioc_domain::Source;
 use ioc_ingest::IngestConfig;
 use ioc_kafka::KafkaConfig;
 use ioc_processor::ProcessorConfig;
-use ioc_telemetry::Secret;
+use ioc_service::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -133,7 +133,7 @@ impl Pipeline {
 
     /// Like [`Pipeline::start`], with ClickHouse at `clickhouse_url` (another engine).
     pub async fn start_on(clickhouse_url: &str) -> Pipeline {
-        ioc_telemetry::init_logging();
+        ioc_service::init_logging();
         let (kafka, clickhouse) = stack_in(random_name("t"), random_name("ioc_test_"), clickhouse_url.to_owned()).await;
         Pipeline::boot(kafka, clickhouse).await
     }
@@ -142,7 +142,7 @@ impl Pipeline {
     /// brokers with topics replicated three times, and ClickHouse as two shards of two replicas
     /// with inserts acknowledged once on two replicas (`insert_quorum` 2).
     pub async fn start_clustered() -> Pipeline {
-        ioc_telemetry::init_logging();
+        ioc_service::init_logging();
         let kafka = KafkaConfig {
             brokers: cluster_kafka_brokers(),
             topic_prefix: random_name("t"),
@@ -163,7 +163,7 @@ impl Pipeline {
     /// Like [`Pipeline::start`], in the database `name` (emptied first), for tests that need a
     /// fixed name such as [`ANALYST_CHECK_DATABASE`].
     pub async fn start_in(name: &str) -> Pipeline {
-        ioc_telemetry::init_logging();
+        ioc_service::init_logging();
         let admin = ClickHouseConfig { url: clickhouse_url(), ..ClickHouseConfig::default() };
         admin.server_client().query(&format!("DROP DATABASE IF EXISTS {name}")).execute().await.expect("drop");
         let (kafka, clickhouse) = stack_in(random_name("t"), name.to_owned(), clickhouse_url()).await;
@@ -376,7 +376,7 @@ pub fn compare_all(
     differences: &mut Vec<String>,
 ) {
     let ids: Vec<&str> = values.iter().map(|v| v.id.as_str()).collect();
-    let defined: Vec<&str> = ioc_events::indicators::DEFINITIONS.iter().map(|d| d.id).collect();
+    let defined: Vec<&str> = ioc_domain::indicators::DEFINITIONS.iter().map(|d| d.id).collect();
     if ids != defined {
         differences.push(format!("{scope}: answered {ids:?}, defined {defined:?}"));
     }

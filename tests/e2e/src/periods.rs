@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use ioc_api::{RankingResponse, SeriesResponse, UnitProfile};
-use ioc_events::indicators::DEFINITIONS;
+use ioc_domain::indicators::DEFINITIONS;
 use ioc_reference::ReferenceData;
 use ioc_simulator::Facts;
 

@@ -52,7 +52,7 @@ pub fn processor_env(
 /// source's clear key in `keys`; `extra` settings (`IOC_INGEST__...`) are added on top.
 pub fn ingest_env(
     kafka: &ioc_kafka::KafkaConfig,
-    keys: &BTreeMap<ioc_events::Source, String>,
+    keys: &BTreeMap<ioc_domain::Source, String>,
     port: u16,
     extra: &[(&str, &str)],
 ) -> BTreeMap<String, String> {

@@ -4,7 +4,7 @@
 
 use ioc_clickhouse::ClickHouseConfig;
 use ioc_e2e::clickhouse_url;
-use ioc_telemetry::Secret;
+use ioc_service::Secret;
 
 fn analyst() -> clickhouse::Client {
     ClickHouseConfig {

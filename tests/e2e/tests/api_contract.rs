@@ -5,7 +5,7 @@ use ioc_e2e::{contract, fresh_stack, get_checked, on_stop, spawn};
 
 #[tokio::test]
 async fn answers_match_the_document_and_bad_requests_say_what_is_wrong() {
-    ioc_telemetry::init_logging();
+    ioc_service::init_logging();
     let (_kafka, clickhouse) = fresh_stack("a", "ioc_api_").await;
     let config = ioc_api::ApiConfig { clickhouse: clickhouse.clone(), ..ioc_api::ApiConfig::default() };
     let api = spawn(|listener, stopped| ioc_api::serve(config, listener, on_stop(stopped))).await;

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use ioc_clickhouse::ClickHouseConfig;
+use ioc_domain::Source;
 use ioc_e2e::process::{binary, free_port, ingest_env, processor_env, ServiceProcess};
 use ioc_e2e::{fresh_stack, on_stop, random_keys, repo_root, spawn, Running};
-use ioc_events::Source;
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Batch, Faults, Scenario, Sender, Simulation};
 
@@ -305,7 +305,7 @@ async fn flood_and_poison() -> Figures {
         .filter_map(|e| {
             let mut bad = e.clone();
             match &mut bad.body {
-                ioc_events::EventBody::DossierReceived(received) => {
+                ioc_domain::EventBody::DossierReceived(received) => {
                     received.due_at = "2200-01-01T17:00:00+07:00".parse().expect("time");
                     bad.event_id = uuid::Uuid::new_v4();
                     Some(bad)
@@ -378,7 +378,7 @@ async fn dead_letters_reaching(processor: &str, expected: usize, timeout: Durati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_every_fault_exactly_once() {
-    ioc_telemetry::init_logging();
+    ioc_service::init_logging();
     let mut figures = Vec::new();
     figures.push(kafka_outage().await);
     figures.push(clickhouse_outage().await);

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use ioc_domain::Source;
 use ioc_e2e::{ingest_config, kafka_brokers, on_stop, random_keys, random_name, spawn, Running};
-use ioc_events::Source;
 use ioc_ingest::IngestConfig;
 use ioc_kafka::KafkaConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -35,7 +35,7 @@ struct Ingest {
 
 impl Ingest {
     async fn start(tune: impl FnOnce(&mut IngestConfig)) -> Ingest {
-        ioc_telemetry::init_logging();
+        ioc_service::init_logging();
         let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix: random_name("t"), ..KafkaConfig::default() };
         kafka.ensure_topics(&[Source::Portal.topic(&kafka.topic_prefix)]).await.expect("topic created");
         let keys = random_keys();

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use ioc_domain::{dead_letter_topic, Source};
 use ioc_e2e::{post_ndjson, random_name, Pipeline};
-use ioc_events::{dead_letter_topic, Source};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
 use rdkafka::producer::FutureRecord;

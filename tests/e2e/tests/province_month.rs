@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use ioc_api::period::{Bucket, Period};
 use ioc_api::{KpiResponse, RankingResponse, SeriesResponse};
+use ioc_domain::indicators::DEFINITIONS;
 use ioc_e2e::{compare_all, compare_values, contract, get_checked, ranking_differences, repo_root, Pipeline};
-use ioc_events::indicators::DEFINITIONS;
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Facts, Faults, GroundTruth, Scenario, Sender};
 

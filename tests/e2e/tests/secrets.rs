@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use ioc_domain::Source;
 use ioc_e2e::process::{binary, free_port, ingest_env, ServiceProcess};
 use ioc_e2e::{kafka_brokers, random_name};
-use ioc_events::Source;
 use serde_json::{json, Value};
 
 const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");

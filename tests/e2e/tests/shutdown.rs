@@ -11,7 +11,7 @@ use ioc_simulator::{simulate, Faults, Scenario, Sender};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
-    ioc_telemetry::init_logging();
+    ioc_service::init_logging();
     let (kafka, clickhouse) = fresh_stack("sd", "ioc_shutdown_").await;
     let port = free_port();
     // Batches wait long, so SIGTERM finds one pending.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 pub use migrate::{embedded_migrations, migrate, migrations_in, Migration, MigrationError};
 pub use reference::{load_reference_data, ReferenceError};
 
-use ioc_telemetry::Secret;
+use ioc_service::Secret;
 
 /// How to reach ClickHouse.
 #[derive(Debug, Clone, Deserialize)]

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{Datelike, NaiveDate, TimeZone};
 use clickhouse::Row;
-use ioc_events::Source;
+use ioc_domain::Source;
 use serde::Deserialize;
 
 const DOSSIER_FACTS: &str = include_str!("dossier_facts.sql");
@@ -97,7 +97,7 @@ pub async fn refresh_source(
     if touched.events > 0 {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
-            let wait = ioc_events::rules::SUPPLEMENT_WAIT_SECONDS;
+            let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
             client.query(DOSSIER_FACTS).bind(next_version()).bind(wait).bind(wait).bind(since).execute().await?;
         }
         months = rebuild_months(client, source, first_month).await?;
@@ -242,7 +242,7 @@ fn next_version() -> u64 {
 
 /// First day of the local month holding the instant `unix`.
 fn month_start(unix: u32) -> NaiveDate {
-    let local = ioc_events::local_offset().timestamp_opt(i64::from(unix), 0).single().unwrap_or_default();
+    let local = ioc_domain::local_offset().timestamp_opt(i64::from(unix), 0).single().unwrap_or_default();
     local.date_naive().with_day(1).unwrap_or_default()
 }
 
@@ -279,7 +279,7 @@ mod tests {
         // The API side of this contract is checked by ioc-api's test of what it reads.
         let written = written_measures();
         let declared: std::collections::BTreeSet<String> =
-            ioc_events::measures::ALL.iter().map(|name| (*name).to_owned()).collect();
+            ioc_domain::measures::ALL.iter().map(|name| (*name).to_owned()).collect();
         assert_eq!(written.difference(&declared).collect::<Vec<_>>(), Vec::<&String>::new(), "written, not declared");
         assert_eq!(declared.difference(&written).collect::<Vec<_>>(), Vec::<&String>::new(), "declared, not written");
     }

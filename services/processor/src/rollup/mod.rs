@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ioc_events::Source;
+use ioc_domain::Source;
 use tokio::sync::watch;
 
 pub use cycle::{refresh_source, Outcome};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
-use ioc_events::{DocumentExchanged, EventBody, RecordLevel, ResultForm, Source, WorkRecordClosed, WorkRecordOpened};
+use ioc_domain::{DocumentExchanged, EventBody, RecordLevel, ResultForm, Source, WorkRecordClosed, WorkRecordOpened};
 use ioc_reference::{Unit, UnitKind};
 use rand::Rng;
 

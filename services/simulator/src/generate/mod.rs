@@ -10,7 +10,7 @@ mod portal;
 mod training;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
-use ioc_events::{Event, EventBody, Source};
+use ioc_domain::{Event, EventBody, Source};
 use ioc_reference::{ReferenceData, Unit, UnitKind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -42,10 +42,10 @@ impl Scenario {
 /// Local (UTC+7) time of day on `day`.
 pub fn local_time(day: NaiveDate, hour: u32, minute: u32) -> DateTime<FixedOffset> {
     let naive = day.and_hms_opt(hour.min(23), minute.min(59), 0).unwrap_or_default();
-    ioc_events::local_offset()
+    ioc_domain::local_offset()
         .from_local_datetime(&naive)
         .single()
-        .unwrap_or_else(|| ioc_events::local_offset().from_utc_datetime(&naive))
+        .unwrap_or_else(|| ioc_domain::local_offset().from_utc_datetime(&naive))
 }
 
 /// Builds events with ids drawn from the scenario's random stream.

@@ -6,7 +6,7 @@
 //! the stream would send (its go-live snapshot and what follows).
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
-use ioc_events::{
+use ioc_domain::{
     Channel, ComplaintKind, ComplaintSubject, DossierComplaintFiled, DossierDigitised, DossierPaid, DossierRated,
     DossierReceived, DossierRef, DossierResolved, DossierResultReturned, DossierSnapshot, EventBody, Outcome,
     PaymentMethod, ResultForm, Satisfaction, ServiceLevel, Source,

@@ -2,7 +2,7 @@
 //! get certified; communes hold "Bình dân học vụ số" classes every week.
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
-use ioc_events::{
+use ioc_domain::{
     ClassHeld, ClassTopic, CourseCompleted, EventBody, LearnerRegistered, SkillsCertified, SkillsVneidConfirmed,
     Source, TargetGroup,
 };

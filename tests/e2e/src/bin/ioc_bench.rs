@@ -12,7 +12,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Parser;
 use ioc_clickhouse::ClickHouseConfig;
-use ioc_events::{Event, Source};
+use ioc_domain::{Event, Source};
 use ioc_processor::transform::{EdocTable, PortalTable, SourceTable, TrainingTable};
 use ioc_processor::ProcessorConfig;
 use ioc_reference::ReferenceData;
@@ -50,7 +50,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    ioc_telemetry::init_logging();
+    ioc_service::init_logging();
     let cli = Cli::parse();
     let root = ioc_e2e::repo_root();
     let clickhouse =

@@ -1,4 +1,6 @@
-//! The event contract of the IOC telemetry pipeline: typed events and their JSON Schemas.
+//! The domain every service shares: the event contract (typed events and their JSON Schemas),
+//! the indicator catalogue ([`indicators`]), the names of the pre-aggregated measures
+//! ([`measures`]), the rules of the dossier lifecycle ([`rules`]) and the province's time zone.
 //!
 //! The JSON Schemas under `schemas/events/` are the contract with source systems; the Rust types
 //! here are what services work with after an event passed [`Contract::check`]. Both are tested
