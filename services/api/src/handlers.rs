@@ -1,5 +1,5 @@
-//! The indicator endpoints: KPIs of a period, series by bucket, unit profiles and rankings. All
-//! read the pre-aggregated measures (see measures.rs).
+//! The endpoints: read the query, ask storage.rs, apply the formulas of kpis.rs, answer with the
+//! shapes of responses.rs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,181 +7,17 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{Datelike, NaiveDate};
-use clickhouse::Row;
 use ioc_domain::indicators::{self, Definition};
-use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::kpis::{self, IndicatorValue};
-use crate::measures::{self, Scope, Totals};
 use crate::period::{Bucket, KpiQuery, NamedPeriod, Period};
-use crate::AppState;
-
-/// The unit an answer is about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Row)]
-pub struct UnitRef {
-    /// Unit code.
-    pub code: String,
-    /// Unit name.
-    pub name: String,
-    /// `xa`, `phuong` or `department`.
-    pub kind: String,
-}
-
-/// A unit as `GET /v1/units` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Row)]
-pub struct UnitInfo {
-    /// Unit code.
-    pub code: String,
-    /// Unit name.
-    pub name: String,
-    /// `xa`, `phuong` or `department`.
-    pub kind: String,
-    /// Province before the 2025 merger (empty for departments).
-    pub former_province: String,
-}
-
-/// The answer of `GET /v1/kpis`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KpiResponse {
-    /// First day of the period (local date).
-    pub from: String,
-    /// Last day of the period, included.
-    pub to: String,
-    /// Time zone the days are in.
-    pub timezone: String,
-    /// The unit, or null for the whole province.
-    pub unit: Option<UnitRef>,
-    /// Every indicator.
-    pub indicators: Vec<IndicatorValue>,
-}
-
-/// A definition in short, as series and rankings name it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IndicatorRef {
-    /// Stable id.
-    pub id: String,
-    /// Vietnamese name.
-    pub name_vi: String,
-    /// English name.
-    pub name_en: String,
-    /// `ratio`, `count` or `average_seconds`.
-    pub kind: String,
-    /// Whether a higher value is better.
-    pub higher_is_better: bool,
-}
-
-impl IndicatorRef {
-    fn of(definition: &Definition) -> Self {
-        IndicatorRef {
-            id: definition.id.to_owned(),
-            name_vi: definition.name_vi.to_owned(),
-            name_en: definition.name_en.to_owned(),
-            kind: definition.kind.as_str().to_owned(),
-            higher_is_better: definition.higher_is_better,
-        }
-    }
-}
-
-/// One point of a series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeriesPoint {
-    /// First day of the calendar bucket.
-    pub bucket_start: String,
-    /// First day counted (the bucket clipped to the requested range).
-    pub from: String,
-    /// Last day counted, included.
-    pub to: String,
-    /// The indicator over those days.
-    pub value: IndicatorValue,
-}
-
-/// The answer of `GET /v1/kpis/{id}/series`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeriesResponse {
-    /// The indicator.
-    pub indicator: IndicatorRef,
-    /// `day`, `week`, `month`, `quarter` or `year`.
-    pub bucket: String,
-    /// First day of the range.
-    pub from: String,
-    /// Last day of the range, included.
-    pub to: String,
-    /// Time zone the days are in.
-    pub timezone: String,
-    /// The unit, or null for the whole province.
-    pub unit: Option<UnitRef>,
-    /// One point per bucket, in time order.
-    pub points: Vec<SeriesPoint>,
-}
-
-/// A named period in an answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeriodRef {
-    /// `2026-09`, `2026-W38`...
-    pub label: String,
-    /// First day.
-    pub from: String,
-    /// Last day, included.
-    pub to: String,
-}
-
-impl PeriodRef {
-    fn of(named: &NamedPeriod) -> Self {
-        PeriodRef { label: named.label(), from: named.period.from.to_string(), to: named.period.to.to_string() }
-    }
-}
-
-/// One unit's place in a ranking.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RankedUnit {
-    /// 1 is best; ties share a rank; null without a value.
-    pub rank: Option<u32>,
-    /// Rank in the previous period.
-    pub previous_rank: Option<u32>,
-    /// `previous_rank - rank`: positive when the unit moved up.
-    pub rank_change: Option<i64>,
-    /// The unit.
-    pub unit: UnitRef,
-    /// The indicator for the period.
-    pub value: IndicatorValue,
-    /// Its ratio (or count) in the previous period.
-    pub previous: Option<f64>,
-}
-
-/// The answer of `GET /v1/rankings/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RankingResponse {
-    /// The indicator.
-    pub indicator: IndicatorRef,
-    /// The period ranked.
-    pub period: PeriodRef,
-    /// The period the rank change compares with.
-    pub previous_period: PeriodRef,
-    /// The 148 commune-level units, best first.
-    pub units: Vec<RankedUnit>,
-}
-
-/// The answer of `GET /v1/units/{code}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UnitProfile {
-    /// The unit.
-    pub unit: UnitInfo,
-    /// Its reference denominators (population, adults, households...).
-    pub denominators: HashMap<String, u64>,
-    /// First day of the period.
-    pub from: String,
-    /// Last day of the period, included.
-    pub to: String,
-    /// Every indicator for the period.
-    pub indicators: Vec<IndicatorValue>,
-    /// First day of the previous period of the same length.
-    pub previous_from: String,
-    /// Its last day.
-    pub previous_to: String,
-    /// Every indicator for the previous period (the trend).
-    pub previous_indicators: Vec<IndicatorValue>,
-}
+use crate::responses::{
+    IndicatorDefinition, IndicatorRef, KpiResponse, PeriodRef, PipelineHealth, RankedUnit, RankingResponse,
+    SeriesPoint, SeriesResponse, UnitInfo, UnitProfile, UnitRef,
+};
+use crate::storage::{self, Scope, Totals};
+use crate::{openapi, pipeline_health, ranking, AppState};
 
 fn today() -> NaiveDate {
     chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive()
@@ -193,19 +29,10 @@ fn indicator(id: &str) -> Result<&'static Definition, ApiError> {
     })
 }
 
-async fn unit_ref(client: &clickhouse::Client, code: &str) -> Result<UnitInfo, ApiError> {
-    client
-        .query("SELECT code, name, kind, former_province FROM ref_units WHERE code = ? LIMIT 1")
-        .bind(code)
-        .fetch_optional::<UnitInfo>()
-        .await?
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown unit {code:?}; GET /v1/units lists the unit codes")))
-}
-
 /// The unit a query names, or `None` for the province; an unknown code is a 400.
 async fn unit_of(client: &clickhouse::Client, query: &KpiQuery) -> Result<Option<UnitRef>, ApiError> {
     match &query.unit {
-        Some(code) => Ok(Some(short(unit_ref(client, code).await?))),
+        Some(code) => Ok(Some(short(storage::unit(client, code).await?))),
         None => Ok(None),
     }
 }
@@ -222,7 +49,7 @@ struct Reference {
 
 impl Reference {
     async fn load(client: &clickhouse::Client) -> Result<Self, ApiError> {
-        let (populations, goals) = tokio::try_join!(measures::populations(client), measures::goals(client))?;
+        let (populations, goals) = tokio::try_join!(storage::populations(client), storage::goals(client))?;
         Ok(Reference { populations, goals })
     }
 
@@ -254,7 +81,7 @@ pub async fn get_kpis(
     let unit = unit_of(client, &query).await?;
     let scope = query.unit.as_deref().map_or(Scope::Province, Scope::Unit);
     let (mut totals, reference) =
-        tokio::try_join!(measures::totals(client, scope, query.period, None), Reference::load(client))?;
+        tokio::try_join!(storage::totals(client, scope, query.period, None), Reference::load(client))?;
     let totals = totals.remove("").unwrap_or_default();
     let scope_key = query.unit.clone().unwrap_or_default();
     let indicators = reference.values(&scope_key, &totals, query.period);
@@ -262,7 +89,7 @@ pub async fn get_kpis(
     Ok(Json(KpiResponse {
         from: query.period.from.to_string(),
         to: query.period.to.to_string(),
-        timezone: "Asia/Ho_Chi_Minh".into(),
+        timezone: ioc_domain::TIME_ZONE.into(),
         unit,
         indicators,
     }))
@@ -289,7 +116,7 @@ pub async fn get_series(
     let client = &state.clickhouse;
     let unit = unit_of(client, &query).await?;
     let (series, reference) = tokio::try_join!(
-        measures::series(client, query.unit.as_deref(), bucket, query.period, Some(kpis::measures_of(definition.id))),
+        storage::series(client, query.unit.as_deref(), bucket, query.period, Some(kpis::measures_of(definition.id))),
         Reference::load(client)
     )?;
     let scope_key = query.unit.clone().unwrap_or_default();
@@ -308,7 +135,7 @@ pub async fn get_series(
         bucket: bucket.as_str().to_owned(),
         from: query.period.from.to_string(),
         to: query.period.to.to_string(),
-        timezone: "Asia/Ho_Chi_Minh".into(),
+        timezone: ioc_domain::TIME_ZONE.into(),
         unit,
         points,
     }))
@@ -316,11 +143,7 @@ pub async fn get_series(
 
 /// `GET /v1/units`.
 pub async fn get_units(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
-    let units: Vec<UnitInfo> = state
-        .clickhouse
-        .query("SELECT code, name, kind, former_province FROM ref_units ORDER BY kind = 'department', name")
-        .fetch_all()
-        .await?;
+    let units = storage::units(&state.clickhouse).await?;
     Ok(Json(serde_json::json!({ "units": units })))
 }
 
@@ -336,12 +159,12 @@ pub async fn get_unit(
     }
     let query = KpiQuery::parse(&params, today(), state.config.max_range_days)?;
     let client = &state.clickhouse;
-    let unit = unit_ref(client, &code).await?;
+    let unit = storage::unit(client, &code).await?;
     let length = chrono::Days::new((query.period.to - query.period.from).num_days().unsigned_abs() + 1);
     let previous = Period { from: query.period.from - length, to: query.period.from - chrono::Days::new(1) };
     let (mut current, mut before, reference) = tokio::try_join!(
-        measures::totals(client, Scope::Unit(&code), query.period, None),
-        measures::totals(client, Scope::Unit(&code), previous, None),
+        storage::totals(client, Scope::Unit(&code), query.period, None),
+        storage::totals(client, Scope::Unit(&code), previous, None),
         Reference::load(client)
     )?;
     let indicators = reference.values(&code, &current.remove("").unwrap_or_default(), query.period);
@@ -376,13 +199,10 @@ pub async fn get_rankings(
     };
     let previous = period.previous();
     let client = &state.clickhouse;
-    let units = client
-        .query("SELECT code, name, kind FROM ref_units WHERE kind != 'department' ORDER BY code")
-        .fetch_all::<UnitRef>();
     let (units, mut current, mut before, reference) = tokio::try_join!(
-        async { units.await.map_err(ApiError::from) },
-        measures::totals(client, Scope::EachUnit, period.period, Some(kpis::measures_of(definition.id))),
-        measures::totals(client, Scope::EachUnit, previous.period, Some(kpis::measures_of(definition.id))),
+        storage::communes(client),
+        storage::totals(client, Scope::EachUnit, period.period, Some(kpis::measures_of(definition.id))),
+        storage::totals(client, Scope::EachUnit, previous.period, Some(kpis::measures_of(definition.id))),
         Reference::load(client)
     )?;
     let empty = Totals::default();
@@ -397,8 +217,8 @@ pub async fn get_rankings(
             (unit, value, previous_value)
         })
         .collect();
-    let ranks = rank(&values.iter().map(|v| v.1.headline()).collect::<Vec<_>>(), definition.higher_is_better);
-    let previous_ranks = rank(&values.iter().map(|v| v.2).collect::<Vec<_>>(), definition.higher_is_better);
+    let ranks = ranking::rank(&values.iter().map(|v| v.1.headline()).collect::<Vec<_>>(), definition.higher_is_better);
+    let previous_ranks = ranking::rank(&values.iter().map(|v| v.2).collect::<Vec<_>>(), definition.higher_is_better);
     let mut ranked: Vec<RankedUnit> = values
         .drain(..)
         .zip(ranks.into_iter().zip(previous_ranks))
@@ -423,28 +243,44 @@ pub async fn get_rankings(
     }))
 }
 
-/// Competition ranks ("1, 2, 2, 4") of `values`, best first; no value, no rank.
-pub fn rank(values: &[Option<f64>], higher_is_better: bool) -> Vec<Option<u32>> {
-    let better = |a: f64, b: f64| if higher_is_better { a > b } else { a < b };
-    values
+/// `GET /v1/indicators`: the definitions.
+pub async fn get_indicators() -> Json<serde_json::Value> {
+    let definitions: Vec<IndicatorDefinition> = ioc_domain::indicators::DEFINITIONS
         .iter()
-        .map(|value| {
-            value.map(|v| {
-                let ahead = values.iter().flatten().filter(|other| better(**other, v)).count();
-                u32::try_from(ahead).unwrap_or(u32::MAX).saturating_add(1)
-            })
+        .map(|d| IndicatorDefinition {
+            id: d.id.to_owned(),
+            decision_766_code: d.decision_766_code.map(str::to_owned),
+            name_vi: d.name_vi.to_owned(),
+            name_en: d.name_en.to_owned(),
+            kind: d.kind.as_str().to_owned(),
+            pillar: d.pillar.as_str().to_owned(),
+            higher_is_better: d.higher_is_better,
+            breakdown: d.breakdown.map(str::to_owned),
+            numerator: d.numerator.to_owned(),
+            denominator: d.denominator.map(str::to_owned),
         })
-        .collect()
+        .collect();
+    Json(serde_json::json!({ "indicators": definitions }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `GET /v1/pipeline`: whether the numbers are live.
+pub async fn get_pipeline(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+) -> Result<Json<PipelineHealth>, ApiError> {
+    let health = pipeline_health::read(&state.clickhouse, &state.http, &state.config.pipeline_metrics_urls).await?;
+    Ok(Json(health))
+}
 
-    #[test]
-    fn ties_share_a_rank_and_missing_values_have_none() {
-        let values = [Some(0.5), Some(0.9), None, Some(0.5), Some(0.1)];
-        assert_eq!(rank(&values, true), vec![Some(2), Some(1), None, Some(2), Some(4)]);
-        assert_eq!(rank(&values, false), vec![Some(2), Some(4), None, Some(2), Some(1)]);
-    }
+/// What `/` answers when the dashboard's assets are missing.
+pub async fn dashboard_missing() -> (axum::http::StatusCode, &'static str) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        "Not found. If you expected the dashboard: its assets are not built or web_dir points elsewhere; \
+         run `npm ci && npm run build` in services/api/web (ops/run does it).",
+    )
+}
+
+/// `GET /openapi.json`.
+pub async fn get_openapi() -> Json<serde_json::Value> {
+    Json(openapi::document())
 }

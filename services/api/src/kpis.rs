@@ -8,7 +8,7 @@ use ioc_domain::measures as m;
 use ioc_domain::TargetGroup;
 use serde::{Deserialize, Serialize};
 
-use crate::measures::Totals;
+use crate::storage::Totals;
 
 /// One entry of a value's breakdown (a procedure, a class topic).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,7 +288,7 @@ pub fn all_values(totals: &Totals, context: &Context<'_>, goals: &Goals, year: i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measures::MeasureKey;
+    use crate::storage::MeasureKey;
 
     fn totals(flows: &[(&str, u64)], stocks: &[(&str, u64)]) -> Totals {
         let key = |name: &str| {

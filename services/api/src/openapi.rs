@@ -152,7 +152,7 @@ pub fn document() -> Value {
                     "properties": {
                         "from": date.clone(),
                         "to": date.clone(),
-                        "timezone": {"const": "Asia/Ho_Chi_Minh"},
+                        "timezone": {"const": ioc_domain::TIME_ZONE},
                         "unit": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/UnitRef"}]},
                         "indicators": {"type": "array", "items": {"$ref": "#/components/schemas/IndicatorValue"}}
                     },
@@ -181,7 +181,7 @@ pub fn document() -> Value {
                         "bucket": {"enum": ["day", "week", "month", "quarter", "year"]},
                         "from": date.clone(),
                         "to": date.clone(),
-                        "timezone": {"const": "Asia/Ho_Chi_Minh"},
+                        "timezone": {"const": ioc_domain::TIME_ZONE},
                         "unit": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/UnitRef"}]},
                         "points": {"type": "array", "items": {"$ref": "#/components/schemas/SeriesPoint"}}
                     },

@@ -1,107 +1,58 @@
 //! `GET /v1/pipeline`: whether the numbers are live. Per source: the newest event time, how many
-//! events arrived in the last five minutes, how far the rollups got, and the rejected and
-//! dead-lettered counts read from the other services' Prometheus endpoints.
+//! events arrived in the five minutes before the last rollup cycle, how far the rollups got (all
+//! from `rollup_state`, which each cycle writes: the dashboard never scans raw events), and the
+//! rejected and dead-lettered counts read from the other services' Prometheus endpoints.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use clickhouse::Row;
 use ioc_domain::Source;
-use serde::{Deserialize, Serialize};
+use ioc_service::metric_names::{INGEST_EVENTS, PROCESSOR_DEAD_LETTERS};
 
 use crate::error::ApiError;
+use crate::responses::{PipelineHealth, SourceHealth};
+use crate::storage;
 
-/// One source's health.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceHealth {
-    /// `portal`, `edoc` or `training`.
-    pub source: String,
-    /// Newest event time stored (RFC 3339, local offset), if any.
-    pub newest_event: Option<String>,
-    /// Seconds between the newest event time and now.
-    pub newest_event_age_seconds: Option<i64>,
-    /// Events stored in the last five minutes, per minute.
-    pub events_per_minute: f64,
-    /// Every event stored before this instant is in the dashboard's numbers.
-    pub rollup_covered_until: Option<String>,
-    /// Events ingest rejected since it started (null when its metrics are not reachable).
-    pub rejected_events: Option<u64>,
-    /// Messages the processor sent to the dead-letter topic since it started (null likewise).
-    pub dead_lettered: Option<u64>,
-}
-
-/// The answer of `GET /v1/pipeline`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PipelineHealth {
-    /// When this was measured (RFC 3339).
-    pub generated_at: String,
-    /// Each source.
-    pub sources: Vec<SourceHealth>,
-}
-
-#[derive(Row, Deserialize)]
-struct Activity {
-    newest: u32,
-    recent: u64,
-}
-
-/// Reads the health of every source; `metrics_urls` are the ingest and processor `/metrics`
-/// endpoints to add up.
+/// Reads the health of every source from the rollups' progress; `metrics_urls` are the ingest
+/// and processor `/metrics` endpoints to add up.
 pub async fn read(
     client: &clickhouse::Client,
     http: &reqwest::Client,
     metrics_urls: &[String],
 ) -> Result<PipelineHealth, ApiError> {
     let now = chrono::Utc::now();
-    let counters = scrape(http, metrics_urls).await;
-    let mut sources = Vec::new();
-    for source in Source::ALL {
-        let table = match source {
-            Source::Portal => "portal_events",
-            Source::Edoc => "edoc_events",
-            Source::Training => "training_events",
-        };
-        // Events dated in the future (a source with a wrong clock) do not make the data look fresh.
-        let activity: Activity = client
-            .query(&format!(
-                "SELECT toUInt32(maxIf(occurred_at, occurred_at <= now() + 300)) AS newest, \
-                        toUInt64(countIf(inserted_at >= now() - 300)) AS recent FROM {table}"
-            ))
-            .fetch_one()
-            .await?;
-        let covered: u32 = client
-            .query("SELECT toUInt32(max(covered_until)) FROM rollup_state WHERE source = ?")
-            .bind(source.as_str())
-            .fetch_one()
-            .await?;
-        let local = |unix: u32| {
-            (unix > 0).then(|| {
-                chrono::DateTime::from_timestamp(i64::from(unix), 0)
-                    .unwrap_or_default()
-                    .with_timezone(&ioc_domain::local_offset())
-                    .to_rfc3339()
-            })
-        };
-        let label = source.as_str();
-        sources.push(SourceHealth {
-            source: label.to_owned(),
-            newest_event: local(activity.newest),
-            newest_event_age_seconds: (activity.newest > 0)
-                .then(|| (now.timestamp() - i64::from(activity.newest)).max(0)),
-            events_per_minute: activity.recent as f64 / 5.0,
-            rollup_covered_until: local(covered),
-            rejected_events: counters.as_ref().map(|c| {
-                c.get(&("ioc_ingest_events_total".to_owned(), label.to_owned(), "rejected".to_owned()))
-                    .copied()
-                    .unwrap_or(0.0) as u64
-            }),
-            dead_lettered: counters.as_ref().map(|c| {
-                c.get(&("ioc_processor_dead_letters_total".to_owned(), label.to_owned(), String::new()))
-                    .copied()
-                    .unwrap_or(0.0) as u64
-            }),
-        });
-    }
+    let (progress, counters) = tokio::join!(storage::rollup_progress(client), scrape(http, metrics_urls));
+    let progress = progress?;
+    let local = |unix: u32| {
+        (unix > 0).then(|| {
+            chrono::DateTime::from_timestamp(i64::from(unix), 0)
+                .unwrap_or_default()
+                .with_timezone(&ioc_domain::local_offset())
+                .to_rfc3339()
+        })
+    };
+    let sources = Source::ALL
+        .iter()
+        .map(|source| {
+            let label = source.as_str();
+            let row = progress.iter().find(|row| row.source == label);
+            let newest = row.map_or(0, |row| row.newest_event);
+            let counter = |metric: &str, outcome: &str| {
+                counters.as_ref().map(|c| {
+                    c.get(&(metric.to_owned(), label.to_owned(), outcome.to_owned())).copied().unwrap_or(0.0) as u64
+                })
+            };
+            SourceHealth {
+                source: label.to_owned(),
+                newest_event: local(newest),
+                newest_event_age_seconds: (newest > 0).then(|| (now.timestamp() - i64::from(newest)).max(0)),
+                events_per_minute: row.map_or(0.0, |row| row.events_last_5_minutes as f64 / 5.0),
+                rollup_covered_until: local(row.map_or(0, |row| row.covered_until)),
+                rejected_events: counter(INGEST_EVENTS, "rejected"),
+                dead_lettered: counter(PROCESSOR_DEAD_LETTERS, ""),
+            }
+        })
+        .collect();
     Ok(PipelineHealth { generated_at: now.with_timezone(&ioc_domain::local_offset()).to_rfc3339(), sources })
 }
 
@@ -136,13 +87,15 @@ fn parse_counters(text: &str) -> Vec<((String, String, String), f64)> {
     };
     text.lines()
         .filter(|line| {
-            line.starts_with("ioc_ingest_events_total{") || line.starts_with("ioc_processor_dead_letters_total{")
+            line.strip_prefix(INGEST_EVENTS)
+                .or_else(|| line.strip_prefix(PROCESSOR_DEAD_LETTERS))
+                .is_some_and(|rest| rest.starts_with('{'))
         })
         .filter_map(|line| {
             let (metric, rest) = line.split_once('{')?;
             let (labels, value) = rest.rsplit_once('}')?;
             let value: f64 = value.trim().parse().ok()?;
-            let outcome = if metric == "ioc_ingest_events_total" { label(labels, "outcome") } else { String::new() };
+            let outcome = if metric == INGEST_EVENTS { label(labels, "outcome") } else { String::new() };
             Some(((metric.to_owned(), label(labels, "source"), outcome), value))
         })
         .collect()

@@ -20,7 +20,7 @@ impl IngestMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let events = IntCounterVec::new(
-            Opts::new("ioc_ingest_events_total", "events received, by source and outcome"),
+            Opts::new(ioc_service::metric_names::INGEST_EVENTS, "events received, by source and outcome"),
             &["source", "outcome"],
         )?;
         let requests = IntCounterVec::new(

@@ -1,5 +1,21 @@
 //! Sends messages that cannot be processed to the dead-letter topic, with their provenance.
 
+/// The headers a dead letter carries (read back by `ioc-processor dlq`, dead_letter_admin.rs).
+pub mod header {
+    /// The topic it was consumed from.
+    pub const SOURCE_TOPIC: &str = "ioc.source_topic";
+    /// Its partition there.
+    pub const SOURCE_PARTITION: &str = "ioc.source_partition";
+    /// Its offset there.
+    pub const SOURCE_OFFSET: &str = "ioc.source_offset";
+    /// Why it could not be processed.
+    pub const ERROR: &str = "ioc.error";
+    /// When it was dead-lettered (RFC 3339).
+    pub const FAILED_AT: &str = "ioc.failed_at";
+    /// On a replayed copy: the dead letter it came from (`partition/offset`).
+    pub const REPLAYED_FROM: &str = "ioc.replayed_from";
+}
+
 use std::time::Duration;
 
 use rdkafka::message::{Header, Message, OwnedHeaders};
@@ -31,11 +47,11 @@ impl DeadLetters {
         let offset = message.offset().to_string();
         loop {
             let headers = OwnedHeaders::new()
-                .insert(Header { key: "ioc.source_topic", value: Some(message.topic()) })
-                .insert(Header { key: "ioc.source_partition", value: Some(&partition) })
-                .insert(Header { key: "ioc.source_offset", value: Some(&offset) })
-                .insert(Header { key: "ioc.error", value: Some(error) })
-                .insert(Header { key: "ioc.failed_at", value: Some(&failed_at) });
+                .insert(Header { key: header::SOURCE_TOPIC, value: Some(message.topic()) })
+                .insert(Header { key: header::SOURCE_PARTITION, value: Some(&partition) })
+                .insert(Header { key: header::SOURCE_OFFSET, value: Some(&offset) })
+                .insert(Header { key: header::ERROR, value: Some(error) })
+                .insert(Header { key: header::FAILED_AT, value: Some(&failed_at) });
             let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
             if let Some(key) = message.key() {
                 record = record.key(key);

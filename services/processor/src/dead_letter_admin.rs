@@ -13,6 +13,7 @@ use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
+use crate::dead_letter::header as names;
 use crate::ProcessorConfig;
 
 /// One dead letter, as `dlq list` prints it (one JSON object per line).
@@ -49,11 +50,11 @@ fn describe(message: &OwnedMessage) -> DeadLetter {
     DeadLetter {
         partition: message.partition(),
         offset: message.offset(),
-        source_topic: header(message, "ioc.source_topic"),
-        source_partition: header(message, "ioc.source_partition"),
-        source_offset: header(message, "ioc.source_offset"),
-        error: header(message, "ioc.error"),
-        failed_at: header(message, "ioc.failed_at"),
+        source_topic: header(message, names::SOURCE_TOPIC),
+        source_partition: header(message, names::SOURCE_PARTITION),
+        source_offset: header(message, names::SOURCE_OFFSET),
+        error: header(message, names::ERROR),
+        failed_at: header(message, names::FAILED_AT),
         event_id,
     }
 }
@@ -128,7 +129,7 @@ pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
     let mut next_offsets: HashMap<i32, i64> = HashMap::new();
     let dlq = dead_letter_topic(&config.kafka.topic_prefix);
     for letter in &letters {
-        let target = header(letter, "ioc.source_topic").with_context(|| {
+        let target = header(letter, names::SOURCE_TOPIC).with_context(|| {
             format!(
                 "dead letter at {}/{} has no ioc.source_topic header; cannot tell where it belongs",
                 letter.partition(),
@@ -137,7 +138,7 @@ pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
         })?;
         let mut headers = OwnedHeaders::new();
         let replayed_from = format!("{}/{}", letter.partition(), letter.offset());
-        headers = headers.insert(rdkafka::message::Header { key: "ioc.replayed_from", value: Some(&replayed_from) });
+        headers = headers.insert(rdkafka::message::Header { key: names::REPLAYED_FROM, value: Some(&replayed_from) });
         let mut record = FutureRecord::<[u8], [u8]>::to(&target).headers(headers);
         if let Some(key) = letter.key() {
             record = record.key(key);

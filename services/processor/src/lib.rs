@@ -3,7 +3,7 @@
 
 mod batch;
 pub mod config;
-mod dead_letter;
+pub mod dead_letter;
 pub mod dead_letter_admin;
 mod decode;
 mod metrics;

@@ -33,8 +33,11 @@ impl ProcessorMetrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, label: &str| IntCounterVec::new(Opts::new(name, help), &[label]);
         let rows_written = counter("ioc_processor_rows_written_total", "rows written to clickhouse", "table")?;
-        let dead_letters =
-            counter("ioc_processor_dead_letters_total", "messages sent to the dead-letter topic", "source")?;
+        let dead_letters = counter(
+            ioc_service::metric_names::PROCESSOR_DEAD_LETTERS,
+            "messages sent to the dead-letter topic",
+            "source",
+        )?;
         let insert_failures =
             counter("ioc_processor_insert_failures_total", "failed insert attempts (retried)", "table")?;
         let commit_failures = counter("ioc_processor_commit_failures_total", "failed offset commits", "source")?;

@@ -1,7 +1,7 @@
 //! Pure functions from a decoded event to the row of its source's table.
 
 use clickhouse::Row;
-use ioc_domain::{Event, EventBody};
+use ioc_domain::{Event, EventBody, Source};
 use serde::Serialize;
 
 /// Why an event cannot become a row (it goes to the dead-letter topic).
@@ -85,7 +85,7 @@ fn name<T: Serialize>(value: &T) -> String {
 
 impl SourceTable for PortalTable {
     type Row = PortalRow;
-    const TABLE: &'static str = "portal_events";
+    const TABLE: &'static str = Source::Portal.events_table();
 
     fn row(event: &Event) -> Result<PortalRow, TransformError> {
         let mut row = PortalRow {
@@ -163,7 +163,7 @@ pub struct EdocRow {
 
 impl SourceTable for EdocTable {
     type Row = EdocRow;
-    const TABLE: &'static str = "edoc_events";
+    const TABLE: &'static str = Source::Edoc.events_table();
 
     fn row(event: &Event) -> Result<EdocRow, TransformError> {
         let mut row = EdocRow {
@@ -226,7 +226,7 @@ pub struct TrainingRow {
 
 impl SourceTable for TrainingTable {
     type Row = TrainingRow;
-    const TABLE: &'static str = "training_events";
+    const TABLE: &'static str = Source::Training.events_table();
 
     fn row(event: &Event) -> Result<TrainingRow, TransformError> {
         let mut row = TrainingRow {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use ioc_domain::{dead_letter_topic, Source};
 use ioc_e2e::{post_ndjson, random_name, Pipeline};
+use ioc_processor::dead_letter::header as names;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
 use rdkafka::producer::FutureRecord;
@@ -44,9 +45,9 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .unwrap_or_else(|| panic!("header {name} missing"))
     };
-    assert_eq!(header("ioc.source_topic"), topic);
-    assert!(header("ioc.error").contains("undecodable"));
-    header("ioc.source_offset").parse::<i64>().expect("numeric offset");
+    assert_eq!(header(names::SOURCE_TOPIC), topic);
+    assert!(header(names::ERROR).contains("undecodable"));
+    header(names::SOURCE_OFFSET).parse::<i64>().expect("numeric offset");
     pipeline.stop().await;
 }
 
@@ -93,10 +94,10 @@ async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
     // could not handle it would have left it.
     let producer = pipeline.kafka.producer().expect("producer");
     let headers = rdkafka::message::OwnedHeaders::new()
-        .insert(rdkafka::message::Header { key: "ioc.source_topic", value: Some(&portal_topic) })
-        .insert(rdkafka::message::Header { key: "ioc.source_partition", value: Some("0") })
-        .insert(rdkafka::message::Header { key: "ioc.source_offset", value: Some("41") })
-        .insert(rdkafka::message::Header { key: "ioc.error", value: Some("unsupported by processor 0.0.9") });
+        .insert(rdkafka::message::Header { key: names::SOURCE_TOPIC, value: Some(&portal_topic) })
+        .insert(rdkafka::message::Header { key: names::SOURCE_PARTITION, value: Some("0") })
+        .insert(rdkafka::message::Header { key: names::SOURCE_OFFSET, value: Some("41") })
+        .insert(rdkafka::message::Header { key: names::ERROR, value: Some("unsupported by processor 0.0.9") });
     let dlq = dead_letter_topic(&pipeline.kafka.topic_prefix);
     let letter = FutureRecord::to(&dlq).key("H37.105-261005-0001").payload(EXAMPLE).headers(headers);
     producer.send(letter, Duration::from_secs(10)).await.expect("dead letter produced");

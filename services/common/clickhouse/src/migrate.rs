@@ -99,6 +99,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0005_analyst_views.sql", include_str!("../../../../schemas/clickhouse/0005_analyst_views.sql")),
     ("0006_monthly_measures.sql", include_str!("../../../../schemas/clickhouse/0006_monthly_measures.sql")),
     ("0007_official_definitions.sql", include_str!("../../../../schemas/clickhouse/0007_official_definitions.sql")),
+    ("0008_rollup_activity.sql", include_str!("../../../../schemas/clickhouse/0008_rollup_activity.sql")),
 ];
 
 /// The migrations embedded in the binary.

@@ -23,7 +23,11 @@ pub use event::{
 };
 pub use source::{dead_letter_topic, Source, UnknownSource};
 
-/// The province's time zone: event time is bucketed in local time (UTC+07:00, no daylight saving).
+/// The province's time zone, as ClickHouse and the API name it. The SQL files write it in their
+/// column types (`DateTime('Asia/Ho_Chi_Minh')`), which Rust cannot reach.
+pub const TIME_ZONE: &str = "Asia/Ho_Chi_Minh";
+
+/// [`TIME_ZONE`]'s offset: event time is bucketed in local time (UTC+07:00, no daylight saving).
 pub const LOCAL_OFFSET_SECONDS: i32 = 7 * 3600;
 
 /// The local time zone as a chrono offset.

@@ -30,6 +30,15 @@ impl Source {
         }
     }
 
+    /// The ClickHouse table holding this source's raw events (schemas/clickhouse/0001_events.sql).
+    pub const fn events_table(self) -> &'static str {
+        match self {
+            Source::Portal => "portal_events",
+            Source::Edoc => "edoc_events",
+            Source::Training => "training_events",
+        }
+    }
+
     /// The topic this source's events go to, e.g. `ioc.portal.v1` for the prefix `ioc`.
     pub fn topic(self, prefix: &str) -> String {
         format!("{prefix}.{}.v1", self.as_str())

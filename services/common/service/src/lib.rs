@@ -2,6 +2,7 @@
 //! print, logging, Prometheus metrics, health/readiness routes and graceful shutdown.
 
 mod config_loader;
+pub mod metric_names;
 mod ops_routes;
 mod secret;
 

@@ -208,16 +208,14 @@ async fn record_state(
     source: Source,
     covered_until: u32,
 ) -> Result<(), clickhouse::error::Error> {
-    let table = match source {
-        Source::Portal => "portal_events",
-        Source::Edoc => "edoc_events",
-        Source::Training => "training_events",
-    };
+    let table = source.events_table();
+    // Events dated in the future (a source with a wrong clock) do not make the data look fresh.
     client
         .query(&format!(
-            "INSERT INTO rollup_state (source, covered_until, refreshed_at, newest_event) \
+            "INSERT INTO rollup_state (source, covered_until, refreshed_at, newest_event, events_last_5_minutes) \
              SELECT ?, toDateTime(?), now(), \
-                    ifNull((SELECT max(occurred_at) FROM {table} WHERE occurred_at <= now() + 300), toDateTime(0))"
+                    ifNull((SELECT max(occurred_at) FROM {table} WHERE occurred_at <= now() + 300), toDateTime(0)), \
+                    ifNull((SELECT count() FROM {table} WHERE inserted_at >= now() - 300), 0)"
         ))
         .bind(source.as_str())
         .bind(covered_until)

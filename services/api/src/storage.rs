@@ -1,7 +1,7 @@
-//! Reads the pre-aggregated `measures_monthly` and `measures_daily` (kept by ioc-processor's
-//! rollup task): flows summed over a period, stocks summed over every day before its end; and
-//! the reference data the indicators are measured against. The dashboard never reads raw
-//! events.
+//! Every query the API sends to ClickHouse, in one place: the pre-aggregated `measures_monthly`
+//! and `measures_daily` (kept by ioc-processor's rollup task; flows summed over a period, stocks
+//! over every day before its end), the reference data the indicators are measured against, the
+//! units, and the rollups' progress. The API never reads raw events.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::kpis::{Goal, Goals};
 use crate::period::{Bucket, Period};
+use crate::responses::{UnitInfo, UnitRef};
 
 /// A measure and its dimension ('' for the total).
 pub type MeasureKey = (String, String);
@@ -333,4 +334,56 @@ pub async fn goals(client: &clickhouse::Client) -> Result<Goals, ApiError> {
         goals.by_indicator.entry(row.indicator).or_default().push((row.year, row.kind, goal));
     }
     Ok(goals)
+}
+
+/// A unit by its code; an unknown code is a 400 that says where the codes are listed.
+pub async fn unit(client: &clickhouse::Client, code: &str) -> Result<UnitInfo, ApiError> {
+    client
+        .query("SELECT code, name, kind, former_province FROM ref_units WHERE code = ? LIMIT 1")
+        .bind(code)
+        .fetch_optional::<UnitInfo>()
+        .await?
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown unit {code:?}; GET /v1/units lists the unit codes")))
+}
+
+/// Every unit, communes and wards by name first, then the departments.
+pub async fn units(client: &clickhouse::Client) -> Result<Vec<UnitInfo>, ApiError> {
+    Ok(client
+        .query("SELECT code, name, kind, former_province FROM ref_units ORDER BY kind = 'department', name")
+        .fetch_all()
+        .await?)
+}
+
+/// The commune-level units a ranking lists, by code.
+pub async fn communes(client: &clickhouse::Client) -> Result<Vec<UnitRef>, ApiError> {
+    Ok(client
+        .query("SELECT code, name, kind FROM ref_units WHERE kind != 'department' ORDER BY code")
+        .fetch_all()
+        .await?)
+}
+
+/// How far one source's rollup got, as its latest cycle recorded it (unix seconds; 0: never).
+#[derive(Debug, Clone, Row, Deserialize)]
+pub struct RollupProgress {
+    /// The source.
+    pub source: String,
+    /// Every event stored before this instant is in the measures.
+    pub covered_until: u32,
+    /// The newest event time stored.
+    pub newest_event: u32,
+    /// Events stored in the five minutes before the cycle.
+    pub events_last_5_minutes: u64,
+}
+
+/// Each source's rollup progress, from `rollup_state` (written by every rollup cycle).
+pub async fn rollup_progress(client: &clickhouse::Client) -> Result<Vec<RollupProgress>, ApiError> {
+    Ok(client
+        .query(
+            "SELECT source, toUInt32(max(covered_until)) AS covered_until, \
+                    toUInt32(argMax(newest_event, refreshed_at)) AS newest_event, \
+                    toUInt64(argMax(events_last_5_minutes, refreshed_at)) AS events_last_5_minutes \
+             FROM rollup_state GROUP BY source",
+        )
+        .fetch_all()
+        .await?)
 }
