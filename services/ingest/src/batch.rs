@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::body::{self, Limits, Slot};
 use crate::error::IngestError;
 use crate::limits;
+use crate::outcome::{Rejection, Unacknowledged};
 use crate::AppState;
 
 /// What happened to one event of the batch.
@@ -109,16 +110,18 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
                 });
                 valid.push((index, event));
             }
-            Err((event_id, reason)) => {
-                results.push(EventResult { index, event_id, status: "rejected", reason: Some(reason) });
+            Err((event_id, rejection)) => {
+                state.metrics.rejections.with_label_values(&[source.as_str(), rejection.kind()]).inc();
+                results.push(EventResult { index, event_id, status: "rejected", reason: Some(rejection.to_string()) });
             }
         }
     }
 
     let unacknowledged = produce(state, source, valid).await;
-    for (index, reason) in &unacknowledged {
+    for (index, failure) in &unacknowledged {
+        state.metrics.delivery_errors.with_label_values(&[source.as_str(), failure.kind()]).inc();
         results[*index].status = "unacknowledged";
-        results[*index].reason = Some(reason.clone());
+        results[*index].reason = Some(failure.to_string());
     }
     let count = |status: &str| results.iter().filter(|r| r.status == status).count();
     let response = BatchResponse {
@@ -144,24 +147,25 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
 }
 
 /// Validates one slot and prepares it for Kafka; on refusal returns the id (if readable) and why.
-fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<String>, String)> {
-    let value = slot.map_err(|reason| (None, reason))?;
+fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<String>, Rejection)> {
+    let value = slot.map_err(|reason| (None, Rejection::Malformed(reason)))?;
     let event_id = value.get("event_id").and_then(|v| v.as_str()).map(str::to_owned);
-    limits::check_shape(&value, &state.event_limits).map_err(|reason| (event_id.clone(), reason))?;
-    let mut event = state.contract.check(value).map_err(|e| (event_id.clone(), e.to_string()))?;
+    limits::check_shape(&value, &state.event_limits)
+        .map_err(|reason| (event_id.clone(), Rejection::OverLimit(reason)))?;
+    let mut event = state.contract.check(value).map_err(|e| (event_id.clone(), Rejection::Contract(e)))?;
     limits::check_time(event.occurred_at, chrono::Utc::now(), &state.event_limits)
-        .map_err(|reason| (event_id.clone(), reason))?;
+        .map_err(|reason| (event_id.clone(), Rejection::OutOfTime(reason)))?;
     if event.source != source {
-        return Err((event_id, format!("event is from source {} but was sent to {source}", event.source)));
+        return Err((event_id, Rejection::WrongSource { event: event.source, endpoint: source }));
     }
     event.pseudonymise(|clear| state.pseudonymiser.hash(clear));
     event.received_at = Some(chrono::Utc::now());
     Ok(event)
 }
 
-/// Produces the events and waits for Kafka; returns the (index, reason) of each event that was
+/// Produces the events and waits for Kafka; returns the index and failure of each event that was
 /// not acknowledged.
-async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) -> Vec<(usize, String)> {
+async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) -> Vec<(usize, Unacknowledged)> {
     let topic = source.topic(&state.config.kafka.topic_prefix);
     let mut failed = Vec::new();
     let mut pending = Vec::with_capacity(events.len());
@@ -169,22 +173,22 @@ async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) 
         let payload = match serde_json::to_vec(&event) {
             Ok(payload) => payload,
             Err(error) => {
-                failed.push((index, format!("failed to encode event: {error}")));
+                failed.push((index, Unacknowledged::Encode(error.to_string())));
                 continue;
             }
         };
         let record = FutureRecord::to(&topic).key(event.body.entity_id()).payload(&payload);
         match state.producer.send_result(record) {
             Ok(delivery) => pending.push((index, delivery)),
-            Err((error, _)) => failed.push((index, format!("kafka refused the event: {error}"))),
+            Err((error, _)) => failed.push((index, Unacknowledged::Refused(error.to_string()))),
         }
     }
     let (indices, deliveries): (Vec<usize>, Vec<_>) = pending.into_iter().unzip();
     for (index, outcome) in indices.into_iter().zip(join_all(deliveries).await) {
         match outcome {
             Ok(Ok(_)) => {}
-            Ok(Err((error, _))) => failed.push((index, format!("kafka did not acknowledge: {error}"))),
-            Err(_) => failed.push((index, "kafka delivery was cancelled".into())),
+            Ok(Err((error, _))) => failed.push((index, Unacknowledged::NotAcknowledged(error.to_string()))),
+            Err(_) => failed.push((index, Unacknowledged::Cancelled)),
         }
     }
     failed.sort_unstable_by_key(|(index, _)| *index);

@@ -8,6 +8,7 @@ pub mod config;
 mod error;
 pub mod limits;
 mod metrics;
+pub mod outcome;
 mod pseudonym;
 mod rate_limit;
 

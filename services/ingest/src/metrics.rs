@@ -13,6 +13,10 @@ pub struct IngestMetrics {
     pub requests: IntCounterVec,
     /// Time from request to Kafka acknowledgement, by source.
     pub request_seconds: HistogramVec,
+    /// Events refused, by source and reason (`outcome::Rejection::KINDS`).
+    pub rejections: IntCounterVec,
+    /// Valid events Kafka did not take, by source and reason (`outcome::Unacknowledged`).
+    pub delivery_errors: IntCounterVec,
 }
 
 impl IngestMetrics {
@@ -37,6 +41,16 @@ impl IngestMetrics {
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
-        Ok(IngestMetrics { registry, events, requests, request_seconds })
+        let rejections = IntCounterVec::new(
+            Opts::new("ioc_ingest_rejected_events_total", "events refused, by source and reason"),
+            &["source", "reason"],
+        )?;
+        let delivery_errors = IntCounterVec::new(
+            Opts::new("ioc_ingest_delivery_errors_total", "valid events kafka did not take, by source and reason"),
+            &["source", "reason"],
+        )?;
+        registry.register(Box::new(rejections.clone()))?;
+        registry.register(Box::new(delivery_errors.clone()))?;
+        Ok(IngestMetrics { registry, events, requests, request_seconds, rejections, delivery_errors })
     }
 }

@@ -72,7 +72,7 @@ pub async fn serve(
         clickhouse: config.clickhouse.client(),
         dead_letters: DeadLetters::new(config.kafka.producer()?, dead_letter_topic(&config.kafka.topic_prefix)),
         metrics: ProcessorMetrics::new().context("failed to register metrics")?,
-        rollup_rewind: Arc::new(std::sync::atomic::AtomicU32::new(u32::MAX)),
+        inserts: rollup::RecentInserts::new(config.rollup_margin_seconds),
         config,
     });
 
@@ -91,15 +91,15 @@ pub async fn serve(
     }
 
     let rollup = context.config.rollup_enabled.then(|| {
-        tokio::spawn(rollup::run(
-            context.clickhouse.clone(),
-            context.config.sources.clone(),
-            Duration::from_millis(context.config.rollup_interval_ms),
-            context.config.rollup_margin_seconds,
-            context.metrics.clone(),
-            context.rollup_rewind.clone(),
-            stopped.clone(),
-        ))
+        let task = rollup::RollupTask {
+            client: context.clickhouse.clone(),
+            sources: context.config.sources.clone(),
+            interval: Duration::from_millis(context.config.rollup_interval_ms),
+            margin_seconds: context.config.rollup_margin_seconds,
+            metrics: context.metrics.clone(),
+            inserts: context.inserts.clone(),
+        };
+        tokio::spawn(rollup::run(task, stopped.clone()))
     });
 
     let ops =

@@ -9,7 +9,7 @@ pub struct ProcessorMetrics {
     pub registry: Registry,
     /// Rows written, by table.
     pub rows_written: IntCounterVec,
-    /// Messages sent to the dead-letter topic, by source.
+    /// Messages sent to the dead-letter topic, by source and reason (`decode::DeadLetterReason`).
     pub dead_letters: IntCounterVec,
     /// Failed insert attempts (each is retried), by table.
     pub insert_failures: IntCounterVec,
@@ -33,10 +33,9 @@ impl ProcessorMetrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, label: &str| IntCounterVec::new(Opts::new(name, help), &[label]);
         let rows_written = counter("ioc_processor_rows_written_total", "rows written to clickhouse", "table")?;
-        let dead_letters = counter(
-            ioc_service::metric_names::PROCESSOR_DEAD_LETTERS,
-            "messages sent to the dead-letter topic",
-            "source",
+        let dead_letters = IntCounterVec::new(
+            Opts::new(ioc_service::metric_names::PROCESSOR_DEAD_LETTERS, "messages sent to the dead-letter topic"),
+            &["source", "reason"],
         )?;
         let insert_failures =
             counter("ioc_processor_insert_failures_total", "failed insert attempts (retried)", "table")?;

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::batch::Batch;
 use crate::dead_letter::DeadLetters;
-use crate::decode::decode;
+use crate::decode::{decode, DeadLetterReason};
 use crate::metrics::ProcessorMetrics;
 use crate::transform::SourceTable;
 use crate::write::insert_once;
@@ -35,11 +35,8 @@ pub struct PipelineContext {
     pub dead_letters: DeadLetters,
     /// Metrics.
     pub metrics: ProcessorMetrics,
-    /// The earliest instant (unix seconds, minus `rollup_margin_seconds`) at which an insert of
-    /// this process that has completed since the rollup task last looked was started; `u32::MAX`
-    /// when none. The rollup looks back at least this far, so a slow insert that became visible
-    /// after a cycle had passed its `inserted_at` is still rolled up.
-    pub rollup_rewind: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// Where each completed insert is reported to the rollup task (rollup/mod.rs).
+    pub inserts: crate::rollup::RecentInserts,
 }
 
 /// The state of one source's pipeline between two commits.
@@ -132,12 +129,15 @@ impl<T: SourceTable> SourcePipeline<T> {
     async fn accept(&mut self, message: &OwnedMessage) {
         let (partition, offset) = (message.partition(), message.offset());
         let bytes = message.payload().map_or(0, <[u8]>::len);
-        match decode(message.payload(), self.source).and_then(|event| T::row(&event).map_err(|e| e.to_string())) {
+        let row = decode(message.payload(), self.source)
+            .map_err(DeadLetterReason::from)
+            .and_then(|event| T::row(&event).map_err(DeadLetterReason::from));
+        match row {
             Ok(row) => self.batch.push(row, partition, offset, bytes),
             Err(reason) => {
                 tracing::warn!(source = %self.source, partition, offset, %reason, "dead-lettering message");
-                self.context.dead_letters.send(message, &reason).await;
-                self.context.metrics.dead_letters.with_label_values(&[self.source.as_str()]).inc();
+                self.context.dead_letters.send(message, &reason.to_string()).await;
+                self.context.metrics.dead_letters.with_label_values(&[self.source.as_str(), reason.kind()]).inc();
                 self.batch.track(partition, offset);
             }
         }
@@ -181,8 +181,7 @@ impl<T: SourceTable> SourcePipeline<T> {
             };
             let error = match attempt {
                 Ok(()) => {
-                    let from = attempt_started.saturating_sub(self.context.config.rollup_margin_seconds);
-                    self.context.rollup_rewind.fetch_min(from, std::sync::atomic::Ordering::SeqCst);
+                    self.context.inserts.record(attempt_started);
                     break Flushed::Stored;
                 }
                 Err(error) => error,

@@ -236,6 +236,13 @@ async fn per_event_limits_refuse_only_the_offending_event_with_the_reason() {
     assert!(reasons[2].contains("future"), "{answer}");
     assert!(reasons[3].contains("longer than 100"), "{answer}");
     assert!(reasons[4].contains("deeper than 2"), "{answer}");
+    // The metrics count each refusal by its kind.
+    let metrics =
+        reqwest::get(format!("{}/metrics", ingest.running.url)).await.expect("metrics").text().await.expect("text");
+    for (reason, count) in [("out_of_time", 2), ("over_limit", 2)] {
+        let line = format!("ioc_ingest_rejected_events_total{{reason=\"{reason}\",source=\"portal\"}} {count}");
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in:\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,5 +5,5 @@
 /// ioc-ingest: events received, by `source` and `outcome` (`accepted`, `rejected`,
 /// `unacknowledged`).
 pub const INGEST_EVENTS: &str = "ioc_ingest_events_total";
-/// ioc-processor: messages sent to the dead-letter topic, by `source`.
+/// ioc-processor: messages sent to the dead-letter topic, by `source` and `reason`.
 pub const PROCESSOR_DEAD_LETTERS: &str = "ioc_processor_dead_letters_total";
