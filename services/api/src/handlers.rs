@@ -16,7 +16,7 @@ use crate::responses::{
     IndicatorDefinition, IndicatorRef, KpiResponse, PeriodRef, PipelineHealth, RankedUnit, RankingResponse,
     SeriesPoint, SeriesResponse, UnitInfo, UnitProfile, UnitRef,
 };
-use crate::storage::{self, Scope, Totals};
+use crate::storage::{Scope, Store, Totals};
 use crate::{openapi, pipeline_health, ranking, AppState};
 
 fn today() -> NaiveDate {
@@ -30,9 +30,9 @@ fn indicator(id: &str) -> Result<&'static Definition, ApiError> {
 }
 
 /// The unit a query names, or `None` for the province; an unknown code is a 400.
-async fn unit_of(client: &clickhouse::Client, query: &KpiQuery) -> Result<Option<UnitRef>, ApiError> {
+async fn unit_of(store: &Store, query: &KpiQuery) -> Result<Option<UnitRef>, ApiError> {
     match &query.unit {
-        Some(code) => Ok(Some(short(storage::unit(client, code).await?))),
+        Some(code) => Ok(Some(short(store.unit(code).await?))),
         None => Ok(None),
     }
 }
@@ -48,8 +48,8 @@ struct Reference {
 }
 
 impl Reference {
-    async fn load(client: &clickhouse::Client) -> Result<Self, ApiError> {
-        let (populations, goals) = tokio::try_join!(storage::populations(client), storage::goals(client))?;
+    async fn load(store: &Store) -> Result<Self, ApiError> {
+        let (populations, goals) = store.reference().await?;
         Ok(Reference { populations, goals })
     }
 
@@ -75,17 +75,14 @@ pub async fn get_kpis(
     State(state): State<Arc<AppState>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<KpiResponse>, ApiError> {
-    let timer = state.metrics.query_seconds.with_label_values(&["kpis"]).start_timer();
     let query = KpiQuery::parse(&params, today(), state.config.max_range_days)?;
-    let client = &state.clickhouse;
-    let unit = unit_of(client, &query).await?;
+    let store = &state.store;
+    let unit = unit_of(store, &query).await?;
     let scope = query.unit.as_deref().map_or(Scope::Province, Scope::Unit);
-    let (mut totals, reference) =
-        tokio::try_join!(storage::totals(client, scope, query.period, None), Reference::load(client))?;
+    let (mut totals, reference) = tokio::try_join!(store.totals(scope, query.period, None), Reference::load(store))?;
     let totals = totals.remove("").unwrap_or_default();
     let scope_key = query.unit.clone().unwrap_or_default();
     let indicators = reference.values(&scope_key, &totals, query.period);
-    timer.observe_duration();
     Ok(Json(KpiResponse {
         from: query.period.from.to_string(),
         to: query.period.to.to_string(),
@@ -101,7 +98,6 @@ pub async fn get_series(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<SeriesResponse>, ApiError> {
-    let timer = state.metrics.query_seconds.with_label_values(&["series"]).start_timer();
     let definition = indicator(&id)?;
     let query = KpiQuery::parse_with(&params, today(), state.config.max_range_days, &["bucket"])?;
     let bucket = Bucket::parse(params.get("bucket").map_or("day", String::as_str))?;
@@ -113,11 +109,11 @@ pub async fn get_series(
             state.config.max_series_points
         )));
     }
-    let client = &state.clickhouse;
-    let unit = unit_of(client, &query).await?;
+    let store = &state.store;
+    let unit = unit_of(store, &query).await?;
     let (series, reference) = tokio::try_join!(
-        storage::series(client, query.unit.as_deref(), bucket, query.period, Some(kpis::measures_of(definition.id))),
-        Reference::load(client)
+        store.series(query.unit.as_deref(), bucket, query.period, Some(kpis::measures_of(definition.id))),
+        Reference::load(store)
     )?;
     let scope_key = query.unit.clone().unwrap_or_default();
     let points = series
@@ -129,7 +125,6 @@ pub async fn get_series(
             value: reference.value(definition, &scope_key, &totals, part),
         })
         .collect();
-    timer.observe_duration();
     Ok(Json(SeriesResponse {
         indicator: IndicatorRef::of(definition),
         bucket: bucket.as_str().to_owned(),
@@ -143,7 +138,7 @@ pub async fn get_series(
 
 /// `GET /v1/units`.
 pub async fn get_units(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
-    let units = storage::units(&state.clickhouse).await?;
+    let units = state.store.units().await?;
     Ok(Json(serde_json::json!({ "units": units })))
 }
 
@@ -153,23 +148,21 @@ pub async fn get_unit(
     Path(code): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<UnitProfile>, ApiError> {
-    let timer = state.metrics.query_seconds.with_label_values(&["unit"]).start_timer();
     if params.contains_key("unit") {
         return Err(ApiError::BadRequest("the unit is in the path: /v1/units/{code}".into()));
     }
     let query = KpiQuery::parse(&params, today(), state.config.max_range_days)?;
-    let client = &state.clickhouse;
-    let unit = storage::unit(client, &code).await?;
+    let store = &state.store;
+    let unit = store.unit(&code).await?;
     let length = chrono::Days::new((query.period.to - query.period.from).num_days().unsigned_abs() + 1);
     let previous = Period { from: query.period.from - length, to: query.period.from - chrono::Days::new(1) };
     let (mut current, mut before, reference) = tokio::try_join!(
-        storage::totals(client, Scope::Unit(&code), query.period, None),
-        storage::totals(client, Scope::Unit(&code), previous, None),
-        Reference::load(client)
+        store.totals(Scope::Unit(&code), query.period, None),
+        store.totals(Scope::Unit(&code), previous, None),
+        Reference::load(store)
     )?;
     let indicators = reference.values(&code, &current.remove("").unwrap_or_default(), query.period);
     let previous_indicators = reference.values(&code, &before.remove("").unwrap_or_default(), previous);
-    timer.observe_duration();
     Ok(Json(UnitProfile {
         denominators: reference.populations.get(&code).cloned().unwrap_or_default(),
         unit,
@@ -188,7 +181,6 @@ pub async fn get_rankings(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<RankingResponse>, ApiError> {
-    let timer = state.metrics.query_seconds.with_label_values(&["rankings"]).start_timer();
     let definition = indicator(&id)?;
     if let Some(unknown) = params.keys().find(|key| key.as_str() != "period") {
         return Err(ApiError::BadRequest(format!("unknown parameter {unknown:?}; expected period")));
@@ -198,12 +190,12 @@ pub async fn get_rankings(
         None => NamedPeriod::parse(&today().format("%Y-%m").to_string())?,
     };
     let previous = period.previous();
-    let client = &state.clickhouse;
+    let store = &state.store;
     let (units, mut current, mut before, reference) = tokio::try_join!(
-        storage::communes(client),
-        storage::totals(client, Scope::EachUnit, period.period, Some(kpis::measures_of(definition.id))),
-        storage::totals(client, Scope::EachUnit, previous.period, Some(kpis::measures_of(definition.id))),
-        Reference::load(client)
+        store.communes(),
+        store.totals(Scope::EachUnit, period.period, Some(kpis::measures_of(definition.id))),
+        store.totals(Scope::EachUnit, previous.period, Some(kpis::measures_of(definition.id))),
+        Reference::load(store)
     )?;
     let empty = Totals::default();
     let mut values: Vec<(UnitRef, IndicatorValue, Option<f64>)> = units
@@ -234,7 +226,6 @@ pub async fn get_rankings(
     ranked.sort_by(|a, b| {
         a.rank.unwrap_or(u32::MAX).cmp(&b.rank.unwrap_or(u32::MAX)).then_with(|| a.unit.code.cmp(&b.unit.code))
     });
-    timer.observe_duration();
     Ok(Json(RankingResponse {
         indicator: IndicatorRef::of(definition),
         period: PeriodRef::of(&period),
@@ -267,7 +258,7 @@ pub async fn get_indicators() -> Json<serde_json::Value> {
 pub async fn get_pipeline(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
 ) -> Result<Json<PipelineHealth>, ApiError> {
-    let health = pipeline_health::read(&state.clickhouse, &state.http, &state.config.pipeline_metrics_urls).await?;
+    let health = pipeline_health::read(&state.store, &state.http, &state.config.pipeline_metrics_urls).await?;
     Ok(Json(health))
 }
 

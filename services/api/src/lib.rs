@@ -32,6 +32,7 @@ use crate::metrics::ApiMetrics;
 pub struct AppState {
     config: ApiConfig,
     clickhouse: clickhouse::Client,
+    store: storage::Store,
     metrics: ApiMetrics,
     http: reqwest::Client,
 }
@@ -73,9 +74,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 impl AppState {
     /// The state for `config` (the ClickHouse client connects lazily).
     pub fn new(config: ApiConfig) -> anyhow::Result<Self> {
+        let metrics = ApiMetrics::new().context("failed to register metrics")?;
         Ok(AppState {
             clickhouse: config.clickhouse.client(),
-            metrics: ApiMetrics::new().context("failed to register metrics")?,
+            store: storage::Store::new(config.clickhouse.client(), metrics.clickhouse_seconds.clone()),
+            metrics,
             http: reqwest::Client::new(),
             config,
         })

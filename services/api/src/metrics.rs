@@ -12,8 +12,10 @@ pub struct ApiMetrics {
     pub registry: Registry,
     /// Requests by route and status.
     pub requests: IntCounterVec,
-    /// Time to compute an answer, by endpoint.
-    pub query_seconds: HistogramVec,
+    /// Time to answer, by route.
+    pub request_seconds: HistogramVec,
+    /// Time of each ClickHouse query, by query (storage.rs).
+    pub clickhouse_seconds: HistogramVec,
 }
 
 impl ApiMetrics {
@@ -24,25 +26,32 @@ impl ApiMetrics {
             Opts::new("ioc_api_requests_total", "requests by route and status"),
             &["route", "status"],
         )?;
-        let query_seconds = HistogramVec::new(
-            HistogramOpts::new("ioc_api_query_seconds", "time to compute an answer")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
-            &["endpoint"],
+        let buckets = vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new("ioc_api_request_duration_seconds", "time to answer a request").buckets(buckets.clone()),
+            &["route"],
+        )?;
+        let clickhouse_seconds = HistogramVec::new(
+            HistogramOpts::new("ioc_api_clickhouse_seconds", "time of one clickhouse query").buckets(buckets),
+            &["query"],
         )?;
         registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(query_seconds.clone()))?;
-        Ok(ApiMetrics { registry, requests, query_seconds })
+        registry.register(Box::new(request_seconds.clone()))?;
+        registry.register(Box::new(clickhouse_seconds.clone()))?;
+        Ok(ApiMetrics { registry, requests, request_seconds, clickhouse_seconds })
     }
 }
 
-/// Middleware counting every request by its route template (not its raw path, which would let
+/// Middleware counting and timing every request by its route template (not its raw path, which would let
 /// clients create unbounded label values).
 pub async fn count_request(metrics: ApiMetrics, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
     metrics.requests.with_label_values(&[&route, response.status().as_str()]).inc();
+    metrics.request_seconds.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
     response
 }

@@ -16,12 +16,12 @@ use crate::storage;
 /// Reads the health of every source from the rollups' progress; `metrics_urls` are the ingest
 /// and processor `/metrics` endpoints to add up.
 pub async fn read(
-    client: &clickhouse::Client,
+    store: &storage::Store,
     http: &reqwest::Client,
     metrics_urls: &[String],
 ) -> Result<PipelineHealth, ApiError> {
     let now = chrono::Utc::now();
-    let (progress, counters) = tokio::join!(storage::rollup_progress(client), scrape(http, metrics_urls));
+    let (progress, counters) = tokio::join!(store.rollup_progress(), scrape(http, metrics_urls));
     let progress = progress?;
     let local = |unix: u32| {
         (unix > 0).then(|| {

@@ -13,6 +13,75 @@ use crate::error::ApiError;
 use crate::kpis::{Goal, Goals};
 use crate::period::{Bucket, Period};
 use crate::responses::{UnitInfo, UnitRef};
+use std::future::Future;
+
+/// ClickHouse as the API uses it: every query below, timed by its name in
+/// `ioc_api_clickhouse_seconds` (`totals`, `series`, `reference`, `units`, `rollup_progress`).
+#[derive(Clone)]
+pub struct Store {
+    client: clickhouse::Client,
+    seconds: prometheus::HistogramVec,
+}
+
+impl Store {
+    /// Queries through `client`, timing each into `seconds` (labelled by query).
+    pub fn new(client: clickhouse::Client, seconds: prometheus::HistogramVec) -> Self {
+        Store { client, seconds }
+    }
+
+    async fn timed<T>(&self, query: &str, work: impl Future<Output = T>) -> T {
+        let timer = self.seconds.with_label_values(&[query]).start_timer();
+        let out = work.await;
+        timer.observe_duration();
+        out
+    }
+
+    /// Totals of `period` for `scope` (see [`totals`]).
+    pub async fn totals(
+        &self,
+        scope: Scope<'_>,
+        period: Period,
+        only: Option<&[&str]>,
+    ) -> Result<HashMap<String, Totals>, ApiError> {
+        self.timed("totals", totals(&self.client, scope, period, only)).await
+    }
+
+    /// Totals of each bucket of `period` (see [`series`]).
+    pub async fn series(
+        &self,
+        unit: Option<&str>,
+        bucket: Bucket,
+        period: Period,
+        only: Option<&[&str]>,
+    ) -> Result<Vec<(NaiveDate, Period, Totals)>, ApiError> {
+        self.timed("series", series(&self.client, unit, bucket, period, only)).await
+    }
+
+    /// The denominators and the goals, read together.
+    pub async fn reference(&self) -> Result<(HashMap<String, HashMap<String, u64>>, Goals), ApiError> {
+        self.timed("reference", async { tokio::try_join!(populations(&self.client), goals(&self.client)) }).await
+    }
+
+    /// A unit by its code (see [`unit`]).
+    pub async fn unit(&self, code: &str) -> Result<UnitInfo, ApiError> {
+        self.timed("units", unit(&self.client, code)).await
+    }
+
+    /// Every unit (see [`units`]).
+    pub async fn units(&self) -> Result<Vec<UnitInfo>, ApiError> {
+        self.timed("units", units(&self.client)).await
+    }
+
+    /// The commune-level units (see [`communes`]).
+    pub async fn communes(&self) -> Result<Vec<UnitRef>, ApiError> {
+        self.timed("units", communes(&self.client)).await
+    }
+
+    /// Each source's rollup progress (see [`rollup_progress`]).
+    pub async fn rollup_progress(&self) -> Result<Vec<RollupProgress>, ApiError> {
+        self.timed("rollup_progress", rollup_progress(&self.client)).await
+    }
+}
 
 /// A measure and its dimension ('' for the total).
 pub type MeasureKey = (String, String);
@@ -86,7 +155,7 @@ pub enum Scope<'a> {
 /// (and of the month its end falls in, for stocks) from `measures_daily`: a year costs 12 rows
 /// per measure instead of 365.
 /// `only` restricts the read to those measures (one indicator's, from `kpis::measures_of`).
-pub async fn totals(
+async fn totals(
     client: &clickhouse::Client,
     scope: Scope<'_>,
     period: Period,
@@ -190,7 +259,7 @@ struct BucketRow {
 /// A stock counts everything before the bucket's end, so the series starts from the stock of
 /// every day before `period.from` (read like any period's, from the monthly and daily tables)
 /// and adds each bucket's days to it.
-pub async fn series(
+async fn series(
     client: &clickhouse::Client,
     unit: Option<&str>,
     bucket: Bucket,
@@ -297,7 +366,7 @@ struct UnitKindRow {
 
 /// Denominators from the reference data: unit code → measure → value; "" holds the province.
 /// `communes` counts the communes and wards of a scope (1 for each, 0 for a department).
-pub async fn populations(client: &clickhouse::Client) -> Result<HashMap<String, HashMap<String, u64>>, ApiError> {
+async fn populations(client: &clickhouse::Client) -> Result<HashMap<String, HashMap<String, u64>>, ApiError> {
     let (rows, units) = tokio::try_join!(
         client.query("SELECT unit_code, measure, value FROM ref_denominators").fetch_all::<PopulationRow>(),
         client.query("SELECT code, kind FROM ref_units").fetch_all::<UnitKindRow>()
@@ -325,7 +394,7 @@ struct TargetRow {
 }
 
 /// Targets and scoring thresholds from the reference data.
-pub async fn goals(client: &clickhouse::Client) -> Result<Goals, ApiError> {
+async fn goals(client: &clickhouse::Client) -> Result<Goals, ApiError> {
     let rows: Vec<TargetRow> =
         client.query("SELECT indicator, year, kind, target, source FROM ref_targets").fetch_all().await?;
     let mut goals = Goals::default();
@@ -337,7 +406,7 @@ pub async fn goals(client: &clickhouse::Client) -> Result<Goals, ApiError> {
 }
 
 /// A unit by its code; an unknown code is a 400 that says where the codes are listed.
-pub async fn unit(client: &clickhouse::Client, code: &str) -> Result<UnitInfo, ApiError> {
+async fn unit(client: &clickhouse::Client, code: &str) -> Result<UnitInfo, ApiError> {
     client
         .query("SELECT code, name, kind, former_province FROM ref_units WHERE code = ? LIMIT 1")
         .bind(code)
@@ -347,7 +416,7 @@ pub async fn unit(client: &clickhouse::Client, code: &str) -> Result<UnitInfo, A
 }
 
 /// Every unit, communes and wards by name first, then the departments.
-pub async fn units(client: &clickhouse::Client) -> Result<Vec<UnitInfo>, ApiError> {
+async fn units(client: &clickhouse::Client) -> Result<Vec<UnitInfo>, ApiError> {
     Ok(client
         .query("SELECT code, name, kind, former_province FROM ref_units ORDER BY kind = 'department', name")
         .fetch_all()
@@ -355,7 +424,7 @@ pub async fn units(client: &clickhouse::Client) -> Result<Vec<UnitInfo>, ApiErro
 }
 
 /// The commune-level units a ranking lists, by code.
-pub async fn communes(client: &clickhouse::Client) -> Result<Vec<UnitRef>, ApiError> {
+async fn communes(client: &clickhouse::Client) -> Result<Vec<UnitRef>, ApiError> {
     Ok(client
         .query("SELECT code, name, kind FROM ref_units WHERE kind != 'department' ORDER BY code")
         .fetch_all()
@@ -376,7 +445,7 @@ pub struct RollupProgress {
 }
 
 /// Each source's rollup progress, from `rollup_state` (written by every rollup cycle).
-pub async fn rollup_progress(client: &clickhouse::Client) -> Result<Vec<RollupProgress>, ApiError> {
+async fn rollup_progress(client: &clickhouse::Client) -> Result<Vec<RollupProgress>, ApiError> {
     Ok(client
         .query(
             "SELECT source, toUInt32(max(covered_until)) AS covered_until, \

@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::future::join_all;
 use ioc_domain::{Event, Source};
-use rdkafka::producer::FutureRecord;
+use ioc_service::trace::{TraceParent, TRACEPARENT};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureRecord, Producer};
 use serde::Serialize;
 
 use crate::body::{self, Limits, Slot};
@@ -83,6 +85,7 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
             state.config.max_in_flight_requests
         ))
     })?;
+    let _counted = InFlight::count(&state.metrics.in_flight);
     let framing = body::framing(headers)?;
     let limits = Limits {
         max_body_bytes: state.config.max_body_bytes,
@@ -91,6 +94,7 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
         max_event_bytes: state.config.max_event_bytes,
     };
     let bytes = body::read(headers, body, limits).await?;
+    state.metrics.received_bytes.with_label_values(&[source.as_str()]).inc_by(bytes.len() as u64);
     let slots = body::parse(&bytes, framing, &limits)?;
     state
         .rate_limiter
@@ -117,7 +121,17 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
         }
     }
 
-    let unacknowledged = produce(state, source, valid).await;
+    // The request's trace (the source's traceparent, or a new one); its events carry this
+    // service's span as their parent to the processor (ioc_service::trace).
+    let trace = headers
+        .get(TRACEPARENT)
+        .and_then(|value| value.to_str().ok())
+        .and_then(TraceParent::parse)
+        .unwrap_or_else(TraceParent::new_root)
+        .child();
+    let produced = valid.len();
+    let unacknowledged = produce(state, source, valid, &trace).await;
+    tracing::debug!(%source, trace_id = %trace.trace_id_hex(), produced, unacknowledged = unacknowledged.len(), "events produced to kafka");
     for (index, failure) in &unacknowledged {
         state.metrics.delivery_errors.with_label_values(&[source.as_str(), failure.kind()]).inc();
         results[*index].status = "unacknowledged";
@@ -146,6 +160,22 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
     Ok((status, Json(response)).into_response())
 }
 
+/// Counts a request in `ioc_ingest_in_flight_requests` while it lives.
+struct InFlight<'a>(&'a prometheus::IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn count(gauge: &'a prometheus::IntGauge) -> Self {
+        gauge.inc();
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Validates one slot and prepares it for Kafka; on refusal returns the id (if readable) and why.
 fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<String>, Rejection)> {
     let value = slot.map_err(|reason| (None, Rejection::Malformed(reason)))?;
@@ -165,8 +195,14 @@ fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<
 
 /// Produces the events and waits for Kafka; returns the index and failure of each event that was
 /// not acknowledged.
-async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) -> Vec<(usize, Unacknowledged)> {
+async fn produce(
+    state: &AppState,
+    source: Source,
+    events: Vec<(usize, Event)>,
+    trace: &TraceParent,
+) -> Vec<(usize, Unacknowledged)> {
     let topic = source.topic(&state.config.kafka.topic_prefix);
+    let traceparent = trace.to_string();
     let mut failed = Vec::new();
     let mut pending = Vec::with_capacity(events.len());
     for (index, event) in events {
@@ -177,14 +213,19 @@ async fn produce(state: &AppState, source: Source, events: Vec<(usize, Event)>) 
                 continue;
             }
         };
-        let record = FutureRecord::to(&topic).key(event.body.entity_id()).payload(&payload);
+        let headers = OwnedHeaders::new().insert(Header { key: TRACEPARENT, value: Some(&traceparent) });
+        let record = FutureRecord::to(&topic).key(event.body.entity_id()).payload(&payload).headers(headers);
         match state.producer.send_result(record) {
             Ok(delivery) => pending.push((index, delivery)),
             Err((error, _)) => failed.push((index, Unacknowledged::Refused(error.to_string()))),
         }
     }
     let (indices, deliveries): (Vec<usize>, Vec<_>) = pending.into_iter().unzip();
-    for (index, outcome) in indices.into_iter().zip(join_all(deliveries).await) {
+    state.metrics.producer_queue.set(i64::from(state.producer.in_flight_count()));
+    let waiting = Instant::now();
+    let outcomes = join_all(deliveries).await;
+    state.metrics.kafka_ack_seconds.with_label_values(&[source.as_str()]).observe(waiting.elapsed().as_secs_f64());
+    for (index, outcome) in indices.into_iter().zip(outcomes) {
         match outcome {
             Ok(Ok(_)) => {}
             Ok(Err((error, _))) => failed.push((index, Unacknowledged::NotAcknowledged(error.to_string()))),

@@ -1,6 +1,6 @@
 //! Prometheus metrics of ioc-ingest, declared once.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The service's metrics, registered in its own registry.
 #[derive(Clone)]
@@ -17,6 +17,14 @@ pub struct IngestMetrics {
     pub rejections: IntCounterVec,
     /// Valid events Kafka did not take, by source and reason (`outcome::Unacknowledged`).
     pub delivery_errors: IntCounterVec,
+    /// Time from producing a batch's events to Kafka's acknowledgement of all of them.
+    pub kafka_ack_seconds: HistogramVec,
+    /// Request body bytes (decompressed), by source.
+    pub received_bytes: IntCounterVec,
+    /// Requests being handled.
+    pub in_flight: IntGauge,
+    /// Messages in the producer's queue: sent to Kafka, not yet acknowledged.
+    pub producer_queue: IntGauge,
 }
 
 impl IngestMetrics {
@@ -51,6 +59,36 @@ impl IngestMetrics {
         )?;
         registry.register(Box::new(rejections.clone()))?;
         registry.register(Box::new(delivery_errors.clone()))?;
-        Ok(IngestMetrics { registry, events, requests, request_seconds, rejections, delivery_errors })
+        let kafka_ack_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "ioc_ingest_kafka_ack_seconds",
+                "time from producing a batch to kafka's acknowledgement",
+            )
+            .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0]),
+            &["source"],
+        )?;
+        let received_bytes = IntCounterVec::new(
+            Opts::new("ioc_ingest_received_bytes_total", "request body bytes (decompressed), by source"),
+            &["source"],
+        )?;
+        let in_flight = IntGauge::new("ioc_ingest_in_flight_requests", "requests being handled")?;
+        let producer_queue =
+            IntGauge::new("ioc_ingest_producer_queue_messages", "messages sent to kafka and not yet acknowledged")?;
+        registry.register(Box::new(kafka_ack_seconds.clone()))?;
+        registry.register(Box::new(received_bytes.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        registry.register(Box::new(producer_queue.clone()))?;
+        Ok(IngestMetrics {
+            registry,
+            events,
+            requests,
+            request_seconds,
+            rejections,
+            delivery_errors,
+            kafka_ack_seconds,
+            received_bytes,
+            in_flight,
+            producer_queue,
+        })
     }
 }

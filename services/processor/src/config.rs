@@ -48,6 +48,9 @@ pub struct ProcessorConfig {
     /// How long an insert may take to become visible after its `inserted_at`; each cycle looks
     /// this far back again, so no event is missed.
     pub rollup_margin_seconds: u32,
+    /// How often consumer lag is read from the broker (completeness is checked every fourth
+    /// time; monitor.rs). 0 turns both off.
+    pub monitor_interval_ms: u64,
 }
 
 impl Default for ProcessorConfig {
@@ -68,6 +71,7 @@ impl Default for ProcessorConfig {
             rollup_enabled: true,
             rollup_interval_ms: 5_000,
             rollup_margin_seconds: 30,
+            monitor_interval_ms: 15_000,
         }
     }
 }

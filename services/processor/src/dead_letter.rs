@@ -18,8 +18,28 @@ pub mod header {
 
 use std::time::Duration;
 
+use clickhouse::Row;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Serialize;
+
+/// A dead letter's position and reason, stored in `dead_letters` with the batch it interrupted,
+/// so that every consumed offset is accounted for (completeness, monitor.rs).
+#[derive(Debug, Clone, PartialEq, Row, Serialize)]
+pub struct DeadLetterRow {
+    /// The source whose topic it was consumed from.
+    pub source: String,
+    /// Its partition there.
+    pub kafka_partition: u16,
+    /// Its offset there.
+    pub kafka_offset: u64,
+    /// The reason's kind (`decode::DeadLetterReason::kind`).
+    pub reason: String,
+    /// The reason's text.
+    pub error: String,
+    /// When (unix seconds).
+    pub failed_at: u32,
+}
 
 /// Produces dead letters and waits for Kafka's acknowledgement before the offset may be committed.
 #[derive(Clone)]

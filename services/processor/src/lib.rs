@@ -7,6 +7,7 @@ pub mod dead_letter;
 pub mod dead_letter_admin;
 mod decode;
 mod metrics;
+mod monitor;
 mod pipeline;
 pub mod rollup;
 pub mod transform;
@@ -102,6 +103,11 @@ pub async fn serve(
         tokio::spawn(rollup::run(task, stopped.clone()))
     });
 
+    let monitor = (context.config.monitor_interval_ms > 0).then(|| {
+        let interval = Duration::from_millis(context.config.monitor_interval_ms);
+        tokio::spawn(monitor::run(context.clone(), interval, stopped.clone()))
+    });
+
     let ops =
         ioc_service::ops_router::<()>(context.metrics.registry.clone(), Arc::new(ProcessorReadiness(context.clone())));
     tracing::info!(address = %listener.local_addr()?, "ioc-processor health endpoint listening");
@@ -136,6 +142,10 @@ pub async fn serve(
             rollup.abort();
             tracing::warn!("rollup cycle abandoned at shutdown");
         }
+    }
+    if let Some(monitor) = monitor {
+        // It only reads; a check in progress is not worth waiting for.
+        monitor.abort();
     }
     Ok(())
 }

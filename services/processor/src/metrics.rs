@@ -17,6 +17,23 @@ pub struct ProcessorMetrics {
     pub commit_failures: IntCounterVec,
     /// Time to write one batch, by table.
     pub batch_seconds: HistogramVec,
+    /// Rows of each batch written, by source.
+    pub batch_rows: HistogramVec,
+    /// Time to commit a batch's offsets, by source.
+    pub commit_seconds: HistogramVec,
+    /// Messages between a partition's end and its group's committed offset, by source and
+    /// partition (monitor.rs).
+    pub consumer_lag: IntGaugeVec,
+    /// Offsets below the committed positions of a source (within the topic's retention).
+    pub completeness_acknowledged: IntGaugeVec,
+    /// ...of them, stored or dead-lettered.
+    pub completeness_stored: IntGaugeVec,
+    /// ...of them, neither: lost between Kafka and ClickHouse. Must stay 0.
+    pub completeness_missing: IntGaugeVec,
+    /// Unix time before which every stored event is in the rollups, by source.
+    pub rollup_covered_until: IntGaugeVec,
+    /// Unix time of the newest event time stored, by source.
+    pub newest_event: IntGaugeVec,
     /// 1 while a source's partitions are paused because ClickHouse refuses inserts.
     pub paused: IntGaugeVec,
     /// Errors reported by the Kafka consumer (connection losses and the like), by source.
@@ -66,7 +83,61 @@ impl ProcessorMetrics {
             counter("ioc_processor_rollup_failures_total", "failed rollup cycles (retried)", "source")?;
         registry.register(Box::new(rollup_seconds.clone()))?;
         registry.register(Box::new(rollup_failures.clone()))?;
+        let batch_rows = HistogramVec::new(
+            HistogramOpts::new("ioc_processor_batch_rows", "rows of each batch written")
+                .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0]),
+            &["source"],
+        )?;
+        let commit_seconds = HistogramVec::new(
+            HistogramOpts::new("ioc_processor_commit_seconds", "time to commit a batch's offsets")
+                .buckets(vec![0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+            &["source"],
+        )?;
+        let gauge = |name: &str, help: &str, labels: &[&str]| IntGaugeVec::new(Opts::new(name, help), labels);
+        let consumer_lag = gauge(
+            "ioc_processor_consumer_lag",
+            "messages between a partition's end and the group's committed offset",
+            &["source", "partition"],
+        )?;
+        let completeness_acknowledged = gauge(
+            "ioc_processor_completeness_acknowledged_events",
+            "offsets below the committed positions (within retention)",
+            &["source"],
+        )?;
+        let completeness_stored =
+            gauge("ioc_processor_completeness_stored_events", "of them, stored once or dead-lettered", &["source"])?;
+        let completeness_missing = gauge(
+            "ioc_processor_completeness_missing_events",
+            "of them, neither stored nor dead-lettered (must stay 0)",
+            &["source"],
+        )?;
+        let rollup_covered_until = gauge(
+            "ioc_processor_rollup_covered_until_timestamp_seconds",
+            "every event stored before this unix time is in the rollups",
+            &["source"],
+        )?;
+        let newest_event = gauge(
+            "ioc_processor_newest_event_timestamp_seconds",
+            "unix time of the newest event time stored (future ones excluded)",
+            &["source"],
+        )?;
+        for metric in [&consumer_lag, &completeness_acknowledged, &completeness_stored, &completeness_missing] {
+            registry.register(Box::new(metric.clone()))?;
+        }
+        for metric in [&rollup_covered_until, &newest_event] {
+            registry.register(Box::new(metric.clone()))?;
+        }
+        registry.register(Box::new(batch_rows.clone()))?;
+        registry.register(Box::new(commit_seconds.clone()))?;
         Ok(ProcessorMetrics {
+            batch_rows,
+            commit_seconds,
+            consumer_lag,
+            completeness_acknowledged,
+            completeness_stored,
+            completeness_missing,
+            rollup_covered_until,
+            newest_event,
             registry,
             rows_written,
             dead_letters,

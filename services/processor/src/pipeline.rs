@@ -18,12 +18,15 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::batch::Batch;
-use crate::dead_letter::DeadLetters;
+use crate::dead_letter::{DeadLetterRow, DeadLetters};
 use crate::decode::{decode, DeadLetterReason};
 use crate::metrics::ProcessorMetrics;
+use crate::transform::KafkaPosition;
 use crate::transform::SourceTable;
-use crate::write::insert_once;
+use crate::write::{insert_dead_letters, insert_once};
 use crate::ProcessorConfig;
+use ioc_service::trace::{TraceParent, TRACEPARENT};
+use rdkafka::message::Headers;
 
 /// What every source's pipeline shares.
 pub struct PipelineContext {
@@ -39,6 +42,9 @@ pub struct PipelineContext {
     pub inserts: crate::rollup::RecentInserts,
 }
 
+/// At most this many trace ids are logged for one batch.
+const TRACES_LOGGED: usize = 32;
+
 /// The state of one source's pipeline between two commits.
 struct SourcePipeline<T: SourceTable> {
     context: Arc<PipelineContext>,
@@ -46,6 +52,11 @@ struct SourcePipeline<T: SourceTable> {
     topic: String,
     consumer: StreamConsumer,
     batch: Batch<T::Row>,
+    /// The dead letters of the batch, stored with it.
+    dead_letters: Vec<DeadLetterRow>,
+    /// The traces of the batch's messages (their requests at ingest), for the log line that
+    /// says the batch is stored; at most [`TRACES_LOGGED`].
+    trace_ids: std::collections::BTreeSet<String>,
     /// When the oldest unwritten message must be written.
     deadline: Option<Instant>,
     /// Consumer errors since the last one logged, and when that was.
@@ -80,6 +91,8 @@ pub async fn run<T: SourceTable>(
         topic,
         consumer,
         batch: Batch::default(),
+        dead_letters: Vec::new(),
+        trace_ids: std::collections::BTreeSet::new(),
         deadline: None,
         consumer_errors: (0, None),
     };
@@ -129,15 +142,36 @@ impl<T: SourceTable> SourcePipeline<T> {
     async fn accept(&mut self, message: &OwnedMessage) {
         let (partition, offset) = (message.partition(), message.offset());
         let bytes = message.payload().map_or(0, <[u8]>::len);
+        let position = KafkaPosition { partition, offset };
+        if self.trace_ids.len() < TRACES_LOGGED {
+            let trace = message.headers().and_then(|headers| {
+                headers
+                    .iter()
+                    .find(|h| h.key == TRACEPARENT)
+                    .and_then(|h| h.value)
+                    .and_then(|v| std::str::from_utf8(v).ok())
+            });
+            if let Some(trace) = trace.and_then(TraceParent::parse) {
+                self.trace_ids.insert(trace.trace_id_hex());
+            }
+        }
         let row = decode(message.payload(), self.source)
             .map_err(DeadLetterReason::from)
-            .and_then(|event| T::row(&event).map_err(DeadLetterReason::from));
+            .and_then(|event| T::row(&event, position).map_err(DeadLetterReason::from));
         match row {
             Ok(row) => self.batch.push(row, partition, offset, bytes),
             Err(reason) => {
                 tracing::warn!(source = %self.source, partition, offset, %reason, "dead-lettering message");
                 self.context.dead_letters.send(message, &reason.to_string()).await;
                 self.context.metrics.dead_letters.with_label_values(&[self.source.as_str(), reason.kind()]).inc();
+                self.dead_letters.push(DeadLetterRow {
+                    source: self.source.as_str().to_owned(),
+                    kafka_partition: u16::try_from(partition).unwrap_or(u16::MAX),
+                    kafka_offset: u64::try_from(offset).unwrap_or(0),
+                    reason: reason.kind().to_owned(),
+                    error: reason.to_string(),
+                    failed_at: u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(0),
+                });
                 self.batch.track(partition, offset);
             }
         }
@@ -174,11 +208,7 @@ impl<T: SourceTable> SourcePipeline<T> {
         let mut paused = false;
         let outcome = loop {
             let attempt_started = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
-            let attempt = if self.batch.rows.is_empty() {
-                Ok(())
-            } else {
-                insert_once::<T>(&self.context.clickhouse, &self.batch.rows).await
-            };
+            let attempt = self.write_batch().await;
             let error = match attempt {
                 Ok(()) => {
                     self.context.inserts.record(attempt_started);
@@ -210,11 +240,21 @@ impl<T: SourceTable> SourcePipeline<T> {
         let metrics = &self.context.metrics;
         metrics.rows_written.with_label_values(&[T::TABLE]).inc_by(self.batch.rows.len() as u64);
         metrics.batch_seconds.with_label_values(&[T::TABLE]).observe(started.elapsed().as_secs_f64());
+        metrics.batch_rows.with_label_values(&[self.source.as_str()]).observe(self.batch.rows.len() as f64);
         let mode = if final_deadline.is_some() { CommitMode::Sync } else { CommitMode::Async };
-        match self.batch.commit_list(&self.topic).and_then(|list| self.consumer.commit(&list, mode)) {
-            Ok(()) => {
-                tracing::debug!(source = %self.source, rows = self.batch.rows.len(), "batch stored and committed")
-            }
+        let commit_started = std::time::Instant::now();
+        let committed = self.batch.commit_list(&self.topic).and_then(|list| self.consumer.commit(&list, mode));
+        metrics
+            .commit_seconds
+            .with_label_values(&[self.source.as_str()])
+            .observe(commit_started.elapsed().as_secs_f64());
+        match committed {
+            Ok(()) => tracing::debug!(
+                source = %self.source,
+                rows = self.batch.rows.len(),
+                trace_ids = ?self.trace_ids,
+                "batch stored and committed"
+            ),
             Err(error) => {
                 // Stored but not committed: the messages come back after a rebalance or restart
                 // and the tables fold the duplicates. Nothing is lost.
@@ -223,8 +263,21 @@ impl<T: SourceTable> SourcePipeline<T> {
             }
         }
         self.batch.clear();
+        self.dead_letters.clear();
+        self.trace_ids.clear();
         self.deadline = None;
         Flushed::Stored
+    }
+
+    /// One attempt at storing the batch: its rows, then its dead letters' positions.
+    async fn write_batch(&self) -> Result<(), clickhouse::error::Error> {
+        if !self.batch.rows.is_empty() {
+            insert_once::<T>(&self.context.clickhouse, &self.batch.rows).await?;
+        }
+        if !self.dead_letters.is_empty() {
+            insert_dead_letters(&self.context.clickhouse, &self.dead_letters).await?;
+        }
+        Ok(())
     }
 
     /// Pauses or resumes fetching on every assigned partition; returns the new state.

@@ -20,14 +20,30 @@ pub enum TransformError {
     },
 }
 
+/// Where a message was in Kafka; stored with its row, so completeness can be counted in
+/// offsets (migration 0009).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KafkaPosition {
+    /// The partition.
+    pub partition: i32,
+    /// The offset in it.
+    pub offset: i64,
+}
+
+impl KafkaPosition {
+    fn columns(self) -> (u16, u64) {
+        (u16::try_from(self.partition).unwrap_or(u16::MAX), u64::try_from(self.offset).unwrap_or(0))
+    }
+}
+
 /// A ClickHouse table fed by one source.
 pub trait SourceTable: Send + Sync + 'static {
     /// The row type, matching the table's columns by name.
     type Row: clickhouse::RowOwned + clickhouse::RowWrite + Serialize + Send + Sync + 'static;
     /// The table name.
     const TABLE: &'static str;
-    /// Maps an event of this source to its row.
-    fn row(event: &Event) -> Result<Self::Row, TransformError>;
+    /// Maps an event of this source, found at `position`, to its row.
+    fn row(event: &Event, position: KafkaPosition) -> Result<Self::Row, TransformError>;
 }
 
 fn seconds(field: &'static str, time: chrono::DateTime<chrono::FixedOffset>) -> Result<u32, TransformError> {
@@ -55,6 +71,8 @@ pub struct PortalRow {
     r#type: String,
     occurred_at: u32,
     received_at: u32,
+    kafka_partition: u16,
+    kafka_offset: u64,
     unit_code: String,
     dossier_id: String,
     procedure_code: String,
@@ -87,8 +105,11 @@ impl SourceTable for PortalTable {
     type Row = PortalRow;
     const TABLE: &'static str = Source::Portal.events_table();
 
-    fn row(event: &Event) -> Result<PortalRow, TransformError> {
+    fn row(event: &Event, position: KafkaPosition) -> Result<PortalRow, TransformError> {
+        let (kafka_partition, kafka_offset) = position.columns();
         let mut row = PortalRow {
+            kafka_partition,
+            kafka_offset,
             event_id: event.event_id.to_string(),
             r#type: event.body.type_name().to_owned(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
@@ -151,6 +172,8 @@ pub struct EdocRow {
     r#type: String,
     occurred_at: u32,
     received_at: u32,
+    kafka_partition: u16,
+    kafka_offset: u64,
     unit_code: String,
     record_id: String,
     level: String,
@@ -165,8 +188,11 @@ impl SourceTable for EdocTable {
     type Row = EdocRow;
     const TABLE: &'static str = Source::Edoc.events_table();
 
-    fn row(event: &Event) -> Result<EdocRow, TransformError> {
+    fn row(event: &Event, position: KafkaPosition) -> Result<EdocRow, TransformError> {
+        let (kafka_partition, kafka_offset) = position.columns();
         let mut row = EdocRow {
+            kafka_partition,
+            kafka_offset,
             event_id: event.event_id.to_string(),
             r#type: event.body.type_name().to_owned(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
@@ -210,6 +236,8 @@ pub struct TrainingRow {
     r#type: String,
     occurred_at: u32,
     received_at: u32,
+    kafka_partition: u16,
+    kafka_offset: u64,
     unit_code: String,
     learner_id: String,
     household_ref: String,
@@ -228,8 +256,11 @@ impl SourceTable for TrainingTable {
     type Row = TrainingRow;
     const TABLE: &'static str = Source::Training.events_table();
 
-    fn row(event: &Event) -> Result<TrainingRow, TransformError> {
+    fn row(event: &Event, position: KafkaPosition) -> Result<TrainingRow, TransformError> {
+        let (kafka_partition, kafka_offset) = position.columns();
         let mut row = TrainingRow {
+            kafka_partition,
+            kafka_offset,
             event_id: event.event_id.to_string(),
             r#type: event.body.type_name().to_owned(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
@@ -285,7 +316,7 @@ mod tests {
             "procedure_code": "1.001612", "channel": "in_person", "service_level": "full_online",
             "due_at": "2026-10-08T17:00:00+07:00", "fee_bearing": true, "applicant_ref": "abc"
         }));
-        let row = PortalTable::row(&received).expect("row");
+        let row = PortalTable::row(&received, KafkaPosition::default()).expect("row");
         assert_eq!(row.channel, "in_person");
         assert_eq!(row.service_level, "full_online");
         assert_eq!(row.occurred_at, 1_791_162_900); // 2026-10-05T01:15:00Z
@@ -300,8 +331,11 @@ mod tests {
             "occurred_at": "2026-10-20T16:30:00+07:00", "unit_code": "07894", "record_id": "R1",
             "level": "commune", "classified": true, "processed_online": false
         }));
-        assert_eq!(PortalTable::row(&closed), Err(TransformError::WrongTable("work_record.closed")));
-        let row = EdocTable::row(&closed).expect("row");
+        assert_eq!(
+            PortalTable::row(&closed, KafkaPosition::default()),
+            Err(TransformError::WrongTable("work_record.closed"))
+        );
+        let row = EdocTable::row(&closed, KafkaPosition::default()).expect("row");
         assert_eq!((row.level.as_str(), row.classified, row.processed_online), ("commune", 1, 0));
     }
 
@@ -312,7 +346,7 @@ mod tests {
             "occurred_at": "2026-10-02T14:00:00+07:00", "unit_code": "STC", "document_id": "125-STC-NS",
             "form": "electronic", "digitally_signed": true
         }));
-        let row = EdocTable::row(&sent).expect("row");
+        let row = EdocTable::row(&sent, KafkaPosition::default()).expect("row");
         assert_eq!((row.document_id.as_str(), row.record_id.as_str()), ("125-STC-NS", ""));
         assert_eq!((row.form.as_str(), row.digitally_signed), ("electronic", 1));
         let held = event(serde_json::json!({
@@ -320,7 +354,7 @@ mod tests {
             "occurred_at": "2026-10-04T19:30:00+07:00", "unit_code": "07909", "class_id": "C1",
             "topic": "digital_payment", "attendees": 42
         }));
-        let row = TrainingTable::row(&held).expect("row");
+        let row = TrainingTable::row(&held, KafkaPosition::default()).expect("row");
         assert_eq!(
             (row.class_id.as_str(), row.learner_id.as_str(), row.topic.as_str(), row.attendees),
             ("C1", "", "digital_payment", 42)
@@ -334,7 +368,10 @@ mod tests {
             "occurred_at": "1960-10-02T20:10:00+07:00", "unit_code": "07909", "learner_id": "L1",
             "household_ref": "H1", "target_group": "adult", "certificate_id": "C1", "vneid_confirmed": true
         }));
-        assert!(matches!(TrainingTable::row(&old), Err(TransformError::TimeOutOfRange { .. })));
+        assert!(matches!(
+            TrainingTable::row(&old, KafkaPosition::default()),
+            Err(TransformError::TimeOutOfRange { .. })
+        ));
     }
 
     #[test]
@@ -346,7 +383,7 @@ mod tests {
             "dossier_received_at": "2026-09-20T09:30:00+07:00", "due_at": "2026-10-02T17:00:00+07:00",
             "fee_bearing": false, "paused_seconds": 3600
         }));
-        let row = PortalTable::row(&snapshot).expect("row");
+        let row = PortalTable::row(&snapshot, KafkaPosition::default()).expect("row");
         assert_eq!((row.channel.as_str(), row.paused_seconds), ("post", 3600));
         assert_eq!(row.dossier_received_at, 1_789_871_400); // 2026-09-20T02:30:00Z
         let certificate = |group: &str, adult: Option<bool>| {
@@ -358,7 +395,7 @@ mod tests {
             if let Some(adult) = adult {
                 json["of_adult_age"] = adult.into();
             }
-            TrainingTable::row(&event(json)).expect("row").of_adult_age
+            TrainingTable::row(&event(json), KafkaPosition::default()).expect("row").of_adult_age
         };
         assert_eq!(certificate("civil_servant", None), 1);
         assert_eq!(certificate("pupil", None), 0);

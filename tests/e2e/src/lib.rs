@@ -179,6 +179,7 @@ impl Pipeline {
             batch_max_wait_ms: 300,
             rollup_interval_ms: 300,
             rollup_margin_seconds: 1,
+            monitor_interval_ms: 500,
             ..ProcessorConfig::default()
         };
         let keys = random_keys();
@@ -331,6 +332,26 @@ impl Drop for DropDatabase {
             let _ = stream.read(&mut [0; 256]);
         }
     }
+}
+
+/// The sum of the samples of `metric` at a Prometheus endpoint whose labels include every
+/// `name="value"` of `labels`; `None` when there is none.
+pub async fn metric(url: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let text = reqwest::get(format!("{url}/metrics")).await.ok()?.text().await.ok()?;
+    let wanted: Vec<String> = labels.iter().map(|(name, value)| format!("{name}=\"{value}\"")).collect();
+    let samples: Vec<f64> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(metric)?;
+            let (labels, value) = match rest.strip_prefix('{') {
+                Some(rest) => rest.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            let names: Vec<&str> = labels.split(',').collect();
+            wanted.iter().all(|w| names.contains(&w.as_str())).then(|| value.trim().parse().ok())?
+        })
+        .collect();
+    (!samples.is_empty()).then(|| samples.iter().sum())
 }
 
 /// Compares indicator values the API returned for `scope` with the expected ones; appends one

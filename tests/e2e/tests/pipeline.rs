@@ -46,7 +46,45 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
         differences.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
     );
 
+    // Completeness: every consumed offset is stored (or dead-lettered), and a loss shows.
+    let processor = pipeline.processor.url.clone();
+    let acknowledged = wait_for_metric(&processor, "ioc_processor_completeness_acknowledged_events", |total| {
+        total == report.accepted as f64
+    })
+    .await;
+    assert_eq!(acknowledged, report.accepted as f64, "every accepted event is an offset to account for");
+    let missing = ioc_e2e::metric(&processor, "ioc_processor_completeness_missing_events", &[]).await;
+    assert_eq!(missing, Some(0.0), "no consumed event is missing from clickhouse");
+    let lag = ioc_e2e::metric(&processor, "ioc_processor_consumer_lag", &[]).await;
+    assert_eq!(lag, Some(0.0), "everything consumed");
+    // Lose some stored events behind the pipeline's back: the gauge must see them.
+    let lost = pipeline
+        .count("SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) FROM edoc_events WHERE kafka_offset % 7 = 3")
+        .await;
+    assert!(lost > 10, "too few rows to delete: {lost}");
+    pipeline
+        .clickhouse
+        .client()
+        .query("ALTER TABLE edoc_events DELETE WHERE kafka_offset % 7 = 3")
+        .execute()
+        .await
+        .expect("delete");
+    let seen = wait_for_metric(&processor, "ioc_processor_completeness_missing_events", |missing| missing > 0.0).await;
+    assert_eq!(seen, lost as f64, "the missing events are exactly the ones deleted");
+
     pipeline.stop().await;
+}
+
+/// Waits until the processor's `metric` (summed over its labels) satisfies `done`; returns it.
+async fn wait_for_metric(url: &str, metric: &str, done: impl Fn(f64) -> bool) -> f64 {
+    let started = std::time::Instant::now();
+    loop {
+        let value = ioc_e2e::metric(url, metric, &[]).await.unwrap_or(f64::NAN);
+        if done(value) || started.elapsed() > Duration::from_secs(60) {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
 //! Secrets and personal data never reach logs or metrics: ingest runs as a process at debug log
-//! level, takes good, bad and unauthorised requests, and its log and /metrics are searched for
+//! level with JSON logs, takes good, bad and unauthorised requests, and its log and /metrics are searched for
 //! the clear bearer key, the pseudonymisation key and the citizen's clear identifiers.
 
 use std::collections::BTreeMap;
@@ -27,7 +27,12 @@ async fn no_secret_or_clear_identifier_in_logs_or_metrics() {
         &kafka,
         &keys,
         port,
-        &[("IOC_INGEST__PSEUDONYMISATION_KEY", &pseudonymisation_key), ("RUST_LOG", "debug")],
+        // JSON logs carry every field of every event (trace ids included), so none is left out.
+        &[
+            ("IOC_INGEST__PSEUDONYMISATION_KEY", &pseudonymisation_key),
+            ("RUST_LOG", "debug"),
+            ("IOC_LOG_FORMAT", "json"),
+        ],
     );
     let mut ingest = ServiceProcess::start("ingest-secrets", binary("ioc-ingest"), port, env).await;
 

@@ -34,14 +34,14 @@ pub enum Placement {
 ///   entity's redeliveries together, which `LIMIT 1 BY event_id` and `FINAL` rely on.
 /// - `dossier_facts` is sharded by dossier: all versions of a dossier's facts on one shard,
 ///   where `FINAL` keeps the newest.
-/// - Measures, reference data, the rollup's state and the migration log are small and read by
-///   every query: a copy on every node.
+/// - Measures, reference data, the rollup's state, the dead letters' positions and the migration
+///   log are small and read by every query: a copy on every node.
 pub fn placement(table: &str) -> Option<Placement> {
     match table {
         "portal_events" | "dossier_facts" => Some(Placement::Sharded { key: "cityHash64(dossier_id)" }),
         "edoc_events" | "training_events" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
         "measures_daily" | "measures_monthly" | "rollup_state" | "schema_migrations" | "ref_units"
-        | "ref_denominators" | "ref_procedures" | "ref_targets" => Some(Placement::Everywhere),
+        | "ref_denominators" | "ref_procedures" | "ref_targets" | "dead_letters" => Some(Placement::Everywhere),
         _ => None,
     }
 }

@@ -100,6 +100,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0006_monthly_measures.sql", include_str!("../../../../schemas/clickhouse/0006_monthly_measures.sql")),
     ("0007_official_definitions.sql", include_str!("../../../../schemas/clickhouse/0007_official_definitions.sql")),
     ("0008_rollup_activity.sql", include_str!("../../../../schemas/clickhouse/0008_rollup_activity.sql")),
+    ("0009_kafka_positions.sql", include_str!("../../../../schemas/clickhouse/0009_kafka_positions.sql")),
 ];
 
 /// The migrations embedded in the binary.

@@ -5,17 +5,21 @@ mod config_loader;
 pub mod metric_names;
 mod ops_routes;
 mod secret;
+pub mod trace;
 
 pub use config_loader::{load_config, ConfigError};
 pub use ops_routes::{ops_router, Readiness};
 pub use secret::Secret;
 
-/// Starts structured logging to stderr; `RUST_LOG` overrides the default `info` level.
+/// Starts structured logging to stderr; `RUST_LOG` overrides the default `info` level, and
+/// `IOC_LOG_FORMAT=json` writes one JSON object per line (for a log collector) instead of text.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn,hyper=warn"));
+    let json = std::env::var("IOC_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
     // A second call (tests boot several services in one process) is harmless.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
 
 /// Resolves when the process is asked to stop (SIGTERM from Kubernetes, or Ctrl-C).

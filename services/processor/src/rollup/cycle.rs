@@ -27,6 +27,8 @@ const MONTHLY_STAGING_ENGINE: &str =
 pub struct Outcome {
     /// Every raw event inserted before this instant (unix seconds) is now in the rollups.
     pub covered_until: u32,
+    /// The newest event time stored (unix seconds; 0 without events).
+    pub newest_event: u32,
     /// Events of the touched entities that were read.
     pub events: u64,
     /// Months recomputed.
@@ -102,8 +104,8 @@ pub async fn refresh_source(
         }
         months = rebuild_months(client, source, first_month).await?;
     }
-    record_state(client, source, covered_until).await?;
-    Ok(Outcome { covered_until, events: touched.events, months })
+    let newest_event = record_state(client, source, covered_until).await?;
+    Ok(Outcome { covered_until, newest_event, events: touched.events, months })
 }
 
 /// Recomputes `source`'s measures from `first_month` on into a staging table, then swaps each
@@ -203,24 +205,39 @@ async fn fill_and_swap(
     Ok(replaced)
 }
 
+#[derive(Row, Deserialize)]
+struct Activity {
+    newest_event: u32,
+    recent: u64,
+}
+
+/// Records how far the rollup got and how active the source is; returns the newest event time.
 async fn record_state(
     client: &clickhouse::Client,
     source: Source,
     covered_until: u32,
-) -> Result<(), clickhouse::error::Error> {
+) -> Result<u32, clickhouse::error::Error> {
     let table = source.events_table();
     // Events dated in the future (a source with a wrong clock) do not make the data look fresh.
-    client
+    let activity: Activity = client
         .query(&format!(
-            "INSERT INTO rollup_state (source, covered_until, refreshed_at, newest_event, events_last_5_minutes) \
-             SELECT ?, toDateTime(?), now(), \
-                    ifNull((SELECT max(occurred_at) FROM {table} WHERE occurred_at <= now() + 300), toDateTime(0)), \
-                    ifNull((SELECT count() FROM {table} WHERE inserted_at >= now() - 300), 0)"
+            "SELECT toUInt32(maxIf(occurred_at, occurred_at <= now() + 300)) AS newest_event, \
+                    toUInt64(countIf(inserted_at >= now() - 300)) AS recent FROM {table}"
         ))
+        .fetch_one()
+        .await?;
+    client
+        .query(
+            "INSERT INTO rollup_state (source, covered_until, refreshed_at, newest_event, events_last_5_minutes) \
+             SELECT ?, toDateTime(?), now(), toDateTime(?), ?",
+        )
         .bind(source.as_str())
         .bind(covered_until)
+        .bind(activity.newest_event)
+        .bind(activity.recent)
         .execute()
-        .await
+        .await?;
+    Ok(activity.newest_event)
 }
 
 /// The version of the facts a cycle writes: the wall clock in milliseconds, and always above the

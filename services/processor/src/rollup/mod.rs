@@ -84,6 +84,9 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
             match refresh_source(&client, *source, since[index], margin_seconds).await {
                 Ok(outcome) => {
                     timer.observe_duration();
+                    let label = [source.as_str()];
+                    metrics.rollup_covered_until.with_label_values(&label).set(i64::from(outcome.covered_until));
+                    metrics.newest_event.with_label_values(&label).set(i64::from(outcome.newest_event));
                     if outcome.events > 0 {
                         tracing::debug!(%source, events = outcome.events, months = outcome.months, "rollup refreshed");
                     }

@@ -183,7 +183,7 @@ async fn insert<'a, T: SourceTable>(
 ) -> anyhow::Result<()> {
     let mut insert = client.insert::<T::Row>(T::TABLE).await?;
     for event in events {
-        insert.write(&T::row(event)?).await?;
+        insert.write(&T::row(event, ioc_processor::transform::KafkaPosition::default())?).await?;
     }
     insert.end().await?;
     Ok(())

@@ -1,0 +1,190 @@
+//! What the consumer loops cannot see from inside: how far behind each partition is, and
+//! whether every consumed event is accounted for.
+//!
+//! - **Lag**, per source and partition: the partition's end offset (the broker's high
+//!   watermark) minus the group's committed offset, both asked of the broker, so it keeps
+//!   growing while the pipeline is paused or stuck.
+//! - **Completeness**, per source: every offset below the group's committed position (and not
+//!   yet removed by retention) was acknowledged to a source by ingest (acks=all) and consumed;
+//!   each must be in ClickHouse once, as a row or as a dead letter (migration 0009 stores the
+//!   positions). Offsets that are neither are lost events; the count must stay 0. Counting
+//!   distinct offsets makes redeliveries harmless, and Kafka's offsets are the same whichever
+//!   ingest replica produced an event, so the figure holds with any number of replicas of either
+//!   service (each processor reports the same number; alerts take the maximum).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickhouse::Row;
+use ioc_domain::Source;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::pipeline::PipelineContext;
+
+/// Where one partition stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionPosition {
+    /// The partition.
+    pub partition: i32,
+    /// Its first offset still in the log (retention removes older ones).
+    pub low: i64,
+    /// The offset its next message will get.
+    pub high: i64,
+    /// The group's committed offset (the next to consume), if it committed one.
+    pub committed: Option<i64>,
+}
+
+impl PartitionPosition {
+    /// Messages not yet consumed and committed.
+    pub fn lag(&self) -> i64 {
+        // A committed offset below the log's start points at messages retention removed: the
+        // consumer goes on from the start.
+        (self.high - self.committed.unwrap_or(self.low).max(self.low)).max(0)
+    }
+
+    /// The offsets that must be accounted for: from the log's start to the committed position.
+    pub fn accounted_range(&self) -> Option<(i64, i64)> {
+        self.committed.filter(|committed| *committed > self.low).map(|committed| (self.low, committed))
+    }
+}
+
+/// Runs the checks every `interval` (completeness every fourth time) until `stopped`.
+pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped: watch::Receiver<bool>) {
+    let config = &context.config;
+    let mut watched = Vec::new();
+    for source in &config.sources {
+        let group = format!("{}.{}", config.group_prefix, source.as_str());
+        // A client of the group that never joins it: it reads the group's committed offsets and
+        // the partitions' ends without taking part in the assignment.
+        match config.kafka.base_consumer(&group) {
+            Ok(consumer) => watched.push((*source, Arc::new(consumer))),
+            Err(error) => tracing::warn!(%source, %error, "cannot watch lag and completeness"),
+        }
+    }
+    let mut round: u64 = 0;
+    loop {
+        for (source, consumer) in &watched {
+            let topic = source.topic(&config.kafka.topic_prefix);
+            let consumer = consumer.clone();
+            let positions = tokio::task::spawn_blocking(move || positions(&consumer, &topic)).await;
+            let positions = match positions {
+                Ok(Ok(positions)) => positions,
+                Ok(Err(error)) => {
+                    tracing::debug!(%source, %error, "cannot read the partitions' positions");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            for position in &positions {
+                let partition = position.partition.to_string();
+                context.metrics.consumer_lag.with_label_values(&[source.as_str(), &partition]).set(position.lag());
+            }
+            if round.is_multiple_of(4) {
+                match completeness(&context.clickhouse, *source, &positions).await {
+                    Ok((acknowledged, stored)) => {
+                        let label = [source.as_str()];
+                        context.metrics.completeness_acknowledged.with_label_values(&label).set(acknowledged);
+                        context.metrics.completeness_stored.with_label_values(&label).set(stored);
+                        let missing = (acknowledged - stored).max(0);
+                        context.metrics.completeness_missing.with_label_values(&label).set(missing);
+                        if missing > 0 {
+                            tracing::error!(%source, missing, acknowledged, stored, "consumed events missing from clickhouse");
+                        }
+                    }
+                    Err(error) => tracing::debug!(%source, %error, "completeness check failed; retried next time"),
+                }
+            }
+        }
+        round += 1;
+        tokio::select! {
+            _ = stopped.changed() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// Every partition of `topic`: its log's start and end, and the group's committed offset.
+fn positions(consumer: &BaseConsumer, topic: &str) -> Result<Vec<PartitionPosition>, rdkafka::error::KafkaError> {
+    let timeout = Duration::from_secs(5);
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let partitions: Vec<i32> = metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    let mut list = TopicPartitionList::new();
+    for partition in &partitions {
+        list.add_partition(topic, *partition);
+    }
+    let committed = consumer.committed_offsets(list, timeout)?;
+    let mut out = Vec::with_capacity(partitions.len());
+    for partition in partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+        let committed = committed.find_partition(topic, partition).and_then(|e| match e.offset() {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        });
+        out.push(PartitionPosition { partition, low, high, committed });
+    }
+    Ok(out)
+}
+
+#[derive(Row, Deserialize)]
+struct Counted {
+    count: u64,
+}
+
+/// (offsets that must be accounted for, offsets stored once or dead-lettered) for `source`.
+async fn completeness(
+    client: &clickhouse::Client,
+    source: Source,
+    positions: &[PartitionPosition],
+) -> Result<(i64, i64), clickhouse::error::Error> {
+    let ranges: Vec<(i32, i64, i64)> =
+        positions.iter().filter_map(|p| p.accounted_range().map(|(low, high)| (p.partition, low, high))).collect();
+    let acknowledged: i64 = ranges.iter().map(|(_, low, high)| high - low).sum();
+    if ranges.is_empty() {
+        return Ok((0, 0));
+    }
+    // Partitions and offsets come from the broker, not from input: safe to write into the SQL.
+    let within: Vec<String> = ranges
+        .iter()
+        .map(|(partition, low, high)| {
+            format!("(kafka_partition = {partition} AND kafka_offset >= {low} AND kafka_offset < {high})")
+        })
+        .collect();
+    let within = within.join(" OR ");
+    let stored: Counted = client
+        .query(&format!(
+            "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM {} WHERE {within}",
+            source.events_table()
+        ))
+        .fetch_one()
+        .await?;
+    let dead: Counted = client
+        .query(&format!(
+            "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM dead_letters \
+             WHERE source = ? AND ({within})"
+        ))
+        .bind(source.as_str())
+        .fetch_one()
+        .await?;
+    Ok((acknowledged, i64::try_from(stored.count + dead.count).unwrap_or(i64::MAX)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_and_the_offsets_to_account_for() {
+        let behind = PartitionPosition { partition: 0, low: 10, high: 25, committed: Some(20) };
+        assert_eq!((behind.lag(), behind.accounted_range()), (5, Some((10, 20))));
+        let never_committed = PartitionPosition { partition: 1, low: 3, high: 9, committed: None };
+        assert_eq!((never_committed.lag(), never_committed.accounted_range()), (6, None));
+        let retention_passed = PartitionPosition { partition: 2, low: 30, high: 30, committed: Some(12) };
+        assert_eq!((retention_passed.lag(), retention_passed.accounted_range()), (0, None));
+    }
+}
