@@ -156,6 +156,9 @@ impl SourceTable for PortalTable {
             EventBody::DossierSupplementRequested(_)
             | EventBody::DossierResumed(_)
             | EventBody::DossierWithdrawn(_) => {}
+            // A probe is stored like any event (so freshness and completeness see it); its type
+            // and unit keep it out of every measure.
+            EventBody::CanaryProbe(_) => {}
             other => return Err(TransformError::WrongTable(other.type_name())),
         }
         Ok(row)
@@ -220,6 +223,9 @@ impl SourceTable for EdocTable {
                 row.form = name(&document.form);
                 row.digitally_signed = flag(document.digitally_signed);
             }
+            // A probe is stored like any event (so freshness and completeness see it); its type
+            // and unit keep it out of every measure.
+            EventBody::CanaryProbe(_) => {}
             other => return Err(TransformError::WrongTable(other.type_name())),
         }
         Ok(row)
@@ -294,6 +300,9 @@ impl SourceTable for TrainingTable {
                 row.topic = name(&class.topic);
                 row.attendees = class.attendees;
             }
+            // A probe is stored like any event (so freshness and completeness see it); its type
+            // and unit keep it out of every measure.
+            EventBody::CanaryProbe(_) => {}
             other => return Err(TransformError::WrongTable(other.type_name())),
         }
         Ok(row)
@@ -337,6 +346,26 @@ mod tests {
         );
         let row = EdocTable::row(&closed, KafkaPosition::default()).expect("row");
         assert_eq!((row.level.as_str(), row.classified, row.processed_online), ("commune", 1, 0));
+    }
+
+    #[test]
+    fn a_canary_probe_is_a_row_of_every_table_with_no_entity() {
+        for source in Source::ALL {
+            let probe = event(serde_json::json!({
+                "event_id": "7c0e8a52-3f1d-4b6a-9e27-0d5b8c4f1a93", "source": source.as_str(), "type": "canary.probe",
+                "occurred_at": "2026-10-01T09:00:00+07:00", "unit_code": "CANARY"
+            }));
+            let position = KafkaPosition { partition: 1, offset: 7 };
+            let (kind, entity) = match source {
+                Source::Portal => PortalTable::row(&probe, position).map(|r| (r.r#type, r.dossier_id)),
+                Source::Edoc => EdocTable::row(&probe, position).map(|r| (r.r#type, r.document_id + &r.record_id)),
+                Source::Training => {
+                    TrainingTable::row(&probe, position).map(|r| (r.r#type, r.learner_id + &r.class_id))
+                }
+            }
+            .expect("a probe is stored in every source's table");
+            assert_eq!((kind.as_str(), entity.as_str()), ("canary.probe", ""), "{source}");
+        }
     }
 
     #[test]

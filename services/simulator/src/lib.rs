@@ -2,6 +2,7 @@
 //! to ioc-ingest like a real source (with duplicates, reordering and late events on request),
 //! and writes the ground truth: the indicator values those events must produce.
 
+pub mod canary;
 pub mod delivery;
 pub mod generate;
 pub mod sender;
@@ -15,6 +16,7 @@ use ioc_reference::ReferenceData;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+pub use canary::{Canary, ProbeError};
 pub use delivery::{Batch, Faults, Injected};
 pub use generate::Scenario;
 pub use sender::{SendError, SendReport, Sender};

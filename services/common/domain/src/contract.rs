@@ -32,6 +32,7 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("course.completed", include_str!("../../../../schemas/events/training/course.completed.v1.json")),
     ("class.held", include_str!("../../../../schemas/events/training/class.held.v1.json")),
     ("skills.vneid_confirmed", include_str!("../../../../schemas/events/training/skills.vneid_confirmed.v1.json")),
+    ("canary.probe", include_str!("../../../../schemas/events/canary/canary.probe.v1.json")),
 ];
 
 const ENVELOPE: &str = include_str!("../../../../schemas/events/envelope.v1.json");

@@ -92,6 +92,10 @@ pub enum EventBody {
     /// `skills.vneid_confirmed`
     #[serde(rename = "skills.vneid_confirmed")]
     SkillsVneidConfirmed(SkillsVneidConfirmed),
+    /// `canary.probe`: a synthetic event any source may carry, sent by `ioc-canary` to measure
+    /// how long an event takes to reach the API; no indicator counts it.
+    #[serde(rename = "canary.probe")]
+    CanaryProbe(CanaryProbe),
 }
 
 impl EventBody {
@@ -118,12 +122,19 @@ impl EventBody {
             EventBody::CourseCompleted(_) => "course.completed",
             EventBody::ClassHeld(_) => "class.held",
             EventBody::SkillsVneidConfirmed(_) => "skills.vneid_confirmed",
+            EventBody::CanaryProbe(_) => CANARY_PROBE_TYPE,
         }
     }
 
-    /// The source system that emits this type of event.
-    pub fn source(&self) -> Source {
-        match self {
+    /// Whether `source` may send this type of event: each type belongs to one source, except
+    /// the canary probe, which travels through every source's path.
+    pub fn belongs_to(&self, source: Source) -> bool {
+        self.source().is_none_or(|own| own == source)
+    }
+
+    /// The source system that emits this type of event; `None` for the canary probe.
+    pub fn source(&self) -> Option<Source> {
+        Some(match self {
             EventBody::DossierReceived(_)
             | EventBody::DossierDigitised(_)
             | EventBody::DossierResolved(_)
@@ -144,7 +155,8 @@ impl EventBody {
             | EventBody::CourseCompleted(_)
             | EventBody::ClassHeld(_)
             | EventBody::SkillsVneidConfirmed(_) => Source::Training,
-        }
+            EventBody::CanaryProbe(_) => return None,
+        })
     }
 
     /// The id of the entity the event is about (dossier, work record, learner): the Kafka key,
@@ -170,6 +182,7 @@ impl EventBody {
             EventBody::CourseCompleted(e) => &e.learner_id,
             EventBody::ClassHeld(e) => &e.class_id,
             EventBody::SkillsVneidConfirmed(e) => &e.learner_id,
+            EventBody::CanaryProbe(_) => "",
         }
     }
 }
@@ -640,3 +653,14 @@ pub struct ClassHeld {
     /// People who attended.
     pub attendees: u32,
 }
+
+/// The `type` of the canary probe.
+pub const CANARY_PROBE_TYPE: &str = "canary.probe";
+
+/// The unit code a canary probe carries: not a unit of the province, so no per-unit figure can
+/// include it.
+pub const CANARY_UNIT_CODE: &str = "CANARY";
+
+/// A synthetic probe: nothing but the envelope.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CanaryProbe {}

@@ -15,11 +15,11 @@ mod source;
 
 pub use contract::{Contract, ContractError};
 pub use event::{
-    Channel, ClassHeld, ClassTopic, ComplaintKind, ComplaintSubject, CourseCompleted, DocumentExchanged,
+    CanaryProbe, Channel, ClassHeld, ClassTopic, ComplaintKind, ComplaintSubject, CourseCompleted, DocumentExchanged,
     DossierComplaintFiled, DossierDigitised, DossierPaid, DossierRated, DossierReceived, DossierRef, DossierResolved,
     DossierResultReturned, DossierSnapshot, Event, EventBody, LearnerRegistered, Outcome, PaymentMethod, RecordLevel,
     ResultForm, Satisfaction, ServiceLevel, SkillsCertified, SkillsVneidConfirmed, TargetGroup, WorkRecordClosed,
-    WorkRecordOpened,
+    WorkRecordOpened, CANARY_PROBE_TYPE, CANARY_UNIT_CODE,
 };
 pub use source::{dead_letter_topic, Source, UnknownSource};
 

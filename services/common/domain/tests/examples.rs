@@ -33,7 +33,7 @@ fn every_valid_example_is_accepted_and_round_trips() {
     for (name, value) in examples("valid") {
         let event = contract.check(value.clone()).unwrap_or_else(|e| panic!("{name} refused: {e}"));
         assert_eq!(event.body.type_name(), value["type"], "{name}");
-        assert_eq!(event.source, event.body.source(), "{name}: source and type disagree");
+        assert!(event.body.belongs_to(event.source), "{name}: source and type disagree");
         let again = serde_json::to_value(&event).expect("serialises");
         assert_eq!(again, value, "{name} does not round-trip through the Rust type");
     }
@@ -74,8 +74,8 @@ fn every_schema_file_is_embedded() {
     let mut embedded: Vec<_> = contract.event_types().collect();
     embedded.sort_unstable();
     let mut on_disk = Vec::new();
-    for source in ["portal", "edoc", "training"] {
-        for entry in fs::read_dir(schemas_dir().join(source)).expect("source folder") {
+    for folder in ["portal", "edoc", "training", "canary"] {
+        for entry in fs::read_dir(schemas_dir().join(folder)).expect("schema folder") {
             let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
             on_disk.push(name.trim_end_matches(".v1.json").to_owned());
         }
@@ -93,4 +93,24 @@ fn pseudonymise_drops_clear_identifiers() {
     let text = serde_json::to_string(&event).expect("serialises");
     assert!(!text.contains("025190001234") && !text.contains("0912345678"), "{text}");
     assert!(text.contains("\"applicant_ref\":\"h(12)\""), "{text}");
+}
+
+#[test]
+fn a_canary_probe_travels_through_every_source_and_only_there() {
+    let contract = Contract::new().expect("schemas compile");
+    for source in ioc_domain::Source::ALL {
+        let probe = serde_json::json!({
+            "event_id": "7c0e8a52-3f1d-4b6a-9e27-0d5b8c4f1a93", "source": source.as_str(), "type": "canary.probe",
+            "occurred_at": "2026-10-01T09:00:00+07:00", "unit_code": ioc_domain::CANARY_UNIT_CODE
+        });
+        let event = contract.check(probe).unwrap_or_else(|e| panic!("{source} probe refused: {e}"));
+        assert!(ioc_domain::Source::ALL.iter().all(|other| event.body.belongs_to(*other)));
+        assert_eq!(event.body.entity_id(), "", "a probe has no entity: librdkafka spreads it over partitions");
+    }
+    let dossier = serde_json::json!({
+        "event_id": "7c0e8a52-3f1d-4b6a-9e27-0d5b8c4f1a95", "source": "portal", "type": "dossier.withdrawn",
+        "occurred_at": "2026-10-01T09:00:00+07:00", "unit_code": "07900", "dossier_id": "D1"
+    });
+    let event = contract.check(dossier).expect("valid");
+    assert!(event.body.belongs_to(ioc_domain::Source::Portal) && !event.body.belongs_to(ioc_domain::Source::Edoc));
 }

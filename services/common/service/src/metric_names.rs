@@ -7,3 +7,9 @@
 pub const INGEST_EVENTS: &str = "ioc_ingest_events_total";
 /// ioc-processor: messages sent to the dead-letter topic, by `source` and `reason`.
 pub const PROCESSOR_DEAD_LETTERS: &str = "ioc_processor_dead_letters_total";
+/// ioc-canary: when a probe last reached the API, by `source` (unix seconds).
+pub const CANARY_LAST_SUCCESS: &str = "ioc_canary_last_success_timestamp_seconds";
+/// ioc-canary: seconds from sending a probe until the API showed it, by `source`.
+pub const CANARY_LATENCY: &str = "ioc_canary_latency_seconds";
+/// ioc-canary: probes by `source` and `outcome` (`succeeded`, `refused`, `timed_out`).
+pub const CANARY_PROBES: &str = "ioc_canary_probes_total";
