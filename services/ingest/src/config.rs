@@ -108,6 +108,9 @@ impl IngestConfig {
     /// Refuses settings the service cannot run with, saying which and how to fix it.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if let Some(problem) = self.kafka.security_problem() {
+            return invalid(problem);
+        }
         for name in self.keys.keys() {
             if name.parse::<Source>().is_err() {
                 return invalid(format!("keys.{name}: unknown source; expected portal, edoc or training"));

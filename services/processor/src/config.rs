@@ -97,6 +97,9 @@ impl ProcessorConfig {
         if self.rollup_interval_ms == 0 || self.rollup_margin_seconds == 0 {
             return invalid("rollup_interval_ms and rollup_margin_seconds must be above zero");
         }
+        if let Some(problem) = self.kafka.security_problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
         ioc_clickhouse::check_identifier(&self.clickhouse.database)
             .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))?;
         Ok(())

@@ -67,7 +67,9 @@ pub async fn serve(
     config.validate()?;
     let mut topics: Vec<String> = config.sources.iter().map(|s| s.topic(&config.kafka.topic_prefix)).collect();
     topics.push(dead_letter_topic(&config.kafka.topic_prefix));
-    config.kafka.ensure_topics(&topics).await.context("failed to create topics")?;
+    if config.kafka.create_topics {
+        config.kafka.ensure_topics(&topics).await.context("failed to create topics")?;
+    }
 
     let context = Arc::new(PipelineContext {
         clickhouse: config.clickhouse.client(),

@@ -45,6 +45,23 @@ pub fn cluster_clickhouse_url() -> String {
     std::env::var("IOC_TEST_CLUSTER_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8131".into())
 }
 
+/// Kafka settings for the local stack's SCRAM-SHA-512-over-TLS listener, as `ops/dev` sets it
+/// up (local-only credentials; its CA certificate is under `.stack/kafka/tls`), with topics
+/// under `topic_prefix`.
+pub fn secure_kafka(topic_prefix: String) -> KafkaConfig {
+    let stack = std::env::var_os("IOC_STACK_DIR").map_or_else(|| repo_root().join(".stack"), PathBuf::from);
+    KafkaConfig {
+        brokers: std::env::var("IOC_TEST_SECURE_KAFKA").unwrap_or_else(|_| "127.0.0.1:9094".into()),
+        topic_prefix,
+        security_protocol: "SASL_SSL".into(),
+        sasl_mechanism: "SCRAM-SHA-512".into(),
+        sasl_username: "ioc-local".into(),
+        sasl_password: Secret::new("ioc-local-scram-password"),
+        ssl_ca_location: Some(stack.join("kafka/tls/ca.crt")),
+        ..KafkaConfig::default()
+    }
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -157,6 +174,13 @@ impl Pipeline {
             ..ClickHouseConfig::default()
         };
         migrate_into(&clickhouse).await;
+        Pipeline::boot(kafka, clickhouse).await
+    }
+
+    /// Like [`Pipeline::start`], with the services talking to Kafka as `kafka` says.
+    pub async fn start_with_kafka(kafka: KafkaConfig) -> Pipeline {
+        ioc_service::init_logging();
+        let (_, clickhouse) = stack_in(kafka.topic_prefix.clone(), random_name("ioc_test_"), clickhouse_url()).await;
         Pipeline::boot(kafka, clickhouse).await
     }
 
@@ -297,13 +321,15 @@ pub async fn post_ndjson(ingest: &str, source: Source, key: &str, body: String) 
 pub async fn wait_ready(url: &str) {
     let client = reqwest::Client::new();
     let started = Instant::now();
+    let mut last = String::from("no answer");
     loop {
         if let Ok(response) = client.get(format!("{url}/readyz")).send().await {
             if response.status().is_success() {
                 return;
             }
+            last = response.text().await.unwrap_or_default();
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "{url} not ready after 30s");
+        assert!(started.elapsed() < Duration::from_secs(30), "{url} not ready after 30s: {last}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -4,6 +4,7 @@
 //! durable and a retried send is not duplicated by the broker; consumers never auto-commit, so
 //! the processor commits only what ClickHouse has stored.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -12,6 +13,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
+use ioc_service::Secret;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Deserialize;
 
@@ -32,7 +34,26 @@ pub struct KafkaConfig {
     /// Most KiB a producer holds for Kafka; when full, new events are refused at once instead of
     /// queueing without bound (ingest then answers 503).
     pub producer_queue_kbytes: u64,
+    /// Whether the processor creates its topics at start (if missing). Off where topics are
+    /// declared elsewhere (Strimzi KafkaTopic resources) and the service's user may not create.
+    pub create_topics: bool,
+    /// librdkafka's `security.protocol`: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub security_protocol: String,
+    /// `sasl.mechanism` with a SASL protocol: `SCRAM-SHA-512`, `SCRAM-SHA-256` or `PLAIN`.
+    pub sasl_mechanism: String,
+    /// The SASL user.
+    pub sasl_username: String,
+    /// The SASL password (never logged).
+    pub sasl_password: Secret,
+    /// PEM file of the certificate authority the brokers' certificates chain to (TLS protocols);
+    /// unset: the system's trust store.
+    pub ssl_ca_location: Option<PathBuf>,
 }
+
+/// The values `security_protocol` may take.
+pub const SECURITY_PROTOCOLS: [&str; 4] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+/// The values `sasl_mechanism` may take.
+pub const SASL_MECHANISMS: [&str; 3] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
 
 impl Default for KafkaConfig {
     fn default() -> Self {
@@ -43,6 +64,12 @@ impl Default for KafkaConfig {
             partitions: 3,
             replication_factor: 1,
             producer_queue_kbytes: 256 * 1024,
+            create_topics: true,
+            security_protocol: "PLAINTEXT".into(),
+            sasl_mechanism: String::new(),
+            sasl_username: String::new(),
+            sasl_password: Secret::default(),
+            ssl_ca_location: None,
         }
     }
 }
@@ -69,9 +96,52 @@ pub enum KafkaSetupError {
 }
 
 impl KafkaConfig {
+    /// What is wrong with the security settings, if anything, naming the setting to fix.
+    pub fn security_problem(&self) -> Option<String> {
+        let protocol = self.security_protocol.as_str();
+        if !SECURITY_PROTOCOLS.contains(&protocol) {
+            return Some(format!("kafka.security_protocol {protocol:?} is not one of {}", SECURITY_PROTOCOLS.join(", ")));
+        }
+        let sasl = protocol.starts_with("SASL_");
+        if sasl && !SASL_MECHANISMS.contains(&self.sasl_mechanism.as_str()) {
+            return Some(format!(
+                "kafka.sasl_mechanism {:?} is not one of {} (needed with {protocol})",
+                self.sasl_mechanism,
+                SASL_MECHANISMS.join(", ")
+            ));
+        }
+        if sasl && (self.sasl_username.is_empty() || self.sasl_password.is_empty()) {
+            return Some(format!("kafka.sasl_username and kafka.sasl_password are needed with {protocol}"));
+        }
+        if !sasl && !(self.sasl_mechanism.is_empty() && self.sasl_username.is_empty() && self.sasl_password.is_empty()) {
+            return Some(format!(
+                "kafka.sasl_* settings are set but kafka.security_protocol {protocol} does not use SASL; \
+                 set it to SASL_SSL (or SASL_PLAINTEXT)"
+            ));
+        }
+        match &self.ssl_ca_location {
+            Some(_) if !protocol.ends_with("SSL") => {
+                Some(format!("kafka.ssl_ca_location is set but kafka.security_protocol {protocol} does not use TLS"))
+            }
+            Some(path) if !path.is_file() => {
+                Some(format!("kafka.ssl_ca_location {} is not a readable file", path.display()))
+            }
+            _ => None,
+        }
+    }
+
     fn base(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", &self.brokers);
+        config.set("bootstrap.servers", &self.brokers).set("security.protocol", &self.security_protocol);
+        if self.security_protocol.starts_with("SASL_") {
+            config
+                .set("sasl.mechanism", &self.sasl_mechanism)
+                .set("sasl.username", &self.sasl_username)
+                .set("sasl.password", self.sasl_password.expose());
+        }
+        if let Some(ca) = &self.ssl_ca_location {
+            config.set("ssl.ca.location", ca.display().to_string());
+        }
         config
     }
 
@@ -151,5 +221,55 @@ pub async fn check_reachable(producer: FutureProducer, timeout: Duration) -> Res
     match asked.await {
         Ok(result) => result,
         Err(error) => Err(format!("kafka metadata check failed: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secured() -> KafkaConfig {
+        KafkaConfig {
+            security_protocol: "SASL_SSL".into(),
+            sasl_mechanism: "SCRAM-SHA-512".into(),
+            sasl_username: "ioc-ingest".into(),
+            sasl_password: Secret::new("s3cret"),
+            ..KafkaConfig::default()
+        }
+    }
+
+    #[test]
+    fn security_settings_reach_librdkafka_and_the_password_never_prints() {
+        let config = secured();
+        assert_eq!(config.security_problem(), None);
+        let client = config.base();
+        assert_eq!(client.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(client.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert_eq!(client.get("sasl.username"), Some("ioc-ingest"));
+        assert_eq!(client.get("sasl.password"), Some("s3cret"));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(KafkaConfig::default().base().get("sasl.password"), None);
+    }
+
+    #[test]
+    fn inconsistent_security_settings_are_refused_with_the_setting_to_fix() {
+        let cases = [
+            (KafkaConfig { security_protocol: "TLS".into(), ..secured() }, "kafka.security_protocol"),
+            (KafkaConfig { sasl_mechanism: "GSSAPI".into(), ..secured() }, "kafka.sasl_mechanism"),
+            (KafkaConfig { sasl_password: Secret::default(), ..secured() }, "kafka.sasl_password"),
+            (KafkaConfig { security_protocol: "SSL".into(), ..secured() }, "SASL_SSL"),
+            (
+                KafkaConfig { ssl_ca_location: Some("/nonexistent/ca.crt".into()), ..secured() },
+                "/nonexistent/ca.crt is not a readable file",
+            ),
+            (
+                KafkaConfig { ssl_ca_location: Some("/etc/hostname".into()), ..KafkaConfig::default() },
+                "does not use TLS",
+            ),
+        ];
+        for (config, expected) in cases {
+            let problem = config.security_problem().unwrap_or_else(|| panic!("accepted: {config:?}"));
+            assert!(problem.contains(expected), "{problem:?} should mention {expected:?}");
+        }
     }
 }
