@@ -25,6 +25,12 @@ pub struct ApiConfig {
     pub pipeline_metrics_urls: Vec<String>,
     /// The dashboard's built assets (`npm run build` in services/api/web), served at `/`.
     pub web_dir: PathBuf,
+    /// How often, in milliseconds, the API checks whether the rollups advanced, which drops the
+    /// answers it kept (answer_cache.rs): the most an answer can lag the rollups. 0 keeps no
+    /// answer (every request goes to ClickHouse).
+    pub answer_cache_refresh_ms: u64,
+    /// Most bytes of answers kept at once; the cache starts over when it would hold more.
+    pub answer_cache_max_bytes: usize,
 }
 
 impl Default for ApiConfig {
@@ -36,6 +42,8 @@ impl Default for ApiConfig {
             max_series_points: 400,
             pipeline_metrics_urls: Vec::new(),
             web_dir: "services/api/web/dist".into(),
+            answer_cache_refresh_ms: 500,
+            answer_cache_max_bytes: 32 << 20,
         }
     }
 }

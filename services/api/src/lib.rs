@@ -1,5 +1,6 @@
 //! ioc-api: read-only indicators over ClickHouse for the IOC dashboard and other clients.
 
+pub mod answer_cache;
 pub mod config;
 mod error;
 pub mod handlers;
@@ -32,7 +33,8 @@ use crate::metrics::ApiMetrics;
 pub struct AppState {
     config: ApiConfig,
     clickhouse: clickhouse::Client,
-    store: storage::Store,
+    store: Arc<storage::Store>,
+    answers: Arc<answer_cache::AnswerCache>,
     metrics: ApiMetrics,
     http: reqwest::Client,
 }
@@ -56,14 +58,21 @@ pub fn router(state: Arc<AppState>) -> Router {
     let dashboard = tower_http::services::ServeDir::new(&state.config.web_dir)
         .precompressed_gzip()
         .not_found_service(get(handlers::dashboard_missing));
-    Router::new()
+    // Answers that change only when the rollups write: kept until they do (answer_cache.rs).
+    let mut cached = Router::new()
         .route("/v1/kpis", get(handlers::get_kpis))
         .route("/v1/kpis/{id}/series", get(handlers::get_series))
         .route("/v1/units", get(handlers::get_units))
         .route("/v1/units/{code}", get(handlers::get_unit))
         .route("/v1/rankings/{id}", get(handlers::get_rankings))
+        .route("/v1/indicators", get(handlers::get_indicators));
+    if state.config.answer_cache_refresh_ms > 0 {
+        cached =
+            cached.route_layer(axum::middleware::from_fn_with_state(state.answers.clone(), answer_cache::serve_kept));
+    }
+    Router::new()
+        .merge(cached)
         .route("/v1/pipeline", get(handlers::get_pipeline))
-        .route("/v1/indicators", get(handlers::get_indicators))
         .route("/openapi.json", get(handlers::get_openapi))
         .fallback_service(dashboard)
         .with_state(state)
@@ -77,7 +86,8 @@ impl AppState {
         let metrics = ApiMetrics::new().context("failed to register metrics")?;
         Ok(AppState {
             clickhouse: config.clickhouse.client(),
-            store: storage::Store::new(config.clickhouse.client(), metrics.clickhouse_seconds.clone()),
+            store: Arc::new(storage::Store::new(config.clickhouse.client(), metrics.clickhouse_seconds.clone())),
+            answers: Arc::new(answer_cache::AnswerCache::new(config.answer_cache_max_bytes, metrics.clone())),
             metrics,
             http: reqwest::Client::new(),
             config,
@@ -96,6 +106,14 @@ pub async fn serve(
         tracing::warn!(web_dir = %config.web_dir.display(), "dashboard assets not found; / answers 404 until they are built");
     }
     let state = Arc::new(AppState::new(config)?);
+    let watcher = (state.config.answer_cache_refresh_ms > 0).then(|| {
+        let refresh = std::time::Duration::from_millis(state.config.answer_cache_refresh_ms);
+        tokio::spawn(answer_cache::watch(state.answers.clone(), state.store.clone(), refresh))
+    });
     tracing::info!(address = %listener.local_addr()?, "ioc-api listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("http server failed")
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    served.context("http server failed")
 }

@@ -3,7 +3,7 @@
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The service's metrics.
 #[derive(Clone)]
@@ -16,6 +16,11 @@ pub struct ApiMetrics {
     pub request_seconds: HistogramVec,
     /// Time of each ClickHouse query, by query (storage.rs).
     pub clickhouse_seconds: HistogramVec,
+    /// Answers of cached routes by `result`: `hit`, `miss` (computed), `uncached` (the rollups'
+    /// state is unknown, so nothing is kept).
+    pub answer_cache: IntCounterVec,
+    /// Bytes of answers kept for the current rollup state.
+    pub answer_cache_bytes: IntGauge,
 }
 
 impl ApiMetrics {
@@ -35,10 +40,21 @@ impl ApiMetrics {
             HistogramOpts::new("ioc_api_clickhouse_seconds", "time of one clickhouse query").buckets(buckets),
             &["query"],
         )?;
+        let answer_cache = IntCounterVec::new(
+            Opts::new("ioc_api_answer_cache_total", "answers of cached routes by result (hit, miss, uncached)"),
+            &["result"],
+        )?;
+        let answer_cache_bytes =
+            IntGauge::new("ioc_api_answer_cache_bytes", "bytes of answers kept for the current rollup state")?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(clickhouse_seconds.clone()))?;
-        Ok(ApiMetrics { registry, requests, request_seconds, clickhouse_seconds })
+        registry.register(Box::new(answer_cache.clone()))?;
+        registry.register(Box::new(answer_cache_bytes.clone()))?;
+        for result in ["hit", "miss", "uncached"] {
+            answer_cache.with_label_values(&[result]);
+        }
+        Ok(ApiMetrics { registry, requests, request_seconds, clickhouse_seconds, answer_cache, answer_cache_bytes })
     }
 }
 

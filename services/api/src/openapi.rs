@@ -14,7 +14,11 @@ pub fn document() -> Value {
     let kind = json!({"enum": ["xa", "phuong", "department"]});
     let responses = |schema: &str| {
         json!({
-            "200": {"description": "the answer", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}},
+            "200": {
+                "description": "the answer",
+                "headers": {"IOC-Covered-Until": {"description": "unix seconds: every event stored before this instant is in the answer (sent while the API keeps answers, which it does until the rollups advance)", "schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
+            },
             "400": {"description": "a parameter is wrong (unknown indicator, unit or bucket, malformed date, range too long); the message says which", "content": {"application/json": {"schema": error.clone()}}},
             "503": {"description": "the indicator store is unavailable", "content": {"application/json": {"schema": error.clone()}}}
         })

@@ -215,6 +215,7 @@ impl Pipeline {
             clickhouse: clickhouse.clone(),
             web_dir: repo_root().join("services/api/web/dist"),
             pipeline_metrics_urls: vec![format!("{}/metrics", ingest.url), format!("{}/metrics", processor.url)],
+            answer_cache_refresh_ms: 100,
             ..ApiConfig::default()
         };
         let api = spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
@@ -247,7 +248,7 @@ impl Pipeline {
             let stored = self.count(sql).await;
             if stored >= expected {
                 assert_eq!(stored, expected, "more distinct events stored than were sent");
-                wait_for_rollups(&self.clickhouse, timeout).await;
+                wait_for_rollups(&self.clickhouse, &self.api.url, timeout).await;
                 return;
             }
             assert!(started.elapsed() < timeout, "only {stored} of {expected} events stored after {timeout:?}");
@@ -256,11 +257,12 @@ impl Pipeline {
     }
 }
 
-/// Waits until the rollups (what the API reads) include every raw event stored so far, or
-/// panics after `timeout`: until each source has a rollup cycle that started after this call,
-/// i.e. `covered_until` (the cycle's start minus `rollup_margin_seconds`, 1 s in tests) is not
-/// before now.
-pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, timeout: Duration) {
+/// Waits until the rollups (what the API reads) include every raw event stored so far, and the
+/// API at `api` answers from them, or panics after `timeout`: until each source has a rollup
+/// cycle that started after this call, i.e. `covered_until` (the cycle's start minus
+/// `rollup_margin_seconds`, 1 s in tests) is not before now, and the API's cached answers carry
+/// an `IOC-Covered-Until` not before now either (an API keeping no answers sends none).
+pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout: Duration) {
     let client = clickhouse.client();
     let number = |sql: String| {
         let client = client.clone();
@@ -278,6 +280,24 @@ pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, timeout: Duration) 
             }
             assert!(started.elapsed() < timeout, "{source} rollup covers {covered}, waiting for {now}");
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let http = reqwest::Client::new();
+    loop {
+        let response = http.get(format!("{api}/v1/indicators")).send().await.expect("the API answers");
+        let covered = response
+            .headers()
+            .get(ioc_api::answer_cache::COVERED_UNTIL_HEADER)
+            .map(|value| value.to_str().ok().and_then(|text| text.parse::<u32>().ok()).expect("a unix time"));
+        match covered {
+            Some(covered) if covered < now => {
+                assert!(
+                    started.elapsed() < timeout,
+                    "the API answers from rollups covering {covered}, waiting for {now}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ => return,
         }
     }
 }

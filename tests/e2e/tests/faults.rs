@@ -104,7 +104,7 @@ impl Cluster {
         note: String,
     ) -> Figures {
         let (stored, rows) = self.wait_stored(run.events.len() as u64, Duration::from_secs(180)).await;
-        ioc_e2e::wait_for_rollups(&self.clickhouse, Duration::from_secs(120)).await;
+        ioc_e2e::wait_for_rollups(&self.clickhouse, &self.api.url, Duration::from_secs(120)).await;
         let differences = ioc_e2e::indicator_differences(&self.api.url, &run.truth).await;
         if !differences.is_empty() {
             eprintln!("{scenario}: {} indicator differences, first: {}", differences.len(), differences[0]);

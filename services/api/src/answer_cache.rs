@@ -1,0 +1,207 @@
+//! Answers kept until the rollups advance. Every indicator the API serves is a function of the
+//! pre-aggregated measures and the reference data, which change only when a rollup cycle writes
+//! them; between two cycles the same question has the same answer. A wall of screens asking the
+//! same thing then costs ClickHouse one query per question per cycle instead of one per screen.
+//!
+//! A watcher reads each source's `covered_until` from `rollup_state` every `refresh` and drops
+//! every kept answer when one moved, so an answer is at most one `refresh` older than the
+//! rollups (0.5 s by default, against a 5 s rollup cycle). When the watcher cannot read
+//! ClickHouse it keeps nothing: it cannot tell whether the rollups moved. Concurrent requests for
+//! an answer not kept yet share one computation. Responses of cached routes carry
+//! `IOC-Covered-Until` (unix seconds): every event stored before it is in the answer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::OnceCell;
+
+use crate::metrics::ApiMetrics;
+use crate::storage::Store;
+
+/// The response header telling how far the answer's data goes.
+pub const COVERED_UNTIL_HEADER: &str = "ioc-covered-until";
+
+/// An answer as sent: only 200s are kept.
+#[derive(Clone)]
+struct Kept {
+    content_type: Option<HeaderValue>,
+    body: Bytes,
+}
+
+/// What the cache holds for one state of the rollups.
+#[derive(Default)]
+struct Generation {
+    /// Each source's `covered_until`, in source order; `None` while unknown (nothing is kept).
+    marks: Option<Vec<(String, u32)>>,
+    answers: HashMap<String, Arc<OnceCell<Kept>>>,
+    bytes: usize,
+}
+
+impl Generation {
+    /// The instant before which every source's events are in the measures.
+    fn covered_until(&self) -> Option<u32> {
+        self.marks.as_ref().and_then(|marks| marks.iter().map(|(_, until)| *until).min())
+    }
+}
+
+/// Answers of the current rollup state.
+pub struct AnswerCache {
+    generation: Mutex<Generation>,
+    max_bytes: usize,
+    metrics: ApiMetrics,
+}
+
+impl AnswerCache {
+    /// An empty cache keeping at most `max_bytes` of answers (it starts over when full).
+    pub fn new(max_bytes: usize, metrics: ApiMetrics) -> Self {
+        AnswerCache { generation: Mutex::new(Generation::default()), max_bytes, metrics }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generation> {
+        // The map is valid whatever a panicking holder did: at worst an answer is recomputed.
+        self.generation.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the rollups' newest marks; drops every answer when they moved (or are unknown).
+    fn advance(&self, marks: Option<Vec<(String, u32)>>) {
+        let mut generation = self.lock();
+        if generation.marks != marks || marks.is_none() {
+            *generation = Generation { marks, ..Generation::default() };
+            self.metrics.answer_cache_bytes.set(0);
+        }
+    }
+
+    /// The cell of `key` in the current generation and the generation's coverage; `None` when
+    /// answers cannot be kept now.
+    fn cell(&self, key: &str) -> Option<(Arc<OnceCell<Kept>>, u32)> {
+        let mut generation = self.lock();
+        let covered_until = generation.covered_until()?;
+        let cell = generation.answers.entry(key.to_owned()).or_default().clone();
+        Some((cell, covered_until))
+    }
+
+    /// Counts a computed answer's size; starts over when the cache is full.
+    fn account(&self, bytes: usize) {
+        let mut generation = self.lock();
+        generation.bytes += bytes;
+        if generation.bytes > self.max_bytes {
+            let marks = generation.marks.take();
+            *generation = Generation { marks, ..Generation::default() };
+        }
+        self.metrics.answer_cache_bytes.set(i64::try_from(generation.bytes).unwrap_or(i64::MAX));
+    }
+}
+
+/// Reads the rollups' marks every `refresh` and feeds them to `cache`, for ever.
+pub async fn watch(cache: Arc<AnswerCache>, store: Arc<Store>, refresh: Duration) {
+    let mut ticks = tokio::time::interval(refresh);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store.rollup_progress().await {
+            Ok(mut progress) => {
+                progress.sort_by(|a, b| a.source.cmp(&b.source));
+                cache.advance(Some(progress.into_iter().map(|row| (row.source, row.covered_until)).collect()));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot read rollup_state; answers are not cached until it can");
+                cache.advance(None);
+            }
+        }
+    }
+}
+
+/// Middleware of the cached routes: serves a kept answer, or computes it once for every
+/// concurrent asker and keeps it if it is a 200.
+pub async fn serve_kept(State(cache): State<Arc<AnswerCache>>, request: Request, next: Next) -> Response {
+    // The local day is part of the key: a period left open ("to today") moves at midnight.
+    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let key = format!("{today} {}", request.uri());
+    let Some((cell, covered_until)) = cache.cell(&key) else {
+        cache.metrics.answer_cache.with_label_values(&["uncached"]).inc();
+        return next.run(request).await;
+    };
+    let mut refused = None;
+    let mut computed = false;
+    let kept = cell
+        .get_or_try_init(|| async {
+            computed = true;
+            let response = next.run(request).await;
+            if response.status() != StatusCode::OK {
+                refused = Some(response);
+                return Err(());
+            }
+            let (parts, body) = response.into_parts();
+            match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(body) => Ok(Kept { content_type: parts.headers.get(header::CONTENT_TYPE).cloned(), body }),
+                Err(error) => {
+                    refused = Some(
+                        (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to read the answer: {error}"))
+                            .into_response(),
+                    );
+                    Err(())
+                }
+            }
+        })
+        .await;
+    match kept {
+        Ok(kept) => {
+            if computed {
+                cache.account(kept.body.len());
+            }
+            cache.metrics.answer_cache.with_label_values(&[if computed { "miss" } else { "hit" }]).inc();
+            let mut response = Response::new(Body::from(kept.body.clone()));
+            if let Some(content_type) = &kept.content_type {
+                response.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
+            }
+            response.headers_mut().insert(COVERED_UNTIL_HEADER, HeaderValue::from(covered_until));
+            response
+        }
+        // Not a 200: sent as it is and not kept (the next asker computes it again). A waiter
+        // whose computation failed in another task computes its own answer.
+        Err(()) => {
+            cache.metrics.answer_cache.with_label_values(&["miss"]).inc();
+            refused.unwrap_or_else(|| {
+                (StatusCode::SERVICE_UNAVAILABLE, "the answer could not be computed; try again").into_response()
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(until: u32) -> Option<Vec<(String, u32)>> {
+        Some(vec![("edoc".into(), until + 5), ("portal".into(), until), ("training".into(), until + 9)])
+    }
+
+    #[test]
+    fn answers_live_as_long_as_the_rollups_stand_still_and_within_the_budget() {
+        let cache = AnswerCache::new(100, ApiMetrics::new().expect("metrics"));
+        assert!(cache.cell("k").is_none(), "nothing is kept before the rollups' state is known");
+        cache.advance(marks(1_000));
+        let (cell, covered_until) = cache.cell("k").expect("kept");
+        assert_eq!(covered_until, 1_000, "the slowest source bounds what the answer covers");
+        assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
+        cache.account(6);
+        cache.advance(marks(1_000));
+        assert!(cache.cell("k").expect("kept").0.initialized(), "same state: the answer stays");
+        cache.advance(marks(1_001));
+        assert!(!cache.cell("k").expect("kept").0.initialized(), "the rollups moved: the answer goes");
+
+        let (cell, _) = cache.cell("k").expect("kept");
+        assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
+        cache.account(101);
+        assert!(!cache.cell("k").expect("kept").0.initialized(), "over the budget: the cache starts over");
+
+        cache.advance(None);
+        assert!(cache.cell("k").is_none(), "state unknown: nothing is kept");
+    }
+}

@@ -1,0 +1,59 @@
+//! The API keeps answers until the rollups advance: a repeated question is answered without
+//! ClickHouse, with the same body, and once more events are rolled up the same question gets the
+//! new, exact answer (checked against the ground truth), never the kept one.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use ioc_api::answer_cache::COVERED_UNTIL_HEADER;
+use ioc_e2e::{repo_root, Pipeline};
+use ioc_reference::ReferenceData;
+use ioc_simulator::{simulate, Faults, Scenario, Sender};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_answers_are_reused_until_the_rollups_advance() {
+    let pipeline = Pipeline::start().await;
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 19).expect("date"), days: 4, scale: 0.02 };
+    let run = simulate(20261019, &scenario, Faults::default(), 250, &reference);
+    let sender = Sender::new(&pipeline.ingest.url, pipeline.keys.clone());
+    let (first, rest) = run.batches.split_at(run.batches.len() / 2);
+    let first_events: usize = first.iter().map(|batch| batch.events.len()).sum();
+    sender.send_all(first).await.expect("first half acknowledged");
+    pipeline.wait_for_events(first_events as u64, Duration::from_secs(120)).await;
+
+    // The very question the ground-truth comparison asks below, asked on half the data.
+    let url = format!("{}/v1/kpis?from={}&to={}", pipeline.api.url, run.truth.from, run.truth.to);
+    let client = reqwest::Client::new();
+    let hits = || ioc_e2e::metric(&pipeline.api.url, "ioc_api_answer_cache_total", &[("result", "hit")]);
+    let hits_before = hits().await.unwrap_or(0.0);
+    let ask = || async {
+        let response = client.get(&url).send().await.expect("api answers");
+        assert_eq!(response.status(), 200);
+        let covered = response.headers().get(COVERED_UNTIL_HEADER).cloned();
+        (covered, response.text().await.expect("body"))
+    };
+    // A rollup cycle (300 ms in tests) may land between two askings; then both were computed.
+    // Ask in pairs until a pair falls within one state of the rollups.
+    let mut half = None;
+    for _ in 0..20 {
+        let (covered, first) = ask().await;
+        let (covered_again, again) = ask().await;
+        assert!(covered.is_some(), "a cached route says how far its data goes");
+        if covered == covered_again {
+            assert_eq!(first, again, "the same state of the rollups gives the same answer");
+            half = Some(first);
+            break;
+        }
+    }
+    let half = half.expect("two askings within one rollup cycle");
+    assert!(hits().await.unwrap_or(0.0) > hits_before, "the repeated question was a cache hit");
+
+    sender.send_all(rest).await.expect("second half acknowledged");
+    pipeline.wait_for_events(run.events.len() as u64, Duration::from_secs(120)).await;
+    let differences = ioc_e2e::indicator_differences(&pipeline.api.url, &run.truth).await;
+    assert!(differences.is_empty(), "a kept answer outlived the rollups:\n{}", differences.join("\n"));
+    let (_, whole) = ask().await;
+    assert_ne!(whole, half, "the answer moved with the data");
+    pipeline.stop().await;
+}
