@@ -7,13 +7,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ioc_service::Secret;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
-use ioc_service::Secret;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Deserialize;
 
@@ -100,7 +100,10 @@ impl KafkaConfig {
     pub fn security_problem(&self) -> Option<String> {
         let protocol = self.security_protocol.as_str();
         if !SECURITY_PROTOCOLS.contains(&protocol) {
-            return Some(format!("kafka.security_protocol {protocol:?} is not one of {}", SECURITY_PROTOCOLS.join(", ")));
+            return Some(format!(
+                "kafka.security_protocol {protocol:?} is not one of {}",
+                SECURITY_PROTOCOLS.join(", ")
+            ));
         }
         let sasl = protocol.starts_with("SASL_");
         if sasl && !SASL_MECHANISMS.contains(&self.sasl_mechanism.as_str()) {
@@ -113,7 +116,9 @@ impl KafkaConfig {
         if sasl && (self.sasl_username.is_empty() || self.sasl_password.is_empty()) {
             return Some(format!("kafka.sasl_username and kafka.sasl_password are needed with {protocol}"));
         }
-        if !sasl && !(self.sasl_mechanism.is_empty() && self.sasl_username.is_empty() && self.sasl_password.is_empty()) {
+        let sasl_settings =
+            !self.sasl_mechanism.is_empty() || !self.sasl_username.is_empty() || !self.sasl_password.is_empty();
+        if !sasl && sasl_settings {
             return Some(format!(
                 "kafka.sasl_* settings are set but kafka.security_protocol {protocol} does not use SASL; \
                  set it to SASL_SSL (or SASL_PLAINTEXT)"
