@@ -5,7 +5,7 @@
 
 # The chart's three sets of values, and ops/k8s.d/values-extras.yaml, which switches on every
 # optional path they leave off (inline secrets, external Kafka with SCRAM and TLS, monitoring,
-# Ingress for ingest, image digest, ...).
+# Ingress for ingest, image digest, the canary's non-default settings, ...).
 PROFILES=(default development production extras)
 HELMS=(helm3 helm4)
 
@@ -72,6 +72,8 @@ check_render() {
 --set ingest.pseudonymisationKey.value=short|pseudonymisationKey/value
 --set ingest.sourceKeys.portal[0]=not-a-digest|sourceKeys/portal/0
 --set kafka.strimzi.enabled=true --set kafka.minInsyncReplicas=4|minInsyncReplicas cannot exceed
+--set canary.enabled=true|canary.sourceKeys.existingSecret
+--set canary.sourceKeys.portal=clear-key|additional properties 'portal' not allowed
 EOF
   done
 }
@@ -147,10 +149,15 @@ make_namespace() {
   kc create namespace "$ns" >/dev/null
   kc label namespace "$ns" pod-security.kubernetes.io/enforce=restricted \
     pod-security.kubernetes.io/enforce-version=latest pod-security.kubernetes.io/warn=restricted >/dev/null
-  local digest
+  local digest canary canary_digest
   digest="$(openssl rand -hex 32)"
-  kc -n "$ns" create secret generic ioc-source-keys --from-literal=portal="$digest" \
-    --from-literal=edoc="$digest" --from-literal=training="$digest" >/dev/null
+  # The canary's own clear key (one for all three sources here), its digest beside the source's.
+  canary="$(openssl rand -hex 32)"
+  canary_digest="$(printf %s "$canary" | sha256sum | cut -d' ' -f1)"
+  kc -n "$ns" create secret generic ioc-source-keys --from-literal=portal="$digest,$canary_digest" \
+    --from-literal=edoc="$digest,$canary_digest" --from-literal=training="$digest,$canary_digest" >/dev/null
+  kc -n "$ns" create secret generic ioc-canary-keys --from-literal=portal="$canary" \
+    --from-literal=edoc="$canary" --from-literal=training="$canary" >/dev/null
   kc -n "$ns" create secret generic ioc-pseudonymisation \
     --from-literal=pseudonymisation-key="$(openssl rand -hex 32)" >/dev/null
   kc -n "$ns" create secret generic ioc-clickhouse-processor --from-literal=password="$(openssl rand -hex 16)" >/dev/null
@@ -296,7 +303,12 @@ check_rollout() {
   check_spread "$ns"
 
   # A node drained: the budgets let it go one pod at a time, and the spread still places every pod.
-  local node="${KWOK_NODES[0]}"
+  # The canary's node, so its pod (one replica, no budget) is evicted and placed elsewhere too;
+  # the other Deployments have pods on every node.
+  local node canary_node canary_now
+  canary_node="$(canary_nodes "$ns" || true)"
+  node="${canary_node:-${KWOK_NODES[0]}}"
+  [[ -n "$canary_node" ]] || finding "no running canary pod before the drain (production profile has canary.enabled)"
   if ! kc drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout 120s >"$WORK/logs/drain.log" 2>&1; then
     finding "kubectl drain $node did not complete within the disruption budgets: $(tail -3 "$WORK/logs/drain.log")"
   fi
@@ -304,13 +316,24 @@ check_rollout() {
   local pending
   pending="$(kc -n "$ns" get pods --field-selector=status.phase=Pending -o name | wc -l)"
   ((pending == 0)) || finding "$pending pods stayed Pending on two nodes after the drain (spread constraints unsatisfiable)"
+  canary_now="$(canary_nodes "$ns" || true)"
+  if [[ -z "$canary_now" || " $canary_now " == *" $node "* ]]; then
+    finding "the canary's pod did not move off the drained node $node (running on: ${canary_now:-none})"
+  fi
   kc uncordon "$node" >/dev/null
-  ((pending > 0)) || say "drain of $node: every Deployment available again on the two other nodes"
+  ((pending > 0)) || say "drain of $node (the canary's node): every Deployment available again on the two other nodes, the canary now on $canary_now"
   hm "$helm" uninstall "$release" -n "$ns" --wait --timeout 3m >>"$log" 2>&1 || finding "helm uninstall (rollout) failed"
 }
 
+# The nodes of the canary's running pods (not being deleted), space-separated.
+canary_nodes() {
+  kc -n "$1" get pods -l app.kubernetes.io/component=canary --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.spec.nodeName} {.metadata.deletionTimestamp}{"\n"}{end}' 2>/dev/null |
+    awk 'NF == 1 { print $1 }' | xargs
+}
+
 # Waits until each Deployment of the release has every replica updated and available (at least
-# MIN, which the autoscalers raise the production profile to).
+# MIN, which the autoscalers raise the production profile to), and the canary's one replica.
 wait_deployments() {
   local ns="$1" min="$2" deploy
   for deploy in ingest processor api; do
@@ -319,6 +342,10 @@ wait_deployments() {
       return 1
     fi
   done
+  if ! wait_for 180 canary deployment_complete "$ns" ioc-canary 1; then
+    finding "deployment ioc-canary in $ns did not roll out to its one available replica: $(kc -n "$ns" get deploy ioc-canary -o jsonpath='{.status}' 2>&1)"
+    return 1
+  fi
 }
 
 deployment_complete() {
@@ -348,7 +375,11 @@ check_disruption_budgets() {
     wait_for 30 "budget" bash -c "[[ \$('$BIN/kubectl' --kubeconfig '$CLUSTER/kubeconfig' -n '$ns' get pdb ioc-$pdb -o jsonpath='{.status.disruptionsAllowed}') -ge 1 ]]" \
       || finding "PodDisruptionBudget ioc-$pdb allows no disruption: $(kc -n "$ns" get pdb "ioc-$pdb" -o jsonpath='{.status}')"
   done
-  say "disruption budgets: each allows one pod down"
+  # The canary has one replica and no budget, so nothing can hold up a drain for it.
+  local canary_budgets
+  canary_budgets="$(kc -n "$ns" get pdb -l app.kubernetes.io/component=canary -o name)"
+  [[ -z "$canary_budgets" ]] || finding "the canary has a PodDisruptionBudget ($canary_budgets); with one replica it could block a drain"
+  say "disruption budgets: each allows one pod down; none for the canary"
 }
 
 # The migration Job of this upgrade completed before any Deployment created its new ReplicaSet:

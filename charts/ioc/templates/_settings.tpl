@@ -51,3 +51,14 @@ IOC_API__PIPELINE_METRICS_URLS: "http://{{ $fullname }}-ingest:{{ $v.ingest.serv
 {{- end }}
 {{- include "ioc.settingsEnv" (dict "prefix" "IOC_API" "settings" $v.api.config) }}
 {{- end -}}
+
+{{- /* The canary reads IOC_CANARY_<SETTING> (one underscore: clap's `env`, not the services' config loader). */}}
+{{- define "ioc.canarySettings" -}}
+{{- $v := .Values -}}
+{{- $fullname := include "ioc.fullname" . -}}
+IOC_CANARY_INGEST_URL: "http://{{ $fullname }}-ingest:{{ $v.ingest.service.port }}"
+IOC_CANARY_API_URL: "http://{{ $fullname }}-api:{{ $v.api.service.port }}"
+IOC_CANARY_INTERVAL_SECONDS: {{ $v.canary.intervalSeconds | int64 | quote }}
+IOC_CANARY_DEADLINE_SECONDS: {{ $v.canary.deadlineSeconds | int64 | quote }}
+IOC_CANARY_LISTEN: "0.0.0.0:{{ $v.canary.port }}"
+{{- end -}}

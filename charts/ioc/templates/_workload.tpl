@@ -1,6 +1,9 @@
 {{/*
 The Deployment every service shares: (dict "root" $ "component" "ingest" "env" <yaml list>
 "volumes" <yaml list> "mounts" <yaml list> "autoscaled" bool)
+Optional, for the canary: "replicas" (instead of <component>.replicas), "annotations" (<yaml map>
+on the Deployment) and "secrets" (the template of the chart-made Secret the pods read, for the
+checksum; "" for none; default: ingest's for ingest, ClickHouse's for the others).
 */}}
 {{- define "ioc.deployment" -}}
 {{- $root := .root -}}
@@ -8,15 +11,23 @@ The Deployment every service shares: (dict "root" $ "component" "ingest" "env" <
 {{- $values := get $root.Values $component -}}
 {{- $fullname := include "ioc.fullname" $root -}}
 {{- $selector := dict "root" $root "component" $component -}}
+{{- $replicas := $values.replicas -}}
+{{- if hasKey . "replicas" }}{{ $replicas = .replicas }}{{ end -}}
+{{- $secrets := ternary "ioc.ingestSecretManifest" "ioc.clickhouseSecretManifest" (eq $component "ingest") -}}
+{{- if hasKey . "secrets" }}{{ $secrets = .secrets }}{{ end -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ $fullname }}-{{ $component }}
   labels:
     {{- include "ioc.componentLabels" $selector | nindent 4 }}
+  {{- with .annotations }}
+  annotations:
+    {{- . | nindent 4 }}
+  {{- end }}
 spec:
   {{- if not .autoscaled }}
-  replicas: {{ $values.replicas }}
+  replicas: {{ $replicas }}
   {{- end }}
   revisionHistoryLimit: 5
   selector:
@@ -34,7 +45,9 @@ spec:
       annotations:
         # A changed setting or secret changes the pod template, so the pods roll.
         checksum/config: {{ include (printf "ioc.%sSettings" $component) $root | sha256sum }}
-        checksum/secrets: {{ include (ternary "ioc.ingestSecretManifest" "ioc.clickhouseSecretManifest" (eq $component "ingest")) $root | sha256sum }}
+        {{- with $secrets }}
+        checksum/secrets: {{ include . $root | sha256sum }}
+        {{- end }}
         {{- with $values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
