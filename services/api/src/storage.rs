@@ -29,9 +29,22 @@ impl Store {
         Store { client, seconds }
     }
 
-    async fn timed<T>(&self, query: &str, work: impl Future<Output = T>) -> T {
+    /// Runs `work`, timed; once more when the first attempt failed on the connection (hyper may
+    /// pick a pooled connection ClickHouse is closing, which shows under many concurrent
+    /// requests). The queries only read, so a second attempt is harmless.
+    async fn timed<T, F: Future<Output = Result<T, ApiError>>>(
+        &self,
+        query: &str,
+        work: impl Fn() -> F,
+    ) -> Result<T, ApiError> {
         let timer = self.seconds.with_label_values(&[query]).start_timer();
-        let out = work.await;
+        let out = match work().await {
+            Err(ApiError::Store(clickhouse::error::Error::Network(error))) => {
+                tracing::debug!(%error, query, "clickhouse connection failed; asking again");
+                work().await
+            }
+            out => out,
+        };
         timer.observe_duration();
         out
     }
@@ -43,7 +56,7 @@ impl Store {
         period: Period,
         only: Option<&[&str]>,
     ) -> Result<HashMap<String, Totals>, ApiError> {
-        self.timed("totals", totals(&self.client, scope, period, only)).await
+        self.timed("totals", || totals(&self.client, scope, period, only)).await
     }
 
     /// Totals of each bucket of `period` (see [`series`]).
@@ -54,32 +67,32 @@ impl Store {
         period: Period,
         only: Option<&[&str]>,
     ) -> Result<Vec<(NaiveDate, Period, Totals)>, ApiError> {
-        self.timed("series", series(&self.client, unit, bucket, period, only)).await
+        self.timed("series", || series(&self.client, unit, bucket, period, only)).await
     }
 
     /// The denominators and the goals, read together.
     pub async fn reference(&self) -> Result<(HashMap<String, HashMap<String, u64>>, Goals), ApiError> {
-        self.timed("reference", async { tokio::try_join!(populations(&self.client), goals(&self.client)) }).await
+        self.timed("reference", || async { tokio::try_join!(populations(&self.client), goals(&self.client)) }).await
     }
 
     /// A unit by its code (see [`unit`]).
     pub async fn unit(&self, code: &str) -> Result<UnitInfo, ApiError> {
-        self.timed("units", unit(&self.client, code)).await
+        self.timed("units", || unit(&self.client, code)).await
     }
 
     /// Every unit (see [`units`]).
     pub async fn units(&self) -> Result<Vec<UnitInfo>, ApiError> {
-        self.timed("units", units(&self.client)).await
+        self.timed("units", || units(&self.client)).await
     }
 
     /// The commune-level units (see [`communes`]).
     pub async fn communes(&self) -> Result<Vec<UnitRef>, ApiError> {
-        self.timed("units", communes(&self.client)).await
+        self.timed("units", || communes(&self.client)).await
     }
 
     /// Each source's rollup progress (see [`rollup_progress`]).
     pub async fn rollup_progress(&self) -> Result<Vec<RollupProgress>, ApiError> {
-        self.timed("rollup_progress", rollup_progress(&self.client)).await
+        self.timed("rollup_progress", || rollup_progress(&self.client)).await
     }
 }
 

@@ -46,6 +46,12 @@ struct Cli {
     /// Also write the figures, as Markdown, to this file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Clients asking at once in the concurrent phase (a wall of screens).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Requests per question in the concurrent phase.
+    #[arg(long, default_value_t = 3000)]
+    concurrent_requests: usize,
 }
 
 #[tokio::main]
@@ -98,13 +104,8 @@ async fn main() -> anyhow::Result<()> {
     let rows: u64 = client.query("SELECT toUInt64(count()) FROM measures_daily").fetch_one().await?;
     lines.push(format!("measures_daily holds {rows} rows."));
 
-    let config = ioc_api::ApiConfig { clickhouse, ..ioc_api::ApiConfig::default() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ioc_api::serve(config, listener, async {
-        let _ = stopped.await;
-    }));
+    // The sequential phase measures what a question costs to compute: answers are not kept.
+    let (api, stop, server) = start_api(&clickhouse, 0).await?;
 
     let year = cli.start.format("%Y").to_string();
     let month = (cli.start + chrono::Days::new(u64::from(cli.days.saturating_sub(1)))).format("%Y-%m").to_string();
@@ -151,12 +152,114 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop.send(());
     server.await??;
 
+    // A wall of screens: many clients asking the same questions at once while the rollups
+    // advance every 5 s as the processor's would (a real cycle over no new events, which also
+    // costs ClickHouse what the processor's idle cycle costs), with answers kept and not.
+    lines.push(String::new());
+    lines.push(format!(
+        "{} clients at once, {} requests per question, rollup cycles every 5 s:",
+        cli.concurrency, cli.concurrent_requests
+    ));
+    lines.push(String::new());
+    lines.push("| question | answers kept | req/s | p50 ms | p99 ms | max ms |".into());
+    lines.push("|---|---|---:|---:|---:|---:|".into());
+    let cycles = tokio::spawn({
+        let client = client.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                for source in Source::ALL {
+                    let now = chrono::Utc::now().timestamp() as u32;
+                    if let Err(error) = ioc_processor::rollup::refresh_source(&client, source, now, 1).await {
+                        eprintln!("rollup cycle failed: {error}");
+                    }
+                }
+            }
+        }
+    });
+    for (kept, refresh_ms) in [("no", 0), ("yes", 500)] {
+        let (api, stop, server) = start_api(&clickhouse, refresh_ms).await?;
+        let wall = [
+            ("province KPIs, whole year", format!("{api}/v1/kpis?from={year}-01-01&to={year}-12-31")),
+            ("148-unit ranking, one month", format!("{api}/v1/rankings/on_time_rate?period={month}")),
+        ];
+        for (name, url) in &wall {
+            let (rate, times) = concurrent(&http, url, cli.concurrency, cli.concurrent_requests).await?;
+            let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            lines.push(format!(
+                "| {name} | {kept} | {rate:.0} | {:.1} | {:.1} | {:.1} |",
+                ms(at(0.50)),
+                ms(at(0.99)),
+                ms(times[times.len() - 1])
+            ));
+        }
+        let _ = stop.send(());
+        server.await??;
+    }
+    cycles.abort();
+
     let text = lines.join("\n");
     println!("{text}");
     if let Some(path) = cli.report {
         std::fs::write(&path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+type Server = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// ioc-api in this process on a free port, keeping answers per `refresh_ms` (0: not at all).
+async fn start_api(
+    clickhouse: &ClickHouseConfig,
+    refresh_ms: u64,
+) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>, Server)> {
+    let config = ioc_api::ApiConfig {
+        clickhouse: clickhouse.clone(),
+        answer_cache_refresh_ms: refresh_ms,
+        ..ioc_api::ApiConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ioc_api::serve(config, listener, async {
+        let _ = stopped.await;
+    }));
+    // Let the watcher read the rollups' state once before the clock starts.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    Ok((api, stop, server))
+}
+
+/// `requests` requests to `url` from `clients` tasks at once: requests per second and each
+/// request's time, sorted.
+async fn concurrent(
+    http: &reqwest::Client,
+    url: &str,
+    clients: usize,
+    requests: usize,
+) -> anyhow::Result<(f64, Vec<Duration>)> {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (http, url, next) = (http.clone(), url.to_owned(), next.clone());
+        tasks.spawn(async move {
+            let mut times = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
+                let asked = Instant::now();
+                fetch(&http, &url).await?;
+                times.push(asked.elapsed());
+            }
+            anyhow::Ok(times)
+        });
+    }
+    let mut times = Vec::with_capacity(requests);
+    while let Some(done) = tasks.join_next().await {
+        times.extend(done??);
+    }
+    let rate = times.len() as f64 / started.elapsed().as_secs_f64();
+    times.sort();
+    Ok((rate, times))
 }
 
 async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
