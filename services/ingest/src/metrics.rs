@@ -1,6 +1,9 @@
 //! Prometheus metrics of ioc-ingest, declared once.
 
+use ioc_domain::Source;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::outcome::{Rejection, Unacknowledged};
 
 /// The service's metrics, registered in its own registry.
 #[derive(Clone)]
@@ -78,6 +81,20 @@ impl IngestMetrics {
         registry.register(Box::new(received_bytes.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(producer_queue.clone()))?;
+        // Every series of a known label starts at 0: increase() cannot see the first increment
+        // of a series that appears at 1, so the first rejection after a restart would not alert.
+        for source in Source::ALL.map(Source::as_str) {
+            for outcome in ["accepted", "rejected", "unacknowledged"] {
+                events.with_label_values(&[source, outcome]);
+            }
+            for kind in Rejection::KINDS {
+                rejections.with_label_values(&[source, kind]);
+            }
+            for kind in Unacknowledged::KINDS {
+                delivery_errors.with_label_values(&[source, kind]);
+            }
+            received_bytes.with_label_values(&[source]);
+        }
         Ok(IngestMetrics {
             registry,
             events,

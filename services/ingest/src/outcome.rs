@@ -64,6 +64,9 @@ pub enum Unacknowledged {
 }
 
 impl Unacknowledged {
+    /// Every label [`Unacknowledged::kind`] can return, for metrics that start at zero.
+    pub const KINDS: [&'static str; 4] = ["encode", "refused", "not_acknowledged", "cancelled"];
+
     /// The metric label of this failure.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -93,5 +96,13 @@ mod tests {
         assert_eq!(all[0].to_string(), "line 3 is not valid JSON");
         assert_eq!(all[4].to_string(), "event is from source edoc but was sent to portal");
         assert!(all[2].to_string().contains("dossier.teleported"));
+        let failures = [
+            Unacknowledged::Encode("x".into()),
+            Unacknowledged::Refused("queue full".into()),
+            Unacknowledged::NotAcknowledged("timed out".into()),
+            Unacknowledged::Cancelled,
+        ];
+        let kinds: Vec<&str> = failures.iter().map(Unacknowledged::kind).collect();
+        assert_eq!(kinds, Unacknowledged::KINDS);
     }
 }

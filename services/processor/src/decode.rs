@@ -39,6 +39,10 @@ pub enum DeadLetterReason {
 }
 
 impl DeadLetterReason {
+    /// Every label [`DeadLetterReason::kind`] can return, for metrics that start at zero.
+    pub const KINDS: [&'static str; 5] =
+        ["no_payload", "undecodable", "wrong_topic", "wrong_table", "time_out_of_range"];
+
     /// The metric label of this reason, a bounded set.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -81,5 +85,14 @@ mod tests {
         assert!(foreign.to_string().contains("does not belong"));
         assert_eq!(foreign.kind(), "wrong_topic");
         assert!(decode(Some(edoc), Source::Edoc).is_ok());
+        let reasons = [
+            DeadLetterReason::from(DecodeError::NoPayload),
+            garbage,
+            foreign,
+            DeadLetterReason::from(TransformError::WrongTable("x")),
+            DeadLetterReason::from(TransformError::TimeOutOfRange { field: "occurred_at", value: "1900".into() }),
+        ];
+        let kinds: Vec<&str> = reasons.iter().map(DeadLetterReason::kind).collect();
+        assert_eq!(kinds, DeadLetterReason::KINDS);
     }
 }

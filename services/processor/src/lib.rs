@@ -78,6 +78,7 @@ pub async fn serve(
         inserts: rollup::RecentInserts::new(config.rollup_margin_seconds),
         config,
     });
+    context.metrics.start_at_zero(&context.config.sources);
 
     let (stop, stopped) = watch::channel(false);
     let mut pipelines = tokio::task::JoinSet::new();

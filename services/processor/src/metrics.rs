@@ -1,6 +1,9 @@
 //! Prometheus metrics of ioc-processor, declared once.
 
+use ioc_domain::Source;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+use crate::decode::DeadLetterReason;
 
 /// The service's metrics.
 #[derive(Clone)]
@@ -149,5 +152,33 @@ impl ProcessorMetrics {
             rollup_seconds,
             rollup_failures,
         })
+    }
+
+    /// Creates every series of `sources` (those this processor consumes) at 0: increase() cannot see the first increment of
+    /// a series that appears at 1 (the first dead letter after a restart would not alert), and a
+    /// gauge that never appears cannot be told from a scrape that failed. Rollup coverage and
+    /// the newest event stay at 0 until a cycle writes them, which the freshness alerts see.
+    pub fn start_at_zero(&self, sources: &[Source]) {
+        for &source in sources {
+            let (label, table) = (source.as_str(), source.events_table());
+            for reason in DeadLetterReason::KINDS {
+                self.dead_letters.with_label_values(&[label, reason]);
+            }
+            self.rows_written.with_label_values(&[table]);
+            self.insert_failures.with_label_values(&[table]);
+            for counter in [&self.commit_failures, &self.consumer_errors, &self.rollup_failures] {
+                counter.with_label_values(&[label]);
+            }
+            for gauge in [
+                &self.paused,
+                &self.completeness_acknowledged,
+                &self.completeness_stored,
+                &self.completeness_missing,
+                &self.rollup_covered_until,
+                &self.newest_event,
+            ] {
+                gauge.with_label_values(&[label]);
+            }
+        }
     }
 }

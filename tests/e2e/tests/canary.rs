@@ -10,7 +10,7 @@ use ioc_domain::{Source, CANARY_PROBE_TYPE, CANARY_UNIT_CODE};
 use ioc_e2e::process::{binary, free_port, ServiceProcess};
 use ioc_e2e::{repo_root, Pipeline};
 use ioc_reference::ReferenceData;
-use ioc_service::metric_names::{CANARY_LAST_SUCCESS, CANARY_PROBES};
+use ioc_service::metric_names::{CANARY_FRESHNESS, CANARY_LAST_SUCCESS, CANARY_PROBES};
 use ioc_simulator::{simulate, Canary, Facts, Faults, Scenario, Sender};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,6 +58,8 @@ async fn canary_probes_reach_the_api_and_move_no_indicator() {
                 ioc_e2e::metric(&canary.url, CANARY_PROBES, &[("source", source.as_str()), ("outcome", outcome)]).await;
             assert_eq!(failed, Some(0.0), "{source} probes {outcome}; canary log:\n{}", canary.log_text());
         }
+        let freshness = ioc_e2e::metric(&canary.url, CANARY_FRESHNESS, &[("source", source.as_str())]).await;
+        assert!(freshness.is_some_and(|seconds| seconds > 0.0 && seconds < 60.0), "{source}: {freshness:?}");
         let last = ioc_e2e::metric(&canary.url, CANARY_LAST_SUCCESS, &[("source", source.as_str())]).await;
         let age = chrono::Utc::now().timestamp() as f64 - last.unwrap_or(0.0);
         assert!((0.0..120.0).contains(&age), "{source}: last success {age} s ago");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use ioc_domain::Source;
-use ioc_service::metric_names::{CANARY_LAST_SUCCESS, CANARY_LATENCY, CANARY_PROBES};
+use ioc_service::metric_names::{CANARY_FRESHNESS, CANARY_LAST_SUCCESS, CANARY_LATENCY, CANARY_PROBES};
 use ioc_service::Readiness;
 use ioc_simulator::Canary;
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
@@ -50,6 +50,7 @@ struct Metrics {
     registry: Registry,
     probes: IntCounterVec,
     latency: HistogramVec,
+    freshness: GaugeVec,
     last_success: GaugeVec,
 }
 
@@ -70,6 +71,11 @@ impl Metrics {
             Opts::new(CANARY_LAST_SUCCESS, "When a probe last reached the API (unix seconds)"),
             &["source"],
         )?;
+        let freshness = GaugeVec::new(
+            Opts::new(CANARY_FRESHNESS, "Seconds the last successful probe took to show in the API"),
+            &["source"],
+        )?;
+        registry.register(Box::new(freshness.clone()))?;
         registry.register(Box::new(probes.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(last_success.clone()))?;
@@ -78,7 +84,7 @@ impl Metrics {
                 probes.with_label_values(&[source.as_str(), outcome]);
             }
         }
-        Ok(Metrics { registry, probes, latency, last_success })
+        Ok(Metrics { registry, probes, latency, freshness, last_success })
     }
 }
 
@@ -101,6 +107,7 @@ async fn probe_forever(canary: Arc<Canary>, metrics: Arc<Metrics>, source: Sourc
             Ok(took) => {
                 metrics.probes.with_label_values(&[source.as_str(), "succeeded"]).inc();
                 metrics.latency.with_label_values(&[source.as_str()]).observe(took.as_secs_f64());
+                metrics.freshness.with_label_values(&[source.as_str()]).set(took.as_secs_f64());
                 metrics.last_success.with_label_values(&[source.as_str()]).set(chrono::Utc::now().timestamp() as f64);
                 tracing::info!(%source, seconds = took.as_secs_f64(), "canary probe reached the API");
             }
