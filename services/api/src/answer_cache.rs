@@ -102,15 +102,22 @@ impl AnswerCache {
 pub async fn watch(cache: Arc<AnswerCache>, store: Arc<Store>, refresh: Duration) {
     let mut ticks = tokio::time::interval(refresh);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Logged when it starts and when it ends, not at every tick of an outage.
+    let mut failing = false;
     loop {
         ticks.tick().await;
         match store.rollup_progress().await {
             Ok(mut progress) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("rollup_state readable again; answers are kept again");
+                }
                 progress.sort_by(|a, b| a.source.cmp(&b.source));
                 cache.advance(Some(progress.into_iter().map(|row| (row.source, row.covered_until)).collect()));
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot read rollup_state; answers are not cached until it can");
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(%error, "cannot read rollup_state; answers are not kept until it can");
+                }
                 cache.advance(None);
             }
         }

@@ -37,7 +37,7 @@ pub struct AppState {
     contract: Contract,
     keys: auth::KeyRing,
     pseudonymiser: Pseudonymiser,
-    producer: FutureProducer,
+    producer: FutureProducer<ioc_kafka::StatsContext>,
     metrics: IngestMetrics,
     rate_limiter: rate_limit::RateLimiter,
     /// One permit per request being processed.
@@ -46,7 +46,7 @@ pub struct AppState {
     event_limits: limits::EventLimits,
 }
 
-struct KafkaReadiness(FutureProducer);
+struct KafkaReadiness(FutureProducer<ioc_kafka::StatsContext>);
 
 impl Readiness for KafkaReadiness {
     fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
@@ -72,7 +72,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
-    let producer = config.kafka.producer()?;
+    let metrics = IngestMetrics::new().context("failed to register metrics")?;
+    let queue_bytes = metrics.producer_queue_bytes.clone();
+    let producer = config.kafka.producer_with_stats(1000, move |statistics| {
+        queue_bytes.set(i64::try_from(statistics.msg_size).unwrap_or(i64::MAX));
+    })?;
     let state = Arc::new(AppState {
         contract: Contract::new().context("failed to compile the event schemas")?,
         keys: auth::KeyRing::new(&config.keys, &config.revoked_keys),
@@ -81,7 +85,7 @@ pub async fn serve(
         event_limits: config.event_limits(),
         pseudonymiser: Pseudonymiser::new(config.pseudonymisation_key.expose().as_bytes()),
         producer: producer.clone(),
-        metrics: IngestMetrics::new().context("failed to register metrics")?,
+        metrics,
         config,
     });
     tracing::info!(address = %listener.local_addr()?, "ioc-ingest listening");

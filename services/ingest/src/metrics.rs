@@ -28,6 +28,8 @@ pub struct IngestMetrics {
     pub in_flight: IntGauge,
     /// Messages in the producer's queue: sent to Kafka, not yet acknowledged.
     pub producer_queue: IntGauge,
+    /// Bytes in the producer's queue, from librdkafka's statistics (every second).
+    pub producer_queue_bytes: IntGauge,
 }
 
 impl IngestMetrics {
@@ -80,7 +82,12 @@ impl IngestMetrics {
         registry.register(Box::new(kafka_ack_seconds.clone()))?;
         registry.register(Box::new(received_bytes.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
+        let producer_queue_bytes = IntGauge::new(
+            "ioc_ingest_producer_queue_bytes",
+            "bytes held in the producer's queue (librdkafka statistics, every second)",
+        )?;
         registry.register(Box::new(producer_queue.clone()))?;
+        registry.register(Box::new(producer_queue_bytes.clone()))?;
         // Every series of a known label starts at 0: increase() cannot see the first increment
         // of a series that appears at 1, so the first rejection after a restart would not alert.
         for source in Source::ALL.map(Source::as_str) {
@@ -106,6 +113,7 @@ impl IngestMetrics {
             received_bytes,
             in_flight,
             producer_queue,
+            producer_queue_bytes,
         })
     }
 }

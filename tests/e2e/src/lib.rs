@@ -5,6 +5,7 @@ pub mod analyst;
 pub mod current_engine;
 pub mod periods;
 pub mod process;
+pub mod prometheus;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -239,10 +240,13 @@ impl Pipeline {
         self.clickhouse.client().query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
-    /// Waits until `expected` distinct events are stored, or panics after `timeout`.
+    /// Waits until `expected` distinct events (canary probes aside) are stored, or panics after
+    /// `timeout`.
     pub async fn wait_for_events(&self, expected: u64, timeout: Duration) {
-        let sql = "SELECT toUInt64(assumeNotNull((SELECT uniqExact(event_id) FROM portal_events) + (SELECT uniqExact(event_id) FROM edoc_events) \
-                   + (SELECT uniqExact(event_id) FROM training_events)))";
+        // Canary probes (tests that run ioc-canary) are not events a test sent.
+        let sql = "SELECT toUInt64(assumeNotNull((SELECT uniqExact(event_id) FROM portal_events WHERE type != 'canary.probe') \
+                   + (SELECT uniqExact(event_id) FROM edoc_events WHERE type != 'canary.probe') \
+                   + (SELECT uniqExact(event_id) FROM training_events WHERE type != 'canary.probe')))";
         let started = Instant::now();
         loop {
             let stored = self.count(sql).await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ioc_service::Secret;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -152,14 +152,33 @@ impl KafkaConfig {
 
     /// An idempotent producer that waits for all in-sync replicas.
     pub fn producer(&self) -> Result<FutureProducer, KafkaSetupError> {
-        self.base()
+        self.producer_config()
+            .create()
+            .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
+    }
+
+    fn producer_config(&self) -> ClientConfig {
+        let mut config = self.base();
+        config
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("message.timeout.ms", self.message_timeout_ms.to_string())
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
-            .set("queue.buffering.max.kbytes", self.producer_queue_kbytes.to_string())
-            .create()
+            .set("queue.buffering.max.kbytes", self.producer_queue_kbytes.to_string());
+        config
+    }
+
+    /// The same producer, reporting librdkafka's statistics to `on_stats` every
+    /// `interval_ms` (its queue depth in messages and bytes, per-broker figures).
+    pub fn producer_with_stats(
+        &self,
+        interval_ms: u64,
+        on_stats: impl Fn(&rdkafka::Statistics) + Send + Sync + 'static,
+    ) -> Result<FutureProducer<StatsContext>, KafkaSetupError> {
+        self.producer_config()
+            .set("statistics.interval.ms", interval_ms.to_string())
+            .create_with_context(StatsContext { on_stats: Box::new(on_stats) })
             .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
     }
 
@@ -214,8 +233,23 @@ impl KafkaConfig {
     }
 }
 
+/// A client context handing librdkafka's periodic statistics to a callback (librdkafka's
+/// statistics callback; the only way to its queue size in bytes).
+pub struct StatsContext {
+    on_stats: Box<dyn Fn(&rdkafka::Statistics) + Send + Sync>,
+}
+
+impl ClientContext for StatsContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        (self.on_stats)(&statistics);
+    }
+}
+
 /// Asks the brokers for metadata: `Ok` when they answer within `timeout`.
-pub async fn check_reachable(producer: FutureProducer, timeout: Duration) -> Result<(), String> {
+pub async fn check_reachable<C: ClientContext + 'static>(
+    producer: FutureProducer<C>,
+    timeout: Duration,
+) -> Result<(), String> {
     let asked = tokio::task::spawn_blocking(move || {
         producer
             .client()
