@@ -17,6 +17,7 @@ use chrono::NaiveDate;
 use ioc_clickhouse::ClickHouseConfig;
 use ioc_domain::Source;
 use ioc_e2e::process::{binary, free_port, ingest_env, processor_env, ServiceProcess};
+use ioc_e2e::prometheus::{alert_expression, has_data, Prometheus};
 use ioc_e2e::{fresh_stack, on_stop, random_keys, repo_root, spawn, Running};
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Batch, Faults, Scenario, Sender, Simulation};
@@ -193,11 +194,20 @@ async fn kafka_outage() -> Figures {
         run.batches.clone(),
         Duration::from_millis(200),
     );
+    // Prometheus, with the project's rules, watches ingest as it would in production.
+    let prometheus = Prometheus::start(&[("ioc-ingest", &cluster.ingest.url)]).await;
+    let alert = alert_expression("IocIngestKafkaUnacknowledged");
+    assert!(!has_data(&prometheus.query(&alert).await.expect("valid")), "the alert holds before the outage");
     sending.flowing(5).await;
+    let stopped = Instant::now();
     dev(&["stop", "kafka"]);
-    tokio::time::sleep(Duration::from_secs(30)).await;
+    // The alert's expression must hold while the broker is down (its `for:` then decides when
+    // to page).
+    let alerted = prometheus.wait_until(&alert, Duration::from_secs(28), has_data).await;
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(stopped.elapsed())).await;
     dev(&["start", "kafka"]);
     let (acknowledged, retries) = sending.done().await;
+    assert!(alerted, "IocIngestKafkaUnacknowledged's expression never held during the outage: {alert}");
     cluster
         .finish(
             "Kafka broker stopped 30 s under load",
@@ -358,17 +368,15 @@ async fn flood_and_poison() -> Figures {
     cluster.finish("Training flood + portal poison", &run, acknowledged, retries, note).await
 }
 
-/// Reads the processor's portal dead-letter counter until it reaches `expected` or `timeout` passes.
+/// Reads the processor's portal dead-letter counter (every reason) until it reaches `expected`
+/// or `timeout` passes.
 async fn dead_letters_reaching(processor: &str, expected: usize, timeout: Duration) -> usize {
     let started = Instant::now();
     loop {
-        let metrics = reqwest::get(format!("{processor}/metrics")).await.expect("metrics").text().await.expect("text");
-        let dead = metrics
-            .lines()
-            .find(|l| l.starts_with("ioc_processor_dead_letters_total{source=\"portal\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let dead =
+            ioc_e2e::metric(processor, ioc_service::metric_names::PROCESSOR_DEAD_LETTERS, &[("source", "portal")])
+                .await
+                .unwrap_or(0.0) as usize;
         if dead >= expected || started.elapsed() > timeout {
             return dead;
         }
