@@ -227,6 +227,23 @@ impl Pipeline {
         pipeline
     }
 
+    /// Starts `ioc-canary` (the built binary) probing this pipeline's sources every
+    /// `interval_seconds`, giving up on a probe after 60 s.
+    pub async fn start_canary(&self, interval_seconds: u32) -> process::ServiceProcess {
+        let port = process::free_port();
+        let mut env = BTreeMap::from([
+            ("IOC_CANARY_INGEST_URL".to_owned(), self.ingest.url.clone()),
+            ("IOC_CANARY_API_URL".to_owned(), self.api.url.clone()),
+            ("IOC_CANARY_INTERVAL_SECONDS".to_owned(), interval_seconds.to_string()),
+            ("IOC_CANARY_DEADLINE_SECONDS".to_owned(), "60".to_owned()),
+            ("IOC_CANARY_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ]);
+        for (source, key) in &self.keys {
+            env.insert(format!("IOC_CANARY_{}_KEY", source.as_str().to_uppercase()), key.clone());
+        }
+        process::ServiceProcess::start("canary", process::binary("ioc-canary"), port, env).await
+    }
+
     /// Stops the services (the database is dropped when the pipeline is dropped).
     pub async fn stop(self) {
         let Pipeline { ingest, processor, api, _database, .. } = self;

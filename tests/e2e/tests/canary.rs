@@ -2,12 +2,10 @@
 //! traffic flows, its metrics show each probe reaching the API, the probes are stored, and not one
 //! indicator moves because of them (they still equal the ground truth).
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use ioc_domain::{Source, CANARY_PROBE_TYPE, CANARY_UNIT_CODE};
-use ioc_e2e::process::{binary, free_port, ServiceProcess};
 use ioc_e2e::{repo_root, Pipeline};
 use ioc_reference::ReferenceData;
 use ioc_service::metric_names::{CANARY_FRESHNESS, CANARY_LAST_SUCCESS, CANARY_PROBES};
@@ -20,18 +18,7 @@ async fn canary_probes_reach_the_api_and_move_no_indicator() {
     let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 5).expect("date"), days: 4, scale: 0.02 };
     let run = simulate(20261005, &scenario, Faults::default(), 250, &reference);
 
-    let port = free_port();
-    let mut env = BTreeMap::from([
-        ("IOC_CANARY_INGEST_URL".to_owned(), pipeline.ingest.url.clone()),
-        ("IOC_CANARY_API_URL".to_owned(), pipeline.api.url.clone()),
-        ("IOC_CANARY_INTERVAL_SECONDS".to_owned(), "1".to_owned()),
-        ("IOC_CANARY_DEADLINE_SECONDS".to_owned(), "60".to_owned()),
-        ("IOC_CANARY_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
-    ]);
-    for source in Source::ALL {
-        env.insert(format!("IOC_CANARY_{}_KEY", source.as_str().to_uppercase()), pipeline.keys[&source].clone());
-    }
-    let mut canary = ServiceProcess::start("canary", binary("ioc-canary"), port, env).await;
+    let mut canary = pipeline.start_canary(1).await;
 
     // Real traffic while the canary probes.
     let sender = Sender::new(&pipeline.ingest.url, pipeline.keys.clone());

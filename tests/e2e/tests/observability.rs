@@ -4,12 +4,10 @@
 //! data returns some, and on a healthy pipeline with the canary running no alert's expression
 //! holds. (The Kafka outage making its alert's expression true is in tests/faults.rs.)
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use ioc_domain::Source;
-use ioc_e2e::process::{binary, free_port, ServiceProcess};
 use ioc_e2e::prometheus::{expressions, has_data, Prometheus};
 use ioc_e2e::{repo_root, Pipeline};
 use ioc_reference::ReferenceData;
@@ -18,17 +16,7 @@ use ioc_simulator::{simulate, Faults, Scenario, Sender};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_panel_and_alert_evaluates_on_a_real_prometheus() {
     let pipeline = Pipeline::start().await;
-    let port = free_port();
-    let mut env = BTreeMap::from([
-        ("IOC_CANARY_INGEST_URL".to_owned(), pipeline.ingest.url.clone()),
-        ("IOC_CANARY_API_URL".to_owned(), pipeline.api.url.clone()),
-        ("IOC_CANARY_INTERVAL_SECONDS".to_owned(), "2".to_owned()),
-        ("IOC_CANARY_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
-    ]);
-    for source in Source::ALL {
-        env.insert(format!("IOC_CANARY_{}_KEY", source.as_str().to_uppercase()), pipeline.keys[&source].clone());
-    }
-    let mut canary = ServiceProcess::start("canary", binary("ioc-canary"), port, env).await;
+    let mut canary = pipeline.start_canary(2).await;
     let prometheus = Prometheus::start(&[
         ("ioc-ingest", &pipeline.ingest.url),
         ("ioc-processor", &pipeline.processor.url),

@@ -139,15 +139,8 @@ async fn main() -> anyhow::Result<()> {
             times.push(started.elapsed());
         }
         times.sort();
-        let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        lines.push(format!(
-            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            ms(at(0.50)),
-            ms(at(0.95)),
-            ms(at(0.99)),
-            ms(times[times.len() - 1])
-        ));
+        let at = |q: f64| milliseconds_at(&times, q);
+        lines.push(format!("| {name} | {:.1} | {:.1} | {:.1} | {:.1} |", at(0.50), at(0.95), at(0.99), at(1.0)));
     }
     let _ = stop.send(());
     server.await??;
@@ -185,14 +178,8 @@ async fn main() -> anyhow::Result<()> {
         ];
         for (name, url) in &wall {
             let (rate, times) = concurrent(&http, url, cli.concurrency, cli.concurrent_requests).await?;
-            let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
-            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-            lines.push(format!(
-                "| {name} | {kept} | {rate:.0} | {:.1} | {:.1} | {:.1} |",
-                ms(at(0.50)),
-                ms(at(0.99)),
-                ms(times[times.len() - 1])
-            ));
+            let at = |q: f64| milliseconds_at(&times, q);
+            lines.push(format!("| {name} | {kept} | {rate:.0} | {:.1} | {:.1} | {:.1} |", at(0.50), at(0.99), at(1.0)));
         }
         let _ = stop.send(());
         server.await??;
@@ -205,6 +192,11 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(&path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The `q` quantile (nearest rank) of sorted, non-empty `times`, in milliseconds.
+fn milliseconds_at(times: &[Duration], q: f64) -> f64 {
+    times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1].as_secs_f64() * 1000.0
 }
 
 type Server = tokio::task::JoinHandle<anyhow::Result<()>>;
