@@ -90,18 +90,18 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
             1 => {
                 cluster(&["kill", "ch2"]).await;
                 cluster(&["kill", "ch4"]).await;
-                notes.push(format!("ch2 and ch4 SIGKILLed at {:?}", started.elapsed()));
+                notes.push(format!("ch2 and ch4 SIGKILLed at {:.1} s", started.elapsed().as_secs_f64()));
             }
             2 => {
                 cluster(&["start", "ch2"]).await;
                 cluster(&["start", "ch4"]).await;
-                notes.push(format!("restarted at {:?}", started.elapsed()));
+                notes.push(format!("restarted at {:.1} s", started.elapsed().as_secs_f64()));
                 cluster(&["stop", "kafka2"]).await;
-                notes.push(format!("kafka2 stopped at {:?}", started.elapsed()));
+                notes.push(format!("kafka2 stopped at {:.1} s", started.elapsed().as_secs_f64()));
             }
             3 => {
                 cluster(&["start", "kafka2"]).await;
-                notes.push(format!("kafka2 back at {:?}", started.elapsed()));
+                notes.push(format!("kafka2 back at {:.1} s", started.elapsed().as_secs_f64()));
             }
             _ => {}
         }
