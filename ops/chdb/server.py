@@ -171,6 +171,19 @@ def cityhash102_128(data):
 # LZ4 raw block format.
 
 
+def _lz4_extended_length(src, i, length, what):
+    """Adds the extra length bytes that follow a nibble of 15 (each 255 means another byte
+    follows); returns the length and the position after them."""
+    while True:
+        if i >= len(src):
+            raise ValueError("LZ4 block ends inside a %s" % what)
+        b = src[i]
+        i += 1
+        length += b
+        if b != 255:
+            return length, i
+
+
 def lz4_block_decompress(src, size):
     """Decompresses one raw LZ4 block whose decompressed size is known."""
     src = memoryview(src)
@@ -184,14 +197,7 @@ def lz4_block_decompress(src, size):
         i += 1
         lit = token >> 4
         if lit == 15:
-            while True:
-                if i >= n:
-                    raise ValueError("LZ4 block ends inside a literal length")
-                b = src[i]
-                i += 1
-                lit += b
-                if b != 255:
-                    break
+            lit, i = _lz4_extended_length(src, i, lit, "literal length")
         if i + lit > n:
             raise ValueError("LZ4 literals run past the end of the block")
         out += src[i:i + lit]
@@ -206,14 +212,7 @@ def lz4_block_decompress(src, size):
             raise ValueError("LZ4 match offset %d is out of range" % offset)
         mlen = token & 15
         if mlen == 15:
-            while True:
-                if i >= n:
-                    raise ValueError("LZ4 block ends inside a match length")
-                b = src[i]
-                i += 1
-                mlen += b
-                if b != 255:
-                    break
+            mlen, i = _lz4_extended_length(src, i, mlen, "match length")
         mlen += 4
         start = len(out) - offset
         if offset >= mlen:

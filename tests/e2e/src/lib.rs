@@ -181,7 +181,7 @@ impl Pipeline {
     /// Like [`Pipeline::start`], with the services talking to Kafka as `kafka` says.
     pub async fn start_with_kafka(kafka: KafkaConfig) -> Pipeline {
         ioc_service::init_logging();
-        let (_, clickhouse) = stack_in(kafka.topic_prefix.clone(), random_name("ioc_test_"), clickhouse_url()).await;
+        let clickhouse = migrated_database(random_name("ioc_test_"), clickhouse_url()).await;
         Pipeline::boot(kafka, clickhouse).await
     }
 
@@ -261,12 +261,20 @@ impl Pipeline {
     /// `timeout`.
     pub async fn wait_for_events(&self, expected: u64, timeout: Duration) {
         // Canary probes (tests that run ioc-canary) are not events a test sent.
-        let sql = "SELECT toUInt64(assumeNotNull((SELECT uniqExact(event_id) FROM portal_events WHERE type != 'canary.probe') \
-                   + (SELECT uniqExact(event_id) FROM edoc_events WHERE type != 'canary.probe') \
-                   + (SELECT uniqExact(event_id) FROM training_events WHERE type != 'canary.probe')))";
+        let per_source: Vec<String> = Source::ALL
+            .iter()
+            .map(|source| {
+                format!(
+                    "(SELECT uniqExact(event_id) FROM {} WHERE type != '{}')",
+                    source.events_table(),
+                    ioc_domain::CANARY_PROBE_TYPE
+                )
+            })
+            .collect();
+        let sql = format!("SELECT toUInt64(assumeNotNull({}))", per_source.join(" + "));
         let started = Instant::now();
         loop {
-            let stored = self.count(sql).await;
+            let stored = self.count(&sql).await;
             if stored >= expected {
                 assert_eq!(stored, expected, "more distinct events stored than were sent");
                 wait_for_rollups(&self.clickhouse, &self.api.url, timeout).await;
@@ -335,9 +343,14 @@ pub const ANALYST_CHECK_DATABASE: &str = "ioc_analyst_check";
 
 async fn stack_in(topic_prefix: String, database: String, clickhouse_url: String) -> (KafkaConfig, ClickHouseConfig) {
     let kafka = KafkaConfig { brokers: kafka_brokers(), topic_prefix, ..KafkaConfig::default() };
+    (kafka, migrated_database(database, clickhouse_url).await)
+}
+
+/// The database `database` at `clickhouse_url`, migrated.
+async fn migrated_database(database: String, clickhouse_url: String) -> ClickHouseConfig {
     let clickhouse = ClickHouseConfig { url: clickhouse_url, database, ..ClickHouseConfig::default() };
     migrate_into(&clickhouse).await;
-    (kafka, clickhouse)
+    clickhouse
 }
 
 /// Applies the migrations and loads the reference data embedded in the processor.

@@ -44,19 +44,32 @@ async fn converges(port: u16, reference: u16, database: &str, table: &str) -> Op
     }
 }
 
-/// Counts rows of `table` on one node, straight on its HTTP port.
-async fn count_on(port: u16, database: &str, table: &str) -> u64 {
+/// Runs `sql` on one node, straight on its HTTP port, and returns its answer.
+async fn query_on(port: u16, database: &str, sql: String) -> String {
     let url = format!("http://127.0.0.1:{port}/?database={database}");
-    let text = reqwest::Client::new()
+    let response = reqwest::Client::new()
         .post(&url)
-        .body(format!("SELECT count() FROM {table}"))
+        .body(sql)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("node on {port} unreachable: {e}"))
-        .text()
-        .await
-        .expect("text");
+        .unwrap_or_else(|e| panic!("node on {port} unreachable: {e}"));
+    let ok = response.status().is_success();
+    let text = response.text().await.expect("text");
+    assert!(ok, "node on {port}: {text}");
+    text
+}
+
+/// Counts rows of `table` on one node.
+async fn count_on(port: u16, database: &str, table: &str) -> u64 {
+    let text = query_on(port, database, format!("SELECT count() FROM {table}")).await;
     text.trim().parse().unwrap_or_else(|_| panic!("node on {port}: {text}"))
+}
+
+/// Every table's columns on one node, one `table name type` line each.
+async fn columns_on(port: u16, database: &str) -> String {
+    let sql =
+        format!("SELECT table, name, type FROM system.columns WHERE database = '{database}' ORDER BY table, name");
+    query_on(port, database, sql).await
 }
 
 /// How long each phase of the load (and so each fault) lasts at least.
@@ -75,6 +88,14 @@ struct Row {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss() {
     let pipeline = Pipeline::start_clustered().await;
+    // The migrations reached every node: ON CLUSTER statements and, for tables copied on every
+    // node, ALTERs carried by replication (cluster.rs), each waited for.
+    let database = pipeline.clickhouse.database.clone();
+    let schema = columns_on(8131, &database).await;
+    assert!(schema.contains("rollup_state\tevents_last_5_minutes"), "migrations incomplete on ch1:\n{schema}");
+    for port in [8132, 8133, 8134] {
+        assert_eq!(columns_on(port, &database).await, schema, "the node on {port} has other columns than ch1");
+    }
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
     let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"), days: 10, scale: 0.02 };
     let run = simulate(20261001, &scenario, Faults { duplicates: 0.03, reorder: 0.03, late: 0.02 }, 100, &reference);
@@ -132,7 +153,6 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
     );
 
     // Rows on both shards, and both replicas of each shard agree once the killed ones caught up.
-    let database = pipeline.clickhouse.database.clone();
     let mut spread = Vec::new();
     for table in ["portal_events_local", "edoc_events_local", "training_events_local", "dossier_facts_local"] {
         let (shard1, shard2) = (count_on(8131, &database, table).await, count_on(8133, &database, table).await);

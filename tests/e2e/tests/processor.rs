@@ -187,11 +187,15 @@ async fn every_valid_example_is_stored_with_its_fields_in_their_columns() {
         1
     );
     // The probe has no entity key, so it may sit in another partition's batch: give it time.
-    let probe = "SELECT toUInt64(count()) FROM training_events WHERE type = 'canary.probe' AND unit_code = 'CANARY'";
+    let probe = format!(
+        "SELECT toUInt64(count()) FROM training_events WHERE type = '{}' AND unit_code = '{}'",
+        ioc_domain::CANARY_PROBE_TYPE,
+        ioc_domain::CANARY_UNIT_CODE
+    );
     let started = std::time::Instant::now();
-    while value(probe).await == 0 && started.elapsed() < Duration::from_secs(30) {
+    while pipeline.count(&probe).await == 0 && started.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(value(probe).await, 1, "the canary probe example is stored like any event");
+    assert_eq!(pipeline.count(&probe).await, 1, "the canary probe example is stored like any event");
     pipeline.stop().await;
 }

@@ -25,6 +25,12 @@ pub enum Placement {
     Everywhere,
 }
 
+/// The setting (name, value) under which migrations run on a cluster: an `ALTER` of a replicated
+/// table returns only once every replica has applied it (2 = wait for every replica), so the next
+/// statement, or a service starting on another node, sees the new columns. Current releases know
+/// it as an alias of `alter_sync`; 18.16 knows only this name.
+pub const REPLICATED_ALTER_WAIT: (&str, &str) = ("replication_alter_partitions_sync", "2");
+
 /// The placement of each table the migrations create.
 ///
 /// - Raw events are sharded so that every event of an entity lands on one shard: dossier events
@@ -88,7 +94,12 @@ pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<Str
     if let Some(rest) = strip_prefix_words(text, &["ALTER", "TABLE"]) {
         let (table, change) = split_name(rest)?;
         return match placement(table).ok_or_else(|| undeclared(table))? {
-            Placement::Everywhere => Ok(vec![format!("ALTER TABLE {database}.{table} {on} {change}")]),
+            // One replication group spans every node, so ClickHouse itself carries the change to
+            // every replica. `ON CLUSTER` would run it once per shard of the cluster on the same
+            // group, and the second run fails when the first one's change has already arrived
+            // ("column with this name already exists"; seen on 18.16 under load). migrate() asks
+            // the node to wait until every replica has applied it (REPLICATED_ALTER_WAIT).
+            Placement::Everywhere => Ok(vec![format!("ALTER TABLE {database}.{table} {change}")]),
             // ClickHouse refuses ALTER ... ON CLUSTER on a Distributed table when the shards are
             // replicated; it holds no data, so it is made again over the altered local tables.
             Placement::Sharded { key } => Ok(vec![
@@ -229,7 +240,7 @@ mod tests {
             ["CREATE TABLE IF NOT EXISTS d.ref_units ON CLUSTER c (code String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/d/ref_units', '{replica}') ORDER BY code"]
         );
         let out = rewrite("ALTER TABLE ref_targets ADD COLUMN kind String AFTER year", "c", "d").expect("rewritten");
-        assert_eq!(out, ["ALTER TABLE d.ref_targets ON CLUSTER c ADD COLUMN kind String AFTER year"]);
+        assert_eq!(out, ["ALTER TABLE d.ref_targets ADD COLUMN kind String AFTER year"]);
         let out = rewrite("ALTER TABLE portal_events ADD COLUMN x UInt8", "c", "d").expect("rewritten");
         assert_eq!(out[0], "ALTER TABLE d.portal_events_local ON CLUSTER c ADD COLUMN x UInt8");
         assert_eq!(out[1], "DROP TABLE IF EXISTS d.portal_events ON CLUSTER c");
@@ -257,7 +268,17 @@ mod tests {
         for migration in crate::embedded_migrations() {
             for statement in crate::migrate::statements(&migration.text) {
                 let rewritten = rewrite(statement, "ioc", "ioc").unwrap_or_else(|e| panic!("{}: {e}", migration.name));
-                assert!(rewritten.iter().all(|s| s.contains("ON CLUSTER ioc")), "{}: {rewritten:?}", migration.name);
+                // Every statement reaches every node: through `ON CLUSTER`, or through replication
+                // for an ALTER of a table copied everywhere.
+                let everywhere_alter = |s: &str| {
+                    s.strip_prefix("ALTER TABLE ioc.").and_then(|rest| rest.split(' ').next()).and_then(placement)
+                        == Some(Placement::Everywhere)
+                };
+                assert!(
+                    rewritten.iter().all(|s| s.contains("ON CLUSTER ioc") || everywhere_alter(s)),
+                    "{}: {rewritten:?}",
+                    migration.name
+                );
             }
         }
     }

@@ -137,7 +137,12 @@ pub async fn migrate(config: &ClickHouseConfig, migrations: &[Migration]) -> Res
         .execute()
         .await
         .map_err(|e| apply("create database", e))?;
-    let client = config.client();
+    let client = match cluster {
+        Some(_) => config
+            .client()
+            .with_setting(crate::cluster::REPLICATED_ALTER_WAIT.0, crate::cluster::REPLICATED_ALTER_WAIT.1),
+        None => config.client(),
+    };
     let log = "CREATE TABLE IF NOT EXISTS schema_migrations \
                (version UInt32, name String, checksum String, applied_at DateTime) \
                ENGINE = MergeTree ORDER BY version";
