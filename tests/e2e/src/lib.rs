@@ -2,6 +2,7 @@
 //! ClickHouse (started by `ops/dev up`), each test with its own topics and database.
 
 pub mod analyst;
+pub mod bench;
 pub mod current_engine;
 pub mod periods;
 pub mod process;

@@ -13,6 +13,9 @@ use chrono::NaiveDate;
 use clap::Parser;
 use ioc_clickhouse::ClickHouseConfig;
 use ioc_domain::{Event, Source};
+use ioc_e2e::bench::report::{self, Measure};
+use ioc_e2e::bench::{process_stats, sibling_binary};
+use ioc_e2e::process::{free_port, ServiceProcess};
 use ioc_processor::transform::{EdocTable, PortalTable, SourceTable, TrainingTable};
 use ioc_processor::ProcessorConfig;
 use ioc_reference::ReferenceData;
@@ -52,6 +55,12 @@ struct Cli {
     /// Requests per question in the concurrent phase.
     #[arg(long, default_value_t = 3000)]
     concurrent_requests: usize,
+    /// Merge the API's figures into this results file (BENCHMARKS.json).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// With `--json`: also rewrite the generated section of this Markdown file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -105,7 +114,8 @@ async fn main() -> anyhow::Result<()> {
     lines.push(format!("measures_daily holds {rows} rows."));
 
     // The sequential phase measures what a question costs to compute: answers are not kept.
-    let (api, stop, server) = start_api(&clickhouse, 0).await?;
+    let mut api_process = start_api(&clickhouse, 0).await?;
+    let api = api_process.url.clone();
 
     let year = cli.start.format("%Y").to_string();
     let month = (cli.start + chrono::Days::new(u64::from(cli.days.saturating_sub(1)))).format("%Y-%m").to_string();
@@ -142,8 +152,7 @@ async fn main() -> anyhow::Result<()> {
         let at = |q: f64| milliseconds_at(&times, q);
         lines.push(format!("| {name} | {:.1} | {:.1} | {:.1} | {:.1} |", at(0.50), at(0.95), at(0.99), at(1.0)));
     }
-    let _ = stop.send(());
-    server.await??;
+    api_process.terminate(Duration::from_secs(10)).await;
 
     // A wall of screens: many clients asking the same questions at once while the rollups
     // advance every 5 s as the processor's would (a real cycle over no new events, which also
@@ -170,8 +179,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
+    // (question, answers kept) -> (requests per second, p99 ms); and the API's peak memory.
+    let mut wall_figures = std::collections::BTreeMap::new();
+    let mut api_peak_mb: f64 = 0.0;
     for (kept, refresh_ms) in [("no", 0), ("yes", 500)] {
-        let (api, stop, server) = start_api(&clickhouse, refresh_ms).await?;
+        let mut api_process = start_api(&clickhouse, refresh_ms).await?;
+        let api = api_process.url.clone();
         let wall = [
             ("province KPIs, whole year", format!("{api}/v1/kpis?from={year}-01-01&to={year}-12-31")),
             ("148-unit ranking, one month", format!("{api}/v1/rankings/on_time_rate?period={month}")),
@@ -180,11 +193,22 @@ async fn main() -> anyhow::Result<()> {
             let (rate, times) = concurrent(&http, url, cli.concurrency, cli.concurrent_requests).await?;
             let at = |q: f64| milliseconds_at(&times, q);
             lines.push(format!("| {name} | {kept} | {rate:.0} | {:.1} | {:.1} | {:.1} |", at(0.50), at(0.99), at(1.0)));
+            wall_figures.insert((*name, kept), (rate, at(0.99)));
         }
-        let _ = stop.send(());
-        server.await??;
+        if let Some(pid) = api_process.pid() {
+            api_peak_mb = api_peak_mb.max(process_stats::peak_rss_mb(pid)?);
+        }
+        api_process.terminate(Duration::from_secs(10)).await;
     }
     cycles.abort();
+    if let Some(json) = &cli.json {
+        let measures = api_measures(&cli, &wall_figures, api_peak_mb)?;
+        let version: String = client.query("SELECT version()").fetch_one().await?;
+        let results = report::record(json, &report::machine_line(&format!("ClickHouse {version}")), &measures)?;
+        if let Some(markdown) = &cli.markdown {
+            report::write_section(markdown, &report::markdown(&results))?;
+        }
+    }
 
     let text = lines.join("\n");
     println!("{text}");
@@ -199,27 +223,66 @@ fn milliseconds_at(times: &[Duration], q: f64) -> f64 {
     times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1].as_secs_f64() * 1000.0
 }
 
-type Server = tokio::task::JoinHandle<anyhow::Result<()>>;
-
-/// ioc-api in this process on a free port, keeping answers per `refresh_ms` (0: not at all).
-async fn start_api(
-    clickhouse: &ClickHouseConfig,
-    refresh_ms: u64,
-) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>, Server)> {
-    let config = ioc_api::ApiConfig {
-        clickhouse: clickhouse.clone(),
-        answer_cache_refresh_ms: refresh_ms,
-        ..ioc_api::ApiConfig::default()
+/// The wall-of-screens figures as BENCHMARKS.json measures (issue 12's names and goals).
+fn api_measures(
+    cli: &Cli,
+    wall: &std::collections::BTreeMap<(&str, &str), (f64, f64)>,
+    api_peak_mb: f64,
+) -> anyhow::Result<Vec<Measure>> {
+    let figure = |question: &str, kept: &str| {
+        wall.get(&(question, kept)).copied().with_context(|| format!("no figure for {question} ({kept})"))
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ioc_api::serve(config, listener, async {
-        let _ = stopped.await;
-    }));
+    let (kpis, ranking) = ("province KPIs, whole year", "148-unit ranking, one month");
+    let (kpis_kept, kpis_asked) = (figure(kpis, "yes")?, figure(kpis, "no")?);
+    let ranking_kept = figure(ranking, "yes")?;
+    let setting = format!(
+        "{} clients at once, {} requests, {} days at scale {} loaded, rollup cycles every 5 s, answers kept",
+        cli.concurrency, cli.concurrent_requests, cli.days, cli.scale
+    );
+    Ok(vec![
+        Measure::alone("api_kpis_p99_ms", "ms, p99", kpis_kept.1, "pipeline <= 50", format!("{kpis}; {setting}")),
+        Measure::alone(
+            "api_ranking_p99_ms",
+            "ms, p99",
+            ranking_kept.1,
+            "pipeline <= 50",
+            format!("{ranking}; {setting}"),
+        ),
+        Measure::compared(
+            "api_vs_clickhouse",
+            "requests per second",
+            kpis_kept.0,
+            kpis_asked.0,
+            "ratio >= 5",
+            format!(
+                "{kpis}; anchor: the same API with answers not kept, so each request sends its SQL to ClickHouse \
+                 (its own overhead over raw ClickHouse was measured at about 0.8, issue 12)"
+            ),
+        ),
+        Measure::alone(
+            "rss_api_mb",
+            "MiB, peak resident (VmHWM)",
+            api_peak_mb,
+            "pipeline <= 150",
+            format!("the larger of the two wall-of-screens runs; {setting}"),
+        ),
+    ])
+}
+
+/// ioc-api as a process (the release binary beside this one) on a free port, keeping answers
+/// per `refresh_ms` (0: not at all).
+async fn start_api(clickhouse: &ClickHouseConfig, refresh_ms: u64) -> anyhow::Result<ServiceProcess> {
+    let port = free_port();
+    let env = std::collections::BTreeMap::from([
+        ("IOC_API__LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ("IOC_API__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
+        ("IOC_API__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
+        ("IOC_API__ANSWER_CACHE_REFRESH_MS".to_owned(), refresh_ms.to_string()),
+    ]);
+    let api = ServiceProcess::start("bench-api", sibling_binary("ioc-api")?, port, env).await;
     // Let the watcher read the rollups' state once before the clock starts.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    Ok((api, stop, server))
+    Ok(api)
 }
 
 /// `requests` requests to `url` from `clients` tasks at once: requests per second and each

@@ -1,0 +1,184 @@
+//! ioc-ingest beside kcat on the same events: NDJSON batches over HTTP from several senders,
+//! each event validated, pseudonymised and produced with acks=all, against kcat producing the
+//! same lines, keyed the same way, with the same producer settings. Both are compared by events
+//! per CPU-second of their own process (the broker's work is the same for both and left out).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ioc_domain::{Event, Source};
+use ioc_kafka::KafkaConfig;
+
+use super::process_stats::{cpu_seconds, peak_rss_mb};
+use crate::process::{free_port, ingest_env, ServiceProcess};
+
+/// What one side of the comparison did.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerRun {
+    /// Events Kafka acknowledged.
+    pub events: usize,
+    /// From the first request (or kcat's start) to the last acknowledgement.
+    pub wall: Duration,
+    /// CPU seconds of the producing process over that time.
+    pub cpu_seconds: f64,
+    /// Its peak resident memory, MiB.
+    pub peak_rss_mb: f64,
+}
+
+impl ProducerRun {
+    /// Events per wall-clock second.
+    pub fn per_second(&self) -> f64 {
+        self.events as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// Events per CPU-second of the producing process.
+    pub fn per_cpu_second(&self) -> f64 {
+        self.events as f64 / self.cpu_seconds.max(1e-9)
+    }
+}
+
+/// Sends `events` through an `ioc-ingest` process (`binary`) producing to `kafka`: NDJSON
+/// batches of `batch` events from `senders` concurrent clients, as the source systems do.
+pub async fn run_ingest(
+    binary: &Path,
+    kafka: &KafkaConfig,
+    events: &[Event],
+    batch: usize,
+    senders: usize,
+) -> anyhow::Result<ProducerRun> {
+    let keys = crate::random_keys();
+    let port = free_port();
+    let mut ingest =
+        ServiceProcess::start("bench-ingest", binary.to_owned(), port, ingest_env(kafka, &keys, port, &[])).await;
+    let pid = ingest.pid().context("ingest has no process id")?;
+    let bodies = Arc::new(ndjson_batches(events, batch));
+    let next = Arc::new(AtomicUsize::new(0));
+    let client = reqwest::Client::new();
+    let cpu_before = cpu_seconds(pid)?;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..senders {
+        let (bodies, next, client, keys, url) =
+            (bodies.clone(), next.clone(), client.clone(), keys.clone(), ingest.url.clone());
+        tasks.spawn(async move {
+            let mut accepted = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((source, body)) = bodies.get(i) else { return anyhow::Ok(accepted) };
+                accepted += post(&client, &url, &keys, *source, body.clone()).await?;
+            }
+        });
+    }
+    let mut accepted = 0;
+    while let Some(done) = tasks.join_next().await {
+        accepted += done??;
+    }
+    let wall = started.elapsed();
+    let run = ProducerRun {
+        events: accepted,
+        wall,
+        cpu_seconds: cpu_seconds(pid)? - cpu_before,
+        peak_rss_mb: peak_rss_mb(pid)?,
+    };
+    ingest.terminate(Duration::from_secs(20)).await;
+    anyhow::ensure!(accepted == events.len(), "ingest accepted {accepted} of {} events", events.len());
+    Ok(run)
+}
+
+/// One POST; the number of events ingest accepted, or an error naming what it refused.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    keys: &BTreeMap<Source, String>,
+    source: Source,
+    body: Vec<u8>,
+) -> anyhow::Result<usize> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        accepted: usize,
+        rejected: usize,
+    }
+    let response = client
+        .post(format!("{url}/v1/sources/{source}/events"))
+        .bearer_auth(&keys[&source])
+        .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    anyhow::ensure!(status.is_success(), "ingest answered {status}: {text}");
+    let answer: Answer = serde_json::from_str(&text).with_context(|| format!("ingest's answer: {text}"))?;
+    anyhow::ensure!(answer.rejected == 0, "ingest rejected {} events: {text}", answer.rejected);
+    Ok(answer.accepted)
+}
+
+/// The events as NDJSON request bodies of at most `batch` events, one source per body.
+fn ndjson_batches(events: &[Event], batch: usize) -> Vec<(Source, Vec<u8>)> {
+    let mut bodies = Vec::new();
+    for source in Source::ALL {
+        let of_source: Vec<&Event> = events.iter().filter(|e| e.source == source).collect();
+        for chunk in of_source.chunks(batch.max(1)) {
+            let mut body = Vec::new();
+            for event in chunk {
+                // An event is plain strings, numbers and booleans: serialising cannot fail.
+                if let Ok(line) = serde_json::to_vec(event) {
+                    body.extend_from_slice(&line);
+                    body.push(b'\n');
+                }
+            }
+            bodies.push((source, body));
+        }
+    }
+    bodies
+}
+
+/// Produces the same events with kcat, one run per source topic under `kafka.topic_prefix`
+/// (created with the pipeline's partition count), keyed by the entity as ingest keys them, with
+/// acks=all, idempotence, lz4 and a 5 ms linger. kcat's CPU time comes from the shell's `time`.
+pub async fn run_kcat(kafka: &KafkaConfig, events: &[Event], work_dir: &Path) -> anyhow::Result<ProducerRun> {
+    let topics: Vec<String> = Source::ALL.iter().map(|s| s.topic(&kafka.topic_prefix)).collect();
+    kafka.ensure_topics(&topics).await.context("creating kcat's topics")?;
+    let mut run = ProducerRun { events: 0, wall: Duration::ZERO, cpu_seconds: 0.0, peak_rss_mb: 0.0 };
+    for (source, topic) in Source::ALL.iter().zip(&topics) {
+        let file = work_dir.join(format!("kcat-{source}.tsv"));
+        let mut lines = Vec::new();
+        let mut count = 0;
+        for event in events.iter().filter(|e| e.source == *source) {
+            lines.extend_from_slice(event.body.entity_id().as_bytes());
+            lines.push(b'\t');
+            lines.extend_from_slice(&serde_json::to_vec(event)?);
+            lines.push(b'\n');
+            count += 1;
+        }
+        std::fs::write(&file, &lines).with_context(|| format!("writing {}", file.display()))?;
+        let script = format!(
+            "TIMEFORMAT='cpu %3U %3S'; time kcat -P -b {} -t {topic} -K '\t' -l {} -X acks=all -X enable.idempotence=true \
+             -X linger.ms=5 -X compression.type=lz4",
+            kafka.brokers,
+            file.display()
+        );
+        let started = Instant::now();
+        let output =
+            tokio::task::spawn_blocking(move || std::process::Command::new("bash").arg("-c").arg(&script).output())
+                .await?
+                .context("running kcat (is it installed? ops/bench installs it)")?;
+        run.wall += started.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        anyhow::ensure!(output.status.success(), "kcat failed: {stderr}");
+        let cpu = stderr
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("cpu "))
+            .and_then(|times| times.split_whitespace().map(|t| t.parse::<f64>().ok()).sum::<Option<f64>>())
+            .with_context(|| format!("no CPU time in kcat's output: {stderr}"))?;
+        run.cpu_seconds += cpu;
+        run.events += count;
+        std::fs::remove_file(&file).ok();
+    }
+    Ok(run)
+}

@@ -1,0 +1,249 @@
+//! ioc-bench-freshness: how old the numbers on the screen are under a steady load, with history
+//! already loaded. Runs ingest, the processor (rollups at their production settings) and the
+//! API as release processes on a database `ioc_bench` filled (a simulated year), sends a steady
+//! load to ingest, and meanwhile sends probe events one after the other (bench/freshness.rs),
+//! each timed from ingest's acknowledgement until `GET /v1/kpis` answers with rollups that
+//! include it. Also reports the rollup cycle's mean duration over that history.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use ioc_clickhouse::ClickHouseConfig;
+use ioc_domain::Source;
+use ioc_e2e::bench::report::{self, Measure};
+use ioc_e2e::bench::{freshness, sibling_binary, steady};
+use ioc_e2e::process::{free_port, ingest_env, processor_env, ServiceProcess};
+use ioc_kafka::KafkaConfig;
+use ioc_reference::ReferenceData;
+use ioc_simulator::Scenario;
+use rand::SeedableRng;
+
+#[derive(Parser)]
+#[command(about = "Measures freshness under a steady load with history loaded")]
+struct Cli {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    kafka: String,
+    /// ClickHouse HTTP endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8123")]
+    clickhouse: String,
+    /// The database holding the history (ioc_bench loads it); its rollups must be up to date.
+    #[arg(long, default_value = "ioc_bench")]
+    database: String,
+    /// Offered load, events per second.
+    #[arg(long, default_value_t = 2000)]
+    rate: usize,
+    /// How long probes are timed under the load (after a 20 s warm-up).
+    #[arg(long, default_value_t = 180)]
+    seconds: u64,
+    /// The processor's rollup interval (default: its configuration's default).
+    #[arg(long)]
+    rollup_interval_ms: Option<u64>,
+    /// The processor's rollup look-back margin (default: its configuration's default).
+    #[arg(long)]
+    rollup_margin_seconds: Option<u32>,
+    /// Name of the freshness figure in the results (another name keeps a run with other
+    /// rollup settings beside the default one); the cycle's figure is named after it.
+    #[arg(long, default_value = "freshness_p99_ms")]
+    name: String,
+    /// The results file to merge the figures into.
+    #[arg(long, default_value = "BENCHMARKS.json")]
+    json: PathBuf,
+    /// Also rewrite the generated section of this Markdown file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+/// About how many events the simulator makes for one day of the whole province (scale 1.0).
+const EVENTS_PER_DAY_AT_SCALE_1: usize = 40_000;
+
+/// Warm-up before probes are timed: the consumer groups join and the first cycles run.
+const WARM_UP: Duration = Duration::from_secs(20);
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ioc_service::init_logging();
+    let cli = Cli::parse();
+    let clickhouse =
+        ClickHouseConfig { url: cli.clickhouse.clone(), database: cli.database.clone(), ..ClickHouseConfig::default() };
+    let client = clickhouse.client();
+    let history: (u64, u32) = client
+        .query("SELECT toUInt64(count()), toUInt32(max(occurred_at)) FROM portal_events")
+        .fetch_one()
+        .await
+        .with_context(|| format!("reading the history in {}: load it first (ioc_bench)", cli.database))?;
+    let newest = chrono::DateTime::from_timestamp(i64::from(history.1), 0).unwrap_or_default();
+    // A probe counts as arrived once the panel shows data as new as it: history dated after now
+    // would make every probe arrive at once.
+    anyhow::ensure!(
+        newest < chrono::Utc::now() - chrono::Days::new(1),
+        "the history in {} reaches {newest}, after today: load a year that ends before today (ioc_bench --start)",
+        cli.database
+    );
+    let months: u64 =
+        client.query("SELECT toUInt64(uniqExact(toStartOfMonth(occurred_at))) FROM portal_events").fetch_one().await?;
+
+    // The load: the simulated days just before today, as live traffic would be (a cycle
+    // recomputes from the earliest month its events touch: old dates would recompute the whole
+    // history every cycle), and all older than any probe.
+    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference"))?;
+    let needed = cli.rate * (cli.seconds as usize + WARM_UP.as_secs() as usize + 60);
+    let days = needed.div_ceil(EVENTS_PER_DAY_AT_SCALE_1).clamp(1, 25) as u32;
+    let scale = (needed as f64 / (f64::from(days) * EVENTS_PER_DAY_AT_SCALE_1 as f64)).max(0.01);
+    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let start = today - chrono::Days::new(u64::from(days));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2024);
+    let scenario = Scenario { start, days, scale };
+    let (events, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+    anyhow::ensure!(!events.is_empty(), "the load's scenario produced no event");
+    eprintln!("{} events to offer at {} events/s", events.len(), cli.rate);
+
+    let kafka = KafkaConfig {
+        brokers: cli.kafka.clone(),
+        topic_prefix: ioc_e2e::random_name("bench-fresh"),
+        ..KafkaConfig::default()
+    };
+    let keys = ioc_e2e::random_keys();
+    let defaults = ioc_processor::ProcessorConfig::default();
+    let rollups = RollupSettings {
+        interval_ms: cli.rollup_interval_ms.unwrap_or(defaults.rollup_interval_ms),
+        margin_seconds: cli.rollup_margin_seconds.unwrap_or(defaults.rollup_margin_seconds),
+    };
+    let processor_port = free_port();
+    let rollup_env = rollups.env();
+    let rollup_env: Vec<(&str, &str)> = rollup_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let processor = ServiceProcess::start(
+        "bench-fresh-processor",
+        sibling_binary("ioc-processor")?,
+        processor_port,
+        processor_env(&kafka, &clickhouse, processor_port, &rollup_env),
+    )
+    .await;
+    let ingest_port = free_port();
+    let ingest = ServiceProcess::start(
+        "bench-fresh-ingest",
+        sibling_binary("ioc-ingest")?,
+        ingest_port,
+        ingest_env(&kafka, &keys, ingest_port, &[]),
+    )
+    .await;
+    let api_port = free_port();
+    let api_env = std::collections::BTreeMap::from([
+        ("IOC_API__LISTEN".to_owned(), format!("127.0.0.1:{api_port}")),
+        ("IOC_API__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
+        ("IOC_API__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
+    ]);
+    let api = ServiceProcess::start("bench-fresh-api", sibling_binary("ioc-api")?, api_port, api_env).await;
+
+    let (load, counts) = steady::start(&ingest.url, keys.clone(), events, cli.rate);
+    // A processor's first cycle after its start recomputes the whole history (rollup/mod.rs):
+    // what a restart costs, not the steady state timed here.
+    let first_cycles = Instant::now();
+    while rollup_cycles(&processor.url).await.1 < Source::ALL.len() as f64 {
+        anyhow::ensure!(first_cycles.elapsed() < Duration::from_secs(1800), "no rollup cycle in 30 minutes");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let first_cycle_took = first_cycles.elapsed();
+    tokio::time::sleep(WARM_UP).await;
+    let cycles_before = rollup_cycles(&processor.url).await;
+    let sender = ioc_simulator::Sender::new(&ingest.url, keys);
+    let mut times = Vec::new();
+    let mut failures = Vec::new();
+    let accepted_before = counts.accepted.load(std::sync::atomic::Ordering::Relaxed);
+    let started = Instant::now();
+    for source in Source::ALL.iter().cycle() {
+        if started.elapsed() > Duration::from_secs(cli.seconds) {
+            break;
+        }
+        match freshness::probe(&sender, &client, &api.url, *source, Duration::from_secs(120)).await {
+            Ok(took) => times.push(took),
+            Err(error) => failures.push(format!("{error:#}")),
+        }
+    }
+    let offered_rate = (counts.accepted.load(std::sync::atomic::Ordering::Relaxed) - accepted_before) as f64
+        / started.elapsed().as_secs_f64();
+    load.abort();
+    let failed_requests = counts.failed.load(std::sync::atomic::Ordering::Relaxed);
+    let cycles_after = rollup_cycles(&processor.url).await;
+    drop((api, ingest, processor));
+    anyhow::ensure!(!times.is_empty(), "no probe arrived: {failures:?}");
+    let mut in_kpis: Vec<Duration> = times.iter().map(|t| t.in_kpis).collect();
+    let mut stored: Vec<Duration> = times.iter().map(|t| t.stored).collect();
+    in_kpis.sort();
+    stored.sort();
+    let at = |sorted: &[Duration], q: f64| {
+        sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
+    };
+    let cycles = cycles_after.1 - cycles_before.1;
+    let mean_cycle = (cycles_after.0 - cycles_before.0) / cycles.max(1.0) * 1000.0;
+    let setting = format!(
+        "{} probes under {offered_rate:.0} events/s acknowledged (offered {}; {failed_requests} requests failed), \
+         history: {} portal events over {months} months; rollups every {} ms with a {} s margin",
+        times.len(),
+        cli.rate,
+        history.0,
+        rollups.interval_ms,
+        rollups.margin_seconds
+    );
+    let measures = [
+        Measure::alone(
+            &cli.name,
+            "ms, p99, acknowledged to in GET /v1/kpis",
+            at(&in_kpis, 0.99),
+            "pipeline <= 5000",
+            format!(
+                "p50 {:.0} ms; acknowledged to stored in ClickHouse: p50 {:.0} ms, p99 {:.0} ms; {} probes failed; {setting}",
+                at(&in_kpis, 0.5),
+                at(&stored, 0.5),
+                at(&stored, 0.99),
+                failures.len()
+            ),
+        ),
+        Measure::alone(
+            &cli.name.replace("freshness_p99_ms", "rollup_cycle_mean_ms"),
+            "ms, mean per source",
+            mean_cycle,
+            "pipeline <= 5000",
+            format!(
+                "{cycles:.0} cycles while the probes ran (one source each); one cycle must fit in its interval or the \
+                 rollups fall behind; the first cycles after the start (the whole history) took {:.0} s; {setting}",
+                first_cycle_took.as_secs_f64()
+            ),
+        ),
+    ];
+    let version: String = client.query("SELECT version()").fetch_one().await?;
+    let results = report::record(&cli.json, &report::machine_line(&format!("ClickHouse {version}")), &measures)?;
+    if let Some(markdown) = &cli.markdown {
+        report::write_section(markdown, &report::markdown(&results))?;
+    }
+    println!("{}", report::markdown(&results));
+    for failure in failures.iter().take(5) {
+        eprintln!("probe failed: {failure}");
+    }
+    Ok(())
+}
+
+/// The processor's rollup cycles so far, all sources together: (seconds spent, cycles).
+async fn rollup_cycles(processor: &str) -> (f64, f64) {
+    let sum = ioc_e2e::metric(processor, "ioc_processor_rollup_seconds_sum", &[]).await;
+    let count = ioc_e2e::metric(processor, "ioc_processor_rollup_seconds_count", &[]).await;
+    (sum.unwrap_or(0.0), count.unwrap_or(0.0))
+}
+
+/// The processor's rollup settings for the run (the test helpers shorten them; here they are
+/// the configuration's defaults unless asked otherwise).
+struct RollupSettings {
+    interval_ms: u64,
+    margin_seconds: u32,
+}
+
+impl RollupSettings {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("IOC_PROCESSOR__ROLLUP_INTERVAL_MS", self.interval_ms.to_string()),
+            ("IOC_PROCESSOR__ROLLUP_MARGIN_SECONDS", self.margin_seconds.to_string()),
+        ]
+    }
+}

@@ -1,0 +1,173 @@
+//! ioc-bench-pipeline: ioc-ingest beside kcat and ioc-processor beside a plain INSERT, on the
+//! same simulated events, on the local stack; the figures are merged into a BENCHMARKS.json
+//! (and its Markdown table). `ops/bench` runs it with release builds; the smoke test with a
+//! handful of events. See BENCHMARKS.md for what each figure means.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::Parser;
+use ioc_clickhouse::ClickHouseConfig;
+use ioc_e2e::bench::report::{self, Measure};
+use ioc_e2e::bench::{ingest, processor, sibling_binary};
+use ioc_kafka::KafkaConfig;
+use ioc_processor::ProcessorConfig;
+use ioc_reference::ReferenceData;
+use ioc_simulator::Scenario;
+use rand::SeedableRng;
+
+#[derive(Parser)]
+#[command(about = "Measures ingest against kcat and the processor against a plain INSERT")]
+struct Cli {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    kafka: String,
+    /// ClickHouse HTTP endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8123")]
+    clickhouse: String,
+    /// First simulated day.
+    #[arg(long, default_value = "2026-03-02")]
+    start: NaiveDate,
+    /// Simulated days (at scale 1.0 a day is about 40,000 events).
+    #[arg(long, default_value_t = 8)]
+    days: u32,
+    /// Share of the province's volume.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Events per request to ingest.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Clients sending to ingest at once.
+    #[arg(long, default_value_t = 6)]
+    senders: usize,
+    /// The results file to merge the figures into.
+    #[arg(long, default_value = "BENCHMARKS.json")]
+    json: PathBuf,
+    /// Also rewrite the generated section of this Markdown file with every figure of `--json`.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ioc_service::init_logging();
+    let cli = Cli::parse();
+    let root = ioc_e2e::repo_root();
+    let reference = ReferenceData::load(&root.join("schemas/reference"))?;
+    let scenario = Scenario { start: cli.start, days: cli.days, scale: cli.scale };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20_260_302);
+    let (events, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+    anyhow::ensure!(!events.is_empty(), "the scenario produced no event: raise --days or --scale");
+    eprintln!("{} events generated ({} days at scale {})", events.len(), cli.days, cli.scale);
+    let work_dir = std::env::temp_dir().join(ioc_e2e::random_name("ioc-bench"));
+    std::fs::create_dir_all(&work_dir)?;
+
+    // Ingest, then kcat, on the same events, each into topics of its own.
+    let kafka = |prefix: &str| KafkaConfig {
+        brokers: cli.kafka.clone(),
+        topic_prefix: ioc_e2e::random_name(prefix),
+        ..KafkaConfig::default()
+    };
+    let pipeline_kafka = kafka("bench-ingest");
+    let topics: Vec<String> = ioc_domain::Source::ALL.iter().map(|s| s.topic(&pipeline_kafka.topic_prefix)).collect();
+    pipeline_kafka.ensure_topics(&topics).await.context("creating ingest's topics")?;
+    let ingested =
+        ingest::run_ingest(&sibling_binary("ioc-ingest")?, &pipeline_kafka, &events, cli.batch, cli.senders).await?;
+    let kcat = ingest::run_kcat(&kafka("bench-kcat"), &events, &work_dir).await?;
+    eprintln!("ingest: {ingested:?}\nkcat: {kcat:?}");
+
+    // The processor drains what ingest produced; then the same rows by one plain INSERT each.
+    let database = |prefix: &str| ClickHouseConfig {
+        url: cli.clickhouse.clone(),
+        database: ioc_e2e::random_name(prefix),
+        ..ClickHouseConfig::default()
+    };
+    let (processed_db, inserted_db) = (database("bench_processor"), database("bench_insert"));
+    for config in [&processed_db, &inserted_db] {
+        ioc_processor::migrate(&ProcessorConfig { clickhouse: config.clone(), ..ProcessorConfig::default() }).await?;
+    }
+    let expected = events.len() as u64;
+    let processed =
+        processor::run_processor(&sibling_binary("ioc-processor")?, &pipeline_kafka, &processed_db, expected).await?;
+    let (inserted_rows, insert_took) = processor::plain_insert(&processed_db, &inserted_db).await?;
+    anyhow::ensure!(inserted_rows == expected, "the plain INSERT stored {inserted_rows} rows, not {expected}");
+    eprintln!("processor: {processed:?}\nplain insert: {inserted_rows} rows in {insert_took:?}");
+    for config in [&processed_db, &inserted_db] {
+        config.server_client().query(&format!("DROP DATABASE IF EXISTS {}", config.database)).execute().await?;
+    }
+    std::fs::remove_dir_all(&work_dir).ok();
+
+    let insert_rate = inserted_rows as f64 / insert_took.as_secs_f64().max(1e-9);
+    let processor_rate = processed.rows as f64 / processed.wall.as_secs_f64().max(1e-9);
+    let measures = [
+        Measure::compared(
+            "ingest_vs_kcat",
+            "events per CPU-second of the producing process",
+            ingested.per_cpu_second(),
+            kcat.per_cpu_second(),
+            "ratio >= 0.5",
+            format!(
+                "{} events in batches of {} from {} senders, acks=all; wall-clock: ingest {:.0} events/s, kcat {:.0} events/s \
+                 (kcat's own start-up included)",
+                events.len(),
+                cli.batch,
+                cli.senders,
+                ingested.per_second(),
+                kcat.per_second()
+            ),
+        ),
+        Measure::compared(
+            "processor_vs_client_insert",
+            "rows per second",
+            processor_rate,
+            insert_rate,
+            "ratio >= 0.5",
+            format!(
+                "{} rows from pre-filled topics, rollups off, timed from the processor's readiness to the last row \
+                 stored; it used {:.0} rows per CPU-second of its own; the anchor is one INSERT ... FORMAT \
+                 JSONEachRow per table over HTTP of the same rows",
+                processed.rows,
+                processed.rows as f64 / processed.cpu_seconds.max(1e-9)
+            ),
+        ),
+        Measure::alone(
+            "rss_ingest_mb",
+            "MiB, peak resident (VmHWM)",
+            ingested.peak_rss_mb,
+            "pipeline <= 150",
+            "after the ingest benchmark above".into(),
+        ),
+        Measure::alone(
+            "rss_processor_mb",
+            "MiB, peak resident (VmHWM)",
+            processed.peak_rss_mb,
+            "pipeline <= 150",
+            "after draining the topics above".into(),
+        ),
+    ];
+    let engines = engine_versions(&cli.clickhouse).await;
+    let results = report::record(&cli.json, &report::machine_line(&engines), &measures)?;
+    if let Some(markdown) = &cli.markdown {
+        report::write_section(markdown, &report::markdown(&results))?;
+    }
+    println!("{}", report::markdown(&results));
+    Ok(())
+}
+
+/// ClickHouse's and kcat's versions, for the machine line.
+async fn engine_versions(clickhouse: &str) -> String {
+    let config = ClickHouseConfig { url: clickhouse.to_owned(), ..ClickHouseConfig::default() };
+    let server = config.server_client().query("SELECT version()").fetch_one::<String>().await.unwrap_or_default();
+    let kcat = std::process::Command::new("kcat")
+        .arg("-V")
+        .output()
+        .map(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            // "Version 1.7.1 (JSON, ..., librdkafka 2.0.2 builtin.features=...)": the two versions.
+            let version = text.lines().find_map(|l| l.strip_prefix("Version ")).unwrap_or_default().to_owned();
+            version.split(" builtin").next().unwrap_or_default().to_owned()
+        })
+        .unwrap_or_default();
+    format!("ClickHouse {server}; kcat {kcat}")
+}

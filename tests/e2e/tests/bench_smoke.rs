@@ -1,0 +1,83 @@
+//! The benchmark harness still works (issue 12): both of its programs run on the local stack with
+//! a handful of events and write every figure BENCHMARKS.json promises, each a finite number
+//! with a goal that can be read. The figures themselves come from `ops/bench` on release builds
+//! (BENCHMARKS.md); timing debug builds on a few events would say nothing.
+
+use std::process::Command;
+
+use ioc_e2e::bench::report::{Results, SECTION};
+use ioc_e2e::process::binary;
+
+/// Every name issue 12 asks BENCHMARKS.json to hold that the harness measures today.
+const MEASURED: &[&str] = &[
+    "ingest_vs_kcat",
+    "processor_vs_client_insert",
+    "rss_ingest_mb",
+    "rss_processor_mb",
+    "api_kpis_p99_ms",
+    "api_ranking_p99_ms",
+    "api_vs_clickhouse",
+    "rss_api_mb",
+];
+
+/// Runs the harness program `name` with `args` (words without spaces) and waits for it.
+fn run(name: &str, args: &str) {
+    let output = Command::new(binary(name))
+        .args(args.split_whitespace())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap_or_else(|e| panic!("{name} did not start: {e}"));
+    assert!(
+        output.status.success(),
+        "{name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_harness_writes_every_figure_with_a_readable_goal() {
+    let dir = std::env::temp_dir().join(ioc_e2e::random_name("bench-smoke"));
+    std::fs::create_dir_all(&dir).expect("work dir");
+    let (json, markdown) = (dir.join("BENCHMARKS.json"), dir.join("BENCHMARKS.md"));
+    std::fs::write(&markdown, format!("# Benchmarks\n{}\n{}\nprose after\n", SECTION.0, SECTION.1)).expect("md");
+    let database = ioc_e2e::random_name("ioc_bench_smoke");
+    let stack = format!(
+        "--clickhouse {} --json {} --markdown {}",
+        ioc_e2e::clickhouse_url(),
+        json.display(),
+        markdown.display()
+    );
+    let kafka = format!("--kafka {}", ioc_e2e::kafka_brokers());
+
+    run("ioc_bench_pipeline", &format!("{stack} {kafka} --days 1 --scale 0.02 --batch 50"));
+    // A month that ends before today, as the freshness part requires.
+    run(
+        "ioc_bench",
+        &format!(
+            "{stack} --database {database} --start 2026-01-01 --days 31 --scale 0.01 --requests 5 --concurrency 4 \
+             --concurrent-requests 40"
+        ),
+    );
+    run("ioc_bench_freshness", &format!("{stack} {kafka} --database {database} --rate 100 --seconds 5"));
+
+    let results: Results =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("results");
+    let table = std::fs::read_to_string(&markdown).expect("markdown");
+    std::fs::remove_dir_all(&dir).ok();
+    let clickhouse = ioc_clickhouse::ClickHouseConfig { url: ioc_e2e::clickhouse_url(), ..Default::default() };
+    let drop = format!("DROP DATABASE IF EXISTS {database}");
+    clickhouse.server_client().query(&drop).execute().await.expect("bench database dropped");
+
+    assert!(results.machine.contains("cores") && results.machine.contains("ClickHouse"), "{}", results.machine);
+    for name in MEASURED {
+        let measure = results.results.iter().find(|m| m.name == *name).unwrap_or_else(|| panic!("{name} missing"));
+        assert!(measure.pipeline.is_finite() && measure.pipeline > 0.0, "{name}: {measure:?}");
+        if let Some(anchor) = measure.anchor {
+            assert!(anchor.is_finite() && anchor > 0.0 && measure.ratio.is_some(), "{name}: {measure:?}");
+        }
+        assert!(measure.goal_met().is_some(), "{name}: unreadable goal {:?}", measure.goal);
+        assert!(table.contains(&format!("| `{name}` |")), "{name} not in the Markdown table:\n{table}");
+    }
+    assert!(table.starts_with("# Benchmarks\n") && table.ends_with("prose after\n"), "{table}");
+}
