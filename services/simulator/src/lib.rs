@@ -77,6 +77,45 @@ mod tests {
     }
 
     #[test]
+    fn scenarios_generated_apart_never_share_an_entity() {
+        // ioc_bench loads a year a month at a time, and its freshness part sends live days on
+        // top: a shared dossier or document would merge unrelated entities across months.
+        let reference = reference();
+        let entities = |start: NaiveDate| -> std::collections::BTreeSet<(String, String)> {
+            let scenario = Scenario { start, days: 3, scale: 0.02 };
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+            let (events, _) = generate::generate(&scenario, &reference, &mut rng);
+            events.iter().map(|e| (e.unit_code.clone(), e.body.entity_id().to_owned())).collect()
+        };
+        let first = entities(NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"));
+        let second = entities(NaiveDate::from_ymd_opt(2026, 9, 4).expect("date"));
+        assert!(first.len() > 100 && second.len() > 100, "{} and {} entities", first.len(), second.len());
+        let shared: Vec<_> = first.intersection(&second).take(5).collect();
+        assert!(shared.is_empty(), "shared entities: {shared:?}");
+        // Not by luck: every serial (ids end with one, document numbers start with one) of the
+        // later scenario is above every serial of the earlier one.
+        let serials = |entities: &std::collections::BTreeSet<(String, String)>| -> Vec<u64> {
+            entities
+                .iter()
+                .filter_map(|(_, id)| {
+                    let digits = match id.split_once('/') {
+                        Some((number, _)) => number,
+                        None => id.rsplit('-').next().unwrap_or_default(),
+                    };
+                    digits.parse().ok()
+                })
+                .collect()
+        };
+        let (earlier, later) = (serials(&first), serials(&second));
+        assert!(earlier.len() > 100 && later.len() > 100, "{} and {} serials", earlier.len(), later.len());
+        let (highest, lowest) = (earlier.iter().max().copied(), later.iter().min().copied());
+        assert!(
+            highest < lowest,
+            "serials overlap: the earlier scenario reaches {highest:?}, the later starts at {lowest:?}"
+        );
+    }
+
+    #[test]
     fn the_same_seed_gives_the_same_run() {
         let reference = reference();
         let faults = Faults { duplicates: 0.05, reorder: 0.05, late: 0.02 };

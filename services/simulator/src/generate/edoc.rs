@@ -23,16 +23,24 @@ const DOCUMENTS_PER_COMMUNE_DAY: f64 = 8.0;
 const ELECTRONIC_DOCUMENT_RATE: f64 = 0.95;
 const SIGNED_SHARE_OF_ELECTRONIC: f64 = 0.92;
 
-/// Document numbers as agencies give them: each numbers its own documents from 1 ("15/UBND",
-/// "15/STC"), so two communes' "15/UBND" are different documents.
+/// Document numbers as agencies give them: each numbers its own documents in sequence
+/// ("15/UBND", "15/STC"), so two communes' "15/UBND" are different documents. A scenario's
+/// sequences start at its serial base (`serial_base`), so separately generated scenarios do not
+/// reuse a number.
 #[derive(Debug, Default)]
 pub struct Numbering {
-    next: HashMap<(String, bool), u32>,
+    next: HashMap<(String, bool), u64>,
+    base: u64,
 }
 
 impl Numbering {
+    /// Numbers from `base + 1` on, for every issuer (see `serial_base`).
+    pub fn starting_at(base: u64) -> Self {
+        Numbering { next: HashMap::new(), base }
+    }
+
     fn number(&mut self, unit: &Unit, sent: bool) -> String {
-        let next = self.next.entry((unit.code.clone(), sent)).or_insert(0);
+        let next = self.next.entry((unit.code.clone(), sent)).or_insert(self.base);
         *next += 1;
         let issuer = match unit.kind {
             UnitKind::Department => unit.code.as_str(),

@@ -59,9 +59,22 @@ pub struct EventFactory<'a> {
     pub clear_identifiers: Vec<String>,
 }
 
+/// Entity serials available to a scenario per day between its start and the next one's.
+const SERIALS_PER_DAY: u64 = 1_000_000;
+
+/// Where a scenario's entity serials (and document numbers) start: a million per day since
+/// 2000-01-01, so scenarios generated separately (ioc_bench loads a year a month at a time; the
+/// freshness benchmark adds live days on top of it) never reuse an id as long as the earlier one
+/// makes fewer than a million entities per day between their starts (a province day makes about
+/// ten thousand). Reused ids would merge unrelated dossiers and documents across months.
+pub fn serial_base(start: NaiveDate) -> u64 {
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+    u64::try_from((start - epoch).num_days()).unwrap_or(0) * SERIALS_PER_DAY
+}
+
 impl<'a> EventFactory<'a> {
-    fn new(rng: &'a mut ChaCha8Rng, end: DateTime<FixedOffset>) -> Self {
-        EventFactory { rng, end, events: Vec::new(), next_serial: 0, clear_identifiers: Vec::new() }
+    fn new(rng: &'a mut ChaCha8Rng, end: DateTime<FixedOffset>, serial_base: u64) -> Self {
+        EventFactory { rng, end, events: Vec::new(), next_serial: serial_base, clear_identifiers: Vec::new() }
     }
 
     /// The random stream.
@@ -96,10 +109,11 @@ impl<'a> EventFactory<'a> {
 /// Everything the sources did during the scenario, in order of event time.
 pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha8Rng) -> (Vec<Event>, Vec<String>) {
     let end = scenario.end();
-    let mut factory = EventFactory::new(rng, end);
+    let base = serial_base(scenario.start);
+    let mut factory = EventFactory::new(rng, end, base);
     let weights = unit_weights(reference);
     let profiles: Vec<UnitProfile> = reference.units.iter().map(|_| UnitProfile::draw(factory.rng())).collect();
-    let mut documents = edoc::Numbering::default();
+    let mut documents = edoc::Numbering::starting_at(base);
     // The portal's days before the start only make the backlog at go-live.
     for offset in -i64::from(portal::BACKLOG_DAYS)..i64::from(scenario.days) {
         let day = scenario.start + Duration::days(offset);
