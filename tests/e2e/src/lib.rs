@@ -4,6 +4,7 @@
 pub mod analyst;
 pub mod bench;
 pub mod current_engine;
+pub mod load;
 pub mod periods;
 pub mod process;
 pub mod prometheus;
@@ -348,7 +349,7 @@ async fn stack_in(topic_prefix: String, database: String, clickhouse_url: String
 }
 
 /// The database `database` at `clickhouse_url`, migrated.
-async fn migrated_database(database: String, clickhouse_url: String) -> ClickHouseConfig {
+pub async fn migrated_database(database: String, clickhouse_url: String) -> ClickHouseConfig {
     let clickhouse = ClickHouseConfig { url: clickhouse_url, database, ..ClickHouseConfig::default() };
     migrate_into(&clickhouse).await;
     clickhouse

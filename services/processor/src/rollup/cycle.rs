@@ -60,12 +60,16 @@ fn touched_sql(source: Source) -> &'static str {
              WHERE (unit_code, concat(document_id, record_id)) IN \
                    (SELECT unit_code, concat(document_id, record_id) FROM edoc_events WHERE inserted_at >= toDateTime(?))"
         }
-        // A household's first certificate can come from another member than the touched one.
+        // Every training measure is dated on the first event of its kind (a learner's first
+        // certificate or confirmation, a household's first certificate, a class held): an event
+        // at t either moves such a date to t or leaves it, and a date it moves away from is later
+        // than t. So the new events' own earliest time is enough, whatever the learner's,
+        // household's or class's history. (Looking back to each touched household's first
+        // event, as before, recomputed every month since the first certificate in every cycle
+        // once households recur: ops/bench measured the cycle at 2.5 s with a year loaded.)
         Source::Training => {
             "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest FROM training_events \
-             WHERE (learner_id != '' AND learner_id IN (SELECT learner_id FROM training_events WHERE inserted_at >= toDateTime(?))) \
-                OR (household_ref != '' AND household_ref IN (SELECT household_ref FROM training_events WHERE inserted_at >= toDateTime(?))) \
-                OR (class_id != '' AND class_id IN (SELECT class_id FROM training_events WHERE inserted_at >= toDateTime(?)))"
+             WHERE inserted_at >= toDateTime(?)"
         }
     }
 }

@@ -12,11 +12,10 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Parser;
 use ioc_clickhouse::ClickHouseConfig;
-use ioc_domain::{Event, Source};
+use ioc_domain::Source;
 use ioc_e2e::bench::report::{self, Measure};
 use ioc_e2e::bench::{process_stats, sibling_binary};
 use ioc_e2e::process::{free_port, ServiceProcess};
-use ioc_processor::transform::{EdocTable, PortalTable, SourceTable, TrainingTable};
 use ioc_processor::ProcessorConfig;
 use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
@@ -55,6 +54,9 @@ struct Cli {
     /// Requests per question in the concurrent phase.
     #[arg(long, default_value_t = 3000)]
     concurrent_requests: usize,
+    /// Only load the data (and rebuild the rollups); time nothing. For ioc_bench_freshness.
+    #[arg(long)]
+    load_only: bool,
     /// Merge the API's figures into this results file (BENCHMARKS.json).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -93,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026 + chunk);
             let (generated, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
             events += generated.len();
-            load(&client, &generated).await?;
+            ioc_e2e::load::insert_events(&client, &generated).await?;
             eprintln!("loaded up to {day}: {events} events");
             day = day + chrono::Days::new(u64::from(days));
             chunk += 1;
@@ -109,6 +111,10 @@ async fn main() -> anyhow::Result<()> {
             loaded.as_secs_f64(),
             started.elapsed().as_secs_f64()
         ));
+    }
+    if cli.load_only {
+        println!("{}", lines.join("\n"));
+        return Ok(());
     }
     let rows: u64 = client.query("SELECT toUInt64(count()) FROM measures_daily").fetch_one().await?;
     lines.push(format!("measures_daily holds {rows} rows."));
@@ -327,22 +333,4 @@ async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
 fn month_bounds(month: &str) -> anyhow::Result<(NaiveDate, NaiveDate)> {
     let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")?;
     Ok((first, first + chrono::Months::new(1) - chrono::Days::new(1)))
-}
-
-async fn load(client: &clickhouse::Client, events: &[Event]) -> anyhow::Result<()> {
-    insert::<PortalTable>(client, events.iter().filter(|e| e.source == Source::Portal)).await?;
-    insert::<EdocTable>(client, events.iter().filter(|e| e.source == Source::Edoc)).await?;
-    insert::<TrainingTable>(client, events.iter().filter(|e| e.source == Source::Training)).await
-}
-
-async fn insert<'a, T: SourceTable>(
-    client: &clickhouse::Client,
-    events: impl Iterator<Item = &'a Event>,
-) -> anyhow::Result<()> {
-    let mut insert = client.insert::<T::Row>(T::TABLE).await?;
-    for event in events {
-        insert.write(&T::row(event, ioc_processor::transform::KafkaPosition::default())?).await?;
-    }
-    insert.end().await?;
-    Ok(())
 }

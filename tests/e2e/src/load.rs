@@ -1,0 +1,24 @@
+//! Events straight into the raw tables through the processor's own row mapping, without ingest
+//! and Kafka: for loading a year quickly (ioc_bench) and for tests of the rollup alone.
+
+use ioc_domain::{Event, Source};
+use ioc_processor::transform::{EdocTable, KafkaPosition, PortalTable, SourceTable, TrainingTable};
+
+/// Inserts `events` into their source's raw table, one INSERT per source.
+pub async fn insert_events(client: &clickhouse::Client, events: &[Event]) -> anyhow::Result<()> {
+    insert::<PortalTable>(client, events.iter().filter(|e| e.source == Source::Portal)).await?;
+    insert::<EdocTable>(client, events.iter().filter(|e| e.source == Source::Edoc)).await?;
+    insert::<TrainingTable>(client, events.iter().filter(|e| e.source == Source::Training)).await
+}
+
+async fn insert<'a, T: SourceTable>(
+    client: &clickhouse::Client,
+    events: impl Iterator<Item = &'a Event>,
+) -> anyhow::Result<()> {
+    let mut insert = client.insert::<T::Row>(T::TABLE).await?;
+    for event in events {
+        insert.write(&T::row(event, KafkaPosition::default())?).await?;
+    }
+    insert.end().await?;
+    Ok(())
+}

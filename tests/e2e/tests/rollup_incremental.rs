@@ -1,0 +1,96 @@
+//! The rollup cycle looks back only as far as the newly inserted events can change a measure
+//! (rollup/cycle.rs, `touched_sql`): late events dated in a month already rolled up, arriving
+//! with events of a later month, must still change that month. Checked as an invariant: the
+//! measures after the incremental cycles equal those of a recomputation from nothing, over the
+//! same raw events, on the real ClickHouse. The indicators themselves are checked against the
+//! simulator's ground truth elsewhere (pipeline.rs, province_month.rs); this test isolates the
+//! look-back, which those reach only when a cycle's events straddle months.
+
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate};
+use ioc_domain::{Event, Source};
+use ioc_processor::rollup::refresh_source;
+use ioc_reference::ReferenceData;
+use ioc_simulator::Scenario;
+use rand::SeedableRng;
+
+/// Every row of both measure tables, as text, in a fixed order.
+async fn measures(clickhouse: &ioc_clickhouse::ClickHouseConfig) -> Vec<String> {
+    let mut rows = Vec::new();
+    for (table, time) in [("measures_daily", "day"), ("measures_monthly", "month")] {
+        let sql = format!(
+            "SELECT source, {time}, unit_code, measure, dimension, value FROM {table} \
+             ORDER BY source, {time}, unit_code, measure, dimension FORMAT TSV"
+        );
+        let text = reqwest::Client::new()
+            .post(format!("{}/?database={}", clickhouse.url, clickhouse.database))
+            .body(sql)
+            .send()
+            .await
+            .expect("ClickHouse answers")
+            .text()
+            .await
+            .expect("text");
+        rows.extend(text.lines().map(|line| format!("{table}\t{line}")));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn late_events_of_a_month_already_rolled_up_change_it() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
+    let start = NaiveDate::from_ymd_opt(2026, 10, 1).expect("date");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(920);
+    let (events, _) =
+        ioc_simulator::generate::generate(&Scenario { start, days: 40, scale: 0.03 }, &reference, &mut rng);
+    let (earlier, later): (Vec<Event>, Vec<Event>) = events.into_iter().partition(|e| e.occurred_at.month() == 10);
+    assert!(!earlier.is_empty() && !later.is_empty());
+
+    // November first, rolled up completely.
+    ioc_e2e::load::insert_events(&client, &later).await.expect("november stored");
+    let mut since = Vec::new();
+    for source in Source::ALL {
+        since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Then October arrives late, in one insert with a redelivered November event of each
+    // source, so the newest event of the cycle is in November and the oldest in October.
+    let mut late = earlier;
+    for source in Source::ALL {
+        late.extend(later.iter().rev().find(|e| e.source == source).cloned());
+    }
+    ioc_e2e::load::insert_events(&client, &late).await.expect("late events stored");
+    for (source, since) in Source::ALL.into_iter().zip(since) {
+        refresh_source(&client, source, since, 0).await.expect("incremental cycle");
+    }
+    let incremental = measures(&clickhouse).await;
+
+    for source in Source::ALL {
+        refresh_source(&client, source, 0, 0).await.expect("recomputation");
+    }
+    let recomputed = measures(&clickhouse).await;
+    clickhouse
+        .server_client()
+        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
+        .execute()
+        .await
+        .expect("dropped");
+
+    // Every source has measures in the month that arrived late, or the check would be empty.
+    for source in Source::ALL {
+        let october = format!("measures_daily\t{source}\t2026-10-");
+        assert!(recomputed.iter().any(|row| row.starts_with(&october)), "no {source} measure in October");
+    }
+    let missing: Vec<_> = recomputed.iter().filter(|row| !incremental.contains(row)).take(10).collect();
+    let extra: Vec<_> = incremental.iter().filter(|row| !recomputed.contains(row)).take(10).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "the incremental cycles differ from a recomputation ({} and {} rows)\nonly in the recomputation: {missing:#?}\n\
+         only after the incremental cycles: {extra:#?}",
+        recomputed.len(),
+        incremental.len()
+    );
+}
