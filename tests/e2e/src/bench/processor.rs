@@ -28,6 +28,10 @@ pub struct ProcessorRun {
     pub cpu_seconds: f64,
     /// Its peak resident memory, MiB.
     pub peak_rss_mb: f64,
+    /// Batches written (from its metrics).
+    pub batches: f64,
+    /// Their mean time from the first insert attempt to ClickHouse's acknowledgement, ms.
+    pub mean_insert_ms: f64,
 }
 
 /// Starts an `ioc-processor` process (`binary`) on `kafka`'s topics into `clickhouse` (which
@@ -53,7 +57,14 @@ pub async fn run_processor(
         anyhow::ensure!(Instant::now() < deadline, "the processor stored {rows} of {expected} rows in 30 minutes");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let metric = |name: &'static str| processor_metric(&processor.url, name);
+    let (insert_seconds, batches) = (
+        metric("ioc_processor_batch_write_seconds_sum").await,
+        metric("ioc_processor_batch_write_seconds_count").await,
+    );
     let run = ProcessorRun {
+        batches,
+        mean_insert_ms: insert_seconds / batches.max(1.0) * 1000.0,
         rows,
         wall: started.elapsed(),
         cpu_seconds: cpu_seconds(pid)? - cpu_before,
@@ -61,6 +72,11 @@ pub async fn run_processor(
     };
     processor.terminate(Duration::from_secs(30)).await;
     Ok(run)
+}
+
+/// A metric of the processor summed over its labels (0 when absent).
+async fn processor_metric(url: &str, name: &str) -> f64 {
+    crate::metric(url, name, &[]).await.unwrap_or(0.0)
 }
 
 /// Rows in the three raw tables.

@@ -80,7 +80,7 @@ pub fn record(path: &Path, machine: &str, measures: &[Measure]) -> anyhow::Resul
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Results::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    results.machine = machine.to_owned();
+    results.machine = merge_machine(&results.machine, machine);
     for measure in measures {
         match results.results.iter_mut().find(|m| m.name == measure.name) {
             Some(old) => *old = measure.clone(),
@@ -90,6 +90,20 @@ pub fn record(path: &Path, machine: &str, measures: &[Measure]) -> anyhow::Resul
     std::fs::write(path, serde_json::to_string_pretty(&results)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(results)
+}
+
+/// The machine line of a new run, keeping the parts of the old one it does not mention: each
+/// program knows the versions of the tools it used (kcat only in ioc_bench_pipeline), and a
+/// part names its tool first ("ClickHouse 18.16.1").
+fn merge_machine(old: &str, new: &str) -> String {
+    let mut parts: Vec<&str> = new.split("; ").collect();
+    let first_word = |part: &str| part.split_whitespace().next().unwrap_or_default().to_owned();
+    for part in old.split("; ").filter(|p| !p.is_empty()) {
+        if !parts.iter().any(|p| first_word(p) == first_word(part)) {
+            parts.push(part);
+        }
+    }
+    parts.join("; ")
 }
 
 /// The results as a Markdown table, one row per measure.
@@ -190,11 +204,12 @@ mod tests {
             Measure::alone("a", "ms", 1.0, "pipeline <= 2", "first".into()),
             Measure::alone("b", "ms", 5.0, "pipeline <= 2", "first".into()),
         ];
-        record(&path, "m1", &first).expect("written");
+        record(&path, "2 cores; kcat 1", &first).expect("written");
         let results =
-            record(&path, "m2", &[Measure::alone("a", "ms", 3.0, "pipeline <= 2", "second".into())]).expect("merged");
+            record(&path, "2 cores; ClickHouse 2", &[Measure::alone("a", "ms", 3.0, "pipeline <= 2", "second".into())])
+                .expect("merged");
         std::fs::remove_file(&path).expect("removed");
-        assert_eq!(results.machine, "m2");
+        assert_eq!(results.machine, "2 cores; ClickHouse 2; kcat 1");
         let names: Vec<_> = results.results.iter().map(|m| (m.name.as_str(), m.pipeline)).collect();
         assert_eq!(names, [("a", 3.0), ("b", 5.0)]);
         let table = markdown(&results);
@@ -213,6 +228,16 @@ mod tests {
         std::fs::remove_file(&path).expect("removed");
         assert_eq!(text, format!("# Before\n{begin}\nnew table\n{end}\nAfter\n"));
         assert!(error.to_string().contains("no generated section"), "{error}");
+    }
+
+    #[test]
+    fn the_machine_line_keeps_the_tools_a_later_program_did_not_use() {
+        let old = "2 cores, 24 GiB; ClickHouse 18.16.1; kcat 1.7.1";
+        assert_eq!(
+            merge_machine(old, "2 cores, 24 GiB; ClickHouse 25.3"),
+            "2 cores, 24 GiB; ClickHouse 25.3; kcat 1.7.1"
+        );
+        assert_eq!(merge_machine("", "2 cores; ClickHouse 18.16.1"), "2 cores; ClickHouse 18.16.1");
     }
 
     #[test]

@@ -125,10 +125,12 @@ async fn main() -> anyhow::Result<()> {
             "ratio >= 0.5",
             format!(
                 "{} rows from pre-filled topics, rollups off, timed from the processor's readiness to the last row \
-                 stored; it used {:.0} rows per CPU-second of its own; the anchor is one INSERT ... FORMAT \
-                 JSONEachRow per table over HTTP of the same rows",
+                 stored; it used {:.0} rows per CPU-second of its own, in {:.0} batches each inserted in {:.0} ms on \
+                 average; the anchor is one INSERT ... FORMAT JSONEachRow per table over HTTP of the same rows",
                 processed.rows,
-                processed.rows as f64 / processed.cpu_seconds.max(1e-9)
+                processed.rows as f64 / processed.cpu_seconds.max(1e-9),
+                processed.batches,
+                processed.mean_insert_ms
             ),
         ),
         Measure::alone(
@@ -165,8 +167,10 @@ async fn engine_versions(clickhouse: &str) -> String {
         .map(|o| {
             let text = String::from_utf8_lossy(&o.stdout).into_owned();
             // "Version 1.7.1 (JSON, ..., librdkafka 2.0.2 builtin.features=...)": the two versions.
-            let version = text.lines().find_map(|l| l.strip_prefix("Version ")).unwrap_or_default().to_owned();
-            version.split(" builtin").next().unwrap_or_default().to_owned()
+            let line = text.lines().find_map(|l| l.strip_prefix("Version ")).unwrap_or_default();
+            let kcat = line.split_whitespace().next().unwrap_or_default();
+            let librdkafka = line.split("librdkafka ").nth(1).and_then(|rest| rest.split_whitespace().next());
+            format!("{kcat} (librdkafka {})", librdkafka.unwrap_or("unknown"))
         })
         .unwrap_or_default();
     format!("ClickHouse {server}; kcat {kcat}")
