@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ioc_domain::Source;
+use ioc_domain::{Event, Source};
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::Batch;
@@ -61,6 +61,19 @@ struct AnswerResult {
     reason: Option<String>,
 }
 
+/// `events` as an NDJSON request body, one event per line.
+pub fn ndjson<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for event in events {
+        // Event serialisation cannot fail: every field is a plain string, number or bool.
+        if let Ok(line) = serde_json::to_vec(event) {
+            body.extend_from_slice(&line);
+            body.push(b'\n');
+        }
+    }
+    body
+}
+
 /// Sends batches to `ingest_url` with each source's key.
 pub struct Sender {
     client: reqwest::Client,
@@ -110,14 +123,7 @@ impl Sender {
 
     /// Sends one batch until ingest acknowledges it; returns (accepted, retries).
     pub async fn send(&self, batch: &Batch) -> Result<(usize, usize), SendError> {
-        let mut body = Vec::new();
-        for event in &batch.events {
-            // Event serialisation cannot fail: every field is a plain string, number or bool.
-            if let Ok(line) = serde_json::to_vec(event) {
-                body.extend_from_slice(&line);
-                body.push(b'\n');
-            }
-        }
+        let body = ndjson(&batch.events);
         let url = format!("{}/v1/sources/{}/events", self.ingest_url, batch.source);
         let key = self.keys.get(&batch.source).cloned().unwrap_or_default();
         let started = Instant::now();

@@ -123,15 +123,7 @@ fn ndjson_batches(events: &[Event], batch: usize) -> Vec<(Source, Vec<u8>)> {
     for source in Source::ALL {
         let of_source: Vec<&Event> = events.iter().filter(|e| e.source == source).collect();
         for chunk in of_source.chunks(batch.max(1)) {
-            let mut body = Vec::new();
-            for event in chunk {
-                // An event is plain strings, numbers and booleans: serialising cannot fail.
-                if let Ok(line) = serde_json::to_vec(event) {
-                    body.extend_from_slice(&line);
-                    body.push(b'\n');
-                }
-            }
-            bodies.push((source, body));
+            bodies.push((source, ioc_simulator::sender::ndjson(chunk.iter().copied())));
         }
     }
     bodies
@@ -180,5 +172,22 @@ pub async fn run_kcat(kafka: &KafkaConfig, events: &[Event], work_dir: &Path) ->
         run.events += count;
         std::fs::remove_file(&file).ok();
     }
+    // kcat's exit status alone does not prove delivery: the topics must hold every line.
+    let stored = messages_in(kafka, &topics)?;
+    anyhow::ensure!(stored == run.events as i64, "kcat's topics hold {stored} messages, not {}", run.events);
     Ok(run)
+}
+
+/// Messages in `topics` (the sum of every partition's high watermark; the topics are new).
+fn messages_in(kafka: &KafkaConfig, topics: &[String]) -> anyhow::Result<i64> {
+    use rdkafka::consumer::Consumer;
+    let consumer = kafka.base_consumer(&crate::random_name("bench-count"))?;
+    let mut total = 0;
+    for topic in topics {
+        for partition in 0..kafka.partitions {
+            let (_, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+            total += high;
+        }
+    }
+    Ok(total)
 }

@@ -92,6 +92,17 @@ pub fn record(path: &Path, machine: &str, measures: &[Measure]) -> anyhow::Resul
     Ok(results)
 }
 
+/// Merges `measures` into the results file `json` (machine line: `engines` on this machine),
+/// rewrites the generated table of `markdown` when given, and returns the table.
+pub fn publish(json: &Path, markdown: Option<&Path>, engines: &str, measures: &[Measure]) -> anyhow::Result<String> {
+    let results = record(json, &machine_line(engines), measures)?;
+    let table = self::markdown(&results);
+    if let Some(markdown) = markdown {
+        write_section(markdown, &table)?;
+    }
+    Ok(table)
+}
+
 /// The machine line of a new run, keeping the parts of the old one it does not mention: each
 /// program knows the versions of the tools it used (kcat only in ioc_bench_pipeline), and a
 /// part names its tool first ("ClickHouse 18.16.1").

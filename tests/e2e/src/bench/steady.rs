@@ -40,17 +40,14 @@ pub fn start(
         loop {
             clock.tick().await;
             // One tick's events, grouped by source (one request per source).
-            let mut by_source: BTreeMap<Source, Vec<u8>> = BTreeMap::new();
+            let mut by_source: BTreeMap<Source, Vec<&Event>> = BTreeMap::new();
             for _ in 0..per_tick {
                 let event = &events[next % events.len()];
                 next += 1;
-                let body = by_source.entry(event.source).or_default();
-                if let Ok(line) = serde_json::to_vec(event) {
-                    body.extend_from_slice(&line);
-                    body.push(b'\n');
-                }
+                by_source.entry(event.source).or_default().push(event);
             }
-            for (source, body) in by_source {
+            for (source, tick) in by_source {
+                let body = ioc_simulator::sender::ndjson(tick);
                 let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
                 let (client, counts) = (client.clone(), task_counts.clone());
                 let (url, key) = (format!("{url}/v1/sources/{source}/events"), keys[&source].clone());

@@ -210,10 +210,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(json) = &cli.json {
         let measures = api_measures(&cli, &wall_figures, api_peak_mb)?;
         let version: String = client.query("SELECT version()").fetch_one().await?;
-        let results = report::record(json, &report::machine_line(&format!("ClickHouse {version}")), &measures)?;
-        if let Some(markdown) = &cli.markdown {
-            report::write_section(markdown, &report::markdown(&results))?;
-        }
+        report::publish(json, cli.markdown.as_deref(), &format!("ClickHouse {version}"), &measures)?;
     }
 
     let text = lines.join("\n");

@@ -216,11 +216,8 @@ async fn main() -> anyhow::Result<()> {
         ),
     ];
     let version: String = client.query("SELECT version()").fetch_one().await?;
-    let results = report::record(&cli.json, &report::machine_line(&format!("ClickHouse {version}")), &measures)?;
-    if let Some(markdown) = &cli.markdown {
-        report::write_section(markdown, &report::markdown(&results))?;
-    }
-    println!("{}", report::markdown(&results));
+    let table = report::publish(&cli.json, cli.markdown.as_deref(), &format!("ClickHouse {version}"), &measures)?;
+    println!("{table}");
     for failure in failures.iter().take(5) {
         eprintln!("probe failed: {failure}");
     }

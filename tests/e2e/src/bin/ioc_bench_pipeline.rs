@@ -149,11 +149,8 @@ async fn main() -> anyhow::Result<()> {
         ),
     ];
     let engines = engine_versions(&cli.clickhouse).await;
-    let results = report::record(&cli.json, &report::machine_line(&engines), &measures)?;
-    if let Some(markdown) = &cli.markdown {
-        report::write_section(markdown, &report::markdown(&results))?;
-    }
-    println!("{}", report::markdown(&results));
+    let table = report::publish(&cli.json, cli.markdown.as_deref(), &engines, &measures)?;
+    println!("{table}");
     Ok(())
 }
 
