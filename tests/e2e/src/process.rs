@@ -71,6 +71,22 @@ pub fn ingest_env(
     env
 }
 
+/// Environment for an `ioc-api` process on `port` reading `clickhouse`; `extra` settings
+/// (`IOC_API__...`) are added on top.
+pub fn api_env(
+    clickhouse: &ioc_clickhouse::ClickHouseConfig,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::from([
+        ("IOC_API__LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ("IOC_API__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
+        ("IOC_API__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
+    ]);
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
 /// A service running as a child process.
 pub struct ServiceProcess {
     name: String,

@@ -16,6 +16,12 @@ pub mod report;
 pub mod steady;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// The `q` quantile (nearest rank) of sorted, non-empty `times`, in milliseconds.
+pub fn milliseconds_at(times: &[Duration], q: f64) -> f64 {
+    times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1].as_secs_f64() * 1000.0
+}
 
 /// The directory of the binary running now (`target/release` or `target/debug`), where the
 /// harness finds the services it starts. Test executables live one level lower, in `deps`.

@@ -14,8 +14,8 @@ use clap::Parser;
 use ioc_clickhouse::ClickHouseConfig;
 use ioc_domain::Source;
 use ioc_e2e::bench::report::{self, Measure};
-use ioc_e2e::bench::{process_stats, sibling_binary};
-use ioc_e2e::process::{free_port, ServiceProcess};
+use ioc_e2e::bench::{milliseconds_at, process_stats, sibling_binary};
+use ioc_e2e::process::{api_env, free_port, ServiceProcess};
 use ioc_processor::ProcessorConfig;
 use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
@@ -221,11 +221,6 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `q` quantile (nearest rank) of sorted, non-empty `times`, in milliseconds.
-fn milliseconds_at(times: &[Duration], q: f64) -> f64 {
-    times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1].as_secs_f64() * 1000.0
-}
-
 /// The wall-of-screens figures as BENCHMARKS.json measures (issue 12's names and goals).
 fn api_measures(
     cli: &Cli,
@@ -276,12 +271,7 @@ fn api_measures(
 /// per `refresh_ms` (0: not at all).
 async fn start_api(clickhouse: &ClickHouseConfig, refresh_ms: u64) -> anyhow::Result<ServiceProcess> {
     let port = free_port();
-    let env = std::collections::BTreeMap::from([
-        ("IOC_API__LISTEN".to_owned(), format!("127.0.0.1:{port}")),
-        ("IOC_API__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
-        ("IOC_API__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
-        ("IOC_API__ANSWER_CACHE_REFRESH_MS".to_owned(), refresh_ms.to_string()),
-    ]);
+    let env = api_env(clickhouse, port, &[("IOC_API__ANSWER_CACHE_REFRESH_MS", &refresh_ms.to_string())]);
     let api = ServiceProcess::start("bench-api", sibling_binary("ioc-api")?, port, env).await;
     // Let the watcher read the rollups' state once before the clock starts.
     tokio::time::sleep(Duration::from_millis(700)).await;

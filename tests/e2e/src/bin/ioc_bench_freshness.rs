@@ -13,8 +13,8 @@ use clap::Parser;
 use ioc_clickhouse::ClickHouseConfig;
 use ioc_domain::Source;
 use ioc_e2e::bench::report::{self, Measure};
-use ioc_e2e::bench::{freshness, sibling_binary, steady};
-use ioc_e2e::process::{free_port, ingest_env, processor_env, ServiceProcess};
+use ioc_e2e::bench::{freshness, milliseconds_at, sibling_binary, steady};
+use ioc_e2e::process::{api_env, free_port, ingest_env, processor_env, ServiceProcess};
 use ioc_kafka::KafkaConfig;
 use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
@@ -132,11 +132,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     let api_port = free_port();
-    let api_env = std::collections::BTreeMap::from([
-        ("IOC_API__LISTEN".to_owned(), format!("127.0.0.1:{api_port}")),
-        ("IOC_API__CLICKHOUSE__URL".to_owned(), clickhouse.url.clone()),
-        ("IOC_API__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
-    ]);
+    let api_env = api_env(&clickhouse, api_port, &[]);
     let api = ServiceProcess::start("bench-fresh-api", sibling_binary("ioc-api")?, api_port, api_env).await;
 
     let (load, counts) = steady::start(&ingest.url, keys.clone(), events, cli.rate);
@@ -175,9 +171,6 @@ async fn main() -> anyhow::Result<()> {
     let mut stored: Vec<Duration> = times.iter().map(|t| t.stored).collect();
     in_kpis.sort();
     stored.sort();
-    let at = |sorted: &[Duration], q: f64| {
-        sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
-    };
     let cycles = cycles_after.1 - cycles_before.1;
     let mean_cycle = (cycles_after.0 - cycles_before.0) / cycles.max(1.0) * 1000.0;
     let setting = format!(
@@ -193,13 +186,13 @@ async fn main() -> anyhow::Result<()> {
         Measure::alone(
             &cli.name,
             "ms, p99, acknowledged to in GET /v1/kpis",
-            at(&in_kpis, 0.99),
+            milliseconds_at(&in_kpis, 0.99),
             "pipeline <= 5000",
             format!(
                 "p50 {:.0} ms; acknowledged to stored in ClickHouse: p50 {:.0} ms, p99 {:.0} ms; {} probes failed; {setting}",
-                at(&in_kpis, 0.5),
-                at(&stored, 0.5),
-                at(&stored, 0.99),
+                milliseconds_at(&in_kpis, 0.5),
+                milliseconds_at(&stored, 0.5),
+                milliseconds_at(&stored, 0.99),
                 failures.len()
             ),
         ),
