@@ -4,13 +4,15 @@
 //! measures after the incremental cycles equal those of a recomputation from nothing, over the
 //! same raw events, on the real ClickHouse. The indicators themselves are checked against the
 //! simulator's ground truth elsewhere (pipeline.rs, province_month.rs); this test isolates the
-//! look-back, which those reach only when a cycle's events straddle months.
+//! look-back, which those reach only when a cycle's events straddle months, and the cheaper
+//! form of the measures queries used when only the latest months are recomputed
+//! (`rollup::Span`).
 
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
 use ioc_domain::{Event, Source};
-use ioc_processor::rollup::refresh_source;
+use ioc_processor::rollup::{refresh_source, refresh_source_in, Span};
 use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
 use rand::SeedableRng;
@@ -72,18 +74,76 @@ async fn late_events_of_a_month_already_rolled_up_change_it() {
         refresh_source(&client, source, 0, 0).await.expect("recomputation");
     }
     let recomputed = measures(&clickhouse).await;
-    clickhouse
-        .server_client()
-        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
-        .execute()
-        .await
-        .expect("dropped");
+    drop_database(&clickhouse).await;
 
     // Every source has measures in the month that arrived late, or the check would be empty.
     for source in Source::ALL {
         let october = format!("measures_daily\t{source}\t2026-10-");
         assert!(recomputed.iter().any(|row| row.starts_with(&october)), "no {source} measure in October");
     }
+    assert_same(&recomputed, &incremental);
+}
+
+/// A cycle recomputing only the latest months finds their entities from the events dated in
+/// them (the `{recent ...}` sections of the measures queries); its measures must equal those of
+/// a recomputation from nothing that aggregates every entity (`{history ...}`). The events are
+/// dated in this month and the previous one and arrive as live ones would: the older days,
+/// rolled up, then the newest, whose dossiers, documents and learners began days before.
+#[tokio::test]
+async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputation() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
+    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let start = (today - chrono::Months::new(1)).with_day(1).expect("first day");
+    let days = u32::try_from((today - start).num_days()).expect("days");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(921);
+    let (events, _) = ioc_simulator::generate::generate(&Scenario { start, days, scale: 0.04 }, &reference, &mut rng);
+    let cut = start + chrono::Days::new(u64::from(days) * 2 / 3);
+    let (older, newest): (Vec<Event>, Vec<Event>) =
+        events.into_iter().partition(|e| e.occurred_at.with_timezone(&ioc_domain::local_offset()).date_naive() < cut);
+    assert!(!older.is_empty() && !newest.is_empty());
+
+    ioc_e2e::load::insert_events(&client, &older).await.expect("older days stored");
+    let mut since = Vec::new();
+    for source in Source::ALL {
+        since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ioc_e2e::load::insert_events(&client, &newest).await.expect("newest days stored");
+    for (source, since) in Source::ALL.into_iter().zip(since) {
+        let outcome = refresh_source(&client, source, since, 0).await.expect("incremental cycle");
+        assert!(outcome.latest_only, "{source}: recomputed {} months, not the latest only", outcome.months);
+    }
+    let incremental = measures(&clickhouse).await;
+
+    for source in Source::ALL {
+        refresh_source_in(&client, source, 0, 0, Some(Span::History)).await.expect("recomputation");
+    }
+    let recomputed = measures(&clickhouse).await;
+    drop_database(&clickhouse).await;
+    for source in Source::ALL {
+        let newest_days = recomputed.iter().filter(|row| {
+            let mut fields = row.split('\t');
+            fields.next() == Some("measures_daily")
+                && fields.next() == Some(source.as_str())
+                && fields.next().is_some_and(|day| day >= cut.to_string().as_str())
+        });
+        assert!(newest_days.count() > 0, "no {source} measure in the newest days");
+    }
+    assert_same(&recomputed, &incremental);
+}
+
+async fn drop_database(clickhouse: &ioc_clickhouse::ClickHouseConfig) {
+    clickhouse
+        .server_client()
+        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
+        .execute()
+        .await
+        .expect("dropped");
+}
+
+fn assert_same(recomputed: &[String], incremental: &[String]) {
     let missing: Vec<_> = recomputed.iter().filter(|row| !incremental.contains(row)).take(10).collect();
     let extra: Vec<_> = incremental.iter().filter(|row| !recomputed.contains(row)).take(10).collect();
     assert!(

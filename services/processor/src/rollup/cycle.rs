@@ -33,6 +33,59 @@ pub struct Outcome {
     pub events: u64,
     /// Months recomputed.
     pub months: usize,
+    /// Whether they were the latest months only, recomputed from the entities with an event in
+    /// them (`Span::Latest`).
+    pub latest_only: bool,
+}
+
+/// How much a cycle recomputes, which decides how its measures query finds the entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// The current month and the one before it: the query reads only the entities with an
+    /// event in them (its `{recent ...}` sections), so the cost follows what
+    /// those months hold, not the history.
+    Latest,
+    /// More than that: the query aggregates every entity once (its `{history ...}` sections);
+    /// filtering by candidates first would cost more than it saves (ops/bench: from two months
+    /// of a loaded year on, it was slower).
+    History,
+}
+
+impl Span {
+    /// The span of a recomputation from `first_month` during `current_month` (both first days).
+    /// Judged against the calendar, not against the newest month stored: open dossiers have
+    /// measures dated on their future due times, months ahead.
+    pub fn of(first_month: NaiveDate, current_month: NaiveDate) -> Span {
+        let previous = current_month.checked_sub_months(chrono::Months::new(1)).unwrap_or(current_month);
+        if first_month >= previous {
+            Span::Latest
+        } else {
+            Span::History
+        }
+    }
+}
+
+/// `sql` with the sections of `span` kept (their braces and keyword removed) and the others
+/// dropped: `{recent ...}` for `Span::Latest`, `{history ...}` for `Span::History`. A section
+/// holds no braces; `{staging}` is not a section.
+pub fn for_span(sql: &str, span: Span) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    loop {
+        let next = ["{recent", "{history"].into_iter().filter_map(|open| rest.find(open).map(|at| (at, open))).min();
+        let Some((at, open)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..at]);
+        let body_start = at + open.len();
+        let body_end = rest[body_start..].find('}').map_or(rest.len(), |end| body_start + end);
+        let keep = (open == "{recent") == (span == Span::Latest);
+        if keep {
+            out.push_str(&rest[body_start..body_end]);
+        }
+        rest = rest.get(body_end + 1..).unwrap_or("");
+    }
 }
 
 #[derive(Row, Deserialize)]
@@ -44,12 +97,24 @@ struct Touched {
 /// The earliest instant touched by the entities that got an event inserted at or after `since`.
 fn touched_sql(source: Source) -> &'static str {
     match source {
-        // A dossier's derived instants never come before its first event or its due time.
+        // A dossier's measures are dated on its opening (its reception, or the go-live
+        // snapshot of the backlog; the stocks are clamped to it), its resolution, its result's
+        // return, or a supplement request plus the waiting time (its return for want of
+        // supplements): so the earliest of those instants, over all its events, bounds every date
+        // that can change, before and after the new events. Supplement requests and resumes
+        // date nothing themselves, and can be old (a request still waiting at go-live is sent
+        // at its own time), so a cycle touching the backlog need not recompute the months
+        // before go-live. Parameters: the waiting time in seconds, then `since`. u32::MAX:
+        // nothing to recompute.
         Source::Portal => {
             "SELECT toUInt64(sum(events)) AS events, toUInt32(min(earliest)) AS earliest FROM ( \
                 SELECT count() AS events, \
-                       if(countIf(type = 'dossier.received') > 0, \
-                          least(min(occurred_at), minIf(due_at, type = 'dossier.received')), min(occurred_at)) AS earliest \
+                       least(if(countIf(type NOT IN ('dossier.supplement_requested', 'dossier.resumed')) > 0, \
+                                toUInt64(minIf(occurred_at, type NOT IN ('dossier.supplement_requested', 'dossier.resumed'))), \
+                                toUInt64(4294967295)), \
+                             if(countIf(type = 'dossier.supplement_requested') > 0, \
+                                toUInt64(minIf(occurred_at, type = 'dossier.supplement_requested')) + ?, \
+                                toUInt64(4294967295))) AS earliest \
                 FROM portal_events \
                 WHERE dossier_id IN (SELECT dossier_id FROM portal_events WHERE inserted_at >= toDateTime(?)) \
                 GROUP BY dossier_id)"
@@ -91,25 +156,53 @@ pub async fn refresh_source(
     since: u32,
     margin_seconds: u32,
 ) -> Result<Outcome, clickhouse::error::Error> {
+    refresh_source_in(client, source, since, margin_seconds, None).await
+}
+
+/// `refresh_source`, with the form of the measures queries forced to `span` when given, as the
+/// tests comparing both forms need (the rollup task lets the cycle choose).
+pub async fn refresh_source_in(
+    client: &clickhouse::Client,
+    source: Source,
+    since: u32,
+    margin_seconds: u32,
+    span: Option<Span>,
+) -> Result<Outcome, clickhouse::error::Error> {
+    let clock = std::time::Instant::now();
     let started: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
     let covered_until = started.saturating_sub(margin_seconds);
-    let sql = touched_sql(source);
-    let mut query = client.query(sql);
-    for _ in 0..sql.matches('?').count() {
-        query = query.bind(since);
+    let mut query = client.query(touched_sql(source));
+    if source == Source::Portal {
+        query = query.bind(ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS);
     }
+    query = query.bind(since);
     let touched: Touched = query.fetch_one().await?;
-    let mut months = 0;
-    if touched.events > 0 {
+    let mut steps = [clock.elapsed(); 3];
+    let (mut months, mut latest_only) = (0, false);
+    if touched.events > 0 && touched.earliest != u32::MAX {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
             let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
             client.query(DOSSIER_FACTS).bind(next_version()).bind(wait).bind(wait).bind(since).execute().await?;
         }
-        months = rebuild_months(client, source, first_month).await?;
+        steps[1] = clock.elapsed();
+        let span = span.unwrap_or_else(|| Span::of(first_month, month_start(started)));
+        latest_only = span == Span::Latest;
+        months = rebuild_months(client, source, first_month, span).await?;
+        steps[2] = clock.elapsed();
     }
     let newest_event = record_state(client, source, covered_until).await?;
-    Ok(Outcome { covered_until, newest_event, events: touched.events, months })
+    // Where a cycle's time goes, for whoever tunes it (RUST_LOG=ioc_processor=debug).
+    let ms = |from: std::time::Duration, to: std::time::Duration| to.saturating_sub(from).as_millis() as u64;
+    tracing::debug!(
+        %source,
+        touched_ms = ms(std::time::Duration::ZERO, steps[0]),
+        facts_ms = ms(steps[0], steps[1]),
+        measures_ms = ms(steps[1], steps[2]),
+        state_ms = ms(steps[2], clock.elapsed()),
+        "rollup cycle steps"
+    );
+    Ok(Outcome { covered_until, newest_event, events: touched.events, months, latest_only })
 }
 
 /// Recomputes `source`'s measures from `first_month` on into a staging table, then swaps each
@@ -118,6 +211,7 @@ async fn rebuild_months(
     client: &clickhouse::Client,
     source: Source,
     first_month: NaiveDate,
+    span: Span,
 ) -> Result<usize, clickhouse::error::Error> {
     let suffix = format!("{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
     let staging =
@@ -128,7 +222,7 @@ async fn rebuild_months(
         .execute()
         .await;
     let result = match created {
-        Ok(()) => fill_and_swap(client, source, first_month, &staging).await,
+        Ok(()) => fill_and_swap(client, source, first_month, span, &staging).await,
         Err(error) => Err(error),
     };
     // The staging tables go whatever happened; a failed cycle is simply run again.
@@ -152,15 +246,18 @@ async fn fill_and_swap(
     client: &clickhouse::Client,
     source: Source,
     first_month: NaiveDate,
+    span: Span,
     staging: &Staging,
 ) -> Result<usize, clickhouse::error::Error> {
     let from = first_month.to_string();
-    let sql = measures_sql(source).replace("{staging}", &staging.daily);
+    let sql = for_span(measures_sql(source), span).replace("{staging}", &staging.daily);
     let mut query = client.query(&sql);
     for _ in 0..sql.matches('?').count() {
         query = query.bind(from.as_str());
     }
+    let clock = std::time::Instant::now();
     query.execute().await?;
+    let filled_in = clock.elapsed();
     client
         .query(&format!(
             "INSERT INTO {monthly} (source, month, unit_code, measure, dimension, value) \
@@ -189,7 +286,7 @@ async fn fill_and_swap(
     // max(), not last(): ClickHouse 18.16 reads `ORDER BY 1` as ordering by the constant 1.
     let last = filled.iter().copied().max().unwrap_or(0).max(last_stored);
     let mut month = first_month;
-    let mut replaced = 0;
+    let (mut replaced, swaps_from) = (0, clock.elapsed());
     while yyyymm(month) <= last {
         let partition = format!("('{}', {})", source.as_str(), yyyymm(month));
         // REPLACE PARTITION leaves the target untouched when the staging table has no such
@@ -206,6 +303,14 @@ async fn fill_and_swap(
         replaced += 1;
         month = next_month(month);
     }
+    tracing::debug!(
+        %source,
+        measures_query_ms = filled_in.as_millis() as u64,
+        monthly_ms = swaps_from.saturating_sub(filled_in).as_millis() as u64,
+        swaps_ms = clock.elapsed().saturating_sub(swaps_from).as_millis() as u64,
+        months = replaced,
+        "rollup measures steps"
+    );
     Ok(replaced)
 }
 
@@ -312,6 +417,41 @@ mod tests {
             assert!(migrations.contains(&format!("{partition}\n")), "{partition} is not the measures' partitioning");
             assert!(migrations.contains(&format!("ORDER BY {order};")), "ORDER BY {order} is not the measures' order");
         }
+    }
+
+    #[test]
+    fn a_span_keeps_its_own_sections_only() {
+        let sql = "a {recent b ?}{history c} d {staging} {recent e}";
+        assert_eq!(for_span(sql, Span::Latest), "a  b ? d {staging}  e");
+        assert_eq!(for_span(sql, Span::History), "a  c d {staging} ");
+        assert_eq!(for_span("no sections", Span::Latest), "no sections");
+    }
+
+    #[test]
+    fn every_measures_query_has_both_forms_and_no_section_left() {
+        for (source, sql) in
+            [(Source::Portal, PORTAL_MEASURES), (Source::Edoc, EDOC_MEASURES), (Source::Training, TRAINING_MEASURES)]
+        {
+            let latest = for_span(sql, Span::Latest);
+            let history = for_span(sql, Span::History);
+            for form in [&latest, &history] {
+                assert_eq!(form.replace("{staging}", "").matches(['{', '}']).count(), 0, "{source}: a section is left");
+            }
+            // The latest months' form reads candidates (a subquery per kind of entity).
+            assert!(latest.matches("(SELECT").count() > history.matches("(SELECT").count(), "{source}");
+        }
+        assert!(for_span(PORTAL_MEASURES, Span::History).contains("dossier_facts FINAL"));
+        assert!(!for_span(PORTAL_MEASURES, Span::Latest).contains("dossier_facts FINAL"));
+    }
+
+    #[test]
+    fn only_a_recomputation_from_the_previous_month_on_is_of_the_latest_months() {
+        let month = |y, m| NaiveDate::from_ymd_opt(y, m, 1).expect("date");
+        assert_eq!(Span::of(month(2026, 11), month(2026, 11)), Span::Latest);
+        assert_eq!(Span::of(month(2026, 10), month(2026, 11)), Span::Latest);
+        assert_eq!(Span::of(month(2026, 9), month(2026, 11)), Span::History);
+        assert_eq!(Span::of(month(2025, 12), month(2026, 1)), Span::Latest, "over the new year");
+        assert_eq!(Span::of(month(2025, 11), month(2026, 1)), Span::History);
     }
 
     #[test]

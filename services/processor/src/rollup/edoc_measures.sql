@@ -1,5 +1,6 @@
 -- The e-document system's measures (ioc_events::measures) of every day from the given month
--- on. Parameter: the first day recomputed.
+-- on. Every parameter is the first day recomputed; {recent ...} is kept when the rollup
+-- recomputes the latest months only (cycle.rs).
 INSERT INTO {staging} (source, day, unit_code, measure, dimension, value)
 SELECT 'edoc', toDate(first_at) AS day, unit_code, tupleElement(m, 1) AS measure, tupleElement(m, 2) AS dimension,
        sum(tupleElement(m, 3)) AS value
@@ -20,6 +21,13 @@ FROM
         argMin(processed_online, occurred_at) AS online
     FROM edoc_events
     WHERE type IN ('document.sent', 'document.received', 'work_record.closed')
+      -- Recomputing the latest months: only the entities with an event in them can be counted
+      -- there (the HAVING below drops those with an earlier one), so their events alone are
+      -- aggregated, not every entity of the history.
+      {recent AND (unit_code, concat(document_id, record_id)) IN
+          (SELECT unit_code, concat(document_id, record_id) FROM edoc_events
+           WHERE type IN ('document.sent', 'document.received', 'work_record.closed')
+             AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))}
     GROUP BY type, unit_code, entity
     HAVING first_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
 )

@@ -17,7 +17,7 @@ use std::time::Duration;
 use ioc_domain::Source;
 use tokio::sync::watch;
 
-pub use cycle::{refresh_source, Outcome};
+pub use cycle::{refresh_source, refresh_source_in, Outcome, Span};
 
 use crate::ProcessorMetrics;
 
@@ -88,7 +88,7 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
                     metrics.rollup_covered_until.with_label_values(&label).set(i64::from(outcome.covered_until));
                     metrics.newest_event.with_label_values(&label).set(i64::from(outcome.newest_event));
                     if outcome.events > 0 {
-                        tracing::debug!(%source, events = outcome.events, months = outcome.months, "rollup refreshed");
+                        tracing::debug!(%source, events = outcome.events, months = outcome.months, latest_only = outcome.latest_only, "rollup refreshed");
                     }
                     since[index] = outcome.covered_until;
                 }

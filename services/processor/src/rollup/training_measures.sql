@@ -1,5 +1,6 @@
 -- The training platforms' measures (ioc_events::measures) of every day from the given month on.
--- Parameter: the first day recomputed. Each kind of entity lists the (measure, dimension, day,
+-- Every parameter is the first day recomputed; {recent ...} is kept when the rollup recomputes
+-- the latest months only (cycle.rs). Each kind of entity lists the (measure, dimension, day,
 -- value) it adds; every list has the same type, so the kinds can be stacked.
 INSERT INTO {staging} (source, day, unit_code, measure, dimension, value)
 SELECT 'training', tupleElement(m, 3) AS day, unit_code, tupleElement(m, 1) AS measure, tupleElement(m, 2) AS dimension,
@@ -27,6 +28,12 @@ FROM
             minIf(occurred_at, vneid_confirmed = 1 OR type = 'skills.vneid_confirmed') AS confirmed_at
         FROM training_events
         WHERE type IN ('skills.certified', 'skills.vneid_confirmed')
+          -- Recomputing the latest months: each kind's dates are some event's time, so only the
+          -- learners, households and classes with an event in them can be counted there, and
+          -- their events alone are aggregated, not every learner of the history.
+          {recent AND learner_id IN (SELECT learner_id FROM training_events
+                             WHERE type IN ('skills.certified', 'skills.vneid_confirmed')
+                               AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))}
         GROUP BY learner_id
         HAVING countIf(type = 'skills.certified') > 0
     )
@@ -35,6 +42,8 @@ FROM
     SELECT argMin(unit_code, occurred_at) AS unit_code,
            [('households_certified', '', toDate(min(occurred_at)), toUInt64(1))] AS measures
     FROM training_events WHERE type = 'skills.certified' AND household_ref != ''
+      {recent AND household_ref IN (SELECT household_ref FROM training_events
+                            WHERE type = 'skills.certified' AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))}
     GROUP BY household_ref
     UNION ALL
     -- A class counts once, with its topic and attendees, on the day it was held.
@@ -49,6 +58,8 @@ FROM
         SELECT argMin(unit_code, occurred_at) AS unit_code, min(occurred_at) AS held_at,
                argMin(topic, occurred_at) AS topic, toUInt64(argMin(attendees, occurred_at)) AS attendees
         FROM training_events WHERE type = 'class.held'
+          {recent AND class_id IN (SELECT class_id FROM training_events WHERE type = 'class.held'
+                           AND occurred_at >= toDateTime(toMonday(toDate(?)), 'Asia/Ho_Chi_Minh'))}
         GROUP BY class_id
     )
     UNION ALL
@@ -59,6 +70,9 @@ FROM
     (
         SELECT argMin(unit_code, occurred_at) AS unit_code, toMonday(toDate(min(occurred_at))) AS week
         FROM training_events WHERE type = 'class.held'
+          -- A week counted on a Sunday of the period began on its Monday.
+          {recent AND class_id IN (SELECT class_id FROM training_events WHERE type = 'class.held'
+                           AND occurred_at >= toDateTime(toMonday(toDate(?)), 'Asia/Ho_Chi_Minh'))}
         GROUP BY class_id
     )
     WHERE unit_code IN (SELECT code FROM ref_units WHERE kind != 'department')
