@@ -12,6 +12,7 @@ use ioc_e2e::process::binary;
 const MEASURED: &[&str] = &[
     "ingest_vs_kcat",
     "processor_vs_client_insert",
+    "processor_vs_kafka_engine",
     "rss_ingest_mb",
     "rss_processor_mb",
     "api_kpis_p99_ms",

@@ -10,6 +10,7 @@
 
 pub mod freshness;
 pub mod ingest;
+pub mod kafka_engine;
 pub mod process_stats;
 pub mod processor;
 pub mod report;

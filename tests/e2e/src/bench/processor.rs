@@ -32,21 +32,26 @@ pub struct ProcessorRun {
     pub batches: f64,
     /// Their mean time from the first insert attempt to ClickHouse's acknowledgement, ms.
     pub mean_insert_ms: f64,
+    /// The ClickHouse server's CPU seconds over the same time (its share of the work: parsing
+    /// and storing the inserts, and the harness's counting of rows).
+    pub clickhouse_cpu_seconds: f64,
 }
 
 /// Starts an `ioc-processor` process (`binary`) on `kafka`'s topics into `clickhouse` (which
-/// the caller migrated) and waits until `expected` rows are stored.
+/// the caller migrated, served by process `clickhouse_pid`) and waits until `expected` rows are
+/// stored.
 pub async fn run_processor(
     binary: &Path,
     kafka: &KafkaConfig,
     clickhouse: &ClickHouseConfig,
     expected: u64,
+    clickhouse_pid: u32,
 ) -> anyhow::Result<ProcessorRun> {
     let port = free_port();
     let env = processor_env(kafka, clickhouse, port, &[("IOC_PROCESSOR__ROLLUP_ENABLED", "false")]);
     let mut processor = ServiceProcess::start("bench-processor", binary.to_owned(), port, env).await;
     let pid = processor.pid().context("processor has no process id")?;
-    let (started, cpu_before) = (Instant::now(), cpu_seconds(pid)?);
+    let (started, cpu_before, clickhouse_before) = (Instant::now(), cpu_seconds(pid)?, cpu_seconds(clickhouse_pid)?);
     let client = clickhouse.client();
     let deadline = started + Duration::from_secs(1800);
     let rows = loop {
@@ -68,6 +73,7 @@ pub async fn run_processor(
         rows,
         wall: started.elapsed(),
         cpu_seconds: cpu_seconds(pid)? - cpu_before,
+        clickhouse_cpu_seconds: cpu_seconds(clickhouse_pid)? - clickhouse_before,
         peak_rss_mb: peak_rss_mb(pid)?,
     };
     processor.terminate(Duration::from_secs(30)).await;
