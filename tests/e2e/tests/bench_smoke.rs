@@ -19,6 +19,9 @@ const MEASURED: &[&str] = &[
     "api_ranking_p99_ms",
     "api_vs_clickhouse",
     "rss_api_mb",
+    "rss_api_no_cache_mb",
+    "processor_rows_per_s_1p",
+    "processor_rows_per_s_2p",
 ];
 
 /// Runs the harness program `name` with `args` (words without spaces) and waits for it.
@@ -60,7 +63,21 @@ async fn the_harness_writes_every_figure_with_a_readable_goal() {
              --concurrent-requests 40"
         ),
     );
-    run("ioc_bench_freshness", &format!("{stack} {kafka} --database {database} --rate 100 --seconds 5"));
+    let (freshness_svg, scaling_svg) = (dir.join("freshness.svg"), dir.join("scaling.svg"));
+    run(
+        "ioc_bench_freshness",
+        &format!("{stack} {kafka} --database {database} --rate 100 --seconds 5 --svg {}", freshness_svg.display()),
+    );
+    run(
+        "ioc_bench_scaling",
+        &format!("{stack} {kafka} --days 1 --scale 0.01 --partitions 1,2 --svg {}", scaling_svg.display()),
+    );
+    // Each chart has a line with a point per probe or per partition count.
+    for (svg, points) in [(&freshness_svg, 1), (&scaling_svg, 2)] {
+        let text = std::fs::read_to_string(svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+        assert!(text.starts_with("<svg") && text.contains("<polyline"), "{text}");
+        assert!(text.matches("<circle").count() >= points, "{text}");
+    }
 
     let results: Results =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("results");

@@ -15,6 +15,7 @@ pub mod process_stats;
 pub mod processor;
 pub mod report;
 pub mod steady;
+pub mod svg;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -16,20 +16,22 @@ use super::process_stats::{cpu_seconds, peak_rss_mb};
 use crate::process::{free_port, processor_env, ServiceProcess};
 
 /// What the processor did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ProcessorRun {
     /// Rows stored.
     pub rows: u64,
-    /// From the processor answering ready to the last row stored: its consumers' joining of
-    /// their groups is included (well under a second: the local brokers do not delay a new
-    /// group's first rebalance), its migrations are not (they ran before).
+    /// From the (first) processor's start to the last row stored: start-up and the consumers'
+    /// joining of their groups are included (well under a second: the local brokers do not
+    /// delay a new group's first rebalance), the migrations are not (they ran before).
     pub wall: Duration,
-    /// The processor's CPU seconds over that time.
+    /// The processors' CPU seconds, start-up included.
     pub cpu_seconds: f64,
     /// Its peak resident memory, MiB.
     pub peak_rss_mb: f64,
     /// Batches written (from its metrics).
     pub batches: f64,
+    /// The same, per instance (`run_processors`).
+    pub batches_per_instance: Vec<f64>,
     /// Their mean time from the first insert attempt to ClickHouse's acknowledgement, ms.
     pub mean_insert_ms: f64,
     /// The ClickHouse server's CPU seconds over the same time (its share of the work: parsing
@@ -47,37 +49,68 @@ pub async fn run_processor(
     expected: u64,
     clickhouse_pid: u32,
 ) -> anyhow::Result<ProcessorRun> {
-    let port = free_port();
-    let env = processor_env(kafka, clickhouse, port, &[("IOC_PROCESSOR__ROLLUP_ENABLED", "false")]);
-    let mut processor = ServiceProcess::start("bench-processor", binary.to_owned(), port, env).await;
-    let pid = processor.pid().context("processor has no process id")?;
-    let (started, cpu_before, clickhouse_before) = (Instant::now(), cpu_seconds(pid)?, cpu_seconds(clickhouse_pid)?);
+    run_processors(binary, kafka, clickhouse, expected, clickhouse_pid, 1).await
+}
+
+/// `run_processor` with `instances` processes in the same consumer groups, sharing the topics'
+/// partitions: CPU seconds are summed over them, memory is the largest peak, batches and
+/// insert times are over all of them.
+pub async fn run_processors(
+    binary: &Path,
+    kafka: &KafkaConfig,
+    clickhouse: &ClickHouseConfig,
+    expected: u64,
+    clickhouse_pid: u32,
+    instances: usize,
+) -> anyhow::Result<ProcessorRun> {
+    let group = crate::random_name("bench");
+    // Timed from the first start: an instance consumes as soon as it is up, before the next
+    // one is. Their start-up (a fraction of a second each, migrations done) is included.
+    let (started, clickhouse_before) = (Instant::now(), cpu_seconds(clickhouse_pid)?);
+    // All at once, so the groups' first assignment already spreads the partitions over them.
+    let processors = futures::future::join_all((0..instances.max(1)).map(|_| {
+        let port = free_port();
+        let extra = [("IOC_PROCESSOR__ROLLUP_ENABLED", "false"), ("IOC_PROCESSOR__GROUP_PREFIX", group.as_str())];
+        let env = processor_env(kafka, clickhouse, port, &extra);
+        ServiceProcess::start("bench-processor", binary.to_owned(), port, env)
+    }))
+    .await;
+    let pids =
+        processors.iter().map(|p| p.pid().context("processor has no process id")).collect::<Result<Vec<_>, _>>()?;
+    let cpu = |pids: &[u32]| pids.iter().map(|pid| cpu_seconds(*pid)).sum::<anyhow::Result<f64>>();
     let client = clickhouse.client();
     let deadline = started + Duration::from_secs(1800);
     let rows = loop {
         let rows = stored_rows(&client).await?;
-        if rows >= expected {
+        // Rows counted twice (redelivered around a rebalance) must not end the wait early.
+        if rows >= expected && stored_events(&client).await? >= expected {
             break rows;
         }
-        anyhow::ensure!(Instant::now() < deadline, "the processor stored {rows} of {expected} rows in 30 minutes");
+        anyhow::ensure!(Instant::now() < deadline, "the processors stored {rows} of {expected} rows in 30 minutes");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let metric = |name: &'static str| processor_metric(&processor.url, name);
-    let (insert_seconds, batches) = (
-        metric("ioc_processor_batch_write_seconds_sum").await,
-        metric("ioc_processor_batch_write_seconds_count").await,
-    );
-    let run = ProcessorRun {
+    let wall = started.elapsed();
+    let (cpu_after, clickhouse_after) = (cpu(&pids)?, cpu_seconds(clickhouse_pid)?);
+    let (mut insert_seconds, mut batches_per_instance, mut peak) = (0.0, Vec::new(), 0.0_f64);
+    for (processor, pid) in processors.iter().zip(&pids) {
+        insert_seconds += processor_metric(&processor.url, "ioc_processor_batch_write_seconds_sum").await;
+        batches_per_instance.push(processor_metric(&processor.url, "ioc_processor_batch_write_seconds_count").await);
+        peak = peak.max(peak_rss_mb(*pid)?);
+    }
+    let batches: f64 = batches_per_instance.iter().sum();
+    for mut processor in processors {
+        processor.terminate(Duration::from_secs(30)).await;
+    }
+    Ok(ProcessorRun {
         batches,
+        batches_per_instance,
         mean_insert_ms: insert_seconds / batches.max(1.0) * 1000.0,
         rows,
-        wall: started.elapsed(),
-        cpu_seconds: cpu_seconds(pid)? - cpu_before,
-        clickhouse_cpu_seconds: cpu_seconds(clickhouse_pid)? - clickhouse_before,
-        peak_rss_mb: peak_rss_mb(pid)?,
-    };
-    processor.terminate(Duration::from_secs(30)).await;
-    Ok(run)
+        wall,
+        cpu_seconds: cpu_after,
+        clickhouse_cpu_seconds: clickhouse_after - clickhouse_before,
+        peak_rss_mb: peak,
+    })
 }
 
 /// A metric of the processor summed over its labels (0 when absent).
@@ -90,6 +123,16 @@ pub async fn stored_rows(client: &clickhouse::Client) -> anyhow::Result<u64> {
     let mut total = 0;
     for source in Source::ALL {
         let sql = format!("SELECT toUInt64(count()) FROM {}", source.events_table());
+        total += client.query(&sql).fetch_one::<u64>().await?;
+    }
+    Ok(total)
+}
+
+/// Distinct events in the three raw tables (a redelivered event's second row not counted).
+async fn stored_events(client: &clickhouse::Client) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for source in Source::ALL {
+        let sql = format!("SELECT toUInt64(uniqExact(event_id)) FROM {}", source.events_table());
         total += client.query(&sql).fetch_one::<u64>().await?;
     }
     Ok(total)

@@ -4,7 +4,7 @@
 //! `ops/bench` can run separately.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -90,6 +90,24 @@ pub fn record(path: &Path, machine: &str, measures: &[Measure]) -> anyhow::Resul
     std::fs::write(path, serde_json::to_string_pretty(&results)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(results)
+}
+
+/// Where a benchmark program writes its figures (its `--json` and `--markdown` options).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Outputs {
+    /// The results file to merge the figures into.
+    #[arg(long, default_value = "BENCHMARKS.json")]
+    pub json: PathBuf,
+    /// Also rewrite the generated section of this Markdown file with every figure of `--json`.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+impl Outputs {
+    /// `publish` into these files.
+    pub fn publish(&self, engines: &str, measures: &[Measure]) -> anyhow::Result<String> {
+        publish(&self.json, self.markdown.as_deref(), engines, measures)
+    }
 }
 
 /// Merges `measures` into the results file `json` (machine line: `engines` on this machine),

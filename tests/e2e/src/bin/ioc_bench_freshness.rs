@@ -13,7 +13,7 @@ use clap::Parser;
 use ioc_clickhouse::ClickHouseConfig;
 use ioc_domain::Source;
 use ioc_e2e::bench::report::{self, Measure};
-use ioc_e2e::bench::{freshness, milliseconds_at, sibling_binary, steady};
+use ioc_e2e::bench::{freshness, milliseconds_at, sibling_binary, steady, svg};
 use ioc_e2e::process::{api_env, free_port, ingest_env, processor_env, ServiceProcess};
 use ioc_kafka::KafkaConfig;
 use ioc_reference::ReferenceData;
@@ -48,12 +48,11 @@ struct Cli {
     /// rollup settings beside the default one); the cycle's figure is named after it.
     #[arg(long, default_value = "freshness_p99_ms")]
     name: String,
-    /// The results file to merge the figures into.
-    #[arg(long, default_value = "BENCHMARKS.json")]
-    json: PathBuf,
-    /// Also rewrite the generated section of this Markdown file.
+    #[command(flatten)]
+    outputs: report::Outputs,
+    /// Also draw each probe's times against when it was sent, as SVG, into this file.
     #[arg(long)]
-    markdown: Option<PathBuf>,
+    svg: Option<PathBuf>,
 }
 
 /// About how many events the simulator makes for one day of the whole province (scale 1.0).
@@ -148,6 +147,8 @@ async fn main() -> anyhow::Result<()> {
     let cycles_before = rollup_cycles(&processor.url).await;
     let sender = ioc_simulator::Sender::new(&ingest.url, keys);
     let mut times = Vec::new();
+    // When each probe was sent (since the first), for the chart.
+    let mut timeline = Vec::new();
     let mut failures = Vec::new();
     let accepted_before = counts.accepted.load(std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
@@ -155,8 +156,12 @@ async fn main() -> anyhow::Result<()> {
         if started.elapsed() > Duration::from_secs(cli.seconds) {
             break;
         }
+        let sent_at = started.elapsed();
         match freshness::probe(&sender, &client, &api.url, *source, Duration::from_secs(120)).await {
-            Ok(took) => times.push(took),
+            Ok(took) => {
+                timeline.push((sent_at, took));
+                times.push(took);
+            }
             Err(error) => failures.push(format!("{error:#}")),
         }
     }
@@ -208,8 +213,30 @@ async fn main() -> anyhow::Result<()> {
             ),
         ),
     ];
+    if let Some(path) = &cli.svg {
+        let seconds = |d: Duration| d.as_secs_f64();
+        let chart = svg::Chart {
+            title: format!(
+                "Freshness under {offered_rate:.0} events/s, a year loaded; rollups every {} ms, {} s margin",
+                rollups.interval_ms, rollups.margin_seconds
+            ),
+            x_label: "seconds into the run (when the probe was sent)".into(),
+            y_label: "seconds from acknowledgement".into(),
+            series: vec![
+                svg::Series {
+                    name: "in GET /v1/kpis".into(),
+                    points: timeline.iter().map(|(at, t)| (seconds(*at), seconds(t.in_kpis))).collect(),
+                },
+                svg::Series {
+                    name: "stored".into(),
+                    points: timeline.iter().map(|(at, t)| (seconds(*at), seconds(t.stored))).collect(),
+                },
+            ],
+        };
+        std::fs::write(path, svg::render(&chart)).with_context(|| format!("writing {}", path.display()))?;
+    }
     let version: String = client.query("SELECT version()").fetch_one().await?;
-    let table = report::publish(&cli.json, cli.markdown.as_deref(), &format!("ClickHouse {version}"), &measures)?;
+    let table = cli.outputs.publish(&format!("ClickHouse {version}"), &measures)?;
     println!("{table}");
     for failure in failures.iter().take(5) {
         eprintln!("probe failed: {failure}");

@@ -3,8 +3,6 @@
 //! (and its Markdown table). `ops/bench` runs it with release builds; the smoke test with a
 //! handful of events. See BENCHMARKS.md for what each figure means.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Parser;
@@ -41,12 +39,8 @@ struct Cli {
     /// Clients sending to ingest at once.
     #[arg(long, default_value_t = 6)]
     senders: usize,
-    /// The results file to merge the figures into.
-    #[arg(long, default_value = "BENCHMARKS.json")]
-    json: PathBuf,
-    /// Also rewrite the generated section of this Markdown file with every figure of `--json`.
-    #[arg(long)]
-    markdown: Option<PathBuf>,
+    #[command(flatten)]
+    outputs: report::Outputs,
 }
 
 #[tokio::main]
@@ -136,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
             insert_rate,
             "ratio >= 0.5",
             format!(
-                "{} rows from pre-filled topics, rollups off, timed from the processor's readiness to the last row \
+                "{} rows from pre-filled topics, rollups off, timed from the processor's start to the last row \
                  stored; it used {:.0} rows per CPU-second of its own, in {:.0} batches each inserted in {:.0} ms on \
                  average; the anchor is one INSERT ... FORMAT JSONEachRow per table over HTTP of the same rows",
                 processed.rows,
@@ -182,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
         ),
     ];
     let engines = engine_versions(&cli.clickhouse).await;
-    let table = report::publish(&cli.json, cli.markdown.as_deref(), &engines, &measures)?;
+    let table = cli.outputs.publish(&engines, &measures)?;
     println!("{table}");
     Ok(())
 }
