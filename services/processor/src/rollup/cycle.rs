@@ -169,37 +169,38 @@ pub async fn refresh_source_in(
     span: Option<Span>,
 ) -> Result<Outcome, clickhouse::error::Error> {
     let clock = std::time::Instant::now();
+    let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
     let started: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
     let covered_until = started.saturating_sub(margin_seconds);
     let mut query = client.query(touched_sql(source));
     if source == Source::Portal {
-        query = query.bind(ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS);
+        query = query.bind(wait);
     }
-    query = query.bind(since);
-    let touched: Touched = query.fetch_one().await?;
-    let mut steps = [clock.elapsed(); 3];
+    let touched: Touched = query.bind(since).fetch_one().await?;
+    // When each step ended (the skipped ones end where the one before did).
+    let touched_at = clock.elapsed();
+    let (mut facts_at, mut measures_at) = (touched_at, touched_at);
     let (mut months, mut latest_only) = (0, false);
     if touched.events > 0 && touched.earliest != u32::MAX {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
-            let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
             client.query(DOSSIER_FACTS).bind(next_version()).bind(wait).bind(wait).bind(since).execute().await?;
         }
-        steps[1] = clock.elapsed();
+        facts_at = clock.elapsed();
         let span = span.unwrap_or_else(|| Span::of(first_month, month_start(started)));
         latest_only = span == Span::Latest;
         months = rebuild_months(client, source, first_month, span).await?;
-        steps[2] = clock.elapsed();
+        measures_at = clock.elapsed();
     }
     let newest_event = record_state(client, source, covered_until).await?;
     // Where a cycle's time goes, for whoever tunes it (RUST_LOG=ioc_processor=debug).
-    let ms = |from: std::time::Duration, to: std::time::Duration| to.saturating_sub(from).as_millis() as u64;
+    let ms = |duration: std::time::Duration| duration.as_millis() as u64;
     tracing::debug!(
         %source,
-        touched_ms = ms(std::time::Duration::ZERO, steps[0]),
-        facts_ms = ms(steps[0], steps[1]),
-        measures_ms = ms(steps[1], steps[2]),
-        state_ms = ms(steps[2], clock.elapsed()),
+        touched_ms = ms(touched_at),
+        facts_ms = ms(facts_at - touched_at),
+        measures_ms = ms(measures_at - facts_at),
+        state_ms = ms(clock.elapsed() - measures_at),
         "rollup cycle steps"
     );
     Ok(Outcome { covered_until, newest_event, events: touched.events, months, latest_only })

@@ -21,7 +21,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::process_stats::cpu_seconds;
-use super::processor::stored_rows;
+use super::processor::wait_until_stored;
 
 /// What the engine did.
 #[derive(Debug, Clone, Copy)]
@@ -94,18 +94,7 @@ pub async fn run_kafka_engine(
             .await
             .with_context(|| format!("creating the view of {table}"))?;
     }
-    let deadline = started + Duration::from_secs(1800);
-    let rows = loop {
-        let rows = stored_rows(&client).await?;
-        if rows >= expected {
-            break rows;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the Kafka engine stored {rows} of {expected} rows in 30 minutes (ClickHouse's log says why)"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let rows = wait_until_stored(&client, expected, "the Kafka engine (ClickHouse's log says why not more)").await?;
     let run =
         EngineRun { rows, wall: started.elapsed(), clickhouse_cpu_seconds: cpu_seconds(clickhouse_pid)? - cpu_before };
     // The views first, so the engine stops consuming before its tables go.
@@ -127,15 +116,7 @@ enum Kind {
 /// Every field of every message of `topic`, with the kind of its values.
 async fn message_fields(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<BTreeMap<String, Kind>> {
     let consumer: StreamConsumer = kafka.consumer(&crate::random_name("bench-fields"))?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let partitions: Vec<i32> = metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
-    let mut assignment = TopicPartitionList::new();
-    let mut remaining = 0;
-    for partition in &partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, *partition, Duration::from_secs(10))?;
-        assignment.add_partition_offset(topic, *partition, Offset::Offset(low))?;
-        remaining += high - low;
-    }
+    let (assignment, mut remaining) = first_offsets(&consumer, topic)?;
     consumer.assign(&assignment)?;
     let mut fields = BTreeMap::new();
     while remaining > 0 {
@@ -160,16 +141,25 @@ async fn message_fields(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<BTre
 /// Commits the first offset of every partition of `topic` for `group`.
 fn start_at_beginning(kafka: &KafkaConfig, topic: &str, group: &str) -> anyhow::Result<()> {
     let consumer: StreamConsumer = kafka.consumer(group)?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let mut offsets = TopicPartitionList::new();
-    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (low, _) = consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(10))?;
-        offsets.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
-    }
+    let (offsets, _) = first_offsets(&consumer, topic)?;
     // Assigned, not subscribed: the commit is a simple consumer's, outside any group generation.
     consumer.assign(&offsets)?;
     consumer.commit(&offsets, CommitMode::Sync).with_context(|| format!("committing {group}'s offsets on {topic}"))?;
     Ok(())
+}
+
+/// The first offset of every partition of `topic` (its low watermark), and how many messages
+/// the partitions hold from there.
+fn first_offsets(consumer: &StreamConsumer, topic: &str) -> anyhow::Result<(TopicPartitionList, i64)> {
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut offsets = TopicPartitionList::new();
+    let mut messages = 0;
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(10))?;
+        offsets.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
+        messages += high - low;
+    }
+    Ok((offsets, messages))
 }
 
 /// A column of a raw table: its type and its default expression ('' without one).

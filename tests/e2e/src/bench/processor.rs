@@ -78,17 +78,7 @@ pub async fn run_processors(
     let pids =
         processors.iter().map(|p| p.pid().context("processor has no process id")).collect::<Result<Vec<_>, _>>()?;
     let cpu = |pids: &[u32]| pids.iter().map(|pid| cpu_seconds(*pid)).sum::<anyhow::Result<f64>>();
-    let client = clickhouse.client();
-    let deadline = started + Duration::from_secs(1800);
-    let rows = loop {
-        let rows = stored_rows(&client).await?;
-        // Rows counted twice (redelivered around a rebalance) must not end the wait early.
-        if rows >= expected && stored_events(&client).await? >= expected {
-            break rows;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the processors stored {rows} of {expected} rows in 30 minutes");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let rows = wait_until_stored(&clickhouse.client(), expected, "the processors").await?;
     let wall = started.elapsed();
     let (cpu_after, clickhouse_after) = (cpu(&pids)?, cpu_seconds(clickhouse_pid)?);
     let (mut insert_seconds, mut batches_per_instance, mut peak) = (0.0, Vec::new(), 0.0_f64);
@@ -126,6 +116,21 @@ pub async fn stored_rows(client: &clickhouse::Client) -> anyhow::Result<u64> {
         total += client.query(&sql).fetch_one::<u64>().await?;
     }
     Ok(total)
+}
+
+/// Waits (up to 30 minutes) until the three raw tables hold `expected` distinct events, polling
+/// every 100 ms; the rows they hold then. `writer` names who is storing them, for the error.
+pub async fn wait_until_stored(client: &clickhouse::Client, expected: u64, writer: &str) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let rows = stored_rows(client).await?;
+        // Rows counted twice (redelivered around a rebalance) must not end the wait early.
+        if rows >= expected && stored_events(client).await? >= expected {
+            return Ok(rows);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{writer} stored {rows} of {expected} rows in 30 minutes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Distinct events in the three raw tables (a redelivered event's second row not counted).
