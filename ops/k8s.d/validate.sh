@@ -74,6 +74,8 @@ check_render() {
 --set kafka.strimzi.enabled=true --set kafka.minInsyncReplicas=4|minInsyncReplicas cannot exceed
 --set canary.enabled=true|canary.sourceKeys.existingSecret
 --set canary.sourceKeys.portal=clear-key|additional properties 'portal' not allowed
+--set tracing.enabled=true|tracing.endpoint
+--set tracing.samplerArg=half|tracing/samplerArg
 EOF
   done
 }

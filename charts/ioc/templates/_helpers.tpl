@@ -181,6 +181,27 @@ numbers as floats, which would print 5242880 as 5.24288e+06).
 Kafka security settings of one service as environment entries:
 (dict "root" $ "prefix" "IOC_INGEST" "user" "ingest")
 */}}
+{{/* The span export's settings (values `tracing`) for ingest and the processor, which read
+OpenTelemetry's own variables; nothing when it is off. */}}
+{{- define "ioc.tracingEnv" -}}
+{{- $t := .Values.tracing -}}
+{{- if $t.enabled }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ required "tracing.endpoint: the span export needs the collector's OTLP/HTTP address, e.g. http://otel-collector.monitoring:4318" $t.endpoint | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $t.sampler | quote }}
+{{- with $t.samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ . | quote }}
+{{- end }}
+- name: IOC_POD_NAME
+  valueFrom:
+    fieldRef: {fieldPath: metadata.name}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: "k8s.namespace.name={{ .Release.Namespace }},k8s.pod.name=$(IOC_POD_NAME)"
+{{- end }}
+{{- end -}}
+
 {{- define "ioc.kafkaSecurityEnv" -}}
 {{- $root := .root -}}
 {{- $mechanism := include "ioc.kafkaMechanism" $root -}}

@@ -2,7 +2,7 @@
 //! acknowledged them.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -12,6 +12,7 @@ use axum::Json;
 use futures::future::join_all;
 use ioc_domain::{Event, Source};
 use ioc_service::trace::{TraceParent, TRACEPARENT};
+use ioc_service::trace_export::{HopSpan, KeyValue, SpanKind};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureRecord, Producer};
 use serde::Serialize;
@@ -21,6 +22,10 @@ use crate::error::IngestError;
 use crate::limits;
 use crate::outcome::{Rejection, Unacknowledged};
 use crate::AppState;
+
+/// The name of the span exported for each request (OpenTelemetry's HTTP convention: method and
+/// route).
+const REQUEST_SPAN: &str = "POST /v1/sources/{source}/events";
 
 /// What happened to one event of the batch.
 #[derive(Debug, Serialize)]
@@ -75,6 +80,7 @@ pub async fn post_events(
 }
 
 async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
+    let received_at = SystemTime::now();
     let source: Source =
         source_name.parse().map_err(|e: ioc_domain::UnknownSource| IngestError::UnknownSource(e.to_string()))?;
     state.keys.authorize(headers, source)?;
@@ -122,13 +128,12 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
     }
 
     // The request's trace (the source's traceparent, or a new one); its events carry this
-    // service's span as their parent to the processor (ioc_service::trace).
-    let trace = headers
-        .get(TRACEPARENT)
-        .and_then(|value| value.to_str().ok())
-        .and_then(TraceParent::parse)
-        .unwrap_or_else(TraceParent::new_root)
-        .child();
+    // service's span as their parent to the processor (ioc_service::trace). With the span export
+    // on, that span is the one exported for the request.
+    let incoming = headers.get(TRACEPARENT).and_then(|value| value.to_str().ok()).and_then(TraceParent::parse);
+    let span = HopSpan::begin(REQUEST_SPAN, SpanKind::Server, incoming.as_ref(), received_at);
+    let trace =
+        span.trace_parent().unwrap_or_else(|| incoming.map_or_else(TraceParent::new_root, |incoming| incoming.child()));
     let produced = valid.len();
     let unacknowledged = produce(state, source, valid, &trace).await;
     tracing::debug!(%source, trace_id = %trace.trace_id_hex(), produced, unacknowledged = unacknowledged.len(), "events produced to kafka");
@@ -144,6 +149,17 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
         unacknowledged: count("unacknowledged"),
         results,
     };
+    span.end(
+        vec![
+            KeyValue::new("http.request.method", "POST"),
+            KeyValue::new("http.route", REQUEST_SPAN.trim_start_matches("POST ")),
+            KeyValue::new("ioc.source", source.as_str()),
+            KeyValue::new("ioc.events.accepted", response.accepted as i64),
+            KeyValue::new("ioc.events.rejected", response.rejected as i64),
+            KeyValue::new("ioc.events.unacknowledged", response.unacknowledged as i64),
+        ],
+        (response.unacknowledged > 0).then(|| format!("kafka did not acknowledge {} events", response.unacknowledged)),
+    );
     let metrics = &state.metrics.events;
     metrics.with_label_values(&[source.as_str(), "accepted"]).inc_by(response.accepted as u64);
     metrics.with_label_values(&[source.as_str(), "rejected"]).inc_by(response.rejected as u64);

@@ -6,8 +6,13 @@ use anyhow::Context;
 async fn main() -> anyhow::Result<()> {
     ioc_service::init_logging();
     let config = ioc_ingest::IngestConfig::load().context("failed to load configuration")?;
+    let spans = ioc_service::trace_export::start("ioc-ingest").context("failed to start the span export")?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("failed to bind {}", config.listen))?;
-    ioc_ingest::serve(config, listener, ioc_service::shutdown_signal()).await
+    let served = ioc_ingest::serve(config, listener, ioc_service::shutdown_signal()).await;
+    if let Some(spans) = spans {
+        spans.shutdown();
+    }
+    served
 }

@@ -2,6 +2,7 @@
 //! Kafka offsets only after ClickHouse acknowledged the rows (see ARCHITECTURE.md).
 
 mod batch;
+mod batch_traces;
 pub mod config;
 pub mod dead_letter;
 pub mod dead_letter_admin;

@@ -55,10 +55,15 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run => {
+            let spans = ioc_service::trace_export::start("ioc-processor").context("failed to start the span export")?;
             let listener = tokio::net::TcpListener::bind(&config.listen)
                 .await
                 .with_context(|| format!("failed to bind {}", config.listen))?;
-            ioc_processor::serve(config, listener, ioc_service::shutdown_signal()).await
+            let served = ioc_processor::serve(config, listener, ioc_service::shutdown_signal()).await;
+            if let Some(spans) = spans {
+                spans.shutdown();
+            }
+            served
         }
     }
 }

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::batch::Batch;
+use crate::batch_traces::{BatchTraces, Store};
 use crate::dead_letter::{DeadLetterRow, DeadLetters};
 use crate::decode::{decode, DeadLetterReason};
 use crate::metrics::ProcessorMetrics;
@@ -42,9 +43,6 @@ pub struct PipelineContext {
     pub inserts: crate::rollup::RecentInserts,
 }
 
-/// At most this many trace ids are logged for one batch.
-const TRACES_LOGGED: usize = 32;
-
 /// The state of one source's pipeline between two commits.
 struct SourcePipeline<T: SourceTable> {
     context: Arc<PipelineContext>,
@@ -54,9 +52,8 @@ struct SourcePipeline<T: SourceTable> {
     batch: Batch<T::Row>,
     /// The dead letters of the batch, stored with it.
     dead_letters: Vec<DeadLetterRow>,
-    /// The traces of the batch's messages (their requests at ingest), for the log line that
-    /// says the batch is stored; at most [`TRACES_LOGGED`].
-    trace_ids: std::collections::BTreeSet<String>,
+    /// The requests at ingest the batch's messages came from.
+    traces: BatchTraces,
     /// When the oldest unwritten message must be written.
     deadline: Option<Instant>,
     /// Consumer errors since the last one logged, and when that was.
@@ -92,7 +89,7 @@ pub async fn run<T: SourceTable>(
         consumer,
         batch: Batch::default(),
         dead_letters: Vec::new(),
-        trace_ids: std::collections::BTreeSet::new(),
+        traces: BatchTraces::default(),
         deadline: None,
         consumer_errors: (0, None),
     };
@@ -143,7 +140,7 @@ impl<T: SourceTable> SourcePipeline<T> {
         let (partition, offset) = (message.partition(), message.offset());
         let bytes = message.payload().map_or(0, <[u8]>::len);
         let position = KafkaPosition { partition, offset };
-        if self.trace_ids.len() < TRACES_LOGGED {
+        if self.traces.wants_more() {
             let trace = message.headers().and_then(|headers| {
                 headers
                     .iter()
@@ -151,8 +148,8 @@ impl<T: SourceTable> SourcePipeline<T> {
                     .and_then(|h| h.value)
                     .and_then(|v| std::str::from_utf8(v).ok())
             });
-            if let Some(trace) = trace.and_then(TraceParent::parse) {
-                self.trace_ids.insert(trace.trace_id_hex());
+            if let Some(parent) = trace.and_then(TraceParent::parse) {
+                self.traces.note(parent);
             }
         }
         let row = decode(message.payload(), self.source)
@@ -203,6 +200,8 @@ impl<T: SourceTable> SourcePipeline<T> {
             return Flushed::Stored;
         }
         let started = std::time::Instant::now();
+        let started_at = std::time::SystemTime::now();
+        let mut retries = 0_u32;
         let max_backoff = Duration::from_millis(self.context.config.max_retry_backoff_ms);
         let mut backoff = Duration::from_millis(200);
         let mut paused = false;
@@ -217,6 +216,7 @@ impl<T: SourceTable> SourcePipeline<T> {
                 Err(error) => error,
             };
             self.context.metrics.insert_failures.with_label_values(&[T::TABLE]).inc();
+            retries += 1;
             let give_up = match final_deadline {
                 Some(deadline) => Instant::now() + backoff >= deadline,
                 None => *shutdown.borrow(),
@@ -248,11 +248,20 @@ impl<T: SourceTable> SourcePipeline<T> {
             .commit_seconds
             .with_label_values(&[self.source.as_str()])
             .observe(commit_started.elapsed().as_secs_f64());
+        self.traces.record_spans(&Store {
+            source: self.source.as_str(),
+            topic: &self.topic,
+            table: T::TABLE,
+            rows: self.batch.rows.len(),
+            retries,
+            started: started_at,
+            commit_error: committed.as_ref().err().map(ToString::to_string),
+        });
         match committed {
             Ok(()) => tracing::debug!(
                 source = %self.source,
                 rows = self.batch.rows.len(),
-                trace_ids = ?self.trace_ids,
+                trace_ids = ?self.traces.logged_ids(),
                 "batch stored and committed"
             ),
             Err(error) => {
@@ -264,7 +273,7 @@ impl<T: SourceTable> SourcePipeline<T> {
         }
         self.batch.clear();
         self.dead_letters.clear();
-        self.trace_ids.clear();
+        self.traces.clear();
         self.deadline = None;
         Flushed::Stored
     }

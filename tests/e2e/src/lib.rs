@@ -5,6 +5,7 @@ pub mod analyst;
 pub mod bench;
 pub mod current_engine;
 pub mod load;
+pub mod otel_collector;
 pub mod periods;
 pub mod process;
 pub mod prometheus;
@@ -68,6 +69,13 @@ pub fn secure_kafka(topic_prefix: String) -> KafkaConfig {
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The folder where the project's scripts build their tools once per machine
+/// (`IOC_CACHE_DIR`, by default `~/.cache/ioc`).
+pub fn tool_cache() -> PathBuf {
+    std::env::var_os("IOC_CACHE_DIR")
+        .map_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ioc"), PathBuf::from)
 }
 
 /// A short random name for topics and databases, e.g. `t3f9a0c12`.

@@ -67,9 +67,7 @@ impl Prometheus {
     /// Starts Prometheus scraping each `(job, base URL)` every second, evaluating the rules
     /// every second, and waits until every target has been scraped once.
     pub async fn start(targets: &[(&str, &str)]) -> Prometheus {
-        let cache = std::env::var_os("IOC_CACHE_DIR")
-            .map_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ioc"), PathBuf::from);
-        let binary = cache.join("promtool/bin/prometheus");
+        let binary = crate::tool_cache().join("promtool/bin/prometheus");
         assert!(
             binary.exists(),
             "{} is missing: run ops/observability/check install (ops/test does)",

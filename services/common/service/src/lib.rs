@@ -6,6 +6,7 @@ pub mod metric_names;
 mod ops_routes;
 mod secret;
 pub mod trace;
+pub mod trace_export;
 
 pub use config_loader::{load_config, ConfigError};
 pub use ops_routes::{ops_router, Readiness};

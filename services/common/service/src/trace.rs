@@ -1,12 +1,13 @@
 //! W3C trace context (`traceparent`), carried from a source's HTTP request through the Kafka
 //! record headers to the processor's insert, so one batch can be followed in the logs of both
-//! services by its trace id. (Exporting spans to an OpenTelemetry collector is not built in.)
+//! services by its trace id, and, when an OTLP endpoint is configured, in an OpenTelemetry
+//! collector (`trace_export`).
 
 /// The HTTP header and the Kafka record header that carry it.
 pub const TRACEPARENT: &str = "traceparent";
 
 /// A `traceparent`: version 00, a 16-byte trace id, an 8-byte parent span id, flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceParent {
     /// The trace id, shared by everything done for the request.
     pub trace_id: [u8; 16],
