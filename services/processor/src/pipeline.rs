@@ -1,7 +1,8 @@
 //! One source's consumer loop: decode → transform → batch → write → commit.
 //!
 //! A batch is written when it is full (rows or bytes) or its first message has waited
-//! `batch_max_wait_ms`, whichever comes first; offsets are committed only after ClickHouse
+//! `batch_max_wait_ms`, whichever comes first, or only `batch_caught_up_wait_ms` once the
+//! consumer has reached the end of a partition (live traffic, not a backlog); offsets are committed only after ClickHouse
 //! acknowledged the insert. While ClickHouse refuses inserts, the partitions are paused (no more
 //! fetching, bounded memory) but the consumer keeps polling so it stays in its group; they resume
 //! once the batch is stored. A crash anywhere before the commit redelivers the batch, and the
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use ioc_domain::Source;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use tokio::sync::watch;
@@ -56,6 +58,9 @@ struct SourcePipeline<T: SourceTable> {
     traces: BatchTraces,
     /// When the oldest unwritten message must be written.
     deadline: Option<Instant>,
+    /// Whether the consumer reached a partition's end since the batch began (its deadline is
+    /// then the shorter caught-up wait).
+    caught_up: bool,
     /// Consumer errors since the last one logged, and when that was.
     consumer_errors: (u64, Option<Instant>),
 }
@@ -79,7 +84,7 @@ pub async fn run<T: SourceTable>(
     let config = &context.config;
     let topic = source.topic(&config.kafka.topic_prefix);
     let group = format!("{}.{}", config.group_prefix, source.as_str());
-    let consumer: StreamConsumer = config.kafka.consumer(&group)?;
+    let consumer: StreamConsumer = config.kafka.tailing_consumer(&group)?;
     consumer.subscribe(&[&topic])?;
     tracing::info!(%source, %topic, %group, table = T::TABLE, "consuming");
     let mut pipeline = SourcePipeline::<T> {
@@ -91,6 +96,7 @@ pub async fn run<T: SourceTable>(
         dead_letters: Vec::new(),
         traces: BatchTraces::default(),
         deadline: None,
+        caught_up: false,
         consumer_errors: (0, None),
     };
 
@@ -101,6 +107,10 @@ pub async fn run<T: SourceTable>(
                     let message = message.detach();
                     pipeline.accept(&message).await;
                     pipeline.is_full()
+                }
+                Err(KafkaError::PartitionEOF(_)) => {
+                    pipeline.reached_partition_end();
+                    false
                 }
                 Err(error) => {
                     // librdkafka queues one error event per failed (re)connect; they are news, not
@@ -174,6 +184,16 @@ impl<T: SourceTable> SourcePipeline<T> {
         }
         let wait = Duration::from_millis(self.context.config.batch_max_wait_ms);
         self.deadline.get_or_insert_with(|| Instant::now() + wait);
+    }
+
+    /// Everything a partition held is read: the batch (if any) waits only the caught-up wait
+    /// from its first message on. Once per batch, since it shortens the deadline set then.
+    fn reached_partition_end(&mut self) {
+        let Some(deadline) = self.deadline.filter(|_| !self.caught_up) else { return };
+        let config = &self.context.config;
+        let shorter = config.batch_max_wait_ms.saturating_sub(config.batch_caught_up_wait_ms);
+        self.deadline = Some(deadline.checked_sub(Duration::from_millis(shorter)).unwrap_or(deadline));
+        self.caught_up = true;
     }
 
     /// Counts a consumer error and logs at most one line every 10 s per source.
@@ -275,6 +295,7 @@ impl<T: SourceTable> SourcePipeline<T> {
         self.dead_letters.clear();
         self.traces.clear();
         self.deadline = None;
+        self.caught_up = false;
         Flushed::Stored
     }
 
