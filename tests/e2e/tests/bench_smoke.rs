@@ -1,4 +1,4 @@
-//! The benchmark harness still works (issue 12): both of its programs run on the local stack with
+//! The benchmark harness still works (issue 12): its programs run on the local stack with
 //! a handful of events and write every figure BENCHMARKS.json promises, each a finite number
 //! with a goal that can be read. The figures themselves come from `ops/bench` on release builds
 //! (BENCHMARKS.md); timing debug builds on a few events would say nothing.
@@ -22,6 +22,7 @@ const MEASURED: &[&str] = &[
     "rss_api_no_cache_mb",
     "processor_rows_per_s_1p",
     "processor_rows_per_s_2p",
+    "rollup_cycle_history_growth",
 ];
 
 /// Runs the harness program `name` with `args` (words without spaces) and waits for it.
@@ -72,8 +73,16 @@ async fn the_harness_writes_every_figure_with_a_readable_goal() {
         "ioc_bench_scaling",
         &format!("{stack} {kafka} --days 1 --scale 0.01 --partitions 1,2 --svg {}", scaling_svg.display()),
     );
-    // Each chart has a line with a point per probe or per partition count.
-    for (svg, points) in [(&freshness_svg, 1), (&scaling_svg, 2)] {
+    let history_svg = dir.join("history.svg");
+    run(
+        "ioc_bench_history",
+        &format!(
+            "{stack} --database {database}_history --months 1 --scale 0.02 --repeats 1 --slice 50 --svg {}",
+            history_svg.display()
+        ),
+    );
+    // Each chart has a line with a point per probe, per partition count, per month of history.
+    for (svg, points) in [(&freshness_svg, 1), (&scaling_svg, 2), (&history_svg, 2)] {
         let text = std::fs::read_to_string(svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
         assert!(text.starts_with("<svg") && text.contains("<polyline"), "{text}");
         assert!(text.matches("<circle").count() >= points, "{text}");
@@ -84,8 +93,10 @@ async fn the_harness_writes_every_figure_with_a_readable_goal() {
     let table = std::fs::read_to_string(&markdown).expect("markdown");
     std::fs::remove_dir_all(&dir).ok();
     let clickhouse = ioc_clickhouse::ClickHouseConfig { url: ioc_e2e::clickhouse_url(), ..Default::default() };
-    let drop = format!("DROP DATABASE IF EXISTS {database}");
-    clickhouse.server_client().query(&drop).execute().await.expect("bench database dropped");
+    for database in [database.clone(), format!("{database}_history")] {
+        let drop = format!("DROP DATABASE IF EXISTS {database}");
+        clickhouse.server_client().query(&drop).execute().await.expect("bench database dropped");
+    }
 
     assert!(results.machine.contains("cores") && results.machine.contains("ClickHouse"), "{}", results.machine);
     for name in MEASURED {

@@ -1,0 +1,195 @@
+//! ioc-bench-history: the rollup cycle's cost against the months of history before the current
+//! month (issue 12, goal 3: "independent of how much history exists").
+//!
+//! A fresh database gets the current month so far (the simulated days from its first to
+//! yesterday), then, one month at a time, the months before it, newest first, so that after `k`
+//! steps it holds exactly the `k` months before the current one. After each step, a few slices of
+//! live traffic (the current month's latest events, held back from the first load, in time order)
+//! are inserted one at a time, and one incremental cycle per source that takes in only that slice
+//! is timed, as the rollup task runs it: what a cycle under live traffic costs with that much
+//! history. Events go straight into the raw tables (ioc_e2e::load), as ioc_bench loads its year.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{Datelike, Months};
+use clap::Parser;
+use ioc_clickhouse::ClickHouseConfig;
+use ioc_domain::{Event, Source};
+use ioc_e2e::bench::report::{self, Measure};
+use ioc_e2e::bench::svg;
+use ioc_processor::ProcessorConfig;
+use ioc_reference::ReferenceData;
+use ioc_simulator::Scenario;
+use rand::SeedableRng;
+
+#[derive(Parser)]
+#[command(about = "Measures the rollup cycle's cost against the months of history")]
+struct Cli {
+    /// ClickHouse HTTP endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8123")]
+    clickhouse: String,
+    /// Database to (re)create.
+    #[arg(long, default_value = "ioc_bench_history")]
+    database: String,
+    /// Months of history to add, one at a time.
+    #[arg(long, default_value_t = 12)]
+    months: u32,
+    /// Share of the province's volume (1.0: about 1.2 million events a month).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Slices of live traffic timed after each month added (the figure is their median).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Events in one slice: a second of the 2,000 events/s the freshness run offers.
+    #[arg(long, default_value_t = 2000)]
+    slice: usize,
+    /// The cycles' look-back margin, in seconds (the processor's default).
+    #[arg(long, default_value_t = ProcessorConfig::default().rollup_margin_seconds)]
+    margin_seconds: u32,
+    #[command(flatten)]
+    outputs: report::Outputs,
+    /// Also draw each source's cycle against the months of history, as SVG, into this file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ioc_service::init_logging();
+    let cli = Cli::parse();
+    anyhow::ensure!(cli.repeats >= 1 && cli.slice >= 1, "--repeats and --slice: at least 1");
+    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference"))?;
+    let clickhouse =
+        ClickHouseConfig { url: cli.clickhouse.clone(), database: cli.database.clone(), ..ClickHouseConfig::default() };
+    clickhouse.server_client().query(&format!("DROP DATABASE IF EXISTS {}", cli.database)).execute().await?;
+    ioc_processor::migrate(&ProcessorConfig { clickhouse: clickhouse.clone(), ..ProcessorConfig::default() })
+        .await
+        .context("migrations")?;
+    let client = clickhouse.client();
+
+    // The current month so far; its last events are the live slices.
+    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let month_start = today.with_day(1).context("first of the month")?;
+    let live_start = month_start.min(today - chrono::Days::new(1));
+    let days = u32::try_from((today - live_start).num_days())?;
+    let mut live = generated(Scenario { start: live_start, days, scale: cli.scale }, &reference, 1)?;
+    live.sort_by_key(|event| event.occurred_at);
+    let held_back = cli.slice * cli.repeats * (cli.months as usize + 1);
+    anyhow::ensure!(
+        live.len() > held_back,
+        "the current month so far holds {} events, not more than the {held_back} live slices need: raise --scale",
+        live.len()
+    );
+    let mut slices = live.split_off(live.len() - held_back);
+    ioc_e2e::load::insert_events(&client, &live).await?;
+    eprintln!("current month: {} events from {live_start}; {held_back} held back as live slices", live.len());
+
+    let mut series: Vec<svg::Series> =
+        Source::ALL.iter().map(|s| svg::Series { name: s.as_str().to_owned(), points: Vec::new() }).collect();
+    let mut history_events = 0_usize;
+    for months in 0..=cli.months {
+        if months > 0 {
+            let first = month_start.checked_sub_months(Months::new(months)).context("month")?;
+            let days = u32::try_from((first.checked_add_months(Months::new(1)).context("month")? - first).num_days())?;
+            let events = generated(Scenario { start: first, days, scale: cli.scale }, &reference, u64::from(months))?;
+            history_events += events.len();
+            ioc_e2e::load::insert_events(&client, &events).await?;
+        }
+        let mut timings: Vec<Vec<f64>> = vec![Vec::new(); Source::ALL.len()];
+        for _ in 0..cli.repeats {
+            // A cycle takes in what was inserted from its watermark's second on: the second of
+            // the insert before must be over, or the history month (or the slice before) would be
+            // taken in too.
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            let since: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
+            let slice: Vec<Event> = slices.drain(..cli.slice).collect();
+            ioc_e2e::load::insert_events(&client, &slice).await?;
+            for (index, source) in Source::ALL.iter().enumerate() {
+                let started = Instant::now();
+                let outcome =
+                    ioc_processor::rollup::refresh_source(&client, *source, since, cli.margin_seconds).await?;
+                timings[index].push(started.elapsed().as_secs_f64() * 1000.0);
+                anyhow::ensure!(
+                    outcome.latest_only || outcome.months == 0,
+                    "{source}: a live slice's cycle recomputed {} months from the history form; the slices must be \
+                     dated in the current month or the one before",
+                    outcome.months
+                );
+            }
+        }
+        let medians: Vec<f64> = timings.iter_mut().map(|t| median(t)).collect();
+        eprintln!(
+            "{months} months of history ({history_events} events): cycle ms {}",
+            Source::ALL.iter().zip(&medians).map(|(s, m)| format!("{s} {m:.0}")).collect::<Vec<_>>().join(", ")
+        );
+        for (line, median) in series.iter_mut().zip(&medians) {
+            line.points.push((f64::from(months), *median));
+        }
+    }
+
+    let round = |at: usize| series.iter().map(|line| line.points[at].1).sum::<f64>();
+    let (without, with) = (round(0), round(cli.months as usize));
+    let per_source = |at: usize| {
+        series.iter().map(|line| format!("{} {:.0}", line.name, line.points[at].1)).collect::<Vec<_>>().join(", ")
+    };
+    let note = format!(
+        "one incremental cycle per source for a slice of {} live events, median of {} slices; with {} months of \
+         history before the current month ({history_events} events; per source ms: {}) against none (the current \
+         month so far alone, {} events; {}); the current month grows by the slices, {held_back} events in all",
+        cli.slice,
+        cli.repeats,
+        cli.months,
+        per_source(cli.months as usize),
+        live.len(),
+        per_source(0)
+    );
+    // "Independent of history": a year of it may add a quarter to a round of cycles at most.
+    let measures = vec![Measure::compared(
+        "rollup_cycle_history_growth",
+        "ms per round of the three sources' cycles",
+        with,
+        without,
+        "ratio <= 1.25",
+        note,
+    )];
+    if let Some(path) = &cli.svg {
+        let mut lines = series.clone();
+        lines.push(svg::Series {
+            name: "round of three".into(),
+            points: (0..=cli.months as usize).map(|at| (at as f64, round(at))).collect(),
+        });
+        let chart = svg::Chart {
+            title: format!("Rollup cycle under live traffic against history (scale {})", cli.scale),
+            x_label: "months of history before the current month".into(),
+            y_label: "ms per cycle (median)".into(),
+            series: lines,
+        };
+        std::fs::write(path, svg::render(&chart)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let version: String = clickhouse.server_client().query("SELECT version()").fetch_one().await?;
+    let table = cli.outputs.publish(&format!("ClickHouse {version}"), &measures)?;
+    println!("{table}");
+    Ok(())
+}
+
+/// The simulated events of `scenario` (seeded by `seed`), none after now.
+fn generated(scenario: Scenario, reference: &ReferenceData, seed: u64) -> anyhow::Result<Vec<Event>> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(19_000 + seed);
+    let (mut events, _) = ioc_simulator::generate::generate(&scenario, reference, &mut rng);
+    let now = chrono::Utc::now();
+    events.retain(|event| event.occurred_at <= now);
+    Ok(events)
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[middle - 1] + values[middle]) / 2.0
+    } else {
+        values[middle]
+    }
+}
