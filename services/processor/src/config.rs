@@ -29,11 +29,11 @@ pub struct ProcessorConfig {
     pub batch_max_bytes: usize,
     /// ...or when its first row has waited this long...
     pub batch_max_wait_ms: u64,
-    /// ...or, once the consumer has read everything a partition held (librdkafka's partition
-    /// end), when its first row has waited this long (at most `batch_max_wait_ms`): a backlog
-    /// still fills batches, live traffic is stored sooner. Lower means fresher and more inserts
-    /// (at most 1000 / this per second per source and instance).
-    pub batch_caught_up_wait_ms: u64,
+    /// A batch that gathered less than a tenth of `batch_max_rows` in this time is live
+    /// traffic, not a backlog, and is written then (at most `batch_max_wait_ms`): live events
+    /// reach ClickHouse sooner, at most 1000 / this inserts a second per source and instance,
+    /// while a backlog still fills whole batches.
+    pub batch_live_wait_ms: u64,
     /// On SIGTERM, how long the last batch may take to be stored and committed before the
     /// process exits anyway (uncommitted messages are consumed again after the restart).
     pub shutdown_deadline_ms: u64,
@@ -75,7 +75,7 @@ impl Default for ProcessorConfig {
             batch_max_wait_ms: 1_000,
             // Four inserts a second per source and instance at most: small parts that
             // ClickHouse merges cheaply, and 0.75 s less between an event and its rollup.
-            batch_caught_up_wait_ms: 250,
+            batch_live_wait_ms: 250,
             shutdown_deadline_ms: 20_000,
             max_retry_backoff_ms: 30_000,
             migrations_dir: None,
@@ -111,10 +111,10 @@ impl ProcessorConfig {
         if self.batch_max_rows == 0
             || self.batch_max_wait_ms == 0
             || self.batch_max_bytes == 0
-            || self.batch_caught_up_wait_ms == 0
+            || self.batch_live_wait_ms == 0
         {
             return invalid(
-                "batch_max_rows, batch_max_bytes, batch_max_wait_ms and batch_caught_up_wait_ms must be above zero",
+                "batch_max_rows, batch_max_bytes, batch_max_wait_ms and batch_live_wait_ms must be above zero",
             );
         }
         if self.rollup_interval_ms == 0 || self.rollup_margin_seconds == 0 {

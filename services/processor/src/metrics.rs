@@ -88,7 +88,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(rollup_failures.clone()))?;
         let batch_rows = HistogramVec::new(
             HistogramOpts::new("ioc_processor_batch_rows", "rows of each batch written")
-                .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0]),
+                .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 20000.0]),
             &["source"],
         )?;
         let commit_seconds = HistogramVec::new(

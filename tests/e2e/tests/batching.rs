@@ -1,24 +1,31 @@
-//! When the processor writes a batch of live traffic: ingest and the processor as processes
-//! against the local Kafka and ClickHouse, with a batch wait of two minutes and a caught-up wait
-//! of 200 ms. Once the consumer has read everything its partitions held, each batch must be
-//! stored after the short wait, not the long one: the first event sent, and again a later one
-//! (a new batch, after the first was stored).
+//! When the processor writes a batch: ingest and the processor as processes against the local
+//! Kafka and ClickHouse.
+//!
+//! - Live traffic (a batch that gathers less than a tenth of `batch_max_rows` within the live
+//!   wait) is stored after the live wait of 200 ms, not the batch wait of two minutes: the first
+//!   event sent, and again a later one (a new batch, after the first was stored).
+//! - A backlog (topics filled before the processor starts) still fills whole batches when the
+//!   live wait is shorter than it takes to read one.
 
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use ioc_domain::Source;
 use ioc_e2e::process::{binary, free_port, ingest_env, processor_env, ServiceProcess};
-use ioc_e2e::{fresh_stack, random_keys};
+use ioc_e2e::{fresh_stack, random_keys, repo_root};
+use ioc_reference::ReferenceData;
+use ioc_simulator::Scenario;
+use rand::SeedableRng;
 
 const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
 
-/// What the processor's batches would wait without the partition's end: far beyond the test's
-/// patience, so a batch stored within it was closed by the caught-up wait.
+/// What the processor's batches wait at most: far beyond the test's patience, so a batch stored
+/// within it was closed by the live wait.
 const MAX_WAIT_MS: &str = "120000";
 const PATIENCE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_events_are_stored_after_the_caught_up_wait_not_the_batch_wait() {
+async fn live_events_are_stored_after_the_live_wait_not_the_batch_wait() {
     let (kafka, clickhouse) = fresh_stack("bw", "ioc_batching_").await;
     let keys = random_keys();
     let (ingest_port, processor_port) = (free_port(), free_port());
@@ -32,7 +39,7 @@ async fn live_events_are_stored_after_the_caught_up_wait_not_the_batch_wait() {
             processor_port,
             &[
                 ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
-                ("IOC_PROCESSOR__BATCH_CAUGHT_UP_WAIT_MS", "200"),
+                ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "200"),
                 ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
             ],
         ),
@@ -77,4 +84,71 @@ async fn stored(clickhouse: &ioc_clickhouse::ClickHouseConfig, n: u64) -> Durati
         assert!(started.elapsed() < PATIENCE, "{n} events not stored after {PATIENCE:?}: {count} are");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_faster_than_live_still_fills_whole_batches() {
+    const BATCH_ROWS: usize = 500;
+    let (kafka, clickhouse) = fresh_stack("bb", "ioc_backlog_").await;
+    let keys = random_keys();
+    // Batches of 500 rows, a live wait of 100 ms: a source sending more than 50 events in that
+    // time (500 a second) is not live traffic, and its batches must fill.
+    let processor_port = free_port();
+    let rows = BATCH_ROWS.to_string();
+    let mut processor = ServiceProcess::start(
+        "processor-backlog",
+        binary("ioc-processor"),
+        processor_port,
+        processor_env(
+            &kafka,
+            &clickhouse,
+            processor_port,
+            &[
+                ("IOC_PROCESSOR__BATCH_MAX_ROWS", rows.as_str()),
+                ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "5000"),
+                ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "100"),
+                ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
+            ],
+        ),
+    )
+    .await;
+    let ingest_port = free_port();
+    let mut ingest = ServiceProcess::start(
+        "ingest-backlog",
+        binary("ioc-ingest"),
+        ingest_port,
+        ingest_env(&kafka, &keys, ingest_port, &[]),
+    )
+    .await;
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 2, scale: 0.1 };
+    let (events, _) =
+        ioc_simulator::generate::generate(&scenario, &reference, &mut rand_chacha::ChaCha8Rng::seed_from_u64(41));
+    let portal = events.iter().filter(|event| event.source == Source::Portal).count();
+    // 3,000 events a second, the portal's share (most of them) well above 500 a second, each
+    // event sent once: the load stops once all are acknowledged.
+    let (load, counts) = ioc_e2e::bench::steady::start(&ingest.url, keys, events.clone(), 3_000);
+    let started = Instant::now();
+    while counts.accepted.load(std::sync::atomic::Ordering::Relaxed) < events.len() {
+        assert!(started.elapsed() < PATIENCE, "ingest did not take the {} events", events.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    load.abort();
+    stored(&clickhouse, portal as u64).await;
+    let metrics =
+        reqwest::get(format!("{}/metrics", processor.url)).await.expect("metrics").text().await.expect("text");
+    ingest.terminate(Duration::from_secs(20)).await;
+    processor.terminate(Duration::from_secs(20)).await;
+
+    let count = "ioc_processor_batch_rows_count{source=\"portal\"} ";
+    let batches = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(count))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no {count} in the processor's metrics")) as usize;
+    let fewest = portal.div_ceil(BATCH_ROWS);
+    eprintln!("{portal} portal events in {batches} batches (at least {fewest})");
+    assert!(fewest >= 8, "too few portal events to tell: {portal}");
+    // Whole batches but the last few (the load's start and end).
+    assert!(batches <= fewest + 3, "{batches} batches for {portal} events that fill {fewest}");
 }

@@ -14,14 +14,14 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
     ioc_service::init_logging();
     let (kafka, clickhouse) = fresh_stack("sd", "ioc_shutdown_").await;
     let port = free_port();
-    // Batches wait long, even once the consumer has caught up, so SIGTERM finds one pending.
+    // Batches wait long, live traffic too, so SIGTERM finds one pending.
     let env = processor_env(
         &kafka,
         &clickhouse,
         port,
         &[
             ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "60000"),
-            ("IOC_PROCESSOR__BATCH_CAUGHT_UP_WAIT_MS", "60000"),
+            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
             ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS", "5000"),
         ],
     );

@@ -337,7 +337,7 @@ func processor() dashboardSpec {
 				},
 				{
 					kind: timeSeries, title: "Rows per batch", unit: unitShort,
-					description: "Median and 95th percentile; batches close at batch_max_rows, after batch_max_wait_ms, or after batch_caught_up_wait_ms once the consumer has caught up.",
+					description: "Median and 95th percentile; batches close at batch_max_rows, after batch_max_wait_ms, or after batch_live_wait_ms when they hold live traffic.",
 					queries: []query{
 						q(quantile("0.5", "ioc_processor_batch_rows", bySource, "source"), "{{source}} p50"),
 						q(quantile("0.95", "ioc_processor_batch_rows", bySource, "source"), "{{source}} p95"),

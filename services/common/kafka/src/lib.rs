@@ -195,16 +195,6 @@ impl KafkaConfig {
             .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
     }
 
-    /// The same consumer, which also reports reaching the end of each partition
-    /// (`KafkaError::PartitionEOF` from `recv`, once each time it catches up): the processor
-    /// writes a batch sooner once it has read everything there was.
-    pub fn tailing_consumer(&self, group: &str) -> Result<StreamConsumer, KafkaSetupError> {
-        self.consumer_config(group)
-            .set("enable.partition.eof", "true")
-            .create()
-            .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
-    }
-
     /// The same consumer for synchronous tools (e.g. the dead-letter commands).
     pub fn base_consumer(&self, group: &str) -> Result<BaseConsumer, KafkaSetupError> {
         self.consumer_config(group)
