@@ -76,6 +76,7 @@ check_render() {
 --set canary.sourceKeys.portal=clear-key|additional properties 'portal' not allowed
 --set tracing.enabled=true|tracing.endpoint
 --set tracing.samplerArg=half|tracing/samplerArg
+--set tracing.enabled=true --set tracing.endpoint=https://collector:4318|tracing/endpoint
 EOF
   done
 }

@@ -177,10 +177,6 @@ numbers as floats, which would print 5242880 as 5.24288e+06).
 {{- if .Values.kafka.strimzi.enabled }}ca.crt{{ else }}{{ .Values.kafka.auth.caSecret.key }}{{ end -}}
 {{- end -}}
 
-{{/*
-Kafka security settings of one service as environment entries:
-(dict "root" $ "prefix" "IOC_INGEST" "user" "ingest")
-*/}}
 {{/* The span export's settings (values `tracing`) for ingest and the processor, which read
 OpenTelemetry's own variables; nothing when it is off. */}}
 {{- define "ioc.tracingEnv" -}}
@@ -202,6 +198,10 @@ OpenTelemetry's own variables; nothing when it is off. */}}
 {{- end }}
 {{- end -}}
 
+{{/*
+Kafka security settings of one service as environment entries:
+(dict "root" $ "prefix" "IOC_INGEST" "user" "ingest")
+*/}}
 {{- define "ioc.kafkaSecurityEnv" -}}
 {{- $root := .root -}}
 {{- $mechanism := include "ioc.kafkaMechanism" $root -}}

@@ -7,7 +7,9 @@
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the full URL) turns the export on; `OTEL_SERVICE_NAME`,
 //! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_HEADERS` and
 //! `OTEL_EXPORTER_OTLP_TIMEOUT` work as the specification says; `OTEL_SDK_DISABLED=true` turns
-//! it off again.
+//! it off again. Only OTLP over HTTP with protobuf and without TLS is built in: another protocol
+//! or an https endpoint stops the service with a message saying so. The SDK's own warnings (a
+//! collector that refuses or cannot be reached, spans dropped from a full queue) go to the log.
 //!
 //! The services record the spans they exchange with each other by hand instead of exporting
 //! every `tracing` span: ingest one span per accepted request (a child of the source's
@@ -45,6 +47,14 @@ pub enum TraceExportError {
         /// What it asked for.
         value: String,
     },
+    /// An https endpoint: no TLS library is built in.
+    #[error("{variable}={value}: TLS to the collector is not built in; send to a collector over plain HTTP inside the cluster (a node-local agent or a sidecar, port 4318), which may forward over TLS")]
+    Tls {
+        /// The variable that named it.
+        variable: &'static str,
+        /// The endpoint.
+        value: String,
+    },
     /// The exporter refused its configuration (a malformed endpoint URL, say).
     #[error("the OTLP span exporter could not be built from the OTEL_EXPORTER_OTLP_* variables: {0}")]
     Exporter(String),
@@ -71,13 +81,26 @@ fn requested(variable: impl Fn(&str) -> Option<String>) -> bool {
     !disabled && (set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 }
 
-fn check_protocol(variable: impl Fn(&str) -> Option<String>) -> Result<(), TraceExportError> {
+/// Refuses what the built-in exporter cannot do: another protocol, or TLS.
+fn check_transport(variable: impl Fn(&str) -> Option<String>) -> Result<(), TraceExportError> {
     for name in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
         if let Some(value) = variable(name).filter(|value| !value.trim().is_empty() && value.trim() != PROTOCOL) {
             return Err(TraceExportError::Protocol { variable: name, value });
         }
     }
+    for name in ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"] {
+        if let Some(value) = variable(name).filter(|value| value.trim().to_ascii_lowercase().starts_with("https:")) {
+            return Err(TraceExportError::Tls { variable: name, value });
+        }
+    }
     Ok(())
+}
+
+/// Whether `OTEL_RESOURCE_ATTRIBUTES` names the service itself (it then wins over the default
+/// name, as the specification has it).
+fn names_service(attributes: Option<String>) -> bool {
+    attributes
+        .is_some_and(|list| list.split(',').any(|pair| pair.split('=').next().map(str::trim) == Some("service.name")))
 }
 
 /// Starts the export when the environment asks for it (see the module's documentation);
@@ -88,13 +111,15 @@ pub fn start(service_name: &'static str) -> Result<Option<TraceExport>, TraceExp
     if !requested(variable) {
         return Ok(None);
     }
-    check_protocol(variable)?;
+    check_transport(variable)?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .build()
         .map_err(|error| TraceExportError::Exporter(error.to_string()))?;
     let mut resource = Resource::builder();
-    if variable("OTEL_SERVICE_NAME").is_none_or(|name| name.trim().is_empty()) {
+    if variable("OTEL_SERVICE_NAME").is_none_or(|name| name.trim().is_empty())
+        && !names_service(variable("OTEL_RESOURCE_ATTRIBUTES"))
+    {
         resource = resource.with_service_name(service_name);
     }
     let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build();
@@ -199,12 +224,27 @@ mod tests {
     }
 
     #[test]
-    fn only_the_built_in_protocol_is_accepted() {
-        assert!(check_protocol(env(&[])).is_ok());
-        assert!(check_protocol(env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")])).is_ok());
-        let refused = check_protocol(env(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")])).expect_err("grpc");
+    fn only_the_built_in_protocol_over_plain_http_is_accepted() {
+        assert!(check_transport(env(&[])).is_ok());
+        assert!(check_transport(env(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+        ]))
+        .is_ok());
+        let refused = check_transport(env(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")])).expect_err("grpc");
         assert!(refused.to_string().contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc"), "{refused}");
-        assert!(check_protocol(env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")])).is_err());
+        assert!(check_transport(env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")])).is_err());
+        let refused =
+            check_transport(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTPS://collector:4318")])).expect_err("https");
+        assert!(refused.to_string().contains("TLS to the collector is not built in"), "{refused}");
+        assert!(check_transport(env(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://c/v1/traces")])).is_err());
+    }
+
+    #[test]
+    fn a_service_name_among_the_resource_attributes_wins_over_the_default() {
+        assert!(names_service(Some("k8s.pod.name=x, service.name=ioc-ingest-a".into())));
+        assert!(!names_service(Some("k8s.pod.name=service.name".into())));
+        assert!(!names_service(None));
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! ioc-bench-history: the rollup cycle's cost against the months of history before the current
 //! month (issue 12, goal 3: "independent of how much history exists").
 //!
-//! A fresh database gets the current month so far (the simulated days from its first to
-//! yesterday), then, one month at a time, the months before it, newest first, so that after `k`
-//! steps it holds exactly the `k` months before the current one. After each step, a few slices of
-//! live traffic (the current month's latest events, held back from the first load, in time order)
-//! are inserted one at a time, and one incremental cycle per source that takes in only that slice
-//! is timed, as the rollup task runs it: what a cycle under live traffic costs with that much
-//! history. Events go straight into the raw tables (ioc_e2e::load), as ioc_bench loads its year.
+//! A fresh database gets the 28 simulated days before today (the live weeks), then, one month at
+//! a time, the months before the month those weeks begin in, newest first, so that after `k`
+//! steps it holds the `k` months before them. After each step (and ClickHouse's merges of it),
+//! a few slices of live traffic (the live weeks' latest events, held back from the first load, in
+//! time order) are inserted one at a time, and one incremental cycle per source that takes in
+//! only that slice is timed. A slice is what one cycle takes in under the freshness run's load:
+//! 10,000 events, five seconds of 2,000 events/s (a round of the three sources' cycles, about
+//! 3 s, plus the 2 s look-back margin). Events go straight into the raw tables (ioc_e2e::load),
+//! as ioc_bench loads its year.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,6 +25,12 @@ use ioc_processor::ProcessorConfig;
 use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
 use rand::SeedableRng;
+
+/// Days of live traffic before today: whatever the day of the month, the same volume.
+const LIVE_DAYS: u32 = 28;
+
+/// The look-back margin the cycles record (it moves `covered_until` only; `since` is given).
+const MARGIN_SECONDS: u32 = 2;
 
 #[derive(Parser)]
 #[command(about = "Measures the rollup cycle's cost against the months of history")]
@@ -42,12 +50,9 @@ struct Cli {
     /// Slices of live traffic timed after each month added (the figure is their median).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Events in one slice: a second of the 2,000 events/s the freshness run offers.
-    #[arg(long, default_value_t = 2000)]
+    /// Events in one slice: what one cycle takes in at 2,000 events/s (see above).
+    #[arg(long, default_value_t = 10_000)]
     slice: usize,
-    /// The cycles' look-back margin, in seconds (the processor's default).
-    #[arg(long, default_value_t = ProcessorConfig::default().rollup_margin_seconds)]
-    margin_seconds: u32,
     #[command(flatten)]
     outputs: report::Outputs,
     /// Also draw each source's cycle against the months of history, as SVG, into this file.
@@ -69,22 +74,21 @@ async fn main() -> anyhow::Result<()> {
         .context("migrations")?;
     let client = clickhouse.client();
 
-    // The current month so far; its last events are the live slices.
+    // The live weeks; their last events are the slices.
     let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
-    let month_start = today.with_day(1).context("first of the month")?;
-    let live_start = month_start.min(today - chrono::Days::new(1));
-    let days = u32::try_from((today - live_start).num_days())?;
-    let mut live = generated(Scenario { start: live_start, days, scale: cli.scale }, &reference, 1)?;
+    let live_start = today - chrono::Days::new(u64::from(LIVE_DAYS));
+    let month_start = live_start.with_day(1).context("first of the month")?;
+    let mut live = generated(Scenario { start: live_start, days: LIVE_DAYS, scale: cli.scale }, &reference, 1)?;
     live.sort_by_key(|event| event.occurred_at);
     let held_back = cli.slice * cli.repeats * (cli.months as usize + 1);
     anyhow::ensure!(
         live.len() > held_back,
-        "the current month so far holds {} events, not more than the {held_back} live slices need: raise --scale",
+        "the live weeks hold {} events, not more than the {held_back} live slices need: raise --scale",
         live.len()
     );
     let mut slices = live.split_off(live.len() - held_back);
     ioc_e2e::load::insert_events(&client, &live).await?;
-    eprintln!("current month: {} events from {live_start}; {held_back} held back as live slices", live.len());
+    eprintln!("live weeks: {} events from {live_start}; {held_back} held back as live slices", live.len());
 
     let mut series: Vec<svg::Series> =
         Source::ALL.iter().map(|s| svg::Series { name: s.as_str().to_owned(), points: Vec::new() }).collect();
@@ -96,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
             let events = generated(Scenario { start: first, days, scale: cli.scale }, &reference, u64::from(months))?;
             history_events += events.len();
             ioc_e2e::load::insert_events(&client, &events).await?;
+            merged(&client, &cli.database).await?;
         }
         let mut timings: Vec<Vec<f64>> = vec![Vec::new(); Source::ALL.len()];
         for _ in 0..cli.repeats {
@@ -108,12 +113,11 @@ async fn main() -> anyhow::Result<()> {
             ioc_e2e::load::insert_events(&client, &slice).await?;
             for (index, source) in Source::ALL.iter().enumerate() {
                 let started = Instant::now();
-                let outcome =
-                    ioc_processor::rollup::refresh_source(&client, *source, since, cli.margin_seconds).await?;
+                let outcome = ioc_processor::rollup::refresh_source(&client, *source, since, MARGIN_SECONDS).await?;
                 timings[index].push(started.elapsed().as_secs_f64() * 1000.0);
                 anyhow::ensure!(
                     outcome.latest_only || outcome.months == 0,
-                    "{source}: a live slice's cycle recomputed {} months from the history form; the slices must be \
+                    "{source}: a live slice's cycle recomputed {} months in the history form; the slices must be \
                      dated in the current month or the one before",
                     outcome.months
                 );
@@ -136,8 +140,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let note = format!(
         "one incremental cycle per source for a slice of {} live events, median of {} slices; with {} months of \
-         history before the current month ({history_events} events; per source ms: {}) against none (the current \
-         month so far alone, {} events; {}); the current month grows by the slices, {held_back} events in all",
+         history before the 28 live days ({history_events} events; per source ms: {}) against none (the live days \
+         alone, {} events; {}); the live days grow by the slices, {held_back} events in all",
         cli.slice,
         cli.repeats,
         cli.months,
@@ -162,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         });
         let chart = svg::Chart {
             title: format!("Rollup cycle under live traffic against history (scale {})", cli.scale),
-            x_label: "months of history before the current month".into(),
+            x_label: "months of history before the live weeks".into(),
             y_label: "ms per cycle (median)".into(),
             series: lines,
         };
@@ -171,6 +175,17 @@ async fn main() -> anyhow::Result<()> {
     let version: String = clickhouse.server_client().query("SELECT version()").fetch_one().await?;
     let table = cli.outputs.publish(&format!("ClickHouse {version}"), &measures)?;
     println!("{table}");
+    Ok(())
+}
+
+/// Waits until ClickHouse has no merge running in `database` (at most two minutes), so that a
+/// cycle is not timed against the merging of the month just loaded.
+async fn merged(client: &clickhouse::Client, database: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let sql = format!("SELECT toUInt64(count()) FROM system.merges WHERE database = '{database}'");
+    while client.query(&sql).fetch_one::<u64>().await? > 0 && started.elapsed().as_secs() < 120 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     Ok(())
 }
 
@@ -187,7 +202,7 @@ fn generated(scenario: Scenario, reference: &ReferenceData, seed: u64) -> anyhow
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[middle - 1] + values[middle]) / 2.0
     } else {
         values[middle]
