@@ -30,9 +30,10 @@ pub struct ProcessorConfig {
     /// ...or when its first row has waited this long...
     pub batch_max_wait_ms: u64,
     /// A batch that gathered less than a tenth of `batch_max_rows` in this time is live
-    /// traffic, not a backlog, and is written then (at most `batch_max_wait_ms`): live events
-    /// reach ClickHouse sooner, at most 1000 / this inserts a second per source and instance,
-    /// while a backlog still fills whole batches.
+    /// traffic, not a backlog, and is written then (at most `batch_max_wait_ms`); a fuller one
+    /// is written once nothing more came during this time (a backlog's end). Live events reach
+    /// ClickHouse sooner, at most 1000 / this inserts a second per source and instance, while a
+    /// backlog still fills whole batches.
     pub batch_live_wait_ms: u64,
     /// On SIGTERM, how long the last batch may take to be stored and committed before the
     /// process exits anyway (uncommitted messages are consumed again after the restart).

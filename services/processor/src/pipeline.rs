@@ -3,7 +3,7 @@
 //! A batch is written when it is full (rows or bytes) or its first message has waited
 //! `batch_max_wait_ms`, whichever comes first; a batch that gathered less than a tenth of
 //! `batch_max_rows` in its first `batch_live_wait_ms` is live traffic, not a backlog, and is
-//! written then; offsets are committed only after ClickHouse
+//! written then, and a fuller one once nothing more came during a live wait; offsets are committed only after ClickHouse
 //! acknowledged the insert. While ClickHouse refuses inserts, the partitions are paused (no more
 //! fetching, bounded memory) but the consumer keeps polling so it stays in its group; they resume
 //! once the batch is stored. A crash anywhere before the commit redelivers the batch, and the
@@ -65,8 +65,9 @@ struct SourcePipeline<T: SourceTable> {
     deadline: Option<Instant>,
     /// When the batch's first message came.
     first_at: Option<Instant>,
-    /// Whether the batch was looked at after the live wait (and kept: it fills like a backlog).
-    live_checked: bool,
+    /// Rows (and dead letters) of the batch when it was last looked at and kept (it filled
+    /// like a backlog); `None` before the first look.
+    rows_at_last_look: Option<usize>,
     /// Consumer errors since the last one logged, and when that was.
     consumer_errors: (u64, Option<Instant>),
 }
@@ -103,7 +104,7 @@ pub async fn run<T: SourceTable>(
         traces: BatchTraces::default(),
         deadline: None,
         first_at: None,
-        live_checked: false,
+        rows_at_last_look: None,
         consumer_errors: (0, None),
     };
 
@@ -194,19 +195,24 @@ impl<T: SourceTable> SourcePipeline<T> {
         }
     }
 
-    /// The batch's deadline passed: whether to write it now. At the live wait, a batch with
-    /// less than a tenth of `batch_max_rows` is live traffic and is written; a fuller one is a
-    /// backlog arriving and goes on filling until it is full or `batch_max_wait_ms` passed.
+    /// The batch's deadline passed: whether to write it now. Looked at every live wait: a batch
+    /// with less than a tenth of `batch_max_rows` is live traffic and is written; a fuller one is
+    /// a backlog arriving and goes on filling, until nothing more came during a live wait (the
+    /// backlog's end), it is full, or its first message waited `batch_max_wait_ms`.
     fn wait_over(&mut self) -> bool {
-        let Some(first) = self.first_at.filter(|_| !self.live_checked) else { return true };
-        self.live_checked = true;
+        let Some(first) = self.first_at else { return true };
         let config = &self.context.config;
+        let held = self.batch.rows.len() + self.dead_letters.len();
+        let live = self.batch.rows.len() * LIVE_SHARE < config.batch_max_rows;
+        let stopped = self.rows_at_last_look == Some(held);
         let until_full = first + Duration::from_millis(config.batch_max_wait_ms);
-        if self.batch.rows.len() * LIVE_SHARE >= config.batch_max_rows && until_full > Instant::now() {
-            self.deadline = Some(until_full);
-            return false;
+        let now = Instant::now();
+        if live || stopped || until_full <= now {
+            return true;
         }
-        true
+        self.rows_at_last_look = Some(held);
+        self.deadline = Some(until_full.min(now + Duration::from_millis(config.batch_live_wait_ms)));
+        false
     }
 
     /// Counts a consumer error and logs at most one line every 10 s per source.
@@ -309,7 +315,7 @@ impl<T: SourceTable> SourcePipeline<T> {
         self.traces.clear();
         self.deadline = None;
         self.first_at = None;
-        self.live_checked = false;
+        self.rows_at_last_look = None;
         Flushed::Stored
     }
 
