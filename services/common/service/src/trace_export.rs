@@ -123,7 +123,8 @@ pub fn start(service_name: &'static str) -> Result<Option<TraceExport>, TraceExp
         resource = resource.with_service_name(service_name);
     }
     let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build();
-    // A second start in one process (tests) keeps the first tracer; spans still flow.
+    // A service starts the export once; a second start in the same process would keep the
+    // first provider's tracer (the in-process test pipelines never start it).
     let _ = TRACER.set(provider.tracer(service_name));
     ENABLED.store(true, Ordering::Relaxed);
     tracing::info!(service_name, "exporting spans to the OpenTelemetry collector (OTLP over HTTP)");
