@@ -3,7 +3,7 @@
 //! test reads back.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -62,14 +62,8 @@ impl Collector {
             dir.join("spans.jsonl").display()
         );
         std::fs::write(dir.join("config.yaml"), config).expect("collector config");
-        let log = std::fs::File::create(dir.join("collector.log")).expect("log file");
-        let child = Command::new(&binary)
-            .arg(format!("--config=file:{}", dir.join("config.yaml").display()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to start {}: {e}", binary.display()));
+        let args = [format!("--config=file:{}", dir.join("config.yaml").display())];
+        let child = crate::process::spawn_logged(&binary, &args, &dir.join("collector.log"));
         let collector = Collector { child, endpoint: format!("http://127.0.0.1:{port}"), dir };
         let started = Instant::now();
         // The receiver answers a GET on its traces path with 405 once it listens.

@@ -1,9 +1,10 @@
-//! The services as separate OS processes, for tests that must kill them with SIGKILL.
+//! The services (and the helper programs the tests run beside them) as separate OS processes,
+//! for tests that must kill them with SIGKILL or read their logs.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,19 @@ pub fn binary(name: &str) -> PathBuf {
 /// A free loopback port (there is a small window in which another process could take it).
 pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
+}
+
+/// Starts a helper program (Prometheus, the OpenTelemetry Collector) with `args`, its output
+/// going to the file `log`; panics, naming the program, if it cannot start.
+pub fn spawn_logged(program: &Path, args: &[String], log: &Path) -> Child {
+    let file = File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log handle"))
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("failed to start {}: {e}", program.display()))
 }
 
 /// Environment for an `ioc-processor` process on `port` using `kafka` and `clickhouse`;
@@ -113,6 +127,30 @@ impl ServiceProcess {
         };
         process.restart().await;
         process
+    }
+
+    /// `ioc-ingest` on a free port, producing to `kafka` and accepting each source's clear key
+    /// in `keys`, with `extra` settings on top ([`ingest_env`]); ready when this returns.
+    pub async fn ingest(
+        name: &str,
+        kafka: &ioc_kafka::KafkaConfig,
+        keys: &BTreeMap<ioc_domain::Source, String>,
+        extra: &[(&str, &str)],
+    ) -> ServiceProcess {
+        let port = free_port();
+        ServiceProcess::start(name, binary("ioc-ingest"), port, ingest_env(kafka, keys, port, extra)).await
+    }
+
+    /// `ioc-processor` on a free port, consuming `kafka` into `clickhouse`, with `extra` settings
+    /// on top ([`processor_env`]); ready when this returns.
+    pub async fn processor(
+        name: &str,
+        kafka: &ioc_kafka::KafkaConfig,
+        clickhouse: &ioc_clickhouse::ClickHouseConfig,
+        extra: &[(&str, &str)],
+    ) -> ServiceProcess {
+        let port = free_port();
+        ServiceProcess::start(name, binary("ioc-processor"), port, processor_env(kafka, clickhouse, port, extra)).await
     }
 
     /// Starts the process again (after a kill) with the same settings and waits until ready.

@@ -3,7 +3,7 @@
 //! of every dashboard panel and alert (ops/observability/expressions.json) to evaluate on it.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -86,16 +86,12 @@ impl Prometheus {
         }
         std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus.yml");
         let port = crate::process::free_port();
-        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
-        let child = Command::new(&binary)
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to start {}: {e}", binary.display()));
+        let args = [
+            format!("--config.file={}", dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ];
+        let child = crate::process::spawn_logged(&binary, &args, &dir.join("prometheus.log"));
         let prometheus = Prometheus { child, url: format!("http://127.0.0.1:{port}"), dir };
         let jobs = targets.len();
         let scraped = prometheus.wait_until("count(up == 1)", Duration::from_secs(30), |result| {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use ioc_domain::Source;
-use ioc_e2e::process::{binary, free_port, ingest_env, processor_env, ServiceProcess};
+use ioc_e2e::process::ServiceProcess;
 use ioc_e2e::{fresh_stack, random_keys, repo_root};
 use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
@@ -28,30 +28,18 @@ const PATIENCE: Duration = Duration::from_secs(60);
 async fn live_events_are_stored_after_the_live_wait_not_the_batch_wait() {
     let (kafka, clickhouse) = fresh_stack("bw", "ioc_batching_").await;
     let keys = random_keys();
-    let (ingest_port, processor_port) = (free_port(), free_port());
-    let mut processor = ServiceProcess::start(
+    let mut processor = ServiceProcess::processor(
         "processor-batching",
-        binary("ioc-processor"),
-        processor_port,
-        processor_env(
-            &kafka,
-            &clickhouse,
-            processor_port,
-            &[
-                ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
-                ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "200"),
-                ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
-            ],
-        ),
+        &kafka,
+        &clickhouse,
+        &[
+            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
+            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "200"),
+            ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
+        ],
     )
     .await;
-    let mut ingest = ServiceProcess::start(
-        "ingest-batching",
-        binary("ioc-ingest"),
-        ingest_port,
-        ingest_env(&kafka, &keys, ingest_port, &[]),
-    )
-    .await;
+    let mut ingest = ServiceProcess::ingest("ingest-batching", &kafka, &keys, &[]).await;
     let client = reqwest::Client::new();
     for n in 1..=2_u64 {
         let event = EXAMPLE.replace('\n', "").replace("1a01", &format!("{n:04}"));
@@ -95,33 +83,20 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     // time (500 a second) is not live traffic, and its batches must fill; once the load stops,
     // the last batch is written after a live wait without news, not after the batch wait of
     // two minutes (the wait for every portal event to be stored is shorter).
-    let processor_port = free_port();
     let rows = BATCH_ROWS.to_string();
-    let mut processor = ServiceProcess::start(
+    let mut processor = ServiceProcess::processor(
         "processor-backlog",
-        binary("ioc-processor"),
-        processor_port,
-        processor_env(
-            &kafka,
-            &clickhouse,
-            processor_port,
-            &[
-                ("IOC_PROCESSOR__BATCH_MAX_ROWS", rows.as_str()),
-                ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
-                ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "100"),
-                ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
-            ],
-        ),
+        &kafka,
+        &clickhouse,
+        &[
+            ("IOC_PROCESSOR__BATCH_MAX_ROWS", rows.as_str()),
+            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
+            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "100"),
+            ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
+        ],
     )
     .await;
-    let ingest_port = free_port();
-    let mut ingest = ServiceProcess::start(
-        "ingest-backlog",
-        binary("ioc-ingest"),
-        ingest_port,
-        ingest_env(&kafka, &keys, ingest_port, &[]),
-    )
-    .await;
+    let mut ingest = ServiceProcess::ingest("ingest-backlog", &kafka, &keys, &[]).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
     let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 2, scale: 0.1 };
     let (events, _) =

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ioc_domain::Source;
 use ioc_e2e::otel_collector::{Collector, ReceivedSpan};
-use ioc_e2e::process::{binary, free_port, ingest_env, processor_env, ServiceProcess};
+use ioc_e2e::process::ServiceProcess;
 use ioc_e2e::{fresh_stack, random_keys};
 
 const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
@@ -22,21 +22,8 @@ async fn a_batch_is_followed_by_its_trace_id_from_the_request_to_the_insert() {
     let (kafka, clickhouse) = fresh_stack("tr", "ioc_trace_").await;
     let keys = random_keys();
     let logging = [("IOC_LOG_FORMAT", "json"), ("RUST_LOG", "info,ioc_ingest=debug,ioc_processor=debug")];
-    let (ingest_port, processor_port) = (free_port(), free_port());
-    let mut processor = ServiceProcess::start(
-        "processor-trace",
-        binary("ioc-processor"),
-        processor_port,
-        processor_env(&kafka, &clickhouse, processor_port, &logging),
-    )
-    .await;
-    let mut ingest = ServiceProcess::start(
-        "ingest-trace",
-        binary("ioc-ingest"),
-        ingest_port,
-        ingest_env(&kafka, &keys, ingest_port, &logging),
-    )
-    .await;
+    let mut processor = ServiceProcess::processor("processor-trace", &kafka, &clickhouse, &logging).await;
+    let mut ingest = ServiceProcess::ingest("ingest-trace", &kafka, &keys, &logging).await;
 
     let response = reqwest::Client::new()
         .post(format!("{}/v1/sources/portal/events", ingest.url))
@@ -96,21 +83,8 @@ async fn spans_follow_a_request_to_its_insert_in_an_opentelemetry_collector() {
             ("RUST_LOG", "info"),
         ]
     };
-    let (ingest_port, processor_port) = (free_port(), free_port());
-    let mut processor = ServiceProcess::start(
-        "processor-spans",
-        binary("ioc-processor"),
-        processor_port,
-        processor_env(&kafka, &clickhouse, processor_port, &export("200")),
-    )
-    .await;
-    let mut ingest = ServiceProcess::start(
-        "ingest-spans",
-        binary("ioc-ingest"),
-        ingest_port,
-        ingest_env(&kafka, &keys, ingest_port, &export("600000")),
-    )
-    .await;
+    let mut processor = ServiceProcess::processor("processor-spans", &kafka, &clickhouse, &export("200")).await;
+    let mut ingest = ServiceProcess::ingest("ingest-spans", &kafka, &keys, &export("600000")).await;
 
     // Three requests: one in the sender's sampled trace, one with no trace (ingest starts one),
     // one in a trace the sender chose not to sample (nothing may be exported for it).
