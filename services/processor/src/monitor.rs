@@ -8,7 +8,10 @@
 //!   yet removed by retention) was acknowledged to a source by ingest (acks=all) and consumed;
 //!   each must be in ClickHouse once, as a row or as a dead letter (migration 0009 stores the
 //!   positions). Offsets that are neither are lost events; the count must stay 0. Counting
-//!   distinct offsets makes redeliveries harmless, and Kafka's offsets are the same whichever
+//!   distinct offsets makes redeliveries harmless. A source's resend is a second offset of the
+//!   same event: once ClickHouse merges the two rows, one offset is on no row, and it counts as
+//!   stored because its event still is (migration 0010 keeps every offset's event, and
+//!   [`folded_offsets_sql`] looks them up). Kafka's offsets are the same whichever
 //!   ingest replica produced an event, so the figure holds with any number of replicas of either
 //!   service (each processor reports the same number; alerts take the maximum).
 
@@ -148,7 +151,8 @@ async fn completeness(
     if ranges.is_empty() {
         return Ok((0, 0));
     }
-    // Partitions and offsets come from the broker, not from input: safe to write into the SQL.
+    // Partitions and offsets come from the broker and the source's name from the program, not
+    // from input: safe to write into the SQL.
     let within: Vec<String> = ranges
         .iter()
         .map(|(partition, low, high)| {
@@ -156,22 +160,47 @@ async fn completeness(
         })
         .collect();
     let within = within.join(" OR ");
-    let stored: Counted = client
-        .query(&format!(
-            "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM {} WHERE {within}",
-            source.events_table()
-        ))
-        .fetch_one()
-        .await?;
-    let dead: Counted = client
-        .query(&format!(
-            "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM dead_letters \
-             WHERE source = ? AND ({within})"
-        ))
-        .bind(source.as_str())
-        .fetch_one()
-        .await?;
-    Ok((acknowledged, i64::try_from(stored.count + dead.count).unwrap_or(i64::MAX)))
+    let (table, name) = (source.events_table(), source.as_str());
+    let count = |sql: String| async move {
+        // `local`: in a cluster, a subquery on a Distributed table reads the shard's own part.
+        let query = client.query(&sql).with_setting("distributed_product_mode", "local");
+        query.fetch_one::<Counted>().await.map(|counted| counted.count)
+    };
+    // The offsets still on a stored row (every one of them until ClickHouse merges a resend).
+    let on_rows = count(format!(
+        "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM {table} WHERE {within}"
+    ))
+    .await?;
+    let dead = count(format!(
+        "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM dead_letters \
+         WHERE source = '{name}' AND ({within})"
+    ))
+    .await?;
+    let mut stored = on_rows + dead;
+    if i64::try_from(stored).unwrap_or(i64::MAX) < acknowledged {
+        stored += count(folded_offsets_sql(source, &within)).await?;
+    }
+    Ok((acknowledged, i64::try_from(stored).unwrap_or(i64::MAX)))
+}
+
+/// Counts the offsets of `within` that are on no row of the source's table but whose event is:
+/// a resend merged into the row of its other offset (migration 0010 keeps each offset's event).
+/// Only offsets missing from the rows are looked up, by the table's sort key, so the raw table
+/// is read only where those events are. In a cluster each shard answers for its own rows
+/// (`distributed_product_mode = local`): the positions are on the shard of their events, and
+/// so is every resend of an event.
+fn folded_offsets_sql(source: Source, within: &str) -> String {
+    let (table, entity, offsets) = (source.events_table(), source.entity_column(), source.offsets_table());
+    let unseen = format!(
+        "({within}) AND (kafka_partition, kafka_offset) NOT IN \
+         (SELECT kafka_partition, kafka_offset FROM {table} WHERE {within})"
+    );
+    format!(
+        "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM {offsets} \
+         WHERE {unseen} AND (unit_code, entity_id, event_id) IN \
+         (SELECT unit_code, {entity}, event_id FROM {table} WHERE (unit_code, {entity}, event_id) IN \
+         (SELECT unit_code, entity_id, event_id FROM {offsets} WHERE {unseen}))"
+    )
 }
 
 #[cfg(test)]

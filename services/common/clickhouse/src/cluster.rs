@@ -40,12 +40,19 @@ pub const REPLICATED_ALTER_WAIT: (&str, &str) = ("replication_alter_partitions_s
 ///   entity's redeliveries together, which `LIMIT 1 BY event_id` and `FINAL` rely on.
 /// - `dossier_facts` is sharded by dossier: all versions of a dossier's facts on one shard,
 ///   where `FINAL` keeps the newest.
+/// - `<source>_offsets` (the offsets stored events came from) lives beside the raw rows it
+///   describes: the raw tables' materialized views write it on their own shard, so the
+///   completeness check compares each shard's positions with that shard's rows.
 /// - Measures, reference data, the rollup's state, the dead letters' positions and the migration
 ///   log are small and read by every query: a copy on every node.
 pub fn placement(table: &str) -> Option<Placement> {
     match table {
         "portal_events" | "dossier_facts" => Some(Placement::Sharded { key: "cityHash64(dossier_id)" }),
         "edoc_events" | "training_events" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
+        // Written by the raw tables' materialized views on the shard of the row they describe;
+        // the key says the same, should anything insert through the Distributed table.
+        "portal_offsets" => Some(Placement::Sharded { key: "cityHash64(entity_id)" }),
+        "edoc_offsets" | "training_offsets" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
         "measures_daily" | "measures_monthly" | "rollup_state" | "schema_migrations" | "ref_units"
         | "ref_denominators" | "ref_procedures" | "ref_targets" | "dead_letters" => Some(Placement::Everywhere),
         _ => None,
@@ -109,6 +116,24 @@ pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<Str
             ]),
         };
     }
+    if let Some(rest) = strip_prefix_words(text, &["CREATE", "MATERIALIZED", "VIEW", "IF", "NOT", "EXISTS"]) {
+        // A materialized view fires on the blocks inserted into the table it reads, on the node
+        // that receives them: in a cluster that is the shard's local table (the Distributed
+        // table forwards rows there), so it reads and writes local tables, and what it writes
+        // lands on the shard of the rows it came from.
+        let (view, body) = split_name(rest)?;
+        let target = strip_prefix_words(body, &["TO"])
+            .ok_or_else(|| format!("a materialized view needs `TO <table>` in cluster mode: {}", first_line(text)))?;
+        let (target, query) = split_name(target)?;
+        let sharded = |table: &str| matches!(placement(table), Some(Placement::Sharded { .. }));
+        if !sharded(target) {
+            return Err(format!("materialized view {view} must write to a sharded table, not {target}"));
+        }
+        return Ok(vec![format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{view} {on} TO {database}.{target}_local {}",
+            qualify_local(query, database)?
+        )]);
+    }
     if let Some(rest) = strip_prefix_words(text, &["CREATE", "VIEW", "IF", "NOT", "EXISTS"]) {
         let (view, body) = split_name(rest)?;
         return Ok(vec![format!("CREATE VIEW IF NOT EXISTS {database}.{view} {on} {}", qualify(body, database))]);
@@ -149,6 +174,26 @@ fn qualify(body: &str, database: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A materialized view's query with the sharded table it reads replaced by its local table;
+/// any other table is refused (its rows would not be on the shard the view writes to).
+fn qualify_local(body: &str, database: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = ["FROM ", "JOIN "].iter().filter_map(|word| rest.find(word).map(|i| i + word.len())).min() {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let end = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
+        let table = &rest[..end];
+        if !matches!(placement(table), Some(Placement::Sharded { .. })) {
+            return Err(format!("a materialized view may read only a sharded table in cluster mode, not {table:?}"));
+        }
+        out.push_str(&format!("{database}.{table}_local"));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// `text` without the leading `words` (any case, any whitespace between), if it starts with
@@ -261,6 +306,26 @@ mod tests {
         assert!(error.contains("mystery") && error.contains("cluster.rs"), "{error}");
         assert!(rewrite("DROP TABLE IF EXISTS portal_events", "c", "d").is_err());
         assert!(rewrite("INSERT INTO ref_units VALUES ('x')", "c", "d").is_err());
+    }
+
+    #[test]
+    fn a_materialized_view_reads_and_writes_the_local_tables_of_its_shard() {
+        let out = rewrite(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO edoc_offsets AS\nSELECT event_id FROM edoc_events",
+            "c",
+            "d",
+        )
+        .expect("view");
+        assert_eq!(
+            out,
+            ["CREATE MATERIALIZED VIEW IF NOT EXISTS d.mv ON CLUSTER c TO d.edoc_offsets_local AS\nSELECT event_id FROM d.edoc_events_local"]
+        );
+        let to_everywhere = "CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO rollup_state AS SELECT 1 FROM edoc_events";
+        assert!(rewrite(to_everywhere, "c", "d").expect_err("not sharded").contains("rollup_state"));
+        let from_everywhere = "CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO edoc_offsets AS SELECT 1 FROM ref_units";
+        assert!(rewrite(from_everywhere, "c", "d").expect_err("not sharded").contains("ref_units"));
+        let without_target = "CREATE MATERIALIZED VIEW IF NOT EXISTS mv ENGINE = Log AS SELECT 1 FROM edoc_events";
+        assert!(rewrite(without_target, "c", "d").expect_err("no TO").contains("TO <table>"));
     }
 
     #[test]

@@ -101,6 +101,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0007_official_definitions.sql", include_str!("../../../../schemas/clickhouse/0007_official_definitions.sql")),
     ("0008_rollup_activity.sql", include_str!("../../../../schemas/clickhouse/0008_rollup_activity.sql")),
     ("0009_kafka_positions.sql", include_str!("../../../../schemas/clickhouse/0009_kafka_positions.sql")),
+    ("0010_event_offsets.sql", include_str!("../../../../schemas/clickhouse/0010_event_offsets.sql")),
 ];
 
 /// The migrations embedded in the binary.

@@ -39,6 +39,26 @@ impl Source {
         }
     }
 
+    /// The column of [`Source::events_table`] naming the event's entity, the middle of the
+    /// table's sort key `(unit_code, <entity>, event_id)`.
+    pub const fn entity_column(self) -> &'static str {
+        match self {
+            Source::Portal => "dossier_id",
+            Source::Edoc => "record_id",
+            Source::Training => "learner_id",
+        }
+    }
+
+    /// The ClickHouse table holding the Kafka offset of every stored event of this source
+    /// (schemas/clickhouse/0010_event_offsets.sql).
+    pub const fn offsets_table(self) -> &'static str {
+        match self {
+            Source::Portal => "portal_offsets",
+            Source::Edoc => "edoc_offsets",
+            Source::Training => "training_offsets",
+        }
+    }
+
     /// The topic this source's events go to, e.g. `ioc.portal.v1` for the prefix `ioc`.
     pub fn topic(self, prefix: &str) -> String {
         format!("{prefix}.{}.v1", self.as_str())
