@@ -97,7 +97,10 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
                             tracing::error!(%source, missing, acknowledged, stored, "consumed events missing from clickhouse");
                         }
                     }
-                    Err(error) => tracing::debug!(%source, %error, "completeness check failed; retried next time"),
+                    // Warned, not hidden: the gauges keep their last value until a check succeeds.
+                    Err(error) => {
+                        tracing::warn!(%source, %error, "completeness check failed; the figure is stale until the next check succeeds")
+                    }
                 }
             }
         }
@@ -185,8 +188,9 @@ async fn completeness(
 
 /// Counts the offsets of `within` that are on no row of the source's table but whose event is:
 /// a resend merged into the row of its other offset (migration 0010 keeps each offset's event).
-/// Only offsets missing from the rows are looked up, by the table's sort key, so the raw table
-/// is read only where those events are. In a cluster each shard answers for its own rows
+/// Only offsets missing from the rows are looked up, by the table's sort key and from the month
+/// of the earliest of their events on (the raw tables are partitioned by month), so the raw
+/// table is read only where those events can be: resends are recent. In a cluster each shard answers for its own rows
 /// (`distributed_product_mode = local`): the positions are on the shard of their events, and
 /// so is every resend of an event.
 fn folded_offsets_sql(source: Source, within: &str) -> String {
@@ -198,8 +202,9 @@ fn folded_offsets_sql(source: Source, within: &str) -> String {
     format!(
         "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM {offsets} \
          WHERE {unseen} AND (unit_code, entity_id, event_id) IN \
-         (SELECT unit_code, {entity}, event_id FROM {table} WHERE (unit_code, {entity}, event_id) IN \
-         (SELECT unit_code, entity_id, event_id FROM {offsets} WHERE {unseen}))"
+         (SELECT unit_code, {entity}, event_id FROM {table} \
+         WHERE occurred_at >= (SELECT min(occurred_at) FROM {offsets} WHERE {unseen}) \
+         AND (unit_code, {entity}, event_id) IN (SELECT unit_code, entity_id, event_id FROM {offsets} WHERE {unseen}))"
     )
 }
 
