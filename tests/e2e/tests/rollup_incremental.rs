@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
 use ioc_domain::{Event, Source};
-use ioc_processor::rollup::{refresh_source, refresh_source_in, Span};
+use ioc_processor::rollup::{drop_abandoned_staging, refresh_source, refresh_source_in, Span};
 use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
 use rand::SeedableRng;
@@ -132,6 +132,34 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
         assert!(newest_days.count() > 0, "no {source} measure in the newest days");
     }
     assert_same(&recomputed, &incremental);
+}
+
+/// A cycle killed midway leaves its staging tables; the next start drops those older than the
+/// age it is given, and nothing else.
+#[tokio::test]
+async fn staging_tables_left_by_a_killed_cycle_are_dropped_and_nothing_else() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_staging_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let left = ["measures_staging_portal_0123456789abcdef", "measures_staging_m_portal_0123456789abcdef"];
+    for table in left {
+        client.query(&format!("CREATE TABLE {table} AS measures_daily")).execute().await.expect("staging table");
+    }
+    let tables = |client: clickhouse::Client| async move {
+        let sql = "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name";
+        client.query(sql).fetch_all::<String>().await.expect("tables")
+    };
+    let before = tables(client.clone()).await;
+    // Times are whole seconds: two of them make the tables older than one.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Younger than an hour: kept (a cycle of another replica may be using it).
+    let kept = drop_abandoned_staging(&client, Duration::from_secs(3600)).await.expect("looked");
+    assert_eq!((kept, tables(client.clone()).await), (0, before.clone()));
+    let dropped = drop_abandoned_staging(&client, Duration::from_secs(1)).await.expect("dropped");
+    let after = tables(client.clone()).await;
+    drop_database(&clickhouse).await;
+    assert!(before.iter().any(|name| name == "measures_daily") && before.len() > 10, "{before:?}");
+    let expected: Vec<String> = before.into_iter().filter(|name| !left.contains(&name.as_str())).collect();
+    assert_eq!((dropped, after), (2, expected), "exactly the two staging tables go");
 }
 
 async fn drop_database(clickhouse: &ioc_clickhouse::ClickHouseConfig) {

@@ -216,7 +216,7 @@ async fn rebuild_months(
 ) -> Result<usize, clickhouse::error::Error> {
     let suffix = format!("{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
     let staging =
-        Staging { daily: format!("measures_staging_{suffix}"), monthly: format!("measures_staging_m_{suffix}") };
+        Staging { daily: format!("{STAGING_PREFIX}{suffix}"), monthly: format!("{STAGING_PREFIX}m_{suffix}") };
     client.query(&format!("CREATE TABLE {} AS measures_daily {DAILY_STAGING_ENGINE}", staging.daily)).execute().await?;
     let created = client
         .query(&format!("CREATE TABLE {} AS measures_monthly {MONTHLY_STAGING_ENGINE}", staging.monthly))
@@ -235,6 +235,33 @@ async fn rebuild_months(
     let months = result?;
     dropped?;
     Ok(months)
+}
+
+/// Every staging table's name starts with this (then `m_` for the monthly one).
+const STAGING_PREFIX: &str = "measures_staging_";
+
+/// Drops the staging tables created more than `older_than` ago: a cycle drops its own whatever
+/// happens, but not when its process is killed or abandons it at shutdown, and no cycle runs
+/// for as long as the rollup task waits (an hour). Returns how many went. Staging tables belong
+/// to the node that holds them: on a cluster, this cleans the node the processor reaches.
+pub async fn drop_abandoned_staging(
+    client: &clickhouse::Client,
+    older_than: std::time::Duration,
+) -> Result<usize, clickhouse::error::Error> {
+    let abandoned: Vec<String> = client
+        .query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, ?) \
+             AND metadata_modification_time < now() - ?",
+        )
+        .bind(STAGING_PREFIX)
+        .bind(older_than.as_secs())
+        .fetch_all()
+        .await?;
+    for table in &abandoned {
+        // Names come from system.tables and start with the prefix: quoted, never spliced raw.
+        client.query(&format!("DROP TABLE IF EXISTS `{}`", table.replace('`', ""))).execute().await?;
+    }
+    Ok(abandoned.len())
 }
 
 /// The staging tables of one cycle: days, and the same summed per month.

@@ -17,7 +17,10 @@ use std::time::Duration;
 use ioc_domain::Source;
 use tokio::sync::watch;
 
-pub use cycle::{refresh_source, refresh_source_in, Outcome, Span};
+pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, Outcome, Span};
+
+/// How old a staging table must be for the rollup task to drop it as abandoned at its start.
+const ABANDONED_STAGING_AGE: Duration = Duration::from_secs(3600);
 
 use crate::ProcessorMetrics;
 
@@ -75,6 +78,11 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     // left half-done survives a restart.
     let mut since: Vec<u32> = vec![0; sources.len()];
     let client = Arc::new(client);
+    match drop_abandoned_staging(&client, ABANDONED_STAGING_AGE).await {
+        Ok(0) => {}
+        Ok(dropped) => tracing::info!(dropped, "dropped staging tables that killed or abandoned cycles left"),
+        Err(error) => tracing::warn!(%error, "could not look for abandoned staging tables; retried at the next start"),
+    }
     loop {
         // Inserts of this process that took longer than the margin: look back to their start.
         let rewind = inserts.take();
