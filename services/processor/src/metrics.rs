@@ -33,6 +33,9 @@ pub struct ProcessorMetrics {
     pub completeness_stored: IntGaugeVec,
     /// ...of them, neither: lost between Kafka and ClickHouse. Must stay 0.
     pub completeness_missing: IntGaugeVec,
+    /// Unix time the last completeness check of a source finished (the three gauges above are
+    /// that old; 0 before the first).
+    pub completeness_checked: IntGaugeVec,
     /// Unix time before which every stored event is in the rollups, by source.
     pub rollup_covered_until: IntGaugeVec,
     /// Unix time of the newest event time stored, by source.
@@ -114,6 +117,11 @@ impl ProcessorMetrics {
             "of them, neither stored nor dead-lettered (must stay 0)",
             &["source"],
         )?;
+        let completeness_checked = gauge(
+            "ioc_processor_completeness_checked_timestamp_seconds",
+            "unix time the last completeness check finished (the completeness gauges are that old)",
+            &["source"],
+        )?;
         let rollup_covered_until = gauge(
             "ioc_processor_rollup_covered_until_timestamp_seconds",
             "every event stored before this unix time is in the rollups",
@@ -124,7 +132,13 @@ impl ProcessorMetrics {
             "unix time of the newest event time stored (future ones excluded)",
             &["source"],
         )?;
-        for metric in [&consumer_lag, &completeness_acknowledged, &completeness_stored, &completeness_missing] {
+        for metric in [
+            &consumer_lag,
+            &completeness_acknowledged,
+            &completeness_stored,
+            &completeness_missing,
+            &completeness_checked,
+        ] {
             registry.register(Box::new(metric.clone()))?;
         }
         for metric in [&rollup_covered_until, &newest_event] {
@@ -139,6 +153,7 @@ impl ProcessorMetrics {
             completeness_acknowledged,
             completeness_stored,
             completeness_missing,
+            completeness_checked,
             rollup_covered_until,
             newest_event,
             registry,
@@ -174,6 +189,7 @@ impl ProcessorMetrics {
                 &self.completeness_acknowledged,
                 &self.completeness_stored,
                 &self.completeness_missing,
+                &self.completeness_checked,
                 &self.rollup_covered_until,
                 &self.newest_event,
             ] {

@@ -444,6 +444,39 @@ pub async fn metric(url: &str, metric: &str, labels: &[(&str, &str)]) -> Option<
     (!samples.is_empty()).then(|| samples.iter().sum())
 }
 
+/// The processor's completeness figures (acknowledged, stored, missing; summed over sources)
+/// from checks of every source that finished after `after` (unix seconds), waiting up to a
+/// minute for them; an error saying which source was not checked. A check that fails leaves the
+/// gauges at their old values: only its finish time tells a new figure from an old one.
+pub async fn completeness_checked_after(processor_url: &str, after: i64) -> Result<(f64, f64, f64), String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut unchecked = Vec::new();
+        for source in ioc_domain::Source::ALL {
+            let at = metric(
+                processor_url,
+                "ioc_processor_completeness_checked_timestamp_seconds",
+                &[("source", source.as_str())],
+            )
+            .await;
+            if at.is_none_or(|at| at <= after as f64) {
+                unchecked.push(format!("{source} (last check finished at {at:?})"));
+            }
+        }
+        if unchecked.is_empty() {
+            let figure = |name: &'static str| metric(processor_url, name, &[]);
+            let acknowledged = figure("ioc_processor_completeness_acknowledged_events").await.unwrap_or(f64::NAN);
+            let stored = figure("ioc_processor_completeness_stored_events").await.unwrap_or(f64::NAN);
+            let missing = figure("ioc_processor_completeness_missing_events").await.unwrap_or(f64::NAN);
+            return Ok((acknowledged, stored, missing));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("no completeness check finished after {after} for {}", unchecked.join(", ")));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Compares indicator values the API returned for `scope` with the expected ones; appends one
 /// line per difference. Breakdown entries are compared too (truth keys `id/key`).
 pub fn compare_values(

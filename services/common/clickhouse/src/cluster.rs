@@ -179,6 +179,12 @@ fn qualify(body: &str, database: &str) -> String {
 /// A materialized view's query with the sharded table it reads replaced by its local table;
 /// any other table is refused (its rows would not be on the shard the view writes to).
 fn qualify_local(body: &str, database: &str) -> Result<String, String> {
+    // Tables are found after `FROM ` and `JOIN `: one written in lower case would be missed and
+    // the view would read the Distributed table, so it is refused instead.
+    let upper = body.to_ascii_uppercase();
+    if ["FROM ", "JOIN "].iter().any(|word| upper.matches(word).count() != body.matches(word).count()) {
+        return Err(format!("write FROM and JOIN in capitals in a materialized view: {}", first_line(body)));
+    }
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     while let Some(at) = ["FROM ", "JOIN "].iter().filter_map(|word| rest.find(word).map(|i| i + word.len())).min() {
@@ -324,6 +330,8 @@ mod tests {
         assert!(rewrite(to_everywhere, "c", "d").expect_err("not sharded").contains("rollup_state"));
         let from_everywhere = "CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO edoc_offsets AS SELECT 1 FROM ref_units";
         assert!(rewrite(from_everywhere, "c", "d").expect_err("not sharded").contains("ref_units"));
+        let lower_case = "CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO edoc_offsets AS SELECT 1 from edoc_events";
+        assert!(rewrite(lower_case, "c", "d").expect_err("lower case").contains("capitals"));
         let without_target = "CREATE MATERIALIZED VIEW IF NOT EXISTS mv ENGINE = Log AS SELECT 1 FROM edoc_events";
         assert!(rewrite(without_target, "c", "d").expect_err("no TO").contains("TO <table>"));
     }

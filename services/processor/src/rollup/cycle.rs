@@ -241,8 +241,9 @@ async fn rebuild_months(
 const STAGING_PREFIX: &str = "measures_staging_";
 
 /// Drops the staging tables created more than `older_than` ago: a cycle drops its own whatever
-/// happens, but not when its process is killed or abandons it at shutdown, and no cycle runs
-/// for as long as the rollup task waits (an hour). Returns how many went. Staging tables belong
+/// happens, but not when its process is killed or abandons it at shutdown. Cycles take
+/// seconds; should another replica's cycle still use a table that old, that cycle fails and is
+/// run again, nothing else. Returns how many went. Staging tables belong
 /// to the node that holds them: on a cluster, this cleans the node the processor reaches.
 pub async fn drop_abandoned_staging(
     client: &clickhouse::Client,
