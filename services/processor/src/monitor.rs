@@ -99,7 +99,8 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
                             tracing::error!(%source, missing, acknowledged, stored, "consumed events missing from clickhouse");
                         }
                     }
-                    // Warned, not hidden: the gauges keep their last value until a check succeeds.
+                    // The gauges keep their last value; ..._checked_timestamp_seconds says how
+                    // old it is (alert IocCompletenessUnchecked).
                     Err(error) => {
                         tracing::warn!(%source, %error, "completeness check failed; the figure is stale until the next check succeeds")
                     }
