@@ -159,21 +159,34 @@ fn distributed(table: &str, cluster: &str, database: &str, key: &str) -> String 
     )
 }
 
-/// A view's query with every table it reads (`FROM t`, `JOIN t`) qualified with `database`.
-fn qualify(body: &str, database: &str) -> String {
+/// `body` with the name of each table it reads (the word after `FROM ` or `JOIN `; empty for a
+/// subquery) replaced by what `rename` makes of it.
+fn rename_read_tables<E>(body: &str, mut rename: impl FnMut(&str) -> Result<String, E>) -> Result<String, E> {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     while let Some(at) = ["FROM ", "JOIN "].iter().filter_map(|word| rest.find(word).map(|i| i + word.len())).min() {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
         let end = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
-        if end > 0 && placement(&rest[..end]).is_some() {
-            out.push_str(database);
-            out.push('.');
-        }
+        out.push_str(&rename(&rest[..end])?);
+        rest = &rest[end..];
     }
     out.push_str(rest);
-    out
+    Ok(out)
+}
+
+/// A view's query with every table it reads (`FROM t`, `JOIN t`) qualified with `database`.
+fn qualify(body: &str, database: &str) -> String {
+    let qualified = rename_read_tables(body, |table| {
+        Ok::<_, std::convert::Infallible>(match placement(table) {
+            Some(_) => format!("{database}.{table}"),
+            None => table.to_owned(),
+        })
+    });
+    match qualified {
+        Ok(text) => text,
+        Err(never) => match never {},
+    }
 }
 
 /// A materialized view's query with the sharded table it reads replaced by its local table;
@@ -185,21 +198,10 @@ fn qualify_local(body: &str, database: &str) -> Result<String, String> {
     if ["FROM ", "JOIN "].iter().any(|word| upper.matches(word).count() != body.matches(word).count()) {
         return Err(format!("write FROM and JOIN in capitals in a materialized view: {}", first_line(body)));
     }
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(at) = ["FROM ", "JOIN "].iter().filter_map(|word| rest.find(word).map(|i| i + word.len())).min() {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let end = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
-        let table = &rest[..end];
-        if !matches!(placement(table), Some(Placement::Sharded { .. })) {
-            return Err(format!("a materialized view may read only a sharded table in cluster mode, not {table:?}"));
-        }
-        out.push_str(&format!("{database}.{table}_local"));
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    rename_read_tables(body, |table| match placement(table) {
+        Some(Placement::Sharded { .. }) => Ok(format!("{database}.{table}_local")),
+        _ => Err(format!("a materialized view may read only a sharded table in cluster mode, not {table:?}")),
+    })
 }
 
 /// `text` without the leading `words` (any case, any whitespace between), if it starts with
