@@ -8,7 +8,9 @@
 //! rollups (0.5 s by default, against a 5 s rollup cycle). When the watcher cannot read
 //! ClickHouse it keeps nothing: it cannot tell whether the rollups moved. Concurrent requests for
 //! an answer not kept yet share one computation. Responses of cached routes carry
-//! `IOC-Covered-Until` (unix seconds): every event stored before it is in the answer.
+//! `IOC-Covered-Until` (unix seconds): every event stored before it is in the answer; and
+//! `IOC-Covered-Until-By-Source` (`edoc=…, portal=…, training=…`, an RFC 8941 dictionary): the
+//! same per source, since an event's effect waits for its own source's rollup only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,6 +29,9 @@ use crate::storage::Store;
 /// The response header telling how far the answer's data goes.
 pub const COVERED_UNTIL_HEADER: &str = "ioc-covered-until";
 
+/// The response header telling how far the answer's data of each source goes.
+pub const COVERED_UNTIL_BY_SOURCE_HEADER: &str = "ioc-covered-until-by-source";
+
 /// An answer as sent: only 200s are kept.
 #[derive(Clone)]
 struct Kept {
@@ -39,6 +44,8 @@ struct Kept {
 struct Generation {
     /// Each source's `covered_until`, in source order; `None` while unknown (nothing is kept).
     marks: Option<Vec<(String, u32)>>,
+    /// `marks` as the by-source header says them.
+    by_source: Option<HeaderValue>,
     answers: HashMap<String, Arc<OnceCell<Kept>>>,
     bytes: usize,
 }
@@ -48,6 +55,21 @@ impl Generation {
     fn covered_until(&self) -> Option<u32> {
         self.marks.as_ref().and_then(|marks| marks.iter().map(|(_, until)| *until).min())
     }
+
+    fn new(marks: Option<Vec<(String, u32)>>) -> Generation {
+        let by_source = marks.as_ref().and_then(|marks| {
+            let text: Vec<String> = marks.iter().map(|(source, until)| format!("{source}={until}")).collect();
+            // Source names are lowercase ASCII words; anything else is left out of the header.
+            HeaderValue::from_str(&text.join(", ")).ok()
+        });
+        Generation { marks, by_source, ..Generation::default() }
+    }
+}
+
+/// What a kept answer's response says about its coverage.
+struct Coverage {
+    until: u32,
+    by_source: Option<HeaderValue>,
 }
 
 /// Answers of the current rollup state.
@@ -72,18 +94,19 @@ impl AnswerCache {
     fn advance(&self, marks: Option<Vec<(String, u32)>>) {
         let mut generation = self.lock();
         if generation.marks != marks || marks.is_none() {
-            *generation = Generation { marks, ..Generation::default() };
+            *generation = Generation::new(marks);
             self.metrics.answer_cache_bytes.set(0);
         }
     }
 
     /// The cell of `key` in the current generation and the generation's coverage; `None` when
     /// answers cannot be kept now.
-    fn cell(&self, key: &str) -> Option<(Arc<OnceCell<Kept>>, u32)> {
+    fn cell(&self, key: &str) -> Option<(Arc<OnceCell<Kept>>, Coverage)> {
         let mut generation = self.lock();
-        let covered_until = generation.covered_until()?;
+        let until = generation.covered_until()?;
+        let by_source = generation.by_source.clone();
         let cell = generation.answers.entry(key.to_owned()).or_default().clone();
-        Some((cell, covered_until))
+        Some((cell, Coverage { until, by_source }))
     }
 
     /// Counts a computed answer's size; starts over when the cache is full.
@@ -92,7 +115,7 @@ impl AnswerCache {
         generation.bytes += bytes;
         if generation.bytes > self.max_bytes {
             let marks = generation.marks.take();
-            *generation = Generation { marks, ..Generation::default() };
+            *generation = Generation::new(marks);
         }
         self.metrics.answer_cache_bytes.set(i64::try_from(generation.bytes).unwrap_or(i64::MAX));
     }
@@ -130,7 +153,7 @@ pub async fn serve_kept(State(cache): State<Arc<AnswerCache>>, request: Request,
     // The local day is part of the key: a period left open ("to today") moves at midnight.
     let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
     let key = format!("{today} {}", request.uri());
-    let Some((cell, covered_until)) = cache.cell(&key) else {
+    let Some((cell, coverage)) = cache.cell(&key) else {
         cache.metrics.answer_cache.with_label_values(&["uncached"]).inc();
         return next.run(request).await;
     };
@@ -167,7 +190,10 @@ pub async fn serve_kept(State(cache): State<Arc<AnswerCache>>, request: Request,
             if let Some(content_type) = &kept.content_type {
                 response.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
             }
-            response.headers_mut().insert(COVERED_UNTIL_HEADER, HeaderValue::from(covered_until));
+            response.headers_mut().insert(COVERED_UNTIL_HEADER, HeaderValue::from(coverage.until));
+            if let Some(by_source) = coverage.by_source {
+                response.headers_mut().insert(COVERED_UNTIL_BY_SOURCE_HEADER, by_source);
+            }
             response
         }
         // Not a 200: sent as it is and not kept (the next asker computes it again). A waiter
@@ -194,8 +220,10 @@ mod tests {
         let cache = AnswerCache::new(100, ApiMetrics::new().expect("metrics"));
         assert!(cache.cell("k").is_none(), "nothing is kept before the rollups' state is known");
         cache.advance(marks(1_000));
-        let (cell, covered_until) = cache.cell("k").expect("kept");
-        assert_eq!(covered_until, 1_000, "the slowest source bounds what the answer covers");
+        let (cell, coverage) = cache.cell("k").expect("kept");
+        assert_eq!(coverage.until, 1_000, "the slowest source bounds what the answer covers");
+        let by_source = coverage.by_source.expect("by source");
+        assert_eq!(by_source.to_str().ok(), Some("edoc=1005, portal=1000, training=1009"), "each source's own");
         assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
         cache.account(6);
         cache.advance(marks(1_000));

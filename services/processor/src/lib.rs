@@ -76,7 +76,7 @@ pub async fn serve(
         clickhouse: config.clickhouse.client(),
         dead_letters: DeadLetters::new(config.kafka.producer()?, dead_letter_topic(&config.kafka.topic_prefix)),
         metrics: ProcessorMetrics::new().context("failed to register metrics")?,
-        inserts: rollup::RecentInserts::new(config.rollup_margin_seconds),
+        inserts: rollup::InsertsInFlight::new(),
         config,
     });
     context.metrics.start_at_zero(&context.config.sources);

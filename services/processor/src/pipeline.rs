@@ -42,7 +42,7 @@ pub struct PipelineContext {
     /// Metrics.
     pub metrics: ProcessorMetrics,
     /// Where each completed insert is reported to the rollup task (rollup/mod.rs).
-    pub inserts: crate::rollup::RecentInserts,
+    pub inserts: crate::rollup::InsertsInFlight,
 }
 
 /// A batch with fewer than `batch_max_rows / LIVE_SHARE` rows after the live wait is live
@@ -240,18 +240,17 @@ impl<T: SourceTable> SourcePipeline<T> {
         }
         let started = std::time::Instant::now();
         let started_at = std::time::SystemTime::now();
+        // Holds the rollup's cycles of this source behind the batch's rows until they are stored
+        // or given up, retries included (rollup/in_flight.rs).
+        let _under_way = self.context.inserts.begin(self.source);
         let mut retries = 0_u32;
         let max_backoff = Duration::from_millis(self.context.config.max_retry_backoff_ms);
         let mut backoff = Duration::from_millis(200);
         let mut paused = false;
         let outcome = loop {
-            let attempt_started = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
             let attempt = self.write_batch().await;
             let error = match attempt {
-                Ok(()) => {
-                    self.context.inserts.record(attempt_started);
-                    break Flushed::Stored;
-                }
+                Ok(()) => break Flushed::Stored,
                 Err(error) => error,
             };
             self.context.metrics.insert_failures.with_label_values(&[T::TABLE]).inc();

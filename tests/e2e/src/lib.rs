@@ -213,7 +213,6 @@ impl Pipeline {
             group_prefix: random_name("g"),
             batch_max_wait_ms: 300,
             rollup_interval_ms: 300,
-            rollup_margin_seconds: 1,
             monitor_interval_ms: 500,
             ..ProcessorConfig::default()
         };
@@ -298,9 +297,10 @@ impl Pipeline {
 
 /// Waits until the rollups (what the API reads) include every raw event stored so far, and the
 /// API at `api` answers from them, or panics after `timeout`: until each source has a rollup
-/// cycle that started after this call, i.e. `covered_until` (the cycle's start minus
-/// `rollup_margin_seconds`, 1 s in tests) is not before now, and the API's cached answers carry
-/// an `IOC-Covered-Until` not before now either (an API keeping no answers sends none).
+/// cycle that started after this call, i.e. `covered_until` (the cycle's start, less what its
+/// inserts under way and `rollup_margin_seconds`, 0 here as by default, hold back) is after the
+/// current second, and the API's cached answers carry an `IOC-Covered-Until` after it
+/// either (an API keeping no answers sends none).
 pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout: Duration) {
     let client = clickhouse.client();
     let number = |sql: String| {
@@ -314,7 +314,8 @@ pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout:
             let covered =
                 number(format!("SELECT toUInt32(max(covered_until)) FROM rollup_state WHERE source = '{source}'"))
                     .await;
-            if covered >= now {
+            // After, not at: a cycle that started earlier in this same second covers it too.
+            if covered > now {
                 break;
             }
             assert!(started.elapsed() < timeout, "{source} rollup covers {covered}, waiting for {now}");
@@ -329,7 +330,7 @@ pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout:
             .get(ioc_api::answer_cache::COVERED_UNTIL_HEADER)
             .map(|value| value.to_str().ok().and_then(|text| text.parse::<u32>().ok()).expect("a unix time"));
         match covered {
-            Some(covered) if covered < now => {
+            Some(covered) if covered <= now => {
                 assert!(
                     started.elapsed() < timeout,
                     "the API answers from rollups covering {covered}, waiting for {now}"

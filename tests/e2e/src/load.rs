@@ -6,16 +6,23 @@ use ioc_processor::transform::{EdocTable, KafkaPosition, PortalTable, SourceTabl
 
 /// Inserts `events` into their source's raw table, one INSERT per source.
 pub async fn insert_events(client: &clickhouse::Client, events: &[Event]) -> anyhow::Result<()> {
-    insert::<PortalTable>(client, events.iter().filter(|e| e.source == Source::Portal)).await?;
-    insert::<EdocTable>(client, events.iter().filter(|e| e.source == Source::Edoc)).await?;
-    insert::<TrainingTable>(client, events.iter().filter(|e| e.source == Source::Training)).await
+    insert_events_into(client, events, "").await
+}
+
+/// `insert_events`, into tables named like the raw tables with `suffix` after the name (copies
+/// of them a test made).
+pub async fn insert_events_into(client: &clickhouse::Client, events: &[Event], suffix: &str) -> anyhow::Result<()> {
+    insert::<PortalTable>(client, events.iter().filter(|e| e.source == Source::Portal), suffix).await?;
+    insert::<EdocTable>(client, events.iter().filter(|e| e.source == Source::Edoc), suffix).await?;
+    insert::<TrainingTable>(client, events.iter().filter(|e| e.source == Source::Training), suffix).await
 }
 
 async fn insert<'a, T: SourceTable>(
     client: &clickhouse::Client,
     events: impl Iterator<Item = &'a Event>,
+    suffix: &str,
 ) -> anyhow::Result<()> {
-    let mut insert = client.insert::<T::Row>(T::TABLE).await?;
+    let mut insert = client.insert::<T::Row>(&format!("{}{suffix}", T::TABLE)).await?;
     for event in events {
         insert.write(&T::row(event, KafkaPosition::default())?).await?;
     }

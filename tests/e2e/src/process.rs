@@ -56,7 +56,6 @@ pub fn processor_env(
         ("IOC_PROCESSOR__CLICKHOUSE__DATABASE".to_owned(), clickhouse.database.clone()),
         ("IOC_PROCESSOR__GROUP_PREFIX".to_owned(), crate::random_name("g")),
         ("IOC_PROCESSOR__ROLLUP_INTERVAL_MS".to_owned(), "300".to_owned()),
-        ("IOC_PROCESSOR__ROLLUP_MARGIN_SECONDS".to_owned(), "1".to_owned()),
     ]);
     env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     env

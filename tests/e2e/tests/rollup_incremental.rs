@@ -7,15 +7,23 @@
 //! look-back, which those reach only when a cycle's events straddle months, and the cheaper
 //! form of the measures queries used when only the latest months are recomputed
 //! (`rollup::Span`).
+//!
+//! The last two check what a cycle may cover while inserts are under way (rollup/in_flight.rs):
+//! rows that ClickHouse dated before a cycle but that became visible after it must reach the
+//! next one, and the processor's writers must hold their source's cycles back while a batch is
+//! not yet stored.
 
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
 use ioc_domain::{Event, Source};
-use ioc_processor::rollup::{drop_abandoned_staging, refresh_source, refresh_source_in, Span};
+use ioc_e2e::process::ServiceProcess;
+use ioc_processor::rollup::{drop_abandoned_staging, refresh_source, refresh_source_in, InsertsInFlight, Span};
 use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
 use rand::SeedableRng;
+
+const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
 
 /// Every row of both measure tables, as text, in a fixed order.
 async fn measures(clickhouse: &ioc_clickhouse::ClickHouseConfig) -> Vec<String> {
@@ -118,7 +126,9 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
     let incremental = measures(&clickhouse).await;
 
     for source in Source::ALL {
-        refresh_source_in(&client, source, 0, 0, Some(Span::History)).await.expect("recomputation");
+        refresh_source_in(&client, source, 0, 0, &InsertsInFlight::new(), Some(Span::History))
+            .await
+            .expect("recomputation");
     }
     let recomputed = measures(&clickhouse).await;
     drop_database(&clickhouse).await;
@@ -132,6 +142,173 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
         assert!(newest_days.count() > 0, "no {source} measure in the newest days");
     }
     assert_same(&recomputed, &incremental);
+}
+
+/// An insert under way while a cycle runs: its rows are dated (`inserted_at`) when ClickHouse
+/// starts taking it and become visible only when it ends, after the cycle (a slow replica's
+/// quorum, a distributed insert). The cycle must not cover past that date, so the next one takes
+/// the rows in: the measures then equal a recomputation. Made here by inserting the rows into
+/// copies of the raw tables and moving them in afterwards with the date the insert began.
+#[tokio::test]
+async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_inflight_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
+    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(922);
+    let scenario = Scenario { start: today - chrono::Days::new(20), days: 20, scale: 0.03 };
+    let (events, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+    // Every third event is in the slow insert: dossiers, documents and learners get some of
+    // their events from each insert.
+    let (mut slow, mut first) = (Vec::new(), Vec::new());
+    for (index, event) in events.into_iter().enumerate() {
+        if index % 3 == 0 {
+            slow.push(event)
+        } else {
+            first.push(event)
+        }
+    }
+    for source in Source::ALL {
+        assert!(slow.iter().any(|e| e.source == source), "no slow {source} event");
+        let table = source.events_table();
+        client.query(&format!("CREATE TABLE {table}_slow AS {table}")).execute().await.expect("copy");
+    }
+    ioc_e2e::load::insert_events(&client, &first).await.expect("first events stored");
+    let inserts = InsertsInFlight::new();
+    let mut since = Vec::new();
+    for source in Source::ALL {
+        since.push(refresh_source_in(&client, source, 0, 0, &inserts, None).await.expect("first cycle").covered_until);
+    }
+
+    // The slow insert of each source begins: ClickHouse dates its rows now.
+    let under_way: Vec<_> = Source::ALL.iter().map(|source| inserts.begin(*source)).collect();
+    let dated: u32 = client.query("SELECT toUInt32(now())").fetch_one().await.expect("now");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for (index, source) in Source::ALL.into_iter().enumerate() {
+        let outcome = refresh_source_in(&client, source, since[index], 0, &inserts, None).await.expect("cycle");
+        assert!(
+            outcome.covered_until <= dated,
+            "{source}: covered until {}, past the rows dated {dated}",
+            outcome.covered_until
+        );
+        since[index] = outcome.covered_until;
+    }
+    // It ends: its rows become visible, with the date it began.
+    ioc_e2e::load::insert_events_into(&client, &slow, "_slow").await.expect("slow events staged");
+    for source in Source::ALL {
+        move_in_dated(&client, source.events_table(), dated).await;
+    }
+    drop(under_way);
+    for (index, source) in Source::ALL.into_iter().enumerate() {
+        let outcome = refresh_source_in(&client, source, since[index], 0, &inserts, None).await.expect("next cycle");
+        assert!(
+            outcome.covered_until > dated,
+            "{source}: nothing under way, yet covered until {}",
+            outcome.covered_until
+        );
+    }
+    let incremental = measures(&clickhouse).await;
+
+    for source in Source::ALL {
+        refresh_source(&client, source, 0, 0).await.expect("recomputation");
+    }
+    let recomputed = measures(&clickhouse).await;
+    drop_database(&clickhouse).await;
+    assert!(recomputed.len() > 100, "too few measures to tell: {}", recomputed.len());
+    assert_same(&recomputed, &incremental);
+}
+
+/// Moves the rows of `{table}_slow` into `table` with `inserted_at` = `dated`.
+async fn move_in_dated(client: &clickhouse::Client, table: &str, dated: u32) {
+    let columns: Vec<String> = client
+        .query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ? \
+             AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')",
+        )
+        .bind(table)
+        .fetch_all()
+        .await
+        .expect("columns");
+    assert!(columns.iter().any(|c| c == "inserted_at"), "{table} has no inserted_at");
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| if c == "inserted_at" { format!("toDateTime({dated}) AS inserted_at") } else { c.clone() })
+        .collect();
+    let sql = format!("INSERT INTO {table} ({}) SELECT {} FROM {table}_slow", columns.join(", "), values.join(", "));
+    client.query(&sql).execute().await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The processor's writers hold their source's rollup cycles back while a batch is not stored:
+/// a view on the portal's raw table that refuses every insert keeps the processor retrying one
+/// batch (its rows are in the table, the insert fails after them); meanwhile the portal's
+/// `covered_until` must stay at or before the batch's first attempt, and the other sources' move
+/// on. Once the view is dropped, the batch is stored and the portal's cycles move on too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_not_yet_stored_holds_its_source_s_cycles_back() {
+    let (kafka, clickhouse) = ioc_e2e::fresh_stack("rif", "ioc_inflight_").await;
+    let client = clickhouse.client();
+    client
+        .query(&format!(
+            "CREATE MATERIALIZED VIEW refuse_portal ENGINE = Memory AS SELECT throwIf(length(event_id) > 0) AS refused FROM {}",
+            Source::Portal.events_table()
+        ))
+        .execute()
+        .await
+        .expect("refusing view");
+    let keys = ioc_e2e::random_keys();
+    let mut processor = ServiceProcess::processor("processor-inflight", &kafka, &clickhouse, &[]).await;
+    let mut ingest = ServiceProcess::ingest("ingest-inflight", &kafka, &keys, &[]).await;
+    let covered = |source: Source| {
+        let url = processor.url.clone();
+        async move {
+            ioc_e2e::metric(
+                &url,
+                "ioc_processor_rollup_covered_until_timestamp_seconds",
+                &[("source", source.as_str())],
+            )
+            .await
+            .unwrap_or(0.0)
+        }
+    };
+    let now = || {
+        let client = client.clone();
+        async move { client.query("SELECT toUInt32(now())").fetch_one::<u32>().await.expect("now") }
+    };
+    let event = EXAMPLE.replace('\n', "");
+    let response = ioc_e2e::post_ndjson(&ingest.url, Source::Portal, &keys[&Source::Portal], event).await;
+    assert_eq!(response.status(), 200);
+    // The batch reaches ClickHouse, which refuses it again and again; its first attempt began
+    // at `tried` or before.
+    let failures = || ioc_e2e::metric(&processor.url, "ioc_processor_insert_failures_total", &[]);
+    let started = std::time::Instant::now();
+    while failures().await.unwrap_or(0.0) < 1.0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the processor never tried the batch");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tried = now().await;
+    // Long enough for cycles not held back to cover two seconds past it.
+    while now().await < tried + 3 || failures().await.unwrap_or(0.0) < 3.0 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let held = covered(Source::Portal).await;
+    let other = covered(Source::Edoc).await;
+    assert!(
+        held > 0.0 && held <= f64::from(tried),
+        "the portal's cycles covered {held}, past its batch tried at {tried}"
+    );
+    assert!(other > f64::from(tried) + 1.0, "the e-documents' cycles stopped at {other} with the portal's batch");
+
+    client.query("DROP TABLE refuse_portal").execute().await.expect("view dropped");
+    let started = std::time::Instant::now();
+    while covered(Source::Portal).await <= f64::from(tried) + 1.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the portal's cycles stayed held after the batch was stored"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ingest.terminate(Duration::from_secs(20)).await;
+    processor.terminate(Duration::from_secs(20)).await;
 }
 
 /// A cycle killed midway leaves its staging tables; the next start drops those older than the

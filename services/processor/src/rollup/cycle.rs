@@ -7,6 +7,8 @@ use clickhouse::Row;
 use ioc_domain::Source;
 use serde::Deserialize;
 
+use super::in_flight::{covered_until, InsertsInFlight};
+
 const DOSSIER_FACTS: &str = include_str!("dossier_facts.sql");
 const PORTAL_MEASURES: &str = include_str!("portal_measures.sql");
 const EDOC_MEASURES: &str = include_str!("edoc_measures.sql");
@@ -148,30 +150,34 @@ fn measures_sql(source: Source) -> &'static str {
 }
 
 /// Brings `source`'s rollups up to date with every event inserted since `since` (unix seconds;
-/// 0 recomputes everything). `margin_seconds` covers inserts that became visible some time after
-/// their `inserted_at`.
+/// 0 recomputes everything), for a caller with no insert of its own under way.
+/// `margin_seconds` is how far the clocks of the ClickHouse nodes rows are inserted through may
+/// be behind the one the cycle asks (in_flight.rs).
 pub async fn refresh_source(
     client: &clickhouse::Client,
     source: Source,
     since: u32,
     margin_seconds: u32,
 ) -> Result<Outcome, clickhouse::error::Error> {
-    refresh_source_in(client, source, since, margin_seconds, None).await
+    refresh_source_in(client, source, since, margin_seconds, &InsertsInFlight::new(), None).await
 }
 
-/// `refresh_source`, with the form of the measures queries forced to `span` when given, as the
-/// tests comparing both forms need (the rollup task lets the cycle choose).
+/// `refresh_source`, covering no further than the inserts of this process still under way in
+/// `inserts` allow, with the form of the measures queries forced to `span` when given (the
+/// tests comparing both forms need it; the rollup task lets the cycle choose).
 pub async fn refresh_source_in(
     client: &clickhouse::Client,
     source: Source,
     since: u32,
     margin_seconds: u32,
+    inserts: &InsertsInFlight,
     span: Option<Span>,
 ) -> Result<Outcome, clickhouse::error::Error> {
     let clock = std::time::Instant::now();
     let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
     let started: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
-    let covered_until = started.saturating_sub(margin_seconds);
+    // Read after the answer: an insert beginning later dates its rows at `started` or after.
+    let covered_until = covered_until(started, std::time::Instant::now(), inserts.oldest(source), margin_seconds);
     let mut query = client.query(touched_sql(source));
     if source == Source::Portal {
         query = query.bind(wait);

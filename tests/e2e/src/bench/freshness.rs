@@ -1,8 +1,10 @@
 //! How old the indicators are: one probe event (a `canary.probe`, never counted in any
 //! indicator) sent to ingest, timed from ingest's acknowledgement until `GET /v1/kpis` answers
 //! with rollups that include it. The API stamps each kept answer with the instant before which
-//! every stored event is in the rollups (`ioc-covered-until`); the probe is in once that instant
-//! passes the second ClickHouse stored the probe in (`inserted_at`).
+//! every stored event of each source is in the rollups (`ioc-covered-until-by-source`); the
+//! probe is in once its source's instant passes the second ClickHouse stored the probe in
+//! (`inserted_at`). Also timed: until every source's instant (`ioc-covered-until`) passes it,
+//! the moment from which the answer as a whole is that recent.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,8 @@ pub struct ProbeTimes {
     pub stored: Duration,
     /// Until `GET /v1/kpis` answers with rollups that include it.
     pub in_kpis: Duration,
+    /// Until `GET /v1/kpis` answers with every source's rollups covering its second.
+    pub all_sources: Duration,
 }
 
 /// Sends one probe for `source` and waits (up to `deadline`) until the KPIs include it.
@@ -50,6 +54,7 @@ pub async fn probe(
         source.events_table()
     );
     let mut stored: Option<(u32, Duration)> = None;
+    let mut in_kpis: Option<Duration> = None;
     let mut last = String::from("nothing yet");
     while acknowledged.elapsed() < deadline {
         if stored.is_none() {
@@ -64,17 +69,20 @@ pub async fn probe(
         }
         if let Some((inserted_at, stored_after)) = stored {
             let response = http.get(&kpis).send().await?;
-            let covered = response
-                .headers()
-                .get(ioc_api::answer_cache::COVERED_UNTIL_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u32>().ok());
-            match covered {
-                Some(covered) if covered > inserted_at => {
-                    return Ok(ProbeTimes { stored: stored_after, in_kpis: acknowledged.elapsed() });
-                }
-                covered => last = format!("stored at {inserted_at}, KPIs cover until {covered:?}"),
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let all = header(ioc_api::answer_cache::COVERED_UNTIL_HEADER).and_then(|v| v.parse::<u32>().ok());
+            let own = header(ioc_api::answer_cache::COVERED_UNTIL_BY_SOURCE_HEADER).and_then(|marks| {
+                marks
+                    .split(", ")
+                    .find_map(|pair| pair.strip_prefix(source.as_str())?.strip_prefix('=')?.parse::<u32>().ok())
+            });
+            if in_kpis.is_none() && own.is_some_and(|own| own > inserted_at) {
+                in_kpis = Some(acknowledged.elapsed());
             }
+            if let (Some(in_kpis), Some(true)) = (in_kpis, all.map(|all| all > inserted_at)) {
+                return Ok(ProbeTimes { stored: stored_after, in_kpis, all_sources: acknowledged.elapsed() });
+            }
+            last = format!("stored at {inserted_at}, KPIs cover its source until {own:?}, every source until {all:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -174,8 +174,10 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(!times.is_empty(), "no probe arrived: {failures:?}");
     let mut in_kpis: Vec<Duration> = times.iter().map(|t| t.in_kpis).collect();
     let mut stored: Vec<Duration> = times.iter().map(|t| t.stored).collect();
+    let mut all_sources: Vec<Duration> = times.iter().map(|t| t.all_sources).collect();
     in_kpis.sort();
     stored.sort();
+    all_sources.sort();
     let cycles = cycles_after.1 - cycles_before.1;
     let mean_cycle = (cycles_after.0 - cycles_before.0) / cycles.max(1.0) * 1000.0;
     let setting = format!(
@@ -194,10 +196,14 @@ async fn main() -> anyhow::Result<()> {
             milliseconds_at(&in_kpis, 0.99),
             "pipeline <= 5000",
             format!(
-                "p50 {:.0} ms; acknowledged to stored in ClickHouse: p50 {:.0} ms, p99 {:.0} ms; {} probes failed; {setting}",
+                "p50 {:.0} ms (in: its own source's rollups cover the second it was stored in); acknowledged to \
+                 stored in ClickHouse: p50 {:.0} ms, p99 {:.0} ms; until every source's rollups cover it (the answer \
+                 as a whole that recent): p50 {:.0} ms, p99 {:.0} ms; {} probes failed; {setting}",
                 milliseconds_at(&in_kpis, 0.5),
                 milliseconds_at(&stored, 0.5),
                 milliseconds_at(&stored, 0.99),
+                milliseconds_at(&all_sources, 0.5),
+                milliseconds_at(&all_sources, 0.99),
                 failures.len()
             ),
         ),
@@ -226,6 +232,10 @@ async fn main() -> anyhow::Result<()> {
                 svg::Series {
                     name: "in GET /v1/kpis".into(),
                     points: timeline.iter().map(|(at, t)| (seconds(*at), seconds(t.in_kpis))).collect(),
+                },
+                svg::Series {
+                    name: "every source's rollups past it".into(),
+                    points: timeline.iter().map(|(at, t)| (seconds(*at), seconds(t.all_sources))).collect(),
                 },
                 svg::Series {
                     name: "stored".into(),
