@@ -58,7 +58,7 @@ impl DeadLetterReason {
 /// Decodes `payload` and checks it belongs to `source`.
 pub fn decode(payload: Option<&[u8]>, source: Source) -> Result<Event, DecodeError> {
     let payload = payload.ok_or(DecodeError::NoPayload)?;
-    let event: Event = serde_json::from_slice(payload).map_err(|error| DecodeError::Undecodable(error.to_string()))?;
+    let event = Event::from_json_slice(payload).map_err(|error| DecodeError::Undecodable(error.to_string()))?;
     if !event.body.belongs_to(source) || event.source != source {
         return Err(DecodeError::WrongTopic {
             event_id: event.event_id.to_string(),

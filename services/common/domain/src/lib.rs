@@ -8,6 +8,7 @@
 
 mod contract;
 mod event;
+mod event_json;
 pub mod indicators;
 pub mod measures;
 pub mod rules;
