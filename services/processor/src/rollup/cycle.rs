@@ -94,9 +94,14 @@ pub fn for_span(sql: &str, span: Span) -> String {
 struct Touched {
     events: u64,
     earliest: u32,
+    /// The time of the oldest event of those entities (unix seconds).
+    oldest: u32,
 }
 
-/// The earliest instant touched by the entities that got an event inserted at or after `since`.
+/// The earliest instant touched by the entities that got an event inserted at or after `since`
+/// and before `covered_until`: every such row was visible when the cycle began (in_flight.rs),
+/// so this query and the facts query see the same entities. Rows inserted later are the next
+/// cycle's.
 fn touched_sql(source: Source) -> &'static str {
     match source {
         // A dossier's measures are dated on its opening (its reception, or the go-live
@@ -106,11 +111,12 @@ fn touched_sql(source: Source) -> &'static str {
         // that can change, before and after the new events. Supplement requests and resumes
         // date nothing themselves, and can be old (a request still waiting at go-live is sent
         // at its own time), so a cycle touching the backlog need not recompute the months
-        // before go-live. Parameters: the waiting time in seconds, then `since`. u32::MAX:
-        // nothing to recompute.
+        // before go-live. Parameters: the waiting time in seconds, then `since` and
+        // `covered_until`. u32::MAX: nothing to recompute.
         Source::Portal => {
-            "SELECT toUInt64(sum(events)) AS events, toUInt32(min(earliest)) AS earliest FROM ( \
-                SELECT count() AS events, \
+            "SELECT toUInt64(sum(events)) AS events, toUInt32(min(earliest)) AS earliest, \
+                    toUInt32(min(oldest)) AS oldest FROM ( \
+                SELECT count() AS events, min(occurred_at) AS oldest, \
                        least(if(countIf(type NOT IN ('dossier.supplement_requested', 'dossier.resumed')) > 0, \
                                 toUInt64(minIf(occurred_at, type NOT IN ('dossier.supplement_requested', 'dossier.resumed'))), \
                                 toUInt64(4294967295)), \
@@ -118,14 +124,17 @@ fn touched_sql(source: Source) -> &'static str {
                                 toUInt64(minIf(occurred_at, type = 'dossier.supplement_requested')) + ?, \
                                 toUInt64(4294967295))) AS earliest \
                 FROM portal_events \
-                WHERE dossier_id IN (SELECT dossier_id FROM portal_events WHERE inserted_at >= toDateTime(?)) \
+                WHERE dossier_id IN (SELECT dossier_id FROM portal_events \
+                                     WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?)) \
                 GROUP BY dossier_id)"
         }
         // A document or work record is known by its unit and its number.
         Source::Edoc => {
-            "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest FROM edoc_events \
+            "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest, \
+                    toUInt32(min(occurred_at)) AS oldest FROM edoc_events \
              WHERE (unit_code, concat(document_id, record_id)) IN \
-                   (SELECT unit_code, concat(document_id, record_id) FROM edoc_events WHERE inserted_at >= toDateTime(?))"
+                   (SELECT unit_code, concat(document_id, record_id) FROM edoc_events \
+                    WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?))"
         }
         // Every training measure is dated on the first event of its kind (a learner's first
         // certificate or confirmation, a household's first certificate, a class held): an event
@@ -135,8 +144,9 @@ fn touched_sql(source: Source) -> &'static str {
         // event, as before, recomputed every month since the first certificate in every cycle
         // once households recur: ops/bench measured the cycle at 2.5 s with a year loaded.)
         Source::Training => {
-            "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest FROM training_events \
-             WHERE inserted_at >= toDateTime(?)"
+            "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest, \
+                    toUInt32(min(occurred_at)) AS oldest FROM training_events \
+             WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?)"
         }
     }
 }
@@ -182,7 +192,7 @@ pub async fn refresh_source_in(
     if source == Source::Portal {
         query = query.bind(wait);
     }
-    let touched: Touched = query.bind(since).fetch_one().await?;
+    let touched: Touched = query.bind(since).bind(covered_until).fetch_one().await?;
     // When each step ended (the skipped ones end where the one before did).
     let touched_at = clock.elapsed();
     let (mut facts_at, mut measures_at) = (touched_at, touched_at);
@@ -190,7 +200,8 @@ pub async fn refresh_source_in(
     if touched.events > 0 && touched.earliest != u32::MAX {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
-            client.query(DOSSIER_FACTS).bind(next_version()).bind(wait).bind(wait).bind(since).execute().await?;
+            let facts = client.query(DOSSIER_FACTS).bind(next_version()).bind(wait).bind(wait);
+            facts.bind(since).bind(covered_until).bind(touched.oldest).execute().await?;
         }
         facts_at = clock.elapsed();
         let span = span.unwrap_or_else(|| Span::of(first_month, month_start(started)));
