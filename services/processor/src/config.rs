@@ -83,8 +83,9 @@ impl Default for ProcessorConfig {
             migrations_dir: None,
             reference_dir: None,
             rollup_enabled: true,
-            // A leader's screen lags the events by about the margin plus a cycle or two
-            // (BENCHMARKS.md); an idle cycle costs ClickHouse about 0.15 s with a year loaded.
+            // A leader's screen lags an event by up to a round of the sources' cycles plus its
+            // own source's cycle (BENCHMARKS.md); an idle cycle costs ClickHouse about 0.15 s
+            // with a year loaded.
             rollup_interval_ms: 1_000,
             // One server by default (values-production.yaml sets 1 for the cluster).
             rollup_margin_seconds: 0,
