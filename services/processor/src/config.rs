@@ -47,14 +47,20 @@ pub struct ProcessorConfig {
     /// files embedded in the binary.
     pub reference_dir: Option<PathBuf>,
     /// Whether this instance keeps the rollups (pre-aggregated indicators) up to date. Safe to
-    /// run in several replicas (each cycle is idempotent), but one is enough.
+    /// run in several replicas (each cycle is idempotent). Each one holds its cycles back for
+    /// its own inserts under way only (rollup/in_flight.rs): a processor that writes without
+    /// running the rollup needs `rollup_margin_seconds` on the ones that do to cover its inserts'
+    /// durations.
     pub rollup_enabled: bool,
     /// Pause between two rollup cycles.
     pub rollup_interval_ms: u64,
     /// How far the clocks of the ClickHouse nodes rows are inserted through may be behind the
     /// node a rollup cycle asks for the time. A cycle covers no further than this process's
-    /// inserts under way allow (rollup/in_flight.rs), so the margin is about clocks only: 0
-    /// with one ClickHouse server, 1 on a cluster whose nodes keep time with NTP.
+    /// inserts under way allow (rollup/in_flight.rs), so the margin is about clocks: 0 with one
+    /// ClickHouse server, 1 on a cluster whose nodes keep time with NTP. Add to it: the
+    /// replication lag accepted when `clickhouse.insert_quorum` is below the replicas of a shard
+    /// (a cycle may read a replica the rows have not reached), and a step back of ClickHouse's
+    /// clock (rows dated before a cycle already passed), if either can happen.
     pub rollup_margin_seconds: u32,
     /// How often consumer lag is read from the broker (completeness is checked every fourth
     /// time; monitor.rs). 0 turns both off.

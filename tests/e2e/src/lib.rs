@@ -314,7 +314,8 @@ pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout:
             let covered =
                 number(format!("SELECT toUInt32(max(covered_until)) FROM rollup_state WHERE source = '{source}'"))
                     .await;
-            // After, not at: a cycle that started earlier in this same second covers it too.
+            // After, not at: a mark equal to this second may come from a cycle that started
+            // earlier in it, before rows stored since then.
             if covered > now {
                 break;
             }

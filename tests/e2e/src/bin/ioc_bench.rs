@@ -178,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 for source in Source::ALL {
                     let now = chrono::Utc::now().timestamp() as u32;
-                    if let Err(error) = ioc_processor::rollup::refresh_source(&client, source, now, 1).await {
+                    if let Err(error) = ioc_processor::rollup::refresh_source(&client, source, now, 0).await {
                         eprintln!("rollup cycle failed: {error}");
                     }
                 }

@@ -41,7 +41,8 @@ struct Cli {
     /// The processor's rollup interval (default: its configuration's default).
     #[arg(long)]
     rollup_interval_ms: Option<u64>,
-    /// The processor's rollup look-back margin (default: its configuration's default).
+    /// The processor's rollup margin, which holds each cycle's `covered_until` that many seconds
+    /// before its start (default: its configuration's default, 0).
     #[arg(long)]
     rollup_margin_seconds: Option<u32>,
     /// Name of the freshness figure in the results (another name keeps a run with other

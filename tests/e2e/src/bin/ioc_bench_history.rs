@@ -7,8 +7,8 @@
 //! a few slices of live traffic (the live weeks' latest events, held back from the first load, in
 //! time order) are inserted one at a time, and one incremental cycle per source that takes in
 //! only that slice is timed. A slice is what one cycle takes in under the freshness run's load:
-//! 10,000 events, five seconds of 2,000 events/s (a round of the three sources' cycles, about
-//! 3 s, plus the 2 s look-back margin). Events go straight into the raw tables (ioc_e2e::load),
+//! 10,000 events, five seconds of 2,000 events/s (a round of the three sources' cycles with
+//! 15 months loaded, about 5 s). Events go straight into the raw tables (ioc_e2e::load),
 //! as ioc_bench loads its year.
 
 use std::path::PathBuf;
