@@ -66,6 +66,18 @@ impl Generation {
     }
 }
 
+/// The marks an `IOC-Covered-Until-By-Source` value says (`source=unix seconds` pairs, in its
+/// order), as `Generation::new` writes them; `None` for a value not of that form.
+pub fn parse_covered_until_by_source(value: &str) -> Option<Vec<(String, u32)>> {
+    value
+        .split(", ")
+        .map(|pair| {
+            let (source, until) = pair.split_once('=')?;
+            Some((source.to_owned(), until.parse().ok()?))
+        })
+        .collect()
+}
+
 /// What a kept answer's response says about its coverage.
 struct Coverage {
     until: u32,
@@ -224,6 +236,8 @@ mod tests {
         assert_eq!(coverage.until, 1_000, "the slowest source bounds what the answer covers");
         let by_source = coverage.by_source.expect("by source");
         assert_eq!(by_source.to_str().ok(), Some("edoc=1005, portal=1000, training=1009"), "each source's own");
+        assert_eq!(by_source.to_str().ok().and_then(parse_covered_until_by_source), marks(1_000), "read back");
+        assert_eq!(parse_covered_until_by_source("edoc=1005, portal"), None, "not a mark");
         assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
         cache.account(6);
         cache.advance(marks(1_000));

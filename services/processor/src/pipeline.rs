@@ -41,7 +41,8 @@ pub struct PipelineContext {
     pub dead_letters: DeadLetters,
     /// Metrics.
     pub metrics: ProcessorMetrics,
-    /// Where each completed insert is reported to the rollup task (rollup/mod.rs).
+    /// Where the writers register their inserts under way for the rollup task
+    /// (rollup/in_flight.rs).
     pub inserts: crate::rollup::InsertsInFlight,
 }
 

@@ -299,8 +299,8 @@ impl Pipeline {
 /// API at `api` answers from them, or panics after `timeout`: until each source has a rollup
 /// cycle that started after this call, i.e. `covered_until` (the cycle's start, less what its
 /// inserts under way and `rollup_margin_seconds`, 0 here as by default, hold back) is after the
-/// current second, and the API's cached answers carry an `IOC-Covered-Until` after it
-/// either (an API keeping no answers sends none).
+/// current second, and the API's cached answers carry an `IOC-Covered-Until` after it too (an
+/// API keeping no answers sends none).
 pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout: Duration) {
     let client = clickhouse.client();
     let number = |sql: String| {

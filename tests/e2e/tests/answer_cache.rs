@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use ioc_api::answer_cache::{COVERED_UNTIL_BY_SOURCE_HEADER, COVERED_UNTIL_HEADER};
+use ioc_api::answer_cache::{parse_covered_until_by_source, COVERED_UNTIL_BY_SOURCE_HEADER, COVERED_UNTIL_HEADER};
 use ioc_e2e::{repo_root, Pipeline};
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Faults, Scenario, Sender};
@@ -34,15 +34,7 @@ async fn kept_answers_are_reused_until_the_rollups_advance() {
         if let Some(covered) = &covered {
             // Each source's own mark; the answer as a whole covers what the slowest one does.
             let by_source = response.headers().get(COVERED_UNTIL_BY_SOURCE_HEADER).expect("by source");
-            let marks: Vec<(String, u32)> = by_source
-                .to_str()
-                .expect("text")
-                .split(", ")
-                .map(|pair| {
-                    let (source, until) = pair.split_once('=').expect("source=until");
-                    (source.to_owned(), until.parse().expect("unix seconds"))
-                })
-                .collect();
+            let marks = parse_covered_until_by_source(by_source.to_str().expect("text")).expect("source=until pairs");
             let sources: Vec<&str> = marks.iter().map(|(source, _)| source.as_str()).collect();
             assert_eq!(sources, ["edoc", "portal", "training"]);
             let slowest = marks.iter().map(|(_, until)| *until).min().expect("marks");

@@ -1,9 +1,10 @@
 //! Decoding an event from JSON bytes for the processor, which decodes every message. The derived
 //! `Deserialize` of [`Event`] flattens the `type`-tagged body into the envelope, so serde copies
-//! every field of the object into an owned buffer, twice, before the body's struct reads them:
-//! with the allocator that cost, that was about a third of the processor's own CPU (perf, issue
-//! 12). Here the envelope (with the type) and then the body's struct are each read straight
-//! from the bytes, skipping the other's fields without copying them.
+//! every field of the object into an owned buffer, twice, before the body's struct reads them
+//! (perf put JSON decoding and the allocator behind it at about a third of the processor's own
+//! CPU, issue 12). Here the envelope (with the type) and then the body's struct are each read
+//! straight from the bytes, skipping the other's fields without copying them: about 5 % of the
+//! processor's CPU side by side; the RFC 3339 parser below saved most of the rest of its tenth.
 
 use std::borrow::Cow;
 

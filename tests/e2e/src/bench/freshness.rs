@@ -71,11 +71,10 @@ pub async fn probe(
             let response = http.get(&kpis).send().await?;
             let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let all = header(ioc_api::answer_cache::COVERED_UNTIL_HEADER).and_then(|v| v.parse::<u32>().ok());
-            let own = header(ioc_api::answer_cache::COVERED_UNTIL_BY_SOURCE_HEADER).and_then(|marks| {
-                marks
-                    .split(", ")
-                    .find_map(|pair| pair.strip_prefix(source.as_str())?.strip_prefix('=')?.parse::<u32>().ok())
-            });
+            let own = header(ioc_api::answer_cache::COVERED_UNTIL_BY_SOURCE_HEADER)
+                .and_then(|value| ioc_api::answer_cache::parse_covered_until_by_source(&value))
+                .and_then(|marks| marks.into_iter().find(|(of, _)| of == source.as_str()))
+                .map(|(_, until)| until);
             if in_kpis.is_none() && own.is_some_and(|own| own > inserted_at) {
                 in_kpis = Some(acknowledged.elapsed());
             }
