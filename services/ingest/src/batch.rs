@@ -194,15 +194,17 @@ impl Drop for InFlight<'_> {
 
 /// Validates one slot and prepares it for Kafka; on refusal returns the id (if readable) and why.
 fn check(state: &AppState, source: Source, slot: Slot) -> Result<Event, (Option<String>, Rejection)> {
-    let value = slot.map_err(|reason| (None, Rejection::Malformed(reason)))?;
-    let event_id = value.get("event_id").and_then(|v| v.as_str()).map(str::to_owned);
-    limits::check_shape(&value, &state.event_limits)
-        .map_err(|reason| (event_id.clone(), Rejection::OverLimit(reason)))?;
-    let mut event = state.contract.check(value).map_err(|e| (event_id.clone(), Rejection::Contract(e)))?;
+    let parsed = slot.map_err(|reason| (None, Rejection::Malformed(reason)))?;
+    // The id is copied only for a refusal's answer.
+    let event_id = || parsed.value.get("event_id").and_then(|v| v.as_str()).map(str::to_owned);
+    limits::check_shape(&parsed.value, &state.event_limits)
+        .map_err(|reason| (event_id(), Rejection::OverLimit(reason)))?;
+    let mut event =
+        state.contract.check_text(&parsed.value, parsed.text).map_err(|e| (event_id(), Rejection::Contract(e)))?;
     limits::check_time(event.occurred_at, chrono::Utc::now(), &state.event_limits)
-        .map_err(|reason| (event_id.clone(), Rejection::OutOfTime(reason)))?;
+        .map_err(|reason| (event_id(), Rejection::OutOfTime(reason)))?;
     if event.source != source {
-        return Err((event_id, Rejection::WrongSource { event: event.source, endpoint: source }));
+        return Err((event_id(), Rejection::WrongSource { event: event.source, endpoint: source }));
     }
     event.pseudonymise(|clear| state.pseudonymiser.hash(clear));
     event.received_at = Some(chrono::Utc::now());

@@ -33,8 +33,17 @@ pub struct Limits {
     pub max_event_bytes: usize,
 }
 
-/// One event slot of the batch: the parsed value, or why that line could not be parsed.
-pub type Slot = Result<Value, String>;
+/// One event of the batch as sent: its text and the JSON value parsed from it.
+#[derive(Debug)]
+pub struct Parsed<'a> {
+    /// The event's own JSON text within the body; the typed event is decoded from it.
+    pub text: &'a str,
+    /// The same text as a JSON value, for the shape limits and the schema.
+    pub value: Value,
+}
+
+/// One event slot of the batch: the parsed event, or why that line could not be parsed.
+pub type Slot<'a> = Result<Parsed<'a>, String>;
 
 /// Reads the framing from the headers; refuses anything it cannot decode.
 pub fn framing(headers: &HeaderMap) -> Result<Framing, IngestError> {
@@ -98,32 +107,41 @@ pub async fn read(headers: &HeaderMap, body: Body, limits: Limits) -> Result<Byt
 
 /// Splits the body into event slots. A body that is not a batch at all is a 400; a single
 /// unparseable or oversized event only costs that event.
-pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Vec<Slot>, IngestError> {
+pub fn parse<'a>(bytes: &'a [u8], framing: Framing, limits: &Limits) -> Result<Vec<Slot<'a>>, IngestError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|error| IngestError::MalformedBody(format!("body is not valid UTF-8: {error}")))?;
-    let event = |raw: &str, position: String| -> Slot {
+    // The position is only spelled out for an event that fails: a valid one allocates nothing.
+    let event = |raw: &'a str, position: &dyn Fn() -> String| -> Slot<'a> {
         if raw.len() > limits.max_event_bytes {
             return Err(format!(
-                "{position} is {} bytes; one event may have at most {}",
+                "{} is {} bytes; one event may have at most {}",
+                position(),
                 raw.len(),
                 limits.max_event_bytes
             ));
         }
-        serde_json::from_str(raw).map_err(|error| format!("{position} is not valid JSON: {error}"))
+        match serde_json::from_str(raw) {
+            Ok(value) => Ok(Parsed { text: raw, value }),
+            Err(error) => Err(format!("{} is not valid JSON: {error}", position())),
+        }
     };
-    let slots: Vec<Slot> = match framing {
+    let slots: Vec<Slot<'a>> = match framing {
         Framing::JsonArray => {
             // Raw elements keep each event's size, so one oversized event is refused alone.
-            let events: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
+            let events: Vec<&'a serde_json::value::RawValue> = serde_json::from_str(text)
                 .map_err(|error| IngestError::MalformedBody(format!("body is not a JSON array of events: {error}")))?;
             check_count(events.len(), limits.max_events)?;
-            events.into_iter().enumerate().map(|(index, raw)| event(raw.get(), format!("element {index}"))).collect()
+            events
+                .into_iter()
+                .enumerate()
+                .map(|(index, raw)| event(raw.get(), &|| format!("element {index}")))
+                .collect()
         }
         Framing::Ndjson => {
-            let lines: Vec<(usize, &str)> =
+            let lines: Vec<(usize, &'a str)> =
                 text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()).collect();
             check_count(lines.len(), limits.max_events)?;
-            lines.into_iter().map(|(number, line)| event(line, format!("line {}", number + 1))).collect()
+            lines.into_iter().map(|(number, line)| event(line, &|| format!("line {}", number + 1))).collect()
         }
     };
     if slots.is_empty() {
@@ -156,7 +174,7 @@ mod tests {
             [(format!("{{}}\n{big}\n"), Framing::Ndjson), (format!("[{{}},{big}]"), Framing::JsonArray)]
         {
             let slots = parse(body.as_bytes(), framing, &limits(10)).expect("parsed");
-            assert!(slots[0].is_ok());
+            assert_eq!(slots[0].as_ref().expect("parsed").text, "{}");
             assert!(slots[1].as_ref().expect_err("too big").contains("at most 64"), "{framing:?}");
         }
     }
@@ -167,6 +185,7 @@ mod tests {
         assert_eq!(slots.len(), 3);
         assert!(slots[0].is_ok() && slots[2].is_ok());
         assert!(slots[1].as_ref().unwrap_err().starts_with("line 3 "));
+        assert_eq!(slots[2].as_ref().expect("parsed").text, "{\"b\":2}");
     }
 
     #[test]

@@ -20,40 +20,65 @@ pub struct EventLimits {
 
 /// Checks the shape of a parsed event before the schema looks at it.
 pub fn check_shape(value: &Value, limits: &EventLimits) -> Result<(), String> {
-    check_value(value, 1, "", limits)
+    check_value(value, 1, limits).map_err(|breach| breach.describe(limits))
 }
 
-fn check_value(value: &Value, depth: usize, path: &str, limits: &EventLimits) -> Result<(), String> {
-    let too_deep =
-        || format!("{} nests deeper than {} levels", if path.is_empty() { "/" } else { path }, limits.max_depth);
+/// Where a limit was broken and which. The path is gathered on the way back from the offending
+/// value (innermost segment first), so that a valid event, the common case, allocates nothing.
+struct Breach {
+    reversed_path: Vec<String>,
+    too_deep: bool,
+}
+
+impl Breach {
+    fn at(too_deep: bool) -> Self {
+        Breach { reversed_path: Vec::new(), too_deep }
+    }
+
+    fn within(mut self, segment: impl ToString) -> Self {
+        self.reversed_path.push(segment.to_string());
+        self
+    }
+
+    fn describe(&self, limits: &EventLimits) -> String {
+        let path: String = self.reversed_path.iter().rev().map(|segment| format!("/{segment}")).collect();
+        let path = if path.is_empty() { "/" } else { path.as_str() };
+        if self.too_deep {
+            format!("{path} nests deeper than {} levels", limits.max_depth)
+        } else {
+            format!("{path}: string longer than {} characters", limits.max_string_chars)
+        }
+    }
+}
+
+fn check_value(value: &Value, depth: usize, limits: &EventLimits) -> Result<(), Breach> {
     match value {
-        Value::String(text) => check_string(text, path, limits),
+        Value::String(text) => check_string(text, limits),
         Value::Array(items) => {
             if depth > limits.max_depth {
-                return Err(too_deep());
+                return Err(Breach::at(true));
             }
-            items
-                .iter()
-                .enumerate()
-                .try_for_each(|(index, item)| check_value(item, depth + 1, &format!("{path}/{index}"), limits))
+            items.iter().enumerate().try_for_each(|(index, item)| {
+                check_value(item, depth + 1, limits).map_err(|breach| breach.within(index))
+            })
         }
         Value::Object(fields) => {
             if depth > limits.max_depth {
-                return Err(too_deep());
+                return Err(Breach::at(true));
             }
             fields.iter().try_for_each(|(name, item)| {
-                check_string(name, &format!("{path}/<field name>"), limits)?;
-                check_value(item, depth + 1, &format!("{path}/{name}"), limits)
+                check_string(name, limits).map_err(|breach| breach.within("<field name>"))?;
+                check_value(item, depth + 1, limits).map_err(|breach| breach.within(name))
             })
         }
         _ => Ok(()),
     }
 }
 
-fn check_string(text: &str, path: &str, limits: &EventLimits) -> Result<(), String> {
+fn check_string(text: &str, limits: &EventLimits) -> Result<(), Breach> {
     // Byte length bounds character count from above: count characters only when it matters.
     if text.len() > limits.max_string_chars && text.chars().count() > limits.max_string_chars {
-        return Err(format!("{path}: string longer than {} characters", limits.max_string_chars));
+        return Err(Breach::at(false));
     }
     Ok(())
 }
@@ -94,12 +119,15 @@ mod tests {
     fn depth_and_string_length_are_bounded_and_named() {
         assert!(check_shape(&json!({"a": {"b": [1]}}), &limits()).is_ok());
         let deep = check_shape(&json!({"a": {"b": [[1]]}}), &limits()).expect_err("too deep");
-        assert!(deep.contains("/a/b/0") && deep.contains("3 levels"), "{deep}");
+        assert_eq!(deep, "/a/b/0 nests deeper than 3 levels");
         let long = check_shape(&json!({"name": "ninechars"}), &limits()).expect_err("too long");
         assert!(long.starts_with("/name:"), "{long}");
         // Eight characters that take more than eight bytes are fine.
         assert!(check_shape(&json!({"name": "Phú Thọ!"}), &limits()).is_ok());
-        assert!(check_shape(&json!({"averyverylongname": 1}), &limits()).is_err());
+        let long_name = check_shape(&json!({"a": {"averyverylongname": 1}}), &limits()).expect_err("long name");
+        assert!(long_name.starts_with("/a/<field name>:"), "{long_name}");
+        let in_array = check_shape(&json!({"a": ["ok", "ninechars"]}), &limits()).expect_err("long item");
+        assert!(in_array.starts_with("/a/1:"), "{in_array}");
     }
 
     #[test]

@@ -45,8 +45,15 @@ fn decode(bytes: &[u8], framing: Framing) -> usize {
         Ok(slots) => slots
             .into_iter()
             .filter_map(Result::ok)
-            .filter(|value| check_shape(value, &event_limits()).is_ok())
-            .filter(|value| contract().check(value.clone()).is_ok())
+            .filter(|parsed| check_shape(&parsed.value, &event_limits()).is_ok())
+            .filter(|parsed| {
+                // Ingest decodes the event from its text; it must accept exactly what decoding
+                // the parsed value accepts.
+                let from_text = contract().check_text(&parsed.value, parsed.text);
+                let from_value = contract().check(parsed.value.clone());
+                assert_eq!(from_text, from_value, "{}", parsed.text);
+                from_text.is_ok()
+            })
             .count(),
     }
 }

@@ -109,38 +109,53 @@ impl Contract {
 
     /// Checks `value` against the schema of its type and decodes it.
     pub fn check(&self, value: Value) -> Result<Event, ContractError> {
-        let event_type = match &value {
+        self.validate(&value)?;
+        let event: Event = serde_json::from_value(value).map_err(|error| ContractError::Value(error.to_string()))?;
+        consistent(event)
+    }
+
+    /// Checks `value`, parsed from `text`, against the schema of its type, and decodes the event
+    /// from `text` itself: straight from the bytes ([`Event::from_json_slice`]) instead of
+    /// through the value's maps, which is what ingest does for every event it receives.
+    pub fn check_text(&self, value: &Value, text: &str) -> Result<Event, ContractError> {
+        self.validate(value)?;
+        let event = Event::from_json_slice(text.as_bytes()).map_err(|error| ContractError::Value(error.to_string()))?;
+        consistent(event)
+    }
+
+    fn validate(&self, value: &Value) -> Result<(), ContractError> {
+        let event_type = match value {
             Value::Object(fields) => match fields.get("type") {
-                Some(Value::String(event_type)) => event_type.clone(),
+                Some(Value::String(event_type)) => event_type.as_str(),
                 _ => return Err(ContractError::MissingType),
             },
             _ => return Err(ContractError::NotAnObject),
         };
         let validator =
-            self.validators.get(event_type.as_str()).ok_or_else(|| ContractError::UnknownType(event_type.clone()))?;
+            self.validators.get(event_type).ok_or_else(|| ContractError::UnknownType(event_type.to_owned()))?;
         // The common case, a valid event, costs one pass without building any error;
         // only an invalid one is walked again for its violations.
-        let violations: Vec<String> = if validator.is_valid(&value) {
-            Vec::new()
-        } else {
-            validator
-                .iter_errors(&value)
-                .take(MAX_REPORTED_VIOLATIONS)
-                .map(|error| {
-                    let path = error.instance_path().to_string();
-                    let path = if path.is_empty() { "/".to_owned() } else { path };
-                    format!("{path}: {error}")
-                })
-                .collect()
-        };
-        if !violations.is_empty() {
-            return Err(ContractError::Schema { event_type, violations });
+        if validator.is_valid(value) {
+            return Ok(());
         }
-        let event: Event = serde_json::from_value(value).map_err(|error| ContractError::Value(error.to_string()))?;
-        match event.inconsistency() {
-            Some(reason) => Err(ContractError::Value(reason)),
-            None => Ok(event),
-        }
+        let violations = validator
+            .iter_errors(value)
+            .take(MAX_REPORTED_VIOLATIONS)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                let path = if path.is_empty() { "/".to_owned() } else { path };
+                format!("{path}: {error}")
+            })
+            .collect();
+        Err(ContractError::Schema { event_type: event_type.to_owned(), violations })
+    }
+}
+
+/// A decoded event, unless its values contradict each other.
+fn consistent(event: Event) -> Result<Event, ContractError> {
+    match event.inconsistency() {
+        Some(reason) => Err(ContractError::Value(reason)),
+        None => Ok(event),
     }
 }
 

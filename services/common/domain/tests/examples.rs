@@ -11,6 +11,17 @@ fn schemas_dir() -> PathBuf {
 }
 
 fn examples(kind: &str) -> Vec<(String, serde_json::Value)> {
+    texts(kind)
+        .into_iter()
+        .map(|(name, text)| {
+            let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, value)
+        })
+        .collect()
+}
+
+/// Each example's file name and text.
+fn texts(kind: &str) -> Vec<(String, String)> {
     let dir = schemas_dir().join("examples").join(kind);
     let mut found: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
@@ -18,8 +29,7 @@ fn examples(kind: &str) -> Vec<(String, serde_json::Value)> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .map(|path| {
             let text = fs::read_to_string(&path).expect("readable example");
-            let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.file_name().expect("file name").to_string_lossy().into_owned(), value)
+            (path.file_name().expect("file name").to_string_lossy().into_owned(), text)
         })
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -46,6 +56,18 @@ fn every_invalid_example_is_refused_with_a_reason() {
         match contract.check(value) {
             Ok(event) => panic!("{name} was accepted: {event:?}"),
             Err(error) => assert!(error.to_string().len() > 10, "{name}: reason too thin: {error}"),
+        }
+    }
+}
+
+#[test]
+fn decoding_from_the_text_accepts_and_refuses_what_decoding_the_value_does() {
+    // Ingest decodes each event from its text (check_text), the rest from a parsed value.
+    let contract = Contract::new().expect("schemas compile");
+    for kind in ["valid", "invalid"] {
+        for (name, text) in texts(kind) {
+            let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+            assert_eq!(contract.check_text(&value, &text), contract.check(value.clone()), "{kind}/{name}");
         }
     }
 }
