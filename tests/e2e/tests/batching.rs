@@ -6,6 +6,9 @@
 //!   event sent, and again a later one (a new batch, after the first was stored).
 //! - Traffic faster than that (3,000 events a second) fills whole batches, and the last one is
 //!   written once nothing more came during a live wait.
+//! - A backlog (events acknowledged before the processor started) fills whole batches, and its
+//!   last one is written as soon as the partition has nothing more, not after live waits of a
+//!   minute.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +17,7 @@ use ioc_domain::Source;
 use ioc_e2e::process::ServiceProcess;
 use ioc_e2e::{fresh_stack, random_keys, repo_root};
 use ioc_reference::ReferenceData;
-use ioc_simulator::Scenario;
+use ioc_simulator::{simulate, Faults, Scenario, Sender};
 use rand::SeedableRng;
 
 const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
@@ -117,15 +120,71 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     ingest.terminate(Duration::from_secs(20)).await;
     processor.terminate(Duration::from_secs(20)).await;
 
-    let count = "ioc_processor_batch_rows_count{source=\"portal\"} ";
-    let batches = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(count))
-        .and_then(|value| value.trim().parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("no {count} in the processor's metrics")) as usize;
+    let batches = portal_batches(&metrics);
     let fewest = portal.div_ceil(BATCH_ROWS);
     eprintln!("{portal} portal events in {batches} batches (at least {fewest})");
     assert!(fewest >= 8, "too few portal events to tell: {portal}");
     // Whole batches but the last few (the load's start and end).
     assert!(batches <= fewest + 3, "{batches} batches for {portal} events that fill {fewest}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_s_last_batch_is_written_when_its_partition_is_drained() {
+    const BATCH_ROWS: usize = 1_000;
+    let (mut kafka, clickhouse) = fresh_stack("be", "ioc_backlog_end_").await;
+    // One partition per topic, so that its end is the backlog's end. (With several, each one's
+    // end may write a batch, and a remainder smaller than a tenth of a batch is live-sized: it
+    // waits its live wait, as live traffic does.)
+    kafka.partitions = 1;
+    let topics: Vec<String> = Source::ALL.iter().map(|source| source.topic(&kafka.topic_prefix)).collect();
+    kafka.ensure_topics(&topics).await.expect("topics");
+    let keys = random_keys();
+    let mut ingest = ServiceProcess::ingest("ingest-backlog-end", &kafka, &keys, &[]).await;
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 2, scale: 0.1 };
+    let run = simulate(43, &scenario, Faults::default(), 500, &reference);
+    Sender::new(&ingest.url, keys).send_all(&run.batches).await.expect("the backlog is acknowledged");
+    ingest.terminate(Duration::from_secs(20)).await;
+    // A backlog is what waited in Kafka: every event at least a second and a half old by the
+    // time the processor reads it (the processor's BEHIND is a second).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let portal = run.events.iter().filter(|event| event.source == Source::Portal).count();
+    let remainder = portal % BATCH_ROWS;
+    assert!(
+        remainder >= BATCH_ROWS / 10,
+        "the backlog's last batch ({remainder} of {portal} portal events) must be backlog-sized; change the seed"
+    );
+
+    // A live wait of a minute and a batch wait of two: without the partition's end, the last
+    // batch would wait two live waits, beyond the test's patience.
+    let rows = BATCH_ROWS.to_string();
+    let mut processor = ServiceProcess::processor(
+        "processor-backlog-end",
+        &kafka,
+        &clickhouse,
+        &[
+            ("IOC_PROCESSOR__BATCH_MAX_ROWS", rows.as_str()),
+            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
+            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
+            ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
+        ],
+    )
+    .await;
+    let waited = stored(&clickhouse, portal as u64).await;
+    eprintln!("{portal} portal events stored {waited:?} after the processor was ready");
+    let metrics =
+        reqwest::get(format!("{}/metrics", processor.url)).await.expect("metrics").text().await.expect("text");
+    processor.terminate(Duration::from_secs(20)).await;
+    let batches = portal_batches(&metrics);
+    assert_eq!(batches, portal.div_ceil(BATCH_ROWS), "whole batches of {BATCH_ROWS}, then the remainder");
+}
+
+/// The portal batches a processor wrote, from its metrics' text.
+fn portal_batches(metrics: &str) -> usize {
+    let count = "ioc_processor_batch_rows_count{source=\"portal\"} ";
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(count))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no {count} in the processor's metrics")) as usize
 }
