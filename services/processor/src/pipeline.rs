@@ -3,9 +3,9 @@
 //! A batch is written when it is full (rows or bytes) or its first message has waited
 //! `batch_max_wait_ms`, whichever comes first; a batch that gathered less than a tenth of
 //! `batch_max_rows` in its first `batch_live_wait_ms` is live traffic, not a backlog, and is
-//! written then; a fuller one that filled faster than a batch per live wait (a backlog read from
-//! Kafka) as soon as its partition has nothing more, and any other once nothing more came
-//! during a live wait. Offsets are committed only after ClickHouse acknowledged the insert.
+//! written then; a fuller one whose first message was already a second old when it came (a
+//! backlog read from Kafka) as soon as its partition has nothing more, and any other once
+//! nothing more came during a live wait. Offsets are committed only after ClickHouse acknowledged the insert.
 //! While ClickHouse refuses inserts, the partitions are paused (no more fetching, bounded
 //! memory) but the consumer keeps polling so it stays in its group; they resume once the batch
 //! is stored. A crash anywhere before the commit redelivers the batch, and the

@@ -55,7 +55,7 @@ async fn the_harness_writes_every_figure_with_a_readable_goal() {
     );
     let kafka = format!("--kafka {}", ioc_e2e::kafka_brokers());
 
-    run("ioc_bench_pipeline", &format!("{stack} {kafka} --days 1 --scale 0.02 --batch 50"));
+    run("ioc_bench_pipeline", &format!("{stack} {kafka} --days 1 --scale 0.02 --batch 50 --repeats 2"));
     // A month that ends before today, as the freshness part requires.
     run(
         "ioc_bench",

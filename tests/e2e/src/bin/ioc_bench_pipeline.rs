@@ -39,6 +39,10 @@ struct Cli {
     /// Clients sending to ingest at once.
     #[arg(long, default_value_t = 6)]
     senders: usize,
+    /// Runs of each side; the median run is reported (the CPU figures of one run moved by a
+    /// third from run to run on the 2-core machine).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
     #[command(flatten)]
     outputs: report::Outputs,
 }
@@ -63,13 +67,23 @@ async fn main() -> anyhow::Result<()> {
         topic_prefix: ioc_e2e::random_name(prefix),
         ..KafkaConfig::default()
     };
-    let pipeline_kafka = kafka("bench-ingest");
-    let topics: Vec<String> = ioc_domain::Source::ALL.iter().map(|s| s.topic(&pipeline_kafka.topic_prefix)).collect();
-    pipeline_kafka.ensure_topics(&topics).await.context("creating ingest's topics")?;
-    let ingested =
-        ingest::run_ingest(&sibling_binary("ioc-ingest")?, &pipeline_kafka, &events, cli.batch, cli.senders).await?;
-    let kcat = ingest::run_kcat(&kafka("bench-kcat"), &events, &work_dir).await?;
-    eprintln!("ingest: {ingested:?}\nkcat: {kcat:?}");
+    // Each run of ingest into topics of its own: the processor drains the first run's.
+    let repeats = cli.repeats.max(1);
+    let (mut ingest_runs, mut kcat_runs, mut pipeline_topics) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        let ingest_kafka = kafka("bench-ingest");
+        let topics: Vec<String> = ioc_domain::Source::ALL.iter().map(|s| s.topic(&ingest_kafka.topic_prefix)).collect();
+        ingest_kafka.ensure_topics(&topics).await.context("creating ingest's topics")?;
+        ingest_runs.push(
+            ingest::run_ingest(&sibling_binary("ioc-ingest")?, &ingest_kafka, &events, cli.batch, cli.senders).await?,
+        );
+        kcat_runs.push(ingest::run_kcat(&kafka("bench-kcat"), &events, &work_dir).await?);
+        pipeline_topics.push(ingest_kafka);
+    }
+    let pipeline_kafka = pipeline_topics.swap_remove(0);
+    let ingested = ingest_runs[median_index(&ingest_runs, ingest::ProducerRun::per_cpu_second)];
+    let kcat = kcat_runs[median_index(&kcat_runs, ingest::ProducerRun::per_cpu_second)];
+    eprintln!("ingest: {ingest_runs:?}\nkcat: {kcat_runs:?}");
 
     // The processor drains what ingest produced; then the same rows by one plain INSERT each.
     let database = |prefix: &str| ClickHouseConfig {
@@ -78,28 +92,37 @@ async fn main() -> anyhow::Result<()> {
         ..ClickHouseConfig::default()
     };
     // And ClickHouse's Kafka engine drains the same topics.
-    let (processed_db, inserted_db, engine_db) =
-        (database("bench_processor"), database("bench_insert"), database("bench_engine"));
-    for config in [&processed_db, &inserted_db, &engine_db] {
+    let processed_dbs: Vec<ClickHouseConfig> = (0..repeats).map(|_| database("bench_processor")).collect();
+    let (inserted_db, engine_db) = (database("bench_insert"), database("bench_engine"));
+    for config in processed_dbs.iter().chain([&inserted_db, &engine_db]) {
         ioc_processor::migrate(&ProcessorConfig { clickhouse: config.clone(), ..ProcessorConfig::default() }).await?;
     }
     let expected = events.len() as u64;
     let clickhouse_pid = kafka_engine::local_clickhouse_pid()?;
-    let processed = processor::run_processor(
-        &sibling_binary("ioc-processor")?,
-        &pipeline_kafka,
-        &processed_db,
-        expected,
-        clickhouse_pid,
-    )
-    .await?;
-    let (inserted_rows, insert_took) = processor::plain_insert(&processed_db, &inserted_db).await?;
+    // Each run in a consumer group of its own, from the topics' start, into a database of its own.
+    let mut processor_runs = Vec::new();
+    for processed_db in &processed_dbs {
+        processor_runs.push(
+            processor::run_processor(
+                &sibling_binary("ioc-processor")?,
+                &pipeline_kafka,
+                processed_db,
+                expected,
+                clickhouse_pid,
+            )
+            .await?,
+        );
+    }
+    let processed_db = &processed_dbs[0];
+    let processed =
+        processor_runs[median_index(&processor_runs, |run| run.rows as f64 / run.wall.as_secs_f64())].clone();
+    let (inserted_rows, insert_took) = processor::plain_insert(processed_db, &inserted_db).await?;
     anyhow::ensure!(inserted_rows == expected, "the plain INSERT stored {inserted_rows} rows, not {expected}");
     let engine = kafka_engine::run_kafka_engine(&pipeline_kafka, &engine_db, expected, clickhouse_pid).await?;
     eprintln!(
-        "processor: {processed:?}\nplain insert: {inserted_rows} rows in {insert_took:?}\nKafka engine: {engine:?}"
+        "processor: {processor_runs:?}\nplain insert: {inserted_rows} rows in {insert_took:?}\nKafka engine: {engine:?}"
     );
-    for config in [&processed_db, &inserted_db, &engine_db] {
+    for config in processed_dbs.iter().chain([&inserted_db, &engine_db]) {
         config.server_client().query(&format!("DROP DATABASE IF EXISTS {}", config.database)).execute().await?;
     }
     std::fs::remove_dir_all(&work_dir).ok();
@@ -114,11 +137,13 @@ async fn main() -> anyhow::Result<()> {
             kcat.per_cpu_second(),
             "ratio >= 0.5",
             format!(
-                "{} events in batches of {} from {} senders, acks=all; wall-clock: ingest {:.0} events/s, kcat {:.0} events/s \
-                 (kcat's own start-up included)",
+                "{} events in batches of {} from {} senders, acks=all; the median of {repeats} runs each (ingest {}; \
+                 kcat {}); wall-clock: ingest {:.0} events/s, kcat {:.0} events/s (kcat's own start-up included)",
                 events.len(),
                 cli.batch,
                 cli.senders,
+                spread(&ingest_runs, ingest::ProducerRun::per_cpu_second),
+                spread(&kcat_runs, ingest::ProducerRun::per_cpu_second),
                 ingested.per_second(),
                 kcat.per_second()
             ),
@@ -131,9 +156,11 @@ async fn main() -> anyhow::Result<()> {
             "ratio >= 0.5",
             format!(
                 "{} rows from pre-filled topics, rollups off, timed from the processor's start to the last row \
-                 stored; it used {:.0} rows per CPU-second of its own, in {:.0} batches each inserted in {:.0} ms on \
-                 average; the anchor is one INSERT ... FORMAT JSONEachRow per table over HTTP of the same rows",
+                 stored, the median of {repeats} runs ({}); it used {:.0} rows per CPU-second of its own, in {:.0} \
+                 batches each inserted in {:.0} ms on average; the anchor is one INSERT ... FORMAT JSONEachRow per \
+                 table over HTTP of the same rows",
                 processed.rows,
+                spread(&processor_runs, |run| run.rows as f64 / run.wall.as_secs_f64()),
                 processed.rows as f64 / processed.cpu_seconds.max(1e-9),
                 processed.batches,
                 processed.mean_insert_ms
@@ -179,6 +206,18 @@ async fn main() -> anyhow::Result<()> {
     let table = cli.outputs.publish(&engines, &measures)?;
     println!("{table}");
     Ok(())
+}
+
+/// The index of the run whose `key` is the median (the upper one of an even count).
+fn median_index<T>(runs: &[T], key: impl Fn(&T) -> f64) -> usize {
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by(|a, b| key(&runs[*a]).total_cmp(&key(&runs[*b])));
+    order[runs.len() / 2]
+}
+
+/// Every run's `key`, rounded, in the order they ran: "81643, 132201, 139227".
+fn spread<T>(runs: &[T], key: impl Fn(&T) -> f64) -> String {
+    runs.iter().map(|run| format!("{:.0}", key(run))).collect::<Vec<_>>().join(", ")
 }
 
 /// ClickHouse's and kcat's versions, for the machine line.
