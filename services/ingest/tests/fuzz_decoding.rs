@@ -47,11 +47,18 @@ fn decode(bytes: &[u8], framing: Framing) -> usize {
             .filter_map(Result::ok)
             .filter(|parsed| check_shape(&parsed.value, &event_limits()).is_ok())
             .filter(|parsed| {
-                // Ingest decodes the event from its text; it must accept exactly what decoding
-                // the parsed value accepts.
+                // Ingest decodes the event from its text; it must accept what decoding the
+                // parsed value accepts, and refuse for the same kind of reason (the generated
+                // events have no field twice, which only the text refuses).
                 let from_text = contract().check_text(&parsed.value, parsed.text);
                 let from_value = contract().check(parsed.value.clone());
-                assert_eq!(from_text, from_value, "{}", parsed.text);
+                match (&from_text, &from_value) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", parsed.text),
+                    (Err(a), Err(b)) => {
+                        assert_eq!(std::mem::discriminant(a), std::mem::discriminant(b), "{}: {a} / {b}", parsed.text)
+                    }
+                    _ => panic!("{}: from the text {from_text:?}, from the value {from_value:?}", parsed.text),
+                }
                 from_text.is_ok()
             })
             .count(),

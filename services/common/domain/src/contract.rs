@@ -61,7 +61,8 @@ pub enum ContractError {
         /// Each violation as `<json pointer>: <what is wrong>`.
         violations: Vec<String>,
     },
-    /// The event matches its schema but a value cannot be represented (e.g. 30 February).
+    /// The event matches its schema but a value cannot be represented (e.g. 30 February), or
+    /// (decoded from its text) a field is given twice.
     #[error("invalid value: {0}")]
     Value(String),
     /// A schema file itself is broken: a bug, caught by the tests.
@@ -116,7 +117,10 @@ impl Contract {
 
     /// Checks `value`, parsed from `text`, against the schema of its type, and decodes the event
     /// from `text` itself: straight from the bytes ([`Event::from_json_slice`]) instead of
-    /// through the value's maps, which is what ingest does for every event it receives.
+    /// through the value's maps, which is what ingest does for every event it receives. One
+    /// difference from [`Contract::check`]: a field given twice is refused ("duplicate field"),
+    /// where the value would silently keep the last, so what is stored is always what was
+    /// validated.
     pub fn check_text(&self, value: &Value, text: &str) -> Result<Event, ContractError> {
         self.validate(value)?;
         let event = Event::from_json_slice(text.as_bytes()).map_err(|error| ContractError::Value(error.to_string()))?;
