@@ -31,7 +31,7 @@ pub struct ProcessorConfig {
     pub batch_max_wait_ms: u64,
     /// A batch that gathered less than a tenth of `batch_max_rows` in this time is live
     /// traffic, not a backlog, and is written then (at most `batch_max_wait_ms`); a fuller one
-    /// is written when its partition has nothing more if it began a second behind (a backlog
+    /// is written when its partitions have nothing more if it began a second behind (a backlog
     /// read from Kafka), else once nothing more came during this time. Live events reach
     /// ClickHouse sooner, at most 1000 / this inserts a second per source and instance, while a
     /// backlog still fills whole batches.

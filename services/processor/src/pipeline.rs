@@ -4,13 +4,14 @@
 //! `batch_max_wait_ms`, whichever comes first; a batch that gathered less than a tenth of
 //! `batch_max_rows` in its first `batch_live_wait_ms` is live traffic, not a backlog, and is
 //! written then; a fuller one whose first message was already a second old when it came (a
-//! backlog read from Kafka) as soon as its partition has nothing more, and any other once
-//! nothing more came during a live wait. Offsets are committed only after ClickHouse acknowledged the insert.
+//! backlog read from Kafka) as soon as every assigned partition has nothing more, and any other
+//! once nothing more came during a live wait. Offsets are committed only after ClickHouse acknowledged the insert.
 //! While ClickHouse refuses inserts, the partitions are paused (no more fetching, bounded
 //! memory) but the consumer keeps polling so it stays in its group; they resume once the batch
 //! is stored. A crash anywhere before the commit redelivers the batch, and the
 //! tables deduplicate it.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,8 +59,11 @@ const LIVE_SHARE: usize = 10;
 /// How old a batch's first message must be when it comes for the batch to be a backlog's: live
 /// traffic reaches the processor within tens of milliseconds of its acknowledgement (ops/bench's
 /// freshness part: stored within 0.33 s at p99, the 0.25 s live wait included). Kafka's message
-/// timestamp is the producer's clock (ingest's); a skew between the hosts beyond this only
-/// moves where a backlog-sized batch is written.
+/// timestamp is the producer's clock (ingest's): if the processor's clock runs more than this
+/// ahead of ingest's, every batch counts as behind, and live traffic heavy enough to gather a
+/// tenth of a batch between two moments at the partitions' ends is written at those moments
+/// instead of filling whole batches (more, smaller inserts; nothing is lost). Keep the hosts'
+/// clocks synchronised (NTP), as ClickHouse's rollup margin needs anyway.
 const BEHIND: Duration = Duration::from_secs(1);
 
 /// The state of one source's pipeline between two commits.
@@ -79,6 +83,8 @@ struct SourcePipeline<T: SourceTable> {
     first_at: Option<Instant>,
     /// Whether the batch's first message was already [`BEHIND`] old when it came.
     began_behind: bool,
+    /// The partitions whose end librdkafka reported with no message from them since.
+    partitions_at_end: BTreeSet<i32>,
     /// Rows (and dead letters) of the batch when it was last looked at and kept (it filled
     /// like a backlog); `None` before the first look.
     rows_at_last_look: Option<usize>,
@@ -119,6 +125,7 @@ pub async fn run<T: SourceTable>(
         deadline: None,
         first_at: None,
         began_behind: false,
+        partitions_at_end: BTreeSet::new(),
         rows_at_last_look: None,
         consumer_errors: (0, None),
     };
@@ -132,7 +139,7 @@ pub async fn run<T: SourceTable>(
                     pipeline.is_full()
                 }
                 // Everything the partition held is delivered: a backlog may have ended.
-                Err(KafkaError::PartitionEOF(_)) => pipeline.backlog_ended(),
+                Err(KafkaError::PartitionEOF(partition)) => pipeline.backlog_ended(partition),
                 Err(error) => {
                     // librdkafka queues one error event per failed (re)connect; they are news, not
                     // a reason to wait: sleeping here once left messages stuck behind hundreds of
@@ -169,6 +176,7 @@ impl<T: SourceTable> SourcePipeline<T> {
     /// Decodes and transforms one message into the batch, or dead-letters it.
     async fn accept(&mut self, message: &OwnedMessage) {
         let (partition, offset) = (message.partition(), message.offset());
+        self.partitions_at_end.remove(&partition);
         let bytes = message.payload().map_or(0, <[u8]>::len);
         let position = KafkaPosition { partition, offset };
         if self.traces.wants_more() {
@@ -238,14 +246,24 @@ impl<T: SourceTable> SourcePipeline<T> {
         false
     }
 
-    /// The consumer delivered everything a partition held: whether the batch is a backlog's
+    /// The consumer delivered everything `partition` held: whether the batch is a backlog's
     /// last and is written now, instead of after a live wait without news (most of the time a
-    /// backlog's last batch took, ops/bench). It is if it is backlog-sized and began behind:
-    /// its first message was already [`BEHIND`] old when it came. Live traffic, however fast
-    /// or bursty (a source's request of hundreds of events arrives at once), reaches the end
-    /// after almost every fetch, and its batches must still fill (batching.rs).
-    fn backlog_ended(&self) -> bool {
-        self.began_behind && !self.holds_live_traffic()
+    /// backlog's last batch took, ops/bench). It is if it is backlog-sized, began behind (its
+    /// first message was already [`BEHIND`] old when it came), and every partition assigned to
+    /// this consumer is at its end: one partition that caught up while the others still drain
+    /// must not cut their batches short. Live traffic, however fast or bursty (a source's
+    /// request of hundreds of events arrives at once), reaches the ends after almost every
+    /// fetch, and its batches must still fill (batching.rs).
+    fn backlog_ended(&mut self, partition: i32) -> bool {
+        self.partitions_at_end.insert(partition);
+        if !self.began_behind || self.holds_live_traffic() {
+            return false;
+        }
+        // The assignment changes with rebalances: a partition at its end that was since taken
+        // away does not matter, one newly given is not at its end until librdkafka says so.
+        self.consumer.assignment().is_ok_and(|assigned| {
+            assigned.elements().iter().all(|element| self.partitions_at_end.contains(&element.partition()))
+        })
     }
 
     /// Whether the batch is small enough to be live traffic rather than a backlog

@@ -179,7 +179,7 @@ pub async fn run_kcat(kafka: &KafkaConfig, events: &[Event], work_dir: &Path) ->
 }
 
 /// Messages in `topics` (the sum of every partition's high watermark; the topics are new).
-fn messages_in(kafka: &KafkaConfig, topics: &[String]) -> anyhow::Result<i64> {
+pub fn messages_in(kafka: &KafkaConfig, topics: &[String]) -> anyhow::Result<i64> {
     use rdkafka::consumer::Consumer;
     let consumer = kafka.base_consumer(&crate::random_name("bench-count"))?;
     let mut total = 0;
