@@ -260,7 +260,9 @@ impl<T: SourceTable> SourcePipeline<T> {
             return false;
         }
         // The assignment changes with rebalances: a partition at its end that was since taken
-        // away does not matter, one newly given is not at its end until librdkafka says so.
+        // away does not matter, one newly given is not at its end until librdkafka says so. One
+        // taken away and given back keeps its old state until a message of it comes: at worst,
+        // one batch is written before it is whole.
         self.consumer.assignment().is_ok_and(|assigned| {
             assigned.elements().iter().all(|element| self.partitions_at_end.contains(&element.partition()))
         })
