@@ -86,19 +86,7 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     // time (500 a second) is not live traffic, and its batches must fill; once the load stops,
     // the last batch is written after a live wait without news, not after the batch wait of
     // two minutes (the wait for every portal event to be stored is shorter).
-    let rows = BATCH_ROWS.to_string();
-    let mut processor = ServiceProcess::processor(
-        "processor-backlog",
-        &kafka,
-        &clickhouse,
-        &[
-            ("IOC_PROCESSOR__BATCH_MAX_ROWS", rows.as_str()),
-            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
-            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "100"),
-            ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
-        ],
-    )
-    .await;
+    let mut processor = batching_processor("processor-backlog", &kafka, &clickhouse, BATCH_ROWS, "100").await;
     let mut ingest = ServiceProcess::ingest("ingest-backlog", &kafka, &keys, &[]).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
     let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 2, scale: 0.1 };
@@ -160,21 +148,9 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
         "the backlog's last batch ({remainder} of {messages} portal messages) must be backlog-sized; change the seed"
     );
 
-    // A live wait of a minute and a batch wait of two: without the partition's end, the last
+    // A live wait of a minute and a batch wait of two: without the partitions' ends, the last
     // batch would wait two live waits, beyond the test's patience.
-    let rows = BATCH_ROWS.to_string();
-    let mut processor = ServiceProcess::processor(
-        "processor-backlog-end",
-        &kafka,
-        &clickhouse,
-        &[
-            ("IOC_PROCESSOR__BATCH_MAX_ROWS", rows.as_str()),
-            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
-            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
-            ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
-        ],
-    )
-    .await;
+    let mut processor = batching_processor("processor-backlog-end", &kafka, &clickhouse, BATCH_ROWS, "60000").await;
     let waited = stored(&clickhouse, portal as u64).await;
     eprintln!("{portal} portal events stored {waited:?} after the processor was ready");
     let metrics =
@@ -192,4 +168,28 @@ fn portal_batches(metrics: &str) -> usize {
         .find_map(|line| line.strip_prefix(count))
         .and_then(|value| value.trim().parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no {count} in the processor's metrics")) as usize
+}
+
+/// A processor, rollups off, writing batches of `batch_rows` rows with a live wait of
+/// `live_wait_ms` and the batch wait of [`MAX_WAIT_MS`]; ready when this returns.
+async fn batching_processor(
+    name: &str,
+    kafka: &ioc_kafka::KafkaConfig,
+    clickhouse: &ioc_clickhouse::ClickHouseConfig,
+    batch_rows: usize,
+    live_wait_ms: &str,
+) -> ServiceProcess {
+    let rows = batch_rows.to_string();
+    ServiceProcess::processor(
+        name,
+        kafka,
+        clickhouse,
+        &[
+            ("IOC_PROCESSOR__BATCH_MAX_ROWS", rows.as_str()),
+            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", MAX_WAIT_MS),
+            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", live_wait_ms),
+            ("IOC_PROCESSOR__ROLLUP_ENABLED", "false"),
+        ],
+    )
+    .await
 }
