@@ -69,6 +69,10 @@ async fn main() -> anyhow::Result<()> {
     let clickhouse =
         ClickHouseConfig { url: cli.clickhouse.clone(), database: cli.database.clone(), ..ClickHouseConfig::default() };
     let client = clickhouse.client();
+    // A history loaded by an earlier version gets the migrations since (the processor started
+    // below writes what they add).
+    let migrate = ioc_processor::ProcessorConfig { clickhouse: clickhouse.clone(), ..Default::default() };
+    ioc_processor::migrate(&migrate).await.context("migrations")?;
     // Probes of earlier runs (the canary unit) aside: each probe is timed by its own row, not by
     // the newest data shown.
     let history: (u64, u32) = client
