@@ -55,6 +55,17 @@ pub struct ProcessorConfig {
     pub rollup_enabled: bool,
     /// Pause between two rollup cycles.
     pub rollup_interval_ms: u64,
+    /// Whether the rollup task recomputes every month of the history when it starts. Off (the
+    /// default), it resumes from the last recorded progress of its sources when the rules that
+    /// recorded it are its own (rollup/resume.rs), and recomputes everything only when they are
+    /// not. Turn it on for one start after changing raw events by hand (a dropped partition, a
+    /// corrected row): the rollups follow the events inserted, not the ones changed.
+    pub rollup_recompute_on_start: bool,
+    /// The most events one query of the rollup takes in when it recomputes dossiers' facts:
+    /// ClickHouse holds them at once, about 700 bytes each, so this bounds the memory of a
+    /// start that recomputes everything (rollup/cycle.rs, `CycleOptions`). Lower it when
+    /// ClickHouse's `max_memory_usage` is below 1 GB.
+    pub rollup_facts_events_per_slice: u64,
     /// How far the clocks of the ClickHouse nodes rows are inserted through may be behind the
     /// node a rollup cycle asks for the time. A cycle covers no further than this process's
     /// inserts under way allow (rollup/in_flight.rs), so the margin is about clocks: 0 with one
@@ -94,6 +105,8 @@ impl Default for ProcessorConfig {
             // own source's cycle (BENCHMARKS.md); an idle cycle costs ClickHouse about 0.15 s
             // with a year loaded.
             rollup_interval_ms: 1_000,
+            rollup_recompute_on_start: false,
+            rollup_facts_events_per_slice: 1_000_000,
             // One server by default (values-production.yaml sets 1 for the cluster).
             rollup_margin_seconds: 0,
             monitor_interval_ms: 15_000,
@@ -125,8 +138,8 @@ impl ProcessorConfig {
                 "batch_max_rows, batch_max_bytes, batch_max_wait_ms and batch_live_wait_ms must be above zero",
             );
         }
-        if self.rollup_interval_ms == 0 {
-            return invalid("rollup_interval_ms must be above zero");
+        if self.rollup_interval_ms == 0 || self.rollup_facts_events_per_slice == 0 {
+            return invalid("rollup_interval_ms and rollup_facts_events_per_slice must be above zero");
         }
         if let Some(problem) = self.kafka.security_problem() {
             return Err(ConfigError::Invalid(problem));

@@ -48,6 +48,9 @@ pub struct ProcessorMetrics {
     pub rollup_seconds: HistogramVec,
     /// Failed rollup cycles (retried from the same point), by source.
     pub rollup_failures: IntCounterVec,
+    /// Months of measures the rollup cycles recomputed, by source: about one or two a cycle
+    /// under live traffic, every month of the history when a start recomputes everything.
+    pub rollup_months: IntCounterVec,
 }
 
 impl ProcessorMetrics {
@@ -89,6 +92,9 @@ impl ProcessorMetrics {
             counter("ioc_processor_rollup_failures_total", "failed rollup cycles (retried)", "source")?;
         registry.register(Box::new(rollup_seconds.clone()))?;
         registry.register(Box::new(rollup_failures.clone()))?;
+        let rollup_months =
+            counter("ioc_processor_rollup_months_total", "months of measures recomputed by rollup cycles", "source")?;
+        registry.register(Box::new(rollup_months.clone()))?;
         let batch_rows = HistogramVec::new(
             HistogramOpts::new("ioc_processor_batch_rows", "rows of each batch written")
                 .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 20000.0]),
@@ -166,6 +172,7 @@ impl ProcessorMetrics {
             consumer_errors,
             rollup_seconds,
             rollup_failures,
+            rollup_months,
         })
     }
 
@@ -181,7 +188,7 @@ impl ProcessorMetrics {
             }
             self.rows_written.with_label_values(&[table]);
             self.insert_failures.with_label_values(&[table]);
-            for counter in [&self.commit_failures, &self.consumer_errors, &self.rollup_failures] {
+            for counter in [&self.commit_failures, &self.consumer_errors, &self.rollup_failures, &self.rollup_months] {
                 counter.with_label_values(&[label]);
             }
             for gauge in [

@@ -102,6 +102,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0008_rollup_activity.sql", include_str!("../../../../schemas/clickhouse/0008_rollup_activity.sql")),
     ("0009_kafka_positions.sql", include_str!("../../../../schemas/clickhouse/0009_kafka_positions.sql")),
     ("0010_event_offsets.sql", include_str!("../../../../schemas/clickhouse/0010_event_offsets.sql")),
+    ("0011_rollup_rules.sql", include_str!("../../../../schemas/clickhouse/0011_rollup_rules.sql")),
 ];
 
 /// The migrations embedded in the binary.

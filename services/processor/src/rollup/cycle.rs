@@ -151,11 +151,63 @@ fn touched_sql(source: Source) -> &'static str {
     }
 }
 
+/// Bump when a change of the Rust side of the rollup (this file) changes what a cycle writes
+/// for the same events: the SQL texts are in the fingerprint already, the code around them is
+/// not, and processors resume only under the rules that recorded the progress (resume.rs).
+const RULES_REVISION: u32 = 1;
+
+/// The rules `source`'s cycles apply, as the hex SHA-256 of everything that decides their rows:
+/// the queries, the supplement waiting time they bind, the staging tables' keys and
+/// `RULES_REVISION`. Recorded with each cycle's progress (`rollup_state.rules`).
+pub fn rules(source: Source) -> &'static str {
+    use sha2::{Digest, Sha256};
+    static RULES: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
+    let all = RULES.get_or_init(|| {
+        Source::ALL.map(|source| {
+            let mut hash = Sha256::new();
+            let facts = if source == Source::Portal { DOSSIER_FACTS } else { "" };
+            for part in [touched_sql(source), facts, measures_sql(source), DAILY_STAGING_ENGINE, MONTHLY_STAGING_ENGINE]
+            {
+                // Each part's length first, so that no two lists of parts hash alike.
+                hash.update((part.len() as u64).to_le_bytes());
+                hash.update(part.as_bytes());
+            }
+            hash.update(ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS.to_le_bytes());
+            hash.update(RULES_REVISION.to_le_bytes());
+            hex::encode(hash.finalize())
+        })
+    });
+    let index = Source::ALL.iter().position(|known| *known == source).unwrap_or(0);
+    &all[index]
+}
+
 fn measures_sql(source: Source) -> &'static str {
     match source {
         Source::Portal => PORTAL_MEASURES,
         Source::Edoc => EDOC_MEASURES,
         Source::Training => TRAINING_MEASURES,
+    }
+}
+
+/// What a caller may set about a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CycleOptions {
+    /// The form of the measures queries, forced (the tests comparing both forms need it); `None`:
+    /// the cycle chooses.
+    pub span: Option<Span>,
+    /// The most events of the touched dossiers one facts query takes in (the processor's
+    /// `rollup_facts_events_per_slice`). ClickHouse 18.16 holds them at once, about 700 bytes
+    /// each (1.8 GiB for 2.5 million, ops/bench): the facts of every dossier of a simulated
+    /// year and a half (10 million events) in one query went over the 4 GB a query may use
+    /// (ops/clickhouse/users.xml), and every start that recomputed everything failed. A live
+    /// cycle takes in tens of thousands; a recomputation of everything cuts the dossiers into
+    /// slices by the hash of their id.
+    pub facts_events_per_slice: u64,
+}
+
+impl Default for CycleOptions {
+    fn default() -> Self {
+        CycleOptions { span: None, facts_events_per_slice: 1_000_000 }
     }
 }
 
@@ -169,19 +221,18 @@ pub async fn refresh_source(
     since: u32,
     margin_seconds: u32,
 ) -> Result<Outcome, clickhouse::error::Error> {
-    refresh_source_in(client, source, since, margin_seconds, &InsertsInFlight::new(), None).await
+    refresh_source_in(client, source, since, margin_seconds, &InsertsInFlight::new(), &CycleOptions::default()).await
 }
 
 /// `refresh_source`, covering no further than the inserts of this process still under way in
-/// `inserts` allow, with the form of the measures queries forced to `span` when given (the
-/// tests comparing both forms need it; the rollup task lets the cycle choose).
+/// `inserts` allow, with `options`.
 pub async fn refresh_source_in(
     client: &clickhouse::Client,
     source: Source,
     since: u32,
     margin_seconds: u32,
     inserts: &InsertsInFlight,
-    span: Option<Span>,
+    options: &CycleOptions,
 ) -> Result<Outcome, clickhouse::error::Error> {
     let clock = std::time::Instant::now();
     let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
@@ -200,11 +251,15 @@ pub async fn refresh_source_in(
     if touched.events > 0 && touched.earliest != u32::MAX {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
-            let facts = client.query(DOSSIER_FACTS).bind(next_version()).bind(wait).bind(wait);
-            facts.bind(since).bind(covered_until).bind(touched.oldest).execute().await?;
+            let (version, slices) = (next_version(), facts_slices(touched.events, options.facts_events_per_slice));
+            for slice in 0..slices {
+                let facts =
+                    client.query(DOSSIER_FACTS).bind(version).bind(wait).bind(wait).bind(since).bind(covered_until);
+                facts.bind(slices).bind(slice).bind(touched.oldest).execute().await?;
+            }
         }
         facts_at = clock.elapsed();
-        let span = span.unwrap_or_else(|| Span::of(first_month, month_start(started)));
+        let span = options.span.unwrap_or_else(|| Span::of(first_month, month_start(started)));
         latest_only = span == Span::Latest;
         months = rebuild_months(client, source, first_month, span).await?;
         measures_at = clock.elapsed();
@@ -221,6 +276,12 @@ pub async fn refresh_source_in(
         "rollup cycle steps"
     );
     Ok(Outcome { covered_until, newest_event, events: touched.events, months, latest_only })
+}
+
+/// How many slices the facts of dossiers with `events` events in all are computed in, at most
+/// `per_slice` events each (`CycleOptions::facts_events_per_slice`).
+fn facts_slices(events: u64, per_slice: u64) -> u64 {
+    events.div_ceil(per_slice.max(1)).max(1)
 }
 
 /// Recomputes `source`'s measures from `first_month` on into a staging table, then swaps each
@@ -383,13 +444,14 @@ async fn record_state(
         .await?;
     client
         .query(
-            "INSERT INTO rollup_state (source, covered_until, refreshed_at, newest_event, events_last_5_minutes) \
-             SELECT ?, toDateTime(?), now(), toDateTime(?), ?",
+            "INSERT INTO rollup_state (source, covered_until, refreshed_at, newest_event, events_last_5_minutes, rules) \
+             SELECT ?, toDateTime(?), now(), toDateTime(?), ?, ?",
         )
         .bind(source.as_str())
         .bind(covered_until)
         .bind(activity.newest_event)
         .bind(activity.recent)
+        .bind(rules(source))
         .execute()
         .await?;
     Ok(activity.newest_event)
@@ -429,19 +491,40 @@ fn yyyymm(day: NaiveDate) -> u32 {
 mod tests {
     use super::*;
 
-    /// The measure names the rollup SQL writes: the first element of each `('name', ...)` tuple.
-    fn written_measures() -> std::collections::BTreeSet<String> {
+    /// The names in `sql` that follow `opening` and end with `closing`.
+    fn names_after(sql: &str, opening: &str, closing: &str) -> std::collections::BTreeSet<String> {
         let mut names = std::collections::BTreeSet::new();
-        for sql in [PORTAL_MEASURES, EDOC_MEASURES, TRAINING_MEASURES] {
-            for piece in sql.split("('").skip(1) {
-                if let Some((name, _)) = piece.split_once("',") {
-                    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                        names.insert(name.to_owned());
-                    }
+        for piece in sql.split(opening).skip(1) {
+            if let Some((name, _)) = piece.split_once(closing) {
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                    names.insert(name.to_owned());
                 }
             }
         }
         names
+    }
+
+    /// The measure names the rollup SQL writes: the first element of each `('name', ...)` tuple,
+    /// or its position in the query's `measure_names` (`(indexOf(measure_names, 'name'), ...)`).
+    fn written_measures() -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for sql in [PORTAL_MEASURES, EDOC_MEASURES, TRAINING_MEASURES] {
+            names.extend(names_after(sql, "('", "',"));
+            names.extend(names_after(sql, "(indexOf(measure_names, '", "'),"));
+        }
+        names
+    }
+
+    #[test]
+    fn a_measure_given_by_its_position_is_in_the_list_that_names_it() {
+        // indexOf() of a name missing from the list is 0, and the measure would have no name.
+        let listed = PORTAL_MEASURES.split_once("WITH [").and_then(|(_, rest)| rest.split_once("] AS measure_names"));
+        let listed = listed.expect("the portal's measures query lists its names").0;
+        let listed: std::collections::BTreeSet<String> =
+            listed.split(',').map(|name| name.trim().trim_matches('\'').to_owned()).collect();
+        let used = names_after(PORTAL_MEASURES, "(indexOf(measure_names, '", "'),");
+        assert!(!used.is_empty());
+        assert_eq!(used, listed);
     }
 
     #[test]
@@ -498,6 +581,16 @@ mod tests {
         assert_eq!(Span::of(month(2026, 9), month(2026, 11)), Span::History);
         assert_eq!(Span::of(month(2025, 12), month(2026, 1)), Span::Latest, "over the new year");
         assert_eq!(Span::of(month(2025, 11), month(2026, 1)), Span::History);
+    }
+
+    #[test]
+    fn the_facts_of_many_dossiers_are_computed_in_slices_of_at_most_the_events_asked() {
+        let per_slice = CycleOptions::default().facts_events_per_slice;
+        assert_eq!(facts_slices(0, per_slice), 1);
+        assert_eq!(facts_slices(per_slice, per_slice), 1);
+        assert_eq!(facts_slices(per_slice + 1, per_slice), 2);
+        assert_eq!(facts_slices(10_045_755, 1_000_000), 11);
+        assert_eq!(facts_slices(5, 0), 5, "0 is taken as 1");
     }
 
     #[test]

@@ -3,10 +3,12 @@
 -- the same rules directly, event by event). Parameters, in order: the version of this
 -- computation, the supplement waiting time in seconds (ioc_events::rules), twice, the instants
 -- (unix seconds) from which and before which inserted events count as new (the cycle's `since`
--- and `covered_until`), and the time of the oldest event of those dossiers (the touched query
--- found it), which keeps the read to the monthly partitions their events are in: without it
--- every month of the history was read (0.2-0.5 s of a portal cycle with 15 months loaded,
--- 0.06 s with it, ops/bench).
+-- and `covered_until`), the number of slices the dossiers are cut into and the one computed here
+-- (by the hash of their id: a slice's events are held in memory at once, about 700 bytes each on
+-- ClickHouse 18.16, and every dossier of a year at once went over a 4 GB limit; cycle.rs), and
+-- the time of the oldest event of those dossiers (the touched query found it), which keeps the
+-- read to the monthly partitions their events are in: without it every month of the history was
+-- read (0.2-0.5 s of a portal cycle with 15 months loaded, 0.06 s with it, ops/bench).
 -- ClickHouse 18.16 compatible: greatest() and least() take two arguments, no arrayFold.
 INSERT INTO dossier_facts (
     dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, backlog,
@@ -139,7 +141,8 @@ FROM
                             toUInt64(type = 'dossier.snapshot') * 4294967296 + toUInt32(occurred_at) AS opening_key
                         FROM portal_events
                         WHERE dossier_id IN (SELECT dossier_id FROM portal_events
-                                             WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?))
+                                             WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?)
+                                               AND cityHash64(dossier_id) % ? = ?)
                           AND occurred_at >= toDateTime(?)
                         LIMIT 1 BY event_id
                     )

@@ -1,7 +1,8 @@
 //! The rollup task: keeps `dossier_facts` and `measures_daily` (the pre-aggregated data the
 //! dashboard reads) equal to what the raw events say.
 //!
-//! Each cycle, per source: find the entities (dossiers, documents, learners...) that got an
+//! A start resumes from the progress recorded under the same rules (resume.rs), or recomputes
+//! everything. Each cycle, per source: find the entities (dossiers, documents, learners...) that got an
 //! event since the last cycle, take the earliest instant any of them touches, and recompute
 //! every day from the start of that month onwards, from the raw events, replacing those months'
 //! partitions as a whole. Recomputing instead of adding makes the result idempotent: duplicates,
@@ -10,6 +11,7 @@
 
 mod cycle;
 mod in_flight;
+mod resume;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +19,9 @@ use std::time::Duration;
 use ioc_domain::Source;
 use tokio::sync::watch;
 
-pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, Outcome, Span};
+pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, rules, CycleOptions, Outcome, Span};
 pub use in_flight::{InsertUnderWay, InsertsInFlight};
+pub use resume::resume_point;
 
 /// How old a staging table must be for the rollup task to drop it as abandoned at its start.
 const ABANDONED_STAGING_AGE: Duration = Duration::from_secs(3600);
@@ -34,6 +37,10 @@ pub struct RollupTask {
     pub sources: Vec<Source>,
     /// Pause between two cycles.
     pub interval: Duration,
+    /// Whether the first cycles recompute everything instead of resuming (resume.rs).
+    pub recompute_on_start: bool,
+    /// The most events of touched dossiers one facts query takes in (`CycleOptions`).
+    pub facts_events_per_slice: u64,
     /// How far the clocks of other ClickHouse nodes may be behind the one a cycle asks.
     pub margin_seconds: u32,
     /// Where cycle durations and failures are counted.
@@ -44,11 +51,22 @@ pub struct RollupTask {
 
 /// Runs rollup cycles every `task.interval` until `stopped` turns true.
 pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
-    let RollupTask { client, sources, interval, margin_seconds, metrics, inserts } = task;
-    // Zero: the first cycle after a start recomputes everything, so nothing an earlier process
-    // left half-done survives a restart.
-    let mut since: Vec<u32> = vec![0; sources.len()];
+    let RollupTask {
+        client,
+        sources,
+        interval,
+        recompute_on_start,
+        facts_events_per_slice,
+        margin_seconds,
+        metrics,
+        inserts,
+    } = task;
+    let options = CycleOptions { span: None, facts_events_per_slice };
     let client = Arc::new(client);
+    let mut since: Vec<u32> = Vec::with_capacity(sources.len());
+    for source in &sources {
+        since.push(starting_point(&client, *source, recompute_on_start).await);
+    }
     match drop_abandoned_staging(&client, ABANDONED_STAGING_AGE).await {
         Ok(0) => {}
         Ok(dropped) => tracing::info!(dropped, "dropped staging tables that killed or abandoned cycles left"),
@@ -57,7 +75,7 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     loop {
         for (index, source) in sources.iter().enumerate() {
             let timer = metrics.rollup_seconds.with_label_values(&[source.as_str()]).start_timer();
-            match refresh_source_in(&client, *source, since[index], margin_seconds, &inserts, None).await {
+            match refresh_source_in(&client, *source, since[index], margin_seconds, &inserts, &options).await {
                 Ok(outcome) => {
                     timer.observe_duration();
                     let label = [source.as_str()];
@@ -66,6 +84,7 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
                     if outcome.events > 0 {
                         tracing::debug!(%source, events = outcome.events, months = outcome.months, latest_only = outcome.latest_only, "rollup refreshed");
                     }
+                    metrics.rollup_months.with_label_values(&label).inc_by(outcome.months as u64);
                     since[index] = outcome.covered_until;
                 }
                 Err(error) => {
@@ -81,6 +100,28 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         }
         if *stopped.borrow() {
             return;
+        }
+    }
+}
+
+/// Where `source`'s first cycle starts (0: every month recomputed), saying why in the log.
+async fn starting_point(client: &clickhouse::Client, source: Source, recompute_on_start: bool) -> u32 {
+    if recompute_on_start {
+        tracing::info!(%source, "recomputing every month of the rollups, as rollup_recompute_on_start asks");
+        return 0;
+    }
+    match resume_point(client, source).await {
+        Ok(0) => {
+            tracing::info!(%source, "recomputing every month of the rollups: no progress recorded under these rules");
+            0
+        }
+        Ok(covered_until) => {
+            tracing::info!(%source, covered_until, "resuming the rollups from the progress recorded under these rules");
+            covered_until
+        }
+        Err(error) => {
+            tracing::warn!(%source, %error, "could not read the rollups' progress; recomputing every month");
+            0
         }
     }
 }
