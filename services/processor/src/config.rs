@@ -106,7 +106,7 @@ impl Default for ProcessorConfig {
             // with a year loaded.
             rollup_interval_ms: 1_000,
             rollup_recompute_on_start: false,
-            rollup_facts_events_per_slice: 1_000_000,
+            rollup_facts_events_per_slice: crate::rollup::CycleOptions::default().facts_events_per_slice,
             // One server by default (values-production.yaml sets 1 for the cluster).
             rollup_margin_seconds: 0,
             monitor_interval_ms: 15_000,
