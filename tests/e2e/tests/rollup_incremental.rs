@@ -263,7 +263,7 @@ async fn a_start_resumes_under_its_own_rules_and_recomputes_everything_under_oth
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
     let first = start_once(&client, false, None).await;
-    assert!(first.iter().all(|months| *months > 0), "nothing recorded, yet months recomputed {first:?}");
+    assert!(first.iter().all(|months| *months > 0), "nothing recorded, yet a source recomputed no month: {first:?}");
     let again = start_once(&client, false, None).await;
     assert_eq!(again, [0, 0, 0], "the same rules and nothing new, yet months recomputed");
 
