@@ -19,9 +19,9 @@ use std::time::Duration;
 use ioc_domain::Source;
 use tokio::sync::watch;
 
-pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, rules, CycleOptions, Outcome, Span};
+pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, Outcome, Span};
 pub use in_flight::{InsertUnderWay, InsertsInFlight};
-pub use resume::resume_point;
+use resume::resume_point;
 
 /// How old a staging table must be for the rollup task to drop it as abandoned at its start.
 const ABANDONED_STAGING_AGE: Duration = Duration::from_secs(3600);
