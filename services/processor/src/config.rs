@@ -53,7 +53,8 @@ pub struct ProcessorConfig {
     /// running the rollup needs `rollup_margin_seconds` on the ones that do to cover its inserts'
     /// durations.
     pub rollup_enabled: bool,
-    /// Pause between two rollup cycles.
+    /// The least time between the starts of two rounds of rollup cycles (one per source): a
+    /// round that takes longer is followed by the next at once.
     pub rollup_interval_ms: u64,
     /// Whether the rollup task recomputes every month of the history when it starts. Off (the
     /// default), it resumes from the last recorded progress of its sources when the rules that

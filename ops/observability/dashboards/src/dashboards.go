@@ -392,7 +392,7 @@ func processor() dashboardSpec {
 			{title: "Rollups and completeness", panels: []panel{
 				{
 					kind: timeSeries, title: "Rollup cycle time", unit: unitSeconds,
-					description: "One cycle per source every rollup_interval_ms; the first after a start recomputes everything.",
+					description: "Rounds of one cycle per source, starting at most every rollup_interval_ms (at once after a longer round); the first cycles after a start resume from the recorded progress or recompute everything.",
 					queries: []query{
 						q(quantile("0.5", "ioc_processor_rollup_seconds", bySource, "source"), "{{source}} p50"),
 						q(quantile("0.95", "ioc_processor_rollup_seconds", bySource, "source"), "{{source}} p95"),
