@@ -67,7 +67,10 @@ async fn the_harness_writes_every_figure_with_a_readable_goal() {
     let (freshness_svg, scaling_svg) = (dir.join("freshness.svg"), dir.join("scaling.svg"));
     run(
         "ioc_bench_freshness",
-        &format!("{stack} {kafka} --database {database} --rate 100 --seconds 5 --svg {}", freshness_svg.display()),
+        &format!(
+            "{stack} {kafka} --database {database} --rate 100 --seconds 5 --backdrop-scale 0.01 --svg {}",
+            freshness_svg.display()
+        ),
     );
     run(
         "ioc_bench_scaling",

@@ -7,7 +7,9 @@
 //! - [`processor`]: ioc-processor against a plain `INSERT ... FORMAT JSONEachRow` of the same rows.
 //! - [`steady`]: a steady offered load on ingest, for the freshness benchmark.
 //! - [`freshness`]: one probe timed from ingest's acknowledgement to `GET /v1/kpis`.
+//! - [`backdrop`]: the live months at the province's real volume, under the freshness load.
 
+pub mod backdrop;
 pub mod freshness;
 pub mod ingest;
 pub mod kafka_engine;

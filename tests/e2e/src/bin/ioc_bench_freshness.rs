@@ -3,7 +3,8 @@
 //! API as release processes on a database `ioc_bench` filled (a simulated year), sends a steady
 //! load to ingest, and meanwhile sends probe events one after the other (bench/freshness.rs),
 //! each timed from ingest's acknowledgement until `GET /v1/kpis` answers with rollups that
-//! include it. Also reports the rollup cycle's mean duration over that history.
+//! include it. Also reports the rollup cycle's mean duration over that history. The months the
+//! live cycles recompute are first filled to the province's real volume (bench/backdrop.rs).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -35,9 +36,16 @@ struct Cli {
     /// Offered load, events per second.
     #[arg(long, default_value_t = 2000)]
     rate: usize,
-    /// How long probes are timed under the load (after a 20 s warm-up).
+    /// How long probes are sent under the load (after a 20 s warm-up).
     #[arg(long, default_value_t = 180)]
     seconds: u64,
+    /// The volume the days from the first of the month before the load are filled to, as a share
+    /// of the province's (bench/backdrop.rs): 1.0 for a real figure, 0 to add nothing.
+    #[arg(long, default_value_t = 1.0)]
+    backdrop_scale: f64,
+    /// A probe is sent every this many milliseconds, whether or not the ones before arrived.
+    #[arg(long, default_value_t = 1000)]
+    probe_every_ms: u64,
     /// The processor's rollup interval (default: its configuration's default).
     #[arg(long)]
     rollup_interval_ms: Option<u64>,
@@ -49,6 +57,10 @@ struct Cli {
     /// rollup settings beside the default one); the cycle's figure is named after it.
     #[arg(long, default_value = "freshness_p99_ms")]
     name: String,
+    /// The processor's log filter (RUST_LOG), for example `warn,ioc_processor::rollup=debug` for
+    /// each cycle's steps; its log is in the temp dir (ioc-bench-fresh-processor-*.log).
+    #[arg(long, default_value = "warn")]
+    processor_log: String,
     #[command(flatten)]
     outputs: report::Outputs,
     /// Also draw each probe's times against when it was sent, as SVG, into this file.
@@ -93,13 +105,24 @@ async fn main() -> anyhow::Result<()> {
 
     // The load: the simulated days just before today, as live traffic would be (a cycle
     // recomputes from the earliest month its events touch: old dates would recompute the whole
-    // history every cycle), and all older than any probe.
+    // history every cycle), and all older than any probe. The days before it, back to the first
+    // of the month before, are first given the province's real volume where they lack it
+    // (bench/backdrop.rs): the live cycles recompute those months.
     let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference"))?;
     let needed = cli.rate * (cli.seconds as usize + WARM_UP.as_secs() as usize + 60);
     let days = needed.div_ceil(EVENTS_PER_DAY_AT_SCALE_1).clamp(1, 25) as u32;
     let scale = (needed as f64 / (f64::from(days) * EVENTS_PER_DAY_AT_SCALE_1 as f64)).max(0.01);
     let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
     let start = today - chrono::Days::new(u64::from(days));
+    let backdrop = ioc_e2e::bench::backdrop::fill(
+        &client,
+        &reference,
+        start,
+        cli.backdrop_scale,
+        EVENTS_PER_DAY_AT_SCALE_1 as u64,
+    )
+    .await?;
+    eprintln!("the live months' backdrop: {backdrop} events added before {start}");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2024);
     let scenario = Scenario { start, days, scale };
     let (events, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
@@ -119,12 +142,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let processor_port = free_port();
     let rollup_env = rollups.env();
-    let rollup_env: Vec<(&str, &str)> = rollup_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut processor_extra: Vec<(&str, &str)> = rollup_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    processor_extra.push(("RUST_LOG", cli.processor_log.as_str()));
     let processor = ServiceProcess::start(
         "bench-fresh-processor",
         sibling_binary("ioc-processor")?,
         processor_port,
-        processor_env(&kafka, &clickhouse, processor_port, &rollup_env),
+        processor_env(&kafka, &clickhouse, processor_port, &processor_extra),
     )
     .await;
     let ingest_port = free_port();
@@ -151,26 +175,41 @@ async fn main() -> anyhow::Result<()> {
     let first_cycle_took = first_cycles.elapsed();
     tokio::time::sleep(WARM_UP).await;
     let cycles_before = rollup_cycles(&processor.url).await;
-    let sender = ioc_simulator::Sender::new(&ingest.url, keys);
+    let sender = std::sync::Arc::new(ioc_simulator::Sender::new(&ingest.url, keys));
     let mut times = Vec::new();
     // When each probe was sent (since the first), for the chart.
     let mut timeline = Vec::new();
     let mut failures = Vec::new();
     let accepted_before = counts.accepted.load(std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
-    for source in Source::ALL.iter().cycle() {
+    // Probes go out on a steady beat, each waited for on its own, whatever the ones before are
+    // doing: one after the other, a run of 150 s made about 30 probes and its p99 was their
+    // slowest; and a probe sent only once the one before arrived tends to leave right after a
+    // cycle began, which is not how a viewer's events arrive.
+    let mut probes = tokio::task::JoinSet::new();
+    let mut beat = tokio::time::interval(Duration::from_millis(cli.probe_every_ms.max(1)));
+    for source in Source::ALL.iter().copied().cycle() {
+        beat.tick().await;
         if started.elapsed() > Duration::from_secs(cli.seconds) {
             break;
         }
         let sent_at = started.elapsed();
-        match freshness::probe(&sender, &client, &api.url, *source, Duration::from_secs(120)).await {
-            Ok(took) => {
+        let (sender, client, api_url) = (sender.clone(), client.clone(), api.url.clone());
+        probes.spawn(async move {
+            let took = freshness::probe(&sender, &client, &api_url, source, Duration::from_secs(120)).await;
+            (sent_at, took)
+        });
+    }
+    while let Some(joined) = probes.join_next().await {
+        match joined.context("a probe's task")? {
+            (sent_at, Ok(took)) => {
                 timeline.push((sent_at, took));
                 times.push(took);
             }
-            Err(error) => failures.push(format!("{error:#}")),
+            (_, Err(error)) => failures.push(format!("{error:#}")),
         }
     }
+    timeline.sort_by_key(|(sent_at, _)| *sent_at);
     let offered_rate = (counts.accepted.load(std::sync::atomic::Ordering::Relaxed) - accepted_before) as f64
         / started.elapsed().as_secs_f64();
     load.abort();
