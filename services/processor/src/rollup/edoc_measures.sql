@@ -23,11 +23,20 @@ FROM
     WHERE type IN ('document.sent', 'document.received', 'work_record.closed')
       -- Recomputing the latest months: only the entities with an event in them can be counted
       -- there (the HAVING below drops those with an earlier one), so their events alone are
-      -- aggregated, not every entity of the history.
-      {recent AND (unit_code, concat(document_id, record_id)) IN
-          (SELECT unit_code, concat(document_id, record_id) FROM edoc_events
-           WHERE type IN ('document.sent', 'document.received', 'work_record.closed')
-             AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))}
+      -- aggregated, not every entity of the history. They are found by their own id column
+      -- (a document's row has no record id, a work record's no document id), whatever the
+      -- unit: every row of each such (unit, entity) is read, and the same number in another
+      -- unit with no event in the months is dropped by the HAVING. Matching the pair
+      -- (unit_code, concat(document_id, record_id)) instead cost 0.40 s against 0.24 s with a
+      -- year of history (ops/bench, rollup_cycle_history_growth).
+      {recent AND (document_id IN
+          (SELECT document_id FROM edoc_events
+           WHERE type IN ('document.sent', 'document.received') AND document_id != ''
+             AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))
+        OR record_id IN
+          (SELECT record_id FROM edoc_events
+           WHERE type = 'work_record.closed' AND record_id != ''
+             AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')))}
     GROUP BY type, unit_code, entity
     HAVING first_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
 )
