@@ -1,9 +1,9 @@
 //! ioc-bench-freshness: how old the numbers on the screen are under a steady load, with history
 //! already loaded. Runs ingest, the processor (rollups at their production settings) and the
 //! API as release processes on a database `ioc_bench` filled (a simulated year), sends a steady
-//! load to ingest, and meanwhile sends probe events one after the other (bench/freshness.rs),
-//! each timed from ingest's acknowledgement until `GET /v1/kpis` answers with rollups that
-//! include it. Also reports the rollup cycle's mean duration over that history. The months the
+//! load to ingest, and meanwhile sends a probe event every second (bench/freshness.rs), each
+//! timed from ingest's acknowledgement until `GET /v1/kpis` answers with rollups that include
+//! it. Also reports the rollup cycle's mean duration over that history. The months the
 //! live cycles recompute are first filled to the province's real volume (bench/backdrop.rs).
 
 use std::path::PathBuf;
