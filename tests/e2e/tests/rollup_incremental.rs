@@ -237,6 +237,33 @@ async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
     assert_same(&recomputed, &incremental);
 }
 
+/// An insert under way when a cycle reads ClickHouse's clock and ending a moment later does not
+/// hold the cycle back: the cycle lets it end (in_flight.rs, `settle`) and covers up to its
+/// reading, where the bound alone would leave it two seconds behind (the insert began 1.5 s
+/// before, rounded up to whole seconds).
+#[tokio::test]
+async fn an_insert_ending_as_a_cycle_begins_does_not_hold_it_back() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_settle_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let inserts = InsertsInFlight::new();
+    let under_way = inserts.begin(Source::Edoc);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before: u32 = client.query("SELECT toUInt32(now())").fetch_one().await.expect("now");
+    let ending = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(under_way);
+    });
+    let outcome =
+        refresh_source_in(&client, Source::Edoc, 0, 0, &inserts, &CycleOptions::default()).await.expect("cycle");
+    ending.await.expect("insert ended");
+    drop_database(&clickhouse).await;
+    assert!(
+        outcome.covered_until >= before,
+        "covered until {}, behind the clock read before the cycle ({before}) for an insert that had ended",
+        outcome.covered_until
+    );
+}
+
 /// A start resumes from the progress recorded under its own rules: with nothing new it
 /// recomputes no month, and what was inserted while no processor ran is taken in, the measures
 /// then equal a recomputation from nothing. Progress recorded under other rules after it (another

@@ -7,7 +7,7 @@ use clickhouse::Row;
 use ioc_domain::Source;
 use serde::Deserialize;
 
-use super::in_flight::{covered_until, InsertsInFlight};
+use super::in_flight::{covered_until, InsertsInFlight, SETTLE_AT_MOST};
 
 const DOSSIER_FACTS: &str = include_str!("dossier_facts.sql");
 const PORTAL_MEASURES: &str = include_str!("portal_measures.sql");
@@ -237,8 +237,12 @@ pub async fn refresh_source_in(
     let clock = std::time::Instant::now();
     let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
     let started: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
-    // Read after the answer: an insert beginning later dates its rows at `started` or after.
-    let covered_until = covered_until(started, std::time::Instant::now(), inserts.oldest(source), margin_seconds);
+    // An insert beginning after the answer dates its rows at `started` or after; the ones under
+    // way before it are given a moment to end, so that they need not hold the cycle a second
+    // behind (in_flight.rs).
+    let answered = std::time::Instant::now();
+    inserts.settle(source, answered, SETTLE_AT_MOST).await;
+    let covered_until = covered_until(started, answered, inserts.oldest(source), margin_seconds);
     let mut query = client.query(touched_sql(source));
     if source == Source::Portal {
         query = query.bind(wait);

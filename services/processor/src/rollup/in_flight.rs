@@ -7,17 +7,36 @@
 //! way can give its rows; every other process running a rollup covers its own the same way.
 //! Bounding by what is actually in flight, instead of by a guessed look-back margin, is what
 //! lets the dashboard follow the events within a cycle or two (issue 12's freshness goal).
+//!
+//! Under a steady load an insert is under way at most instants, and the bound above costs
+//! whole seconds (`inserted_at` has no fraction, so any insert under way rounds up to a second
+//! behind). A cycle therefore first lets the inserts that began before its clock reading end,
+//! for at most `SETTLE_AT_MOST` (`settle`): they take a fraction of a second, and once they have
+//! ended nothing under way predates the reading.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ioc_domain::Source;
+use tokio::sync::Notify;
+
+/// The longest a cycle waits for the inserts under way at its clock reading to end. Waiting
+/// longer than the second the bound would lose gains nothing; an insert slower than this (a
+/// retried batch, a ClickHouse under strain) keeps the bound of `covered_until` instead.
+pub const SETTLE_AT_MOST: Duration = Duration::from_secs(1);
 
 /// The inserts of this process under way, per source. Cheap to clone (shared).
 #[derive(Debug, Clone, Default)]
 pub struct InsertsInFlight {
-    inner: Arc<Mutex<Registry>>,
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    registry: Mutex<Registry>,
+    /// Woken whenever an insert ends.
+    ended: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -32,13 +51,14 @@ struct Registry {
 /// ends it.
 #[derive(Debug)]
 pub struct InsertUnderWay {
-    registry: Arc<Mutex<Registry>>,
+    shared: Arc<Shared>,
     id: u64,
 }
 
 impl Drop for InsertUnderWay {
     fn drop(&mut self) {
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner).started.remove(&self.id);
+        self.shared.registry.lock().unwrap_or_else(PoisonError::into_inner).started.remove(&self.id);
+        self.shared.ended.notify_waiters();
     }
 }
 
@@ -51,17 +71,34 @@ impl InsertsInFlight {
     /// An insert of `source`'s rows starts now; it is under way until the returned value is
     /// dropped.
     pub fn begin(&self, source: Source) -> InsertUnderWay {
-        let mut registry = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut registry = self.inner.registry.lock().unwrap_or_else(PoisonError::into_inner);
         let id = registry.next_id;
         registry.next_id += 1;
         registry.started.insert(id, (source, Instant::now()));
-        InsertUnderWay { registry: self.inner.clone(), id }
+        InsertUnderWay { shared: self.inner.clone(), id }
     }
 
     /// When the oldest insert of `source` still under way started, if any.
     pub fn oldest(&self, source: Source) -> Option<Instant> {
-        let registry = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let registry = self.inner.registry.lock().unwrap_or_else(PoisonError::into_inner);
         registry.started.values().filter(|(of, _)| *of == source).map(|(_, at)| *at).min()
+    }
+
+    /// Waits until no insert of `source` that began before `reading` is under way, for at most
+    /// `at_most`; says whether none is left. Inserts beginning after `reading` are not waited
+    /// for: they date their rows at the reading or later.
+    pub async fn settle(&self, source: Source, reading: Instant, at_most: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + at_most;
+        loop {
+            // Registered before the check, so an insert ending between the two still wakes it.
+            let ended = self.inner.ended.notified();
+            if self.oldest(source).is_none_or(|started| started >= reading) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return false;
+            }
+        }
     }
 }
 
@@ -101,6 +138,33 @@ mod tests {
         assert!(inserts.oldest(Source::Edoc).is_some(), "another source's insert is its own");
         drop(other);
         assert_eq!(inserts.oldest(Source::Edoc), None);
+    }
+
+    #[tokio::test]
+    async fn settling_waits_for_the_inserts_begun_before_the_reading_and_no_longer() {
+        let inserts = InsertsInFlight::new();
+        let before = inserts.begin(Source::Portal);
+        let other_source = inserts.begin(Source::Edoc);
+        let reading = Instant::now();
+        let after = inserts.begin(Source::Portal);
+        let ending = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(before);
+        });
+        let waited = Instant::now();
+        assert!(inserts.settle(Source::Portal, reading, Duration::from_secs(10)).await, "settled");
+        let took = waited.elapsed();
+        assert!(took >= Duration::from_millis(200), "returned before the insert ended ({took:?})");
+        assert!(took < Duration::from_secs(5), "waited for an insert begun after the reading ({took:?})");
+        ending.await.expect("ended");
+
+        let still = inserts.begin(Source::Portal);
+        let reading = Instant::now();
+        let waited = Instant::now();
+        assert!(!inserts.settle(Source::Portal, reading, Duration::from_millis(100)).await, "one left");
+        assert!(waited.elapsed() < Duration::from_secs(5), "the wait is bounded");
+        drop((still, after, other_source));
+        assert!(inserts.settle(Source::Portal, Instant::now(), Duration::ZERO).await, "nothing left");
     }
 
     #[test]
