@@ -31,6 +31,12 @@ pub struct ApiConfig {
     pub answer_cache_refresh_ms: u64,
     /// Most bytes of answers kept at once; the cache starts over when it would hold more.
     pub answer_cache_max_bytes: usize,
+    /// Most answers computed from ClickHouse at once (compute_limit.rs); each holds ClickHouse's
+    /// rows for it until reduced, so this bounds the memory a burst of requests takes.
+    pub max_answers_computing: usize,
+    /// How long, in milliseconds, a request waits for its turn to compute an answer before it
+    /// is refused with a 503 (`saturated`).
+    pub answer_wait_ms: u64,
 }
 
 impl Default for ApiConfig {
@@ -44,6 +50,8 @@ impl Default for ApiConfig {
             web_dir: "services/api/web/dist".into(),
             answer_cache_refresh_ms: 500,
             answer_cache_max_bytes: 32 << 20,
+            max_answers_computing: 8,
+            answer_wait_ms: 10_000,
         }
     }
 }
@@ -62,7 +70,25 @@ impl ApiConfig {
         if self.max_range_days < 1 || self.max_series_points < 1 {
             return Err(ConfigError::Invalid("max_range_days and max_series_points must be at least 1".into()));
         }
+        if self.max_answers_computing < 1 {
+            return Err(ConfigError::Invalid(
+                "max_answers_computing must be at least 1 (answers computed from ClickHouse at once)".into(),
+            ));
+        }
         ioc_clickhouse::check_identifier(&self.clickhouse.database)
             .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_turn_to_compute_an_answer_is_refused() {
+        let config = ApiConfig { max_answers_computing: 0, ..ApiConfig::default() };
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("max_answers_computing must be at least 1"), "{error}");
+        assert!(ApiConfig::default().validate().is_ok(), "the defaults run");
     }
 }

@@ -17,6 +17,9 @@ pub enum ApiError {
     /// ClickHouse failed; the details go to the log, not to the client.
     #[error("the indicator store is unavailable, try again shortly")]
     Store(#[from] clickhouse::error::Error),
+    /// Too many answers are being computed; the message says how many and how long it waited.
+    #[error("{0}")]
+    Saturated(String),
 }
 
 impl IntoResponse for ApiError {
@@ -31,7 +34,12 @@ impl IntoResponse for ApiError {
                 tracing::error!(%error, "clickhouse query failed");
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
             }
+            ApiError::Saturated(_) => (StatusCode::SERVICE_UNAVAILABLE, "saturated"),
         };
-        (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response()
+        let mut response = (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response();
+        if matches!(self, ApiError::Saturated(_)) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }

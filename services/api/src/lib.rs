@@ -1,6 +1,7 @@
 //! ioc-api: read-only indicators over ClickHouse for the IOC dashboard and other clients.
 
 pub mod answer_cache;
+mod compute_limit;
 pub mod config;
 mod error;
 pub mod handlers;
@@ -35,6 +36,7 @@ pub struct AppState {
     clickhouse: clickhouse::Client,
     store: Arc<storage::Store>,
     answers: Arc<answer_cache::AnswerCache>,
+    computing: Arc<compute_limit::ComputeLimit>,
     metrics: ApiMetrics,
     http: reqwest::Client,
 }
@@ -58,14 +60,17 @@ pub fn router(state: Arc<AppState>) -> Router {
     let dashboard = tower_http::services::ServeDir::new(&state.config.web_dir)
         .precompressed_gzip()
         .not_found_service(get(handlers::dashboard_missing));
-    // Answers that change only when the rollups write: kept until they do (answer_cache.rs).
+    // Answers that change only when the rollups write: kept until they do (answer_cache.rs),
+    // and computed a bounded number at a time when they are not (compute_limit.rs; the layer
+    // added last runs first, so a kept answer needs no turn).
     let mut cached = Router::new()
         .route("/v1/kpis", get(handlers::get_kpis))
         .route("/v1/kpis/{id}/series", get(handlers::get_series))
         .route("/v1/units", get(handlers::get_units))
         .route("/v1/units/{code}", get(handlers::get_unit))
         .route("/v1/rankings/{id}", get(handlers::get_rankings))
-        .route("/v1/indicators", get(handlers::get_indicators));
+        .route("/v1/indicators", get(handlers::get_indicators))
+        .route_layer(axum::middleware::from_fn_with_state(state.computing.clone(), compute_limit::take_turn));
     if state.config.answer_cache_refresh_ms > 0 {
         cached =
             cached.route_layer(axum::middleware::from_fn_with_state(state.answers.clone(), answer_cache::serve_kept));
@@ -88,6 +93,11 @@ impl AppState {
             clickhouse: config.clickhouse.client(),
             store: Arc::new(storage::Store::new(config.clickhouse.client(), metrics.clickhouse_seconds.clone())),
             answers: Arc::new(answer_cache::AnswerCache::new(config.answer_cache_max_bytes, metrics.clone())),
+            computing: Arc::new(compute_limit::ComputeLimit::new(
+                config.max_answers_computing,
+                std::time::Duration::from_millis(config.answer_wait_ms),
+                metrics.answers_refused.clone(),
+            )),
             metrics,
             http: reqwest::Client::new(),
             config,

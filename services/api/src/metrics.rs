@@ -3,7 +3,7 @@
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The service's metrics.
 #[derive(Clone)]
@@ -21,6 +21,9 @@ pub struct ApiMetrics {
     pub answer_cache: IntCounterVec,
     /// Bytes of answers kept for the current rollup state.
     pub answer_cache_bytes: IntGauge,
+    /// Requests refused because they waited too long for a turn to compute their answer
+    /// (compute_limit.rs).
+    pub answers_refused: IntCounter,
 }
 
 impl ApiMetrics {
@@ -50,11 +53,24 @@ impl ApiMetrics {
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(clickhouse_seconds.clone()))?;
         registry.register(Box::new(answer_cache.clone()))?;
+        let answers_refused = IntCounter::new(
+            "ioc_api_answers_refused_total",
+            "requests refused (503 saturated) after waiting answer_wait_ms for a turn to compute their answer",
+        )?;
         registry.register(Box::new(answer_cache_bytes.clone()))?;
+        registry.register(Box::new(answers_refused.clone()))?;
         for result in ["hit", "miss", "uncached"] {
             answer_cache.with_label_values(&[result]);
         }
-        Ok(ApiMetrics { registry, requests, request_seconds, clickhouse_seconds, answer_cache, answer_cache_bytes })
+        Ok(ApiMetrics {
+            registry,
+            requests,
+            request_seconds,
+            clickhouse_seconds,
+            answer_cache,
+            answer_cache_bytes,
+            answers_refused,
+        })
     }
 }
 

@@ -20,7 +20,7 @@ pub fn document() -> Value {
                 "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
             },
             "400": {"description": "a parameter is wrong (unknown indicator, unit or bucket, malformed date, range too long); the message says which", "content": {"application/json": {"schema": error.clone()}}},
-            "503": {"description": "the indicator store is unavailable", "content": {"application/json": {"schema": error.clone()}}}
+            "503": {"description": "the indicator store is unavailable (`store_unavailable`), or the API is computing as many answers as it may at once and this request waited answer_wait_ms for its turn (`saturated`, with Retry-After)", "content": {"application/json": {"schema": error.clone()}}}
         })
     };
     json!({

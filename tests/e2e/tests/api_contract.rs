@@ -58,3 +58,59 @@ async fn answers_match_the_document_and_bad_requests_say_what_is_wrong() {
     api.stop().await.expect("api stops");
     clickhouse.server_client().query(&format!("DROP DATABASE {}", clickhouse.database)).execute().await.ok();
 }
+
+/// With answers not kept, at most `max_answers_computing` are computed at once: a burst beyond
+/// that waits its turn, and a request whose wait (`answer_wait_ms`, 0 here) runs out is refused
+/// with 503 `saturated`, a Retry-After and a reason, and counted.
+#[tokio::test]
+async fn a_burst_beyond_the_answers_computed_at_once_waits_or_is_refused_saying_why() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_api_"), ioc_e2e::clickhouse_url()).await;
+    let config = ioc_api::ApiConfig {
+        clickhouse: clickhouse.clone(),
+        answer_cache_refresh_ms: 0,
+        max_answers_computing: 1,
+        answer_wait_ms: 0,
+        ..ioc_api::ApiConfig::default()
+    };
+    let api = spawn(|listener, stopped| ioc_api::serve(config, listener, on_stop(stopped))).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/rankings/on_time_rate?period=2026-03", api.url);
+    let (mut answered, mut refused) = (0, 0);
+    // Sixty-four at once overlap (each is a ClickHouse round trip); a few bursts in case one did not.
+    for _ in 0..5 {
+        let mut burst = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let (client, url) = (client.clone(), url.clone());
+            burst.spawn(async move {
+                let response = client.get(&url).send().await.expect("api answers");
+                let status = response.status().as_u16();
+                let retry_after =
+                    response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let body: serde_json::Value = response.json().await.expect("json body");
+                (status, retry_after, body)
+            });
+        }
+        for (status, retry_after, body) in burst.join_all().await {
+            match status {
+                200 => answered += 1,
+                503 => {
+                    assert_eq!(body["error"], "saturated", "{body}");
+                    let message = body["message"].as_str().unwrap_or_default();
+                    assert!(message.contains("computing 1 answers at once"), "{message}");
+                    assert_eq!(retry_after.as_deref(), Some("1"));
+                    refused += 1;
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+        if refused > 0 {
+            break;
+        }
+    }
+    let counted = ioc_e2e::metric(&api.url, "ioc_api_answers_refused_total", &[]).await;
+    api.stop().await.expect("api stops");
+    clickhouse.server_client().query(&format!("DROP DATABASE {}", clickhouse.database)).execute().await.ok();
+    assert!(answered > 0, "no request had a turn");
+    assert!(refused > 0, "64 requests at once, one turn, no wait, and none refused");
+    assert_eq!(counted, Some(f64::from(refused)), "refusals counted");
+}

@@ -273,9 +273,11 @@ fn api_measures(
             peak("no")?,
             "pipeline <= 150",
             format!(
-                "the API with answers not kept (answer_cache_refresh_ms 0), every one of the {} clients' requests \
-                 holding its own ClickHouse answer; otherwise as above",
-                cli.concurrency
+                "the API with answers not kept (answer_cache_refresh_ms 0): of the {} clients' requests, at most {} \
+                 compute their answers from ClickHouse at once (max_answers_computing), the others wait their turn; \
+                 otherwise as above",
+                cli.concurrency,
+                ioc_api::ApiConfig::default().max_answers_computing
             ),
         ),
     ])
