@@ -5,7 +5,7 @@
 //!
 //! A watcher reads each source's `covered_until` from `rollup_state` every `refresh` and drops
 //! every kept answer when one moved, so an answer is at most one `refresh` older than the
-//! rollups (0.5 s by default, against a 5 s rollup cycle). When the watcher cannot read
+//! rollups (0.2 s by default, against rollup rounds of 1 to 4 s). When the watcher cannot read
 //! ClickHouse it keeps nothing: it cannot tell whether the rollups moved. Concurrent requests for
 //! an answer not kept yet share one computation. Responses of cached routes carry
 //! `IOC-Covered-Until` (unix seconds): every event stored before it is in the answer; and

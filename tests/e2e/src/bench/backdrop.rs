@@ -48,6 +48,38 @@ pub async fn fill(
     Ok(inserted)
 }
 
+/// Folds the duplicate rows of the months from the backdrop's first to `today`'s in the raw
+/// tables (`OPTIMIZE ... PARTITION ... FINAL`); returns how many month partitions it folded. A
+/// rerun on the same day sends the same load again (same seed, same days): the raw tables keep
+/// one row per event once ClickHouse merges them, but until then every rerun left its copy, and
+/// six runs in a day left 640,000 extra portal rows in the month and slowed its cycles. Folding
+/// first makes each run start from one copy, as production would hold.
+pub async fn fold_duplicates(
+    client: &clickhouse::Client,
+    load_start: NaiveDate,
+    today: NaiveDate,
+) -> anyhow::Result<usize> {
+    let months = months_between(backdrop_start(load_start), today);
+    for table in ioc_domain::Source::ALL.map(|source| source.events_table()) {
+        for month in &months {
+            let partition = month.year() * 100 + month.month() as i32;
+            client.query(&format!("OPTIMIZE TABLE {table} PARTITION {partition} FINAL")).execute().await?;
+        }
+    }
+    Ok(months.len() * ioc_domain::Source::ALL.len())
+}
+
+/// The first days of the months from `first`'s to `last`'s, both included.
+fn months_between(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+    let mut month = first.with_day(1).unwrap_or(first);
+    let mut months = Vec::new();
+    while month <= last {
+        months.push(month);
+        month = month.checked_add_months(Months::new(1)).unwrap_or(NaiveDate::MAX);
+    }
+    months
+}
+
 /// The first day of the backdrop: the first of the month before the one `load_start` is in.
 fn backdrop_start(load_start: NaiveDate) -> NaiveDate {
     let month = load_start.with_day(1).unwrap_or(load_start);
@@ -116,6 +148,13 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    #[test]
+    fn the_months_folded_run_from_the_backdrop_s_to_today_s_across_a_new_year() {
+        let months = months_between(backdrop_start(day(2026, 12, 20)), day(2027, 1, 3));
+        assert_eq!(months, vec![day(2026, 11, 1), day(2026, 12, 1), day(2027, 1, 1)]);
+        assert_eq!(months_between(day(2026, 11, 15), day(2026, 11, 30)), vec![day(2026, 11, 1)]);
     }
 
     #[test]

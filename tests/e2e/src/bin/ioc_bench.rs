@@ -189,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
     let mut wall_figures = std::collections::BTreeMap::new();
     // Per mode ("yes": answers kept, the API's default; "no": every request asks ClickHouse).
     let mut api_peak_mb = std::collections::BTreeMap::new();
-    for (kept, refresh_ms) in [("no", 0), ("yes", 500)] {
+    for (kept, refresh_ms) in [("no", 0), ("yes", ioc_api::ApiConfig::default().answer_cache_refresh_ms)] {
         let mut api_process = start_api(&clickhouse, refresh_ms).await?;
         let api = api_process.url.clone();
         let wall = [

@@ -123,6 +123,8 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     eprintln!("the live months' backdrop: {backdrop} events added before {start}");
+    let folded = ioc_e2e::bench::backdrop::fold_duplicates(&client, start, today).await?;
+    eprintln!("the live months' duplicates of earlier runs folded ({folded} month partitions)");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2024);
     let scenario = Scenario { start, days, scale };
     let (events, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
