@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::in_flight::{covered_until, InsertsInFlight, SETTLE_AT_MOST};
 
 const DOSSIER_FACTS: &str = include_str!("dossier_facts.sql");
+const PORTAL_MEASURED_DOSSIERS: &str = include_str!("portal_measured_dossiers.sql");
 const PORTAL_MEASURES: &str = include_str!("portal_measures.sql");
 const EDOC_MEASURES: &str = include_str!("edoc_measures.sql");
 const TRAINING_MEASURES: &str = include_str!("training_measures.sql");
@@ -166,7 +167,11 @@ pub fn rules(source: Source) -> &'static str {
         Source::ALL.map(|source| {
             let mut hash = Sha256::new();
             let facts = if source == Source::Portal { DOSSIER_FACTS } else { "" };
-            for part in [touched_sql(source), facts, measures_sql(source), DAILY_STAGING_ENGINE, MONTHLY_STAGING_ENGINE]
+            let measures = measures_sql(source).iter().copied();
+            for part in [touched_sql(source), facts]
+                .into_iter()
+                .chain(measures)
+                .chain([DAILY_STAGING_ENGINE, MONTHLY_STAGING_ENGINE])
             {
                 // Each part's length first, so that no two lists of parts hash alike.
                 hash.update((part.len() as u64).to_le_bytes());
@@ -181,11 +186,14 @@ pub fn rules(source: Source) -> &'static str {
     &all[index]
 }
 
-fn measures_sql(source: Source) -> &'static str {
+/// The statements that fill a cycle's staging table of days with `source`'s measures, run in
+/// this order. The portal's first puts the dossiers measured in the recomputed months in a table
+/// of the cycle's own (`{dossiers}`), which the second reads several times.
+fn measures_sql(source: Source) -> &'static [&'static str] {
     match source {
-        Source::Portal => PORTAL_MEASURES,
-        Source::Edoc => EDOC_MEASURES,
-        Source::Training => TRAINING_MEASURES,
+        Source::Portal => &[PORTAL_MEASURED_DOSSIERS, PORTAL_MEASURES],
+        Source::Edoc => &[EDOC_MEASURES],
+        Source::Training => &[TRAINING_MEASURES],
     }
 }
 
@@ -297,8 +305,11 @@ async fn rebuild_months(
     span: Span,
 ) -> Result<usize, clickhouse::error::Error> {
     let suffix = format!("{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
-    let staging =
-        Staging { daily: format!("{STAGING_PREFIX}{suffix}"), monthly: format!("{STAGING_PREFIX}m_{suffix}") };
+    let staging = Staging {
+        daily: format!("{STAGING_PREFIX}{suffix}"),
+        monthly: format!("{STAGING_PREFIX}m_{suffix}"),
+        dossiers: format!("{STAGING_PREFIX}d_{suffix}"),
+    };
     client.query(&format!("CREATE TABLE {} AS measures_daily {DAILY_STAGING_ENGINE}", staging.daily)).execute().await?;
     let created = client
         .query(&format!("CREATE TABLE {} AS measures_monthly {MONTHLY_STAGING_ENGINE}", staging.monthly))
@@ -310,7 +321,7 @@ async fn rebuild_months(
     };
     // The staging tables go whatever happened; a failed cycle is simply run again.
     let mut dropped = Ok(());
-    for table in [&staging.daily, &staging.monthly] {
+    for table in [&staging.daily, &staging.monthly, &staging.dossiers] {
         let outcome = client.query(&format!("DROP TABLE IF EXISTS {table}")).execute().await;
         dropped = dropped.and(outcome);
     }
@@ -347,10 +358,12 @@ pub async fn drop_abandoned_staging(
     Ok(abandoned.len())
 }
 
-/// The staging tables of one cycle: days, and the same summed per month.
+/// The staging tables of one cycle: days, the same summed per month, and what the measures
+/// statements keep between them (`{dossiers}`; only the portal's create it).
 struct Staging {
     daily: String,
     monthly: String,
+    dossiers: String,
 }
 
 async fn fill_and_swap(
@@ -361,13 +374,16 @@ async fn fill_and_swap(
     staging: &Staging,
 ) -> Result<usize, clickhouse::error::Error> {
     let from = first_month.to_string();
-    let sql = for_span(measures_sql(source), span).replace("{staging}", &staging.daily);
-    let mut query = client.query(&sql);
-    for _ in 0..sql.matches('?').count() {
-        query = query.bind(from.as_str());
-    }
     let clock = std::time::Instant::now();
-    query.execute().await?;
+    for statement in measures_sql(source) {
+        let sql =
+            for_span(statement, span).replace("{staging}", &staging.daily).replace("{dossiers}", &staging.dossiers);
+        let mut query = client.query(&sql);
+        for _ in 0..sql.matches('?').count() {
+            query = query.bind(from.as_str());
+        }
+        query.execute().await?;
+    }
     let filled_in = clock.elapsed();
     client
         .query(&format!(
@@ -508,27 +524,33 @@ mod tests {
         names
     }
 
-    /// The measure names the rollup SQL writes: the first element of each `('name', ...)` tuple,
-    /// or its position in the query's `measure_names` (`(indexOf(measure_names, 'name'), ...)`).
+    /// The measure names the rollup SQL writes: the first element of each `('name', ...)` tuple.
     fn written_measures() -> std::collections::BTreeSet<String> {
         let mut names = std::collections::BTreeSet::new();
-        for sql in [PORTAL_MEASURES, EDOC_MEASURES, TRAINING_MEASURES] {
-            names.extend(names_after(sql, "('", "',"));
-            names.extend(names_after(sql, "(indexOf(measure_names, '", "'),"));
+        for source in Source::ALL {
+            for sql in measures_sql(source) {
+                names.extend(names_after(sql, "('", "',"));
+            }
         }
         names
     }
 
     #[test]
-    fn a_measure_given_by_its_position_is_in_the_list_that_names_it() {
-        // indexOf() of a name missing from the list is 0, and the measure would have no name.
-        let listed = PORTAL_MEASURES.split_once("WITH [").and_then(|(_, rest)| rest.split_once("] AS measure_names"));
-        let listed = listed.expect("the portal's measures query lists its names").0;
-        let listed: std::collections::BTreeSet<String> =
-            listed.split(',').map(|name| name.trim().trim_matches('\'').to_owned()).collect();
-        let used = names_after(PORTAL_MEASURES, "(indexOf(measure_names, '", "'),");
-        assert!(!used.is_empty());
-        assert_eq!(used, listed);
+    fn each_portal_measure_and_dimension_comes_from_one_branch_only() {
+        // The portal's sums are not summed again after the ARRAY JOIN (portal_measures.sql): a
+        // (measure, dimension) listed twice would write two rows for one day, unit and measure,
+        // which the API would add up or not depending on how it reads them.
+        let mut seen = std::collections::BTreeSet::new();
+        for piece in PORTAL_MEASURES.split("('").skip(1) {
+            let mut fields = piece.splitn(3, ',');
+            let (Some(name), Some(dimension)) = (fields.next(), fields.next()) else { continue };
+            let name = name.trim_end_matches('\'');
+            if !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                continue;
+            }
+            assert!(seen.insert((name.to_owned(), dimension.trim().to_owned())), "{name} by {dimension} twice");
+        }
+        assert!(seen.len() > 20, "only {} measures found: has the query's form changed?", seen.len());
     }
 
     #[test]
@@ -562,19 +584,19 @@ mod tests {
 
     #[test]
     fn every_measures_query_has_both_forms_and_no_section_left() {
-        for (source, sql) in
-            [(Source::Portal, PORTAL_MEASURES), (Source::Edoc, EDOC_MEASURES), (Source::Training, TRAINING_MEASURES)]
-        {
-            let latest = for_span(sql, Span::Latest);
-            let history = for_span(sql, Span::History);
+        for source in Source::ALL {
+            let sql = measures_sql(source).concat();
+            let latest = for_span(&sql, Span::Latest);
+            let history = for_span(&sql, Span::History);
             for form in [&latest, &history] {
-                assert_eq!(form.replace("{staging}", "").matches(['{', '}']).count(), 0, "{source}: a section is left");
+                let form = form.replace("{staging}", "").replace("{dossiers}", "");
+                assert_eq!(form.matches(['{', '}']).count(), 0, "{source}: a section is left");
             }
             // The latest months' form reads candidates (a subquery per kind of entity).
             assert!(latest.matches("(SELECT").count() > history.matches("(SELECT").count(), "{source}");
         }
-        assert!(for_span(PORTAL_MEASURES, Span::History).contains("dossier_facts FINAL"));
-        assert!(!for_span(PORTAL_MEASURES, Span::Latest).contains("dossier_facts FINAL"));
+        assert!(for_span(PORTAL_MEASURED_DOSSIERS, Span::History).contains("dossier_facts FINAL"));
+        assert!(!for_span(PORTAL_MEASURED_DOSSIERS, Span::Latest).contains("dossier_facts FINAL"));
     }
 
     #[test]

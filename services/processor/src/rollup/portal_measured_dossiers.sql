@@ -1,0 +1,29 @@
+-- The newest facts of each dossier with a measure dated from the given month on, with only the
+-- columns the portal's measures read, into a table of the cycle's own ({dossiers}, dropped with
+-- the staging tables). portal_measures.sql then reads it once per kind of instant a measure is
+-- dated on. Every parameter is the first day recomputed; {recent ...} and {history ...} are
+-- kept when the rollup recomputes the latest months or more (cycle.rs).
+CREATE TABLE {dossiers} ENGINE = Log AS
+SELECT
+    unit_code, procedure_code, received_at, tracked_from, resolved_at, abandoned_at, result_returned_at,
+    -- Stocks count a dossier from the moment it is followed (its reception, or the go-live
+    -- snapshot of the backlog), so nothing about it is dated before that. (greatest() drops
+    -- the time zone on ClickHouse 18.16: toTimeZone puts it back, or toDate would be UTC's.)
+    toTimeZone(greatest(closed_at, tracked_from), 'Asia/Ho_Chi_Minh') AS ended_at,
+    toTimeZone(greatest(late_at, tracked_from), 'Asia/Ho_Chi_Minh') AS overdue_at,
+    backlog, channel = 'online' AS online, fee_bearing, paid_online, reused, closed, overdue_while_open,
+    resolved, processing_seconds, resolved_on_time, digitised, result_electronic, full_online, flagged,
+    abandoned, result_returned
+-- FINAL merges every dossier of the history (0.7 s with a year loaded, ops/bench), whatever the
+-- months; when only the latest months are recomputed, reading the candidates' rows alone and
+-- keeping each one's newest version, as FINAL would, costs what those months hold (a dossier
+-- whose newest facts end in them has that version among the candidates).
+FROM {history dossier_facts FINAL}{recent
+(
+    SELECT *
+    FROM dossier_facts
+    WHERE dossier_id IN (SELECT dossier_id FROM dossier_facts WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))
+    ORDER BY version DESC
+    LIMIT 1 BY unit_code, dossier_id
+)}
+WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
