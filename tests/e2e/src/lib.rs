@@ -400,8 +400,17 @@ pub async fn wait_ready(url: &str) {
     }
 }
 
-/// Drops the test database when the test ends, even when it panicked.
-struct DropDatabase(ClickHouseConfig);
+/// Drops the test database when the test ends, even when it panicked: hold one for each
+/// database a test makes (`fresh_stack`, `migrated_database`), or the databases pile up on a
+/// development machine and their background merges slow the benchmarks run there.
+pub struct DropDatabase(ClickHouseConfig);
+
+impl DropDatabase {
+    /// Drops the database `clickhouse` names when the value returned goes.
+    pub fn at_end(clickhouse: &ClickHouseConfig) -> DropDatabase {
+        DropDatabase(clickhouse.clone())
+    }
+}
 
 impl Drop for DropDatabase {
     fn drop(&mut self) {

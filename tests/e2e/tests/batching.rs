@@ -30,6 +30,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_events_are_stored_after_the_live_wait_not_the_batch_wait() {
     let (kafka, clickhouse) = fresh_stack("bw", "ioc_batching_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let keys = random_keys();
     let mut processor = ServiceProcess::processor(
         "processor-batching",
@@ -81,6 +82,7 @@ async fn stored(clickhouse: &ioc_clickhouse::ClickHouseConfig, n: u64) -> Durati
 async fn traffic_faster_than_live_still_fills_whole_batches() {
     const BATCH_ROWS: usize = 500;
     let (kafka, clickhouse) = fresh_stack("bb", "ioc_backlog_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let keys = random_keys();
     // Batches of 500 rows, a live wait of 100 ms: a source sending more than 50 events in that
     // time (500 a second) is not live traffic, and its batches must fill; once the load stops,
@@ -120,6 +122,7 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
 async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     const BATCH_ROWS: usize = 1_000;
     let (mut kafka, clickhouse) = fresh_stack("be", "ioc_backlog_end_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     // Three partitions per topic, drained side by side: the first to reach its end must not
     // write the batch while the others still hold the backlog's rest.
     kafka.partitions = 3;
@@ -153,10 +156,24 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     let mut processor = batching_processor("processor-backlog-end", &kafka, &clickhouse, BATCH_ROWS, "60000").await;
     let waited = stored(&clickhouse, portal as u64).await;
     eprintln!("{portal} portal events stored {waited:?} after the processor was ready");
-    let metrics =
-        reqwest::get(format!("{}/metrics", processor.url)).await.expect("metrics").text().await.expect("text");
+    // Every event is stored; a request sent again (answered late under load) put a second copy
+    // of its events in the topic, which may come in a batch after that: wait for every message.
+    let started = Instant::now();
+    let portal_label = [("source", "portal")];
+    loop {
+        let written = ioc_e2e::metric(&processor.url, "ioc_processor_batch_rows_sum", &portal_label).await;
+        if written.unwrap_or(0.0) >= messages as f64 {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{written:?} of the {messages} portal messages written after {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let batches = ioc_e2e::metric(&processor.url, "ioc_processor_batch_rows_count", &portal_label).await;
     processor.terminate(Duration::from_secs(20)).await;
-    let batches = portal_batches(&metrics);
+    let batches = batches.expect("the processor counts its portal batches") as usize;
     assert_eq!(batches, messages.div_ceil(BATCH_ROWS), "whole batches of {BATCH_ROWS}, then the remainder");
 }
 

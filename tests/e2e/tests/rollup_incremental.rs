@@ -406,6 +406,7 @@ async fn move_in_dated(client: &clickhouse::Client, table: &str, dated: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_not_yet_stored_holds_its_source_s_cycles_back() {
     let (kafka, clickhouse) = ioc_e2e::fresh_stack("rif", "ioc_inflight_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let client = clickhouse.client();
     client
         .query(&format!(

@@ -20,6 +20,7 @@ const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_followed_by_its_trace_id_from_the_request_to_the_insert() {
     let (kafka, clickhouse) = fresh_stack("tr", "ioc_trace_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let keys = random_keys();
     let logging = [("IOC_LOG_FORMAT", "json"), ("RUST_LOG", "info,ioc_ingest=debug,ioc_processor=debug")];
     let mut processor = ServiceProcess::processor("processor-trace", &kafka, &clickhouse, &logging).await;
@@ -73,6 +74,7 @@ const CONSUMER: u64 = 5;
 async fn spans_follow_a_request_to_its_insert_in_an_opentelemetry_collector() {
     let collector = Collector::start().await;
     let (kafka, clickhouse) = fresh_stack("ts", "ioc_spans_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let keys = random_keys();
     // The processor's batch exporter sends every 200 ms; ingest's would wait ten minutes, so its
     // spans arrive only through the flush of a graceful shutdown, which is checked that way.
