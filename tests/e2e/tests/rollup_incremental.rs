@@ -92,7 +92,14 @@ async fn late_events_of_a_month_already_rolled_up_change_it() {
         refresh_source(&client, source, 0, 0).await.expect("recomputation");
     }
     let recomputed = measures(&clickhouse).await;
+    // Each cycle drops the tables it made (staging, and the portal's measured dossiers).
+    let left: Vec<String> = client
+        .query("SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'measures_staging_')")
+        .fetch_all()
+        .await
+        .expect("tables");
     drop_database(&clickhouse).await;
+    assert_eq!(left, Vec::<String>::new(), "tables the cycles left behind");
 
     // Every source has measures in the month that arrived late, or the check would be empty.
     for source in Source::ALL {
