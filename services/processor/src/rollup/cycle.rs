@@ -308,7 +308,11 @@ async fn rebuild_months(
     let staging = Staging {
         daily: format!("{STAGING_PREFIX}{suffix}"),
         monthly: format!("{STAGING_PREFIX}m_{suffix}"),
-        dossiers: format!("{STAGING_PREFIX}d_{suffix}"),
+        // Only the portal's statements make one; the other sources' cycles need not drop it.
+        dossiers: measures_sql(source)
+            .iter()
+            .any(|statement| statement.contains("{dossiers}"))
+            .then(|| format!("{STAGING_PREFIX}d_{suffix}")),
     };
     client.query(&format!("CREATE TABLE {} AS measures_daily {DAILY_STAGING_ENGINE}", staging.daily)).execute().await?;
     let created = client
@@ -321,7 +325,7 @@ async fn rebuild_months(
     };
     // The staging tables go whatever happened; a failed cycle is simply run again.
     let mut dropped = Ok(());
-    for table in [&staging.daily, &staging.monthly, &staging.dossiers] {
+    for table in [Some(&staging.daily), Some(&staging.monthly), staging.dossiers.as_ref()].into_iter().flatten() {
         let outcome = client.query(&format!("DROP TABLE IF EXISTS {table}")).execute().await;
         dropped = dropped.and(outcome);
     }
@@ -359,11 +363,11 @@ pub async fn drop_abandoned_staging(
 }
 
 /// The staging tables of one cycle: days, the same summed per month, and what the measures
-/// statements keep between them (`{dossiers}`; only the portal's create it).
+/// statements keep between them (`{dossiers}`, for the sources whose statements name it).
 struct Staging {
     daily: String,
     monthly: String,
-    dossiers: String,
+    dossiers: Option<String>,
 }
 
 async fn fill_and_swap(
@@ -376,8 +380,10 @@ async fn fill_and_swap(
     let from = first_month.to_string();
     let clock = std::time::Instant::now();
     for statement in measures_sql(source) {
-        let sql =
-            for_span(statement, span).replace("{staging}", &staging.daily).replace("{dossiers}", &staging.dossiers);
+        let mut sql = for_span(statement, span).replace("{staging}", &staging.daily);
+        if let Some(dossiers) = &staging.dossiers {
+            sql = sql.replace("{dossiers}", dossiers);
+        }
         let mut query = client.query(&sql);
         for _ in 0..sql.matches('?').count() {
             query = query.bind(from.as_str());
