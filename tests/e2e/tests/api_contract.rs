@@ -7,6 +7,7 @@ use ioc_e2e::{contract, fresh_stack, get_checked, on_stop, spawn};
 async fn answers_match_the_document_and_bad_requests_say_what_is_wrong() {
     ioc_service::init_logging();
     let (_kafka, clickhouse) = fresh_stack("a", "ioc_api_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let config = ioc_api::ApiConfig { clickhouse: clickhouse.clone(), ..ioc_api::ApiConfig::default() };
     let api = spawn(|listener, stopped| ioc_api::serve(config, listener, on_stop(stopped))).await;
     let client = reqwest::Client::new();
@@ -56,7 +57,6 @@ async fn answers_match_the_document_and_bad_requests_say_what_is_wrong() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     api.stop().await.expect("api stops");
-    clickhouse.server_client().query(&format!("DROP DATABASE {}", clickhouse.database)).execute().await.ok();
 }
 
 /// With answers not kept, at most `max_answers_computing` are computed at once: a burst beyond
@@ -65,6 +65,7 @@ async fn answers_match_the_document_and_bad_requests_say_what_is_wrong() {
 #[tokio::test]
 async fn a_burst_beyond_the_answers_computed_at_once_waits_or_is_refused_saying_why() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_api_"), ioc_e2e::clickhouse_url()).await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let config = ioc_api::ApiConfig {
         clickhouse: clickhouse.clone(),
         answer_cache_refresh_ms: 0,
@@ -109,7 +110,6 @@ async fn a_burst_beyond_the_answers_computed_at_once_waits_or_is_refused_saying_
     }
     let counted = ioc_e2e::metric(&api.url, "ioc_api_answers_refused_total", &[]).await;
     api.stop().await.expect("api stops");
-    clickhouse.server_client().query(&format!("DROP DATABASE {}", clickhouse.database)).execute().await.ok();
     assert!(answered > 0, "no request had a turn");
     assert!(refused > 0, "64 requests at once, one turn, no wait, and none refused");
     assert_eq!(counted, Some(f64::from(refused)), "refusals counted");

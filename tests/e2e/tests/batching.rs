@@ -105,12 +105,10 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     }
     load.abort();
     stored(&clickhouse, portal as u64).await;
-    let metrics =
-        reqwest::get(format!("{}/metrics", processor.url)).await.expect("metrics").text().await.expect("text");
+    let batches = portal_batches(&processor.url).await;
     ingest.terminate(Duration::from_secs(20)).await;
     processor.terminate(Duration::from_secs(20)).await;
 
-    let batches = portal_batches(&metrics);
     let fewest = portal.div_ceil(BATCH_ROWS);
     eprintln!("{portal} portal events in {batches} batches (at least {fewest})");
     assert!(fewest >= 8, "too few portal events to tell: {portal}");
@@ -159,9 +157,8 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     // Every event is stored; a request sent again (answered late under load) put a second copy
     // of its events in the topic, which may come in a batch after that: wait for every message.
     let started = Instant::now();
-    let portal_label = [("source", "portal")];
     loop {
-        let written = ioc_e2e::metric(&processor.url, "ioc_processor_batch_rows_sum", &portal_label).await;
+        let written = ioc_e2e::metric(&processor.url, "ioc_processor_batch_rows_sum", &PORTAL).await;
         if written.unwrap_or(0.0) >= messages as f64 {
             break;
         }
@@ -171,20 +168,18 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let batches = ioc_e2e::metric(&processor.url, "ioc_processor_batch_rows_count", &portal_label).await;
+    let batches = portal_batches(&processor.url).await;
     processor.terminate(Duration::from_secs(20)).await;
-    let batches = batches.expect("the processor counts its portal batches") as usize;
     assert_eq!(batches, messages.div_ceil(BATCH_ROWS), "whole batches of {BATCH_ROWS}, then the remainder");
 }
 
-/// The portal batches a processor wrote, from its metrics' text.
-fn portal_batches(metrics: &str) -> usize {
-    let count = "ioc_processor_batch_rows_count{source=\"portal\"} ";
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(count))
-        .and_then(|value| value.trim().parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("no {count} in the processor's metrics")) as usize
+/// The portal's label on the processor's metrics.
+const PORTAL: [(&str, &str); 1] = [("source", "portal")];
+
+/// The portal batches the processor at `url` wrote, from its metrics.
+async fn portal_batches(url: &str) -> usize {
+    let batches = ioc_e2e::metric(url, "ioc_processor_batch_rows_count", &PORTAL).await;
+    batches.expect("the processor counts its portal batches") as usize
 }
 
 /// A processor, rollups off, writing batches of `batch_rows` rows with a live wait of
