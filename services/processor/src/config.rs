@@ -49,9 +49,9 @@ pub struct ProcessorConfig {
     pub reference_dir: Option<PathBuf>,
     /// Whether this instance keeps the rollups (pre-aggregated indicators) up to date. Safe to
     /// run in several replicas (each cycle is idempotent). Each one holds its cycles back for
-    /// its own inserts under way only (rollup/in_flight.rs): a processor that writes without
-    /// running the rollup needs `rollup_margin_seconds` on the ones that do to cover its inserts'
-    /// durations.
+    /// its own inserts under way only (rollup/in_flight.rs). A processor that writes without
+    /// running the rollup dates its rows a second ahead of its clock; an insert of it that takes
+    /// longer than that second needs `rollup_margin_seconds` on the ones that do.
     pub rollup_enabled: bool,
     /// The least time between the starts of two rounds of rollup cycles (one per source): a
     /// round that takes longer is followed by the next at once.
@@ -67,13 +67,13 @@ pub struct ProcessorConfig {
     /// start that recomputes everything (rollup/cycle.rs, `CycleOptions`). Lower it when
     /// ClickHouse's `max_memory_usage` is below 1 GB.
     pub rollup_facts_events_per_slice: u64,
-    /// How far the clocks of the ClickHouse nodes rows are inserted through may be behind the
-    /// node a rollup cycle asks for the time. A cycle covers no further than this process's
-    /// inserts under way allow (rollup/in_flight.rs), so the margin is about clocks: 0 with one
-    /// ClickHouse server, 1 on a cluster whose nodes keep time with NTP. Add to it: the
-    /// replication lag accepted when `clickhouse.insert_quorum` is below the replicas of a shard
-    /// (a cycle may read a replica the rows have not reached), and a step back of ClickHouse's
-    /// clock (rows dated before a cycle already passed), if either can happen.
+    /// How many seconds a rollup cycle stays behind what this process's own inserts allow
+    /// (rollup/in_flight.rs: it dates its rows and covers them exactly), for rows it cannot
+    /// see: 0 with one processor; 1 with replicas whose clocks NTP keeps within a second of each
+    /// other (the API shows the furthest progress of any replica). Add to it the replication lag
+    /// accepted when `clickhouse.insert_quorum` is below the replicas of a shard (a cycle may read
+    /// a replica the rows have not reached), and the insert time of processors that write
+    /// without the rollup, if either can happen.
     pub rollup_margin_seconds: u32,
     /// How often consumer lag is read from the broker (completeness is checked every fourth
     /// time; monitor.rs). 0 turns both off.

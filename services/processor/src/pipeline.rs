@@ -299,9 +299,12 @@ impl<T: SourceTable> SourcePipeline<T> {
         }
         let started = std::time::Instant::now();
         let started_at = std::time::SystemTime::now();
-        // Holds the rollup's cycles of this source behind the batch's rows until they are stored
-        // or given up, retries included (rollup/in_flight.rs).
-        let _under_way = self.context.inserts.begin(self.source);
+        // Dates the batch's rows, and holds the rollup's cycles of this source behind that date
+        // until they are stored or given up, retries included (rollup/in_flight.rs).
+        let under_way = self.context.inserts.begin(self.source);
+        for row in &mut self.batch.rows {
+            T::date(row, under_way.dated());
+        }
         let mut retries = 0_u32;
         let max_backoff = Duration::from_millis(self.context.config.max_retry_backoff_ms);
         let mut backoff = Duration::from_millis(200);

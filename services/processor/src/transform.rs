@@ -42,8 +42,10 @@ pub trait SourceTable: Send + Sync + 'static {
     type Row: clickhouse::RowOwned + clickhouse::RowWrite + Serialize + Send + Sync + 'static;
     /// The table name.
     const TABLE: &'static str;
-    /// Maps an event of this source, found at `position`, to its row.
+    /// Maps an event of this source, found at `position`, to its row (not dated yet).
     fn row(event: &Event, position: KafkaPosition) -> Result<Self::Row, TransformError>;
+    /// Dates `row` with the second (unix) its insert began (rollup/in_flight.rs).
+    fn date(row: &mut Self::Row, inserted_at: u32);
 }
 
 fn seconds(field: &'static str, time: chrono::DateTime<chrono::FixedOffset>) -> Result<u32, TransformError> {
@@ -92,6 +94,8 @@ pub struct PortalRow {
     paused_seconds: u32,
     complaint_kind: String,
     complaint_subject: String,
+    /// When its insert began (the processor dates its rows: rollup/in_flight.rs).
+    inserted_at: u32,
 }
 
 fn name<T: Serialize>(value: &T) -> String {
@@ -104,6 +108,10 @@ fn name<T: Serialize>(value: &T) -> String {
 impl SourceTable for PortalTable {
     type Row = PortalRow;
     const TABLE: &'static str = Source::Portal.events_table();
+
+    fn date(row: &mut PortalRow, inserted_at: u32) {
+        row.inserted_at = inserted_at;
+    }
 
     fn row(event: &Event, position: KafkaPosition) -> Result<PortalRow, TransformError> {
         let (kafka_partition, kafka_offset) = position.columns();
@@ -185,11 +193,17 @@ pub struct EdocRow {
     document_id: String,
     form: String,
     digitally_signed: u8,
+    /// When its insert began (the processor dates its rows: rollup/in_flight.rs).
+    inserted_at: u32,
 }
 
 impl SourceTable for EdocTable {
     type Row = EdocRow;
     const TABLE: &'static str = Source::Edoc.events_table();
+
+    fn date(row: &mut EdocRow, inserted_at: u32) {
+        row.inserted_at = inserted_at;
+    }
 
     fn row(event: &Event, position: KafkaPosition) -> Result<EdocRow, TransformError> {
         let (kafka_partition, kafka_offset) = position.columns();
@@ -256,11 +270,17 @@ pub struct TrainingRow {
     topic: String,
     attendees: u32,
     of_adult_age: u8,
+    /// When its insert began (the processor dates its rows: rollup/in_flight.rs).
+    inserted_at: u32,
 }
 
 impl SourceTable for TrainingTable {
     type Row = TrainingRow;
     const TABLE: &'static str = Source::Training.events_table();
+
+    fn date(row: &mut TrainingRow, inserted_at: u32) {
+        row.inserted_at = inserted_at;
+    }
 
     fn row(event: &Event, position: KafkaPosition) -> Result<TrainingRow, TransformError> {
         let (kafka_partition, kafka_offset) = position.columns();

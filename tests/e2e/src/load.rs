@@ -2,6 +2,7 @@
 //! and Kafka: for loading a year quickly (ioc_bench) and for tests of the rollup alone.
 
 use ioc_domain::{Event, Source};
+use ioc_processor::rollup::date_ahead;
 use ioc_processor::transform::{EdocTable, KafkaPosition, PortalTable, SourceTable, TrainingTable};
 
 /// Inserts `events` into their source's raw table, one INSERT per source.
@@ -23,8 +24,13 @@ async fn insert<'a, T: SourceTable>(
     suffix: &str,
 ) -> anyhow::Result<()> {
     let mut insert = client.insert::<T::Row>(&format!("{}{suffix}", T::TABLE)).await?;
+    // No cycle of this process covers these rows: a second ahead, so that the next cycle of
+    // any process takes them in.
+    let inserted_at = date_ahead();
     for event in events {
-        insert.write(&T::row(event, KafkaPosition::default())?).await?;
+        let mut row = T::row(event, KafkaPosition::default())?;
+        T::date(&mut row, inserted_at);
+        insert.write(&row).await?;
     }
     insert.end().await?;
     Ok(())

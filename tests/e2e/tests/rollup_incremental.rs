@@ -9,7 +9,7 @@
 //! (`rollup::Span`).
 //!
 //! The last two check what a cycle may cover while inserts are under way (rollup/in_flight.rs):
-//! rows that ClickHouse dated before a cycle but that became visible after it must reach the
+//! rows dated before a cycle's claim but that became visible after it must reach the
 //! next one, and the processor's writers must hold their source's cycles back while a batch is
 //! not yet stored.
 //!
@@ -24,7 +24,8 @@ use chrono::{Datelike, NaiveDate};
 use ioc_domain::{Event, Source};
 use ioc_e2e::process::ServiceProcess;
 use ioc_processor::rollup::{
-    drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, InsertsInFlight, RollupTask, Span,
+    drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, InsertUnderWay, InsertsInFlight,
+    RollupTask, Span,
 };
 use ioc_processor::ProcessorMetrics;
 use ioc_reference::ReferenceData;
@@ -67,11 +68,15 @@ async fn late_events_of_a_month_already_rolled_up_change_it() {
     let (earlier, later): (Vec<Event>, Vec<Event>) = events.into_iter().partition(|e| e.occurred_at.month() == 10);
     assert!(!earlier.is_empty() && !later.is_empty());
 
-    // November first, rolled up completely.
+    // November first, rolled up completely. The loader dates its rows a second ahead (no cycle
+    // of its own covers them): a cycle takes them in once that second began.
     ioc_e2e::load::insert_events(&client, &later).await.expect("november stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut since = Vec::new();
     for source in Source::ALL {
-        since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
+        let first = refresh_source(&client, source, 0, 0).await.expect("first cycle");
+        assert!(first.events > 0 && first.months > 0, "{source}: the first cycle took nothing in: {first:?}");
+        since.push(first.covered_until);
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // Then October arrives late, in one insert with a redelivered November event of each
@@ -130,6 +135,7 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
     assert!(!older.is_empty() && !newest.is_empty());
 
     ioc_e2e::load::insert_events(&client, &older).await.expect("older days stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut since = Vec::new();
     for source in Source::ALL {
         since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
@@ -161,9 +167,9 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
     assert_same(&recomputed, &incremental);
 }
 
-/// An insert under way while a cycle runs: its rows are dated (`inserted_at`) when ClickHouse
-/// starts taking it and become visible only when it ends, after the cycle (a slow replica's
-/// quorum, a distributed insert). The cycle must not cover past that date, so the next one takes
+/// An insert under way while a cycle runs: its rows are dated (`inserted_at`) when its first
+/// attempt begins and become visible only when it ends, after the cycle (a slow replica's
+/// quorum, a distributed insert, retries). The cycle must not cover past that date, so the next one takes
 /// the rows in: the measures then equal a recomputation. Made here by inserting the rows into
 /// copies of the raw tables and moving them in afterwards with the date the insert began.
 #[tokio::test]
@@ -191,6 +197,7 @@ async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
         client.query(&format!("CREATE TABLE {table}_slow AS {table}")).execute().await.expect("copy");
     }
     ioc_e2e::load::insert_events(&client, &first).await.expect("first events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let inserts = InsertsInFlight::new();
     let mut since = Vec::new();
     for source in Source::ALL {
@@ -202,14 +209,15 @@ async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
         );
     }
 
-    // The slow insert of each source begins: ClickHouse dates its rows now.
+    // The slow insert of each source begins and dates its rows (after the second the first
+    // cycles claimed).
     let under_way: Vec<_> = Source::ALL.iter().map(|source| inserts.begin(*source)).collect();
-    let dated: u32 = client.query("SELECT toUInt32(now())").fetch_one().await.expect("now");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     for (index, source) in Source::ALL.into_iter().enumerate() {
         let outcome = refresh_source_in(&client, source, since[index], 0, &inserts, &CycleOptions::default())
             .await
             .expect("cycle");
+        let dated = under_way[index].dated();
         assert!(
             outcome.covered_until <= dated,
             "{source}: covered until {}, past the rows dated {dated}",
@@ -219,16 +227,17 @@ async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
     }
     // It ends: its rows become visible, with the date it began.
     ioc_e2e::load::insert_events_into(&client, &slow, "_slow").await.expect("slow events staged");
-    for source in Source::ALL {
-        move_in_dated(&client, source.events_table(), dated).await;
+    for (source, insert) in Source::ALL.into_iter().zip(&under_way) {
+        move_in_dated(&client, source.events_table(), insert.dated()).await;
     }
+    let dated: Vec<u32> = under_way.iter().map(InsertUnderWay::dated).collect();
     drop(under_way);
     for (index, source) in Source::ALL.into_iter().enumerate() {
         let outcome = refresh_source_in(&client, source, since[index], 0, &inserts, &CycleOptions::default())
             .await
             .expect("next cycle");
         assert!(
-            outcome.covered_until > dated,
+            outcome.covered_until > dated[index],
             "{source}: nothing under way, yet covered until {}",
             outcome.covered_until
         );
@@ -244,10 +253,10 @@ async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
     assert_same(&recomputed, &incremental);
 }
 
-/// An insert under way when a cycle reads ClickHouse's clock and ending a moment later does not
-/// hold the cycle back: the cycle lets it end (in_flight.rs, `settle`) and covers up to its
-/// reading, where the bound alone would leave it two seconds behind (the insert began 1.5 s
-/// before, rounded up to whole seconds).
+/// An insert under way when a cycle claims the current second and ending a moment later does
+/// not hold the cycle back: the cycle lets it end (in_flight.rs, `settle`) and covers up to its
+/// claim, where the insert's date alone would hold it one or two seconds behind (the insert
+/// began 1.5 s before).
 #[tokio::test]
 async fn an_insert_ending_as_a_cycle_begins_does_not_hold_it_back() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_settle_"), ioc_e2e::clickhouse_url()).await;
@@ -446,7 +455,8 @@ async fn a_batch_not_yet_stored_holds_its_source_s_cycles_back() {
     let response = ioc_e2e::post_ndjson(&ingest.url, Source::Portal, &keys[&Source::Portal], event).await;
     assert_eq!(response.status(), 200);
     // The batch reaches ClickHouse, which refuses it again and again; its first attempt began
-    // at `tried` or before.
+    // at `tried` or before, and dated its rows at `tried + 1` at the latest (a second ahead when
+    // a portal cycle had claimed the second it began in).
     let failures = || ioc_e2e::metric(&processor.url, "ioc_processor_insert_failures_total", &[]);
     let started = std::time::Instant::now();
     while failures().await.unwrap_or(0.0) < 1.0 {
@@ -459,11 +469,14 @@ async fn a_batch_not_yet_stored_holds_its_source_s_cycles_back() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The e-documents' cycles go on past it (a round may take seconds here: the held portal
-    // re-reads every refused attempt's rows), while the portal's stay behind the batch.
+    // re-reads every refused attempt's rows), while the portal's stay behind the batch, in a
+    // cycle that began after the e-documents' passed it.
+    let portal = [("source", Source::Portal.as_str())];
+    let portal_cycles = || ioc_e2e::metric(&processor.url, "ioc_processor_rollup_seconds_count", &portal);
     let started = std::time::Instant::now();
     loop {
         let other = covered(Source::Edoc).await;
-        if other > f64::from(tried) + 1.0 {
+        if other > f64::from(tried) + 2.0 {
             break;
         }
         assert!(
@@ -472,9 +485,14 @@ async fn a_batch_not_yet_stored_holds_its_source_s_cycles_back() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let cycles_then = portal_cycles().await.unwrap_or(0.0);
+    while portal_cycles().await.unwrap_or(0.0) <= cycles_then {
+        assert!(started.elapsed() < Duration::from_secs(120), "no portal cycle after the e-documents' passed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let held = covered(Source::Portal).await;
     assert!(
-        held > 0.0 && held <= f64::from(tried),
+        held > 0.0 && held <= f64::from(tried) + 1.0,
         "the portal's cycles covered {held}, past its batch tried at {tried}"
     );
 

@@ -54,8 +54,9 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
 
     // Committed too: a new processor in the same group finds nothing to consume again. Rows a
     // redelivery would write carry a later inserted_at, which survives ReplacingMergeTree merges.
-    // inserted_at has one-second resolution: let the second of the shutdown flush pass first.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // inserted_at has one-second resolution, and a flush may be dated a second ahead (when a
+    // rollup cycle claimed the second it began in: rollup/in_flight.rs): let both pass first.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let restarted_at: u32 = clickhouse.client().query("SELECT toUInt32(now())").fetch_one().await.expect("now");
     processor.restart().await;
     tokio::time::sleep(Duration::from_secs(4)).await;

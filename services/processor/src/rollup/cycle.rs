@@ -7,7 +7,7 @@ use clickhouse::Row;
 use ioc_domain::Source;
 use serde::Deserialize;
 
-use super::in_flight::{covered_until, InsertsInFlight, SETTLE_AT_MOST};
+use super::in_flight::{clock_seconds, covered_until, InsertsInFlight, SETTLE_AT_MOST};
 
 const DOSSIER_FACTS: &str = include_str!("dossier_facts.sql");
 const PORTAL_MEASURED_DOSSIERS: &str = include_str!("portal_measured_dossiers.sql");
@@ -220,9 +220,9 @@ impl Default for CycleOptions {
 }
 
 /// Brings `source`'s rollups up to date with every event inserted since `since` (unix seconds;
-/// 0 recomputes everything), for a caller with no insert of its own under way.
-/// `margin_seconds` is how far the clocks of the ClickHouse nodes rows are inserted through may
-/// be behind the one the cycle asks (in_flight.rs).
+/// 0 recomputes everything), for a caller whose rows are dated ahead (`date_ahead`: loaders,
+/// tests). `margin_seconds` holds the cycle that many seconds further back, for rows no
+/// registry of this process sees (in_flight.rs).
 pub async fn refresh_source(
     client: &clickhouse::Client,
     source: Source,
@@ -244,13 +244,13 @@ pub async fn refresh_source_in(
 ) -> Result<Outcome, clickhouse::error::Error> {
     let clock = std::time::Instant::now();
     let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
-    let started: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
-    // An insert beginning after the answer dates its rows at `started` or after; the ones under
-    // way before it are given a moment to end, so that they need not hold the cycle a second
-    // behind (in_flight.rs).
-    let answered = std::time::Instant::now();
-    inserts.settle(source, answered, SETTLE_AT_MOST).await;
-    let covered_until = covered_until(started, answered, inserts.oldest(source), margin_seconds);
+    let started = clock_seconds();
+    // An insert beginning after the claim dates its rows at `claimed` or after; the ones dated
+    // before it are given a moment to end, so that they need not hold the cycle behind
+    // (in_flight.rs).
+    let claimed = inserts.claim(source);
+    inserts.settle(source, claimed, SETTLE_AT_MOST).await;
+    let covered_until = covered_until(claimed, inserts.oldest(source), margin_seconds);
     let mut query = client.query(touched_sql(source));
     if source == Source::Portal {
         query = query.bind(wait);

@@ -1,32 +1,53 @@
-//! The seam between the writers and the rollup: which inserts of this process are under way.
+//! The seam between the writers and the rollup: how the inserts of this process date their
+//! rows, and which of them are under way.
 //!
-//! A row takes its `inserted_at` from ClickHouse's clock when ClickHouse starts taking its
-//! insert, and becomes visible when the insert ends. A cycle that moved its `covered_until`
-//! past the `inserted_at` of a row still on its way would never look at that row again. So a
-//! cycle covers only up to the earliest `inserted_at` any insert of this process still under
-//! way can give its rows; every other process running a rollup covers its own the same way.
-//! Bounding by what is actually in flight, instead of by a guessed look-back margin, is what
-//! lets the dashboard follow the events within a cycle or two (issue 12's freshness goal).
+//! Each insert of the processor dates its rows itself (`inserted_at`, whole seconds of this
+//! process's clock) when its first attempt begins, and the rows become visible when the insert
+//! ends. A cycle that moved its `covered_until` past the `inserted_at` of a row still on its way
+//! would never look at that row again; and one that covered the second it runs in would miss the
+//! rows an insert beginning later in that second dates with it. So a cycle first claims the
+//! current second (`claim`): from then on this process dates its rows after it, at the next
+//! second. It then lets the inserts dated before its claim end, for at most `SETTLE_AT_MOST`
+//! (`settle`), and covers up to its claim, or to the oldest date of an insert still under way
+//! (`covered_until`). An event stored before a cycle began is in that cycle, whatever the
+//! fraction of the second. Every other process running a rollup covers its own inserts the
+//! same way; a writer whose process runs no cycle dates its rows a second ahead
+//! (`InsertsInFlight::dated_ahead`, `date_ahead`), since another process's cycle may claim the
+//! current second at any moment.
 //!
-//! Under a steady load an insert is under way at most instants, and the bound above costs
-//! whole seconds (`inserted_at` has no fraction, so any insert under way rounds up to a second
-//! behind). A cycle therefore first lets the inserts that began before its clock reading end,
-//! for at most `SETTLE_AT_MOST` (`settle`): they take a fraction of a second, and once they have
-//! ended nothing under way predates the reading.
+//! Before, ClickHouse dated the rows (`DEFAULT now()`), and a cycle could cover only the
+//! seconds before its reading of ClickHouse's clock: an event waited on average half a second,
+//! and up to a whole round of cycles more, for the second it was stored in to pass (issue 12's
+//! freshness goal). Bounding by what is actually in flight, instead of by a guessed look-back
+//! margin, is what lets the dashboard follow the events within a round of cycles.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ioc_domain::Source;
 use tokio::sync::Notify;
 
-/// The longest a cycle waits for the inserts under way at its clock reading to end. Waiting
-/// longer than the second the bound would lose gains nothing; an insert slower than this (a
-/// retried batch, a ClickHouse under strain) keeps the bound of `covered_until` instead.
+/// The longest a cycle waits for the inserts dated before its claim to end. An insert slower
+/// than this (a retried batch, a ClickHouse under strain) holds `covered_until` back at its
+/// date instead.
 pub const SETTLE_AT_MOST: Duration = Duration::from_secs(1);
 
-/// The inserts of this process under way, per source. Cheap to clone (shared).
+/// This process's clock in whole unix seconds, as rows are dated.
+pub fn clock_seconds() -> u32 {
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    u32::try_from(seconds).unwrap_or(u32::MAX)
+}
+
+/// The `inserted_at` for rows written now by a writer no cycle of its own process covers (a
+/// loader, a processor without the rollup): the next second, which no cycle can have claimed
+/// yet, so the next cycle of any process takes them in.
+pub fn date_ahead() -> u32 {
+    clock_seconds().saturating_add(1)
+}
+
+/// The inserts of this process under way, per source, and the seconds its cycles claimed.
+/// Cheap to clone (shared).
 #[derive(Debug, Clone, Default)]
 pub struct InsertsInFlight {
     inner: Arc<Shared>,
@@ -34,6 +55,8 @@ pub struct InsertsInFlight {
 
 #[derive(Debug, Default)]
 struct Shared {
+    /// No cycle of this process covers its inserts: date them a second ahead.
+    ahead: bool,
     registry: Mutex<Registry>,
     /// Woken whenever an insert ends.
     ended: Notify,
@@ -42,8 +65,11 @@ struct Shared {
 #[derive(Debug, Default)]
 struct Registry {
     next_id: u64,
-    /// When each insert under way started, by its id.
-    started: BTreeMap<u64, (Source, Instant)>,
+    /// The date (`inserted_at`) of each insert under way, by its id.
+    dated: BTreeMap<u64, (Source, u32)>,
+    /// Per source, the first second a new insert may date its rows with: the end of the last
+    /// second a cycle claimed.
+    floor: BTreeMap<Source, u32>,
 }
 
 /// One insert under way: from its batch's first attempt until it is stored or given up
@@ -53,46 +79,71 @@ struct Registry {
 pub struct InsertUnderWay {
     shared: Arc<Shared>,
     id: u64,
+    dated: u32,
+}
+
+impl InsertUnderWay {
+    /// The `inserted_at` every row of this insert carries, in every attempt.
+    pub fn dated(&self) -> u32 {
+        self.dated
+    }
 }
 
 impl Drop for InsertUnderWay {
     fn drop(&mut self) {
-        self.shared.registry.lock().unwrap_or_else(PoisonError::into_inner).started.remove(&self.id);
+        self.shared.registry.lock().unwrap_or_else(PoisonError::into_inner).dated.remove(&self.id);
         self.shared.ended.notify_waiters();
     }
 }
 
 impl InsertsInFlight {
-    /// None under way.
+    /// None under way; this process's cycles cover its inserts.
     pub fn new() -> Self {
         InsertsInFlight::default()
     }
 
-    /// An insert of `source`'s rows starts now; it is under way until the returned value is
-    /// dropped.
+    /// None under way; no cycle of this process covers its inserts (the rollup is off), so
+    /// they are dated a second ahead (`date_ahead`).
+    pub fn dated_ahead() -> Self {
+        InsertsInFlight { inner: Arc::new(Shared { ahead: true, ..Shared::default() }) }
+    }
+
+    /// An insert of `source`'s rows starts now, dated with this second, or with the next one
+    /// once a cycle claimed this one; it is under way until the returned value is dropped.
     pub fn begin(&self, source: Source) -> InsertUnderWay {
+        let now = if self.inner.ahead { date_ahead() } else { clock_seconds() };
         let mut registry = self.inner.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        let dated = now.max(registry.floor.get(&source).copied().unwrap_or(0));
         let id = registry.next_id;
         registry.next_id += 1;
-        registry.started.insert(id, (source, Instant::now()));
-        InsertUnderWay { shared: self.inner.clone(), id }
+        registry.dated.insert(id, (source, dated));
+        InsertUnderWay { shared: self.inner.clone(), id, dated }
     }
 
-    /// When the oldest insert of `source` still under way started, if any.
-    pub fn oldest(&self, source: Source) -> Option<Instant> {
+    /// A cycle of `source` claims every second up to now: inserts beginning from now on are
+    /// dated at or after the returned second, which the cycle may cover up to (exclusive).
+    pub fn claim(&self, source: Source) -> u32 {
+        let mut registry = self.inner.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        let floor = registry.floor.entry(source).or_insert(0);
+        *floor = (*floor).max(clock_seconds().saturating_add(1));
+        *floor
+    }
+
+    /// The oldest date of an insert of `source` still under way, if any.
+    pub fn oldest(&self, source: Source) -> Option<u32> {
         let registry = self.inner.registry.lock().unwrap_or_else(PoisonError::into_inner);
-        registry.started.values().filter(|(of, _)| *of == source).map(|(_, at)| *at).min()
+        registry.dated.values().filter(|(of, _)| *of == source).map(|(_, dated)| *dated).min()
     }
 
-    /// Waits until no insert of `source` that began before `reading` is under way, for at most
-    /// `at_most`; says whether none is left. Inserts beginning after `reading` are not waited
-    /// for: they date their rows at the reading or later.
-    pub async fn settle(&self, source: Source, reading: Instant, at_most: Duration) -> bool {
+    /// Waits until no insert of `source` dated before `claimed` is under way, for at most
+    /// `at_most`; says whether none is left. Inserts dated at `claimed` or after are not waited
+    /// for: the next cycle takes them in.
+    pub async fn settle(&self, source: Source, claimed: u32, at_most: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + at_most;
         loop {
             // Registered before the check, so an insert ending between the two still wakes it.
             let ended = self.inner.ended.notified();
-            if self.oldest(source).is_none_or(|started| started >= reading) {
+            if self.oldest(source).is_none_or(|dated| dated >= claimed) {
                 return true;
             }
             if tokio::time::timeout_at(deadline, ended).await.is_err() {
@@ -102,20 +153,11 @@ impl InsertsInFlight {
     }
 }
 
-/// How far a cycle may cover (unix seconds, ClickHouse's clock): `clickhouse_now` is
-/// `toUInt32(now())` as answered at `answered` (local monotonic clock); `oldest` is the start
-/// of the oldest insert under way, read after that answer; `margin_seconds` is how far other
-/// ClickHouse nodes' clocks may be behind the one asked.
-///
-/// An insert that started `d` before the answer reached ClickHouse no earlier than its start, when
-/// ClickHouse's clock read at least `now - d`; its rows' `inserted_at` (whole seconds) is at
-/// least `clickhouse_now - ceil(d)`. Only the difference of two local instants is used, so the
-/// local clock may be anywhere; an insert that started after the answer gives its rows at
-/// least `clickhouse_now`, which the next cycle's `inserted_at >= covered_until` takes in.
-pub fn covered_until(clickhouse_now: u32, answered: Instant, oldest: Option<Instant>, margin_seconds: u32) -> u32 {
-    let behind = oldest.map_or(Duration::ZERO, |started| answered.saturating_duration_since(started));
-    let behind_seconds = u32::try_from(behind.as_secs() + u64::from(behind.subsec_nanos() > 0)).unwrap_or(u32::MAX);
-    clickhouse_now.saturating_sub(behind_seconds).saturating_sub(margin_seconds)
+/// How far a cycle may cover (unix seconds, exclusive): up to the second it `claimed`, held at
+/// the date of the `oldest` insert still under way, less `margin_seconds` for what the registry
+/// cannot see (rows not yet on the replica the cycle reads, writers of other processes).
+pub fn covered_until(claimed: u32, oldest: Option<u32>, margin_seconds: u32) -> u32 {
+    oldest.map_or(claimed, |dated| dated.min(claimed)).saturating_sub(margin_seconds)
 }
 
 #[cfg(test)]
@@ -127,12 +169,12 @@ mod tests {
         let inserts = InsertsInFlight::new();
         assert_eq!(inserts.oldest(Source::Portal), None);
         let first = inserts.begin(Source::Portal);
-        let started = inserts.oldest(Source::Portal).expect("under way");
+        let dated = first.dated();
         let second = inserts.begin(Source::Portal);
         let other = inserts.begin(Source::Edoc);
-        assert_eq!(inserts.oldest(Source::Portal), Some(started), "the oldest, not the newest");
+        assert_eq!(inserts.oldest(Source::Portal), Some(dated), "the oldest, not the newest");
         drop(first);
-        assert!(inserts.oldest(Source::Portal).expect("one left") >= started);
+        assert!(inserts.oldest(Source::Portal).expect("one left") >= dated);
         drop(second);
         assert_eq!(inserts.oldest(Source::Portal), None, "both ended");
         assert!(inserts.oldest(Source::Edoc).is_some(), "another source's insert is its own");
@@ -140,45 +182,63 @@ mod tests {
         assert_eq!(inserts.oldest(Source::Edoc), None);
     }
 
+    #[test]
+    fn inserts_are_dated_after_the_second_a_cycle_claimed_and_only_for_its_source() {
+        let inserts = InsertsInFlight::new();
+        let before = inserts.begin(Source::Portal).dated();
+        let claimed = inserts.claim(Source::Portal);
+        assert!(claimed > before, "a claim covers the second an insert before it was dated with");
+        assert!(claimed <= clock_seconds() + 1, "a claim runs at most a second ahead of the clock");
+        let after = inserts.begin(Source::Portal);
+        assert!(after.dated() >= claimed, "dated {} inside the claimed seconds (< {claimed})", after.dated());
+        assert!(inserts.begin(Source::Edoc).dated() < claimed, "another source's claim moved the edoc dates");
+        assert!(inserts.claim(Source::Portal) >= claimed, "claims never go back");
+    }
+
+    #[test]
+    fn a_process_without_cycles_dates_its_inserts_a_second_ahead() {
+        let now = clock_seconds();
+        assert!(InsertsInFlight::dated_ahead().begin(Source::Training).dated() > now);
+        assert!(date_ahead() > now);
+        assert!(InsertsInFlight::new().begin(Source::Training).dated() <= now + 1);
+    }
+
     #[tokio::test]
-    async fn settling_waits_for_the_inserts_begun_before_the_reading_and_no_longer() {
+    async fn settling_waits_for_the_inserts_dated_before_the_claim_and_no_longer() {
         let inserts = InsertsInFlight::new();
         let before = inserts.begin(Source::Portal);
         let other_source = inserts.begin(Source::Edoc);
-        let reading = Instant::now();
+        let claimed = inserts.claim(Source::Portal);
         let after = inserts.begin(Source::Portal);
         let ending = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
             drop(before);
         });
-        let waited = Instant::now();
-        assert!(inserts.settle(Source::Portal, reading, Duration::from_secs(10)).await, "settled");
+        let waited = std::time::Instant::now();
+        assert!(inserts.settle(Source::Portal, claimed, Duration::from_secs(10)).await, "settled");
         let took = waited.elapsed();
         assert!(took >= Duration::from_millis(200), "returned before the insert ended ({took:?})");
-        assert!(took < Duration::from_secs(5), "waited for an insert begun after the reading ({took:?})");
+        assert!(took < Duration::from_secs(5), "waited for an insert dated after the claim ({took:?})");
         ending.await.expect("ended");
 
-        let still = inserts.begin(Source::Portal);
-        let reading = Instant::now();
-        let waited = Instant::now();
-        assert!(!inserts.settle(Source::Portal, reading, Duration::from_millis(100)).await, "one left");
+        // An insert dated inside the claim (begun before it) and still under way.
+        let still = InsertsInFlight::new();
+        let early = still.begin(Source::Portal);
+        let claimed = still.claim(Source::Portal);
+        let waited = std::time::Instant::now();
+        assert!(!still.settle(Source::Portal, claimed, Duration::from_millis(100)).await, "one left");
         assert!(waited.elapsed() < Duration::from_secs(5), "the wait is bounded");
-        drop((still, after, other_source));
-        assert!(inserts.settle(Source::Portal, Instant::now(), Duration::ZERO).await, "nothing left");
+        drop((early, after, other_source));
+        assert!(still.settle(Source::Portal, still.claim(Source::Portal), Duration::ZERO).await, "nothing left");
     }
 
     #[test]
-    fn a_cycle_covers_no_further_than_the_oldest_insert_under_way_could_date_its_rows() {
-        let answered = Instant::now() + Duration::from_secs(100);
-        assert_eq!(covered_until(1_000, answered, None, 0), 1_000, "nothing under way");
-        assert_eq!(covered_until(1_000, answered, None, 2), 998, "the nodes' clock margin");
-        let started = |ago_ms| Some(answered - Duration::from_millis(ago_ms));
-        assert_eq!(covered_until(1_000, answered, started(0), 0), 1_000, "started as the answer came");
-        assert_eq!(covered_until(1_000, answered, started(300), 0), 999, "a fraction of a second rounds up");
-        assert_eq!(covered_until(1_000, answered, started(5_000), 0), 995);
-        assert_eq!(covered_until(1_000, answered, started(5_001), 1), 993);
-        let later = Some(answered + Duration::from_secs(1));
-        assert_eq!(covered_until(1_000, answered, later, 0), 1_000, "started after the answer");
-        assert_eq!(covered_until(3, answered, started(10_000), 0), 0, "never before 1970");
+    fn a_cycle_covers_up_to_its_claim_or_the_oldest_insert_under_way() {
+        assert_eq!(covered_until(1_000, None, 0), 1_000, "nothing under way");
+        assert_eq!(covered_until(1_000, None, 2), 998, "the margin");
+        assert_eq!(covered_until(1_000, Some(995), 0), 995, "held at the insert's date");
+        assert_eq!(covered_until(1_000, Some(995), 1), 994);
+        assert_eq!(covered_until(1_000, Some(1_001), 0), 1_000, "dated after the claim");
+        assert_eq!(covered_until(3, Some(1), 10), 0, "never before 1970");
     }
 }

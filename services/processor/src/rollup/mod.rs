@@ -20,7 +20,7 @@ use ioc_domain::Source;
 use tokio::sync::watch;
 
 pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, Outcome, Span};
-pub use in_flight::{InsertUnderWay, InsertsInFlight};
+pub use in_flight::{clock_seconds, date_ahead, InsertUnderWay, InsertsInFlight};
 use resume::resume_point;
 
 /// How old a staging table must be for the rollup task to drop it as abandoned at its start.
@@ -65,9 +65,10 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     } = task;
     let options = CycleOptions { span: None, facts_events_per_slice };
     let client = Arc::new(client);
+    let started = in_flight::clock_seconds();
     let mut since: Vec<u32> = Vec::with_capacity(sources.len());
     for source in &sources {
-        since.push(starting_point(&client, *source, recompute_on_start).await);
+        since.push(no_later_than_start(starting_point(&client, *source, recompute_on_start).await, started));
     }
     match drop_abandoned_staging(&client, ABANDONED_STAGING_AGE).await {
         Ok(0) => {}
@@ -116,6 +117,14 @@ fn pacing(interval: Duration, round: Duration) -> Duration {
     interval.saturating_sub(round)
 }
 
+/// The first cycle's `since`: the progress recorded (`resumed`), but never after this process
+/// `started` (unix seconds). This process dates its rows with its own clock from its start on
+/// (in_flight.rs); progress recorded by a replica whose clock runs ahead must not make it skip
+/// them.
+fn no_later_than_start(resumed: u32, started: u32) -> u32 {
+    resumed.min(started)
+}
+
 /// Where `source`'s first cycle starts (0: every month recomputed), saying why in the log.
 async fn starting_point(client: &clickhouse::Client, source: Source, recompute_on_start: bool) -> u32 {
     if recompute_on_start {
@@ -141,6 +150,13 @@ async fn starting_point(client: &clickhouse::Client, source: Source, recompute_o
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_covers_its_own_rows_whatever_another_clock_recorded() {
+        assert_eq!(no_later_than_start(1_000, 2_000), 1_000, "progress recorded before the start");
+        assert_eq!(no_later_than_start(2_005, 2_000), 2_000, "recorded by a clock five seconds ahead");
+        assert_eq!(no_later_than_start(0, 2_000), 0, "everything recomputed");
+    }
 
     #[test]
     fn a_round_longer_than_the_interval_is_followed_by_the_next_at_once() {
