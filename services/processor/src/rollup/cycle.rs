@@ -250,6 +250,7 @@ pub async fn refresh_source_in(
     // (in_flight.rs).
     let claimed = inserts.claim(source);
     inserts.settle(source, claimed, SETTLE_AT_MOST).await;
+    let settled_at = clock.elapsed();
     let covered_until = covered_until(claimed, inserts.oldest(source), margin_seconds);
     let mut query = client.query(touched_sql(source));
     if source == Source::Portal {
@@ -281,7 +282,8 @@ pub async fn refresh_source_in(
     let ms = |duration: std::time::Duration| duration.as_millis() as u64;
     tracing::debug!(
         %source,
-        touched_ms = ms(touched_at),
+        settle_ms = ms(settled_at),
+        touched_ms = ms(touched_at - settled_at),
         facts_ms = ms(facts_at - touched_at),
         measures_ms = ms(measures_at - facts_at),
         state_ms = ms(clock.elapsed() - measures_at),
