@@ -8,7 +8,8 @@
 //! rollups (0.2 s by default, against rollup rounds of 1 to 4 s). When the watcher cannot read
 //! ClickHouse it keeps nothing: it cannot tell whether the rollups moved. Concurrent requests for
 //! an answer not kept yet share one computation. Responses of cached routes carry
-//! `IOC-Covered-Until` (unix seconds): every event stored before it is in the answer; and
+//! `IOC-Covered-Until` (unix seconds): every event dated (`inserted_at`) before it is in the
+//! answer (the processor dates an event at most a second after it stored it); and
 //! `IOC-Covered-Until-By-Source` (`edoc=…, portal=…, training=…`, an RFC 8941 dictionary): the
 //! same per source, since an event's effect waits for its own source's rollup only.
 

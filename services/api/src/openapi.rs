@@ -16,7 +16,7 @@ pub fn document() -> Value {
         json!({
             "200": {
                 "description": "the answer",
-                "headers": {"IOC-Covered-Until": {"description": "unix seconds: every event stored before this instant is in the answer (sent while the API keeps answers, which it does until the rollups advance)", "schema": {"type": "integer"}}, "IOC-Covered-Until-By-Source": {"description": "the same per source, as `edoc=<unix seconds>, portal=<unix seconds>, training=<unix seconds>`: an event's effect is in the answer once its own source's instant passes the second it was stored in", "schema": {"type": "string"}}},
+                "headers": {"IOC-Covered-Until": {"description": "unix seconds: every event dated (inserted_at, at most a second after it was stored) before this instant is in the answer (sent while the API keeps answers, which it does until the rollups advance)", "schema": {"type": "integer"}}, "IOC-Covered-Until-By-Source": {"description": "the same per source, as `edoc=<unix seconds>, portal=<unix seconds>, training=<unix seconds>`: an event's effect is in the answer once its own source's instant passes the second it was stored in", "schema": {"type": "string"}}},
                 "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
             },
             "400": {"description": "a parameter is wrong (unknown indicator, unit or bucket, malformed date, range too long); the message says which", "content": {"application/json": {"schema": error.clone()}}},
@@ -244,7 +244,7 @@ pub fn document() -> Value {
                         "newest_event": {"type": ["string", "null"], "format": "date-time"},
                         "newest_event_age_seconds": {"type": ["integer", "null"], "minimum": 0},
                         "events_per_minute": {"type": "number", "minimum": 0},
-                        "rollup_covered_until": {"type": ["string", "null"], "format": "date-time", "description": "every event stored before this instant is in the numbers"},
+                        "rollup_covered_until": {"type": ["string", "null"], "format": "date-time", "description": "every event dated (inserted_at, at most a second after it was stored) before this instant is in the numbers"},
                         "rejected_events": {"type": ["integer", "null"], "minimum": 0, "description": "null when ingest's /metrics is not configured or not reachable"},
                         "dead_lettered": {"type": ["integer", "null"], "minimum": 0, "description": "null when the processor's /metrics is not configured or not reachable"}
                     },

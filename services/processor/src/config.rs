@@ -50,8 +50,9 @@ pub struct ProcessorConfig {
     /// Whether this instance keeps the rollups (pre-aggregated indicators) up to date. Safe to
     /// run in several replicas (each cycle is idempotent). Each one holds its cycles back for
     /// its own inserts under way only (rollup/in_flight.rs). A processor that writes without
-    /// running the rollup dates its rows a second ahead of its clock; an insert of it that takes
-    /// longer than that second needs `rollup_margin_seconds` on the ones that do.
+    /// running the rollup dates each attempt's rows at the next second of its clock; the cycles
+    /// of the others cover that second once it has begun, so they need `rollup_margin_seconds`
+    /// of at least the time its inserts take.
     pub rollup_enabled: bool,
     /// The least time between the starts of two rounds of rollup cycles (one per source): a
     /// round that takes longer is followed by the next at once.

@@ -88,6 +88,8 @@ pub async fn serve(
     context.metrics.start_at_zero(&context.config.sources);
 
     let (stop, stopped) = watch::channel(false);
+    // The rollup stops after the pipelines, with a last round over their last batches.
+    let (stop_rollup, rollup_stopped) = watch::channel(false);
     let mut pipelines = tokio::task::JoinSet::new();
     for source in context.config.sources.clone() {
         let (context, stopped) = (context.clone(), stopped.clone());
@@ -112,7 +114,7 @@ pub async fn serve(
             metrics: context.metrics.clone(),
             inserts: context.inserts.clone(),
         };
-        tokio::spawn(rollup::run(task, stopped.clone()))
+        tokio::spawn(rollup::run(task, rollup_stopped))
     });
 
     let monitor = (context.config.monitor_interval_ms > 0).then(|| {
@@ -145,10 +147,11 @@ pub async fn serve(
     while let Some(finished) = pipelines.join_next().await {
         finished.context("pipeline task panicked")??;
     }
+    let _ = stop_rollup.send(true);
     http.await.context("health endpoint task failed")?.context("health endpoint failed")?;
     if let Some(mut rollup) = rollup {
-        // A cycle in progress may finish; one that runs past the deadline is abandoned (the
-        // next start recomputes everything anyway).
+        // The last round may finish; one that runs past the deadline is abandoned (the next
+        // start resumes from the progress recorded before it).
         let deadline = Duration::from_millis(context.config.shutdown_deadline_ms);
         if tokio::time::timeout(deadline, &mut rollup).await.is_err() {
             rollup.abort();

@@ -130,7 +130,7 @@ impl ProcessorMetrics {
         )?;
         let rollup_covered_until = gauge(
             "ioc_processor_rollup_covered_until_timestamp_seconds",
-            "every event stored before this unix time is in the rollups",
+            "every event dated (inserted_at) before this unix time is in the rollups",
             &["source"],
         )?;
         let newest_event = gauge(

@@ -299,18 +299,16 @@ impl<T: SourceTable> SourcePipeline<T> {
         }
         let started = std::time::Instant::now();
         let started_at = std::time::SystemTime::now();
-        // Dates the batch's rows, and holds the rollup's cycles of this source behind that date
-        // until they are stored or given up, retries included (rollup/in_flight.rs).
+        // Holds the rollup's cycles of this source behind the batch's date until it is stored or
+        // given up, retries included (rollup/in_flight.rs).
         let under_way = self.context.inserts.begin(self.source);
-        for row in &mut self.batch.rows {
-            T::date(row, under_way.dated());
-        }
         let mut retries = 0_u32;
         let max_backoff = Duration::from_millis(self.context.config.max_retry_backoff_ms);
         let mut backoff = Duration::from_millis(200);
         let mut paused = false;
         let outcome = loop {
-            let attempt = self.write_batch().await;
+            // Dated at every attempt: rows that came during a retry's wait joined the batch.
+            let attempt = self.write_batch(under_way.date_of_attempt()).await;
             let error = match attempt {
                 Ok(()) => break Flushed::Stored,
                 Err(error) => error,
@@ -381,8 +379,12 @@ impl<T: SourceTable> SourcePipeline<T> {
         Flushed::Stored
     }
 
-    /// One attempt at storing the batch: its rows, then its dead letters' positions.
-    async fn write_batch(&self) -> Result<(), clickhouse::error::Error> {
+    /// One attempt at storing the batch, its rows dated `inserted_at`: its rows, then its dead
+    /// letters' positions.
+    async fn write_batch(&mut self, inserted_at: u32) -> Result<(), clickhouse::error::Error> {
+        for row in &mut self.batch.rows {
+            T::date(row, inserted_at);
+        }
         if !self.batch.rows.is_empty() {
             insert_once::<T>(&self.context.clickhouse, &self.batch.rows).await?;
         }

@@ -297,10 +297,12 @@ impl Pipeline {
 
 /// Waits until the rollups (what the API reads) include every raw event stored so far, and the
 /// API at `api` answers from them, or panics after `timeout`: until each source has a rollup
-/// cycle that started after this call, i.e. `covered_until` (the cycle's start, less what its
-/// inserts under way and `rollup_margin_seconds`, 0 here as by default, hold back) is after the
-/// current second, and the API's cached answers carry an `IOC-Covered-Until` after it too (an
-/// API keeping no answers sends none).
+/// cycle that started in a later second than this call, i.e. `covered_until` (the second after
+/// the one the cycle claimed, less what its inserts under way and `rollup_margin_seconds`, 0
+/// here as by default, hold back) is past the next second, and the API's cached answers carry
+/// an `IOC-Covered-Until` past it too (an API keeping no answers sends none). Not the current
+/// second: a cycle earlier in it claimed the current second, and rows stored after that are
+/// dated the next one (services/processor/src/rollup/in_flight.rs).
 pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout: Duration) {
     let client = clickhouse.client();
     let number = |sql: String| {
@@ -314,9 +316,9 @@ pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout:
             let covered =
                 number(format!("SELECT toUInt32(max(covered_until)) FROM rollup_state WHERE source = '{source}'"))
                     .await;
-            // After, not at: a mark equal to this second may come from a cycle that started
-            // earlier in it, before rows stored since then.
-            if covered > now {
+            // Past the next second, not this one: a mark of the next second may come from a
+            // cycle that started earlier in this one, before rows stored since then.
+            if covered > now + 1 {
                 break;
             }
             assert!(started.elapsed() < timeout, "{source} rollup covers {covered}, waiting for {now}");
@@ -331,7 +333,7 @@ pub async fn wait_for_rollups(clickhouse: &ClickHouseConfig, api: &str, timeout:
             .get(ioc_api::answer_cache::COVERED_UNTIL_HEADER)
             .map(|value| value.to_str().ok().and_then(|text| text.parse::<u32>().ok()).expect("a unix time"));
         match covered {
-            Some(covered) if covered <= now => {
+            Some(covered) if covered <= now + 1 => {
                 assert!(
                     started.elapsed() < timeout,
                     "the API answers from rollups covering {covered}, waiting for {now}"

@@ -223,6 +223,14 @@ async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
             "{source}: covered until {}, past the rows dated {dated}",
             outcome.covered_until
         );
+        // Not before what the first cycle covered either: the insert began after it and was
+        // dated after the second it claimed.
+        assert!(
+            outcome.covered_until >= since[index],
+            "{source}: covered until {}, back before the first cycle's {}",
+            outcome.covered_until,
+            since[index]
+        );
         since[index] = outcome.covered_until;
     }
     // It ends: its rows become visible, with the date it began.
@@ -274,7 +282,7 @@ async fn an_insert_ending_as_a_cycle_begins_does_not_hold_it_back() {
     ending.await.expect("insert ended");
     drop_database(&clickhouse).await;
     assert!(
-        outcome.covered_until >= before,
+        outcome.covered_until > before,
         "covered until {}, behind the clock read before the cycle ({before}) for an insert that had ended",
         outcome.covered_until
     );
@@ -505,6 +513,14 @@ async fn a_batch_not_yet_stored_holds_its_source_s_cycles_back() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The stored rows carry the date of the batch's first attempt, the one the cycles were held
+    // at, not that of the attempt that succeeded seconds later.
+    let (first, last): (u32, u32) = client
+        .query("SELECT toUInt32(min(inserted_at)), toUInt32(max(inserted_at)) FROM portal_events")
+        .fetch_one()
+        .await
+        .expect("dates");
+    assert!(first + 5 >= tried && last <= tried + 1, "rows dated {first} to {last}, first tried at {tried}");
     ingest.terminate(Duration::from_secs(20)).await;
     processor.terminate(Duration::from_secs(20)).await;
 }

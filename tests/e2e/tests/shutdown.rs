@@ -14,7 +14,8 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
     ioc_service::init_logging();
     let (kafka, clickhouse) = fresh_stack("sd", "ioc_shutdown_").await;
     let port = free_port();
-    // Batches wait long, live traffic too, so SIGTERM finds one pending.
+    // Batches wait long, live traffic too, so SIGTERM finds one pending. Rollup rounds too, so
+    // only the last one, after the pending batch is stored, can take it in.
     let env = processor_env(
         &kafka,
         &clickhouse,
@@ -22,6 +23,7 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
         &[
             ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "60000"),
             ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
+            ("IOC_PROCESSOR__ROLLUP_INTERVAL_MS", "60000"),
             ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS", "5000"),
         ],
     );
@@ -51,6 +53,17 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
     let took = asked.elapsed();
     assert!(took < Duration::from_secs(6), "processor took {took:?} to stop; its deadline is 5 s");
     assert_eq!(count(stored).await, run.events.len() as u64, "the pending batch was stored on the way out");
+    // And taken into the rollups on the way out: the last round runs after the last batches
+    // are stored (rollup/mod.rs), so no row is dated at or after the progress it recorded.
+    for source in ioc_domain::Source::ALL {
+        let sql = format!(
+            "SELECT toUInt64(countIf(inserted_at >= (SELECT max(covered_until) FROM rollup_state WHERE source = '{source}'))) \
+             FROM {}",
+            source.events_table()
+        );
+        let left: u64 = clickhouse.client().query(&sql).fetch_one().await.expect("rows past the progress");
+        assert_eq!(left, 0, "{source}: rows stored on the way out that no rollup cycle took in");
+    }
 
     // Committed too: a new processor in the same group finds nothing to consume again. Rows a
     // redelivery would write carry a later inserted_at, which survives ReplacingMergeTree merges.

@@ -406,7 +406,7 @@ func processor() dashboardSpec {
 				},
 				{
 					kind: timeSeries, title: "Dashboard numbers behind the clock", unit: unitSeconds, thresholds: []float64{5 * 60, 15 * 60},
-					description: "Age of covered_until: every event stored before it is in the dashboard's numbers.",
+					description: "Age of covered_until: every event dated (inserted_at) before it is in the dashboard's numbers.",
 					queries:     []query{q(rollupAge, "{{source}}")},
 				},
 				{

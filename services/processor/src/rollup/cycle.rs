@@ -99,10 +99,10 @@ struct Touched {
     oldest: u32,
 }
 
-/// The earliest instant touched by the entities that got an event inserted at or after `since`
-/// and before `covered_until`: every such row was visible when the cycle began (in_flight.rs),
-/// so this query and the facts query see the same entities. Rows inserted later are the next
-/// cycle's.
+/// The earliest instant touched by the entities that got an event dated (`inserted_at`) at or
+/// after `since` and before `covered_until`: every such row of this process was visible before
+/// this query ran (in_flight.rs, `settle`), so this query and the facts query see the same
+/// entities. Rows dated later are the next cycle's.
 fn touched_sql(source: Source) -> &'static str {
     match source {
         // A dossier's measures are dated on its opening (its reception, or the go-live

@@ -41,20 +41,24 @@ pub fn clock_seconds() -> u32 {
 
 /// The `inserted_at` for rows written now by a writer no cycle of its own process covers (a
 /// loader, a processor without the rollup): the next second, which no cycle can have claimed
-/// yet, so the next cycle of any process takes them in.
+/// yet. A cycle of another process that begins once that second has begun covers it, and
+/// misses the rows if their insert is still under way then: such writers need the cycles'
+/// `rollup_margin_seconds` to cover their inserts' duration.
 pub fn date_ahead() -> u32 {
     clock_seconds().saturating_add(1)
 }
 
 /// The inserts of this process under way, per source, and the seconds its cycles claimed.
 /// Cheap to clone (shared).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct InsertsInFlight {
     inner: Arc<Shared>,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
+    /// When the registry was made (unix seconds): no insert of it is dated before.
+    created: u32,
     /// No cycle of this process covers its inserts: date them a second ahead.
     ahead: bool,
     registry: Mutex<Registry>,
@@ -83,9 +87,22 @@ pub struct InsertUnderWay {
 }
 
 impl InsertUnderWay {
-    /// The `inserted_at` every row of this insert carries, in every attempt.
+    /// The date this insert holds its source's cycles at (`oldest`).
     pub fn dated(&self) -> u32 {
         self.dated
+    }
+
+    /// The `inserted_at` the rows of an attempt starting now carry. The same date in every
+    /// attempt of an insert this process's cycles cover: they are held at it until the insert
+    /// ends. A process without cycles dates each attempt a second ahead again: the other
+    /// processes' cycles know nothing of its retries, and a date kept from a first attempt
+    /// minutes ago would be long behind them.
+    pub fn date_of_attempt(&self) -> u32 {
+        if self.shared.ahead {
+            date_ahead().max(self.dated)
+        } else {
+            self.dated
+        }
     }
 }
 
@@ -96,16 +113,29 @@ impl Drop for InsertUnderWay {
     }
 }
 
+impl Default for InsertsInFlight {
+    fn default() -> Self {
+        InsertsInFlight::new()
+    }
+}
+
 impl InsertsInFlight {
     /// None under way; this process's cycles cover its inserts.
     pub fn new() -> Self {
-        InsertsInFlight::default()
+        InsertsInFlight { inner: Arc::new(Shared { created: clock_seconds(), ..Shared::default() }) }
     }
 
     /// None under way; no cycle of this process covers its inserts (the rollup is off), so
     /// they are dated a second ahead (`date_ahead`).
     pub fn dated_ahead() -> Self {
-        InsertsInFlight { inner: Arc::new(Shared { ahead: true, ..Shared::default() }) }
+        InsertsInFlight { inner: Arc::new(Shared { created: clock_seconds(), ahead: true, ..Shared::default() }) }
+    }
+
+    /// The second the registry was made in: no insert registered in it is dated before (unless
+    /// the clock steps back). Made before the writers start, it bounds where a starting
+    /// rollup may resume (rollup/mod.rs).
+    pub fn created(&self) -> u32 {
+        self.inner.created
     }
 
     /// An insert of `source`'s rows starts now, dated with this second, or with the next one
@@ -193,6 +223,20 @@ mod tests {
         assert!(after.dated() >= claimed, "dated {} inside the claimed seconds (< {claimed})", after.dated());
         assert!(inserts.begin(Source::Edoc).dated() < claimed, "another source's claim moved the edoc dates");
         assert!(inserts.claim(Source::Portal) >= claimed, "claims never go back");
+    }
+
+    #[test]
+    fn every_attempt_keeps_its_date_unless_no_cycle_of_the_process_covers_it() {
+        let covered = InsertsInFlight::new();
+        let insert = covered.begin(Source::Portal);
+        assert!(insert.dated() >= covered.created(), "dated before the registry was made");
+        covered.claim(Source::Portal);
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(insert.date_of_attempt(), insert.dated(), "a retry left the date its cycles are held at");
+        let ahead = InsertsInFlight::dated_ahead();
+        let insert = ahead.begin(Source::Portal);
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(insert.date_of_attempt() > insert.dated(), "a retry a second later kept a date other cycles passed");
     }
 
     #[test]

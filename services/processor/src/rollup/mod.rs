@@ -42,7 +42,8 @@ pub struct RollupTask {
     pub recompute_on_start: bool,
     /// The most events of touched dossiers one facts query takes in (`CycleOptions`).
     pub facts_events_per_slice: u64,
-    /// How far the clocks of other ClickHouse nodes may be behind the one a cycle asks.
+    /// How many seconds a cycle stays behind what this process's own inserts allow, for rows
+    /// its registry cannot see (`rollup_margin_seconds`).
     pub margin_seconds: u32,
     /// Where cycle durations and failures are counted.
     pub metrics: ProcessorMetrics,
@@ -51,7 +52,10 @@ pub struct RollupTask {
 }
 
 /// Runs rounds of rollup cycles, one per source, at most every `task.interval`, until `stopped`
-/// turns true.
+/// turns true, and then one more: the caller stops it once its writers stored what they held
+/// (lib.rs), and the last round takes their last batches in. Otherwise a replica that stops
+/// would leave them to no cycle when another replica's cycles had passed their date while they
+/// were under way, since a start resumes from the newest progress of any replica.
 pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     let RollupTask {
         client,
@@ -65,7 +69,8 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     } = task;
     let options = CycleOptions { span: None, facts_events_per_slice };
     let client = Arc::new(client);
-    let started = in_flight::clock_seconds();
+    // Made before the writers started, so no row of this process is dated before it.
+    let started = inserts.created();
     let mut since: Vec<u32> = Vec::with_capacity(sources.len());
     for source in &sources {
         since.push(no_later_than_start(starting_point(&client, *source, recompute_on_start).await, started));
@@ -75,6 +80,7 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         Ok(dropped) => tracing::info!(dropped, "dropped staging tables that killed or abandoned cycles left"),
         Err(error) => tracing::warn!(%error, "could not look for abandoned staging tables; retried at the next start"),
     }
+    let mut last = false;
     loop {
         let round_started = tokio::time::Instant::now();
         for (index, source) in sources.iter().enumerate() {
@@ -98,14 +104,27 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
                 }
             }
         }
-        tokio::select! {
-            _ = stopped.changed() => return,
-            () = tokio::time::sleep(pacing(interval, round_started.elapsed())) => {}
-        }
-        if *stopped.borrow() {
+        if last {
             return;
         }
+        tokio::select! {
+            // No one left to stop it: the process is failing; no last round.
+            changed = stopped.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(pacing(interval, round_started.elapsed())) => {}
+        }
+        last = *stopped.borrow();
+        if last {
+            // A claim covers no further than the second after the clock's (in_flight.rs), and
+            // the last batches may be dated there: the last round begins in the next second.
+            tokio::time::sleep(until_next_second()).await;
+        }
     }
+}
+
+/// The time until this process's clock starts its next whole second.
+fn until_next_second() -> Duration {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Duration::from_secs(1).saturating_sub(Duration::from_nanos(u64::from(since_epoch.subsec_nanos())))
 }
 
 /// The pause after a round of cycles that took `round`: what is left of `interval`. An event

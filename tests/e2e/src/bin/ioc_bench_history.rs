@@ -107,15 +107,15 @@ async fn main() -> anyhow::Result<()> {
         }
         let mut timings: Vec<Vec<f64>> = vec![Vec::new(); Source::ALL.len()];
         for _ in 0..cli.repeats {
-            // A cycle takes in what was inserted from its watermark's second on: the second of
-            // the insert before must be over, or the history month (or the slice before) would be
-            // taken in too.
+            // A cycle takes in what was dated from its watermark on. The loader dates its rows a
+            // second ahead (rollup/in_flight.rs, `date_ahead`): a watermark taken the same way
+            // once the insert before (the history month, or the slice before) is a second old
+            // is past that insert's date and at or before the slice's.
             tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-            let since: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
+            let since = ioc_processor::rollup::date_ahead();
             let slice: Vec<Event> = slices.drain(..cli.slice).collect();
             ioc_e2e::load::insert_events(&client, &slice).await?;
-            // And the slice's second must be over for a cycle to take it in (cycle.rs,
-            // touched_sql: rows of the second a cycle starts in are the next cycle's).
+            // And the slice's date must have begun for a cycle to claim past it.
             tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
             for (index, source) in Source::ALL.iter().enumerate() {
                 let started = Instant::now();
