@@ -242,15 +242,17 @@ pub async fn refresh_source_in(
     inserts: &InsertsInFlight,
     options: &CycleOptions,
 ) -> Result<Outcome, clickhouse::error::Error> {
-    let clock = std::time::Instant::now();
+    let timer = std::time::Instant::now();
     let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
     let started = clock_seconds();
     // An insert beginning after the claim dates its rows at `claimed` or after; the ones dated
     // before it are given a moment to end, so that they need not hold the cycle behind
     // (in_flight.rs).
     let claimed = inserts.claim(source);
-    inserts.settle(source, claimed, SETTLE_AT_MOST).await;
-    let settled_at = clock.elapsed();
+    if !inserts.settle(source, claimed, SETTLE_AT_MOST).await {
+        tracing::debug!(%source, claimed, "an insert dated before the claim is still under way: the cycle covers up to its date");
+    }
+    let settled_at = timer.elapsed();
     let covered_until = covered_until(claimed, inserts.oldest(source), margin_seconds);
     let mut query = client.query(touched_sql(source));
     if source == Source::Portal {
@@ -258,7 +260,7 @@ pub async fn refresh_source_in(
     }
     let touched: Touched = query.bind(since).bind(covered_until).fetch_one().await?;
     // When each step ended (the skipped ones end where the one before did).
-    let touched_at = clock.elapsed();
+    let touched_at = timer.elapsed();
     let (mut facts_at, mut measures_at) = (touched_at, touched_at);
     let (mut months, mut latest_only) = (0, false);
     if touched.events > 0 && touched.earliest != u32::MAX {
@@ -271,11 +273,11 @@ pub async fn refresh_source_in(
                 facts.bind(slices).bind(slice).bind(touched.oldest).execute().await?;
             }
         }
-        facts_at = clock.elapsed();
+        facts_at = timer.elapsed();
         let span = options.span.unwrap_or_else(|| Span::of(first_month, month_start(started)));
         latest_only = span == Span::Latest;
         months = rebuild_months(client, source, first_month, span).await?;
-        measures_at = clock.elapsed();
+        measures_at = timer.elapsed();
     }
     let newest_event = record_state(client, source, covered_until).await?;
     // Where a cycle's time goes, for whoever tunes it (RUST_LOG=ioc_processor=debug).
@@ -286,7 +288,7 @@ pub async fn refresh_source_in(
         touched_ms = ms(touched_at - settled_at),
         facts_ms = ms(facts_at - touched_at),
         measures_ms = ms(measures_at - facts_at),
-        state_ms = ms(clock.elapsed() - measures_at),
+        state_ms = ms(timer.elapsed() - measures_at),
         "rollup cycle steps"
     );
     Ok(Outcome { covered_until, newest_event, events: touched.events, months, latest_only })
