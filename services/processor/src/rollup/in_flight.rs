@@ -35,8 +35,16 @@ pub const SETTLE_AT_MOST: Duration = Duration::from_secs(1);
 
 /// This process's clock in whole unix seconds, as rows are dated.
 pub fn clock_seconds() -> u32 {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
-    u32::try_from(seconds).unwrap_or(u32::MAX)
+    u32::try_from(since_epoch().as_secs()).unwrap_or(u32::MAX)
+}
+
+/// The time until this process's clock, as rows are dated, starts its next whole second.
+pub fn until_next_second() -> Duration {
+    Duration::from_secs(1).saturating_sub(Duration::from_nanos(u64::from(since_epoch().subsec_nanos())))
+}
+
+fn since_epoch() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// The `inserted_at` for rows written now by a writer no cycle of its own process covers (a
@@ -155,7 +163,7 @@ impl InsertsInFlight {
     pub fn claim(&self, source: Source) -> u32 {
         let mut registry = self.inner.registry.lock().unwrap_or_else(PoisonError::into_inner);
         let floor = registry.floor.entry(source).or_insert(0);
-        *floor = (*floor).max(clock_seconds().saturating_add(1));
+        *floor = (*floor).max(date_ahead());
         *floor
     }
 

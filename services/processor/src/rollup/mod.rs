@@ -20,7 +20,7 @@ use ioc_domain::Source;
 use tokio::sync::watch;
 
 pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, Outcome, Span};
-pub use in_flight::{clock_seconds, date_ahead, InsertUnderWay, InsertsInFlight};
+pub use in_flight::{date_ahead, InsertUnderWay, InsertsInFlight};
 use resume::resume_point;
 
 /// How old a staging table must be for the rollup task to drop it as abandoned at its start.
@@ -116,15 +116,9 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         if last {
             // A claim covers no further than the second after the clock's (in_flight.rs), and
             // the last batches may be dated there: the last round begins in the next second.
-            tokio::time::sleep(until_next_second()).await;
+            tokio::time::sleep(in_flight::until_next_second()).await;
         }
     }
-}
-
-/// The time until this process's clock starts its next whole second.
-fn until_next_second() -> Duration {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Duration::from_secs(1).saturating_sub(Duration::from_nanos(u64::from(since_epoch.subsec_nanos())))
 }
 
 /// The pause after a round of cycles that took `round`: what is left of `interval`. An event
