@@ -13,14 +13,16 @@
 //! next one, and the processor's writers must hold their source's cycles back while a batch is
 //! not yet stored.
 //!
-//! The last one checks where a start resumes (rollup/resume.rs): from the progress recorded
+//! A canary probe, a row with no entity, must not send a cycle back to the first probe stored.
+//!
+//! The last ones check where a start resumes (rollup/resume.rs): from the progress recorded
 //! under the same rules, taking in what was inserted while no processor ran, and from nothing
 //! under other rules.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, SubsecRound};
 use ioc_domain::{Event, Source};
 use ioc_e2e::process::ServiceProcess;
 use ioc_processor::rollup::{
@@ -527,6 +529,58 @@ async fn a_batch_not_yet_stored_holds_its_source_s_cycles_back() {
 
 /// A cycle killed midway leaves its staging tables; the next start drops those older than the
 /// age it is given, and nothing else.
+/// A canary probe (services/simulator/src/canary.rs) is a row of its source's table with no
+/// entity, and ioc-canary sends one per source every minute for as long as it runs. A cycle that
+/// takes probes in must recompute nothing: taken as one entity, every probe ever stored sent the
+/// portal's and the e-documents' cycles back to the month of the first one (all of the history
+/// after a few months of production), at every probe. The probe still counts as the source's
+/// newest event, which is what the canary waits for.
+#[tokio::test]
+async fn a_canary_probe_recomputes_no_month() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let now = chrono::Utc::now().trunc_subsecs(0);
+    let probes = |at: chrono::DateTime<chrono::Utc>| -> Vec<Event> {
+        Source::ALL
+            .into_iter()
+            .map(|source| Event {
+                event_id: uuid::Uuid::new_v4(),
+                source,
+                occurred_at: at.with_timezone(&ioc_domain::local_offset()),
+                unit_code: ioc_domain::CANARY_UNIT_CODE.to_owned(),
+                received_at: None,
+                body: ioc_domain::EventBody::CanaryProbe(ioc_domain::CanaryProbe {}),
+            })
+            .collect()
+    };
+    // The canary has run for five months, beside the sources' events, rolled up.
+    let five_months_ago = now - chrono::Duration::days(150);
+    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(151);
+    let scenario = Scenario { start: five_months_ago.date_naive(), days: 3, scale: 0.01 };
+    let (mut history, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+    history.extend(probes(five_months_ago));
+    ioc_e2e::load::insert_events(&client, &history).await.expect("history stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut since = Vec::new();
+    for source in Source::ALL {
+        since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ioc_e2e::load::insert_events(&client, &probes(now)).await.expect("new probes");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut outcomes = Vec::new();
+    for (source, since) in Source::ALL.into_iter().zip(since) {
+        outcomes.push((source, since, refresh_source(&client, source, since, 0).await.expect("cycle")));
+    }
+    drop_database(&clickhouse).await;
+    for (source, since, outcome) in outcomes {
+        assert_eq!((outcome.events, outcome.months), (0, 0), "{source}: a cycle over a probe recomputed: {outcome:?}");
+        assert!(outcome.covered_until > since, "{source}: the cycle did not cover the probe: {outcome:?}");
+        assert_eq!(outcome.newest_event as i64, now.timestamp(), "{source}: the probe is not the newest event");
+    }
+}
+
 #[tokio::test]
 async fn staging_tables_left_by_a_killed_cycle_are_dropped_and_nothing_else() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_staging_"), ioc_e2e::clickhouse_url()).await;

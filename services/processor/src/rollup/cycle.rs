@@ -102,7 +102,10 @@ struct Touched {
 /// The earliest instant touched by the entities that got an event dated (`inserted_at`) at or
 /// after `since` and before `covered_until`: every such row of this process was visible before
 /// this query ran (in_flight.rs, `settle`), so this query and the facts query see the same
-/// entities. Rows dated later are the next cycle's.
+/// entities. Rows dated later are the next cycle's. A canary probe (`canary.probe`, one per
+/// source every minute or so for as long as ioc-canary runs) is a row with no entity and touches
+/// nothing: taken as an entity of its own, the probes' oldest would send every cycle that took
+/// one in back to the month of the first probe ever stored.
 fn touched_sql(source: Source) -> &'static str {
     match source {
         // A dossier's measures are dated on its opening (its reception, or the go-live
@@ -126,13 +129,25 @@ fn touched_sql(source: Source) -> &'static str {
                                 toUInt64(4294967295))) AS earliest \
                 FROM portal_events \
                 WHERE dossier_id IN (SELECT dossier_id FROM portal_events \
-                                     WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?)) \
+                                     WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) \
+                                       AND type != 'canary.probe') \
                 GROUP BY dossier_id)"
         }
-        // A document or work record is known by its unit and its number.
+        // A document or work record is known by its unit and its number. Its rows are found by
+        // their own id column first (a document's row has no record id, a work record's no
+        // document id), then the pair is checked on those alone: matching the pair over every
+        // stored row cost 0.09 to 0.16 s against 0.06 to 0.08 s with a year loaded (ops/bench).
+        // A row with neither id (a canary probe) touches nothing.
         Source::Edoc => {
             "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest, \
-                    toUInt32(min(occurred_at)) AS oldest FROM edoc_events \
+                    toUInt32(min(occurred_at)) AS oldest FROM ( \
+                SELECT unit_code, document_id, record_id, occurred_at FROM edoc_events \
+                WHERE document_id IN (SELECT document_id FROM edoc_events \
+                                      WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) \
+                                        AND document_id != '') \
+                   OR record_id IN (SELECT record_id FROM edoc_events \
+                                    WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) \
+                                      AND record_id != '')) \
              WHERE (unit_code, concat(document_id, record_id)) IN \
                    (SELECT unit_code, concat(document_id, record_id) FROM edoc_events \
                     WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?))"
@@ -147,7 +162,7 @@ fn touched_sql(source: Source) -> &'static str {
         Source::Training => {
             "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest, \
                     toUInt32(min(occurred_at)) AS oldest FROM training_events \
-             WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?)"
+             WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) AND type != 'canary.probe'"
         }
     }
 }
@@ -258,7 +273,11 @@ pub async fn refresh_source_in(
     if source == Source::Portal {
         query = query.bind(wait);
     }
-    let touched: Touched = query.bind(since).bind(covered_until).fetch_one().await?;
+    // Every other parameter is a pair: the instants from which and before which rows are new.
+    for _ in 0..touched_sql(source).matches("inserted_at >= toDateTime(?)").count() {
+        query = query.bind(since).bind(covered_until);
+    }
+    let touched: Touched = query.fetch_one().await?;
     // When each step ended (the skipped ones end where the one before did).
     let touched_at = timer.elapsed();
     let (mut facts_at, mut measures_at) = (touched_at, touched_at);

@@ -142,7 +142,7 @@ FROM
                         FROM portal_events
                         WHERE dossier_id IN (SELECT dossier_id FROM portal_events
                                              WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?)
-                                               AND cityHash64(dossier_id) % ? = ?)
+                                               AND type != 'canary.probe' AND cityHash64(dossier_id) % ? = ?)
                           AND occurred_at >= toDateTime(?)
                         LIMIT 1 BY event_id
                     )
