@@ -189,7 +189,9 @@ pub async fn get_rankings(
         Some(text) => NamedPeriod::parse(text)?,
         None => NamedPeriod::parse(&today().format("%Y-%m").to_string())?,
     };
+    // The period before is the whole named one: it is over.
     let previous = period.previous();
+    let period = period.as_of(today())?;
     let store = &state.store;
     let (units, mut current, mut before, reference) = tokio::try_join!(
         store.communes(),

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 /// The whole document.
 pub fn document() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
-    let from = json!({"name": "from", "in": "query", "required": false, "description": "first day, YYYY-MM-DD, Asia/Ho_Chi_Minh; default 1 January of `to`'s year", "schema": {"type": "string", "format": "date"}});
-    let to = json!({"name": "to", "in": "query", "required": false, "description": "last day, included; default today", "schema": {"type": "string", "format": "date"}});
+    let from = json!({"name": "from", "in": "query", "required": false, "description": "first day, YYYY-MM-DD, Asia/Ho_Chi_Minh; default 1 January of `to`'s year; a day after today is refused (400): nothing in the period has happened yet", "schema": {"type": "string", "format": "date"}});
+    let to = json!({"name": "to", "in": "query", "required": false, "description": "last day, included; default today. A period not over yet is answered as of today: its days after today are left out (the answer's `to` says so), since the rollups date some measures ahead (an open dossier is late from its due time)", "schema": {"type": "string", "format": "date"}});
     let unit = json!({"name": "unit", "in": "query", "required": false, "description": "unit code (GET /v1/units); absent or `province` for the whole province", "schema": {"type": "string"}});
     let id = json!({"name": "id", "in": "path", "required": true, "description": "indicator id (GET /v1/indicators)", "schema": {"type": "string"}});
     let date = json!({"type": "string", "format": "date"});
@@ -70,7 +70,7 @@ pub fn document() -> Value {
                     "summary": "The 148 commune-level units ordered by an indicator (best first, ties share a rank), with the rank change against the previous period of the same kind",
                     "parameters": [
                         id.clone(),
-                        {"name": "period", "in": "query", "required": false, "description": "2026, 2026-Q3, 2026-09, 2026-W38 or 2026-09-14; default the current month", "schema": {"type": "string"}}
+                        {"name": "period", "in": "query", "required": false, "description": "2026, 2026-Q3, 2026-09, 2026-W38 or 2026-09-14; default the current month. A period not over yet is ranked as of today (the answer's `period.to`); one not begun is refused (400); the previous period is the whole one before", "schema": {"type": "string"}}
                     ],
                     "responses": responses("RankingResponse")
                 }

@@ -26,6 +26,23 @@ impl Period {
         local_midnight(self.to + chrono::Days::new(1))
     }
 
+    /// The period as far as it has happened by the end of `today` (local): its days after today
+    /// are left out. The rollups date some measures ahead of time (an open dossier is counted
+    /// late from its due time, a dossier whose supplements have not come is counted returned at
+    /// the end of the wait), as what will be true if nothing else happens; a period reaching past
+    /// today would count them as if they had happened (a month's ranking would count every open
+    /// dossier due before the month's end as late on its first day). A period that begins after
+    /// today holds nothing that has happened: refused.
+    pub fn as_of(self, today: NaiveDate) -> Result<Period, ApiError> {
+        if self.from > today {
+            return Err(ApiError::BadRequest(format!(
+                "the period begins on {}, after today ({today}, Asia/Ho_Chi_Minh): nothing in it has happened yet",
+                self.from
+            )));
+        }
+        Ok(Period { from: self.from, to: self.to.min(today) })
+    }
+
     /// Weeks (Monday to Sunday) that end in the period: its Sundays. A week belongs to the
     /// period its Sunday falls in, so a week still under way is never judged.
     pub fn weeks_ending(&self) -> u64 {
@@ -56,7 +73,8 @@ pub struct KpiQuery {
 const KNOWN: [&str; 3] = ["from", "to", "unit"];
 
 impl KpiQuery {
-    /// Parses and checks the parameters; `today` is the local date used for defaults.
+    /// Parses and checks the parameters; `today` is the local date used for defaults and the
+    /// last day answered ([`Period::as_of`]).
     ///
     /// Defaults: `to` is today, `from` is 1 January of `to`'s year.
     pub fn parse(params: &HashMap<String, String>, today: NaiveDate, max_range_days: i64) -> Result<Self, ApiError> {
@@ -108,7 +126,7 @@ impl KpiQuery {
             None | Some("") | Some("province") => None,
             Some(code) => Some(code.to_owned()),
         };
-        Ok(KpiQuery { period: Period { from, to }, unit })
+        Ok(KpiQuery { period: Period { from, to }.as_of(today)?, unit })
     }
 }
 
@@ -255,6 +273,12 @@ impl NamedPeriod {
         NamedPeriod { bucket: self.bucket, period: Period { from, to: self.period.from - chrono::Days::new(1) } }
     }
 
+    /// The period as far as it has happened by the end of `today` ([`Period::as_of`]); its
+    /// name stays.
+    pub fn as_of(self, today: NaiveDate) -> Result<NamedPeriod, ApiError> {
+        Ok(NamedPeriod { bucket: self.bucket, period: self.period.as_of(today)? })
+    }
+
     /// The canonical name, e.g. `2026-W38`.
     pub fn label(&self) -> String {
         let from = self.period.from;
@@ -337,6 +361,20 @@ mod tests {
         for wrong in ["2026-Q5", "2026-13", "2026-W60", "26", "2026-02-30", "yesterday", ""] {
             assert!(NamedPeriod::parse(wrong).is_err(), "{wrong}");
         }
+    }
+
+    #[test]
+    fn a_period_not_over_ends_today_and_one_not_begun_is_refused() {
+        let query = KpiQuery::parse(&params(&[("from", "2026-11-01"), ("to", "2026-12-31")]), today(), 400);
+        assert_eq!(query.expect("valid").period, Period { from: day("2026-11-01"), to: today() });
+        let over = KpiQuery::parse(&params(&[("from", "2026-10-01"), ("to", "2026-10-31")]), today(), 400);
+        assert_eq!(over.expect("valid").period.to, day("2026-10-31"));
+        let year = NamedPeriod::parse("2026").expect("year").as_of(today()).expect("begun");
+        assert_eq!((year.label(), year.period.to), ("2026".to_owned(), today()));
+        assert_eq!(year.previous().period.to, day("2025-12-31"));
+        let tomorrow = KpiQuery::parse(&params(&[("from", "2026-11-29"), ("to", "2026-11-29")]), today(), 400);
+        assert!(tomorrow.unwrap_err().to_string().contains("after today (2026-11-28"));
+        assert!(NamedPeriod::parse("2027").expect("year").as_of(today()).is_err());
     }
 
     #[test]
