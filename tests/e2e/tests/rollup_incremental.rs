@@ -13,7 +13,8 @@
 //! next one, and the processor's writers must hold their source's cycles back while a batch is
 //! not yet stored.
 //!
-//! A canary probe, a row with no entity, must not send a cycle back to the first probe stored.
+//! A canary probe, a row with no entity, must not send a cycle back to the first probe stored,
+//! nor a work record closed today to the month it was opened in.
 //!
 //! The last ones check where a start resumes (rollup/resume.rs): from the progress recorded
 //! under the same rules, taking in what was inserted while no processor ran, and from nothing
@@ -579,6 +580,52 @@ async fn a_canary_probe_recomputes_no_month() {
         assert!(outcome.covered_until > since, "{source}: the cycle did not cover the probe: {outcome:?}");
         assert_eq!(outcome.newest_event as i64, now.timestamp(), "{source}: the probe is not the newest event");
     }
+}
+
+/// A work record closed months after it was opened recomputes the month it closed in only:
+/// each e-documents measure is dated on a document's or record's first event of its type, so a
+/// new event cannot move a date to before its own time (cycle.rs, `touched_sql`). Looking back to
+/// the record's opening, as the cycle did, recomputed every month since then at every closure.
+#[tokio::test]
+async fn a_record_closed_months_after_its_opening_recomputes_its_closing_month_only() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let now = chrono::Utc::now().trunc_subsecs(0);
+    let record = |kind: &str, at: chrono::DateTime<chrono::Utc>| -> Event {
+        let path = ioc_e2e::repo_root().join(format!("schemas/events/examples/valid/{kind}.json"));
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("example")).expect("json");
+        event["event_id"] = uuid::Uuid::new_v4().to_string().into();
+        event["occurred_at"] = at.with_timezone(&ioc_domain::local_offset()).to_rfc3339().into();
+        event["unit_code"] = "SNV".into();
+        event["record_id"] = "HSCV-SNV-LONG-OPEN".into();
+        event["level"] = "province".into();
+        Event::from_json_slice(event.to_string().as_bytes()).expect("a valid event")
+    };
+    // Five months ago: a few days of the sources' events and the record's opening, rolled up.
+    let opened_at = now - chrono::Duration::days(150);
+    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(152);
+    let scenario = Scenario { start: opened_at.date_naive(), days: 3, scale: 0.01 };
+    let (mut history, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+    history.push(record("work_record.opened", opened_at));
+    ioc_e2e::load::insert_events(&client, &history).await.expect("history stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since = refresh_source(&client, Source::Edoc, 0, 0).await.expect("first cycle").covered_until;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ioc_e2e::load::insert_events(&client, &[record("work_record.closed", now)]).await.expect("closure stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let closing = refresh_source(&client, Source::Edoc, since, 0).await.expect("cycle");
+    let incremental = measures(&clickhouse).await;
+    refresh_source(&client, Source::Edoc, 0, 0).await.expect("recomputation");
+    let recomputed = measures(&clickhouse).await;
+    drop_database(&clickhouse).await;
+
+    assert_eq!((closing.events, closing.months), (1, 1), "the closure's cycle: {closing:?}");
+    let today = now.with_timezone(&ioc_domain::local_offset()).date_naive();
+    let counted = format!("measures_daily\tedoc\t{today}\tSNV\twork_records_closed\tprovince\t1");
+    assert!(recomputed.contains(&counted), "the closure is not counted today: no {counted:?}");
+    assert_same(&recomputed, &incremental);
 }
 
 #[tokio::test]
