@@ -628,6 +628,31 @@ async fn a_record_closed_months_after_its_opening_recomputes_its_closing_month_o
     assert_same(&recomputed, &incremental);
 }
 
+/// A dossier due in a far year (ingest bounds an event's time, not the due time it carries)
+/// must not make every cycle swap each month up to its due time: only the months that hold rows
+/// are swapped (cycle.rs, `fill_and_swap`).
+#[tokio::test]
+async fn a_far_due_time_swaps_only_the_months_that_hold_rows() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let now = chrono::Utc::now().trunc_subsecs(0).with_timezone(&ioc_domain::local_offset());
+    let mut dossier: serde_json::Value = serde_json::from_str(EXAMPLE).expect("json");
+    dossier["occurred_at"] = now.to_rfc3339().into();
+    dossier["due_at"] = "2099-06-30T17:00:00+07:00".into();
+    let event = Event::from_json_slice(dossier.to_string().as_bytes()).expect("a valid event");
+    ioc_e2e::load::insert_events(&client, &[event]).await.expect("stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let first = refresh_source(&client, Source::Portal, 0, 0).await.expect("cycle");
+    let months: Vec<u32> = client
+        .query("SELECT DISTINCT toUInt32(toYYYYMM(day)) FROM measures_daily WHERE source = 'portal'")
+        .fetch_all()
+        .await
+        .expect("months");
+    drop_database(&clickhouse).await;
+    assert!(months.contains(&209_906), "the dossier is not counted late in June 2099: {months:?}");
+    assert_eq!(first.months, months.len(), "months swapped against those that hold rows {months:?}: {first:?}");
+}
+
 #[tokio::test]
 async fn staging_tables_left_by_a_killed_cycle_are_dropped_and_nothing_else() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_staging_"), ioc_e2e::clickhouse_url()).await;

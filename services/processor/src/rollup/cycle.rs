@@ -422,29 +422,34 @@ async fn fill_and_swap(
 
     let filled: Vec<u32> =
         client.query(&format!("SELECT DISTINCT toYYYYMM(day) FROM {}", staging.daily)).fetch_all().await?;
-    // Both tables: after a cycle that failed between its two swaps they can disagree.
-    let last_stored: u32 = client
+    // The months swapped: those filled and those stored from the first month on (one that
+    // became empty is dropped), in both tables, which can disagree after a cycle that failed
+    // between its two swaps. Only months that hold rows: every month up to the last stored, as
+    // before, made every cycle swap each month up to an open dossier's far due time (ingest
+    // bounds an event's time, not the due time it carries: one due in 2099 meant 1,750
+    // statements a cycle, each a coordination round on a replicated table).
+    let stored: Vec<u32> = client
         .query(
-            // ifNull: a scalar subquery is Nullable on current ClickHouse (not on 18.16), and a
-            // Nullable column would not decode as the u32 asked for.
-            "SELECT toUInt32(greatest(ifNull((SELECT max(toYYYYMM(day)) FROM measures_daily WHERE source = ?), 0), \
-                                      ifNull((SELECT max(toYYYYMM(month)) FROM measures_monthly WHERE source = ?), 0)))",
+            "SELECT DISTINCT toUInt32(toYYYYMM(day)) AS yyyymm FROM measures_daily WHERE source = ? AND day >= toDate(?) \
+             UNION ALL \
+             SELECT DISTINCT toUInt32(toYYYYMM(month)) AS yyyymm FROM measures_monthly WHERE source = ? AND month >= toDate(?)",
         )
         .bind(source.as_str())
+        .bind(from.as_str())
         .bind(source.as_str())
-        .fetch_one()
+        .bind(from.as_str())
+        .fetch_all()
         .await?;
-    // max(), not last(): ClickHouse 18.16 reads `ORDER BY 1` as ordering by the constant 1.
-    let last = filled.iter().copied().max().unwrap_or(0).max(last_stored);
-    let mut month = first_month;
+    let months: std::collections::BTreeSet<u32> =
+        filled.iter().chain(&stored).copied().filter(|month| *month >= yyyymm(first_month)).collect();
     let (mut replaced, swaps_from) = (0, clock.elapsed());
-    while yyyymm(month) <= last {
-        let partition = format!("('{}', {})", source.as_str(), yyyymm(month));
+    for month in months {
+        let partition = format!("('{}', {month})", source.as_str());
         // REPLACE PARTITION leaves the target untouched when the staging table has no such
         // partition, so a month that became empty is dropped instead. Between the two
         // statements a reader may see a month's new days with its old sum, for a moment.
         for (target, from) in [("measures_daily", &staging.daily), ("measures_monthly", &staging.monthly)] {
-            let statement = if filled.contains(&yyyymm(month)) {
+            let statement = if filled.contains(&month) {
                 format!("ALTER TABLE {target} REPLACE PARTITION {partition} FROM {from}")
             } else {
                 format!("ALTER TABLE {target} DROP PARTITION {partition}")
@@ -452,7 +457,6 @@ async fn fill_and_swap(
             client.query(&statement).execute().await?;
         }
         replaced += 1;
-        month = next_month(month);
     }
     tracing::debug!(
         %source,
@@ -520,11 +524,6 @@ fn next_version() -> u64 {
 fn month_start(unix: u32) -> NaiveDate {
     let local = ioc_domain::local_offset().timestamp_opt(i64::from(unix), 0).single().unwrap_or_default();
     local.date_naive().with_day(1).unwrap_or_default()
-}
-
-fn next_month(first: NaiveDate) -> NaiveDate {
-    let (year, month) = if first.month() == 12 { (first.year() + 1, 1) } else { (first.year(), first.month() + 1) };
-    NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(first)
 }
 
 fn yyyymm(day: NaiveDate) -> u32 {
@@ -654,11 +653,10 @@ mod tests {
     }
 
     #[test]
-    fn months_are_local_and_roll_over_the_year() {
+    fn months_are_local() {
         // 2026-02-28T17:30:00Z is 00:30 on 1 March in Hà Nội.
         assert_eq!(month_start(1_772_299_800), NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"));
         let december = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
-        assert_eq!(next_month(december), NaiveDate::from_ymd_opt(2027, 1, 1).expect("date"));
         assert_eq!(yyyymm(december), 202_612);
     }
 }
