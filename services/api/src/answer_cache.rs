@@ -117,14 +117,26 @@ impl AnswerCache {
     fn cell(&self, key: &str) -> Option<(Arc<OnceCell<Kept>>, Coverage)> {
         let mut generation = self.lock();
         let until = generation.covered_until()?;
-        let by_source = generation.by_source.clone();
-        let cell = generation.answers.entry(key.to_owned()).or_default().clone();
-        Some((cell, Coverage { until, by_source }))
+        let coverage = Coverage { until, by_source: generation.by_source.clone() };
+        if let Some(cell) = generation.answers.get(key) {
+            return Some((cell.clone(), coverage));
+        }
+        // A new key counts whatever its answer: a refused request leaves its cell, and while
+        // the rollups stand still (the processors stopped) distinct URLs, a crawler's say,
+        // would otherwise grow the map without bound.
+        self.charge(&mut generation, key.len() + CELL_BYTES);
+        let cell = Arc::new(OnceCell::new());
+        generation.answers.insert(key.to_owned(), cell.clone());
+        Some((cell, coverage))
     }
 
     /// Counts a computed answer's size; starts over when the cache is full.
     fn account(&self, bytes: usize) {
         let mut generation = self.lock();
+        self.charge(&mut generation, bytes);
+    }
+
+    fn charge(&self, generation: &mut Generation, bytes: usize) {
         generation.bytes += bytes;
         if generation.bytes > self.max_bytes {
             let marks = generation.marks.take();
@@ -133,6 +145,9 @@ impl AnswerCache {
         self.metrics.answer_cache_bytes.set(i64::try_from(generation.bytes).unwrap_or(i64::MAX));
     }
 }
+
+/// What a key's entry costs besides the key: the map's slot, the cell and its reference count.
+const CELL_BYTES: usize = 96;
 
 /// Reads the rollups' marks every `refresh` and feeds them to `cache`, for ever.
 pub async fn watch(cache: Arc<AnswerCache>, store: Arc<Store>, refresh: Duration) {
@@ -230,7 +245,7 @@ mod tests {
 
     #[test]
     fn answers_live_as_long_as_the_rollups_stand_still_and_within_the_budget() {
-        let cache = AnswerCache::new(100, ApiMetrics::new().expect("metrics"));
+        let cache = AnswerCache::new(300, ApiMetrics::new().expect("metrics"));
         assert!(cache.cell("k").is_none(), "nothing is kept before the rollups' state is known");
         cache.advance(marks(1_000));
         let (cell, coverage) = cache.cell("k").expect("kept");
@@ -248,10 +263,25 @@ mod tests {
 
         let (cell, _) = cache.cell("k").expect("kept");
         assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
-        cache.account(101);
+        cache.account(301);
         assert!(!cache.cell("k").expect("kept").0.initialized(), "over the budget: the cache starts over");
 
         cache.advance(None);
         assert!(cache.cell("k").is_none(), "state unknown: nothing is kept");
+    }
+
+    #[test]
+    fn keys_with_no_answer_kept_count_against_the_budget() {
+        let cache = AnswerCache::new(10_000, ApiMetrics::new().expect("metrics"));
+        cache.advance(marks(1_000));
+        for crawled in 0..10_000 {
+            cache.cell(&format!("2026-11-30 /v1/units/{crawled}")).expect("kept");
+            let generation = cache.lock();
+            assert!(generation.bytes <= 10_000, "{} bytes", generation.bytes);
+            assert!(generation.answers.len() <= 10_000 / CELL_BYTES, "{} keys", generation.answers.len());
+        }
+        let (cell, _) = cache.cell("k").expect("kept");
+        assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
+        assert!(cache.cell("k").expect("kept").0.initialized(), "an answer asked again is the same cell");
     }
 }

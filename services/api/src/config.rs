@@ -30,7 +30,8 @@ pub struct ApiConfig {
     /// answer (every request goes to ClickHouse). Each check is one query of `rollup_state`
     /// (a row per source); 200 ms keeps the lag small against rollup rounds of 1 to 4 s.
     pub answer_cache_refresh_ms: u64,
-    /// Most bytes of answers kept at once; the cache starts over when it would hold more.
+    /// Most bytes of answers kept at once, with the requests' keys (about 100 bytes each with
+    /// the URL); the cache starts over when it would hold more.
     pub answer_cache_max_bytes: usize,
     /// Most answers computed from ClickHouse at once (compute_limit.rs); each holds ClickHouse's
     /// rows for it until reduced, so this bounds the memory a burst of requests takes.
