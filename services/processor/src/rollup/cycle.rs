@@ -32,7 +32,8 @@ pub struct Outcome {
     pub covered_until: u32,
     /// The newest event time stored (unix seconds; 0 without events).
     pub newest_event: u32,
-    /// Events of the touched entities that were read.
+    /// Events read to find what to recompute: every event of the touched dossiers for the
+    /// portal, the new events for the other sources (canary probes are none of them).
     pub events: u64,
     /// Months recomputed.
     pub months: usize,
