@@ -37,6 +37,13 @@ use rand::SeedableRng;
 
 const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
 
+/// The simulator's events of `scenario`, drawn from `seed`.
+fn simulated(scenario: &Scenario, seed: u64) -> Vec<Event> {
+    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    ioc_simulator::generate::generate(scenario, &reference, &mut rng).0
+}
+
 /// Every row of both measure tables, as text, in a fixed order.
 async fn measures(clickhouse: &ioc_clickhouse::ClickHouseConfig) -> Vec<String> {
     let mut rows = Vec::new();
@@ -63,11 +70,8 @@ async fn measures(clickhouse: &ioc_clickhouse::ClickHouseConfig) -> Vec<String> 
 async fn late_events_of_a_month_already_rolled_up_change_it() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
-    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
     let start = NaiveDate::from_ymd_opt(2026, 10, 1).expect("date");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(920);
-    let (events, _) =
-        ioc_simulator::generate::generate(&Scenario { start, days: 40, scale: 0.03 }, &reference, &mut rng);
+    let events = simulated(&Scenario { start, days: 40, scale: 0.03 }, 920);
     let (earlier, later): (Vec<Event>, Vec<Event>) = events.into_iter().partition(|e| e.occurred_at.month() == 10);
     assert!(!earlier.is_empty() && !later.is_empty());
 
@@ -126,12 +130,10 @@ async fn late_events_of_a_month_already_rolled_up_change_it() {
 async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputation() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
-    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
     let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
     let start = (today - chrono::Months::new(1)).with_day(1).expect("first day");
     let days = u32::try_from((today - start).num_days()).expect("days");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(921);
-    let (events, _) = ioc_simulator::generate::generate(&Scenario { start, days, scale: 0.04 }, &reference, &mut rng);
+    let events = simulated(&Scenario { start, days, scale: 0.04 }, 921);
     let cut = start + chrono::Days::new(u64::from(days) * 2 / 3);
     let (older, newest): (Vec<Event>, Vec<Event>) =
         events.into_iter().partition(|e| e.occurred_at.with_timezone(&ioc_domain::local_offset()).date_naive() < cut);
@@ -179,11 +181,8 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
 async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_inflight_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
-    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
     let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(922);
-    let scenario = Scenario { start: today - chrono::Days::new(20), days: 20, scale: 0.03 };
-    let (events, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+    let events = simulated(&Scenario { start: today - chrono::Days::new(20), days: 20, scale: 0.03 }, 922);
     // Every third event is in the slow insert: dossiers, documents and learners get some of
     // their events from each insert.
     let (mut slow, mut first) = (Vec::new(), Vec::new());
@@ -300,12 +299,9 @@ async fn an_insert_ending_as_a_cycle_begins_does_not_hold_it_back() {
 async fn a_start_resumes_under_its_own_rules_and_recomputes_everything_under_others() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_resume_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
-    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
     let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
     let start = today - chrono::Days::new(40);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(923);
-    let (events, _) =
-        ioc_simulator::generate::generate(&Scenario { start, days: 40, scale: 0.03 }, &reference, &mut rng);
+    let events = simulated(&Scenario { start, days: 40, scale: 0.03 }, 923);
     let cut = today - chrono::Days::new(10);
     let (older, newest): (Vec<Event>, Vec<Event>) =
         events.into_iter().partition(|e| e.occurred_at.with_timezone(&ioc_domain::local_offset()).date_naive() < cut);
@@ -556,10 +552,7 @@ async fn a_canary_probe_recomputes_no_month() {
     };
     // The canary has run for five months, beside the sources' events, rolled up.
     let five_months_ago = now - chrono::Duration::days(150);
-    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(151);
-    let scenario = Scenario { start: five_months_ago.date_naive(), days: 3, scale: 0.01 };
-    let (mut history, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+    let mut history = simulated(&Scenario { start: five_months_ago.date_naive(), days: 3, scale: 0.01 }, 151);
     history.extend(probes(five_months_ago));
     ioc_e2e::load::insert_events(&client, &history).await.expect("history stored");
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -604,10 +597,7 @@ async fn a_record_closed_months_after_its_opening_recomputes_its_closing_month_o
     };
     // Five months ago: a few days of the sources' events and the record's opening, rolled up.
     let opened_at = now - chrono::Duration::days(150);
-    let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(152);
-    let scenario = Scenario { start: opened_at.date_naive(), days: 3, scale: 0.01 };
-    let (mut history, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
+    let mut history = simulated(&Scenario { start: opened_at.date_naive(), days: 3, scale: 0.01 }, 152);
     history.push(record("work_record.opened", opened_at));
     ioc_e2e::load::insert_events(&client, &history).await.expect("history stored");
     tokio::time::sleep(Duration::from_millis(1100)).await;
