@@ -1,6 +1,6 @@
 // The IOC dashboard: headline tiles by pillar, trends, the 148-unit ranking and heat grid, unit
 // profiles and pipeline health. This file loads a view and refreshes it; the sections render.
-import { api } from './api.js';
+import { api, serverNow } from './api.js';
 import * as fmt from './format.js';
 import { applyStaticTexts, showBanner } from './page.js';
 import { lastWeek, periods } from './periods.js';
@@ -16,12 +16,14 @@ import { weeklyClassesSection } from './sections/weekly.js';
 /// One load of the view in the hash. The requests go in a fixed order: the tiles first (the
 /// performance mark times them), then what fills in below them.
 async function load() {
-  const p = periods(state.period, fmt.today());
-  $('#period-label').textContent = `${fmt.date(state.lang, p.from)} – ${fmt.date(state.lang, p.to)}`;
-  const main = $('#main');
   if (!state.definitions.length) {
     state.definitions = (await api.indicators()).indicators;
   }
+  // After an answer of the server: the periods end on its day, not this computer's (api.js).
+  const today = fmt.today(serverNow());
+  const p = periods(state.period, today);
+  $('#period-label').textContent = `${fmt.date(state.lang, p.from)} – ${fmt.date(state.lang, p.to)}`;
+  const main = $('#main');
   if (!state.definitions.some((d) => d.id === state.indicator)) state.indicator = 'online_submission_rate';
   if (state.unit) {
     const [profile, units] = await Promise.all([api.unit(state.unit, p.from, p.to), api.units()]);
@@ -31,7 +33,7 @@ async function load() {
   } else {
     const unitsPromise = api.units();
     const [current, previous] = await Promise.all([api.kpis(p.from, p.to), api.kpis(p.previous.from, p.previous.to)]);
-    const week = lastWeek(fmt.today());
+    const week = lastWeek(today);
     const weekly = await api.ranking('weekly_class_coverage', week.label);
     main.innerHTML = `<div id="tiles">${renderTiles(current, previous)}</div>
       ${weeklyClassesSection(weekly, week)}

@@ -28,9 +28,11 @@ before(async () => {
 });
 after(async () => browser?.close());
 
-/// A fresh page at 1920x1080 that records console errors and failed requests.
-async function open(path, base = BASE) {
+/// A fresh page at 1920x1080 that records console errors and failed requests; `prepare` runs
+/// before it loads.
+async function open(path, base = BASE, prepare = async () => {}) {
   const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  await prepare(page);
   const problems = [];
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
@@ -87,6 +89,24 @@ test('the overview loads without console errors and its tiles show what the API 
     JSON.stringify({ first_tiles_ms: firstTilesMs, assets_compressed_bytes: transferred, wall_clock_to_ranking_ms: Date.now() - started }, null, 2),
   );
   assert.ok(transferred > 0 && transferred < 500 * 1024, `assets weigh ${transferred} bytes compressed`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a screen whose clock runs weeks ahead counts the days on the server's clock", async () => {
+  // Forty days ahead: on any day, a month that has not begun on the server (which refuses it)
+  // and rollups that look forty days old. Date is fixed there; timers still run.
+  const ahead = async (page) => page.clock.setFixedTime(new Date(Date.now() + 40 * 86_400_000));
+  const { page, problems } = await open('', BASE, ahead);
+  await page.waitForSelector('.tile [data-value]');
+  await page.waitForSelector('#pipeline-table tbody tr');
+  const { from, to } = monthToDate();
+  const shown = (day) => {
+    const [y, m, d] = day.split('-').map(Number);
+    return new Intl.DateTimeFormat('vi-VN', { timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
+  };
+  assert.equal(await page.textContent('#period-label'), `${shown(from)} – ${shown(to)}`, "the server's month so far");
+  assert.equal(await page.isHidden('#banner'), true, `no banner: ${await page.textContent('#banner')}`);
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -1,6 +1,6 @@
 // Pipeline health: how fresh each source is, its rate and its losses; and whether the rollups,
 // and so every number on the page, have fallen behind.
-import { api } from '../api.js';
+import { api, serverNow } from '../api.js';
 import * as fmt from '../format.js';
 import { state } from '../state.js';
 import { $, tr } from '../view.js';
@@ -42,5 +42,7 @@ export async function refreshPipeline() {
   if (table) table.innerHTML = pipelineTable(health);
   const covered = health.sources.map((s) => s.rollup_covered_until).filter(Boolean).map((s) => Date.parse(s));
   const oldest = covered.length ? Math.min(...covered) : null;
-  state.staleSince = oldest !== null && Date.now() - oldest > STALE_AFTER_SECONDS * 1000 ? new Date(oldest) : null;
+  // Against the server's clock: a screen whose clock runs ten minutes ahead would call live
+  // numbers stale (api.js, serverNow).
+  state.staleSince = oldest !== null && serverNow().getTime() - oldest > STALE_AFTER_SECONDS * 1000 ? new Date(oldest) : null;
 }
