@@ -9,6 +9,7 @@ pub mod otel_collector;
 pub mod periods;
 pub mod process;
 pub mod prometheus;
+pub mod topics;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -255,10 +256,11 @@ impl Pipeline {
 
     /// Stops the services (the database is dropped when the pipeline is dropped).
     pub async fn stop(self) {
-        let Pipeline { ingest, processor, api, _database, .. } = self;
+        let Pipeline { ingest, processor, api, _database, kafka, .. } = self;
         ingest.stop().await.expect("ingest stops cleanly");
         processor.stop().await.expect("processor stops cleanly");
         api.stop().await.expect("api stops cleanly");
+        topics::clean_up_topics_of(&kafka).await;
     }
 
     /// Runs a query returning one number.

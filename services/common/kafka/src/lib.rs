@@ -246,10 +246,14 @@ impl KafkaConfig {
         config
     }
 
+    /// An admin client with the connection and security settings.
+    pub fn admin(&self) -> Result<AdminClient<DefaultClientContext>, KafkaSetupError> {
+        self.base().create().map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
+    }
+
     /// Creates `topics` if they do not exist yet; existing topics are left as they are.
     pub async fn ensure_topics(&self, topics: &[String]) -> Result<(), KafkaSetupError> {
-        let admin: AdminClient<DefaultClientContext> =
-            self.base().create().map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })?;
+        let admin = self.admin()?;
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
             .map(|topic| NewTopic::new(topic, self.partitions, TopicReplication::Fixed(self.replication_factor)))

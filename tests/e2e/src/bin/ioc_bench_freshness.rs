@@ -218,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
     let failed_requests = counts.failed.load(std::sync::atomic::Ordering::Relaxed);
     let cycles_after = rollup_cycles(&processor.url).await;
     drop((api, ingest, processor));
+    ioc_e2e::topics::clean_up_topics_of(&kafka).await;
     anyhow::ensure!(!times.is_empty(), "no probe arrived: {failures:?}");
     let mut in_kpis: Vec<Duration> = times.iter().map(|t| t.in_kpis).collect();
     let mut stored: Vec<Duration> = times.iter().map(|t| t.stored).collect();

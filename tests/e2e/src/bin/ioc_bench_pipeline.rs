@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
     // Each run of ingest into topics of its own: the processor drains the first run's.
     let repeats = cli.repeats.max(1);
     let (mut ingest_runs, mut kcat_runs, mut pipeline_topics) = (Vec::new(), Vec::new(), Vec::new());
+    let mut kcat_topics = Vec::new();
     for _ in 0..repeats {
         let ingest_kafka = kafka("bench-ingest");
         let topics: Vec<String> = ioc_domain::Source::ALL.iter().map(|s| s.topic(&ingest_kafka.topic_prefix)).collect();
@@ -79,7 +80,9 @@ async fn main() -> anyhow::Result<()> {
         ingest_runs.push(
             ingest::run_ingest(&sibling_binary("ioc-ingest")?, &ingest_kafka, &events, cli.batch, cli.senders).await?,
         );
-        kcat_runs.push(ingest::run_kcat(&kafka("bench-kcat"), &events, &work_dir).await?);
+        let kcat_kafka = kafka("bench-kcat");
+        kcat_runs.push(ingest::run_kcat(&kcat_kafka, &events, &work_dir).await?);
+        kcat_topics.push(kcat_kafka);
         pipeline_topics.push(ingest_kafka);
     }
     let pipeline_kafka = pipeline_topics.swap_remove(0);
@@ -138,6 +141,9 @@ async fn main() -> anyhow::Result<()> {
         config.server_client().query(&format!("DROP DATABASE IF EXISTS {}", config.database)).execute().await?;
     }
     std::fs::remove_dir_all(&work_dir).ok();
+    for topics in pipeline_topics.iter().chain(&kcat_topics).chain([&pipeline_kafka]) {
+        ioc_e2e::topics::clean_up_topics_of(topics).await;
+    }
 
     let insert_rate = inserted_rows as f64 / insert_took.as_secs_f64().max(1e-9);
     let processor_rate = processed.rows as f64 / processed.wall.as_secs_f64().max(1e-9);

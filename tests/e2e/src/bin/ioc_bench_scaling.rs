@@ -88,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
         database.server_client().query(&format!("DROP DATABASE IF EXISTS {}", database.database)).execute().await?;
+        ioc_e2e::topics::clean_up_topics_of(&kafka).await;
         eprintln!("{partitions} partitions and instances: {run:?}");
         let rate = run.rows as f64 / run.wall.as_secs_f64().max(1e-9);
         points.push((partitions as f64, rate));
