@@ -44,7 +44,8 @@ impl Period {
     }
 
     /// Weeks (Monday to Sunday) that end in the period: its Sundays. A week belongs to the
-    /// period its Sunday falls in, so a week still under way is never judged.
+    /// period its Sunday falls in, so a week still under way is not judged before its Sunday
+    /// (on the Sunday, a period cut at today counts it: docs/indicators.md).
     pub fn weeks_ending(&self) -> u64 {
         let to_sunday = |day: NaiveDate| u64::from(6 - day.weekday().num_days_from_monday());
         let first_sunday = self.from + chrono::Days::new(to_sunday(self.from));
