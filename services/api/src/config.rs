@@ -39,6 +39,10 @@ pub struct ApiConfig {
     /// How long, in milliseconds, a request waits for its turn to compute an answer before it
     /// is refused with a 503 (`saturated`).
     pub answer_wait_ms: u64,
+    /// The day the answers take as today (local), instead of the clock's: for tests that
+    /// need a given weekday. Not read from the configuration file or the environment.
+    #[serde(skip)]
+    pub today: Option<chrono::NaiveDate>,
 }
 
 impl Default for ApiConfig {
@@ -54,6 +58,7 @@ impl Default for ApiConfig {
             answer_cache_max_bytes: 32 << 20,
             max_answers_computing: 8,
             answer_wait_ms: 10_000,
+            today: None,
         }
     }
 }

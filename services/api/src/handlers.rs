@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{Datelike, NaiveDate};
 use ioc_domain::indicators::{self, Definition};
+use ioc_domain::measures as m;
 
 use crate::error::ApiError;
 use crate::kpis::{self, IndicatorValue};
@@ -19,8 +20,33 @@ use crate::responses::{
 use crate::storage::{Scope, Store, Totals};
 use crate::{openapi, pipeline_health, ranking, AppState};
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive()
+/// Today (local), or the day the configuration sets for tests (`ApiConfig::today`).
+fn today(state: &AppState) -> NaiveDate {
+    state.config.today.unwrap_or_else(|| chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive())
+}
+
+/// Takes the week still under way on `today` ([`Period::week_under_way`]) out of `totals`: its
+/// classes so far, counted on today's date, for each scope. `only`: the measures the answer reads
+/// (`None`: every one). One more query, on Sundays only.
+async fn leave_out_week_under_way(
+    store: &Store,
+    scope: Scope<'_>,
+    period: Period,
+    today: NaiveDate,
+    only: Option<&[&str]>,
+    totals: &mut HashMap<String, Totals>,
+) -> Result<(), ApiError> {
+    let Some(sunday) = period.week_under_way(today) else { return Ok(()) };
+    if only.is_some_and(|measures| !measures.contains(&m::CLASS_WEEKS)) {
+        return Ok(());
+    }
+    let under_way = store.totals(scope, Period { from: sunday, to: sunday }, Some(&[m::CLASS_WEEKS])).await?;
+    for (key, part) in &under_way {
+        if let Some(whole) = totals.get_mut(key) {
+            whole.leave_out(part);
+        }
+    }
+    Ok(())
 }
 
 fn indicator(id: &str) -> Result<&'static Definition, ApiError> {
@@ -53,15 +79,22 @@ impl Reference {
         Ok(Reference { populations, goals })
     }
 
-    fn values(&self, scope: &str, totals: &Totals, period: Period) -> Vec<IndicatorValue> {
+    fn values(&self, scope: &str, totals: &Totals, period: Period, today: NaiveDate) -> Vec<IndicatorValue> {
         let population = |measure: &str| self.population(scope, measure);
-        let context = kpis::Context { population: &population, weeks: period.weeks_ending() };
+        let context = kpis::Context { population: &population, weeks: period.weeks_judged(today) };
         kpis::all_values(totals, &context, &self.goals, period.to.year())
     }
 
-    fn value(&self, definition: &Definition, scope: &str, totals: &Totals, period: Period) -> IndicatorValue {
+    fn value(
+        &self,
+        definition: &Definition,
+        scope: &str,
+        totals: &Totals,
+        period: Period,
+        today: NaiveDate,
+    ) -> IndicatorValue {
         let population = |measure: &str| self.population(scope, measure);
-        let context = kpis::Context { population: &population, weeks: period.weeks_ending() };
+        let context = kpis::Context { population: &population, weeks: period.weeks_judged(today) };
         kpis::value(definition, totals, &context, &self.goals, period.to.year())
     }
 
@@ -75,14 +108,16 @@ pub async fn get_kpis(
     State(state): State<Arc<AppState>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<KpiResponse>, ApiError> {
-    let query = KpiQuery::parse(&params, today(), state.config.max_range_days)?;
+    let today = today(&state);
+    let query = KpiQuery::parse(&params, today, state.config.max_range_days)?;
     let store = &state.store;
     let unit = unit_of(store, &query).await?;
     let scope = query.unit.as_deref().map_or(Scope::Province, Scope::Unit);
     let (mut totals, reference) = tokio::try_join!(store.totals(scope, query.period, None), Reference::load(store))?;
+    leave_out_week_under_way(store, scope, query.period, today, None, &mut totals).await?;
     let totals = totals.remove("").unwrap_or_default();
     let scope_key = query.unit.clone().unwrap_or_default();
-    let indicators = reference.values(&scope_key, &totals, query.period);
+    let indicators = reference.values(&scope_key, &totals, query.period, today);
     Ok(Json(KpiResponse {
         from: query.period.from.to_string(),
         to: query.period.to.to_string(),
@@ -99,7 +134,8 @@ pub async fn get_series(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<SeriesResponse>, ApiError> {
     let definition = indicator(&id)?;
-    let query = KpiQuery::parse_with(&params, today(), state.config.max_range_days, &["bucket"])?;
+    let today = today(&state);
+    let query = KpiQuery::parse_with(&params, today, state.config.max_range_days, &["bucket"])?;
     let bucket = Bucket::parse(params.get("bucket").map_or("day", String::as_str))?;
     let buckets = bucket.split(query.period).len();
     if buckets > state.config.max_series_points {
@@ -116,15 +152,20 @@ pub async fn get_series(
         Reference::load(store)
     )?;
     let scope_key = query.unit.clone().unwrap_or_default();
-    let points = series
-        .into_iter()
-        .map(|(start, part, totals)| SeriesPoint {
+    let scope = query.unit.as_deref().map_or(Scope::Province, Scope::Unit);
+    let mut points = Vec::with_capacity(series.len());
+    for (start, part, totals) in series {
+        let mut totals = HashMap::from([(String::new(), totals)]);
+        leave_out_week_under_way(store, scope, part, today, Some(kpis::measures_of(definition.id)), &mut totals)
+            .await?;
+        let totals = totals.remove("").unwrap_or_default();
+        points.push(SeriesPoint {
             bucket_start: start.to_string(),
             from: part.from.to_string(),
             to: part.to.to_string(),
-            value: reference.value(definition, &scope_key, &totals, part),
-        })
-        .collect();
+            value: reference.value(definition, &scope_key, &totals, part, today),
+        });
+    }
     Ok(Json(SeriesResponse {
         indicator: IndicatorRef::of(definition),
         bucket: bucket.as_str().to_owned(),
@@ -151,7 +192,8 @@ pub async fn get_unit(
     if params.contains_key("unit") {
         return Err(ApiError::BadRequest("the unit is in the path: /v1/units/{code}".into()));
     }
-    let query = KpiQuery::parse(&params, today(), state.config.max_range_days)?;
+    let today = today(&state);
+    let query = KpiQuery::parse(&params, today, state.config.max_range_days)?;
     let store = &state.store;
     let unit = store.unit(&code).await?;
     let length = chrono::Days::new((query.period.to - query.period.from).num_days().unsigned_abs() + 1);
@@ -161,8 +203,9 @@ pub async fn get_unit(
         store.totals(Scope::Unit(&code), previous, None),
         Reference::load(store)
     )?;
-    let indicators = reference.values(&code, &current.remove("").unwrap_or_default(), query.period);
-    let previous_indicators = reference.values(&code, &before.remove("").unwrap_or_default(), previous);
+    leave_out_week_under_way(store, Scope::Unit(&code), query.period, today, None, &mut current).await?;
+    let indicators = reference.values(&code, &current.remove("").unwrap_or_default(), query.period, today);
+    let previous_indicators = reference.values(&code, &before.remove("").unwrap_or_default(), previous, today);
     Ok(Json(UnitProfile {
         denominators: reference.populations.get(&code).cloned().unwrap_or_default(),
         unit,
@@ -185,13 +228,14 @@ pub async fn get_rankings(
     if let Some(unknown) = params.keys().find(|key| key.as_str() != "period") {
         return Err(ApiError::BadRequest(format!("unknown parameter {unknown:?}; expected period")));
     }
+    let today = today(&state);
     let period = match params.get("period") {
         Some(text) => NamedPeriod::parse(text)?,
-        None => NamedPeriod::parse(&today().format("%Y-%m").to_string())?,
+        None => NamedPeriod::parse(&today.format("%Y-%m").to_string())?,
     };
     // The period before is the whole named one: it is over.
     let previous = period.previous();
-    let period = period.as_of(today())?;
+    let period = period.as_of(today)?;
     let store = &state.store;
     let (units, mut current, mut before, reference) = tokio::try_join!(
         store.communes(),
@@ -199,15 +243,18 @@ pub async fn get_rankings(
         store.totals(Scope::EachUnit, previous.period, Some(kpis::measures_of(definition.id))),
         Reference::load(store)
     )?;
+    let only = Some(kpis::measures_of(definition.id));
+    leave_out_week_under_way(store, Scope::EachUnit, period.period, today, only, &mut current).await?;
     let empty = Totals::default();
     let mut values: Vec<(UnitRef, IndicatorValue, Option<f64>)> = units
         .into_iter()
         .map(|unit| {
             let now = current.remove(&unit.code).unwrap_or_default();
             let then = before.remove(&unit.code);
-            let value = reference.value(definition, &unit.code, &now, period.period);
-            let previous_value =
-                reference.value(definition, &unit.code, then.as_ref().unwrap_or(&empty), previous.period).headline();
+            let value = reference.value(definition, &unit.code, &now, period.period, today);
+            let previous_value = reference
+                .value(definition, &unit.code, then.as_ref().unwrap_or(&empty), previous.period, today)
+                .headline();
             (unit, value, previous_value)
         })
         .collect();

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
 
 use crate::error::ApiError;
 
@@ -43,9 +43,22 @@ impl Period {
         Ok(Period { from: self.from, to: self.to.min(today) })
     }
 
+    /// The week still under way that the period would judge: `today`, when it is a Sunday in
+    /// the period. A week is counted on its Sunday (the rollups date it there, with the classes
+    /// held so far), and is judged once that day is over: until then the answers leave it out,
+    /// its count of classes and its place in the denominator both.
+    pub fn week_under_way(&self, today: NaiveDate) -> Option<NaiveDate> {
+        (today.weekday() == Weekday::Sun && self.from <= today && today <= self.to).then_some(today)
+    }
+
+    /// Weeks the period judges: those ending in it ([`Period::weeks_ending`]) but the one still
+    /// under way on `today` ([`Period::week_under_way`]).
+    pub fn weeks_judged(&self, today: NaiveDate) -> u64 {
+        self.weeks_ending() - u64::from(self.week_under_way(today).is_some())
+    }
+
     /// Weeks (Monday to Sunday) that end in the period: its Sundays. A week belongs to the
-    /// period its Sunday falls in, so a week still under way is not judged before its Sunday
-    /// (on the Sunday, a period cut at today counts it: docs/indicators.md).
+    /// period its Sunday falls in.
     pub fn weeks_ending(&self) -> u64 {
         let to_sunday = |day: NaiveDate| u64::from(6 - day.weekday().num_days_from_monday());
         let first_sunday = self.from + chrono::Days::new(to_sunday(self.from));
@@ -346,6 +359,20 @@ mod tests {
         assert_eq!(weeks("2026-03-02", "2026-03-07"), 0);
         assert_eq!(weeks("2026-03-08", "2026-03-08"), 1);
         assert_eq!(weeks("2026-01-01", "2026-12-31"), 52);
+    }
+
+    #[test]
+    fn the_week_ending_today_is_judged_tomorrow() {
+        let march = Period { from: day("2026-03-01"), to: day("2026-03-08") };
+        // Sunday 8 March: the week of 2 to 8 March is under way all day.
+        assert_eq!(march.week_under_way(day("2026-03-08")), Some(day("2026-03-08")));
+        assert_eq!((march.weeks_ending(), march.weeks_judged(day("2026-03-08"))), (2, 1));
+        // Monday 9 March: it is over.
+        assert_eq!(march.week_under_way(day("2026-03-09")), None);
+        assert_eq!(march.weeks_judged(day("2026-03-09")), 2);
+        // A Sunday outside the period is no week of it.
+        let before = Period { from: day("2026-03-01"), to: day("2026-03-07") };
+        assert_eq!((before.week_under_way(day("2026-03-08")), before.weeks_judged(day("2026-03-08"))), (None, 1));
     }
 
     #[test]

@@ -129,6 +129,15 @@ impl Totals {
         self.stock.get(&(measure.to_owned(), dimension.to_owned())).copied().unwrap_or(0)
     }
 
+    /// Takes `part`'s flows (a part of the period) out of this period's.
+    pub fn leave_out(&mut self, part: &Totals) {
+        for (key, value) in &part.flow {
+            if let Some(flow) = self.flow.get_mut(key) {
+                *flow = flow.saturating_sub(*value);
+            }
+        }
+    }
+
     /// The dimensions of a measure with a non-zero flow, sorted.
     pub fn flow_dimensions(&self, measure: &str) -> Vec<String> {
         let mut out: Vec<String> = self

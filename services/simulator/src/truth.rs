@@ -368,8 +368,22 @@ impl Facts {
         facts
     }
 
-    /// The expected indicators of the local days `from..=to` for the province and every unit.
+    /// The expected indicators of the local days `from..=to` for the province and every unit,
+    /// today being the clock's (local).
     pub fn truth(&self, reference: &ReferenceData, from: NaiveDate, to: NaiveDate) -> GroundTruth {
+        let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+        self.truth_as_of(reference, from, to, today)
+    }
+
+    /// [`Facts::truth`] on the day `today`: a week is judged once its Sunday is over, so the
+    /// week ending `today` is not.
+    pub fn truth_as_of(
+        &self,
+        reference: &ReferenceData,
+        from: NaiveDate,
+        to: NaiveDate,
+        today: NaiveDate,
+    ) -> GroundTruth {
         let start = local_midnight(from);
         let end = local_midnight(to + chrono::Days::new(1));
         let within = |at: i64| at >= start && at < end;
@@ -448,9 +462,9 @@ impl Facts {
             tally.add(&format!("attendees/{}", class.topic), class.attendees);
         }
         // Weekly classes: each commune, each week (Monday to Sunday) whose Sunday is in the
-        // period, held at least one class or did not.
+        // period and over, held at least one class or did not.
         let sundays: Vec<NaiveDate> =
-            from.iter_days().take_while(|d| *d <= to).filter(|d| d.weekday() == Weekday::Sun).collect();
+            from.iter_days().take_while(|d| *d <= to).filter(|d| d.weekday() == Weekday::Sun && *d != today).collect();
         for unit in reference.units.iter().filter(|u| u.kind != UnitKind::Department) {
             let tally = tallies.entry(unit.code.as_str()).or_default();
             tally.add("commune_weeks", sundays.len() as u64);
