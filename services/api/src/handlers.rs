@@ -25,9 +25,11 @@ fn today(state: &AppState) -> NaiveDate {
     state.config.today.unwrap_or_else(|| chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive())
 }
 
-/// Takes the week still under way on `today` ([`Period::week_under_way`]) out of `totals`: its
-/// classes so far, counted on today's date, for each scope. `only`: the measures the answer reads
-/// (`None`: every one). One more query, on Sundays only.
+/// Leaves the week still under way on `today` ([`Period::week_under_way`]) out of `totals`:
+/// their classes-per-week measure is read again up to the day before, in one query of its own
+/// (taking today's rows away instead, read apart from the totals, could take away a week a
+/// rollup cycle wrote between the two reads). `only`: the measures the answer reads (`None`:
+/// every one). One more query, on Sundays only.
 async fn leave_out_week_under_way(
     store: &Store,
     scope: Scope<'_>,
@@ -40,11 +42,14 @@ async fn leave_out_week_under_way(
     if only.is_some_and(|measures| !measures.contains(&m::CLASS_WEEKS)) {
         return Ok(());
     }
-    let under_way = store.totals(scope, Period { from: sunday, to: sunday }, Some(&[m::CLASS_WEEKS])).await?;
-    for (key, part) in &under_way {
-        if let Some(whole) = totals.get_mut(key) {
-            whole.leave_out(part);
-        }
+    let judged = Period { from: period.from, to: sunday - chrono::Days::new(1) };
+    let before = if judged.from <= judged.to {
+        store.totals(scope, judged, Some(&[m::CLASS_WEEKS])).await?
+    } else {
+        HashMap::new()
+    };
+    for (key, whole) in totals.iter_mut() {
+        whole.replace_flows(m::CLASS_WEEKS, before.get(key));
     }
     Ok(())
 }

@@ -129,12 +129,11 @@ impl Totals {
         self.stock.get(&(measure.to_owned(), dimension.to_owned())).copied().unwrap_or(0)
     }
 
-    /// Takes `part`'s flows (a part of the period) out of this period's.
-    pub fn leave_out(&mut self, part: &Totals) {
-        for (key, value) in &part.flow {
-            if let Some(flow) = self.flow.get_mut(key) {
-                *flow = flow.saturating_sub(*value);
-            }
+    /// Replaces the flows of `measure` (every dimension) by those of `from` (none: zero).
+    pub fn replace_flows(&mut self, measure: &str, from: Option<&Totals>) {
+        self.flow.retain(|(m, _), _| m != measure);
+        if let Some(from) = from {
+            self.flow.extend(from.flow.iter().filter(|((m, _), _)| m == measure).map(|(k, v)| (k.clone(), *v)));
         }
     }
 
@@ -370,6 +369,19 @@ mod tests {
         let inside = edges("2026-03-05", "2026-03-20");
         assert!(inside.first_full_month >= inside.end_month);
         assert_eq!(inside.end, day("2026-03-21"));
+    }
+
+    #[test]
+    fn a_measure_s_flows_are_replaced_whole_and_the_others_kept() {
+        let flows = |pairs: &[(&str, &str, u64)]| Totals {
+            flow: pairs.iter().map(|(m, d, v)| (((*m).to_owned(), (*d).to_owned()), *v)).collect(),
+            stock: HashMap::new(),
+        };
+        let mut totals = flows(&[("class_weeks", "", 5), ("class_weeks", "x", 2), ("classes_held", "", 9)]);
+        totals.replace_flows("class_weeks", Some(&flows(&[("class_weeks", "", 4), ("classes_held", "", 1)])));
+        assert_eq!(totals, flows(&[("class_weeks", "", 4), ("classes_held", "", 9)]));
+        totals.replace_flows("class_weeks", None);
+        assert_eq!((totals.flow("class_weeks"), totals.flow("classes_held")), (0, 9));
     }
 }
 

@@ -49,7 +49,7 @@ async function load() {
     drawGrid();
   }
   await refreshPipeline();
-  state.lastUpdated = new Date();
+  state.lastUpdated = serverNow();
   state.unreachable = false;
   showBanner();
 }
