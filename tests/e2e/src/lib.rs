@@ -558,6 +558,17 @@ fn check(
     }
 }
 
+/// Fails the test when `differences` is not empty, saying how many there are and listing the
+/// first 30; `what` says what they are differences from ("from the ground truth as of today").
+pub fn assert_no_differences(differences: &[String], what: &str) {
+    assert!(
+        differences.is_empty(),
+        "{} differences {what}, first 30:\n{}",
+        differences.len(),
+        differences.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
 /// GETs `url` and checks the answer against the OpenAPI component `schema`; a failure is
 /// returned as a difference line.
 pub async fn get_checked<T: serde::de::DeserializeOwned>(

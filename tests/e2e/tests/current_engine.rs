@@ -141,12 +141,7 @@ async fn a_current_clickhouse_gives_the_truth_and_the_same_rows_as_18_16() {
         }
     }
     eprintln!("{} statements ran on the current engine", statements.len());
-    assert!(
-        differences.is_empty(),
-        "{} differences, first 30:\n{}",
-        differences.len(),
-        differences.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
-    );
+    ioc_e2e::assert_no_differences(&differences, "between the engines and from the ground truth");
     local.stop().await;
     current.stop().await;
 }

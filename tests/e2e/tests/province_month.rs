@@ -155,12 +155,7 @@ async fn a_month_of_the_province_is_exact_for_every_unit_and_bucket() {
     // The analysts' example queries, as the read-only account, against the same truth.
     differences.extend(ioc_e2e::analyst::example_differences(&facts, &reference, truth_of(march)).await);
 
-    assert!(
-        differences.is_empty(),
-        "{} differences from the ground truth, first 30:\n{}",
-        differences.len(),
-        differences.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
-    );
+    ioc_e2e::assert_no_differences(&differences, "from the ground truth");
     pipeline.stop().await;
 }
 

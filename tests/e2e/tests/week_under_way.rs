@@ -104,11 +104,6 @@ async fn the_week_ending_today_is_judged_tomorrow() {
         get_checked::<ioc_api::RankingResponse>(&http, &url, &contract("RankingResponse")).await.expect("ranked");
     ranking_differences(&ranking, &month, definition.higher_is_better, &mut differences);
 
-    assert!(
-        differences.is_empty(),
-        "{} differences from the ground truth on Sunday {sunday}, first 30:\n{}",
-        differences.len(),
-        differences.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
-    );
+    ioc_e2e::assert_no_differences(&differences, &format!("from the ground truth on Sunday {sunday}"));
     api.stop().await.expect("api stops");
 }
