@@ -295,7 +295,8 @@ check_rollout() {
   watchers+=($!)
   sleep 2
   if ! hm "$helm" upgrade "$release" "$CHART" -n "$ns" "${args[@]}" --set ingest.config.max_event_age_days=500 \
-    --set api.config.max_series_points=500 --set processor.config.batch_max_rows=4000 --wait --timeout 5m >>"$log" 2>&1; then
+    --set api.config.max_series_points=500 --set api.config.max_answers_computing=12 \
+    --set processor.config.batch_max_rows=4000 --wait --timeout 5m >>"$log" 2>&1; then
     finding "helm upgrade --wait (production profile) failed: $(tail -3 "$log")"
     return
   fi

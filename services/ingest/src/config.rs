@@ -126,7 +126,12 @@ impl IngestConfig {
                 ));
             }
             if let Some(bad) = hashes.iter().find(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit())) {
-                return invalid(format!("keys.{source}: {bad:?} is not a SHA-256 hex digest (64 hex characters)"));
+                // A digest written to a file by `sha256sum | cut` ends with a newline, which a
+                // Secret made `--from-file` keeps: say so, since the value looks right when printed.
+                let hint = if bad.trim() != bad { " (it has spaces or a newline around it: remove them)" } else { "" };
+                return invalid(format!(
+                    "keys.{source}: {bad:?} is not a SHA-256 hex digest (64 hex characters){hint}"
+                ));
             }
         }
         if self.pseudonymisation_key.expose().len() < 32 {
@@ -224,6 +229,11 @@ mod tests {
         let mut config = valid();
         config.keys.insert("portal".into(), vec!["not-a-hash".into()]);
         assert!(config.validate().unwrap_err().to_string().contains("SHA-256"));
+
+        // A digest read from a file with its newline (ops/kubernetes.md's install once did).
+        let mut config = valid();
+        config.keys.insert("portal".into(), vec![format!("{}\n", "a".repeat(64))]);
+        assert!(config.validate().unwrap_err().to_string().contains("a newline around it"));
 
         let mut config = valid();
         config.pseudonymisation_key = Secret::new("short");

@@ -175,7 +175,10 @@ impl KafkaConfig {
             .set("message.timeout.ms", self.message_timeout_ms.to_string())
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
-            .set("queue.buffering.max.kbytes", self.producer_queue_kbytes.to_string());
+            .set("queue.buffering.max.kbytes", self.producer_queue_kbytes.to_string())
+            // As the consumers: partitions added to a topic (ops/kubernetes.md) get events within
+            // 10 s instead of librdkafka's default of 5 minutes.
+            .set("topic.metadata.refresh.interval.ms", "10000");
         config
     }
 
