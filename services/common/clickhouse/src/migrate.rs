@@ -103,6 +103,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0009_kafka_positions.sql", include_str!("../../../../schemas/clickhouse/0009_kafka_positions.sql")),
     ("0010_event_offsets.sql", include_str!("../../../../schemas/clickhouse/0010_event_offsets.sql")),
     ("0011_rollup_rules.sql", include_str!("../../../../schemas/clickhouse/0011_rollup_rules.sql")),
+    ("0012_one_row_per_dossier.sql", include_str!("../../../../schemas/clickhouse/0012_one_row_per_dossier.sql")),
 ];
 
 /// The migrations embedded in the binary.

@@ -9,6 +9,11 @@
 -- the time of the oldest event of those dossiers (the touched query found it), which keeps the
 -- read to the monthly partitions their events are in: without it every month of the history was
 -- read (0.2-0.5 s of a portal cycle with 15 months loaded, 0.06 s with it, ops/bench).
+-- A dossier belongs to the unit of its first opening event; the table keeps versions per (unit,
+-- dossier), so when a first opening event from another unit arrives late, the row written under
+-- the unit that held the dossier until then would stay. Every unit of the dossier's opening
+-- events therefore gets this version: the owner's row, and for each other unit the same facts
+-- marked `superseded`, which readers leave out (`a_dossier_whose_unit_changes_counts_once`).
 -- ClickHouse 18.16 compatible: greatest() and least() take two arguments, no arrayFold.
 INSERT INTO dossier_facts (
     dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, backlog,
@@ -18,10 +23,10 @@ INSERT INTO dossier_facts (
     result_returned, result_returned_at, result_electronic,
     digitised, reused, paid_online, full_online,
     rated, rated_at, dissatisfied, complained, flagged,
-    last_at, version
+    last_at, version, superseded
 )
 SELECT
-    dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, backlog,
+    dossier_id, written_unit, procedure_code, channel, service_level, fee_bearing, backlog,
     received_at, tracked_from, due_at, paused_seconds, clock_stopped, late_at,
     resolved, resolved_at, outcome,
     -- On time: by the due time extended by the pauses, or while the clock was stopped.
@@ -38,7 +43,8 @@ SELECT
     -- The latest instant a measure of this dossier is dated on.
     greatest(greatest(greatest(tracked_from, resolved_at), greatest(closed_at, result_returned_at)),
              if(clock_stopped, tracked_from, late_at)) AS last_at,
-    ? AS version
+    ? AS version,
+    written_unit != unit_code AS superseded
 FROM
 (
     SELECT
@@ -131,13 +137,15 @@ FROM
                         countIf(type = 'dossier.rated') > 0 AS rated,
                         minIf(occurred_at, type = 'dossier.rated') AS rated_at,
                         argMinIf(satisfaction, occurred_at, type = 'dossier.rated') = 'dissatisfied' AS dissatisfied,
-                        countIf(type = 'dossier.complaint_filed' AND complaint_subject IN ('reception', 'handling')) > 0 AS complained
+                        countIf(type = 'dossier.complaint_filed' AND complaint_subject IN ('reception', 'handling')) > 0 AS complained,
+                        groupUniqArrayIf(event_unit, opening) AS opening_units
                     FROM
                     (
                         -- Each event once, even before ReplacingMergeTree has merged its redeliveries.
                         SELECT
                             *,
                             type IN ('dossier.received', 'dossier.snapshot') AS opening,
+                            unit_code AS event_unit,
                             toUInt64(type = 'dossier.snapshot') * 4294967296 + toUInt32(occurred_at) AS opening_key
                         FROM portal_events
                         WHERE dossier_id IN (SELECT dossier_id FROM portal_events
@@ -153,3 +161,4 @@ FROM
         )
     )
 )
+ARRAY JOIN opening_units AS written_unit

@@ -26,4 +26,5 @@ FROM {history dossier_facts FINAL}{recent
     ORDER BY version DESC
     LIMIT 1 BY unit_code, dossier_id
 )}
-WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
+-- A unit that no longer holds the dossier keeps its row, marked (dossier_facts.sql).
+WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh') AND NOT superseded

@@ -94,14 +94,38 @@ impl<'a> EventFactory<'a> {
             return false;
         }
         let event_id = uuid::Builder::from_random_bytes(self.rng.gen()).into_uuid();
-        self.events.push(Event {
-            event_id,
-            source,
-            occurred_at: at,
-            unit_code: unit.code.clone(),
-            received_at: None,
-            body,
-        });
+        self.record(event_id, source, unit, at, body)
+    }
+
+    /// `emit`, with an event id derived from `from` (another event's) instead of drawn, so that
+    /// the events drawn after it stay as they were.
+    pub fn emit_derived(
+        &mut self,
+        source: Source,
+        unit: &Unit,
+        at: DateTime<FixedOffset>,
+        body: EventBody,
+        from: uuid::Uuid,
+    ) -> bool {
+        let mut bytes = *from.as_bytes();
+        bytes.iter_mut().for_each(|byte| *byte = !*byte);
+        let event_id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        self.record(event_id, source, unit, at, body)
+    }
+
+    fn record(
+        &mut self,
+        event_id: uuid::Uuid,
+        source: Source,
+        unit: &Unit,
+        at: DateTime<FixedOffset>,
+        body: EventBody,
+    ) -> bool {
+        if at >= self.end {
+            return false;
+        }
+        let unit_code = unit.code.clone();
+        self.events.push(Event { event_id, source, occurred_at: at, unit_code, received_at: None, body });
         true
     }
 }
@@ -114,11 +138,13 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
     let weights = unit_weights(reference);
     let profiles: Vec<UnitProfile> = reference.units.iter().map(|_| UnitProfile::draw(factory.rng())).collect();
     let mut documents = edoc::Numbering::starting_at(base);
+    let departments = reference.units.iter().filter(|u| u.kind == UnitKind::Department).collect();
+    let desks = portal::Desks { procedures: &reference.procedures, departments };
     // The portal's days before the start only make the backlog at go-live.
     for offset in -i64::from(portal::BACKLOG_DAYS)..i64::from(scenario.days) {
         let day = scenario.start + Duration::days(offset);
         for ((unit, weight), profile) in reference.units.iter().zip(&weights).zip(&profiles) {
-            portal::day(&mut factory, scenario, day, unit, *weight, profile, &reference.procedures);
+            portal::day(&mut factory, scenario, day, unit, *weight, profile, &desks);
             if offset >= 0 {
                 edoc::day(&mut factory, scenario, day, unit, profile, &mut documents);
                 training::day(&mut factory, scenario, day, unit, reference, profile);

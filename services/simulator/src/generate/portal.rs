@@ -1,5 +1,6 @@
 //! The public-service portal: dossiers received, digitised, paused for supplements, resolved,
-//! returned, rated and complained about; and the backlog of open dossiers at go-live.
+//! returned, rated and complained about; the backlog of open dossiers at go-live; and dossiers a
+//! commune passes on to a department, which reports a reception of its own.
 //!
 //! Each dossier is planned as a whole life first ([`plan`]), then sent: all of it for dossiers
 //! received during the scenario, and for those received before it only what a source joining
@@ -11,7 +12,7 @@ use ioc_domain::{
     DossierReceived, DossierRef, DossierResolved, DossierResultReturned, DossierSnapshot, EventBody, Outcome,
     PaymentMethod, ResultForm, Satisfaction, ServiceLevel, Source,
 };
-use ioc_reference::{Procedure, Unit};
+use ioc_reference::{Procedure, Unit, UnitKind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -48,8 +49,24 @@ const COMPLAINT_IF_LATE: f64 = 0.10;
 const COMPLAINT_IF_ON_TIME: f64 = 0.02;
 /// Results returned a second time in the other form (a paper copy of an electronic result...).
 const RETURNED_TWICE_SHARE: f64 = 0.05;
+/// One dossier in this many is passed on by a commune to a provincial department ("liên thông"),
+/// whose system reports a reception of the same dossier two hours later: the dossier stays the
+/// commune's (its first reception), and the department's reception, which may reach the IOC
+/// first, must not count it twice. Chosen by the dossier's serial, not drawn, so that every
+/// other event of a seed stays as it was.
+const PASSED_ON_EVERY: u64 = 400;
+const PASSED_ON_AFTER_HOURS: i64 = 2;
 /// Days before the scenario whose dossiers make the backlog at go-live.
 pub const BACKLOG_DAYS: u32 = 45;
+
+/// What the province's desks offer: the procedures, and the departments a commune passes
+/// dossiers on to.
+pub struct Desks<'a> {
+    /// Every procedure of the reference data.
+    pub procedures: &'a [Procedure],
+    /// The provincial departments.
+    pub departments: Vec<&'a Unit>,
+}
 
 /// One day of dossiers at `unit`.
 pub fn day(
@@ -59,17 +76,31 @@ pub fn day(
     unit: &Unit,
     weight: f64,
     profile: &UnitProfile,
-    procedures: &[Procedure],
+    desks: &Desks<'_>,
 ) {
+    let Desks { procedures, departments } = desks;
     let go_live = scenario.go_live();
     for _ in 0..count(factory.rng(), scenario, day, weight) {
         let dossier_id = factory.entity_id("HS", unit);
+        let serial = factory.next_serial;
         let Some(life) = plan(factory.rng(), &dossier_id, day, profile, procedures) else {
             continue;
         };
         if day >= scenario.start {
+            let mut reception = None;
             for (at, body) in life.events {
-                factory.emit(Source::Portal, unit, at, body);
+                let received = matches!(body, EventBody::DossierReceived(_));
+                if factory.emit(Source::Portal, unit, at, body) && received {
+                    reception = factory.events.last().map(|event| event.event_id);
+                }
+            }
+            let department = departments.get((serial / PASSED_ON_EVERY) as usize % departments.len().max(1));
+            if let (Some(reception), Some(department)) = (reception, department) {
+                if serial.is_multiple_of(PASSED_ON_EVERY) && unit.kind != UnitKind::Department {
+                    let at = life.received_at + Duration::hours(PASSED_ON_AFTER_HOURS);
+                    let body = EventBody::DossierReceived(life.received.clone());
+                    factory.emit_derived(Source::Portal, department, at, body, reception);
+                }
             }
         } else {
             send_backlog(factory, unit, life, go_live);
