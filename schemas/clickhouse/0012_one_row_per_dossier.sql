@@ -4,8 +4,9 @@
 -- held it until then would stay, and the dossier counted in both units. The rollup now writes
 -- each version under every unit of the dossier's opening events, marked `superseded` for all
 -- but the owner (services/processor/src/rollup/dossier_facts.sql); the readers leave those rows
--- out. Existing rows are the owners' (0). The rollup recomputes every dossier at its next start
--- (its rules changed), which writes the marks for dossiers that already changed unit.
+-- out. Existing rows get 0, including the rows the old rollup left under a unit that lost its
+-- dossier; the rollup recomputes every dossier at its next start (its rules changed), which
+-- writes a newer, marked version over each of those.
 ALTER TABLE dossier_facts ADD COLUMN superseded UInt8 AFTER version;
 
 DROP TABLE IF EXISTS v_dossiers;

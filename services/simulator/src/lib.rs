@@ -268,6 +268,26 @@ mod tests {
                 .filter(|e| matches!(e.body, EventBody::ClassHeld(_)) && departments.contains(&e.unit_code.as_str()))
                 .count()
         }));
+        // Entities reported more than once: each counts once, as its first report says.
+        let mut reports: std::collections::BTreeMap<(&str, &str), (usize, std::collections::BTreeSet<&str>)> =
+            Default::default();
+        for event in &run.events {
+            let (kind, id) = match &event.body {
+                EventBody::DossierReceived(d) => ("received", d.dossier_id.as_str()),
+                EventBody::WorkRecordClosed(w) => ("closed", w.record_id.as_str()),
+                EventBody::ClassHeld(c) => ("held", c.class_id.as_str()),
+                _ => continue,
+            };
+            let (times, units) = reports.entry((kind, id)).or_default();
+            *times += 1;
+            units.insert(event.unit_code.as_str());
+        }
+        let twice = |kind: &str, units: usize| {
+            reports.iter().filter(|((k, _), (times, u))| *k == kind && *times == 2 && u.len() == units).count()
+        };
+        cases.push(("dossiers passed on to a department, received by both", twice("received", 2)));
+        cases.push(("work records closed twice", twice("closed", 1)));
+        cases.push(("classes reported twice", twice("held", 1)));
         cases.push(("commune weeks with a class", usize::try_from(with_class).unwrap_or(0)));
         cases.push(("commune weeks without a class", usize::try_from(weeks - with_class).unwrap_or(0)));
         let missing: Vec<&str> = cases.iter().filter(|(_, n)| *n == 0).map(|(what, _)| *what).collect();

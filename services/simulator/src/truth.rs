@@ -238,6 +238,11 @@ impl Facts {
         let mut snapshots: BTreeMap<String, Snapshot> = BTreeMap::new();
         let mut documents: BTreeMap<(bool, String, String), Document> = BTreeMap::new();
         let mut confirmations: BTreeMap<String, i64> = BTreeMap::new();
+        // A work record counts once, on its first close, as that close says (classified or
+        // not, level, online); it is known by its unit and id. A class counts once, as first
+        // reported (a report sent again with a corrected attendance changes nothing).
+        let mut records: BTreeMap<(String, String), Option<Record>> = BTreeMap::new();
+        let mut classes: BTreeMap<String, Class> = BTreeMap::new();
         let mut facts = Facts {
             dossiers: BTreeMap::new(),
             documents: Vec::new(),
@@ -309,8 +314,14 @@ impl Facts {
                         signed: d.digitally_signed,
                     });
                 }
-                EventBody::WorkRecordClosed(w) if !w.classified => {
-                    facts.records.push(Record { unit, at, level: w.level, online: w.processed_online });
+                EventBody::WorkRecordClosed(w) => {
+                    let record = (!w.classified).then(|| Record {
+                        unit: unit.clone(),
+                        at,
+                        level: w.level,
+                        online: w.processed_online,
+                    });
+                    records.entry((unit, w.record_id.clone())).or_insert(record);
                 }
                 EventBody::SkillsCertified(s) => {
                     let first = facts.households.entry(s.household_ref.clone()).or_insert((at, unit.clone()));
@@ -332,7 +343,8 @@ impl Facts {
                     confirmations.entry(c.learner_id.clone()).or_insert(at);
                 }
                 EventBody::ClassHeld(c) => {
-                    facts.classes.push(Class { unit, at, topic: c.topic.as_str(), attendees: u64::from(c.attendees) })
+                    let class = Class { unit, at, topic: c.topic.as_str(), attendees: u64::from(c.attendees) };
+                    classes.entry(c.class_id.clone()).or_insert(class);
                 }
                 _ => {}
             }
@@ -365,6 +377,8 @@ impl Facts {
         dossiers.retain(|id, _| received.contains_key(id));
         facts.dossiers = dossiers;
         facts.documents = documents.into_values().collect();
+        facts.records = records.into_values().flatten().collect();
+        facts.classes = classes.into_values().collect();
         facts
     }
 

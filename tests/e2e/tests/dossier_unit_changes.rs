@@ -35,7 +35,7 @@ async fn a_dossier_whose_unit_changes_counts_once() {
     let (mut events, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
     events.retain(|event| event.occurred_at <= now);
 
-    // A commune's reception, and the same dossier received an hour earlier by another commune.
+    // The first reception, and the same dossier received an hour earlier by another commune.
     let received =
         events.iter().find(|event| matches!(event.body, EventBody::DossierReceived(_))).cloned().expect("a reception");
     let other = reference
@@ -61,6 +61,10 @@ async fn a_dossier_whose_unit_changes_counts_once() {
             portal_since = outcome.covered_until;
         }
     }
+    // The case is set: the dossier's facts are in the unit that received it first.
+    let in_view = format!("SELECT unit_code FROM v_dossiers WHERE dossier_id = '{}'", dossier.dossier_id);
+    let units: Vec<String> = client.query(&in_view).fetch_all().await.expect("v_dossiers");
+    assert_eq!(units, std::slice::from_ref(&received.unit_code), "the dossier before the late reception");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     ioc_e2e::load::insert_events(&client, std::slice::from_ref(&earlier)).await.expect("late reception stored");
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -101,8 +105,7 @@ async fn a_dossier_whose_unit_changes_counts_once() {
         }
     }
     // The analysts' view shows the dossier once, in the unit the truth puts it in.
-    let sql = format!("SELECT unit_code FROM v_dossiers WHERE dossier_id = '{}'", dossier.dossier_id);
-    let units: Vec<String> = client.query(&sql).fetch_all().await.expect("v_dossiers");
+    let units: Vec<String> = client.query(&in_view).fetch_all().await.expect("v_dossiers");
     if units != [other.clone()] {
         differences.push(format!("v_dossiers: the dossier shows in {units:?}, truth [{other:?}]"));
     }

@@ -1,5 +1,5 @@
-//! The e-office system: documents sent and received, and work records opened and closed, at
-//! province and commune level.
+//! The e-office system: documents sent and received, and work records opened and closed (a few
+//! closed twice), at province and commune level.
 
 use std::collections::HashMap;
 
@@ -17,6 +17,11 @@ const RECORDS_PER_COMMUNE_DAY: f64 = 12.0;
 const ONLINE_RATE_PROVINCE: f64 = 0.95;
 const ONLINE_RATE_COMMUNE: f64 = 0.75;
 const CLASSIFIED_SHARE: f64 = 0.03;
+/// One work record in this many is reopened and closed again two days later, processed the other
+/// way: it counts once, on its first close, as that close says (docs/indicators.md). Chosen by
+/// the record's serial, not drawn, so that every other event of a seed stays as it was.
+const CLOSED_AGAIN_EVERY: u64 = 10;
+const CLOSED_AGAIN_AFTER_DAYS: i64 = 2;
 /// Official documents sent (and, separately, received) per working day by one unit at scale 1.
 const DOCUMENTS_PER_DEPARTMENT_DAY: f64 = 30.0;
 const DOCUMENTS_PER_COMMUNE_DAY: f64 = 8.0;
@@ -85,6 +90,7 @@ pub fn day(
     let count = draw_count(factory.rng(), per_day * scenario.scale);
     for _ in 0..count {
         let record_id = factory.entity_id("HSCV", unit);
+        let serial = factory.next_serial;
         let rng = factory.rng();
         let opened_at = office_time(rng, day);
         let classified = rng.gen_bool(CLASSIFIED_SHARE);
@@ -92,8 +98,14 @@ pub fn day(
         let closed_at = opened_at + Duration::hours(rng.gen_range(4..24 * 20));
         let opened = WorkRecordOpened { record_id: record_id.clone(), level, classified };
         if factory.emit(Source::Edoc, unit, opened_at, EventBody::WorkRecordOpened(opened)) {
-            let closed = WorkRecordClosed { record_id, level, classified, processed_online };
-            factory.emit(Source::Edoc, unit, closed_at, EventBody::WorkRecordClosed(closed));
+            let closed = WorkRecordClosed { record_id: record_id.clone(), level, classified, processed_online };
+            let emitted = factory.emit(Source::Edoc, unit, closed_at, EventBody::WorkRecordClosed(closed));
+            let first_close = factory.events.last().map(|event| event.event_id);
+            if let (true, Some(first_close)) = (emitted && serial.is_multiple_of(CLOSED_AGAIN_EVERY), first_close) {
+                let again = WorkRecordClosed { record_id, level, classified, processed_online: !processed_online };
+                let at = closed_at + Duration::days(CLOSED_AGAIN_AFTER_DAYS);
+                factory.emit_derived(Source::Edoc, unit, at, EventBody::WorkRecordClosed(again), first_close);
+            }
         }
     }
 }

@@ -53,7 +53,8 @@ const RETURNED_TWICE_SHARE: f64 = 0.05;
 /// whose system reports a reception of the same dossier two hours later: the dossier stays the
 /// commune's (its first reception), and the department's reception, which may reach the IOC
 /// first, must not count it twice. Chosen by the dossier's serial, not drawn, so that every
-/// other event of a seed stays as it was.
+/// other generated event of a seed stays as it was (`simulate`'s delivery faults, drawn per
+/// event, do change after it).
 const PASSED_ON_EVERY: u64 = 400;
 const PASSED_ON_AFTER_HOURS: i64 = 2;
 /// Days before the scenario whose dossiers make the backlog at go-live.

@@ -14,6 +14,12 @@ use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitPro
 /// Classes a commune holds per working day (about two a week), whatever the scale: every
 /// commune runs them, the programme asks for weekly classes.
 const CLASSES_PER_WORKING_DAY: f64 = 0.4;
+/// One class in this many is reported again three hours later with a corrected attendance: it
+/// counts once, as first reported. Chosen by the class's serial, not drawn, so that every other
+/// event of a seed stays as it was.
+const REPORTED_AGAIN_EVERY: u64 = 25;
+const REPORTED_AGAIN_AFTER_HOURS: i64 = 3;
+const REPORTED_AGAIN_MORE_ATTENDEES: u32 = 5;
 /// Classes a provincial department holds for its staff per working day.
 const DEPARTMENT_CLASSES_PER_WORKING_DAY: f64 = 0.1;
 
@@ -68,11 +74,19 @@ pub fn day(
 
 fn class(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit) {
     let class_id = factory.entity_id("LH", unit);
+    let serial = factory.next_serial;
     let rng = factory.rng();
     let at = office_time(rng, day);
     let topic = ClassTopic::ALL[rng.gen_range(0..ClassTopic::ALL.len())];
     let attendees = rng.gen_range(12..=60);
-    factory.emit(Source::Training, unit, at, EventBody::ClassHeld(ClassHeld { class_id, topic, attendees }));
+    let held = ClassHeld { class_id: class_id.clone(), topic, attendees };
+    let emitted = factory.emit(Source::Training, unit, at, EventBody::ClassHeld(held));
+    let first_report = factory.events.last().map(|event| event.event_id);
+    if let (true, Some(first_report)) = (emitted && serial.is_multiple_of(REPORTED_AGAIN_EVERY), first_report) {
+        let again = ClassHeld { class_id, topic, attendees: attendees + REPORTED_AGAIN_MORE_ATTENDEES };
+        let at = at + Duration::hours(REPORTED_AGAIN_AFTER_HOURS);
+        factory.emit_derived(Source::Training, unit, at, EventBody::ClassHeld(again), first_report);
+    }
 }
 
 fn learner(

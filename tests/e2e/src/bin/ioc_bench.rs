@@ -105,7 +105,8 @@ async fn main() -> anyhow::Result<()> {
         for source in Source::ALL {
             ioc_processor::rollup::refresh_source(&client, source, 0, 0).await?;
         }
-        let dossiers: u64 = client.query("SELECT toUInt64(count()) FROM dossier_facts").fetch_one().await?;
+        let dossiers: u64 =
+            client.query("SELECT toUInt64(uniqExact(dossier_id)) FROM dossier_facts").fetch_one().await?;
         lines.push(format!(
             "Loaded {events} events ({dossiers} dossiers) in {:.0} s; full rollup rebuild in {:.1} s.",
             loaded.as_secs_f64(),
