@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     let client = clickhouse.client();
 
     // The live weeks; their last events are the slices.
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     let live_start = today - chrono::Days::new(u64::from(LIVE_DAYS));
     let month_start = live_start.with_day(1).context("first of the month")?;
     let mut live = generated(Scenario { start: live_start, days: LIVE_DAYS, scale: cli.scale }, &reference, 1)?;
@@ -111,16 +111,8 @@ async fn main() -> anyhow::Result<()> {
         }
         let mut timings: Vec<Vec<f64>> = vec![Vec::new(); Source::ALL.len()];
         for _ in 0..cli.repeats {
-            // A cycle takes in what was dated from its watermark on. The loader dates its rows a
-            // second ahead (rollup/in_flight.rs, `date_ahead`): a watermark taken the same way
-            // once the insert before (the history month, or the slice before) is a second old
-            // is past that insert's date and at or before the slice's.
-            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-            let since = ioc_processor::rollup::date_ahead();
             let slice: Vec<Event> = slices.drain(..cli.slice).collect();
-            ioc_e2e::load::insert_events(&client, &slice).await?;
-            // And the slice's date must have begun for a cycle to claim past it.
-            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            let since = inserted_since(&client, &slice).await?;
             for (index, source) in Source::ALL.iter().enumerate() {
                 let started = Instant::now();
                 let outcome = ioc_processor::rollup::refresh_source(&client, *source, since, MARGIN_SECONDS).await?;
@@ -193,11 +185,7 @@ async fn main() -> anyhow::Result<()> {
 /// facts and the measures of their months, which a deployment that received those months live
 /// holds. Their cycles are not timed.
 async fn loaded_and_rolled_up(client: &clickhouse::Client, events: &[Event]) -> anyhow::Result<()> {
-    // The watermark the loader's way, once the insert before is a second old (see the slices).
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let since = ioc_processor::rollup::date_ahead();
-    ioc_e2e::load::insert_events(client, events).await?;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let since = inserted_since(client, events).await?;
     for source in Source::ALL {
         let started = Instant::now();
         let outcome = ioc_processor::rollup::refresh_source(client, source, since, MARGIN_SECONDS).await?;
@@ -210,6 +198,19 @@ async fn loaded_and_rolled_up(client: &clickhouse::Client, events: &[Event]) -> 
         );
     }
     Ok(())
+}
+
+/// Inserts `events` and returns the watermark from which a cycle takes them in, and nothing the
+/// inserts before them wrote. A cycle takes in what was dated from its watermark on; the loader
+/// dates its rows a second ahead (rollup/in_flight.rs, `date_ahead`), so a watermark taken the
+/// same way once the insert before is a second old is past that insert's date and at or before
+/// this one's. This insert's date must then have begun for a cycle to claim past it.
+async fn inserted_since(client: &clickhouse::Client, events: &[Event]) -> anyhow::Result<u32> {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let since = ioc_processor::rollup::date_ahead();
+    ioc_e2e::load::insert_events(client, events).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    Ok(since)
 }
 
 /// Waits until ClickHouse has no merge running in `database` (at most two minutes), so that a

@@ -121,8 +121,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let processed_db = &processed_dbs[0];
-    let processed =
-        processor_runs[median_index(&processor_runs, |run| run.rows as f64 / run.wall.as_secs_f64())].clone();
+    // Rows per second, by which the runs of the processor and of the plain INSERT are ranked.
+    let run_rate = |run: &processor::ProcessorRun| run.rows as f64 / run.wall.as_secs_f64();
+    let insert_run_rate = |took: &std::time::Duration| expected as f64 / took.as_secs_f64();
+    let processed = processor_runs[median_index(&processor_runs, run_rate)].clone();
     let mut insert_runs = Vec::new();
     for inserted_db in &inserted_dbs {
         let (inserted_rows, took) = processor::plain_insert(processed_db, inserted_db).await?;
@@ -130,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
         insert_runs.push(took);
     }
     // By rate, as the processor's runs: with an even count, both take the faster middle run.
-    let insert_took = insert_runs[median_index(&insert_runs, |took| expected as f64 / took.as_secs_f64())];
+    let insert_took = insert_runs[median_index(&insert_runs, insert_run_rate)];
     let inserted_rows = expected;
     let engine = kafka_engine::run_kafka_engine(&pipeline_kafka, &engine_db, expected, clickhouse_pid).await?;
     eprintln!(
@@ -177,11 +179,11 @@ async fn main() -> anyhow::Result<()> {
                  batches each inserted in {:.0} ms on average; the anchor is one INSERT ... FORMAT JSONEachRow per \
                  table over HTTP of the same rows, the median of {repeats} runs ({} rows/s)",
                 processed.rows,
-                spread(&processor_runs, |run| run.rows as f64 / run.wall.as_secs_f64()),
+                spread(&processor_runs, run_rate),
                 processed.rows as f64 / processed.cpu_seconds.max(1e-9),
                 processed.batches,
                 processed.mean_insert_ms,
-                spread(&insert_runs, |took| expected as f64 / took.as_secs_f64())
+                spread(&insert_runs, insert_run_rate)
             ),
         ),
         Measure::compared(
