@@ -179,7 +179,7 @@ pub async fn watch(cache: Arc<AnswerCache>, store: Arc<Store>, refresh: Duration
 /// concurrent asker and keeps it if it is a 200.
 pub async fn serve_kept(State(cache): State<Arc<AnswerCache>>, request: Request, next: Next) -> Response {
     // The local day is part of the key: a period left open ("to today") moves at midnight.
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     let key = format!("{today} {}", request.uri());
     let Some((cell, coverage)) = cache.cell(&key) else {
         cache.metrics.answer_cache.with_label_values(&["uncached"]).inc();

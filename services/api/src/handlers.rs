@@ -22,7 +22,7 @@ use crate::{openapi, pipeline_health, ranking, AppState};
 
 /// Today (local), or the day the configuration sets for tests (`ApiConfig::today`).
 fn today(state: &AppState) -> NaiveDate {
-    state.config.today.unwrap_or_else(|| chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive())
+    state.config.today.unwrap_or_else(ioc_domain::local_today)
 }
 
 /// Leaves the week still under way on `today` ([`Period::week_under_way`]) out of `totals`:

@@ -59,7 +59,7 @@ pub fn keys(pairs: &[(Source, String)]) -> BTreeMap<Source, String> {
 
 /// The first day of a scenario that ends yesterday (local time), for demos.
 pub fn days_ending_yesterday(days: u32) -> NaiveDate {
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     today - Duration::days(i64::from(days))
 }
 

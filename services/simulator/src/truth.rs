@@ -385,7 +385,7 @@ impl Facts {
     /// The expected indicators of the local days `from..=to` for the province and every unit,
     /// today being the clock's (local).
     pub fn truth(&self, reference: &ReferenceData, from: NaiveDate, to: NaiveDate) -> GroundTruth {
-        let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+        let today = ioc_domain::local_today();
         self.truth_as_of(reference, from, to, today)
     }
 

@@ -67,7 +67,7 @@ async fn canary_probes_reach_the_api_and_move_no_indicator() {
     // ... and no figure counts them: every indicator still equals the ground truth.
     pipeline.wait_for_events(run.events.len() as u64, Duration::from_secs(120)).await;
     // The probes are dated now: the period must reach today for a miscounted probe to show.
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     let until_today = Facts::from_events(&run.events).truth(&reference, scenario.start, today);
     for truth in [&run.truth, &until_today] {
         let differences = ioc_e2e::indicator_differences(&pipeline.api.url, truth).await;

@@ -32,7 +32,7 @@ fn periods() -> Vec<(String, Period)> {
     out.push(("quarter 2026-Q1".into(), Period { from: day("2026-01-01"), to: day("2026-03-31") }));
     // The year so far: a period not over yet is answered as of today (the API's
     // `Period::as_of`), and its weeks to come are not in the weekly coverage's denominator.
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     out.push(("year 2026".into(), Period { from: day("2026-01-01"), to: day("2026-12-31").min(today) }));
     out.push(("month 2026-04".into(), Period { from: day("2026-04-01"), to: day("2026-04-30") }));
     out

@@ -130,7 +130,7 @@ async fn late_events_of_a_month_already_rolled_up_change_it() {
 async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputation() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     let start = (today - chrono::Months::new(1)).with_day(1).expect("first day");
     let days = u32::try_from((today - start).num_days()).expect("days");
     let events = simulated(&Scenario { start, days, scale: 0.04 }, 921);
@@ -181,7 +181,7 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
 async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_inflight_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     let events = simulated(&Scenario { start: today - chrono::Days::new(20), days: 20, scale: 0.03 }, 922);
     // Every third event is in the slow insert: dossiers, documents and learners get some of
     // their events from each insert.
@@ -299,7 +299,7 @@ async fn an_insert_ending_as_a_cycle_begins_does_not_hold_it_back() {
 async fn a_start_resumes_under_its_own_rules_and_recomputes_everything_under_others() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_resume_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     let start = today - chrono::Days::new(40);
     let events = simulated(&Scenario { start, days: 40, scale: 0.03 }, 923);
     let cut = today - chrono::Days::new(10);

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chrono::{Datelike, Days, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate};
 use ioc_domain::indicators::WEEKLY_CLASS_COVERAGE;
 use ioc_domain::{indicators::DEFINITIONS, Source};
 use ioc_e2e::{compare_all, contract, get_checked, on_stop, ranking_differences, spawn};
@@ -33,7 +33,7 @@ async fn the_week_ending_today_is_judged_tomorrow() {
     let reference = ReferenceData::load(&ioc_e2e::repo_root().join("schemas/reference")).expect("reference");
 
     // Four weeks, Monday to Sunday, the last ending on the last Sunday before the clock's today.
-    let today = Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     let sunday = last_sunday(today);
     let scenario = Scenario { start: sunday - Days::new(27), days: 28, scale: 0.02 };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20_261_129);

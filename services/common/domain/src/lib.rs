@@ -35,3 +35,8 @@ pub const LOCAL_OFFSET_SECONDS: i32 = 7 * 3600;
 pub fn local_offset() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(LOCAL_OFFSET_SECONDS).unwrap_or_else(|| unreachable!())
 }
+
+/// Today in local time, the day the indicators' periods are counted in.
+pub fn local_today() -> chrono::NaiveDate {
+    chrono::Utc::now().with_timezone(&local_offset()).date_naive()
+}

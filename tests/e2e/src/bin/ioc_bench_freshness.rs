@@ -112,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
     let needed = cli.rate * (cli.seconds as usize + WARM_UP.as_secs() as usize + 60);
     let days = needed.div_ceil(EVENTS_PER_DAY_AT_SCALE_1).clamp(1, 25) as u32;
     let scale = (needed as f64 / (f64::from(days) * EVENTS_PER_DAY_AT_SCALE_1 as f64)).max(0.01);
-    let today = chrono::Utc::now().with_timezone(&ioc_domain::local_offset()).date_naive();
+    let today = ioc_domain::local_today();
     let start = today - chrono::Days::new(u64::from(days));
     let backdrop = ioc_e2e::bench::backdrop::fill(
         &client,
