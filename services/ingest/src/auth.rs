@@ -35,7 +35,8 @@ impl KeyRing {
         let key = value
             .to_str()
             .ok()
-            .and_then(|text| text.strip_prefix("Bearer "))
+            // The scheme's name is case-insensitive (RFC 9110, 11.1).
+            .and_then(|text| text.get(..7).filter(|scheme| scheme.eq_ignore_ascii_case("bearer ")).map(|_| &text[7..]))
             .map(str::trim)
             .filter(|key| !key.is_empty())
             .ok_or(IngestError::Unauthenticated("Authorization header must be \"Bearer <source key>\""))?;

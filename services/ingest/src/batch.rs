@@ -21,6 +21,7 @@ use crate::body::{self, Limits, Slot};
 use crate::error::IngestError;
 use crate::limits;
 use crate::outcome::{Rejection, Unacknowledged};
+use crate::rate_limit::Refusal;
 use crate::AppState;
 
 /// Bytes reserved for one event's JSON for Kafka: the contract's examples take 160 to 400, plus
@@ -106,10 +107,14 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
     let bytes = body::read(headers, body, limits).await?;
     state.metrics.received_bytes.with_label_values(&[source.as_str()]).inc_by(bytes.len() as u64);
     let slots = body::parse(&bytes, framing, &limits)?;
-    state
-        .rate_limiter
-        .take(source, slots.len())
-        .map_err(|retry_after| IngestError::RateLimited { source_name: source, retry_after })?;
+    state.rate_limiter.take(source, slots.len()).map_err(|refusal| match refusal {
+        Refusal::Wait { seconds } => IngestError::RateLimited { source_name: source, retry_after: seconds },
+        Refusal::OverBurst { burst } => IngestError::TooLarge(format!(
+            "{} events in one request, more than the {burst} {source} may send at once (its rate limit's burst); \
+                 split the batch into requests of at most {burst} events",
+            slots.len()
+        )),
+    })?;
 
     let mut results: Vec<EventResult> = Vec::with_capacity(slots.len());
     let mut valid: Vec<(usize, Event)> = Vec::with_capacity(slots.len());

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use http_body_util::LengthLimitError;
 use serde_json::Value;
 
@@ -89,10 +89,12 @@ pub async fn read(headers: &HeaderMap, body: Body, limits: Limits) -> Result<Byt
     if !gzip {
         return Ok(raw);
     }
-    // Read one byte past the limit, so a bomb is detected without inflating it further.
+    // Read one byte past the limit, so a bomb is detected without inflating it further. Every
+    // member of the body (gzip allows several one after the other, as `cat a.gz b.gz` makes):
+    // decoding the first alone acknowledged its events and silently dropped the others'.
     let mut inflated = Vec::new();
     let limit = limits.max_decompressed_bytes as u64;
-    GzDecoder::new(raw.as_ref())
+    MultiGzDecoder::new(raw.as_ref())
         .take(limit + 1)
         .read_to_end(&mut inflated)
         .map_err(|error| IngestError::MalformedBody(format!("body is not valid gzip: {error}")))?;

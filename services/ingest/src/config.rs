@@ -41,7 +41,8 @@ pub struct IngestConfig {
     /// Digests of keys that were revoked: refused with a message saying so.
     pub revoked_keys: Vec<String>,
     /// Per source, the events per second it may send (a token bucket per ingest replica);
-    /// sources not listed are not limited.
+    /// sources not listed are not limited. A request over the rate gets 429 with Retry-After;
+    /// one with more events than the burst can never pass and gets 413, asking to split it.
     pub rate_limits: BTreeMap<String, RateLimit>,
     /// Requests processed at once by this replica; more are answered 503 with Retry-After.
     /// (Bytes waiting for Kafka are bounded by `kafka.producer_queue_kbytes`.)

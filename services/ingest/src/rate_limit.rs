@@ -35,26 +35,38 @@ impl RateLimiter {
         RateLimiter { buckets }
     }
 
-    /// Takes `events` tokens from `source`'s bucket, or says in how many seconds to retry.
-    pub fn take(&self, source: Source, events: usize) -> Result<(), u64> {
+    /// Takes `events` tokens from `source`'s bucket, or says why not.
+    pub fn take(&self, source: Source, events: usize) -> Result<(), Refusal> {
         self.take_at(source, events, Instant::now())
     }
 
-    fn take_at(&self, source: Source, events: usize, now: Instant) -> Result<(), u64> {
+    fn take_at(&self, source: Source, events: usize, now: Instant) -> Result<(), Refusal> {
         let Some(bucket) = self.buckets.get(&source) else { return Ok(()) };
         let mut bucket = bucket.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let elapsed = now.saturating_duration_since(bucket.refilled_at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * bucket.limit.events_per_second).min(bucket.limit.burst);
         bucket.refilled_at = now;
         let wanted = events as f64;
+        if wanted > bucket.limit.burst {
+            // Even a full bucket would refuse it: telling the sender to retry would loop forever.
+            return Err(Refusal::OverBurst { burst: bucket.limit.burst as u64 });
+        }
         if wanted <= bucket.tokens {
             bucket.tokens -= wanted;
             return Ok(());
         }
-        // A request larger than the burst can never pass; its retry hint is the time to a full bucket.
-        let missing = wanted.min(bucket.limit.burst) - bucket.tokens;
-        Err((missing / bucket.limit.events_per_second).ceil().max(1.0) as u64)
+        let missing = wanted - bucket.tokens;
+        Err(Refusal::Wait { seconds: (missing / bucket.limit.events_per_second).ceil().max(1.0) as u64 })
     }
+}
+
+/// Why a request's events were not let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The bucket fills up enough in this many seconds.
+    Wait { seconds: u64 },
+    /// The request holds more events than the source's burst: it can never pass whole.
+    OverBurst { burst: u64 },
 }
 
 #[cfg(test)]
@@ -68,8 +80,18 @@ mod tests {
         let limiter = RateLimiter::new(&limits);
         let start = Instant::now();
         assert!(limiter.take_at(Source::Portal, 20, start).is_ok());
-        assert_eq!(limiter.take_at(Source::Portal, 10, start), Err(1));
+        assert_eq!(limiter.take_at(Source::Portal, 10, start), Err(Refusal::Wait { seconds: 1 }));
         assert!(limiter.take_at(Source::Edoc, 1_000_000, start).is_ok());
         assert!(limiter.take_at(Source::Portal, 10, start + Duration::from_secs(1)).is_ok());
+    }
+
+    #[test]
+    fn a_request_larger_than_the_burst_is_refused_for_good_not_told_to_wait() {
+        let limits = [("portal".to_owned(), RateLimit { events_per_second: 10.0, burst: 20.0 })].into_iter().collect();
+        let limiter = RateLimiter::new(&limits);
+        let start = Instant::now();
+        assert_eq!(limiter.take_at(Source::Portal, 21, start), Err(Refusal::OverBurst { burst: 20 }));
+        // Nothing was taken: a request of the burst still passes.
+        assert!(limiter.take_at(Source::Portal, 20, start).is_ok());
     }
 }

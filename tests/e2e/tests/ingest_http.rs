@@ -133,6 +133,10 @@ async fn body_errors_say_what_is_wrong() {
     expect_error(array.send().await.expect("sent"), 400, "malformed_body", "JSON array").await;
     let not_gzip = ingest.portal().header(CONTENT_ENCODING, "gzip").body(line.clone());
     expect_error(not_gzip.send().await.expect("sent"), 400, "malformed_body", "gzip").await;
+    let mut trailing = gzip(line.as_bytes());
+    trailing.extend_from_slice(b"not a gzip member");
+    let garbage = ingest.portal().header(CONTENT_ENCODING, "gzip").body(trailing);
+    expect_error(garbage.send().await.expect("sent"), 400, "malformed_body", "gzip").await;
     let latin1 = ingest.portal().body(vec![b'{', 0xe9, b'}']);
     expect_error(latin1.send().await.expect("sent"), 400, "malformed_body", "UTF-8").await;
     let empty = ingest.portal().body("\n\n");
@@ -203,6 +207,29 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_body_of_several_members_is_read_whole() {
+    let ingest = Ingest::start(|_| {}).await;
+    let first = example();
+    let mut second = example();
+    second["event_id"] = json!("7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a01");
+    // `cat a.gz b.gz`: gzip's own way of appending; each member is one event here.
+    let mut body = gzip(format!("{first}\n").as_bytes());
+    body.extend(gzip(format!("{second}\n").as_bytes()));
+    let response = ingest.portal().header(CONTENT_ENCODING, "gzip").body(body).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(2), Some(0)), "{answer}");
+    assert_eq!(answer["results"][1]["event_id"], second["event_id"], "{answer}");
+    // The scheme's name in any case (RFC 9110): a sender writing "bearer" is not refused.
+    let lower = ingest
+        .post("portal", None)
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .header(AUTHORIZATION, format!("bearer {}", ingest.keys[&Source::Portal]))
+        .body(format!("{first}\n"));
+    assert_eq!(lower.send().await.expect("sent").status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_event_limits_refuse_only_the_offending_event_with_the_reason() {
     let ingest = Ingest::start(|config| {
         config.max_event_age_days = 30;
@@ -259,6 +286,10 @@ async fn a_source_over_its_rate_gets_429_and_others_are_not_slowed() {
     let second = ingest.portal().body(line.clone()).send().await.expect("sent");
     assert!(second.headers().get(RETRY_AFTER).is_some(), "{:?}", second.headers());
     expect_error(second, 429, "rate_limited", "portal").await;
+    // More than the burst can never pass, however long the sender waits: 413, not 429.
+    let over_burst = ingest.portal().body(line.repeat(3)).send().await.expect("sent");
+    assert!(over_burst.headers().get(RETRY_AFTER).is_none(), "{:?}", over_burst.headers());
+    expect_error(over_burst, 413, "payload_too_large", "at most 2 events").await;
     let mut edoc: Value =
         serde_json::from_str(include_str!("../../../schemas/events/examples/valid/work_record.closed.json"))
             .expect("example");
