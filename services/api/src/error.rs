@@ -17,6 +17,9 @@ pub enum ApiError {
     /// ClickHouse failed; the details go to the log, not to the client.
     #[error("the indicator store is unavailable, try again shortly")]
     Store(#[from] clickhouse::error::Error),
+    /// ClickHouse did not answer within this long; the request is refused rather than held.
+    #[error("the indicator store did not answer within {} s, try again shortly", .0.as_secs())]
+    StoreTimedOut(std::time::Duration),
     /// Too many answers are being computed; the message says how many and how long it waited.
     #[error("{0}")]
     Saturated(String),
@@ -32,6 +35,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Store(error) => {
                 tracing::error!(%error, "clickhouse query failed");
+                (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+            }
+            ApiError::StoreTimedOut(_) => {
+                tracing::error!("a clickhouse query took longer than the API waits");
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
             }
             ApiError::Saturated(_) => (StatusCode::SERVICE_UNAVAILABLE, "saturated"),

@@ -15,18 +15,31 @@ use crate::period::{Bucket, Period};
 use crate::responses::{UnitInfo, UnitRef};
 use std::future::Future;
 
+/// The longest the API waits for one query's answer. The client sets no limit of its own, so a
+/// ClickHouse that stalls (overloaded, or a network that drops packets) held the request, every
+/// request waiting for the same answer, and the answer cache's watcher, for as long as the TCP
+/// connection lived. The slowest answers measured take about 2 s under 64 clients with no
+/// answers kept (BENCHMARKS.md).
+const QUERY_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// ClickHouse as the API uses it: every query below, timed by its name in
 /// `ioc_api_clickhouse_seconds` (`totals`, `series`, `reference`, `units`, `rollup_progress`).
 #[derive(Clone)]
 pub struct Store {
     client: clickhouse::Client,
     seconds: prometheus::HistogramVec,
+    query_limit: std::time::Duration,
 }
 
 impl Store {
     /// Queries through `client`, timing each into `seconds` (labelled by query).
     pub fn new(client: clickhouse::Client, seconds: prometheus::HistogramVec) -> Self {
-        Store { client, seconds }
+        Store { client, seconds, query_limit: QUERY_LIMIT }
+    }
+
+    /// The same store waiting at most `limit` for each answer (tests).
+    pub fn with_query_limit(self, limit: std::time::Duration) -> Self {
+        Store { query_limit: limit, ..self }
     }
 
     /// Runs `work`, timed; once more when the first attempt failed on the connection (hyper may
@@ -38,10 +51,14 @@ impl Store {
         work: impl Fn() -> F,
     ) -> Result<T, ApiError> {
         let timer = self.seconds.with_label_values(&[query]).start_timer();
-        let out = match work().await {
+        let bounded = || async {
+            let limit = self.query_limit;
+            tokio::time::timeout(limit, work()).await.unwrap_or(Err(ApiError::StoreTimedOut(limit)))
+        };
+        let out = match bounded().await {
             Err(ApiError::Store(clickhouse::error::Error::Network(error))) => {
                 tracing::debug!(%error, query, "clickhouse connection failed; asking again");
-                work().await
+                bounded().await
             }
             out => out,
         };
@@ -357,6 +374,32 @@ mod tests {
 
     fn day(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    #[tokio::test]
+    async fn a_store_that_never_answers_is_a_503_in_bounded_time_not_a_held_request() {
+        // A network that takes the connection and the query, and never answers: what a stalled
+        // ClickHouse looks like from here.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let seconds =
+            prometheus::HistogramVec::new(prometheus::HistogramOpts::new("t", "t"), &["query"]).expect("hist");
+        let store = Store::new(clickhouse::Client::default().with_url(url), seconds)
+            .with_query_limit(std::time::Duration::from_millis(200));
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), store.rollup_progress())
+            .await
+            .expect("the store's own limit ends the wait, not this test's");
+        let error = answer.expect_err("nothing was answered");
+        assert!(matches!(error, ApiError::StoreTimedOut(_)), "{error:?}");
+        let response = axum::response::IntoResponse::into_response(error);
+        assert_eq!(response.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        held.abort();
     }
 
     #[test]
