@@ -56,6 +56,7 @@ check_render() {
     fi
   done
   check_monitoring_files
+  check_insert_quorum
   # Each must fail, and for its own reason (the message names it).
   local case_args expected
   for helm in "${HELMS[@]}"; do
@@ -78,6 +79,21 @@ check_render() {
 --set tracing.samplerArg=half|tracing/samplerArg
 --set tracing.enabled=true --set tracing.endpoint=https://collector:4318|tracing/endpoint
 EOF
+  done
+}
+
+# With the ClickHouse operator, inserts wait for every replica of a shard: a lower quorum lets
+# a rollup cycle read a replica the newest rows have not reached (ops/scaling.md).
+check_insert_quorum() {
+  local replicas quorum
+  for replicas in 1 2 3; do
+    quorum="$("$BIN/helm3" template ioc "$CHART" --kube-version "$KUBERNETES_VERSION" \
+      -f "$CHART/values-production.yaml" --set clickhouse.altinity.enabled=true \
+      --set clickhouse.altinity.replicas="$replicas" 2>&1 |
+      sed -n 's/.*IOC_PROCESSOR__CLICKHOUSE__INSERT_QUORUM: "\([0-9]*\)".*/\1/p' | head -n 1)"
+    local expected=$((replicas >= 2 ? replicas : 0))
+    [[ "$quorum" == "$expected" ]] ||
+      finding "insert quorum with $replicas replicas per shard: '$quorum', expected $expected"
   done
 }
 

@@ -274,7 +274,9 @@ Kafka security settings of one service as environment entries:
 {{- define "ioc.clickhouseInsertQuorum" -}}
 {{- $a := .Values.clickhouse.altinity -}}
 {{- if $a.enabled -}}
-{{- if ge (int $a.replicas) 2 }}2{{ else }}0{{ end -}}
+{{- /* Every replica of a shard: with fewer, a rollup cycle may read a replica that lacks the
+newest insert and move past it for good (ops/scaling.md). */ -}}
+{{- if ge (int $a.replicas) 2 }}{{ int $a.replicas }}{{ else }}0{{ end -}}
 {{- else -}}
 {{- .Values.clickhouse.insertQuorum -}}
 {{- end -}}
