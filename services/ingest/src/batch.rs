@@ -104,7 +104,13 @@ async fn handle(state: &AppState, source_name: &str, headers: &HeaderMap, body: 
         max_events: state.config.max_events_per_request,
         max_event_bytes: state.config.max_event_bytes,
     };
-    let bytes = body::read(headers, body, limits).await?;
+    let deadline = std::time::Duration::from_millis(state.config.body_read_timeout_ms);
+    let bytes = tokio::time::timeout(deadline, body::read(headers, body, limits)).await.map_err(|_| {
+        IngestError::SlowBody(format!(
+            "the request body did not arrive within {} ms (body_read_timeout_ms); send it at once, or in smaller requests",
+            state.config.body_read_timeout_ms
+        ))
+    })??;
     state.metrics.received_bytes.with_label_values(&[source.as_str()]).inc_by(bytes.len() as u64);
     let slots = body::parse(&bytes, framing, &limits)?;
     state.rate_limiter.take(source, slots.len()).map_err(|refusal| match refusal {

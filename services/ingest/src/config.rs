@@ -50,6 +50,10 @@ pub struct IngestConfig {
     /// On SIGTERM, how long requests in flight may still take before the process exits anyway
     /// (their senders get no answer and resend).
     pub shutdown_deadline_ms: u64,
+    /// How long a request's body may take to arrive once its headers have: a slower one gets
+    /// 408 and frees its place among `max_in_flight_requests`, which senders trickling their
+    /// bodies would otherwise hold for as long as they liked.
+    pub body_read_timeout_ms: u64,
 }
 
 /// A token bucket: `events_per_second` refill, `burst` capacity.
@@ -81,6 +85,8 @@ impl Default for IngestConfig {
             rate_limits: BTreeMap::new(),
             max_in_flight_requests: 256,
             shutdown_deadline_ms: 20_000,
+            // A 5 MB body (the default limit) at 2 Mbit/s.
+            body_read_timeout_ms: 20_000,
         }
     }
 }
@@ -158,6 +164,9 @@ impl IngestConfig {
         }
         if self.max_in_flight_requests == 0 {
             return invalid("max_in_flight_requests must be above zero".into());
+        }
+        if self.body_read_timeout_ms == 0 {
+            return invalid("body_read_timeout_ms must be above zero (milliseconds a body may take to arrive)".into());
         }
         for (name, limit) in &self.rate_limits {
             if name.parse::<Source>().is_err() {

@@ -32,6 +32,9 @@ pub enum IngestError {
     /// Body, decompressed body or event count over the limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The body did not arrive in time.
+    #[error("{0}")]
+    SlowBody(String),
     /// The body cannot be read as a batch of events.
     #[error("{0}")]
     MalformedBody(String),
@@ -56,6 +59,7 @@ impl IngestError {
             IngestError::WrongSource { .. } => StatusCode::FORBIDDEN,
             IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
             IngestError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -70,6 +74,7 @@ impl IngestError {
             IngestError::WrongSource { .. } => "forbidden",
             IngestError::UnsupportedMediaType(_) => "unsupported_media_type",
             IngestError::TooLarge(_) => "payload_too_large",
+            IngestError::SlowBody(_) => "request_timeout",
             IngestError::MalformedBody(_) => "malformed_body",
             IngestError::Unavailable(_) => "unavailable",
             IngestError::RateLimited { .. } => "rate_limited",

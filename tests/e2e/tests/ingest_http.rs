@@ -207,6 +207,44 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_slower_than_the_deadline_gets_408_and_frees_its_place() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ingest = Ingest::start(|config| {
+        config.body_read_timeout_ms = 300;
+        config.max_in_flight_requests = 1;
+    })
+    .await;
+    // Headers promising 1,000 bytes, then 10 of them, then nothing: the only place in flight
+    // would be held for as long as the connection lived.
+    let address = ingest.running.url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    let head = format!(
+        "POST /v1/sources/portal/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n{{\"event_id",
+        ingest.keys[&Source::Portal]
+    );
+    slow.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    let reading = async {
+        let mut buffer = [0_u8; 4096];
+        // Until the body's message is in (headers and body may come in separate reads) or EOF.
+        while !answer.contains("body_read_timeout_ms") {
+            let read = slow.read(&mut buffer).await.expect("read");
+            if read == 0 {
+                break;
+            }
+            answer.push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), reading).await.expect("an answer within 10 s, not a held request");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout") && answer.contains("body_read_timeout_ms"), "{answer}");
+    // Its place is free again: a whole request passes.
+    let whole = ingest.portal().body(format!("{}\n", example())).send().await.expect("sent");
+    assert_eq!(whole.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gzip_body_of_several_members_is_read_whole() {
     let ingest = Ingest::start(|_| {}).await;
     let first = example();
