@@ -63,6 +63,13 @@ pub struct ProcessorConfig {
     /// not. Turn it on for one start after changing raw events by hand (a dropped partition, a
     /// corrected row): the rollups follow the events inserted, not the ones changed.
     pub rollup_recompute_on_start: bool,
+    /// How far before the recorded progress a start resumes, in seconds. Another replica's
+    /// cycles pass the date of an insert still under way (its writer's own next cycle takes it
+    /// in); if that writer dies before then, a start that resumed from the newest progress
+    /// would never read those rows. Covers inserts retried against a failing ClickHouse for up
+    /// to this long; a start reads this much again, once (a few hundred events at the
+    /// province's volume).
+    pub rollup_resume_lookback_seconds: u32,
     /// The most events one query of the rollup takes in when it recomputes dossiers' facts:
     /// ClickHouse holds them at once, about 700 bytes each, so this bounds the memory of a
     /// start that recomputes everything (rollup/cycle.rs, `CycleOptions`). Lower it when
@@ -108,6 +115,7 @@ impl Default for ProcessorConfig {
             // with a year loaded.
             rollup_interval_ms: 1_000,
             rollup_recompute_on_start: false,
+            rollup_resume_lookback_seconds: 900,
             rollup_facts_events_per_slice: crate::rollup::CycleOptions::default().facts_events_per_slice,
             // One server by default (values-production.yaml sets 1 for the cluster).
             rollup_margin_seconds: 0,

@@ -109,6 +109,7 @@ pub async fn serve(
             sources: context.config.sources.clone(),
             interval: Duration::from_millis(context.config.rollup_interval_ms),
             recompute_on_start: context.config.rollup_recompute_on_start,
+            resume_lookback_seconds: context.config.rollup_resume_lookback_seconds,
             facts_events_per_slice: context.config.rollup_facts_events_per_slice,
             margin_seconds: context.config.rollup_margin_seconds,
             metrics: context.metrics.clone(),

@@ -368,16 +368,78 @@ async fn a_start_resumes_under_its_own_rules_and_recomputes_everything_under_oth
     }
 }
 
+/// Another replica's cycles pass the date of an insert still under way, which its writer's own
+/// next cycle would take in; if the writer dies first, its rows sit behind the newest progress
+/// recorded. A start that resumed from that progress never read them; the look-back
+/// (`rollup_resume_lookback_seconds`) does, and the measures then equal a recomputation. Made
+/// here by moving rows in dated a few seconds before the progress a first start recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_a_dead_writer_left_behind_the_progress_are_read_at_the_next_start() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_lookback_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let today = ioc_domain::local_today();
+    let events = simulated(&Scenario { start: today - chrono::Days::new(20), days: 20, scale: 0.03 }, 924);
+    let (mut orphaned, mut stored) = (Vec::new(), Vec::new());
+    for (index, event) in events.into_iter().enumerate() {
+        if index % 5 == 0 {
+            orphaned.push(event)
+        } else {
+            stored.push(event)
+        }
+    }
+    for source in Source::ALL {
+        assert!(orphaned.iter().any(|e| e.source == source), "no orphaned {source} event");
+        let table = source.events_table();
+        client.query(&format!("CREATE TABLE {table}_slow AS {table}")).execute().await.expect("copy");
+    }
+    ioc_e2e::load::insert_events(&client, &stored).await.expect("events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let first = start_once(&client, false, None).await;
+    assert!(first.iter().all(|months| *months > 0), "the first start recomputed nothing: {first:?}");
+    let progress: u32 = client
+        .query("SELECT toUInt32(min(covered_until)) FROM rollup_state")
+        .fetch_one()
+        .await
+        .expect("progress recorded");
+    // The dead writer's rows, dated before the progress.
+    ioc_e2e::load::insert_events_into(&client, &orphaned, "_slow").await.expect("orphaned rows staged");
+    for source in Source::ALL {
+        move_in_dated(&client, source.events_table(), progress - 5).await;
+    }
+    let resumed_only = start_once(&client, false, None).await;
+    let looked_back = start_looking_back(&client, false, None, 900).await;
+    let incremental = measures(&clickhouse).await;
+    start_once(&client, true, None).await;
+    let recomputed = measures(&clickhouse).await;
+    drop_database(&clickhouse).await;
+
+    // Without the look-back the rows are never read: what this test guards against.
+    assert_eq!(resumed_only, [0, 0, 0], "a start that resumed from the progress read rows behind it");
+    assert!(looked_back.iter().all(|months| *months > 0), "the look-back recomputed nothing: {looked_back:?}");
+    assert_same(&recomputed, &incremental);
+}
+
 /// Starts the rollup task on `client`'s database, lets every source finish a cycle, stops it and
 /// returns the months each source recomputed (in `Source::ALL`'s order). `facts_slice`: the most
 /// events of touched dossiers a facts query takes in (the default when `None`).
 async fn start_once(client: &clickhouse::Client, recompute_on_start: bool, facts_slice: Option<u64>) -> [u64; 3] {
+    start_looking_back(client, recompute_on_start, facts_slice, 0).await
+}
+
+/// `start_once` with a start that resumes `lookback` seconds before the progress recorded.
+async fn start_looking_back(
+    client: &clickhouse::Client,
+    recompute_on_start: bool,
+    facts_slice: Option<u64>,
+    lookback: u32,
+) -> [u64; 3] {
     let metrics = ProcessorMetrics::new().expect("metrics");
     let task = RollupTask {
         client: client.clone(),
         sources: Source::ALL.to_vec(),
         interval: Duration::from_millis(100),
         recompute_on_start,
+        resume_lookback_seconds: lookback,
         facts_events_per_slice: facts_slice.unwrap_or(CycleOptions::default().facts_events_per_slice),
         margin_seconds: 0,
         metrics: metrics.clone(),

@@ -40,6 +40,8 @@ pub struct RollupTask {
     pub interval: Duration,
     /// Whether the first cycles recompute everything instead of resuming (resume.rs).
     pub recompute_on_start: bool,
+    /// How far before the progress recorded the first cycles begin (`rollup_resume_lookback_seconds`).
+    pub resume_lookback_seconds: u32,
     /// The most events of touched dossiers one facts query takes in (`CycleOptions`).
     pub facts_events_per_slice: u64,
     /// How many seconds a cycle stays behind what this process's own inserts allow, for rows
@@ -62,6 +64,7 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         sources,
         interval,
         recompute_on_start,
+        resume_lookback_seconds,
         facts_events_per_slice,
         margin_seconds,
         metrics,
@@ -73,7 +76,8 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     let started = inserts.created();
     let mut since: Vec<u32> = Vec::with_capacity(sources.len());
     for source in &sources {
-        since.push(no_later_than_start(starting_point(&client, *source, recompute_on_start).await, started));
+        let resumed = starting_point(&client, *source, recompute_on_start).await;
+        since.push(first_since(resumed, started, resume_lookback_seconds));
     }
     match drop_abandoned_staging(&client, ABANDONED_STAGING_AGE).await {
         Ok(0) => {}
@@ -130,12 +134,14 @@ fn pacing(interval: Duration, round: Duration) -> Duration {
     interval.saturating_sub(round)
 }
 
-/// The first cycle's `since`: the progress recorded (`resumed`), but never after this process
-/// `started` (unix seconds). This process dates its rows with its own clock from its start on
-/// (in_flight.rs); progress recorded by a replica whose clock runs ahead must not make it skip
-/// them.
-fn no_later_than_start(resumed: u32, started: u32) -> u32 {
-    resumed.min(started)
+/// The first cycle's `since`: the progress recorded (`resumed`; 0, everything), but never
+/// after this process `started` (unix seconds), and `lookback` seconds before that. This process
+/// dates its rows with its own clock from its start on (in_flight.rs); progress recorded by a
+/// replica whose clock runs ahead must not make it skip them. And another replica's cycles may
+/// have passed the date of rows whose writer died before its own cycle took them in: the
+/// look-back reads them again (a cycle is idempotent, so rows taken in twice count once).
+fn first_since(resumed: u32, started: u32, lookback: u32) -> u32 {
+    resumed.min(started).saturating_sub(lookback)
 }
 
 /// Where `source`'s first cycle starts (0: every month recomputed), saying why in the log.
@@ -166,9 +172,16 @@ mod tests {
 
     #[test]
     fn a_start_covers_its_own_rows_whatever_another_clock_recorded() {
-        assert_eq!(no_later_than_start(1_000, 2_000), 1_000, "progress recorded before the start");
-        assert_eq!(no_later_than_start(2_005, 2_000), 2_000, "recorded by a clock five seconds ahead");
-        assert_eq!(no_later_than_start(0, 2_000), 0, "everything recomputed");
+        assert_eq!(first_since(1_000, 2_000, 0), 1_000, "progress recorded before the start");
+        assert_eq!(first_since(2_005, 2_000, 0), 2_000, "recorded by a clock five seconds ahead");
+        assert_eq!(first_since(0, 2_000, 0), 0, "everything recomputed");
+    }
+
+    #[test]
+    fn a_start_reads_the_look_back_before_the_progress_again() {
+        assert_eq!(first_since(10_000, 20_000, 900), 9_100, "before the progress recorded");
+        assert_eq!(first_since(20_005, 20_000, 900), 19_100, "and before this start");
+        assert_eq!(first_since(0, 20_000, 900), 0, "everything recomputed stays so");
     }
 
     #[test]
