@@ -163,6 +163,25 @@ mod tests {
         assert!(worst > 86_400 && worst <= delivery::MAX_LATENESS_DAYS * 86_400, "latest arrival {worst} s behind");
     }
 
+    #[test]
+    fn some_dossiers_stall_and_are_resolved_months_after_their_due_time() {
+        // Longer than the pipeline's scenario: a stalled dossier's resolution comes 30 to 90
+        // days late. They stay overdue across month ends, and their late events reach the rollup
+        // long after their reception.
+        let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"), days: 150, scale: 0.005 };
+        let run = simulate(20260301, &scenario, Faults::default(), 250, &reference());
+        let facts = Facts::from_events(&run.events);
+        let month = 30 * 86_400;
+        let stalled = facts
+            .dossiers
+            .values()
+            .filter(|d| d.resolved_at().is_some_and(|at| at > d.due_at + d.paused_before + month))
+            .count();
+        let resolved = facts.dossiers.values().filter(|d| d.resolved_at().is_some()).count();
+        // One in 150 (PASSED_ON_EVERY's kind of rule); the others are at most five days late.
+        assert!(stalled > 0 && stalled * 100 < resolved, "{stalled} stalled of {resolved} resolved");
+    }
+
     /// The scenario of the end-to-end pipeline test (tests/e2e/tests/pipeline.rs).
     fn pipeline_scenario() -> Scenario {
         Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"), days: 10, scale: 0.02 }

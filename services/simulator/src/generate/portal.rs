@@ -57,6 +57,15 @@ const RETURNED_TWICE_SHARE: f64 = 0.05;
 /// event, do change after it).
 const PASSED_ON_EVERY: u64 = 400;
 const PASSED_ON_AFTER_HOURS: i64 = 2;
+/// One dossier in this many stalls: it is resolved, and everything after its resolution
+/// happens, a month to three months later than planned, so that it stays overdue across month
+/// ends and its late events arrive long after its reception (the rollup then recomputes months
+/// far back). Chosen by the serial (never together with `PASSED_ON_EVERY`: this one's serials
+/// are odd multiples of 75), not drawn, so that every other generated event stays as it was.
+const STALLED_EVERY: u64 = 150;
+const STALLED_AT: u64 = 75;
+/// Days a stalled dossier's resolution is put off: this many, plus up to 60 more by serial.
+const STALLED_DAYS: i64 = 30;
 /// Days before the scenario whose dossiers make the backlog at go-live.
 pub const BACKLOG_DAYS: u32 = 45;
 
@@ -84,9 +93,12 @@ pub fn day(
     for _ in 0..count(factory.rng(), scenario, day, weight) {
         let dossier_id = factory.entity_id("HS", unit);
         let serial = factory.next_serial;
-        let Some(life) = plan(factory.rng(), &dossier_id, day, profile, procedures) else {
+        let Some(mut life) = plan(factory.rng(), &dossier_id, day, profile, procedures) else {
             continue;
         };
+        if serial % STALLED_EVERY == STALLED_AT {
+            stall(&mut life, Duration::days(STALLED_DAYS + (serial / STALLED_EVERY % 61) as i64));
+        }
         if day >= scenario.start {
             let mut reception = None;
             for (at, body) in life.events {
@@ -307,6 +319,23 @@ fn plan(
     }
     events.sort_by_key(|(at, _)| *at);
     Some(Life { received, received_at, events })
+}
+
+/// Puts off a dossier's resolution, and everything after it, by `delay`; a dossier withdrawn
+/// before its resolution, or never resolved, is left as it is.
+fn stall(life: &mut Life, delay: Duration) {
+    let resolved =
+        life.events.iter().find(|(_, body)| matches!(body, EventBody::DossierResolved(_))).map(|(at, _)| *at);
+    let withdrawn =
+        life.events.iter().find(|(_, body)| matches!(body, EventBody::DossierWithdrawn(_))).map(|(at, _)| *at);
+    let Some(resolved) = resolved else { return };
+    if withdrawn.is_some_and(|withdrawn| withdrawn < resolved) {
+        return;
+    }
+    for (at, _) in life.events.iter_mut().filter(|(at, _)| *at >= resolved) {
+        *at += delay;
+    }
+    life.events.sort_by_key(|(at, _)| *at);
 }
 
 /// Sends what a source joining the stream at `go_live` sends of a dossier received before: a
