@@ -368,6 +368,121 @@ async fn a_start_resumes_under_its_own_rules_and_recomputes_everything_under_oth
     }
 }
 
+/// Events about dossiers received months ago change measures dated months back: at their
+/// reception, their return for want of supplements, the day they became overdue. The cycle
+/// recomputes those months by themselves and the latest ones, not every month since the
+/// oldest (`Span::Months`), and the measures must equal a recomputation of everything. Each
+/// case is a dossier whose changed month only one part of the months' list reaches, one cycle
+/// each (the list is a union over the touched dossiers, where the parts would cover for each
+/// other): a complaint about a dossier whose reception alone falls in its month (the events'
+/// months); a supplement request arriving months late, dated before the one a dossier was
+/// returned for, which moves the return (each request plus the waiting time); a complaint
+/// about a dossier that became overdue in a month where nothing else of it happened (the due
+/// time's months, and the measured dossiers found by the instant they became late).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_dossiers_received_months_ago_recompute_their_months_alone() {
+    use ioc_domain::{ComplaintKind, ComplaintSubject, DossierComplaintFiled, DossierRef, EventBody};
+    let clickhouse =
+        ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_oldmonths_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let today = ioc_domain::local_today();
+    let first = (today - chrono::Days::new(180)).with_day(1).expect("first of a month");
+    let days = u32::try_from((today - first).num_days()).expect("days");
+    let events = simulated(&Scenario { start: first, days, scale: 0.02 }, 925);
+    ioc_e2e::load::insert_events(&client, &events).await.expect("stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for source in Source::ALL {
+        refresh_source(&client, source, 0, 0).await.expect("rolled up");
+    }
+    // The latest months (every cycle recomputes them) begin with the month before this one.
+    let latest = (today.with_day(1).expect("first") - chrono::Months::new(1)).format("%Y%m").to_string();
+    let offset = ioc_domain::local_offset();
+    let now = chrono::Utc::now().with_timezone(&offset).trunc_subsecs(0) - chrono::Duration::minutes(1);
+    let complaint = |id: &str| {
+        EventBody::DossierComplaintFiled(DossierComplaintFiled {
+            dossier_id: id.to_owned(),
+            kind: ComplaintKind::Petition,
+            subject: ComplaintSubject::Handling,
+        })
+    };
+    let request = |id: &str| EventBody::DossierSupplementRequested(DossierRef { dossier_id: id.to_owned() });
+    // What the case is, which dossier it needs (dossier_facts), the event it gets.
+    type Case<'a> = (&'a str, String, &'a dyn Fn(&str) -> EventBody);
+    let cases: [Case; 3] = [
+        (
+            "a complaint about a dossier whose reception alone is in its month",
+            format!(
+                "resolved AND NOT flagged AND NOT backlog AND toYYYYMM(received_at) < {latest} \
+                 AND toYYYYMM(due_at) > toYYYYMM(received_at) AND toYYYYMM(resolved_at) > toYYYYMM(received_at) \
+                 AND toYYYYMM(late_at) > toYYYYMM(received_at)"
+            ),
+            &complaint,
+        ),
+        (
+            "an earlier supplement request, months late, for a dossier returned unsupplemented the month after",
+            format!(
+                "abandoned AND NOT backlog AND NOT withdrawn AND toDayOfMonth(received_at) > 1 \
+                 AND toYYYYMM(due_at) = toYYYYMM(received_at) AND toYYYYMM(abandoned_at) > toYYYYMM(received_at) \
+                 AND toYYYYMM(abandoned_at) < {latest} AND paused_seconds = 0"
+            ),
+            &request,
+        ),
+        (
+            "a complaint about a dossier overdue in a month where nothing else of it happened",
+            format!(
+                "resolved AND overdue_while_open AND NOT flagged AND NOT backlog AND paused_seconds = 0 AND toYYYYMM(late_at) < {latest} \
+                 AND toYYYYMM(late_at) != toYYYYMM(received_at) AND toYYYYMM(late_at) != toYYYYMM(resolved_at) \
+                 AND toYYYYMM(late_at) != toYYYYMM(closed_at) AND toYYYYMM(late_at) != toYYYYMM(result_returned_at)"
+            ),
+            &complaint,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, condition, build) in cases {
+        let sql = format!(
+            "SELECT dossier_id, unit_code, toUInt32(received_at) FROM dossier_facts FINAL \
+             WHERE NOT superseded AND {condition} ORDER BY dossier_id LIMIT 1"
+        );
+        let (id, unit, received): (String, String, u32) =
+            client.query(&sql).fetch_one().await.unwrap_or_else(|e| panic!("{case}: no such dossier simulated: {e}"));
+        let body = build(&id);
+        // The late request is dated when it was made, an hour after the reception; the others now.
+        let at = if matches!(body, EventBody::DossierSupplementRequested(_)) {
+            let received = chrono::DateTime::from_timestamp(i64::from(received), 0).expect("time");
+            received.with_timezone(&offset) + chrono::Duration::hours(1)
+        } else {
+            now
+        };
+        let late = Event {
+            event_id: uuid::Uuid::new_v4(),
+            source: Source::Portal,
+            occurred_at: at,
+            unit_code: unit,
+            received_at: None,
+            body,
+        };
+        let since = ioc_processor::rollup::date_ahead();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        ioc_e2e::load::insert_events(&client, &[late]).await.expect("late event stored");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let outcome = refresh_source(&client, Source::Portal, since, 0).await.expect("cycle");
+        let incremental = measures(&clickhouse).await;
+        refresh_source(&client, Source::Portal, 0, 0).await.expect("recomputation");
+        let recomputed = measures(&clickhouse).await;
+        if outcome.old_months == 0 || outcome.latest_only {
+            failures.push(format!("{case} ({id}): no old month recomputed alone: {outcome:?}"));
+        }
+        let (in_recomputed, in_incremental): (BTreeSet<&String>, BTreeSet<&String>) =
+            (recomputed.iter().collect(), incremental.iter().collect());
+        let differing = in_recomputed.symmetric_difference(&in_incremental).count();
+        if differing > 0 || recomputed.len() != incremental.len() {
+            failures.push(format!("{case} ({id}): {differing} rows differ from a recomputation ({outcome:?})"));
+        }
+    }
+    drop_database(&clickhouse).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 /// Another replica's cycles pass the date of an insert still under way, which its writer's own
 /// next cycle would take in; if the writer dies first, its rows sit behind the newest progress
 /// recorded. A start that resumed from that progress never read them; the look-back

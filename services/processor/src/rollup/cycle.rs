@@ -40,6 +40,9 @@ pub struct Outcome {
     /// Whether they were the latest months only, recomputed from the entities with an event in
     /// them (`Span::Latest`).
     pub latest_only: bool,
+    /// Of those, the months before the latest ones recomputed by themselves (`Span::Months`);
+    /// 0 when the cycle recomputed every month from its earliest.
+    pub old_months: usize,
 }
 
 /// How much a cycle recomputes, which decides how its measures query finds the entities.
@@ -53,6 +56,10 @@ pub enum Span {
     /// filtering by candidates first would cost more than it saves (ops/bench: from two months
     /// of a loaded year on, it was slower).
     History,
+    /// A few months before the latest ones, by themselves (the portal's, `OldMonths`): the
+    /// query reads the entities with an instant in one of them (its `{months ...}` sections,
+    /// where `OLD_MONTHS` stands for the list), whatever the history between.
+    Months,
 }
 
 impl Span {
@@ -70,13 +77,16 @@ impl Span {
 }
 
 /// `sql` with the sections of `span` kept (their braces and keyword removed) and the others
-/// dropped: `{recent ...}` for `Span::Latest`, `{history ...}` for `Span::History`. A section
-/// holds no braces; `{staging}` is not a section.
+/// dropped: `{recent ...}` for `Span::Latest`, `{history ...}` for `Span::History`, `{months
+/// ...}` for `Span::Months`. A section holds no braces; `{staging}` is not a section.
 pub fn for_span(sql: &str, span: Span) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     loop {
-        let next = ["{recent", "{history"].into_iter().filter_map(|open| rest.find(open).map(|at| (at, open))).min();
+        let next = ["{recent", "{history", "{months"]
+            .into_iter()
+            .filter_map(|open| rest.find(open).map(|at| (at, open)))
+            .min();
         let Some((at, open)) = next else {
             out.push_str(rest);
             return out;
@@ -84,7 +94,11 @@ pub fn for_span(sql: &str, span: Span) -> String {
         out.push_str(&rest[..at]);
         let body_start = at + open.len();
         let body_end = rest[body_start..].find('}').map_or(rest.len(), |end| body_start + end);
-        let keep = (open == "{recent") == (span == Span::Latest);
+        let keep = match open {
+            "{recent" => span == Span::Latest,
+            "{history" => span == Span::History,
+            _ => span == Span::Months,
+        };
         if keep {
             out.push_str(&rest[body_start..body_end]);
         }
@@ -98,7 +112,16 @@ struct Touched {
     earliest: u32,
     /// The time of the oldest event of those entities (unix seconds).
     oldest: u32,
+    /// The months (yyyymm) before the month before the current one in which a measure of
+    /// those entities may be dated, before or after the new events: the portal's (the other
+    /// sources' measures never move before their new events' own month).
+    old_months: Vec<u32>,
 }
+
+/// The most months before the latest ones that a cycle recomputes by themselves (the months of
+/// the touched dossiers' instants); with more, it recomputes every month from the earliest in
+/// the history form, which reads every dossier once.
+const MAX_OLD_MONTHS: usize = 6;
 
 /// The earliest instant touched by the entities that got an event dated (`inserted_at`) at or
 /// after `since` and before `covered_until`: every such row of this process was visible before
@@ -116,18 +139,50 @@ fn touched_sql(source: Source) -> &'static str {
         // that can change, before and after the new events. Supplement requests and resumes
         // date nothing themselves, and can be old (a request still waiting at go-live is sent
         // at its own time), so a cycle touching the backlog need not recompute the months
-        // before go-live. Parameters: the waiting time in seconds, then `since` and
-        // `covered_until`. u32::MAX: nothing to recompute.
+        // before go-live. Parameters: the first month (yyyymm) of the latest ones, the waiting
+        // time in seconds twice, then `since` and `covered_until`. u32::MAX: nothing to
+        // recompute.
+        //
+        // And the months before the latest ones where a measure of those dossiers may be dated,
+        // with the facts computed now or with those of any earlier cycle (a subset of the same
+        // events): the months of their events (a supplement request's or resume's own time dates
+        // nothing), of each request plus the waiting time (a return for want of supplements),
+        // and every month between the due time, as early as any opening event has it, and the
+        // latest it can be pushed by the snapshot's paused time and by pauses no longer than
+        // from the first request to the last resume, one per resume (when the dossier became
+        // overdue; never before its first opening). A complaint or a rating about a dossier
+        // received months ago then recomputes its months alone, not every month since (ops/bench,
+        // `rollup_cycle_old_dossier_growth`: 4.3 s with a year loaded).
         Source::Portal => {
             "SELECT toUInt64(sum(events)) AS events, toUInt32(min(earliest)) AS earliest, \
-                    toUInt32(min(oldest)) AS oldest FROM ( \
+                    toUInt32(min(oldest)) AS oldest, \
+                    arraySort(groupUniqArrayArray(arrayFilter(m -> m < ?, months))) AS old_months FROM ( \
                 SELECT count() AS events, min(occurred_at) AS oldest, \
                        least(if(countIf(type NOT IN ('dossier.supplement_requested', 'dossier.resumed')) > 0, \
                                 toUInt64(minIf(occurred_at, type NOT IN ('dossier.supplement_requested', 'dossier.resumed'))), \
                                 toUInt64(4294967295)), \
                              if(countIf(type = 'dossier.supplement_requested') > 0, \
                                 toUInt64(minIf(occurred_at, type = 'dossier.supplement_requested')) + ?, \
-                                toUInt64(4294967295))) AS earliest \
+                                toUInt64(4294967295))) AS earliest, \
+                       countIf(type IN ('dossier.received', 'dossier.snapshot')) > 0 AS opened, \
+                       toUInt32(minIf(occurred_at, type IN ('dossier.received', 'dossier.snapshot'))) AS first_opening, \
+                       greatest(first_opening, toUInt32(minIf(due_at, type IN ('dossier.received', 'dossier.snapshot')))) AS late_from, \
+                       greatest(late_from, toUInt32(least(toUInt64(4102444800), \
+                           toUInt64(maxIf(due_at, type IN ('dossier.received', 'dossier.snapshot'))) \
+                           + toUInt64(maxIf(paused_seconds, type = 'dossier.snapshot')) \
+                           + if(countIf(type = 'dossier.supplement_requested') > 0 AND countIf(type = 'dossier.resumed') > 0, \
+                                countIf(type = 'dossier.resumed') * toUInt64(greatest(toInt64(maxIf(occurred_at, type = 'dossier.resumed')) \
+                                    - toInt64(minIf(occurred_at, type = 'dossier.supplement_requested')), 0)), \
+                                0)))) AS late_until, \
+                       arrayConcat( \
+                           groupUniqArrayIf(toYYYYMM(occurred_at), type NOT IN ('dossier.supplement_requested', 'dossier.resumed')), \
+                           groupUniqArrayIf(toYYYYMM(toDateTime(toUInt32(occurred_at) + ?, 'Asia/Ho_Chi_Minh')), \
+                                            type = 'dossier.supplement_requested'), \
+                           if(opened, \
+                              arrayMap(i -> toUInt32(toYYYYMM(addMonths(toStartOfMonth(toDateTime(late_from, 'Asia/Ho_Chi_Minh')), i))), \
+                                       range(toUInt64(toRelativeMonthNum(toDateTime(late_until, 'Asia/Ho_Chi_Minh')) \
+                                                      - toRelativeMonthNum(toDateTime(late_from, 'Asia/Ho_Chi_Minh')) + 1))), \
+                              emptyArrayUInt32())) AS months \
                 FROM portal_events \
                 WHERE dossier_id IN (SELECT dossier_id FROM portal_events \
                                      WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) \
@@ -145,7 +200,7 @@ fn touched_sql(source: Source) -> &'static str {
         // their own months.
         Source::Edoc => {
             "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest, \
-                    toUInt32(min(occurred_at)) AS oldest FROM edoc_events \
+                    toUInt32(min(occurred_at)) AS oldest, emptyArrayUInt32() AS old_months FROM edoc_events \
              WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) AND type != 'canary.probe'"
         }
         // Every training measure is dated on the first event of its kind (a learner's first
@@ -157,7 +212,7 @@ fn touched_sql(source: Source) -> &'static str {
         // once households recur: ops/bench measured the cycle at 2.5 s with a year loaded.)
         Source::Training => {
             "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest, \
-                    toUInt32(min(occurred_at)) AS oldest FROM training_events \
+                    toUInt32(min(occurred_at)) AS oldest, emptyArrayUInt32() AS old_months FROM training_events \
              WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) AND type != 'canary.probe'"
         }
     }
@@ -265,15 +320,17 @@ pub async fn refresh_source_in(
     }
     let settled_at = timer.elapsed();
     let covered_until = covered_until(claimed, inserts.oldest(source), margin_seconds);
+    let current_month = month_start(started);
+    let latest_months_from = current_month.checked_sub_months(chrono::Months::new(1)).unwrap_or(current_month);
     let mut query = client.query(touched_sql(source));
     if source == Source::Portal {
-        query = query.bind(wait);
+        query = query.bind(yyyymm(latest_months_from)).bind(wait).bind(wait);
     }
     let touched: Touched = query.bind(since).bind(covered_until).fetch_one().await?;
     // When each step ended (the skipped ones end where the one before did).
     let touched_at = timer.elapsed();
     let (mut facts_at, mut measures_at) = (touched_at, touched_at);
-    let (mut months, mut latest_only) = (0, false);
+    let (mut months, mut latest_only, mut old_months) = (0, false, 0);
     if touched.events > 0 && touched.earliest != u32::MAX {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
@@ -285,9 +342,19 @@ pub async fn refresh_source_in(
             }
         }
         facts_at = timer.elapsed();
-        let span = options.span.unwrap_or_else(|| Span::of(first_month, month_start(started)));
+        let span = options.span.unwrap_or_else(|| Span::of(first_month, current_month));
         latest_only = span == Span::Latest;
-        months = rebuild_months(client, source, first_month, span).await?;
+        let old_months_alone = options.span.is_none()
+            && span == Span::History
+            && !touched.old_months.is_empty()
+            && touched.old_months.len() <= MAX_OLD_MONTHS;
+        months = if old_months_alone {
+            // The old months by themselves, then the latest ones as every live cycle does.
+            old_months = rebuild(client, source, Recompute::Months(&touched.old_months)).await?;
+            old_months + rebuild(client, source, Recompute::From(latest_months_from, Span::Latest)).await?
+        } else {
+            rebuild(client, source, Recompute::From(first_month, span)).await?
+        };
         measures_at = timer.elapsed();
     }
     let newest_event = record_state(client, source, covered_until).await?;
@@ -302,7 +369,7 @@ pub async fn refresh_source_in(
         state_ms = ms(timer.elapsed() - measures_at),
         "rollup cycle steps"
     );
-    Ok(Outcome { covered_until, newest_event, events: touched.events, months, latest_only })
+    Ok(Outcome { covered_until, newest_event, events: touched.events, months, latest_only, old_months })
 }
 
 /// How many slices the facts of dossiers with `events` events in all are computed in, at most
@@ -311,13 +378,21 @@ fn facts_slices(events: u64, per_slice: u64) -> u64 {
     events.div_ceil(per_slice.max(1)).max(1)
 }
 
-/// Recomputes `source`'s measures from `first_month` on into a staging table, then swaps each
-/// month in; returns how many months were replaced.
-async fn rebuild_months(
+/// Which months a cycle recomputes.
+#[derive(Debug, Clone, Copy)]
+enum Recompute<'a> {
+    /// Every month from this one (a first day) on, in this form.
+    From(NaiveDate, Span),
+    /// These months (yyyymm, ascending, not empty) alone, in `Span::Months`' form.
+    Months(&'a [u32]),
+}
+
+/// Recomputes `source`'s measures of the months `what` says into a staging table, then swaps
+/// each month in; returns how many months were replaced.
+async fn rebuild(
     client: &clickhouse::Client,
     source: Source,
-    first_month: NaiveDate,
-    span: Span,
+    what: Recompute<'_>,
 ) -> Result<usize, clickhouse::error::Error> {
     let suffix = format!("{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
     let staging = Staging {
@@ -335,7 +410,7 @@ async fn rebuild_months(
         .execute()
         .await;
     let result = match created {
-        Ok(()) => fill_and_swap(client, source, first_month, span, &staging).await,
+        Ok(()) => fill_and_swap(client, source, what, &staging).await,
         Err(error) => Err(error),
     };
     // The staging tables go whatever happened; a failed cycle is simply run again.
@@ -388,14 +463,25 @@ struct Staging {
 async fn fill_and_swap(
     client: &clickhouse::Client,
     source: Source,
-    first_month: NaiveDate,
-    span: Span,
+    what: Recompute<'_>,
     staging: &Staging,
 ) -> Result<usize, clickhouse::error::Error> {
+    let (first_month, span, only) = match what {
+        Recompute::From(first_month, span) => (first_month, span, None),
+        Recompute::Months(months) => {
+            let first = months.iter().min().map_or(NaiveDate::MIN, |m| {
+                NaiveDate::from_ymd_opt((*m / 100) as i32, *m % 100, 1).unwrap_or(NaiveDate::MIN)
+            });
+            (first, Span::Months, Some(months))
+        }
+    };
     let from = first_month.to_string();
+    // Numbers the touched query computed, written as a ClickHouse array.
+    let old_months =
+        format!("[{}]", only.unwrap_or_default().iter().map(u32::to_string).collect::<Vec<_>>().join(", "));
     let clock = std::time::Instant::now();
     for statement in measures_sql(source) {
-        let mut sql = for_span(statement, span).replace("{staging}", &staging.daily);
+        let mut sql = for_span(statement, span).replace("{staging}", &staging.daily).replace("OLD_MONTHS", &old_months);
         if let Some(dossiers) = &staging.dossiers {
             sql = sql.replace("{dossiers}", dossiers);
         }
@@ -437,8 +523,11 @@ async fn fill_and_swap(
         .bind(from.as_str())
         .fetch_all()
         .await?;
-    let months: std::collections::BTreeSet<u32> =
-        filled.iter().chain(&stored).copied().filter(|month| *month >= yyyymm(first_month)).collect();
+    let months: std::collections::BTreeSet<u32> = match only {
+        // Exactly those: a month that became empty is dropped, the others are not touched.
+        Some(only) => only.iter().copied().collect(),
+        None => filled.iter().chain(&stored).copied().filter(|month| *month >= yyyymm(first_month)).collect(),
+    };
     let (mut replaced, swaps_from) = (0, clock.elapsed());
     for month in months {
         let partition = format!("('{}', {month})", source.as_str());
@@ -596,9 +685,10 @@ mod tests {
 
     #[test]
     fn a_span_keeps_its_own_sections_only() {
-        let sql = "a {recent b ?}{history c} d {staging} {recent e}";
+        let sql = "a {recent b ?}{history c} d {staging} {recent e}{months f}";
         assert_eq!(for_span(sql, Span::Latest), "a  b ? d {staging}  e");
         assert_eq!(for_span(sql, Span::History), "a  c d {staging} ");
+        assert_eq!(for_span(sql, Span::Months), "a  d {staging}  f");
         assert_eq!(for_span("no sections", Span::Latest), "no sections");
     }
 
@@ -617,6 +707,16 @@ mod tests {
         }
         assert!(for_span(PORTAL_MEASURED_DOSSIERS, Span::History).contains("dossier_facts FINAL"));
         assert!(!for_span(PORTAL_MEASURED_DOSSIERS, Span::Latest).contains("dossier_facts FINAL"));
+        // The portal's old months alone: the dossiers with an instant in them, the days of them.
+        let months = for_span(&measures_sql(Source::Portal).concat(), Span::Months);
+        assert_eq!(months.replace("{staging}", "").replace("{dossiers}", "").matches(['{', '}']).count(), 0);
+        assert!(!months.contains("dossier_facts FINAL"), "{months}");
+        for filter in ["has(OLD_MONTHS, toYYYYMM(late_at))", "has(OLD_MONTHS, toYYYYMM(day))"] {
+            assert!(months.contains(filter), "{filter} missing: {months}");
+        }
+        for form in [Span::Latest, Span::History] {
+            assert!(!for_span(&measures_sql(Source::Portal).concat(), form).contains("OLD_MONTHS"), "{form:?}");
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! A start resumes from the progress recorded under the same rules (resume.rs), or recomputes
 //! everything. Each cycle, per source: find the entities (dossiers, documents, learners...)
 //! that got an event since the last cycle, take the earliest instant any of them touches, and
-//! recompute every day from the start of that month onwards, from the raw events, replacing
-//! those months' partitions as a whole. Recomputing instead of adding makes the result
+//! recompute every day from the start of that month onwards (or, for the portal, a few old
+//! months those dossiers touch and then the latest ones), from the raw events, replacing those
+//! months' partitions as a whole. Recomputing instead of adding makes the result
 //! idempotent: duplicates, reordering, late events and several processor replicas running the
 //! same cycle all end in the same rows. See ARCHITECTURE.md, "Rollups".
 

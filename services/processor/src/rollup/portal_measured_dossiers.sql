@@ -2,7 +2,10 @@
 -- columns the portal's measures read, into a table of the cycle's own ({dossiers}, dropped with
 -- the staging tables). portal_measures.sql then reads it once per kind of instant a measure is
 -- dated on. Every parameter is the first day recomputed; {recent ...} and {history ...} are
--- kept when the rollup recomputes the latest months or more (cycle.rs).
+-- kept when the rollup recomputes the latest months or more, {months ...} when it recomputes a
+-- few older months alone (given as a list of yyyymm): then a dossier is measured when some
+-- version of its facts has an instant in one of them (its newest version is kept, whatever
+-- it holds; ended_at and overdue_at below are each one of the instants looked at; cycle.rs).
 CREATE TABLE {dossiers} ENGINE = Log AS
 SELECT
     unit_code, procedure_code, received_at, tracked_from, resolved_at, abandoned_at, result_returned_at,
@@ -23,6 +26,17 @@ FROM {history dossier_facts FINAL}{recent
     SELECT *
     FROM dossier_facts
     WHERE dossier_id IN (SELECT dossier_id FROM dossier_facts WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))
+    ORDER BY version DESC
+    LIMIT 1 BY unit_code, dossier_id
+)}{months
+(
+    SELECT *
+    FROM dossier_facts
+    WHERE dossier_id IN (SELECT dossier_id FROM dossier_facts
+                         WHERE has(OLD_MONTHS, toYYYYMM(received_at)) OR has(OLD_MONTHS, toYYYYMM(tracked_from))
+                            OR has(OLD_MONTHS, toYYYYMM(closed_at)) OR has(OLD_MONTHS, toYYYYMM(late_at))
+                            OR has(OLD_MONTHS, toYYYYMM(resolved_at)) OR has(OLD_MONTHS, toYYYYMM(abandoned_at))
+                            OR has(OLD_MONTHS, toYYYYMM(result_returned_at)))
     ORDER BY version DESC
     LIMIT 1 BY unit_code, dossier_id
 )}

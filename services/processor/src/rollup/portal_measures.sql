@@ -8,7 +8,8 @@
 -- as first written, took 1.9 s for the 365,000 dossiers of two months of a loaded year, and
 -- this 0.35 s after 0.65 s for the dossiers' table (ops/bench). A (unit, day, measure,
 -- dimension) comes out of one branch only, so nothing is summed again after the ARRAY JOIN;
--- sums of 0 are left out, as the days before the first one recomputed.
+-- sums of 0 are left out, as the days before the first one recomputed, and, when a few old
+-- months are recomputed alone (portal_measured_dossiers.sql), the days of the other months.
 INSERT INTO {staging} (source, day, unit_code, measure, dimension, value)
 SELECT 'portal', day, unit_code, tupleElement(m, 1) AS measure, tupleElement(m, 2) AS dimension, tupleElement(m, 3) AS value
 FROM
@@ -74,4 +75,4 @@ FROM
     FROM {dossiers} GROUP BY unit_code, day
 )
 ARRAY JOIN sums AS m
-WHERE day >= toDate(?) AND tupleElement(m, 3) > 0
+WHERE day >= toDate(?) AND tupleElement(m, 3) > 0{months AND has(OLD_MONTHS, toYYYYMM(day))}
