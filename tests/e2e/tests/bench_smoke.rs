@@ -23,6 +23,7 @@ const MEASURED: &[&str] = &[
     "processor_rows_per_s_1p",
     "processor_rows_per_s_2p",
     "rollup_cycle_history_growth",
+    "rollup_cycle_old_dossier_growth",
 ];
 
 /// Runs the harness program `name` with `args` (words without spaces) and waits for it.
