@@ -61,7 +61,9 @@ const PASSED_ON_AFTER_HOURS: i64 = 2;
 /// happens, a month to three months later than planned, so that it stays overdue across month
 /// ends and its late events arrive long after its reception (the rollup then recomputes months
 /// far back). Chosen by the serial (never together with `PASSED_ON_EVERY`: this one's serials
-/// are odd multiples of 75), not drawn, so that every other generated event stays as it was.
+/// are odd multiples of 75), not drawn. Events it puts off past the scenario's end are not sent,
+/// and an event not sent draws no id, so the ids and draws after it change with a seed's
+/// scenario length (as they already did for any event planned past the end).
 const STALLED_EVERY: u64 = 150;
 const STALLED_AT: u64 = 75;
 /// Days a stalled dossier's resolution is put off: this many, plus up to 60 more by serial.
