@@ -56,9 +56,10 @@ pub enum Span {
     /// filtering by candidates first would cost more than it saves (ops/bench: from two months
     /// of a loaded year on, it was slower).
     History,
-    /// A few months before the latest ones, by themselves (the portal's, `OldMonths`): the
-    /// query reads the entities with an instant in one of them (its `{months ...}` sections,
-    /// where `OLD_MONTHS` stands for the list), whatever the history between.
+    /// A few months before the latest ones, by themselves (the portal's old months that its
+    /// touched query lists, in an incremental cycle): the query reads the entities with an
+    /// instant in one of them (its `{months ...}` sections, where `OLD_MONTHS` stands for the
+    /// list), whatever the history between.
     Months,
 }
 
@@ -140,8 +141,8 @@ fn touched_sql(source: Source) -> &'static str {
         // date nothing themselves, and can be old (a request still waiting at go-live is sent
         // at its own time), so a cycle touching the backlog need not recompute the months
         // before go-live. Parameters: the first month (yyyymm) of the latest ones, the waiting
-        // time in seconds twice, then `since` and `covered_until`. u32::MAX: nothing to
-        // recompute.
+        // time in seconds twice (once without the list below, `without_old_months`), then
+        // `since` and `covered_until`. u32::MAX: nothing to recompute.
         //
         // And the months before the latest ones where a measure of those dossiers may be dated,
         // with the facts computed now or with those of any earlier cycle (a subset of the same
