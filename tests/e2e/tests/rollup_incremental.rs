@@ -185,19 +185,7 @@ async fn rows_of_an_insert_under_way_during_a_cycle_reach_the_next_cycle() {
     let events = simulated(&Scenario { start: today - chrono::Days::new(20), days: 20, scale: 0.03 }, 922);
     // Every third event is in the slow insert: dossiers, documents and learners get some of
     // their events from each insert.
-    let (mut slow, mut first) = (Vec::new(), Vec::new());
-    for (index, event) in events.into_iter().enumerate() {
-        if index % 3 == 0 {
-            slow.push(event)
-        } else {
-            first.push(event)
-        }
-    }
-    for source in Source::ALL {
-        assert!(slow.iter().any(|e| e.source == source), "no slow {source} event");
-        let table = source.events_table();
-        client.query(&format!("CREATE TABLE {table}_slow AS {table}")).execute().await.expect("copy");
-    }
+    let (slow, first) = set_apart(&client, events, 3).await;
     ioc_e2e::load::insert_events(&client, &first).await.expect("first events stored");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let inserts = InsertsInFlight::new();
@@ -494,19 +482,8 @@ async fn rows_a_dead_writer_left_behind_the_progress_are_read_at_the_next_start(
     let client = clickhouse.client();
     let today = ioc_domain::local_today();
     let events = simulated(&Scenario { start: today - chrono::Days::new(20), days: 20, scale: 0.03 }, 924);
-    let (mut orphaned, mut stored) = (Vec::new(), Vec::new());
-    for (index, event) in events.into_iter().enumerate() {
-        if index % 5 == 0 {
-            orphaned.push(event)
-        } else {
-            stored.push(event)
-        }
-    }
-    for source in Source::ALL {
-        assert!(orphaned.iter().any(|e| e.source == source), "no orphaned {source} event");
-        let table = source.events_table();
-        client.query(&format!("CREATE TABLE {table}_slow AS {table}")).execute().await.expect("copy");
-    }
+    // Every fifth event is the dead writer's.
+    let (orphaned, stored) = set_apart(&client, events, 5).await;
     ioc_e2e::load::insert_events(&client, &stored).await.expect("events stored");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let first = start_once(&client, false, None).await;
@@ -576,6 +553,27 @@ async fn start_looking_back(
     stop.send(true).expect("task running");
     running.await.expect("task ended");
     Source::ALL.map(|source| metrics.rollup_months.with_label_values(&[source.as_str()]).get())
+}
+
+/// Splits `events` into every `nth` one, to be inserted later, and the others, and makes the
+/// copies of the raw tables (`{table}_slow`) the later ones are staged in before
+/// `move_in_dated` moves them in. Every source has some of both.
+async fn set_apart(client: &clickhouse::Client, events: Vec<Event>, nth: usize) -> (Vec<Event>, Vec<Event>) {
+    let (mut later, mut now) = (Vec::new(), Vec::new());
+    for (index, event) in events.into_iter().enumerate() {
+        if index % nth == 0 {
+            later.push(event)
+        } else {
+            now.push(event)
+        }
+    }
+    for source in Source::ALL {
+        assert!(later.iter().any(|e| e.source == source), "no {source} event set apart");
+        assert!(now.iter().any(|e| e.source == source), "no {source} event left");
+        let table = source.events_table();
+        client.query(&format!("CREATE TABLE {table}_slow AS {table}")).execute().await.expect("copy");
+    }
+    (later, now)
 }
 
 /// Moves the rows of `{table}_slow` into `table` with `inserted_at` = `dated`.

@@ -498,9 +498,7 @@ async fn fill_and_swap(
     let (first_month, span, only) = match what {
         Recompute::From(first_month, span) => (first_month, span, None),
         Recompute::Months(months) => {
-            let first = months.iter().min().map_or(NaiveDate::MIN, |m| {
-                NaiveDate::from_ymd_opt((*m / 100) as i32, *m % 100, 1).unwrap_or(NaiveDate::MIN)
-            });
+            let first = months.iter().min().map_or(NaiveDate::MIN, |month| first_day(*month));
             (first, Span::Months, Some(months))
         }
     };
@@ -644,6 +642,11 @@ fn month_start(unix: u32) -> NaiveDate {
 
 fn yyyymm(day: NaiveDate) -> u32 {
     day.year().unsigned_abs() * 100 + day.month()
+}
+
+/// The first day of the month `yyyymm` names (the inverse of `yyyymm`).
+fn first_day(yyyymm: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt((yyyymm / 100) as i32, yyyymm % 100, 1).unwrap_or(NaiveDate::MIN)
 }
 
 #[cfg(test)]
@@ -795,5 +798,6 @@ mod tests {
         assert_eq!(month_start(1_772_299_800), NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"));
         let december = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
         assert_eq!(yyyymm(december), 202_612);
+        assert_eq!(first_day(202_612), december);
     }
 }
