@@ -511,6 +511,54 @@ async fn rows_a_dead_writer_left_behind_the_progress_are_read_at_the_next_start(
     assert_same(&recomputed, &incremental);
 }
 
+/// Every processor replica runs the rollup and writes dossiers' facts. A replica whose clock runs
+/// an hour ahead computes them; the dossiers' next events arrive, and a replica whose clock is on
+/// time computes them again. Its facts must win: the measures then equal a recomputation whose
+/// clock is further ahead still, which no earlier version can outrank. With versions from the
+/// clock alone, the first replica's facts won until each dossier's next event.
+#[tokio::test]
+async fn facts_a_replica_wrote_with_its_clock_ahead_give_way_to_the_dossiers_next_events() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_skew_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let today = ioc_domain::local_today();
+    let events = simulated(&Scenario { start: today - chrono::Days::new(12), days: 12, scale: 0.02 }, 926);
+    // Every third event of the portal comes later: some dossiers' next events.
+    let (mut next, mut first) = (Vec::new(), Vec::new());
+    for (index, event) in events.into_iter().filter(|e| e.source == Source::Portal).enumerate() {
+        if index % 3 == 0 {
+            next.push(event)
+        } else {
+            first.push(event)
+        }
+    }
+    assert!(!next.is_empty() && !first.is_empty());
+    let replica = |clock_ahead_ms| CycleOptions { clock_ahead_ms, ..CycleOptions::default() };
+    let hour = 3_600_000;
+
+    ioc_e2e::load::insert_events(&client, &first).await.expect("first events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let ahead = refresh_source_in(&client, Source::Portal, 0, 0, &InsertsInFlight::new(), &replica(hour))
+        .await
+        .expect("the cycle of the replica ahead");
+    let before_next = measures(&clickhouse).await;
+    ioc_e2e::load::insert_events(&client, &next).await.expect("next events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let on_time =
+        refresh_source_in(&client, Source::Portal, ahead.covered_until, 0, &InsertsInFlight::new(), &replica(0))
+            .await
+            .expect("the cycle of the replica on time");
+    let incremental = measures(&clickhouse).await;
+    refresh_source_in(&client, Source::Portal, 0, 0, &InsertsInFlight::new(), &replica(2 * hour))
+        .await
+        .expect("recomputation");
+    let recomputed = measures(&clickhouse).await;
+    drop_database(&clickhouse).await;
+
+    assert!(on_time.events > 0 && on_time.months > 0, "the replica on time took nothing in: {on_time:?}");
+    assert_ne!(before_next, recomputed, "the next events changed no measure: the test shows nothing");
+    assert_same(&recomputed, &incremental);
+}
+
 /// Starts the rollup task on `client`'s database, lets every source finish a cycle, stops it and
 /// returns the months each source recomputed (in `Source::ALL`'s order). `facts_slice`: the most
 /// events of touched dossiers a facts query takes in (the default when `None`).

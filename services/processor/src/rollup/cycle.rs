@@ -292,11 +292,14 @@ pub struct CycleOptions {
     /// cycle takes in tens of thousands; a recomputation of everything cuts the dossiers into
     /// slices by the hash of their id.
     pub facts_events_per_slice: u64,
+    /// Milliseconds added to this process's clock in the facts' versions: a test stands in for
+    /// processor replicas whose clocks disagree with it. 0 in the processor.
+    pub clock_ahead_ms: i64,
 }
 
 impl Default for CycleOptions {
     fn default() -> Self {
-        CycleOptions { span: None, facts_events_per_slice: 1_000_000 }
+        CycleOptions { span: None, facts_events_per_slice: 1_000_000, clock_ahead_ms: 0 }
     }
 }
 
@@ -360,7 +363,8 @@ pub async fn refresh_source_in(
     if touched.events > 0 && touched.earliest != u32::MAX {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
-            let (version, slices) = (next_version(), facts_slices(touched.events, options.facts_events_per_slice));
+            let version = next_version().saturating_add_signed(options.clock_ahead_ms);
+            let slices = facts_slices(touched.events, options.facts_events_per_slice);
             for slice in 0..slices {
                 let facts =
                     client.query(DOSSIER_FACTS).bind(version).bind(wait).bind(wait).bind(since).bind(covered_until);
@@ -619,10 +623,11 @@ async fn record_state(
     Ok(activity.newest_event)
 }
 
-/// The version of the facts a cycle writes: the wall clock in milliseconds, and always above the
-/// previous one of this process, so a newer computation of a dossier always wins under FINAL.
-/// (Seconds from ClickHouse plus local milliseconds, as first written, could go backwards when
-/// two cycles met in one second, and FINAL then kept the older facts.)
+/// The clock part of the facts' versions a cycle writes (dossier_facts.sql puts the number of
+/// events read before it): the wall clock in milliseconds, and always above the previous one of
+/// this process, so that of two computations of a dossier from the same events, under rules
+/// that changed between them, the newer wins under FINAL. (Seconds from ClickHouse plus local
+/// milliseconds, as first written, could go backwards when two cycles met in one second.)
 fn next_version() -> u64 {
     static LAST: AtomicU64 = AtomicU64::new(0);
     let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);

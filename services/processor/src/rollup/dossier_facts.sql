@@ -1,7 +1,7 @@
 -- The facts of every dossier that got an event inserted since the last cycle, recomputed from
 -- all its events (docs/indicators.md states each rule; services/simulator/src/truth.rs reads
--- the same rules directly, event by event). Parameters, in order: the version of this
--- computation, the supplement waiting time in seconds (ioc_events::rules), twice, the instants
+-- the same rules directly, event by event). Parameters, in order: the clock part of this
+-- computation's version (below), the supplement waiting time in seconds (ioc_events::rules), twice, the instants
 -- (unix seconds) from which and before which inserted events count as new (the cycle's `since`
 -- and `covered_until`), the number of slices the dossiers are cut into and the one computed here
 -- (by the hash of their id: a slice's events are held in memory at once, about 700 bytes each on
@@ -14,6 +14,14 @@
 -- the unit that held the dossier until then would stay. Every unit of the dossier's opening
 -- events therefore gets this version: the owner's row, and for each other unit the same facts
 -- marked `superseded`, which readers leave out (`a_dossier_whose_unit_changes_counts_once`).
+-- The newest version of a dossier wins (ReplacingMergeTree, FINAL). A version is first the number
+-- of the dossier's events this computation read, then the writer's clock (milliseconds, below
+-- 2^44): every replica reads every event visible when it runs, and events are never taken away,
+-- so a computation that saw more of them is the newer one whatever the clocks of the processor
+-- replicas say. The clock alone let a replica whose clock ran ahead keep facts it had computed
+-- before another replica saw the dossier's next event, for good (`a_facts_version_...` in
+-- tests/e2e/tests/rollup_incremental.rs). Equal counts are the same events, so the clock then
+-- only orders computations under different rules.
 -- ClickHouse 18.16 compatible: greatest() and least() take two arguments, no arrayFold.
 INSERT INTO dossier_facts (
     dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, backlog,
@@ -43,7 +51,7 @@ SELECT
     -- The latest instant a measure of this dossier is dated on.
     greatest(greatest(greatest(tracked_from, resolved_at), greatest(closed_at, result_returned_at)),
              if(clock_stopped, tracked_from, late_at)) AS last_at,
-    ? AS version,
+    toUInt64(least(events_read, 1048575)) * 17592186044416 + ? AS version,
     written_unit != unit_code AS superseded
 FROM
 (
@@ -138,7 +146,8 @@ FROM
                         minIf(occurred_at, type = 'dossier.rated') AS rated_at,
                         argMinIf(satisfaction, occurred_at, type = 'dossier.rated') = 'dissatisfied' AS dissatisfied,
                         countIf(type = 'dossier.complaint_filed' AND complaint_subject IN ('reception', 'handling')) > 0 AS complained,
-                        groupUniqArrayIf(event_unit, opening) AS opening_units
+                        groupUniqArrayIf(event_unit, opening) AS opening_units,
+                        count() AS events_read
                     FROM
                     (
                         -- Each event once, even before ReplacingMergeTree has merged its redeliveries.

@@ -71,7 +71,7 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         metrics,
         inserts,
     } = task;
-    let options = CycleOptions { span: None, facts_events_per_slice };
+    let options = CycleOptions { span: None, facts_events_per_slice, ..CycleOptions::default() };
     let client = Arc::new(client);
     // Made before the writers started, so no row of this process is dated before it.
     let started = inserts.created();
