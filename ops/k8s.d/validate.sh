@@ -57,6 +57,7 @@ check_render() {
   done
   check_monitoring_files
   check_insert_quorum
+  check_rollup_nodes
   # Each must fail, and for its own reason (the message names it).
   local case_args expected
   for helm in "${HELMS[@]}"; do
@@ -78,6 +79,7 @@ check_render() {
 --set tracing.enabled=true|tracing.endpoint
 --set tracing.samplerArg=half|tracing/samplerArg
 --set tracing.enabled=true --set tracing.endpoint=https://collector:4318|tracing/endpoint
+--set clickhouse.nodeUrls[0]=ch-0-0:8123|nodeUrls/0
 EOF
   done
 }
@@ -95,6 +97,41 @@ check_insert_quorum() {
     [[ "$quorum" == "$expected" ]] ||
       finding "insert quorum with $replicas replicas per shard: '$quorum', expected $expected"
   done
+}
+
+# The rollup talks to each ClickHouse node's own address, never to the Service over every pod
+# (services/processor/src/rollup/nodes.rs): with the operator, one per host of the layout, named
+# as the operator names the host's Service; none with one server; an external cluster's list as
+# given.
+check_rollup_nodes() {
+  local render urls expected shards replicas
+  render() {
+    "$BIN/helm3" template ioc "$CHART" --kube-version "$KUBERNETES_VERSION" "$@" 2>&1 |
+      sed -n 's/.*IOC_PROCESSOR__ROLLUP_CLICKHOUSE_URLS: "\([^"]*\)".*/\1/p' | head -n 1
+  }
+  for shards in 1 2; do
+    for replicas in 1 3; do
+      urls="$(render -f "$CHART/values-production.yaml" --set clickhouse.altinity.shards="$shards" \
+        --set clickhouse.altinity.replicas="$replicas" --set clickhouse.altinity.name=prov \
+        --set clickhouse.altinity.clusterName=main)"
+      expected=""
+      if ((shards * replicas > 1)); then
+        local s r
+        for ((s = 0; s < shards; s++)); do
+          for ((r = 0; r < replicas; r++)); do
+            expected+="${expected:+,}http://chi-prov-main-$s-$r:8123"
+          done
+        done
+      fi
+      [[ "$urls" == "$expected" ]] ||
+        finding "rollup nodes with $shards shards of $replicas replicas: '$urls', expected '$expected'"
+    done
+  done
+  urls="$(render)"
+  [[ -z "$urls" ]] || finding "rollup nodes listed for one external server: '$urls'"
+  urls="$(render --set clickhouse.cluster=ioc --set 'clickhouse.nodeUrls={http://ch-a:8123,http://ch-b:8123}')"
+  [[ "$urls" == "http://ch-a:8123,http://ch-b:8123" ]] ||
+    finding "rollup nodes of an external cluster: '$urls', expected the nodeUrls given"
 }
 
 # dashboards/*.json and files/prometheus-rules/*.yaml end up in the dashboards ConfigMap and the

@@ -282,6 +282,29 @@ newest insert and move past it for good (ops/scaling.md). */ -}}
 {{- end -}}
 {{- end -}}
 
+{{- /* The rollup's ClickHouse nodes, each node's own address, comma-separated (empty: the
+rollup uses ioc.clickhouseURL). A rollup cycle creates tables of its own on the node it talks to
+and uses them in later statements, so it cannot go through the operator's Service over every pod
+(services/processor/src/rollup/nodes.rs); the operator gives each host a Service of its own,
+chi-<installation>-<cluster>-<shard>-<replica>, numbered from 0. */ -}}
+{{- define "ioc.rollupClickhouseURLs" -}}
+{{- $a := .Values.clickhouse.altinity -}}
+{{- if $a.enabled -}}
+{{- if gt (mul (int $a.shards) (int $a.replicas)) 1 -}}
+{{- $name := include "ioc.clickhouseName" . -}}
+{{- $urls := list -}}
+{{- range $shard := until (int $a.shards) -}}
+{{- range $replica := until (int $a.replicas) -}}
+{{- $urls = append $urls (printf "http://chi-%s-%s-%d-%d:8123" $name $a.clusterName $shard $replica) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+{{- else -}}
+{{- join "," .Values.clickhouse.nodeUrls -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Name of the Secret the chart creates for ClickHouse passwords given inline. */}}
 {{- define "ioc.clickhouseSecret" -}}
 {{- printf "%s-clickhouse" (include "ioc.fullname" .) -}}

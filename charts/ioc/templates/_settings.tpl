@@ -32,6 +32,9 @@ IOC_PROCESSOR__CLICKHOUSE__USER: {{ $v.clickhouse.processor.user | quote }}
 IOC_PROCESSOR__CLICKHOUSE__CLUSTER: {{ . | quote }}
 IOC_PROCESSOR__CLICKHOUSE__INSERT_QUORUM: {{ include "ioc.clickhouseInsertQuorum" $ | quote }}
 {{- end }}
+{{- with include "ioc.rollupClickhouseURLs" . }}
+IOC_PROCESSOR__ROLLUP_CLICKHOUSE_URLS: {{ . | quote }}
+{{- end }}
 {{- include "ioc.settingsEnv" (dict "prefix" "IOC_PROCESSOR" "settings" $v.processor.config) }}
 {{- end -}}
 

@@ -83,6 +83,11 @@ pub struct ProcessorConfig {
     /// a replica the rows have not reached), and the insert time of processors that write
     /// without the rollup, if either can happen.
     pub rollup_margin_seconds: u32,
+    /// The ClickHouse nodes the rollup may run on, each node's own address (not a Service or a
+    /// balancer over several): a cycle's statements use tables it creates on the node it talks
+    /// to (rollup/nodes.rs). It starts on the first and moves to the next after a failed cycle.
+    /// Empty (the default): `clickhouse.url`, which must then reach one node.
+    pub rollup_clickhouse_urls: Vec<String>,
     /// How often consumer lag is read from the broker (completeness is checked every fourth
     /// time; monitor.rs). 0 turns both off.
     pub monitor_interval_ms: u64,
@@ -119,16 +124,38 @@ impl Default for ProcessorConfig {
             rollup_facts_events_per_slice: crate::rollup::CycleOptions::default().facts_events_per_slice,
             // One server by default (values-production.yaml sets 1 for the cluster).
             rollup_margin_seconds: 0,
+            rollup_clickhouse_urls: Vec::new(),
             monitor_interval_ms: 15_000,
         }
     }
 }
 
+/// The settings whose environment value is a comma-separated list.
+const LIST_KEYS: &[&str] = &["sources", "rollup_clickhouse_urls"];
+
 impl ProcessorConfig {
+    /// The nodes the rollup runs on (`rollup_clickhouse_urls`, or `clickhouse.url`), each with
+    /// a client of its own bound to the pipeline's database.
+    pub fn rollup_nodes(&self) -> crate::rollup::RollupNodes {
+        let urls = if self.rollup_clickhouse_urls.is_empty() {
+            vec![self.clickhouse.url.clone()]
+        } else {
+            self.rollup_clickhouse_urls.clone()
+        };
+        crate::rollup::RollupNodes::new(
+            urls.into_iter()
+                .map(|url| {
+                    let client = ClickHouseConfig { url: url.clone(), ..self.clickhouse.clone() }.client();
+                    (url, client)
+                })
+                .collect(),
+        )
+    }
+
     /// Reads and validates the configuration.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("IOC_PROCESSOR_CONFIG").map(PathBuf::from);
-        let config: ProcessorConfig = ioc_service::load_config("IOC_PROCESSOR", file.as_deref(), &["sources"])?;
+        let config: ProcessorConfig = ioc_service::load_config("IOC_PROCESSOR", file.as_deref(), LIST_KEYS)?;
         config.validate()?;
         Ok(config)
     }
@@ -154,8 +181,49 @@ impl ProcessorConfig {
         if let Some(problem) = self.kafka.security_problem() {
             return Err(ConfigError::Invalid(problem));
         }
+        if let Some(url) =
+            self.rollup_clickhouse_urls.iter().find(|url| !(url.starts_with("http://") || url.starts_with("https://")))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "rollup_clickhouse_urls: {url:?} is not an http:// or https:// address of a ClickHouse node"
+            )));
+        }
         ioc_clickhouse::check_identifier(&self.clickhouse.database)
             .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rollup_nodes_are_read_from_a_comma_separated_list() {
+        // A prefix of its own: no other test reads these variables.
+        std::env::set_var("IOC_PROCESSOR_CONFIG_TEST__ROLLUP_CLICKHOUSE_URLS", "http://ch-0-0:8123,http://ch-0-1:8123");
+        let config: ProcessorConfig =
+            ioc_service::load_config("IOC_PROCESSOR_CONFIG_TEST", None, LIST_KEYS).expect("configuration read");
+        assert_eq!(config.rollup_clickhouse_urls, ["http://ch-0-0:8123", "http://ch-0-1:8123"]);
+        config.validate().expect("valid");
+        let nodes = config.rollup_nodes();
+        let urls: Vec<&str> = nodes.all().map(|(url, _)| url).collect();
+        assert_eq!(urls, ["http://ch-0-0:8123", "http://ch-0-1:8123"]);
+    }
+
+    #[test]
+    fn without_rollup_nodes_the_rollup_uses_the_clickhouse_address() {
+        let config = ProcessorConfig::default();
+        let nodes = config.rollup_nodes();
+        let urls: Vec<&str> = nodes.all().map(|(url, _)| url).collect();
+        assert_eq!(urls, [config.clickhouse.url.as_str()]);
+    }
+
+    #[test]
+    fn a_rollup_node_without_a_scheme_is_refused_by_name() {
+        let config =
+            ProcessorConfig { rollup_clickhouse_urls: vec!["ch-0-0:8123".into()], ..ProcessorConfig::default() };
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("rollup_clickhouse_urls") && error.contains("ch-0-0:8123"), "{error}");
     }
 }

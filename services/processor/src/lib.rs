@@ -105,7 +105,7 @@ pub async fn serve(
 
     let rollup = context.config.rollup_enabled.then(|| {
         let task = rollup::RollupTask {
-            client: context.clickhouse.clone(),
+            nodes: context.config.rollup_nodes(),
             sources: context.config.sources.clone(),
             interval: Duration::from_millis(context.config.rollup_interval_ms),
             recompute_on_start: context.config.rollup_recompute_on_start,

@@ -1,7 +1,7 @@
 //! Prometheus metrics of ioc-processor, declared once.
 
 use ioc_domain::Source;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use crate::decode::DeadLetterReason;
 
@@ -51,6 +51,13 @@ pub struct ProcessorMetrics {
     /// Months of measures the rollup cycles recomputed, by source: about one or two a cycle
     /// under live traffic, every month of the history when a start recomputes everything.
     pub rollup_months: IntCounterVec,
+    /// The position in `rollup_clickhouse_urls` of the ClickHouse node the rollup runs on (0:
+    /// the first, or `clickhouse.url` when none is listed); it moves on after a failed cycle.
+    pub rollup_node: IntGauge,
+    /// Failed rollup cycles whose own staging table was missing on the node a statement
+    /// reached: the rollup's ClickHouse address spreads connections over several nodes
+    /// (rollup/nodes.rs). Must stay 0.
+    pub rollup_staging_missing: IntCounter,
 }
 
 impl ProcessorMetrics {
@@ -95,6 +102,16 @@ impl ProcessorMetrics {
         let rollup_months =
             counter("ioc_processor_rollup_months_total", "months of measures recomputed by rollup cycles", "source")?;
         registry.register(Box::new(rollup_months.clone()))?;
+        let rollup_node = IntGauge::new(
+            "ioc_processor_rollup_node",
+            "position in rollup_clickhouse_urls of the clickhouse node the rollup runs on",
+        )?;
+        registry.register(Box::new(rollup_node.clone()))?;
+        let rollup_staging_missing = IntCounter::new(
+            "ioc_processor_rollup_staging_missing_total",
+            "failed rollup cycles whose staging table was not on the node a statement reached (must stay 0)",
+        )?;
+        registry.register(Box::new(rollup_staging_missing.clone()))?;
         let batch_rows = HistogramVec::new(
             HistogramOpts::new("ioc_processor_batch_rows", "rows of each batch written")
                 .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 20000.0]),
@@ -173,6 +190,8 @@ impl ProcessorMetrics {
             rollup_seconds,
             rollup_failures,
             rollup_months,
+            rollup_node,
+            rollup_staging_missing,
         })
     }
 

@@ -2,6 +2,7 @@
 //! ClickHouse (started by `ops/dev up`), each test with its own topics and database.
 
 pub mod analyst;
+pub mod balancer;
 pub mod bench;
 pub mod current_engine;
 pub mod load;
@@ -48,6 +49,12 @@ pub fn cluster_kafka_brokers() -> String {
 /// `IOC_TEST_CLUSTER_CLICKHOUSE`); the cluster is `ioc`.
 pub fn cluster_clickhouse_url() -> String {
     std::env::var("IOC_TEST_CLUSTER_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8131".into())
+}
+
+/// The HTTP addresses of the clustered local stack's four ClickHouse nodes, ch1 to ch4
+/// (`ops/cluster`: ch1 and ch2 are the first shard, ch3 and ch4 the second).
+pub fn cluster_clickhouse_nodes() -> Vec<std::net::SocketAddr> {
+    (1..=4).map(|node| std::net::SocketAddr::from(([127, 0, 0, 1], 8130 + node))).collect()
 }
 
 /// Kafka settings for the local stack's SCRAM-SHA-512-over-TLS listener, as `ops/dev` sets it
@@ -152,6 +159,8 @@ pub struct Pipeline {
     /// ioc-api.
     pub api: Running,
     _database: DropDatabase,
+    /// On the cluster, what stands for the Service over every ClickHouse node.
+    _balancer: Option<balancer::Balancer>,
 }
 
 impl Pipeline {
@@ -169,7 +178,11 @@ impl Pipeline {
 
     /// Like [`Pipeline::start`], on the clustered local stack (`ops/cluster up`): three Kafka
     /// brokers with topics replicated three times, and ClickHouse as two shards of two replicas
-    /// with inserts acknowledged once on two replicas (`insert_quorum` 2).
+    /// with inserts acknowledged once on two replicas (`insert_quorum` 2). The services reach
+    /// ClickHouse as the chart's do with the operator: through one address spreading
+    /// connections over every node (a [`balancer::Balancer`] standing in for the Service), and
+    /// the rollup through each node's own address. The first address listed for the rollup is
+    /// a node that is down (nothing listens there), so its first cycle fails and it must move on.
     pub async fn start_clustered() -> Pipeline {
         ioc_service::init_logging();
         let kafka = KafkaConfig {
@@ -178,15 +191,19 @@ impl Pipeline {
             replication_factor: 3,
             ..KafkaConfig::default()
         };
+        let balancer = balancer::Balancer::start(cluster_clickhouse_nodes()).await;
         let clickhouse = ClickHouseConfig {
-            url: cluster_clickhouse_url(),
+            url: balancer.url.clone(),
             database: random_name("ioc_test_"),
             cluster: Some("ioc".into()),
             insert_quorum: 2,
             ..ClickHouseConfig::default()
         };
         migrate_into(&clickhouse).await;
-        Pipeline::boot(kafka, clickhouse).await
+        let down = format!("http://127.0.0.1:{}", process::free_port());
+        let nodes = cluster_clickhouse_nodes().into_iter().map(|node| format!("http://{node}"));
+        let rollup_nodes: Vec<String> = std::iter::once(down).chain(nodes).collect();
+        Pipeline::boot_with(kafka, clickhouse, Some((balancer, rollup_nodes))).await
     }
 
     /// Like [`Pipeline::start`], with the services talking to Kafka as `kafka` says.
@@ -207,10 +224,24 @@ impl Pipeline {
     }
 
     async fn boot(kafka: KafkaConfig, clickhouse: ClickHouseConfig) -> Pipeline {
-        let database = DropDatabase(clickhouse.clone());
+        Pipeline::boot_with(kafka, clickhouse, None).await
+    }
+
+    /// Boots the services; on a cluster, with the balancer the services' ClickHouse address
+    /// leads to and the nodes' own addresses for the rollup.
+    async fn boot_with(
+        kafka: KafkaConfig,
+        clickhouse: ClickHouseConfig,
+        cluster: Option<(balancer::Balancer, Vec<String>)>,
+    ) -> Pipeline {
+        let (balancer, rollup_clickhouse_urls) = cluster.map_or((None, Vec::new()), |(b, urls)| (Some(b), urls));
+        // Dropped outside async code, so straight to a node rather than through the balancer.
+        let direct = if balancer.is_some() { cluster_clickhouse_url() } else { clickhouse.url.clone() };
+        let database = DropDatabase(ClickHouseConfig { url: direct, ..clickhouse.clone() });
         let processor_config = ProcessorConfig {
             kafka: kafka.clone(),
             clickhouse: clickhouse.clone(),
+            rollup_clickhouse_urls,
             group_prefix: random_name("g"),
             batch_max_wait_ms: 300,
             rollup_interval_ms: 300,
@@ -230,7 +261,8 @@ impl Pipeline {
             ..ApiConfig::default()
         };
         let api = spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
-        let pipeline = Pipeline { kafka, clickhouse, keys, ingest, processor, api, _database: database };
+        let pipeline =
+            Pipeline { kafka, clickhouse, keys, ingest, processor, api, _database: database, _balancer: balancer };
         for url in [&pipeline.ingest.url, &pipeline.processor.url, &pipeline.api.url] {
             wait_ready(url).await;
         }

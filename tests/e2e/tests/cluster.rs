@@ -1,6 +1,8 @@
 //! The pipeline past one machine's engines, on the clustered local stack (`ops/cluster up`, which
 //! ops/test starts): three Kafka brokers (replication 3, min.insync.replicas 2) and ClickHouse as
-//! two shards of two replicas behind ZooKeeper, the services in cluster mode.
+//! two shards of two replicas behind ZooKeeper, the services in cluster mode. They reach
+//! ClickHouse as on Kubernetes: through an address that spreads connections over every node
+//! (ioc_e2e::balancer), the rollup through the nodes' own addresses, the first of them down.
 //!
 //! While the simulator sends its days, one replica of each shard is SIGKILLed and restarted, and
 //! then one broker is stopped and restarted. Every acknowledged event must be stored once, rows
@@ -151,6 +153,17 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
     differences.extend(
         ioc_e2e::periods::later_period_differences(&pipeline.api.url, &facts, &reference, scenario.start).await,
     );
+
+    // The services reached ClickHouse through the balancer, where each connection may go to
+    // any node; the rollup through the nodes' own addresses, so every statement of a cycle
+    // reached the node holding its staging tables. (The first node listed is down: had the
+    // rollup not moved on, its measures would be missing above.)
+    let split = ioc_e2e::metric(&pipeline.processor.url, "ioc_processor_rollup_staging_missing_total", &[]).await;
+    if split != Some(0.0) {
+        differences.push(format!("rollup cycles whose statements reached a node without their tables: {split:?}"));
+    }
+    let node = ioc_e2e::metric(&pipeline.processor.url, "ioc_processor_rollup_node", &[]).await.unwrap_or(-1.0);
+    notes.push(format!("the rollup ended on node {node} of its list (0: the node down from the start)"));
 
     // Rows on both shards, and both replicas of each shard agree once the killed ones caught up.
     let mut spread = Vec::new();

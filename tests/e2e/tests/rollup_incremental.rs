@@ -28,7 +28,7 @@ use ioc_domain::{Event, Source};
 use ioc_e2e::process::ServiceProcess;
 use ioc_processor::rollup::{
     drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, InsertUnderWay, InsertsInFlight,
-    RollupTask, Span,
+    RollupNodes, RollupTask, Span,
 };
 use ioc_processor::ProcessorMetrics;
 use ioc_reference::ReferenceData;
@@ -575,7 +575,7 @@ async fn start_looking_back(
 ) -> [u64; 3] {
     let metrics = ProcessorMetrics::new().expect("metrics");
     let task = RollupTask {
-        client: client.clone(),
+        nodes: RollupNodes::one("the test's database", client.clone()),
         sources: Source::ALL.to_vec(),
         interval: Duration::from_millis(100),
         recompute_on_start,

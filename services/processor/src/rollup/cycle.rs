@@ -458,7 +458,7 @@ async fn rebuild(
 }
 
 /// Every staging table's name starts with this (then `m_` for the monthly one).
-const STAGING_PREFIX: &str = "measures_staging_";
+pub(super) const STAGING_PREFIX: &str = "measures_staging_";
 
 /// Drops the staging tables created more than `older_than` ago: a cycle drops its own whatever
 /// happens, but not when its process is killed or abandons it at shutdown. Cycles take

@@ -12,9 +12,9 @@
 
 mod cycle;
 mod in_flight;
+mod nodes;
 mod resume;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ioc_domain::Source;
@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, Outcome, Span};
 pub use in_flight::{date_ahead, InsertUnderWay, InsertsInFlight};
+pub use nodes::RollupNodes;
 use resume::resume_point;
 
 /// How old a staging table must be for the rollup task to drop it as abandoned at its start.
@@ -32,8 +33,8 @@ use crate::ProcessorMetrics;
 /// The rollup task of one processor: what it refreshes, how often, and what it reads from the
 /// writers.
 pub struct RollupTask {
-    /// ClickHouse, bound to the pipeline's database.
-    pub client: clickhouse::Client,
+    /// The ClickHouse nodes its cycles may run on, bound to the pipeline's database (nodes.rs).
+    pub nodes: RollupNodes,
     /// The sources whose rollups it keeps.
     pub sources: Vec<Source>,
     /// The least time from the start of one round of cycles (one per source) to the start of
@@ -61,7 +62,7 @@ pub struct RollupTask {
 /// were under way, since a start resumes from the newest progress of any replica.
 pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     let RollupTask {
-        client,
+        mut nodes,
         sources,
         interval,
         recompute_on_start,
@@ -72,25 +73,30 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         inserts,
     } = task;
     let options = CycleOptions { span: None, facts_events_per_slice, ..CycleOptions::default() };
-    let client = Arc::new(client);
     // Made before the writers started, so no row of this process is dated before it.
     let started = inserts.created();
     let mut since: Vec<u32> = Vec::with_capacity(sources.len());
     for source in &sources {
-        let resumed = starting_point(&client, *source, recompute_on_start).await;
+        let resumed = starting_point(&nodes, *source, recompute_on_start).await;
         since.push(first_since(resumed, started, resume_lookback_seconds));
     }
-    match drop_abandoned_staging(&client, ABANDONED_STAGING_AGE).await {
-        Ok(0) => {}
-        Ok(dropped) => tracing::info!(dropped, "dropped staging tables that killed or abandoned cycles left"),
-        Err(error) => tracing::warn!(%error, "could not look for abandoned staging tables; retried at the next start"),
+    // Each node holds the tables of the cycles that ran there.
+    for (node, client) in nodes.all() {
+        match drop_abandoned_staging(client, ABANDONED_STAGING_AGE).await {
+            Ok(0) => {}
+            Ok(dropped) => tracing::info!(node, dropped, "dropped staging tables that killed or abandoned cycles left"),
+            Err(error) => {
+                tracing::warn!(node, %error, "could not look for abandoned staging tables; retried at the next start")
+            }
+        }
     }
+    metrics.rollup_node.set(0);
     let mut last = false;
     loop {
         let round_started = tokio::time::Instant::now();
         for (index, source) in sources.iter().enumerate() {
             let timer = metrics.rollup_seconds.with_label_values(&[source.as_str()]).start_timer();
-            match refresh_source_in(&client, *source, since[index], margin_seconds, &inserts, &options).await {
+            match refresh_source_in(nodes.client(), *source, since[index], margin_seconds, &inserts, &options).await {
                 Ok(outcome) => {
                     timer.observe_duration();
                     let label = [source.as_str()];
@@ -105,7 +111,20 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
                 Err(error) => {
                     timer.stop_and_discard();
                     metrics.rollup_failures.with_label_values(&[source.as_str()]).inc();
-                    tracing::warn!(%source, %error, "rollup cycle failed; it will be retried from the same point");
+                    let error = error.to_string();
+                    match hint(&error) {
+                        Some(hint) => {
+                            metrics.rollup_staging_missing.inc();
+                            tracing::warn!(%source, %error, hint, "rollup cycle failed; it will be retried")
+                        }
+                        None => {
+                            tracing::warn!(%source, %error, "rollup cycle failed; it will be retried from the same point")
+                        }
+                    }
+                    if let Some(node) = nodes.move_on() {
+                        tracing::warn!(node, "the rollup moves to the next ClickHouse node of rollup_clickhouse_urls");
+                        metrics.rollup_node.set(nodes.position() as i64);
+                    }
                 }
             }
         }
@@ -145,26 +164,44 @@ fn first_since(resumed: u32, started: u32, lookback: u32) -> u32 {
     resumed.min(started).saturating_sub(lookback)
 }
 
-/// Where `source`'s first cycle starts (0: every month recomputed), saying why in the log.
-async fn starting_point(client: &clickhouse::Client, source: Source, recompute_on_start: bool) -> u32 {
+/// What to do about a failed cycle's `error`, when the log can say more than the error.
+fn hint(error: &str) -> Option<&'static str> {
+    // ClickHouse's code 60 (UNKNOWN_TABLE) about a table the cycle itself created.
+    (error.contains("Code: 60") && error.contains(cycle::STAGING_PREFIX)).then_some(
+        "the cycle's statements reached a node other than the one that created its staging \
+         table: the rollup's ClickHouse address spreads connections over several nodes (a \
+         Service over every pod); set rollup_clickhouse_urls to each node's own address",
+    )
+}
+
+/// Where `source`'s first cycle starts (0: every month recomputed), saying why in the log; the
+/// progress is read from the first node of `nodes` that answers.
+async fn starting_point(nodes: &RollupNodes, source: Source, recompute_on_start: bool) -> u32 {
     if recompute_on_start {
         tracing::info!(%source, "recomputing every month of the rollups, as rollup_recompute_on_start asks");
         return 0;
     }
-    match resume_point(client, source).await {
-        Ok(0) => {
-            tracing::info!(%source, "recomputing every month of the rollups: no progress recorded under these rules");
-            0
-        }
-        Ok(covered_until) => {
-            tracing::info!(%source, covered_until, "resuming the rollups from the progress recorded under these rules");
-            covered_until
-        }
-        Err(error) => {
-            tracing::warn!(%source, %error, "could not read the rollups' progress; recomputing every month");
-            0
+    let mut last_error = None;
+    for (node, client) in nodes.all() {
+        match resume_point(client, source).await {
+            Ok(0) => {
+                tracing::info!(%source, "recomputing every month of the rollups: no progress recorded under these rules");
+                return 0;
+            }
+            Ok(covered_until) => {
+                tracing::info!(%source, covered_until, "resuming the rollups from the progress recorded under these rules");
+                return covered_until;
+            }
+            Err(error) => {
+                tracing::warn!(%source, node, %error, "could not read the rollups' progress from this node");
+                last_error = Some(error);
+            }
         }
     }
+    if let Some(error) = last_error {
+        tracing::warn!(%source, %error, "could not read the rollups' progress from any node; recomputing every month");
+    }
+    0
 }
 
 #[cfg(test)]
@@ -183,6 +220,17 @@ mod tests {
         assert_eq!(first_since(10_000, 20_000, 900), 9_100, "before the progress recorded");
         assert_eq!(first_since(20_005, 20_000, 900), 19_100, "and before this start");
         assert_eq!(first_since(0, 20_000, 900), 0, "everything recomputed stays so");
+    }
+
+    #[test]
+    fn a_missing_staging_table_names_the_balancer_and_other_failures_nothing() {
+        let balanced = "bad response: Code: 60, e.displayText() = DB::Exception: Table ioc.measures_staging_portal_6b2c doesn't exist.";
+        assert!(hint(balanced).is_some_and(|hint| hint.contains("rollup_clickhouse_urls")));
+        assert_eq!(
+            hint("bad response: Code: 60, e.displayText() = DB::Exception: Table ioc.portal_events doesn't exist."),
+            None
+        );
+        assert_eq!(hint("network error: connection refused"), None);
     }
 
     #[test]
