@@ -36,6 +36,7 @@ struct Figures {
 
 /// The pipeline of one scenario: processes for ingest and processor, api in-process.
 struct Cluster {
+    kafka: ioc_kafka::KafkaConfig,
     clickhouse: ClickHouseConfig,
     keys: BTreeMap<Source, String>,
     ingest: ServiceProcess,
@@ -67,7 +68,7 @@ impl Cluster {
         let ingest = ServiceProcess::start("ingest", binary("ioc-ingest"), ingest_port, ingest_env).await;
         let api_config = ioc_api::ApiConfig { clickhouse: clickhouse.clone(), ..ioc_api::ApiConfig::default() };
         let api = spawn(|listener, stopped| ioc_api::serve(api_config, listener, on_stop(stopped))).await;
-        Cluster { clickhouse, keys, ingest, processor, api }
+        Cluster { kafka, clickhouse, keys, ingest, processor, api }
     }
 
     async fn count(&self, sql: &str) -> u64 {
@@ -296,9 +297,9 @@ async fn ingest_killed_under_load() -> Figures {
         .await
 }
 
-/// The training source floods, the portal source also sends events whose due time ClickHouse
-/// cannot store (they pass the schema, fail processing); the e-document source's events must
-/// still be stored promptly.
+/// The training source floods; events whose due time ClickHouse cannot store reach the portal's
+/// topic without ingest (which refuses them), as from a misconfigured producer or an older
+/// ingest, and fail processing; the e-document source's events must still be stored promptly.
 async fn flood_and_poison() -> Figures {
     let cluster = Cluster::start().await;
     let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 10, scale: 0.25 };
@@ -306,9 +307,9 @@ async fn flood_and_poison() -> Figures {
     let batches_of = |source: Source| run.batches.iter().filter(|b| b.source == source).cloned().collect::<Vec<_>>();
     let flood = batches_of(Source::Training);
     let flood_events: usize = flood.iter().map(|b| b.events.len()).sum();
-    let mut portal = batches_of(Source::Portal);
+    let portal = batches_of(Source::Portal);
     let poison_count = 200;
-    let poison: Vec<_> = run
+    let poison: Vec<ioc_domain::Event> = run
         .events
         .iter()
         .filter(|e| e.source == Source::Portal)
@@ -325,7 +326,13 @@ async fn flood_and_poison() -> Figures {
         })
         .take(poison_count)
         .collect();
-    portal.push(Batch { source: Source::Portal, events: poison });
+    let producer = cluster.kafka.producer().expect("producer");
+    let topic = Source::Portal.topic(&cluster.kafka.topic_prefix);
+    for event in &poison {
+        let payload = serde_json::to_vec(event).expect("json");
+        let record = rdkafka::producer::FutureRecord::to(&topic).key(event.body.entity_id()).payload(&payload);
+        producer.send(record, Duration::from_secs(10)).await.expect("poison produced");
+    }
 
     let flooders: Vec<_> = flood
         .chunks(flood.len().div_ceil(2).max(1))
@@ -356,7 +363,7 @@ async fn flood_and_poison() -> Figures {
         retries += r;
     }
     let (a, r) = portal_sender.done().await;
-    acknowledged += a - poison_count;
+    acknowledged += a;
     retries += r;
     let dead = dead_letters_reaching(&cluster.processor.url, poison_count, Duration::from_secs(60)).await;
     assert_eq!(dead, poison_count, "every poison event is dead-lettered");

@@ -153,9 +153,14 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
     let mut foreign = example();
     foreign["event_id"] = json!("7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1afe");
     foreign["source"] = json!("edoc");
+    // Valid by its schema, but ClickHouse's DateTime cannot hold it: it used to be accepted and
+    // then dead-lettered by the processor, out of the source's sight.
+    let mut unstorable = example();
+    unstorable["event_id"] = json!("7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1afd");
+    unstorable["due_at"] = json!("2200-01-01T17:00:00+07:00");
 
     // A JSON array, gzip-compressed: the other accepted framing.
-    let body = serde_json::to_vec(&json!([valid, invalid, "not an event", foreign])).expect("json");
+    let body = serde_json::to_vec(&json!([valid, invalid, "not an event", foreign, unstorable])).expect("json");
     let response = ingest
         .portal_bare()
         .header(CONTENT_TYPE, "application/json")
@@ -166,13 +171,15 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
         .expect("sent");
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.expect("json");
-    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(1), Some(3)), "{answer}");
+    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(1), Some(4)), "{answer}");
     let results = answer["results"].as_array().expect("results");
     assert_eq!(results[0]["status"], "accepted");
     assert_eq!(results[0]["event_id"], valid["event_id"]);
     assert!(results[1]["reason"].as_str().unwrap_or_default().contains("/channel"), "{answer}");
     assert!(results[2]["reason"].as_str().unwrap_or_default().contains("object"), "{answer}");
     assert!(results[3]["reason"].as_str().unwrap_or_default().contains("source"), "{answer}");
+    let reason = results[4]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("due_at 2200-01-01") && reason.contains("store can hold"), "{answer}");
 
     // Nothing acceptable at all: 422, still with a reason per event.
     let response = ingest.portal().body(format!("{invalid}\n")).send().await.expect("sent");

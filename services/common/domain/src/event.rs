@@ -189,8 +189,30 @@ impl EventBody {
 }
 
 impl Event {
-    /// What the schema cannot say is wrong with the event: times that contradict each other.
+    /// What the schema cannot say is wrong with the event: times the store cannot hold, or that
+    /// contradict each other.
     pub fn inconsistency(&self) -> Option<String> {
+        // ClickHouse's DateTime holds whole seconds from 1970 to 2106 (unsigned 32 bits); a time
+        // outside it was accepted and then dead-lettered by the processor, so the source heard
+        // nothing of it. `occurred_at` has ingest's tighter window (limits.rs).
+        let unstorable = |field: &str, time: &DateTime<FixedOffset>| {
+            u32::try_from(time.timestamp()).is_err().then(|| {
+                format!(
+                    "{field} {} is outside what the store can hold (1970-01-01T00:00:00Z to 2106-02-07T06:28:15Z)",
+                    time.to_rfc3339()
+                )
+            })
+        };
+        let stored_times = match &self.body {
+            EventBody::DossierReceived(received) => [Some(("due_at", &received.due_at)), None],
+            EventBody::DossierSnapshot(snapshot) => {
+                [Some(("dossier_received_at", &snapshot.dossier_received_at)), Some(("due_at", &snapshot.due_at))]
+            }
+            _ => [None, None],
+        };
+        if let Some(problem) = stored_times.into_iter().flatten().find_map(|(field, time)| unstorable(field, time)) {
+            return Some(problem);
+        }
         match &self.body {
             EventBody::DossierSnapshot(snapshot) if snapshot.dossier_received_at > self.occurred_at => Some(format!(
                 "dossier_received_at {} is after the snapshot's occurred_at {}: a snapshot describes a dossier received before it",

@@ -159,3 +159,30 @@ fn a_canary_probe_travels_through_every_source_and_only_there() {
     let event = contract.check(dossier).expect("valid");
     assert!(event.body.belongs_to(ioc_domain::Source::Portal) && !event.body.belongs_to(ioc_domain::Source::Edoc));
 }
+
+#[test]
+fn times_the_store_cannot_hold_are_refused_naming_the_field() {
+    // ClickHouse's DateTime: 1970 to 2106. Valid by the schema, refused by the contract, so that
+    // ingest answers the source instead of the processor dead-lettering the event.
+    let contract = Contract::new().expect("schemas compile");
+    let example = |name: &str| examples("valid").into_iter().find(|(n, _)| n == name).expect("example").1;
+    let cases = [
+        ("dossier.received.json", "due_at", "2200-01-01T17:00:00+07:00"),
+        ("dossier.snapshot.json", "due_at", "2106-02-07T13:28:16+07:00"),
+        ("dossier.snapshot.json", "dossier_received_at", "1969-12-31T23:59:59+00:00"),
+    ];
+    for (name, field, time) in cases {
+        let mut value = example(name);
+        value[field] = serde_json::Value::String(time.to_owned());
+        match contract.check(value) {
+            Err(ContractError::Value(reason)) => {
+                assert!(reason.starts_with(&format!("{field} ")) && reason.contains("store can hold"), "{reason}")
+            }
+            other => panic!("{name} with {field} {time}: {other:?}"),
+        }
+    }
+    // The last second the store holds is accepted.
+    let mut last = example("dossier.snapshot.json");
+    last["due_at"] = serde_json::Value::String("2106-02-07T13:28:15+07:00".to_owned());
+    contract.check(last).expect("the last storable second");
+}
