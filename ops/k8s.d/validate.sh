@@ -80,6 +80,8 @@ check_render() {
 --set tracing.samplerArg=half|tracing/samplerArg
 --set tracing.enabled=true --set tracing.endpoint=https://collector:4318|tracing/endpoint
 --set clickhouse.nodeUrls[0]=ch-0-0:8123|nodeUrls/0
+--set clickhouse.altinity.clusterName=provincial-cluster-1|clusterName
+--set clickhouse.altinity.name=ioc-intelligent-operations-centre-of-the-province-of-the-south|altinity/name
 EOF
   done
 }

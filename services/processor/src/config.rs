@@ -61,7 +61,9 @@ pub struct ProcessorConfig {
     /// default), it resumes from the last recorded progress of its sources when the rules that
     /// recorded it are its own (rollup/resume.rs), and recomputes everything only when they are
     /// not. Turn it on for one start after changing raw events by hand (a dropped partition, a
-    /// corrected row): the rollups follow the events inserted, not the ones changed.
+    /// corrected row): the rollups follow the events inserted, not the ones changed. After
+    /// removing events, empty `dossier_facts` first (ops/runbook.md): a facts version ranks by
+    /// the events it was computed from, and one from fewer events ranks below the stored one.
     pub rollup_recompute_on_start: bool,
     /// How far before the recorded progress a start resumes, in seconds. Another replica's
     /// cycles pass the date of an insert still under way (its writer's own next cycle takes it
@@ -145,7 +147,8 @@ impl ProcessorConfig {
         crate::rollup::RollupNodes::new(
             urls.into_iter()
                 .map(|url| {
-                    let client = ClickHouseConfig { url: url.clone(), ..self.clickhouse.clone() }.client();
+                    let node = ClickHouseConfig { url: url.clone(), ..self.clickhouse.clone() };
+                    let client = node.client_connecting_within(crate::rollup::NODE_CONNECT_TIMEOUT);
                     (url, client)
                 })
                 .collect(),

@@ -103,6 +103,15 @@ pub async fn serve(
         });
     }
 
+    if context.config.rollup_enabled
+        && context.config.clickhouse.cluster.is_some()
+        && context.config.rollup_clickhouse_urls.is_empty()
+    {
+        tracing::warn!(
+            "clickhouse.cluster is set and rollup_clickhouse_urls is empty: the rollup runs on clickhouse.url, \
+             which must reach one node, not a Service over every node (ops/scaling.md)"
+        );
+    }
     let rollup = context.config.rollup_enabled.then(|| {
         let task = rollup::RollupTask {
             nodes: context.config.rollup_nodes(),

@@ -53,8 +53,8 @@ pub fn cluster_clickhouse_url() -> String {
 
 /// The HTTP addresses of the clustered local stack's four ClickHouse nodes, ch1 to ch4
 /// (`ops/cluster`: ch1 and ch2 are the first shard, ch3 and ch4 the second).
-pub fn cluster_clickhouse_nodes() -> Vec<std::net::SocketAddr> {
-    (1..=4).map(|node| std::net::SocketAddr::from(([127, 0, 0, 1], 8130 + node))).collect()
+pub fn cluster_clickhouse_nodes() -> [std::net::SocketAddr; 4] {
+    [1, 2, 3, 4].map(|node| std::net::SocketAddr::from(([127, 0, 0, 1], 8130 + node)))
 }
 
 /// Kafka settings for the local stack's SCRAM-SHA-512-over-TLS listener, as `ops/dev` sets it
@@ -182,7 +182,8 @@ impl Pipeline {
     /// ClickHouse as the chart's do with the operator: through one address spreading
     /// connections over every node (a [`balancer::Balancer`] standing in for the Service), and
     /// the rollup through each node's own address. The first address listed for the rollup is
-    /// a node that is down (nothing listens there), so its first cycle fails and it must move on.
+    /// a node that is down (nothing listens there), so its first cycle fails and it must move on;
+    /// the next is ch2, which the cluster test kills.
     pub async fn start_clustered() -> Pipeline {
         ioc_service::init_logging();
         let kafka = KafkaConfig {
@@ -191,7 +192,7 @@ impl Pipeline {
             replication_factor: 3,
             ..KafkaConfig::default()
         };
-        let balancer = balancer::Balancer::start(cluster_clickhouse_nodes()).await;
+        let balancer = balancer::Balancer::start(cluster_clickhouse_nodes().to_vec()).await;
         let clickhouse = ClickHouseConfig {
             url: balancer.url.clone(),
             database: random_name("ioc_test_"),
@@ -201,8 +202,9 @@ impl Pipeline {
         };
         migrate_into(&clickhouse).await;
         let down = format!("http://127.0.0.1:{}", process::free_port());
-        let nodes = cluster_clickhouse_nodes().into_iter().map(|node| format!("http://{node}"));
-        let rollup_nodes: Vec<String> = std::iter::once(down).chain(nodes).collect();
+        // Then ch2, which the cluster test kills under the rollup, then the others.
+        let [ch1, ch2, ch3, ch4] = cluster_clickhouse_nodes().map(|node| format!("http://{node}"));
+        let rollup_nodes = vec![down, ch2, ch1, ch3, ch4];
         Pipeline::boot_with(kafka, clickhouse, Some((balancer, rollup_nodes))).await
     }
 

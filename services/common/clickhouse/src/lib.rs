@@ -77,9 +77,31 @@ impl ClickHouseConfig {
         }
     }
 
+    /// A client bound to the configured database whose connections give up after
+    /// `connect_timeout`: the crate's own client has none, so a node that drops packets (a
+    /// rebuilt pod's old address) held each attempt for minutes, and whatever moves on to
+    /// another node after a failure never did (the processor's rollup, rollup/nodes.rs).
+    pub fn client_connecting_within(&self, connect_timeout: std::time::Duration) -> clickhouse::Client {
+        use hyper_util::client::legacy::{connect::HttpConnector, Client};
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(connect_timeout));
+        // As the crate's own client: TCP keep-alive, and idle connections closed before
+        // ClickHouse's own keep-alive timeout (3 s) closes them.
+        connector.set_keepalive(Some(std::time::Duration::from_secs(60)));
+        let http = Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build(connector);
+        self.configured(clickhouse::Client::with_http_client(http)).with_database(&self.database)
+    }
+
     /// A client with no database selected, for creating and dropping databases.
     pub fn server_client(&self) -> clickhouse::Client {
-        let client = clickhouse::Client::default().with_url(&self.url).with_user(&self.user).with_validation(false);
+        self.configured(clickhouse::Client::default())
+    }
+
+    /// `client` with this configuration's address, account and cluster settings.
+    fn configured(&self, client: clickhouse::Client) -> clickhouse::Client {
+        let client = client.with_url(&self.url).with_user(&self.user).with_validation(false);
         let client = self.cluster_options(client);
         if self.password.is_empty() {
             client

@@ -464,7 +464,8 @@ pub(super) const STAGING_PREFIX: &str = "measures_staging_";
 /// happens, but not when its process is killed or abandons it at shutdown. Cycles take
 /// seconds; should another replica's cycle still use a table that old, that cycle fails and is
 /// run again, nothing else. Returns how many went. Staging tables belong
-/// to the node that holds them: on a cluster, this cleans the node the processor reaches.
+/// to the node that holds them: on a cluster, this cleans the node `client` reaches (the task
+/// calls it for each node of `rollup_clickhouse_urls` at its start).
 pub async fn drop_abandoned_staging(
     client: &clickhouse::Client,
     older_than: std::time::Duration,

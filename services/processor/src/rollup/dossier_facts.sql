@@ -19,9 +19,11 @@
 -- 2^44): every replica reads every event visible when it runs, and events are never taken away,
 -- so a computation that saw more of them is the newer one whatever the clocks of the processor
 -- replicas say. The clock alone let a replica whose clock ran ahead keep facts it had computed
--- before another replica saw the dossier's next event, for good (`a_facts_version_...` in
+-- before another replica saw the dossier's next event, until the one after
+-- (`facts_a_replica_wrote_with_its_clock_ahead_give_way_to_the_dossiers_next_events` in
 -- tests/e2e/tests/rollup_incremental.rs). Equal counts are the same events, so the clock then
--- only orders computations under different rules.
+-- only orders computations under different rules. Events removed by hand therefore need the
+-- facts emptied before a recomputation (ops/runbook.md).
 -- ClickHouse 18.16 compatible: greatest() and least() take two arguments, no arrayFold.
 INSERT INTO dossier_facts (
     dossier_id, unit_code, procedure_code, channel, service_level, fee_bearing, backlog,

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, Outcome, Span};
 pub use in_flight::{date_ahead, InsertUnderWay, InsertsInFlight};
-pub use nodes::RollupNodes;
+pub use nodes::{RollupNodes, NODE_CONNECT_TIMEOUT};
 use resume::resume_point;
 
 /// How old a staging table must be for the rollup task to drop it as abandoned at its start.

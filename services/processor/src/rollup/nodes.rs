@@ -11,6 +11,11 @@
 //! node's own address (`rollup_clickhouse_urls`), and moves to the next one listed when a cycle
 //! fails there: the tables it reads are the cluster's, the same from every node.
 
+/// How long the rollup waits for a node to take a connection before the cycle fails and it
+/// moves on: a node that drops packets instead of refusing them would otherwise hold a cycle for
+/// the system's TCP timeout (about two minutes on Linux).
+pub const NODE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The nodes the rollup may run on, in order of preference, and the one in use.
 pub struct RollupNodes {
     nodes: Vec<(String, clickhouse::Client)>,
