@@ -81,6 +81,9 @@ check_render() {
 --set tracing.enabled=true --set tracing.endpoint=https://collector:4318|tracing/endpoint
 --set clickhouse.nodeUrls[0]=ch-0-0:8123|nodeUrls/0
 --set clickhouse.altinity.clusterName=provincial-cluster-1|clusterName
+--set clickhouse.altinity.clusterName=prov-main|clusterName
+--set clickhouse.cluster=prov-main|clickhouse/cluster
+--set clickhouse.altinity.enabled=true --set clickhouse.altinity.replicas=2 --set clickhouse.altinity.name=ioc-intelligent-operations-centre-of-the-southern-province --set clickhouse.processor.password=processor-secret --set clickhouse.api.password=api-secret|longer than 63
 --set clickhouse.altinity.name=ioc-intelligent-operations-centre-of-the-province-of-the-south|altinity/name
 EOF
   done

@@ -292,6 +292,10 @@ chi-<installation>-<cluster>-<shard>-<replica>, numbered from 0. */ -}}
 {{- if $a.enabled -}}
 {{- if gt (mul (int $a.shards) (int $a.replicas)) 1 -}}
 {{- $name := include "ioc.clickhouseName" . -}}
+{{- $longest := printf "chi-%s-%s-%d-%d" $name $a.clusterName (sub (int $a.shards) 1) (sub (int $a.replicas) 1) -}}
+{{- if gt (len $longest) 63 -}}
+{{- fail (printf "clickhouse.altinity.name: the operator would name a host's Service %q, longer than 63 characters, which Kubernetes refuses; choose a shorter installation name" $longest) -}}
+{{- end -}}
 {{- $urls := list -}}
 {{- range $shard := until (int $a.shards) -}}
 {{- range $replica := until (int $a.replicas) -}}

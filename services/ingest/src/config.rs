@@ -91,6 +91,11 @@ impl Default for IngestConfig {
     }
 }
 
+/// The widest event-age window ingest accepts: a century back, as far as anyone backfills.
+const MAX_EVENT_AGE_DAYS: i64 = 36_500;
+/// The furthest ahead an event may be dated: a day of clock skew.
+const MAX_FUTURE_SECONDS: i64 = 86_400;
+
 impl IngestConfig {
     /// Reads the configuration from the file named by `IOC_INGEST_CONFIG` (if set) and the
     /// environment, and validates it.
@@ -159,8 +164,15 @@ impl IngestConfig {
                 "max_events_per_request, max_event_bytes, max_string_chars and max_depth must be above zero".into(),
             );
         }
-        if self.max_event_age_days <= 0 || self.max_future_seconds < 0 {
-            return invalid("max_event_age_days must be above zero and max_future_seconds not negative".into());
+        // Bounded above too: the window is computed from now on every request (a bound past
+        // chrono's range panicked there), and a wider one only lets through times the store
+        // cannot hold, which the contract refuses anyway.
+        if !(1..=MAX_EVENT_AGE_DAYS).contains(&self.max_event_age_days)
+            || !(0..=MAX_FUTURE_SECONDS).contains(&self.max_future_seconds)
+        {
+            return invalid(format!(
+                "max_event_age_days must be 1 to {MAX_EVENT_AGE_DAYS} and max_future_seconds 0 to {MAX_FUTURE_SECONDS}"
+            ));
         }
         if self.max_in_flight_requests == 0 {
             return invalid("max_in_flight_requests must be above zero".into());
@@ -185,6 +197,19 @@ impl IngestConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_event_time_window_is_bounded_both_ways() {
+        let at =
+            |days: i64, future: i64| IngestConfig { max_event_age_days: days, max_future_seconds: future, ..valid() };
+        assert!(at(MAX_EVENT_AGE_DAYS, MAX_FUTURE_SECONDS).validate().is_ok());
+        for (days, future) in
+            [(0, 300), (MAX_EVENT_AGE_DAYS + 1, 300), (400, -1), (400, MAX_FUTURE_SECONDS + 1), (i64::MAX, 300)]
+        {
+            let error = at(days, future).validate().expect_err("refused").to_string();
+            assert!(error.contains("max_event_age_days must be 1 to"), "{days}, {future}: {error}");
+        }
+    }
 
     fn valid() -> IngestConfig {
         let hash = "a".repeat(64);

@@ -10,7 +10,7 @@ pub enum TransformError {
     /// The event belongs to another source's table.
     #[error("event type {0} does not belong to this table")]
     WrongTable(&'static str),
-    /// A time does not fit ClickHouse's DateTime (1970 to 2105).
+    /// A time does not fit ClickHouse's DateTime (1970 to 2106-02-07).
     #[error("{field} {value} is outside what ClickHouse DateTime can store")]
     TimeOutOfRange {
         /// The field.

@@ -51,6 +51,7 @@ async fn tsv(clickhouse: &ioc_clickhouse::ClickHouseConfig, sql: String) -> Stri
         .body(sql)
         .send()
         .await
+        .and_then(reqwest::Response::error_for_status)
         .expect("ClickHouse answers")
         .text()
         .await

@@ -194,7 +194,7 @@ impl Event {
     pub fn inconsistency(&self) -> Option<String> {
         // ClickHouse's DateTime holds whole seconds from 1970 to 2106 (unsigned 32 bits); a time
         // outside it was accepted and then dead-lettered by the processor, so the source heard
-        // nothing of it. `occurred_at` has ingest's tighter window (limits.rs).
+        // nothing of it. `occurred_at` also has ingest's narrower window (limits.rs).
         let unstorable = |field: &str, time: &DateTime<FixedOffset>| {
             u32::try_from(time.timestamp()).is_err().then(|| {
                 format!(
@@ -210,6 +210,7 @@ impl Event {
             }
             _ => [None, None],
         };
+        let stored_times = std::iter::once(Some(("occurred_at", &self.occurred_at))).chain(stored_times);
         if let Some(problem) = stored_times.into_iter().flatten().find_map(|(field, time)| unstorable(field, time)) {
             return Some(problem);
         }
