@@ -534,14 +534,7 @@ async fn facts_a_replica_wrote_with_its_clock_ahead_give_way_to_the_dossiers_nex
     let today = ioc_domain::local_today();
     let events = simulated(&Scenario { start: today - chrono::Days::new(12), days: 12, scale: 0.02 }, 926);
     // Every third event of the portal comes later: some dossiers' next events.
-    let (mut next, mut first) = (Vec::new(), Vec::new());
-    for (index, event) in events.into_iter().filter(|e| e.source == Source::Portal).enumerate() {
-        if index % 3 == 0 {
-            next.push(event)
-        } else {
-            first.push(event)
-        }
-    }
+    let (next, first) = every_nth(events.into_iter().filter(|e| e.source == Source::Portal), 3);
     assert!(!next.is_empty() && !first.is_empty());
     let replica = |clock_ahead_ms| CycleOptions { clock_ahead_ms, ..CycleOptions::default() };
     let hour = 3_600_000;
@@ -624,14 +617,7 @@ async fn start_looking_back(
 /// copies of the raw tables (`{table}_slow`) the later ones are staged in before
 /// `move_in_dated` moves them in. Every source has some of both.
 async fn set_apart(client: &clickhouse::Client, events: Vec<Event>, nth: usize) -> (Vec<Event>, Vec<Event>) {
-    let (mut later, mut now) = (Vec::new(), Vec::new());
-    for (index, event) in events.into_iter().enumerate() {
-        if index % nth == 0 {
-            later.push(event)
-        } else {
-            now.push(event)
-        }
-    }
+    let (later, now) = every_nth(events, nth);
     for source in Source::ALL {
         assert!(later.iter().any(|e| e.source == source), "no {source} event set apart");
         assert!(now.iter().any(|e| e.source == source), "no {source} event left");
@@ -639,6 +625,12 @@ async fn set_apart(client: &clickhouse::Client, events: Vec<Event>, nth: usize) 
         client.query(&format!("CREATE TABLE {table}_slow AS {table}")).execute().await.expect("copy");
     }
     (later, now)
+}
+
+/// Splits `events` into every `nth` one (the first, then every nth after it) and the others.
+fn every_nth(events: impl IntoIterator<Item = Event>, nth: usize) -> (Vec<Event>, Vec<Event>) {
+    let (chosen, others): (Vec<_>, Vec<_>) = events.into_iter().enumerate().partition(|(index, _)| index % nth == 0);
+    (chosen.into_iter().map(|(_, e)| e).collect(), others.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Moves the rows of `{table}_slow` into `table` with `inserted_at` = `dated`.

@@ -203,14 +203,16 @@ impl Event {
                 )
             })
         };
+        let occurred = Some(("occurred_at", &self.occurred_at));
         let stored_times = match &self.body {
-            EventBody::DossierReceived(received) => [Some(("due_at", &received.due_at)), None],
-            EventBody::DossierSnapshot(snapshot) => {
-                [Some(("dossier_received_at", &snapshot.dossier_received_at)), Some(("due_at", &snapshot.due_at))]
-            }
-            _ => [None, None],
+            EventBody::DossierReceived(received) => [occurred, Some(("due_at", &received.due_at)), None],
+            EventBody::DossierSnapshot(snapshot) => [
+                occurred,
+                Some(("dossier_received_at", &snapshot.dossier_received_at)),
+                Some(("due_at", &snapshot.due_at)),
+            ],
+            _ => [occurred, None, None],
         };
-        let stored_times = std::iter::once(Some(("occurred_at", &self.occurred_at))).chain(stored_times);
         if let Some(problem) = stored_times.into_iter().flatten().find_map(|(field, time)| unstorable(field, time)) {
             return Some(problem);
         }

@@ -111,11 +111,12 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
                 Err(error) => {
                     timer.stop_and_discard();
                     metrics.rollup_failures.with_label_values(&[source.as_str()]).inc();
+                    // One message either way: the runbook's search for it must find both.
                     let error = error.to_string();
                     match hint(&error) {
                         Some(hint) => {
                             metrics.rollup_staging_missing.inc();
-                            tracing::warn!(%source, %error, hint, "rollup cycle failed; it will be retried")
+                            tracing::warn!(%source, %error, hint, "rollup cycle failed; it will be retried from the same point")
                         }
                         None => {
                             tracing::warn!(%source, %error, "rollup cycle failed; it will be retried from the same point")
