@@ -12,6 +12,7 @@ mod monitor;
 mod pipeline;
 pub mod rollup;
 pub mod transform;
+mod unknown_units;
 mod write;
 
 use std::future::Future;

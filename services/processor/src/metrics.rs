@@ -36,6 +36,9 @@ pub struct ProcessorMetrics {
     /// Unix time the last completeness check of a source finished (the three gauges above are
     /// that old; 0 before the first).
     pub completeness_checked: IntGaugeVec,
+    /// Stored events whose unit code is not in the reference data's units, by source
+    /// (unknown_units.rs): in the province's totals and in no unit's. Should be 0.
+    pub unknown_unit_events: IntGaugeVec,
     /// Unix time before which every stored event is in the rollups, by source.
     pub rollup_covered_until: IntGaugeVec,
     /// Unix time of the newest event time stored, by source.
@@ -145,6 +148,11 @@ impl ProcessorMetrics {
             "unix time the last completeness check finished (the completeness gauges are that old)",
             &["source"],
         )?;
+        let unknown_unit_events = gauge(
+            "ioc_processor_unknown_unit_events",
+            "stored events whose unit_code is not in the reference data (ref_units): in the province's totals, in no unit's",
+            &["source"],
+        )?;
         let rollup_covered_until = gauge(
             "ioc_processor_rollup_covered_until_timestamp_seconds",
             "every event dated (inserted_at) before this unix time is in the rollups",
@@ -161,6 +169,7 @@ impl ProcessorMetrics {
             &completeness_stored,
             &completeness_missing,
             &completeness_checked,
+            &unknown_unit_events,
         ] {
             registry.register(Box::new(metric.clone()))?;
         }
@@ -177,6 +186,7 @@ impl ProcessorMetrics {
             completeness_stored,
             completeness_missing,
             completeness_checked,
+            unknown_unit_events,
             rollup_covered_until,
             newest_event,
             registry,
@@ -216,6 +226,7 @@ impl ProcessorMetrics {
                 &self.completeness_stored,
                 &self.completeness_missing,
                 &self.completeness_checked,
+                &self.unknown_unit_events,
                 &self.rollup_covered_until,
                 &self.newest_event,
             ] {

@@ -14,7 +14,10 @@
 //!   [`stored_offsets_sql`] looks them up). Kafka's offsets are the same whichever
 //!   ingest replica produced an event, so the figure holds with any number of replicas of either
 //!   service (each processor reports the same number; alerts take the maximum).
+//! - **Unknown units**, per source, every twentieth round: stored events whose unit the
+//!   reference data does not list (unknown_units.rs).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +29,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::pipeline::PipelineContext;
+use crate::unknown_units;
 
 /// Where one partition stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +58,13 @@ impl PartitionPosition {
     }
 }
 
-/// Runs the checks every `interval` (completeness every fourth time) until `stopped`.
+/// The unknown units are checked every this many rounds (5 minutes at the default 15 s): the
+/// query reads every stored event's unit code (unknown_units.rs), and the figure moves only when
+/// a source sends a new code or the reference data changes.
+const UNKNOWN_UNITS_EVERY: u64 = 20;
+
+/// Runs the checks every `interval` (completeness every fourth time, unknown units every
+/// twentieth) until `stopped`.
 pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped: watch::Receiver<bool>) {
     let config = &context.config;
     let mut watched = Vec::new();
@@ -68,6 +78,8 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
         }
     }
     let mut round: u64 = 0;
+    // The last count of unknown units logged per source: logged again only when it changes.
+    let mut unknown_seen: HashMap<Source, u64> = HashMap::new();
     loop {
         for (source, consumer) in &watched {
             let topic = source.topic(&config.kafka.topic_prefix);
@@ -107,6 +119,12 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
                 }
             }
         }
+        // Apart from Kafka's positions, which it does not need.
+        if round.is_multiple_of(UNKNOWN_UNITS_EVERY) {
+            for source in &config.sources {
+                check_unknown_units(&context, *source, &mut unknown_seen).await;
+            }
+        }
         round += 1;
         tokio::select! {
             _ = stopped.changed() => return,
@@ -115,6 +133,34 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
         if *stopped.borrow() {
             return;
         }
+    }
+}
+
+/// Counts `source`'s stored events of units the reference data does not list into
+/// `ioc_processor_unknown_unit_events`, and names the codes in a warning when the count changes.
+async fn check_unknown_units(context: &PipelineContext, source: Source, seen: &mut HashMap<Source, u64>) {
+    match unknown_units::check(&context.clickhouse, source).await {
+        Ok(found) => {
+            context
+                .metrics
+                .unknown_unit_events
+                .with_label_values(&[source.as_str()])
+                .set(i64::try_from(found.events).unwrap_or(i64::MAX));
+            if seen.insert(source, found.events).is_some_and(|before| before == found.events) {
+                return;
+            }
+            if found.events > 0 {
+                tracing::warn!(
+                    %source,
+                    events = found.events,
+                    codes = %found.listed(),
+                    "stored events of units the reference data does not list: the province's totals count them, \
+                     no unit does; add the units to the reference data or have the source correct its codes \
+                     (ops/runbook.md, IocUnknownUnits)"
+                );
+            }
+        }
+        Err(error) => tracing::warn!(%source, %error, "unknown units check failed; the figure is stale"),
     }
 }
 

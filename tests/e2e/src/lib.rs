@@ -297,6 +297,28 @@ impl Pipeline {
         topics::clean_up_topics_of(&kafka).await;
     }
 
+    /// Sends one valid `dossier.received` (the schemas' example with a new id, dated an hour
+    /// ago) of the unit `unit_code` through ingest, which must accept it: a unit code of the
+    /// right form is accepted whether or not the reference data lists the unit.
+    pub async fn send_dossier_of_unit(&self, unit_code: &str) {
+        let example = std::fs::read_to_string(repo_root().join("schemas/events/examples/valid/dossier.received.json"))
+            .expect("the schemas' example");
+        let mut event: serde_json::Value = serde_json::from_str(&example).expect("json");
+        let occurred = chrono::Utc::now() - chrono::Duration::hours(1);
+        event["event_id"] = serde_json::json!(uuid::Uuid::new_v4().to_string());
+        event["unit_code"] = serde_json::json!(unit_code);
+        event["occurred_at"] = serde_json::json!(occurred.to_rfc3339());
+        event["due_at"] = serde_json::json!((occurred + chrono::Duration::days(3)).to_rfc3339());
+        let answer =
+            post_ndjson(&self.ingest.url, Source::Portal, &self.keys[&Source::Portal], event.to_string()).await;
+        let status = answer.status();
+        assert!(
+            status.is_success(),
+            "ingest refused a dossier of unit {unit_code}: {status} {:?}",
+            answer.text().await
+        );
+    }
+
     /// Runs a query returning one number.
     pub async fn count(&self, sql: &str) -> u64 {
         self.clickhouse.client().query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -491,6 +513,19 @@ pub async fn metric(url: &str, metric: &str, labels: &[(&str, &str)]) -> Option<
         })
         .collect();
     (!samples.is_empty()).then(|| samples.iter().sum())
+}
+
+/// Waits up to a minute until the sum of `metric`'s samples with `labels` at `url` satisfies
+/// `done`; the last value read (NaN when there was none).
+pub async fn wait_for_metric(url: &str, metric: &str, labels: &[(&str, &str)], done: impl Fn(f64) -> bool) -> f64 {
+    let started = std::time::Instant::now();
+    loop {
+        let value = self::metric(url, metric, labels).await.unwrap_or(f64::NAN);
+        if done(value) || started.elapsed() > Duration::from_secs(60) {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// The processor's completeness figures (acknowledged, stored, missing; summed over sources)

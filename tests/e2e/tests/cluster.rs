@@ -196,6 +196,14 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
     }
     notes.push("then ch4 lost its disk and was rebuilt from ch3 (ops/cluster recover): every row back".to_owned());
     differences.extend(resends_merged_are_not_missing(&pipeline, &database, acknowledged).await);
+    // An event of a unit the reference data does not list is counted on a cluster too: the raw
+    // table is Distributed and `ref_units` a copy on every node.
+    pipeline.send_dossier_of_unit("99999").await;
+    let unknown =
+        ioc_e2e::wait_for_metric(&pipeline.processor.url, "ioc_processor_unknown_unit_events", &[], |n| n == 1.0).await;
+    if unknown != 1.0 {
+        differences.push(format!("events of a unit not in the reference data: counted {unknown}, sent 1"));
+    }
 
     let rows = [Row {
         scenario: "Cluster: one ClickHouse replica of each shard SIGKILLed, then one of three Kafka brokers stopped, under load",

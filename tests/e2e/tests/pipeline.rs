@@ -50,10 +50,11 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
 
     // Completeness: every consumed offset is stored (or dead-lettered), and a loss shows.
     let processor = pipeline.processor.url.clone();
-    let acknowledged = wait_for_metric(&processor, "ioc_processor_completeness_acknowledged_events", |total| {
-        total == report.accepted as f64
-    })
-    .await;
+    let acknowledged =
+        ioc_e2e::wait_for_metric(&processor, "ioc_processor_completeness_acknowledged_events", &[], |total| {
+            total == report.accepted as f64
+        })
+        .await;
     assert_eq!(acknowledged, report.accepted as f64, "every accepted event is an offset to account for");
     let missing = ioc_e2e::metric(&processor, "ioc_processor_completeness_missing_events", &[]).await;
     assert_eq!(missing, Some(0.0), "no consumed event is missing from clickhouse");
@@ -92,25 +93,23 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
         .execute()
         .await
         .expect("delete");
-    let seen = wait_for_metric(&processor, "ioc_processor_completeness_missing_events", |missing| {
+    let seen = ioc_e2e::wait_for_metric(&processor, "ioc_processor_completeness_missing_events", &[], |missing| {
         missing == lost_offsets as f64
     })
     .await;
     assert_eq!(seen, lost_offsets as f64, "the missing events are exactly the offsets of the deleted events");
 
-    pipeline.stop().await;
-}
+    // An event of a unit the reference data does not list is stored and counts in the
+    // province's totals and in no unit's: the processor counts such events, per source.
+    let unknown = "ioc_processor_unknown_unit_events";
+    let before = ioc_e2e::metric(&processor, unknown, &[("source", "portal")]).await;
+    assert_eq!(before, Some(0.0), "every simulated unit is in the reference data");
+    pipeline.send_dossier_of_unit("99999").await;
+    let counted = ioc_e2e::wait_for_metric(&processor, unknown, &[], |n| n == 1.0).await;
+    assert_eq!(counted, 1.0, "the one event of an unknown unit is counted");
+    assert_eq!(ioc_e2e::metric(&processor, unknown, &[("source", "portal")]).await, Some(1.0), "under its source");
 
-/// Waits until the processor's `metric` (summed over its labels) satisfies `done`; returns it.
-async fn wait_for_metric(url: &str, metric: &str, done: impl Fn(f64) -> bool) -> f64 {
-    let started = std::time::Instant::now();
-    loop {
-        let value = ioc_e2e::metric(url, metric, &[]).await.unwrap_or(f64::NAN);
-        if done(value) || started.elapsed() > Duration::from_secs(60) {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    pipeline.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

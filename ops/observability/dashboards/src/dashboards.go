@@ -426,6 +426,11 @@ func processor() dashboardSpec {
 					description: "Acknowledged minus stored. Above 0 for 10 min: IocEventsMissing.",
 					queries:     []query{q(missingEvents, "{{source}}")},
 				},
+				{
+					kind: timeSeries, title: "Events of units the reference data does not list", unit: unitShort, thresholds: []float64{1},
+					description: "Stored events whose unit code is not in ref_units: the province's totals count them, no unit does. Above 0 for 15 min: IocUnknownUnits.",
+					queries:     []query{q(fmt.Sprintf("max by (source) (ioc_processor_unknown_unit_events{%s})", bySource), "{{source}}")},
+				},
 			}},
 			resourcesRow(),
 		},

@@ -216,6 +216,14 @@ impl Event {
         if let Some(problem) = stored_times.into_iter().flatten().find_map(|(field, time)| unstorable(field, time)) {
             return Some(problem);
         }
+        // The canary's unit code marks a probe everywhere downstream; another event under it
+        // would be counted in the province's totals and in no unit's.
+        if self.unit_code == CANARY_UNIT_CODE && !matches!(self.body, EventBody::CanaryProbe(_)) {
+            return Some(format!(
+                "unit_code {CANARY_UNIT_CODE} is reserved for the canary's probes ({CANARY_PROBE_TYPE}); \
+                 send the commune's or agency's code from the reference data"
+            ));
+        }
         match &self.body {
             EventBody::DossierSnapshot(snapshot) if snapshot.dossier_received_at > self.occurred_at => Some(format!(
                 "dossier_received_at {} is after the snapshot's occurred_at {}: a snapshot describes a dossier received before it",

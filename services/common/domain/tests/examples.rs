@@ -107,6 +107,7 @@ fn reasons_point_at_the_offending_field() {
     assert!(reason("dossier.received.bad-channel.json").contains("/channel"));
     assert!(reason("dossier.received.unknown-field.json").contains("note"));
     assert!(reason("dossier.received.impossible-date.json").contains("occurred_at"));
+    assert!(reason("dossier.received.canary-unit.json").contains("unit_code CANARY is reserved"));
     assert!(matches!(
         contract.check(serde_json::json!({"type": "dossier.teleported"})),
         Err(ContractError::UnknownType(_))
