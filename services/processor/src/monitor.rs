@@ -17,7 +17,6 @@
 //! - **Unknown units**, per source, every twentieth round: stored events whose unit the
 //!   reference data does not list (unknown_units.rs).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,8 +77,6 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
         }
     }
     let mut round: u64 = 0;
-    // The last count of unknown units logged per source: logged again only when it changes.
-    let mut unknown_seen: HashMap<Source, u64> = HashMap::new();
     loop {
         for (source, consumer) in &watched {
             let topic = source.topic(&config.kafka.topic_prefix);
@@ -122,7 +119,7 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
         // Apart from Kafka's positions, which it does not need.
         if round.is_multiple_of(UNKNOWN_UNITS_EVERY) {
             for source in &config.sources {
-                check_unknown_units(&context, *source, &mut unknown_seen).await;
+                check_unknown_units(&context, *source).await;
             }
         }
         round += 1;
@@ -137,19 +134,16 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
 }
 
 /// Counts `source`'s stored events of units the reference data does not list into
-/// `ioc_processor_unknown_unit_events`, and names the codes in a warning when the count changes.
-async fn check_unknown_units(context: &PipelineContext, source: Source, seen: &mut HashMap<Source, u64>) {
+/// `ioc_processor_unknown_unit_events`, and names the codes in a warning when the count changes
+/// (from the gauge's last value: 0 before the first check).
+async fn check_unknown_units(context: &PipelineContext, source: Source) {
     match unknown_units::check(&context.clickhouse, source).await {
         Ok(found) => {
-            context
-                .metrics
-                .unknown_unit_events
-                .with_label_values(&[source.as_str()])
-                .set(i64::try_from(found.events).unwrap_or(i64::MAX));
-            if seen.insert(source, found.events).is_some_and(|before| before == found.events) {
-                return;
-            }
-            if found.events > 0 {
+            let gauge = context.metrics.unknown_unit_events.with_label_values(&[source.as_str()]);
+            let events = i64::try_from(found.events).unwrap_or(i64::MAX);
+            let before = gauge.get();
+            gauge.set(events);
+            if events > 0 && events != before {
                 tracing::warn!(
                     %source,
                     events = found.events,

@@ -518,7 +518,7 @@ pub async fn metric(url: &str, metric: &str, labels: &[(&str, &str)]) -> Option<
 /// Waits up to a minute until the sum of `metric`'s samples with `labels` at `url` satisfies
 /// `done`; the last value read (NaN when there was none).
 pub async fn wait_for_metric(url: &str, metric: &str, labels: &[(&str, &str)], done: impl Fn(f64) -> bool) -> f64 {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     loop {
         let value = self::metric(url, metric, labels).await.unwrap_or(f64::NAN);
         if done(value) || started.elapsed() > Duration::from_secs(60) {
