@@ -90,6 +90,14 @@ pub struct ProcessorConfig {
     /// to (rollup/nodes.rs). It starts on the first and moves to the next after a failed cycle.
     /// Empty (the default): `clickhouse.url`, which must then reach one node.
     pub rollup_clickhouse_urls: Vec<String>,
+    /// How long a ClickHouse node may take over one rollup cycle before the cycle fails and the
+    /// rollup moves to the next node (the start's reads of progress and leftovers get at most
+    /// 30 s of it). A node that took the connection and then never answers (a hung disk, a
+    /// network cut after connecting) otherwise held the rollup until the system's TCP timeouts,
+    /// a quarter of an hour or more, or for good. Must exceed the longest cycle: a start that
+    /// recomputes everything took 67 s for 16 months on 2 cores (BENCHMARKS.md); raise it for a
+    /// longer history on slower nodes.
+    pub rollup_cycle_timeout_seconds: u64,
     /// How often consumer lag is read from the broker (completeness is checked every fourth
     /// time; monitor.rs). 0 turns both off.
     pub monitor_interval_ms: u64,
@@ -127,6 +135,9 @@ impl Default for ProcessorConfig {
             // One server by default (values-production.yaml sets 1 for the cluster).
             rollup_margin_seconds: 0,
             rollup_clickhouse_urls: Vec::new(),
+            // Nine times a start's recomputation of 16 months here, under IocRollupStalled's
+            // 15 minutes.
+            rollup_cycle_timeout_seconds: 600,
             monitor_interval_ms: 15_000,
         }
     }
@@ -178,8 +189,13 @@ impl ProcessorConfig {
                 "batch_max_rows, batch_max_bytes, batch_max_wait_ms and batch_live_wait_ms must be above zero",
             );
         }
-        if self.rollup_interval_ms == 0 || self.rollup_facts_events_per_slice == 0 {
-            return invalid("rollup_interval_ms and rollup_facts_events_per_slice must be above zero");
+        if self.rollup_interval_ms == 0
+            || self.rollup_facts_events_per_slice == 0
+            || self.rollup_cycle_timeout_seconds == 0
+        {
+            return invalid(
+                "rollup_interval_ms, rollup_facts_events_per_slice and rollup_cycle_timeout_seconds must be above zero",
+            );
         }
         if let Some(problem) = self.kafka.security_problem() {
             return Err(ConfigError::Invalid(problem));
@@ -228,5 +244,13 @@ mod tests {
             ProcessorConfig { rollup_clickhouse_urls: vec!["ch-0-0:8123".into()], ..ProcessorConfig::default() };
         let error = config.validate().expect_err("refused").to_string();
         assert!(error.contains("rollup_clickhouse_urls") && error.contains("ch-0-0:8123"), "{error}");
+    }
+
+    #[test]
+    fn a_rollup_cycle_without_time_to_run_is_refused_by_name() {
+        ProcessorConfig::default().validate().expect("the defaults are valid");
+        let config = ProcessorConfig { rollup_cycle_timeout_seconds: 0, ..ProcessorConfig::default() };
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("rollup_cycle_timeout_seconds"), "{error}");
     }
 }

@@ -122,6 +122,7 @@ pub async fn serve(
             resume_lookback_seconds: context.config.rollup_resume_lookback_seconds,
             facts_events_per_slice: context.config.rollup_facts_events_per_slice,
             margin_seconds: context.config.rollup_margin_seconds,
+            node_timeout: Duration::from_secs(context.config.rollup_cycle_timeout_seconds),
             metrics: context.metrics.clone(),
             inserts: context.inserts.clone(),
         };

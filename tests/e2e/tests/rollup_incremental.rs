@@ -28,7 +28,7 @@ use ioc_domain::{Event, Source};
 use ioc_e2e::process::ServiceProcess;
 use ioc_processor::rollup::{
     drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, InsertUnderWay, InsertsInFlight,
-    RollupNodes, RollupTask, Span,
+    RollupNodes, RollupTask, Span, NODE_CONNECT_TIMEOUT,
 };
 use ioc_processor::ProcessorMetrics;
 use ioc_reference::ReferenceData;
@@ -569,6 +569,48 @@ async fn facts_a_replica_wrote_with_its_clock_ahead_give_way_to_the_dossiers_nex
     assert_same(&recomputed, &incremental);
 }
 
+/// A node of `rollup_clickhouse_urls` that takes connections and never answers (a hung disk, a
+/// network cut after connecting) held the rollup for good: the start read the progress from it
+/// and waited. Now it costs the start a `node_timeout` for its reads of the progress and another
+/// for its clean-up, and the first cycle one more; the rollup then runs on the next node, and
+/// its measures equal a recomputation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_never_answers_costs_a_timeout_and_the_rollup_moves_on() {
+    let clickhouse =
+        ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_silent_node_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let today = ioc_domain::local_today();
+    let events = simulated(&Scenario { start: today - chrono::Days::new(10), days: 10, scale: 0.02 }, 927);
+    ioc_e2e::load::insert_events(&client, &events).await.expect("events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The kernel completes connections into the listener's backlog; nothing ever reads them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let silent_url = format!("http://{}", silent.local_addr().expect("address"));
+    let silent_client = ioc_clickhouse::ClickHouseConfig { url: silent_url.clone(), ..clickhouse.clone() }
+        .client_connecting_within(NODE_CONNECT_TIMEOUT);
+    let metrics = ProcessorMetrics::new().expect("metrics");
+    let nodes = RollupNodes::new(vec![(silent_url, silent_client), ("the test's database".to_owned(), client.clone())]);
+    let task = RollupTask { node_timeout: Duration::from_secs(2), ..task_on(nodes, &metrics) };
+    // A liveness bound, not a measure: the waits above are seconds.
+    run_until_every_source_cycled(task, &metrics, Duration::from_secs(90)).await;
+    let node = metrics.rollup_node.get();
+    let failed: Vec<u64> =
+        Source::ALL.iter().map(|s| metrics.rollup_failures.with_label_values(&[s.as_str()]).get()).collect();
+    let incremental = measures(&clickhouse).await;
+    for source in Source::ALL {
+        refresh_source(&client, source, 0, 0).await.expect("recomputation");
+    }
+    let recomputed = measures(&clickhouse).await;
+    drop_database(&clickhouse).await;
+    drop(silent);
+
+    // The first cycle, the portal's, failed on the silent node; the rollup moved on for good.
+    assert_eq!(failed, vec![1, 0, 0], "failed cycles per source (portal, edoc, training)");
+    assert_eq!(node, 1, "the rollup is not on the node that answers");
+    assert!(!recomputed.is_empty(), "nothing to compare: the events made no measures");
+    assert_same(&recomputed, &incremental);
+}
+
 /// Starts the rollup task on `client`'s database, lets every source finish a cycle, stops it and
 /// returns the months each source recomputed (in `Source::ALL`'s order). `facts_slice`: the most
 /// events of touched dossiers a facts query takes in (the default when `None`).
@@ -585,16 +627,35 @@ async fn start_looking_back(
 ) -> [u64; 3] {
     let metrics = ProcessorMetrics::new().expect("metrics");
     let task = RollupTask {
-        nodes: RollupNodes::one("the test's database", client.clone()),
-        sources: Source::ALL.to_vec(),
-        interval: Duration::from_millis(100),
         recompute_on_start,
         resume_lookback_seconds: lookback,
         facts_events_per_slice: facts_slice.unwrap_or(CycleOptions::default().facts_events_per_slice),
+        ..task_on(RollupNodes::one("the test's database", client.clone()), &metrics)
+    };
+    run_until_every_source_cycled(task, &metrics, Duration::from_secs(120)).await;
+    Source::ALL.map(|source| metrics.rollup_months.with_label_values(&[source.as_str()]).get())
+}
+
+/// The rollup task of every source on `nodes`, counting into `metrics`, resuming from the
+/// progress recorded, with cycles every 100 ms.
+fn task_on(nodes: RollupNodes, metrics: &ProcessorMetrics) -> RollupTask {
+    RollupTask {
+        nodes,
+        sources: Source::ALL.to_vec(),
+        interval: Duration::from_millis(100),
+        recompute_on_start: false,
+        resume_lookback_seconds: 0,
+        facts_events_per_slice: CycleOptions::default().facts_events_per_slice,
         margin_seconds: 0,
         metrics: metrics.clone(),
         inserts: InsertsInFlight::new(),
-    };
+        node_timeout: Duration::from_secs(600),
+    }
+}
+
+/// Runs `task` until every source has finished a cycle (failing after `bound`), then stops it
+/// and waits for its last cycles.
+async fn run_until_every_source_cycled(task: RollupTask, metrics: &ProcessorMetrics, bound: Duration) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(ioc_processor::rollup::run(task, stopped));
     let cycles = |source: Source| metrics.rollup_seconds.with_label_values(&[source.as_str()]).get_sample_count();
@@ -602,15 +663,11 @@ async fn start_looking_back(
     while Source::ALL.iter().any(|source| cycles(*source) == 0) {
         let failures: Vec<u64> =
             Source::ALL.iter().map(|s| metrics.rollup_failures.with_label_values(&[s.as_str()]).get()).collect();
-        assert!(
-            waiting.elapsed() < Duration::from_secs(120),
-            "no cycle of every source in 2 minutes; failures {failures:?}"
-        );
+        assert!(waiting.elapsed() < bound, "no cycle of every source in {bound:?}; failures {failures:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.send(true).expect("task running");
     running.await.expect("task ended");
-    Source::ALL.map(|source| metrics.rollup_months.with_label_values(&[source.as_str()]).get())
 }
 
 /// Splits `events` into every `nth` one, to be inserted later, and the others, and makes the

@@ -53,6 +53,34 @@ pub struct RollupTask {
     pub metrics: ProcessorMetrics,
     /// The writers' inserts under way.
     pub inserts: InsertsInFlight,
+    /// How long a node may take over one cycle before the cycle fails and the rollup moves on
+    /// (`rollup_cycle_timeout_seconds`); the start's reads get at most [`START_READ_TIMEOUT`].
+    pub node_timeout: Duration,
+}
+
+/// The most a node may take over one of the start's reads (progress, leftover staging tables):
+/// catalogue reads of a few rows, which take milliseconds.
+pub const START_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `work` on the node at `node`, failing with a message that names the setting when it has not
+/// ended within `limit`. The request is dropped then: the statement under way may still end on
+/// the server, which leaves at worst a staging table (dropped at a later start) or a month
+/// swapped in with this cycle's rows (the next cycle that recomputes it replaces them); the
+/// cycle's later statements, including its progress, are never sent.
+async fn within<T>(
+    limit: Duration,
+    node: &str,
+    setting: &str,
+    work: impl std::future::Future<Output = Result<T, clickhouse::error::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result.map_err(|error| error.to_string()),
+        Err(_) => Err(format!(
+            "ClickHouse node {node} did not answer within {} s ({setting}): it took the connection and \
+             said nothing since",
+            limit.as_secs_f64()
+        )),
+    }
 }
 
 /// Runs rounds of rollup cycles, one per source, at most every `task.interval`, until `stopped`
@@ -71,18 +99,21 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         margin_seconds,
         metrics,
         inserts,
+        node_timeout,
     } = task;
+    let start_reads = node_timeout.min(START_READ_TIMEOUT);
     let options = CycleOptions { span: None, facts_events_per_slice, ..CycleOptions::default() };
     // Made before the writers started, so no row of this process is dated before it.
     let started = inserts.created();
-    let mut since: Vec<u32> = Vec::with_capacity(sources.len());
-    for source in &sources {
-        let resumed = starting_point(&nodes, *source, recompute_on_start).await;
-        since.push(first_since(resumed, started, resume_lookback_seconds));
-    }
+    let mut since: Vec<u32> = starting_points(&nodes, &sources, recompute_on_start, start_reads)
+        .await
+        .into_iter()
+        .map(|resumed| first_since(resumed, started, resume_lookback_seconds))
+        .collect();
     // Each node holds the tables of the cycles that ran there.
     for (node, client) in nodes.all() {
-        match drop_abandoned_staging(client, ABANDONED_STAGING_AGE).await {
+        let setting = "the start's reads, at most 30 s of rollup_cycle_timeout_seconds";
+        match within(start_reads, node, setting, drop_abandoned_staging(client, ABANDONED_STAGING_AGE)).await {
             Ok(0) => {}
             Ok(dropped) => tracing::info!(node, dropped, "dropped staging tables that killed or abandoned cycles left"),
             Err(error) => {
@@ -96,7 +127,8 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         let round_started = tokio::time::Instant::now();
         for (index, source) in sources.iter().enumerate() {
             let timer = metrics.rollup_seconds.with_label_values(&[source.as_str()]).start_timer();
-            match refresh_source_in(nodes.client(), *source, since[index], margin_seconds, &inserts, &options).await {
+            let cycle = refresh_source_in(nodes.client(), *source, since[index], margin_seconds, &inserts, &options);
+            match within(node_timeout, nodes.address(), "rollup_cycle_timeout_seconds", cycle).await {
                 Ok(outcome) => {
                     timer.observe_duration();
                     let label = [source.as_str()];
@@ -112,7 +144,6 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
                     timer.stop_and_discard();
                     metrics.rollup_failures.with_label_values(&[source.as_str()]).inc();
                     // One message either way: the runbook's search for it must find both.
-                    let error = error.to_string();
                     match hint(&error) {
                         Some(hint) => {
                             metrics.rollup_staging_missing.inc();
@@ -175,34 +206,52 @@ fn hint(error: &str) -> Option<&'static str> {
     )
 }
 
-/// Where `source`'s first cycle starts (0: every month recomputed), saying why in the log; the
-/// progress is read from the first node of `nodes` that answers.
-async fn starting_point(nodes: &RollupNodes, source: Source, recompute_on_start: bool) -> u32 {
+/// Where each source's first cycle starts (0: every month recomputed), saying why in the log;
+/// the progress is read from the first node of `nodes` that answers for every source within
+/// `limit`, so a node that never answers costs the start one `limit`, not one per source.
+async fn starting_points(
+    nodes: &RollupNodes,
+    sources: &[Source],
+    recompute_on_start: bool,
+    limit: Duration,
+) -> Vec<u32> {
     if recompute_on_start {
-        tracing::info!(%source, "recomputing every month of the rollups, as rollup_recompute_on_start asks");
-        return 0;
+        tracing::info!("recomputing every month of the rollups, as rollup_recompute_on_start asks");
+        return vec![0; sources.len()];
     }
     let mut last_error = None;
     for (node, client) in nodes.all() {
-        match resume_point(client, source).await {
-            Ok(0) => {
-                tracing::info!(%source, "recomputing every month of the rollups: no progress recorded under these rules");
-                return 0;
+        let progress = async {
+            let mut points = Vec::with_capacity(sources.len());
+            for source in sources {
+                points.push(resume_point(client, *source).await?);
             }
-            Ok(covered_until) => {
-                tracing::info!(%source, covered_until, "resuming the rollups from the progress recorded under these rules");
-                return covered_until;
+            Ok(points)
+        };
+        match within(limit, node, "the start's reads, at most 30 s of rollup_cycle_timeout_seconds", progress).await {
+            Ok(points) => {
+                for (source, covered_until) in sources.iter().zip(&points) {
+                    match covered_until {
+                        0 => {
+                            tracing::info!(%source, "recomputing every month of the rollups: no progress recorded under these rules")
+                        }
+                        _ => {
+                            tracing::info!(%source, covered_until, "resuming the rollups from the progress recorded under these rules")
+                        }
+                    }
+                }
+                return points;
             }
             Err(error) => {
-                tracing::warn!(%source, node, %error, "could not read the rollups' progress from this node");
+                tracing::warn!(node, %error, "could not read the rollups' progress from this node");
                 last_error = Some(error);
             }
         }
     }
     if let Some(error) = last_error {
-        tracing::warn!(%source, %error, "could not read the rollups' progress from any node; recomputing every month");
+        tracing::warn!(%error, "could not read the rollups' progress from any node; recomputing every month");
     }
-    0
+    vec![0; sources.len()]
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@ impl RollupNodes {
         &self.nodes[self.current].1
     }
 
+    /// The address of the node in use.
+    pub fn address(&self) -> &str {
+        &self.nodes[self.current].0
+    }
+
     /// The position of the node in use in the list.
     pub fn position(&self) -> usize {
         self.current
