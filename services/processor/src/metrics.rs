@@ -39,6 +39,9 @@ pub struct ProcessorMetrics {
     /// Stored events whose unit code is not in the reference data's units, by source
     /// (unknown_units.rs): in the province's totals and in no unit's. Should be 0.
     pub unknown_unit_events: IntGaugeVec,
+    /// Unix time the last unknown units check of a source finished (0 before the first): a
+    /// check that fails leaves the count as it was, and this says how old it is.
+    pub unknown_units_checked: IntGaugeVec,
     /// Unix time before which every stored event is in the rollups, by source.
     pub rollup_covered_until: IntGaugeVec,
     /// Unix time of the newest event time stored, by source.
@@ -153,6 +156,11 @@ impl ProcessorMetrics {
             "stored events whose unit_code is not in the reference data (ref_units): in the province's totals, in no unit's",
             &["source"],
         )?;
+        let unknown_units_checked = gauge(
+            "ioc_processor_unknown_units_checked_timestamp_seconds",
+            "unix time the last unknown units check finished (the unknown unit events gauge is that old)",
+            &["source"],
+        )?;
         let rollup_covered_until = gauge(
             "ioc_processor_rollup_covered_until_timestamp_seconds",
             "every event dated (inserted_at) before this unix time is in the rollups",
@@ -170,6 +178,7 @@ impl ProcessorMetrics {
             &completeness_missing,
             &completeness_checked,
             &unknown_unit_events,
+            &unknown_units_checked,
         ] {
             registry.register(Box::new(metric.clone()))?;
         }
@@ -187,6 +196,7 @@ impl ProcessorMetrics {
             completeness_missing,
             completeness_checked,
             unknown_unit_events,
+            unknown_units_checked,
             rollup_covered_until,
             newest_event,
             registry,
@@ -227,6 +237,7 @@ impl ProcessorMetrics {
                 &self.completeness_missing,
                 &self.completeness_checked,
                 &self.unknown_unit_events,
+                &self.unknown_units_checked,
                 &self.rollup_covered_until,
                 &self.newest_event,
             ] {

@@ -143,6 +143,8 @@ async fn check_unknown_units(context: &PipelineContext, source: Source) {
             let events = i64::try_from(found.events).unwrap_or(i64::MAX);
             let before = gauge.get();
             gauge.set(events);
+            let now = chrono::Utc::now().timestamp();
+            context.metrics.unknown_units_checked.with_label_values(&[source.as_str()]).set(now);
             if events > 0 && events != before {
                 tracing::warn!(
                     %source,
@@ -154,6 +156,8 @@ async fn check_unknown_units(context: &PipelineContext, source: Source) {
                 );
             }
         }
+        // The count keeps its last value; ..._checked_timestamp_seconds says how old it is
+        // (alert IocUnknownUnitsUnchecked).
         Err(error) => tracing::warn!(%source, %error, "unknown units check failed; the figure is stale"),
     }
 }
