@@ -96,7 +96,8 @@ pub struct ProcessorConfig {
     /// network cut after connecting) otherwise held the rollup until the system's TCP timeouts,
     /// a quarter of an hour or more, or for good. Must exceed the longest cycle: a start that
     /// recomputes everything took 67 s for 16 months on 2 cores (BENCHMARKS.md); raise it for a
-    /// longer history on slower nodes.
+    /// longer history on slower nodes. At most 3600: every replica sweeps away the staging tables
+    /// older than an hour.
     pub rollup_cycle_timeout_seconds: u64,
     /// How often consumer lag is read from the broker (completeness is checked every fourth
     /// time; monitor.rs). 0 turns both off.
@@ -197,6 +198,11 @@ impl ProcessorConfig {
                 "rollup_interval_ms, rollup_facts_events_per_slice and rollup_cycle_timeout_seconds must be above zero",
             );
         }
+        // The hourly sweep of every replica drops staging tables an hour old (rollup/mod.rs):
+        // a longer cycle would lose its own.
+        if self.rollup_cycle_timeout_seconds > 3_600 {
+            return invalid("rollup_cycle_timeout_seconds must be at most 3600: older staging tables are swept away");
+        }
         if let Some(problem) = self.kafka.security_problem() {
             return Err(ConfigError::Invalid(problem));
         }
@@ -249,8 +255,10 @@ mod tests {
     #[test]
     fn a_rollup_cycle_without_time_to_run_is_refused_by_name() {
         ProcessorConfig::default().validate().expect("the defaults are valid");
-        let config = ProcessorConfig { rollup_cycle_timeout_seconds: 0, ..ProcessorConfig::default() };
-        let error = config.validate().expect_err("refused").to_string();
-        assert!(error.contains("rollup_cycle_timeout_seconds"), "{error}");
+        for seconds in [0, 3_601] {
+            let config = ProcessorConfig { rollup_cycle_timeout_seconds: seconds, ..ProcessorConfig::default() };
+            let error = config.validate().expect_err("refused").to_string();
+            assert!(error.contains("rollup_cycle_timeout_seconds"), "{seconds}: {error}");
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod otel_collector;
 pub mod periods;
 pub mod process;
 pub mod prometheus;
+pub mod relay;
 pub mod topics;
 
 use std::collections::BTreeMap;

@@ -26,6 +26,7 @@ use std::time::Duration;
 use chrono::{Datelike, NaiveDate, SubsecRound};
 use ioc_domain::{Event, Source};
 use ioc_e2e::process::ServiceProcess;
+use ioc_e2e::relay::Relay;
 use ioc_processor::rollup::{
     drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, InsertUnderWay, InsertsInFlight,
     RollupNodes, RollupTask, Span, NODE_CONNECT_TIMEOUT,
@@ -570,43 +571,71 @@ async fn facts_a_replica_wrote_with_its_clock_ahead_give_way_to_the_dossiers_nex
 }
 
 /// A node of `rollup_clickhouse_urls` that takes connections and never answers (a hung disk, a
-/// network cut after connecting) held the rollup for good: the start read the progress from it
-/// and waited. Now it costs the start a `node_timeout` for its reads of the progress and another
-/// for its clean-up, and the first cycle one more; the rollup then runs on the next node, and
-/// its measures equal a recomputation.
+/// network cut after connecting) held the rollup for good, from the start's first read of the
+/// progress. Silent from the start, it now costs the start a wait for its reads of the progress
+/// and another for its sweep of staging tables; the progress is read from the next node, and
+/// the cycles run there. Falling silent while the cycles run on it, it costs one cycle the
+/// timeout, and the rollup moves on; the measures then equal a recomputation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_never_answers_costs_a_timeout_and_the_rollup_moves_on() {
+async fn a_node_that_stops_answering_costs_a_timeout_and_the_rollup_moves_on() {
     let clickhouse =
         ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_silent_node_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
     let today = ioc_domain::local_today();
     let events = simulated(&Scenario { start: today - chrono::Days::new(10), days: 10, scale: 0.02 }, 927);
-    ioc_e2e::load::insert_events(&client, &events).await.expect("events stored");
+    let (later, first) = every_nth(events, 3);
+    ioc_e2e::load::insert_events(&client, &first).await.expect("events stored");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    // The kernel completes connections into the listener's backlog; nothing ever reads them.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-    let silent_url = format!("http://{}", silent.local_addr().expect("address"));
-    let silent_client = ioc_clickhouse::ClickHouseConfig { url: silent_url.clone(), ..clickhouse.clone() }
-        .client_connecting_within(NODE_CONNECT_TIMEOUT);
+    let recorded = start_once(&client, false, None).await;
+    assert!(recorded.iter().all(|months| *months > 0), "the first start recomputed nothing: {recorded:?}");
+    let node: std::net::SocketAddr =
+        clickhouse.url.trim_start_matches("http://").parse().expect("the test's ClickHouse is host:port");
+    let nodes_after = |relay: &Relay| {
+        let relayed = ioc_clickhouse::ClickHouseConfig { url: relay.url.clone(), ..clickhouse.clone() }
+            .client_connecting_within(NODE_CONNECT_TIMEOUT);
+        RollupNodes::new(vec![(relay.url.clone(), relayed), ("the test's database".to_owned(), client.clone())])
+    };
+    let timeout = Duration::from_secs(2);
+    // A liveness bound, not a measure: the waits are seconds.
+    let bound = Duration::from_secs(90);
+
+    // Silent from the start.
+    let silent = Relay::start(node).await;
+    silent.silence();
     let metrics = ProcessorMetrics::new().expect("metrics");
-    let nodes = RollupNodes::new(vec![(silent_url, silent_client), ("the test's database".to_owned(), client.clone())]);
-    let task = RollupTask { node_timeout: Duration::from_secs(2), ..task_on(nodes, &metrics) };
-    // A liveness bound, not a measure: the waits above are seconds.
-    run_until_every_source_cycled(task, &metrics, Duration::from_secs(90)).await;
-    let node = metrics.rollup_node.get();
-    let failed: Vec<u64> =
-        Source::ALL.iter().map(|s| metrics.rollup_failures.with_label_values(&[s.as_str()]).get()).collect();
+    let task = RollupTask { node_timeout: timeout, ..task_on(nodes_after(&silent), &metrics) };
+    run_until_every_source_cycled(task, &metrics, bound).await;
+    let (resumed, failed_at_start, node_at_start) = (months(&metrics), failures(&metrics), metrics.rollup_node.get());
+
+    // Silent while the cycles run on it.
+    let relay = Relay::start(node).await;
+    let metrics = ProcessorMetrics::new().expect("metrics");
+    let task = RollupTask { node_timeout: timeout, ..task_on(nodes_after(&relay), &metrics) };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(ioc_processor::rollup::run(task, stopped));
+    wait_for_cycles(&metrics, [1, 1, 1], bound).await;
+    let node_before = metrics.rollup_node.get();
+    relay.silence();
+    ioc_e2e::load::insert_events(&client, &later).await.expect("later events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // A cycle under way may have begun before the later events: two more each.
+    wait_for_cycles(&metrics, cycles(&metrics).map(|done| done + 2), bound).await;
+    stop.send(true).expect("task running");
+    running.await.expect("task ended");
+    let (failed_under_way, node_after) = (failures(&metrics), metrics.rollup_node.get());
     let incremental = measures(&clickhouse).await;
     for source in Source::ALL {
         refresh_source(&client, source, 0, 0).await.expect("recomputation");
     }
     let recomputed = measures(&clickhouse).await;
     drop_database(&clickhouse).await;
-    drop(silent);
 
-    // The first cycle, the portal's, failed on the silent node; the rollup moved on for good.
-    assert_eq!(failed, vec![1, 0, 0], "failed cycles per source (portal, edoc, training)");
-    assert_eq!(node, 1, "the rollup is not on the node that answers");
+    assert_eq!(resumed, [0, 0, 0], "months recomputed at a start that should have resumed from the next node");
+    assert_eq!(failed_at_start, [0, 0, 0], "failed cycles: the cycles did not start on the node that answered");
+    assert_eq!(node_at_start, 1, "the cycles are not on the node that answered the start");
+    assert_eq!(node_before, 0, "the cycles did not start on the relay while it answered");
+    assert_eq!(failed_under_way.iter().sum::<u64>(), 1, "failed cycles per source: {failed_under_way:?}");
+    assert_eq!(node_after, 1, "the rollup did not move on from the silent node");
     assert!(!recomputed.is_empty(), "nothing to compare: the events made no measures");
     assert_same(&recomputed, &incremental);
 }
@@ -633,7 +662,7 @@ async fn start_looking_back(
         ..task_on(RollupNodes::one("the test's database", client.clone()), &metrics)
     };
     run_until_every_source_cycled(task, &metrics, Duration::from_secs(120)).await;
-    Source::ALL.map(|source| metrics.rollup_months.with_label_values(&[source.as_str()]).get())
+    months(&metrics)
 }
 
 /// The rollup task of every source on `nodes`, counting into `metrics`, resuming from the
@@ -658,16 +687,38 @@ fn task_on(nodes: RollupNodes, metrics: &ProcessorMetrics) -> RollupTask {
 async fn run_until_every_source_cycled(task: RollupTask, metrics: &ProcessorMetrics, bound: Duration) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(ioc_processor::rollup::run(task, stopped));
-    let cycles = |source: Source| metrics.rollup_seconds.with_label_values(&[source.as_str()]).get_sample_count();
-    let waiting = std::time::Instant::now();
-    while Source::ALL.iter().any(|source| cycles(*source) == 0) {
-        let failures: Vec<u64> =
-            Source::ALL.iter().map(|s| metrics.rollup_failures.with_label_values(&[s.as_str()]).get()).collect();
-        assert!(waiting.elapsed() < bound, "no cycle of every source in {bound:?}; failures {failures:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_cycles(metrics, [1, 1, 1], bound).await;
     stop.send(true).expect("task running");
     running.await.expect("task ended");
+}
+
+/// Waits until each source (in `Source::ALL`'s order) has finished at least `wanted` cycles,
+/// failing after `bound`.
+async fn wait_for_cycles(metrics: &ProcessorMetrics, wanted: [u64; 3], bound: Duration) {
+    let waiting = std::time::Instant::now();
+    while cycles(metrics).iter().zip(wanted).any(|(done, wanted)| *done < wanted) {
+        assert!(
+            waiting.elapsed() < bound,
+            "not {wanted:?} cycles in {bound:?}: {:?} done, failures {:?}",
+            cycles(metrics),
+            failures(metrics)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Each source's finished cycles, in `Source::ALL`'s order (`failures` and `months`: its failed
+/// cycles and the months they recomputed).
+fn cycles(metrics: &ProcessorMetrics) -> [u64; 3] {
+    Source::ALL.map(|source| metrics.rollup_seconds.with_label_values(&[source.as_str()]).get_sample_count())
+}
+
+fn failures(metrics: &ProcessorMetrics) -> [u64; 3] {
+    Source::ALL.map(|source| metrics.rollup_failures.with_label_values(&[source.as_str()]).get())
+}
+
+fn months(metrics: &ProcessorMetrics) -> [u64; 3] {
+    Source::ALL.map(|source| metrics.rollup_months.with_label_values(&[source.as_str()]).get())
 }
 
 /// Splits `events` into every `nth` one, to be inserted later, and the others, and makes the

@@ -58,17 +58,27 @@ pub struct RollupTask {
     pub node_timeout: Duration,
 }
 
-/// The most a node may take over one of the start's reads (progress, leftover staging tables):
-/// catalogue reads of a few rows, which take milliseconds.
+/// The most a node may take over the start's reads of the progress, or over a sweep of its
+/// leftover staging tables: catalogue reads of a few rows, which take milliseconds.
 pub const START_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `work` on the node at `node`, failing with a message that names the setting when it has not
-/// ended within `limit`. The request is dropped then: the statement under way may still end on
-/// the server, which leaves at worst a staging table (dropped at a later start) or a month
-/// swapped in with this cycle's rows (the next cycle that recomputes it replaces them); the
-/// cycle's later statements, including its progress, are never sent.
+/// The setting a timed-out read or sweep names.
+const START_READ_SETTING: &str = "30 s at most, or rollup_cycle_timeout_seconds when lower";
+
+/// `work` (`what`, on the node at `node`), failing with a message that names `setting` when it
+/// has not ended within `limit`.
+///
+/// The request is dropped then, and the work's later statements are never sent (a cycle's
+/// progress among them: the next cycle starts from the same point). The statement under way
+/// may still end on the server: a staging table is left (the hourly sweep drops it once it is
+/// an hour old, `sweep_staging`), or a month is swapped in with this cycle's rows. When that
+/// swap lands after another node's cycle swapped the same month in, the month holds the older
+/// computation until a cycle recomputes it again: within a second for the latest months, and
+/// only when one of its entities gets an event for an older one (ops/runbook.md,
+/// IocRollupFailing, says how to recompute once the node is back).
 async fn within<T>(
     limit: Duration,
+    what: &str,
     node: &str,
     setting: &str,
     work: impl std::future::Future<Output = Result<T, clickhouse::error::Error>>,
@@ -76,8 +86,8 @@ async fn within<T>(
     match tokio::time::timeout(limit, work).await {
         Ok(result) => result.map_err(|error| error.to_string()),
         Err(_) => Err(format!(
-            "ClickHouse node {node} did not answer within {} s ({setting}): it took the connection and \
-             said nothing since",
+            "{what} did not end within {} s ({setting}) on ClickHouse node {node}: the node hangs or is cut off, \
+             or the work needs longer",
             limit.as_secs_f64()
         )),
     }
@@ -105,30 +115,25 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     let options = CycleOptions { span: None, facts_events_per_slice, ..CycleOptions::default() };
     // Made before the writers started, so no row of this process is dated before it.
     let started = inserts.created();
-    let mut since: Vec<u32> = starting_points(&nodes, &sources, recompute_on_start, start_reads)
+    let mut since: Vec<u32> = starting_points(&mut nodes, &sources, recompute_on_start, start_reads)
         .await
         .into_iter()
         .map(|resumed| first_since(resumed, started, resume_lookback_seconds))
         .collect();
-    // Each node holds the tables of the cycles that ran there.
-    for (node, client) in nodes.all() {
-        let setting = "the start's reads, at most 30 s of rollup_cycle_timeout_seconds";
-        match within(start_reads, node, setting, drop_abandoned_staging(client, ABANDONED_STAGING_AGE)).await {
-            Ok(0) => {}
-            Ok(dropped) => tracing::info!(node, dropped, "dropped staging tables that killed or abandoned cycles left"),
-            Err(error) => {
-                tracing::warn!(node, %error, "could not look for abandoned staging tables; retried at the next start")
-            }
-        }
-    }
-    metrics.rollup_node.set(0);
+    metrics.rollup_node.set(nodes.position() as i64);
     let mut last = false;
+    let mut swept: Option<tokio::time::Instant> = None;
     loop {
         let round_started = tokio::time::Instant::now();
+        if swept.is_none_or(|at| at.elapsed() >= ABANDONED_STAGING_AGE) {
+            sweep_staging(&nodes, start_reads).await;
+            swept = Some(round_started);
+        }
         for (index, source) in sources.iter().enumerate() {
             let timer = metrics.rollup_seconds.with_label_values(&[source.as_str()]).start_timer();
             let cycle = refresh_source_in(nodes.client(), *source, since[index], margin_seconds, &inserts, &options);
-            match within(node_timeout, nodes.address(), "rollup_cycle_timeout_seconds", cycle).await {
+            match within(node_timeout, "the rollup cycle", nodes.address(), "rollup_cycle_timeout_seconds", cycle).await
+            {
                 Ok(outcome) => {
                     timer.observe_duration();
                     let label = [source.as_str()];
@@ -206,11 +211,28 @@ fn hint(error: &str) -> Option<&'static str> {
     )
 }
 
-/// Where each source's first cycle starts (0: every month recomputed), saying why in the log;
-/// the progress is read from the first node of `nodes` that answers for every source within
-/// `limit`, so a node that never answers costs the start one `limit`, not one per source.
+/// Drops, on every node, the staging tables older than an hour: a cycle drops its own whatever
+/// happens, except when its process is killed or abandons it at shutdown, or when it was given
+/// up on (`within`). At the start and then every hour; each node gets `limit`.
+async fn sweep_staging(nodes: &RollupNodes, limit: Duration) {
+    for (node, client) in nodes.all() {
+        let sweep = drop_abandoned_staging(client, ABANDONED_STAGING_AGE);
+        match within(limit, "the sweep of abandoned staging tables", node, START_READ_SETTING, sweep).await {
+            Ok(0) => {}
+            Ok(dropped) => tracing::info!(node, dropped, "dropped staging tables that killed or abandoned cycles left"),
+            Err(error) => {
+                tracing::warn!(node, %error, "could not look for abandoned staging tables; retried in an hour")
+            }
+        }
+    }
+}
+
+/// Where each source's first cycle starts (0: every month recomputed), saying why in the log.
+/// Each source's progress is read from the first node of `nodes` that answers for it; a node
+/// gets `limit` for all of its reads, so one that never answers costs the start one `limit`,
+/// not one per source. The cycles then start on the first node that answered.
 async fn starting_points(
-    nodes: &RollupNodes,
+    nodes: &mut RollupNodes,
     sources: &[Source],
     recompute_on_start: bool,
     limit: Duration,
@@ -219,39 +241,56 @@ async fn starting_points(
         tracing::info!("recomputing every month of the rollups, as rollup_recompute_on_start asks");
         return vec![0; sources.len()];
     }
-    let mut last_error = None;
-    for (node, client) in nodes.all() {
-        let progress = async {
-            let mut points = Vec::with_capacity(sources.len());
-            for source in sources {
-                points.push(resume_point(client, *source).await?);
-            }
-            Ok(points)
-        };
-        match within(limit, node, "the start's reads, at most 30 s of rollup_cycle_timeout_seconds", progress).await {
-            Ok(points) => {
-                for (source, covered_until) in sources.iter().zip(&points) {
-                    match covered_until {
-                        0 => {
-                            tracing::info!(%source, "recomputing every month of the rollups: no progress recorded under these rules")
-                        }
-                        _ => {
-                            tracing::info!(%source, covered_until, "resuming the rollups from the progress recorded under these rules")
+    let mut points: Vec<Option<u32>> = vec![None; sources.len()];
+    let mut answered: Option<usize> = None;
+    for (position, (node, client)) in nodes.all().enumerate() {
+        let mut read_here = false;
+        let reads = async {
+            for (point, source) in points.iter_mut().zip(sources) {
+                if point.is_none() {
+                    let read = resume_point(client, *source).await;
+                    match &read {
+                        Ok(_) => read_here = true,
+                        Err(error) => {
+                            tracing::warn!(%source, node, %error, "could not read the rollups' progress from this node")
                         }
                     }
+                    *point = read.ok();
                 }
-                return points;
             }
-            Err(error) => {
-                tracing::warn!(node, %error, "could not read the rollups' progress from this node");
-                last_error = Some(error);
-            }
+            Ok(())
+        };
+        if let Err(error) = within(limit, "the start's reads of the progress", node, START_READ_SETTING, reads).await {
+            tracing::warn!(node, %error, "could not read the rollups' progress from this node");
+        }
+        if read_here && answered.is_none() {
+            answered = Some(position);
+        }
+        if points.iter().all(Option::is_some) {
+            break;
         }
     }
-    if let Some(error) = last_error {
-        tracing::warn!(%error, "could not read the rollups' progress from any node; recomputing every month");
+    if let Some(position) = answered {
+        nodes.move_to(position);
     }
-    vec![0; sources.len()]
+    sources
+        .iter()
+        .zip(points)
+        .map(|(source, point)| match point {
+            None => {
+                tracing::warn!(%source, "could not read the rollups' progress from any node; recomputing every month");
+                0
+            }
+            Some(0) => {
+                tracing::info!(%source, "recomputing every month of the rollups: no progress recorded under these rules");
+                0
+            }
+            Some(covered_until) => {
+                tracing::info!(%source, covered_until, "resuming the rollups from the progress recorded under these rules");
+                covered_until
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

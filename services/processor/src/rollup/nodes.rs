@@ -42,6 +42,16 @@ impl RollupNodes {
         &self.nodes[self.current].1
     }
 
+    /// Uses the node at `position` of the list from now on (the start's choice: the first
+    /// that answered its reads).
+    ///
+    /// # Panics
+    /// When `position` is past the list.
+    pub fn move_to(&mut self, position: usize) {
+        assert!(position < self.nodes.len(), "no rollup node at {position}");
+        self.current = position;
+    }
+
     /// The address of the node in use.
     pub fn address(&self) -> &str {
         &self.nodes[self.current].0
@@ -86,6 +96,14 @@ mod tests {
         assert_eq!(nodes.move_on(), Some("http://ch-2:8123"));
         assert_eq!(nodes.move_on(), Some("http://ch-0:8123"));
         assert_eq!(nodes.position(), 0);
+    }
+
+    #[test]
+    fn the_start_may_settle_on_a_later_node_and_moving_on_continues_from_it() {
+        let mut nodes = nodes(&["http://ch-0:8123", "http://ch-1:8123", "http://ch-2:8123"]);
+        nodes.move_to(2);
+        assert_eq!((nodes.position(), nodes.address()), (2, "http://ch-2:8123"));
+        assert_eq!(nodes.move_on(), Some("http://ch-0:8123"));
     }
 
     #[test]
