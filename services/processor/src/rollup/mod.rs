@@ -125,7 +125,8 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
     let mut swept: Option<tokio::time::Instant> = None;
     loop {
         let round_started = tokio::time::Instant::now();
-        if swept.is_none_or(|at| at.elapsed() >= ABANDONED_STAGING_AGE) {
+        // Not in the last round: a node that never answers would hold the stop for its bound.
+        if !last && swept.is_none_or(|at| at.elapsed() >= ABANDONED_STAGING_AGE) {
             sweep_staging(&nodes, start_reads).await;
             swept = Some(round_started);
         }
