@@ -87,7 +87,8 @@ pub struct ProcessorConfig {
     pub rollup_margin_seconds: u32,
     /// The ClickHouse nodes the rollup may run on, each node's own address (not a Service or a
     /// balancer over several): a cycle's statements use tables it creates on the node it talks
-    /// to (rollup/nodes.rs). It starts on the first and moves to the next after a failed cycle.
+    /// to (rollup/nodes.rs). It starts on the first that answers its start's reads and moves to
+    /// the next after a failed cycle.
     /// Empty (the default): `clickhouse.url`, which must then reach one node.
     pub rollup_clickhouse_urls: Vec<String>,
     /// How long a ClickHouse node may take over one rollup cycle before the cycle fails and the
@@ -200,8 +201,11 @@ impl ProcessorConfig {
         }
         // The hourly sweep of every replica drops staging tables an hour old (rollup/mod.rs):
         // a longer cycle would lose its own.
-        if self.rollup_cycle_timeout_seconds > 3_600 {
-            return invalid("rollup_cycle_timeout_seconds must be at most 3600: older staging tables are swept away");
+        let swept_after = crate::rollup::ABANDONED_STAGING_AGE.as_secs();
+        if self.rollup_cycle_timeout_seconds > swept_after {
+            return Err(ConfigError::Invalid(format!(
+                "rollup_cycle_timeout_seconds must be at most {swept_after}: older staging tables are swept away"
+            )));
         }
         if let Some(problem) = self.kafka.security_problem() {
             return Err(ConfigError::Invalid(problem));
@@ -255,6 +259,7 @@ mod tests {
     #[test]
     fn a_rollup_cycle_without_time_to_run_is_refused_by_name() {
         ProcessorConfig::default().validate().expect("the defaults are valid");
+        // 3600 is also the chart's schema's maximum (values.schema.json).
         for seconds in [0, 3_601] {
             let config = ProcessorConfig { rollup_cycle_timeout_seconds: seconds, ..ProcessorConfig::default() };
             let error = config.validate().expect_err("refused").to_string();

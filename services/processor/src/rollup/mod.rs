@@ -25,8 +25,9 @@ pub use in_flight::{date_ahead, InsertUnderWay, InsertsInFlight};
 pub use nodes::{RollupNodes, NODE_CONNECT_TIMEOUT};
 use resume::resume_point;
 
-/// How old a staging table must be for the rollup task to drop it as abandoned at its start.
-const ABANDONED_STAGING_AGE: Duration = Duration::from_secs(3600);
+/// How old a staging table must be for the rollup task to drop it as abandoned, at its start and
+/// every hour after; so also the most `rollup_cycle_timeout_seconds` may be (config.rs).
+pub const ABANDONED_STAGING_AGE: Duration = Duration::from_secs(3600);
 
 use crate::ProcessorMetrics;
 
