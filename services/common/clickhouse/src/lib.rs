@@ -81,6 +81,7 @@ impl ClickHouseConfig {
     /// `connect_timeout`: the crate's own client has none, so a node that drops packets (a
     /// rebuilt pod's old address) held each attempt for minutes, and whatever moves on to
     /// another node after a failure never did (the processor's rollup, rollup/nodes.rs).
+    /// tests/connect_timeout.rs checks it against an address that drops connection attempts.
     pub fn client_connecting_within(&self, connect_timeout: std::time::Duration) -> clickhouse::Client {
         use hyper_util::client::legacy::{connect::HttpConnector, Client};
         let mut connector = HttpConnector::new();
