@@ -9,12 +9,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::future::join_all;
 use ioc_domain::{Event, Source};
+use ioc_kafka::Batch;
 use ioc_service::trace::{TraceParent, TRACEPARENT};
 use ioc_service::trace_export::{HopSpan, KeyValue, SpanKind};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
 use crate::body::{self, Limits, Slot};
@@ -244,33 +244,32 @@ async fn produce(
     let topic = source.topic(&state.config.kafka.topic_prefix);
     let traceparent = trace.to_string();
     let mut failed = Vec::new();
-    let mut pending = Vec::with_capacity(events.len());
+    let batch = Batch::new(&state.producer, events.len());
     for (index, event) in events {
         // Room for a typical event's JSON at once, instead of growing the buffer several times.
         let mut payload = Vec::with_capacity(PAYLOAD_CAPACITY);
         if let Err(error) = serde_json::to_writer(&mut payload, &event) {
             failed.push((index, Unacknowledged::Encode(error.to_string())));
+            batch.skip();
             continue;
         }
         let headers = OwnedHeaders::new_with_capacity(1).insert(Header { key: TRACEPARENT, value: Some(&traceparent) });
-        let record = FutureRecord::to(&topic).key(event.body.entity_id()).payload(&payload).headers(headers);
-        match state.producer.send_result(record) {
-            Ok(delivery) => pending.push((index, delivery)),
-            Err((error, _)) => failed.push((index, Unacknowledged::Refused(error.to_string()))),
+        if let Err(error) = batch.send(index, &topic, event.body.entity_id().as_bytes(), &payload, headers) {
+            failed.push((index, Unacknowledged::Refused(error.to_string())));
         }
     }
-    let (indices, deliveries): (Vec<usize>, Vec<_>) = pending.into_iter().unzip();
-    state.metrics.producer_queue.set(i64::from(state.producer.in_flight_count()));
+    state.metrics.producer_queue.set(i64::from(batch.in_flight()));
     let waiting = Instant::now();
-    let outcomes = join_all(deliveries).await;
+    let not_acknowledged = batch.settled().await;
     state.metrics.kafka_ack_seconds.with_label_values(&[source.as_str()]).observe(waiting.elapsed().as_secs_f64());
-    for (index, outcome) in indices.into_iter().zip(outcomes) {
-        match outcome {
-            Ok(Ok(_)) => {}
-            Ok(Err((error, _))) => failed.push((index, Unacknowledged::NotAcknowledged(error.to_string()))),
-            Err(_) => failed.push((index, Unacknowledged::Cancelled)),
-        }
-    }
+    failed.extend(not_acknowledged.into_iter().map(|(index, error)| {
+        // librdkafka purges what it still holds when the producer is dropped (shutdown).
+        let failure = match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => Unacknowledged::Cancelled,
+            _ => Unacknowledged::NotAcknowledged(error.to_string()),
+        };
+        (index, failure)
+    }));
     failed.sort_unstable_by_key(|(index, _)| *index);
     failed
 }

@@ -21,8 +21,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use axum::Router;
 use ioc_domain::Contract;
+use ioc_kafka::BatchProducer;
 use ioc_service::Readiness;
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::Producer;
 use tokio::net::TcpListener;
 
 pub use batch::{BatchResponse, EventResult};
@@ -37,7 +38,7 @@ pub struct AppState {
     contract: Contract,
     keys: auth::KeyRing,
     pseudonymiser: Pseudonymiser,
-    producer: FutureProducer<ioc_kafka::StatsContext>,
+    producer: Arc<BatchProducer>,
     metrics: IngestMetrics,
     rate_limiter: rate_limit::RateLimiter,
     /// One permit per request being processed.
@@ -46,11 +47,11 @@ pub struct AppState {
     event_limits: limits::EventLimits,
 }
 
-struct KafkaReadiness(FutureProducer<ioc_kafka::StatsContext>);
+struct KafkaReadiness(Arc<BatchProducer>);
 
 impl Readiness for KafkaReadiness {
     fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(ioc_kafka::check_reachable(self.0.clone(), Duration::from_secs(3)))
+        Box::pin(ioc_kafka::check_reachable_by(self.0.clone(), Duration::from_secs(3)))
     }
 }
 
@@ -74,9 +75,9 @@ pub async fn serve(
     config.validate()?;
     let metrics = IngestMetrics::new().context("failed to register metrics")?;
     let queue_bytes = metrics.producer_queue_bytes.clone();
-    let producer = config.kafka.producer_with_stats(1000, move |statistics| {
+    let producer = Arc::new(config.kafka.batch_producer(1000, move |statistics| {
         queue_bytes.set(i64::try_from(statistics.msg_size).unwrap_or(i64::MAX));
-    })?;
+    })?);
     let state = Arc::new(AppState {
         contract: Contract::new().context("failed to compile the event schemas")?,
         keys: auth::KeyRing::new(&config.keys, &config.revoked_keys),

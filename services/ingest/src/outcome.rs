@@ -58,7 +58,7 @@ pub enum Unacknowledged {
     /// Kafka did not confirm it in time.
     #[error("kafka did not acknowledge: {0}")]
     NotAcknowledged(String),
-    /// The delivery was cancelled (the producer shut down).
+    /// The delivery was cancelled: librdkafka purged it when the producer shut down.
     #[error("kafka delivery was cancelled")]
     Cancelled,
 }

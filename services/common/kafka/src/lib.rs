@@ -4,7 +4,10 @@
 //! durable and a retried send is not duplicated by the broker; consumers never auto-commit, so
 //! the processor commits only what ClickHouse has stored.
 
+mod batch_producer;
+
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ioc_service::Secret;
@@ -16,6 +19,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Deserialize;
+
+pub use batch_producer::{Batch, BatchContext, BatchProducer, Outcomes};
 
 /// How much a consumer prefetches, in KiB (librdkafka's `queued.max.messages.kbytes`).
 const CONSUMER_PREFETCH_KBYTES: &str = "4096";
@@ -182,16 +187,16 @@ impl KafkaConfig {
         config
     }
 
-    /// The same producer, reporting librdkafka's statistics to `on_stats` every
-    /// `interval_ms` (its queue depth in messages and bytes, per-broker figures).
-    pub fn producer_with_stats(
+    /// The same producer for batches awaited together (ingest: one request's events), reporting
+    /// librdkafka's statistics to `on_stats` every `interval_ms`.
+    pub fn batch_producer(
         &self,
         interval_ms: u64,
         on_stats: impl Fn(&rdkafka::Statistics) + Send + Sync + 'static,
-    ) -> Result<FutureProducer<StatsContext>, KafkaSetupError> {
+    ) -> Result<BatchProducer, KafkaSetupError> {
         self.producer_config()
             .set("statistics.interval.ms", interval_ms.to_string())
-            .create_with_context(StatsContext { on_stats: Box::new(on_stats) })
+            .create_with_context(BatchContext::new(on_stats))
             .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
     }
 
@@ -278,18 +283,6 @@ impl KafkaConfig {
     }
 }
 
-/// A client context handing librdkafka's periodic statistics to a callback (librdkafka's
-/// statistics callback; the only way to its queue size in bytes).
-pub struct StatsContext {
-    on_stats: Box<dyn Fn(&rdkafka::Statistics) + Send + Sync>,
-}
-
-impl ClientContext for StatsContext {
-    fn stats(&self, statistics: rdkafka::Statistics) {
-        (self.on_stats)(&statistics);
-    }
-}
-
 /// The context of a consumer that reports partition ends. librdkafka hands every error event to
 /// the client's error callback as well as to `recv`, and rdkafka's default callback logs each
 /// at error level; a partition's end is news for the pipeline (after almost every fetch of
@@ -311,6 +304,15 @@ pub async fn check_reachable<C: ClientContext + 'static>(
     producer: FutureProducer<C>,
     timeout: Duration,
 ) -> Result<(), String> {
+    check_reachable_by(Arc::new(producer), timeout).await
+}
+
+/// [`check_reachable`] with any producer.
+pub async fn check_reachable_by<P, C>(producer: Arc<P>, timeout: Duration) -> Result<(), String>
+where
+    P: Producer<C> + Send + Sync + 'static,
+    C: rdkafka::producer::ProducerContext + 'static,
+{
     let asked = tokio::task::spawn_blocking(move || {
         producer
             .client()
