@@ -4,7 +4,7 @@
 //! per CPU-second of their own process (the broker's work is the same for both and left out).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -129,15 +129,61 @@ fn ndjson_batches(events: &[Event], batch: usize) -> Vec<(Source, Vec<u8>)> {
     bodies
 }
 
-/// Produces the same events with kcat, one run per source topic under `kafka.topic_prefix`
-/// (created with the pipeline's partition count), keyed by the entity as ingest keys them, with
-/// acks=all, idempotence, lz4 and a 5 ms linger. kcat's CPU time comes from the shell's `time`.
-pub async fn run_kcat(kafka: &KafkaConfig, events: &[Event], work_dir: &Path) -> anyhow::Result<ProducerRun> {
+/// A program that produces a file of `key<TAB>payload` lines to one topic, its CPU time taken
+/// by the shell's `time`.
+pub enum LineProducer {
+    /// kcat, the anchor: acks=all, idempotence, lz4 and a 5 ms linger, as ingest's producer.
+    Kcat,
+    /// `ioc_bench_bare_producer`: the Kafka client configured and called as ingest does, with
+    /// nothing else; `batch` events awaited together by each of `senders`, as ingest's requests.
+    KafkaClient {
+        /// Where the program is.
+        binary: PathBuf,
+        /// Events awaited together.
+        batch: usize,
+        /// Batches under way at once.
+        senders: usize,
+    },
+}
+
+impl LineProducer {
+    fn name(&self) -> &'static str {
+        match self {
+            LineProducer::Kcat => "kcat",
+            LineProducer::KafkaClient { .. } => "ioc_bench_bare_producer",
+        }
+    }
+
+    fn command(&self, brokers: &str, topic: &str, file: &Path) -> String {
+        match self {
+            LineProducer::Kcat => format!(
+                "kcat -P -b {brokers} -t {topic} -K '\t' -l {} -X acks=all -X enable.idempotence=true \
+                 -X linger.ms=5 -X compression.type=lz4",
+                file.display()
+            ),
+            LineProducer::KafkaClient { binary, batch, senders } => format!(
+                "{} --kafka {brokers} --topic {topic} --file {} --batch {batch} --senders {senders}",
+                binary.display(),
+                file.display()
+            ),
+        }
+    }
+}
+
+/// Produces the same events with `producer`, one run per source topic under `kafka.topic_prefix`
+/// (created with the pipeline's partition count), keyed by the entity as ingest keys them.
+pub async fn run_line_producer(
+    producer: &LineProducer,
+    kafka: &KafkaConfig,
+    events: &[Event],
+    work_dir: &Path,
+) -> anyhow::Result<ProducerRun> {
+    let name = producer.name();
     let topics: Vec<String> = Source::ALL.iter().map(|s| s.topic(&kafka.topic_prefix)).collect();
-    kafka.ensure_topics(&topics).await.context("creating kcat's topics")?;
+    kafka.ensure_topics(&topics).await.with_context(|| format!("creating {name}'s topics"))?;
     let mut run = ProducerRun { events: 0, wall: Duration::ZERO, cpu_seconds: 0.0, peak_rss_mb: 0.0 };
     for (source, topic) in Source::ALL.iter().zip(&topics) {
-        let file = work_dir.join(format!("kcat-{source}.tsv"));
+        let file = work_dir.join(format!("lines-{source}.tsv"));
         let mut lines = Vec::new();
         let mut count = 0;
         for event in events.iter().filter(|e| e.source == *source) {
@@ -148,33 +194,28 @@ pub async fn run_kcat(kafka: &KafkaConfig, events: &[Event], work_dir: &Path) ->
             count += 1;
         }
         std::fs::write(&file, &lines).with_context(|| format!("writing {}", file.display()))?;
-        let script = format!(
-            "TIMEFORMAT='cpu %3U %3S'; time kcat -P -b {} -t {topic} -K '\t' -l {} -X acks=all -X enable.idempotence=true \
-             -X linger.ms=5 -X compression.type=lz4",
-            kafka.brokers,
-            file.display()
-        );
+        let script = format!("TIMEFORMAT='cpu %3U %3S'; time {}", producer.command(&kafka.brokers, topic, &file));
         let started = Instant::now();
         let output =
             tokio::task::spawn_blocking(move || std::process::Command::new("bash").arg("-c").arg(&script).output())
                 .await?
-                .context("running kcat (is it installed? ops/bench installs it)")?;
+                .with_context(|| format!("running {name} (ops/bench installs kcat and builds the rest)"))?;
         run.wall += started.elapsed();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        anyhow::ensure!(output.status.success(), "kcat failed: {stderr}");
+        anyhow::ensure!(output.status.success(), "{name} failed: {stderr}");
         let cpu = stderr
             .lines()
             .rev()
             .find_map(|line| line.strip_prefix("cpu "))
             .and_then(|times| times.split_whitespace().map(|t| t.parse::<f64>().ok()).sum::<Option<f64>>())
-            .with_context(|| format!("no CPU time in kcat's output: {stderr}"))?;
+            .with_context(|| format!("no CPU time in {name}'s output: {stderr}"))?;
         run.cpu_seconds += cpu;
         run.events += count;
         std::fs::remove_file(&file).ok();
     }
-    // kcat's exit status alone does not prove delivery: the topics must hold every line.
+    // An exit status alone does not prove delivery: the topics must hold every line.
     let stored = messages_in(kafka, &topics)?;
-    anyhow::ensure!(stored == run.events as i64, "kcat's topics hold {stored} messages, not {}", run.events);
+    anyhow::ensure!(stored == run.events as i64, "{name}'s topics hold {stored} messages, not {}", run.events);
     Ok(run)
 }
 

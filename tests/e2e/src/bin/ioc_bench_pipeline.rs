@@ -7,6 +7,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Parser;
 use ioc_clickhouse::ClickHouseConfig;
+use ioc_e2e::bench::ingest::LineProducer;
 use ioc_e2e::bench::report::{self, Measure};
 use ioc_e2e::bench::{ingest, kafka_engine, processor, sibling_binary};
 use ioc_kafka::KafkaConfig;
@@ -70,7 +71,13 @@ async fn main() -> anyhow::Result<()> {
     // Each run of ingest into topics of its own: the processor drains the first run's.
     let repeats = cli.repeats.max(1);
     let (mut ingest_runs, mut kcat_runs, mut pipeline_topics) = (Vec::new(), Vec::new(), Vec::new());
-    let mut kcat_topics = Vec::new();
+    let (mut kcat_topics, mut client_runs) = (Vec::new(), Vec::new());
+    // What the Kafka client costs ingest by itself: the ceiling of ingest's ratio to kcat.
+    let bare_producer = LineProducer::KafkaClient {
+        binary: sibling_binary("ioc_bench_bare_producer")?,
+        batch: cli.batch,
+        senders: cli.senders,
+    };
     for _ in 0..repeats {
         let ingest_kafka = kafka("bench-ingest");
         let topics: Vec<String> = ioc_domain::Source::ALL.iter().map(|s| s.topic(&ingest_kafka.topic_prefix)).collect();
@@ -79,14 +86,18 @@ async fn main() -> anyhow::Result<()> {
             ingest::run_ingest(&sibling_binary("ioc-ingest")?, &ingest_kafka, &events, cli.batch, cli.senders).await?,
         );
         let kcat_kafka = kafka("bench-kcat");
-        kcat_runs.push(ingest::run_kcat(&kcat_kafka, &events, &work_dir).await?);
+        kcat_runs.push(ingest::run_line_producer(&LineProducer::Kcat, &kcat_kafka, &events, &work_dir).await?);
         kcat_topics.push(kcat_kafka);
+        let client_kafka = kafka("bench-client");
+        client_runs.push(ingest::run_line_producer(&bare_producer, &client_kafka, &events, &work_dir).await?);
+        kcat_topics.push(client_kafka);
         pipeline_topics.push(ingest_kafka);
     }
     let pipeline_kafka = pipeline_topics.swap_remove(0);
     let ingested = ingest_runs[median_index(&ingest_runs, ingest::ProducerRun::per_cpu_second)];
     let kcat = kcat_runs[median_index(&kcat_runs, ingest::ProducerRun::per_cpu_second)];
-    eprintln!("ingest: {ingest_runs:?}\nkcat: {kcat_runs:?}");
+    let client = client_runs[median_index(&client_runs, ingest::ProducerRun::per_cpu_second)];
+    eprintln!("ingest: {ingest_runs:?}\nkcat: {kcat_runs:?}\nthe Kafka client alone: {client_runs:?}");
 
     // The processor drains what ingest produced; then the same rows by one plain INSERT each.
     let database = |prefix: &str| ClickHouseConfig {
@@ -165,6 +176,23 @@ async fn main() -> anyhow::Result<()> {
                 spread(&kcat_runs, ingest::ProducerRun::per_cpu_second),
                 ingested.per_second(),
                 kcat.per_second()
+            ),
+        ),
+        Measure::compared(
+            "kafka_client_vs_kcat",
+            "events per CPU-second of the producing process",
+            client.per_cpu_second(),
+            kcat.per_cpu_second(),
+            "ratio >= 0.5",
+            format!(
+                "the ceiling of ingest_vs_kcat: kcat's input (the same events, already serialised) produced by \
+                 ioc_bench_bare_producer, the Kafka client configured and called as ingest does (one traceparent \
+                 header per event, {} events awaited together by {} senders) and nothing else; the median of \
+                 {repeats} runs ({}); ingest reaches {:.2} of it",
+                cli.batch,
+                cli.senders,
+                spread(&client_runs, ingest::ProducerRun::per_cpu_second),
+                ingested.per_cpu_second() / client.per_cpu_second().max(1e-9)
             ),
         ),
         Measure::compared(
