@@ -263,7 +263,8 @@ async fn produce(
     let not_acknowledged = batch.settled().await;
     state.metrics.kafka_ack_seconds.with_label_values(&[source.as_str()]).observe(waiting.elapsed().as_secs_f64());
     failed.extend(not_acknowledged.into_iter().map(|(index, error)| {
-        // librdkafka purges what it still holds when the producer is dropped (shutdown).
+        // librdkafka purges what it still holds when the producer is dropped. Every request holds
+        // the producer, so none should wait then; the kind stays for the day one does.
         let failure = match error.rdkafka_error_code() {
             Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => Unacknowledged::Cancelled,
             _ => Unacknowledged::NotAcknowledged(error.to_string()),
