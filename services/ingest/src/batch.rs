@@ -14,6 +14,7 @@ use ioc_kafka::Batch;
 use ioc_service::trace::{TraceParent, TRACEPARENT};
 use ioc_service::trace_export::{HopSpan, KeyValue, SpanKind};
 use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
@@ -258,7 +259,7 @@ async fn produce(
             failed.push((index, Unacknowledged::Refused(error.to_string())));
         }
     }
-    state.metrics.producer_queue.set(i64::from(batch.in_flight()));
+    state.metrics.producer_queue.set(i64::from(state.producer.in_flight_count()));
     let waiting = Instant::now();
     let not_acknowledged = batch.settled().await;
     state.metrics.kafka_ack_seconds.with_label_values(&[source.as_str()]).observe(waiting.elapsed().as_secs_f64());

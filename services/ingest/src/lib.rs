@@ -51,7 +51,7 @@ struct KafkaReadiness(Arc<BatchProducer>);
 
 impl Readiness for KafkaReadiness {
     fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(ioc_kafka::check_reachable_by(self.0.clone(), Duration::from_secs(3)))
+        Box::pin(ioc_kafka::check_reachable(self.0.clone(), Duration::from_secs(3)))
     }
 }
 

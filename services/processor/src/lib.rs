@@ -38,7 +38,7 @@ impl Readiness for ProcessorReadiness {
     fn check(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
             ioc_clickhouse::check_reachable(&self.0.clickhouse).await?;
-            ioc_kafka::check_reachable(self.0.dead_letters.producer().clone(), Duration::from_secs(3)).await
+            ioc_kafka::check_reachable(Arc::new(self.0.dead_letters.producer().clone()), Duration::from_secs(3)).await
         })
     }
 }

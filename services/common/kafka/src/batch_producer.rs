@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use rdkafka::client::ClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use tokio::sync::Notify;
 
 /// The outcomes of one batch's messages, filled in by librdkafka's delivery callback.
@@ -117,11 +117,6 @@ impl<'p> Batch<'p> {
     /// One message of the batch that will not be sent (it could not be encoded).
     pub fn skip(&self) {
         self.outcomes.settle_one();
-    }
-
-    /// Messages handed to librdkafka and not yet acknowledged or failed, across every batch.
-    pub fn in_flight(&self) -> i32 {
-        self.producer.in_flight_count()
     }
 
     /// Waits until every message of the batch is acknowledged or failed; the position and error

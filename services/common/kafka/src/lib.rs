@@ -299,16 +299,8 @@ impl ClientContext for PartitionEndsContext {
 
 impl ConsumerContext for PartitionEndsContext {}
 
-/// Asks the brokers for metadata: `Ok` when they answer within `timeout`.
-pub async fn check_reachable<C: ClientContext + 'static>(
-    producer: FutureProducer<C>,
-    timeout: Duration,
-) -> Result<(), String> {
-    check_reachable_by(Arc::new(producer), timeout).await
-}
-
-/// [`check_reachable`] with any producer.
-pub async fn check_reachable_by<P, C>(producer: Arc<P>, timeout: Duration) -> Result<(), String>
+/// Asks the brokers for metadata through `producer`: `Ok` when they answer within `timeout`.
+pub async fn check_reachable<P, C>(producer: Arc<P>, timeout: Duration) -> Result<(), String>
 where
     P: Producer<C> + Send + Sync + 'static,
     C: rdkafka::producer::ProducerContext + 'static,
