@@ -170,31 +170,48 @@ impl LineProducer {
     }
 }
 
-/// Produces the same events with `producer`, one run per source topic under `kafka.topic_prefix`
-/// (created with the pipeline's partition count), keyed by the entity as ingest keys them.
+/// The events of one source as `key<TAB>payload` lines in a file, keyed by the entity as ingest
+/// keys them: the input of every [`LineProducer`].
+pub struct LineFile {
+    source: Source,
+    path: PathBuf,
+    lines: usize,
+}
+
+/// Writes `events` into one [`LineFile`] per source under `work_dir`, once for all the runs that
+/// read them.
+pub fn write_line_files(events: &[Event], work_dir: &Path) -> anyhow::Result<Vec<LineFile>> {
+    let mut files = Vec::new();
+    for source in Source::ALL {
+        let path = work_dir.join(format!("lines-{source}.tsv"));
+        let mut text = Vec::new();
+        let mut lines = 0;
+        for event in events.iter().filter(|e| e.source == source) {
+            text.extend_from_slice(event.body.entity_id().as_bytes());
+            text.push(b'\t');
+            text.extend_from_slice(&serde_json::to_vec(event)?);
+            text.push(b'\n');
+            lines += 1;
+        }
+        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+        files.push(LineFile { source, path, lines });
+    }
+    Ok(files)
+}
+
+/// Produces `files` with `producer`, each to its source's topic under `kafka.topic_prefix`
+/// (created with the pipeline's partition count).
 pub async fn run_line_producer(
     producer: &LineProducer,
     kafka: &KafkaConfig,
-    events: &[Event],
-    work_dir: &Path,
+    files: &[LineFile],
 ) -> anyhow::Result<ProducerRun> {
     let name = producer.name();
-    let topics: Vec<String> = Source::ALL.iter().map(|s| s.topic(&kafka.topic_prefix)).collect();
+    let topics: Vec<String> = files.iter().map(|file| file.source.topic(&kafka.topic_prefix)).collect();
     kafka.ensure_topics(&topics).await.with_context(|| format!("creating {name}'s topics"))?;
     let mut run = ProducerRun { events: 0, wall: Duration::ZERO, cpu_seconds: 0.0, peak_rss_mb: 0.0 };
-    for (source, topic) in Source::ALL.iter().zip(&topics) {
-        let file = work_dir.join(format!("lines-{source}.tsv"));
-        let mut lines = Vec::new();
-        let mut count = 0;
-        for event in events.iter().filter(|e| e.source == *source) {
-            lines.extend_from_slice(event.body.entity_id().as_bytes());
-            lines.push(b'\t');
-            lines.extend_from_slice(&serde_json::to_vec(event)?);
-            lines.push(b'\n');
-            count += 1;
-        }
-        std::fs::write(&file, &lines).with_context(|| format!("writing {}", file.display()))?;
-        let script = format!("TIMEFORMAT='cpu %3U %3S'; time {}", producer.command(&kafka.brokers, topic, &file));
+    for (file, topic) in files.iter().zip(&topics) {
+        let script = format!("TIMEFORMAT='cpu %3U %3S'; time {}", producer.command(&kafka.brokers, topic, &file.path));
         let started = Instant::now();
         let output =
             tokio::task::spawn_blocking(move || std::process::Command::new("bash").arg("-c").arg(&script).output())
@@ -210,8 +227,7 @@ pub async fn run_line_producer(
             .and_then(|times| times.split_whitespace().map(|t| t.parse::<f64>().ok()).sum::<Option<f64>>())
             .with_context(|| format!("no CPU time in {name}'s output: {stderr}"))?;
         run.cpu_seconds += cpu;
-        run.events += count;
-        std::fs::remove_file(&file).ok();
+        run.events += file.lines;
     }
     // An exit status alone does not prove delivery: the topics must hold every line.
     let stored = messages_in(kafka, &topics)?;

@@ -78,6 +78,8 @@ async fn main() -> anyhow::Result<()> {
         batch: cli.batch,
         senders: cli.senders,
     };
+    // kcat's and the bare producer's input, written once for every run (work_dir goes at the end).
+    let line_files = ingest::write_line_files(&events, &work_dir)?;
     for _ in 0..repeats {
         let ingest_kafka = kafka("bench-ingest");
         let topics: Vec<String> = ioc_domain::Source::ALL.iter().map(|s| s.topic(&ingest_kafka.topic_prefix)).collect();
@@ -86,10 +88,10 @@ async fn main() -> anyhow::Result<()> {
             ingest::run_ingest(&sibling_binary("ioc-ingest")?, &ingest_kafka, &events, cli.batch, cli.senders).await?,
         );
         let kcat_kafka = kafka("bench-kcat");
-        kcat_runs.push(ingest::run_line_producer(&LineProducer::Kcat, &kcat_kafka, &events, &work_dir).await?);
+        kcat_runs.push(ingest::run_line_producer(&LineProducer::Kcat, &kcat_kafka, &line_files).await?);
         kcat_topics.push(kcat_kafka);
         let client_kafka = kafka("bench-client");
-        client_runs.push(ingest::run_line_producer(&bare_producer, &client_kafka, &events, &work_dir).await?);
+        client_runs.push(ingest::run_line_producer(&bare_producer, &client_kafka, &line_files).await?);
         kcat_topics.push(client_kafka);
         pipeline_topics.push(ingest_kafka);
     }
