@@ -117,14 +117,14 @@ impl Contract {
     }
 
     /// Checks `value`, parsed from `text`, against the schema of its type, and decodes the event
-    /// from `text` itself: straight from the bytes ([`Event::from_json_slice`]) instead of
-    /// through the value's maps, which is what ingest does for every event it receives. One
+    /// from `text` itself ([`Event::from_json_str`]) instead of through the value's maps, which
+    /// is what ingest does for every event it receives. One
     /// difference from [`Contract::check`]: a field given twice is refused ("duplicate field"),
     /// where the value would silently keep the last, so what is stored is always what was
     /// validated.
     pub fn check_text(&self, value: &Value, text: &str) -> Result<Event, ContractError> {
         self.validate(value)?;
-        let event = Event::from_json_slice(text.as_bytes()).map_err(|error| ContractError::Value(error.to_string()))?;
+        let event = Event::from_json_str(text).map_err(|error| ContractError::Value(error.to_string()))?;
         consistent(event)
     }
 
