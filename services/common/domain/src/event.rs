@@ -17,12 +17,17 @@ pub struct Event {
     /// The source system that sent the event.
     pub source: Source,
     /// Event time in the source system, with its offset.
-    #[serde(deserialize_with = "crate::event_json::fixed")]
+    #[serde(deserialize_with = "crate::event_json::fixed", serialize_with = "crate::event_json::fixed_text")]
     pub occurred_at: DateTime<FixedOffset>,
     /// Five-digit national code of the commune-level unit, or a provincial department code.
     pub unit_code: String,
     /// When ingest accepted the event (set by ingest, ignored from sources).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::event_json::utc_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::event_json::utc_option",
+        serialize_with = "crate::event_json::utc_option_text"
+    )]
     pub received_at: Option<DateTime<Utc>>,
     /// What happened.
     #[serde(flatten)]
@@ -372,7 +377,7 @@ pub struct DossierReceived {
     /// Online service level of the procedure.
     pub service_level: ServiceLevel,
     /// Legal due time of the result.
-    #[serde(deserialize_with = "crate::event_json::fixed")]
+    #[serde(deserialize_with = "crate::event_json::fixed", serialize_with = "crate::event_json::fixed_text")]
     pub due_at: DateTime<FixedOffset>,
     /// Whether the procedure charges a fee.
     pub fee_bearing: bool,
@@ -611,10 +616,10 @@ pub struct DossierSnapshot {
     pub service_level: ServiceLevel,
     /// When it was received (before the snapshot). Not `received_at`: the envelope's
     /// `received_at` is the time ingest accepted the event.
-    #[serde(deserialize_with = "crate::event_json::fixed")]
+    #[serde(deserialize_with = "crate::event_json::fixed", serialize_with = "crate::event_json::fixed_text")]
     pub dossier_received_at: DateTime<FixedOffset>,
     /// Legal due time set at reception, not extended by pauses.
-    #[serde(deserialize_with = "crate::event_json::fixed")]
+    #[serde(deserialize_with = "crate::event_json::fixed", serialize_with = "crate::event_json::fixed_text")]
     pub due_at: DateTime<FixedOffset>,
     /// Whether the procedure charges a fee.
     pub fee_bearing: bool,
