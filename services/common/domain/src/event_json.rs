@@ -10,7 +10,8 @@
 //!
 //! Writing, for ingest, which serialises every event it accepts: chrono's `Serialize` writes a
 //! time through `fmt` in small pieces, and serde_json escapes each piece on its own (writing
-//! the events was 12 % of ingest's request handling, issue 12); the times are formatted once and written whole.
+//! the events was 12 % of ingest's request handling, issue 12); the times are formatted once
+//! and written whole.
 
 use std::borrow::Cow;
 
@@ -113,11 +114,18 @@ pub(crate) fn utc_option<'de, D: serde::Deserializer<'de>>(deserializer: D) -> R
     time.map(Some).map_err(D::Error::custom)
 }
 
-/// A time written exactly as chrono's `Serialize` writes it (RFC 3339, the fraction's digits
-/// only when it has some, `Z` for UTC), formatted in one piece. For every time field of the
-/// events.
+/// A time as chrono's `Serialize` writes it (RFC 3339, the fraction's digits only when it has
+/// some, `Z` for UTC), formatted in one piece.
+fn rfc3339_text<Tz: chrono::TimeZone>(time: &DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Writes a time field of the events with [`rfc3339_text`].
 pub(crate) fn fixed_text<S: serde::Serializer>(time: &DateTime<FixedOffset>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    serializer.serialize_str(&rfc3339_text(time))
 }
 
 /// [`fixed_text`] for ingest's `received_at`.
@@ -126,7 +134,7 @@ pub(crate) fn utc_option_text<S: serde::Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     match time {
-        Some(time) => serializer.serialize_some(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        Some(time) => serializer.serialize_some(&rfc3339_text(time)),
         None => serializer.serialize_none(),
     }
 }
