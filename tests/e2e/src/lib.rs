@@ -426,20 +426,8 @@ pub async fn migrated_database(database: String, clickhouse_url: String) -> Clic
     clickhouse
 }
 
-/// The database `database` at `clickhouse_url` as a deployment from before the migration
-/// `version` left it: the migrations before it applied, the reference data loaded. A test stores
-/// data in it, then upgrades it with [`migrate_into`], as a deployment upgrades with its history.
-pub async fn database_before_migration(database: String, clickhouse_url: String, version: u32) -> ClickHouseConfig {
-    let clickhouse = ClickHouseConfig { url: clickhouse_url, database, ..ClickHouseConfig::default() };
-    let older: Vec<_> = ioc_clickhouse::embedded_migrations().into_iter().filter(|m| m.version < version).collect();
-    ioc_clickhouse::migrate(&clickhouse, &older).await.expect("older migrations apply");
-    let reference = ioc_reference::ReferenceData::embedded().expect("reference data");
-    ioc_clickhouse::load_reference_data(&clickhouse, &reference).await.expect("reference data loads");
-    clickhouse
-}
-
 /// Applies the migrations and loads the reference data embedded in the processor.
-pub async fn migrate_into(clickhouse: &ClickHouseConfig) {
+async fn migrate_into(clickhouse: &ClickHouseConfig) {
     let migrate = ProcessorConfig { clickhouse: clickhouse.clone(), ..ProcessorConfig::default() };
     ioc_processor::migrate(&migrate).await.expect("migrations apply");
 }

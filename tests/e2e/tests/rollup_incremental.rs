@@ -382,19 +382,14 @@ async fn a_start_resumes_under_its_own_rules_and_recomputes_everything_under_oth
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_of_dossiers_received_months_ago_recompute_their_months_alone() {
     use ioc_domain::{ComplaintKind, ComplaintSubject, DossierComplaintFiled, DossierRef, EventBody};
-    // The history is stored before the migration that keeps what the cycle needs of each
-    // dossier's events (0013, dossier_spans), as in a deployment upgraded with its history: the
-    // old months below are found from what that migration filled in, and the late events from
-    // what its view writes as they are inserted.
     let clickhouse =
-        ioc_e2e::database_before_migration(ioc_e2e::random_name("ioc_oldmonths_"), ioc_e2e::clickhouse_url(), 13).await;
+        ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_oldmonths_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
     let today = ioc_domain::local_today();
     let first = (today - chrono::Days::new(180)).with_day(1).expect("first of a month");
     let days = u32::try_from((today - first).num_days()).expect("days");
     let events = simulated(&Scenario { start: first, days, scale: 0.02 }, 925);
     ioc_e2e::load::insert_events(&client, &events).await.expect("stored");
-    ioc_e2e::migrate_into(&clickhouse).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     for source in Source::ALL {
         refresh_source(&client, source, 0, 0).await.expect("rolled up");

@@ -48,8 +48,6 @@ pub const REPLICATED_ALTER_WAIT: (&str, &str) = ("replication_alter_partitions_s
 pub fn placement(table: &str) -> Option<Placement> {
     match table {
         "portal_events" | "dossier_facts" => Some(Placement::Sharded { key: "cityHash64(dossier_id)" }),
-        // Written by portal_events' materialized view on the shard of the dossier's events.
-        "dossier_spans" => Some(Placement::Sharded { key: "cityHash64(dossier_id)" }),
         "edoc_events" | "training_events" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
         // Written by the raw tables' materialized views on the shard of the row they describe;
         // the key says the same, should anything insert through the Distributed table.
@@ -143,22 +141,6 @@ pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<Str
     if let Some(rest) = strip_prefix_words(text, &["CREATE", "VIEW"]) {
         let (view, body) = split_name(rest)?;
         return Ok(vec![format!("CREATE VIEW {database}.{view} {on} {}", qualify(body, database))]);
-    }
-    // Filling a table from others (a new table's rows for what is already stored): one statement
-    // on the node that migrates, into the table of the original name, which on a sharded table
-    // is the Distributed one and sends each row to its shard (insert_distributed_sync, above), and
-    // on a table copied everywhere is replicated to every node. What it reads goes through the
-    // Distributed tables too: the whole cluster's rows.
-    if let Some(rest) = strip_prefix_words(text, &["INSERT", "INTO"]) {
-        let (table, query) = split_name(rest)?;
-        placement(table).ok_or_else(|| undeclared(table))?;
-        if strip_prefix_words(query, &["SELECT"]).is_none() {
-            return Err(format!(
-                "a migration may insert only the rows of a SELECT in cluster mode: {}",
-                first_line(text)
-            ));
-        }
-        return Ok(vec![format!("INSERT INTO {database}.{table} {}", qualify(query, database))]);
     }
     if let Some(rest) = strip_prefix_words(text, &["DROP", "TABLE", "IF", "EXISTS"]) {
         let (name, body) = split_name(rest)?;
@@ -331,8 +313,7 @@ mod tests {
             .expect_err("undeclared table");
         assert!(error.contains("mystery") && error.contains("cluster.rs"), "{error}");
         assert!(rewrite("DROP TABLE IF EXISTS portal_events", "c", "d").is_err());
-        assert!(rewrite("INSERT INTO ref_units VALUES ('x')", "c", "d").expect_err("values").contains("SELECT"));
-        assert!(rewrite("INSERT INTO mystery SELECT 1", "c", "d").expect_err("undeclared").contains("mystery"));
+        assert!(rewrite("INSERT INTO ref_units VALUES ('x')", "c", "d").is_err());
     }
 
     #[test]
@@ -358,41 +339,18 @@ mod tests {
     }
 
     #[test]
-    fn a_table_is_filled_through_the_distributed_tables() {
-        let out = rewrite(
-            "INSERT INTO dossier_spans\nSELECT dossier_id, countState() AS events FROM portal_events GROUP BY dossier_id",
-            "c",
-            "d",
-        )
-        .expect("insert");
-        assert_eq!(
-            out,
-            ["INSERT INTO d.dossier_spans SELECT dossier_id, countState() AS events FROM d.portal_events GROUP BY dossier_id"]
-        );
-    }
-
-    #[test]
     fn every_project_migration_can_run_on_a_cluster() {
         for migration in crate::embedded_migrations() {
             for statement in crate::migrate::statements(&migration.text) {
                 let rewritten = rewrite(statement, "ioc", "ioc").unwrap_or_else(|e| panic!("{}: {e}", migration.name));
-                // Every statement reaches every node: through `ON CLUSTER`, through replication
-                // for an ALTER of a table copied everywhere, or through a Distributed table for
-                // the rows an INSERT writes into a sharded one.
+                // Every statement reaches every node: through `ON CLUSTER`, or through replication
+                // for an ALTER of a table copied everywhere.
                 let everywhere_alter = |s: &str| {
                     s.strip_prefix("ALTER TABLE ioc.").and_then(|rest| rest.split(' ').next()).and_then(placement)
                         == Some(Placement::Everywhere)
                 };
-                let distributed_insert = |s: &str| {
-                    s.strip_prefix("INSERT INTO ioc.")
-                        .and_then(|rest| rest.split(' ').next())
-                        .and_then(placement)
-                        .is_some_and(|placed| matches!(placed, Placement::Sharded { .. }))
-                };
                 assert!(
-                    rewritten
-                        .iter()
-                        .all(|s| s.contains("ON CLUSTER ioc") || everywhere_alter(s) || distributed_insert(s)),
+                    rewritten.iter().all(|s| s.contains("ON CLUSTER ioc") || everywhere_alter(s)),
                     "{}: {rewritten:?}",
                     migration.name
                 );

@@ -104,7 +104,6 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0010_event_offsets.sql", include_str!("../../../../schemas/clickhouse/0010_event_offsets.sql")),
     ("0011_rollup_rules.sql", include_str!("../../../../schemas/clickhouse/0011_rollup_rules.sql")),
     ("0012_one_row_per_dossier.sql", include_str!("../../../../schemas/clickhouse/0012_one_row_per_dossier.sql")),
-    ("0013_dossier_spans.sql", include_str!("../../../../schemas/clickhouse/0013_dossier_spans.sql")),
 ];
 
 /// The migrations embedded in the binary.
@@ -253,21 +252,6 @@ mod tests {
     fn every_migration_file_is_embedded() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/clickhouse");
         assert_eq!(migrations_in(&dir).expect("migrations readable"), embedded_migrations());
-    }
-
-    /// ClickHouse fills a materialized view's table only with what is inserted after the view
-    /// exists (`POPULATE` is refused with `TO`), so migration 0013 fills `dossier_spans` from
-    /// the stored events with a copy of the view's query: the two must stay the same.
-    #[test]
-    fn the_dossier_spans_are_filled_as_their_view_writes_them() {
-        let spans = embedded_migrations().into_iter().find(|m| m.version == 13).expect("migration 0013");
-        let found = statements(&spans.text);
-        let query_of = |prefix: &str| {
-            let statement = found.iter().find(|s| s.contains(prefix)).unwrap_or_else(|| panic!("no {prefix}"));
-            let at = statement.find("SELECT").expect("a SELECT");
-            statement[at..].to_owned()
-        };
-        assert_eq!(query_of("CREATE MATERIALIZED VIEW"), query_of("INSERT INTO dossier_spans"));
     }
 
     #[test]

@@ -155,36 +155,36 @@ fn touched_sql(source: Source) -> &'static str {
         // received months ago then recomputes its months alone, not every month since (ops/bench,
         // `rollup_cycle_old_dossier_growth`: 4.3 s with a year loaded).
         Source::Portal => {
-            // What this needs of each dossier's events is kept in `dossier_spans` (migration
-            // 0013), sorted by dossier: the touched dossiers are looked up by key instead of
-            // against every stored event (with 16 months stored, 0.34 to 0.42 s instead of 0.55
-            // to 0.66 s; BENCHMARKS.md).
             "SELECT toUInt64(sum(events)) AS events, toUInt32(min(earliest)) AS earliest, \
                     toUInt32(min(oldest)) AS oldest, \
                     arraySort(groupUniqArrayArray(arrayFilter(m -> m < ?, months))) AS old_months FROM ( \
-                SELECT countMerge(events) AS events, minMerge(first_event) AS oldest, \
-                       groupUniqArrayIfMerge(requests) AS request_times, \
-                       least(if(countIfMerge(dating_events) > 0, toUInt64(minIfMerge(first_dating)), toUInt64(4294967295)), \
-                             if(length(request_times) > 0, toUInt64(arrayReduce('min', request_times)) + ?, toUInt64(4294967295))) \
-                           AS earliest, \
-                       countIfMerge(openings) > 0 AS opened, \
-                       toUInt32(minIfMerge(first_opening)) AS opened_at, \
-                       greatest(opened_at, toUInt32(minIfMerge(due_from))) AS late_from, \
-                       countIfMerge(resumes) AS resumed, \
+                SELECT count() AS events, min(occurred_at) AS oldest, \
+                       least(if(countIf(type NOT IN ('dossier.supplement_requested', 'dossier.resumed')) > 0, \
+                                toUInt64(minIf(occurred_at, type NOT IN ('dossier.supplement_requested', 'dossier.resumed'))), \
+                                toUInt64(4294967295)), \
+                             if(countIf(type = 'dossier.supplement_requested') > 0, \
+                                toUInt64(minIf(occurred_at, type = 'dossier.supplement_requested')) + ?, \
+                                toUInt64(4294967295))) AS earliest, \
+                       countIf(type IN ('dossier.received', 'dossier.snapshot')) > 0 AS opened, \
+                       toUInt32(minIf(occurred_at, type IN ('dossier.received', 'dossier.snapshot'))) AS first_opening, \
+                       greatest(first_opening, toUInt32(minIf(due_at, type IN ('dossier.received', 'dossier.snapshot')))) AS late_from, \
                        greatest(late_from, toUInt32(least(toUInt64(4102444800), \
-                           toUInt64(maxIfMerge(due_until)) + toUInt64(maxIfMerge(snapshot_paused)) \
-                           + if(length(request_times) > 0 AND resumed > 0, \
-                                resumed * toUInt64(greatest(toInt64(maxIfMerge(last_resume)) - toInt64(arrayReduce('min', request_times)), 0)), \
+                           toUInt64(maxIf(due_at, type IN ('dossier.received', 'dossier.snapshot'))) \
+                           + toUInt64(maxIf(paused_seconds, type = 'dossier.snapshot')) \
+                           + if(countIf(type = 'dossier.supplement_requested') > 0 AND countIf(type = 'dossier.resumed') > 0, \
+                                countIf(type = 'dossier.resumed') * toUInt64(greatest(toInt64(maxIf(occurred_at, type = 'dossier.resumed')) \
+                                    - toInt64(minIf(occurred_at, type = 'dossier.supplement_requested')), 0)), \
                                 0)))) AS late_until, \
                        arrayConcat( \
-                           groupUniqArrayIfMerge(dating_months), \
-                           arrayMap(r -> toYYYYMM(toDateTime(r + ?, 'Asia/Ho_Chi_Minh')), request_times), \
+                           groupUniqArrayIf(toYYYYMM(occurred_at), type NOT IN ('dossier.supplement_requested', 'dossier.resumed')), \
+                           groupUniqArrayIf(toYYYYMM(toDateTime(toUInt32(occurred_at) + ?, 'Asia/Ho_Chi_Minh')), \
+                                            type = 'dossier.supplement_requested'), \
                            if(opened, \
                               arrayMap(i -> toUInt32(toYYYYMM(addMonths(toStartOfMonth(toDateTime(late_from, 'Asia/Ho_Chi_Minh')), i))), \
                                        range(toUInt64(toRelativeMonthNum(toDateTime(late_until, 'Asia/Ho_Chi_Minh')) \
                                                       - toRelativeMonthNum(toDateTime(late_from, 'Asia/Ho_Chi_Minh')) + 1))), \
                               emptyArrayUInt32())) AS months \
-                FROM dossier_spans \
+                FROM portal_events \
                 WHERE dossier_id IN (SELECT dossier_id FROM portal_events \
                                      WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) \
                                        AND type != 'canary.probe') \
