@@ -20,12 +20,15 @@ SELECT
 -- FINAL merges every dossier of the history (0.7 s with a year loaded, ops/bench), whatever the
 -- months; when only the latest months are recomputed, reading the candidates' rows alone and
 -- keeping each one's newest version, as FINAL would, costs what those months hold (a dossier
--- whose newest facts end in them has that version among the candidates).
+-- whose newest facts end in them has that version among the candidates). The candidates are
+-- matched by their ids' 64-bit hashes, as training_measures.sql says why: a dossier of another id
+-- that shares a hash keeps its newest version, which the last line drops.
 FROM {history dossier_facts FINAL}{recent
 (
     SELECT *
     FROM dossier_facts
-    WHERE dossier_id IN (SELECT dossier_id FROM dossier_facts WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))
+    WHERE cityHash64(dossier_id) IN
+        (SELECT cityHash64(dossier_id) FROM dossier_facts WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))
     ORDER BY version DESC
     LIMIT 1 BY unit_code, dossier_id
 )}{months

@@ -30,8 +30,11 @@ FROM
         WHERE type IN ('skills.certified', 'skills.vneid_confirmed')
           -- Recomputing the latest months: each kind's dates are some event's time, so only the
           -- learners, households and classes with an event in them can be counted there, and
-          -- their events alone are aggregated, not every learner of the history.
-          {recent AND learner_id IN (SELECT learner_id FROM training_events
+          -- their events alone are aggregated, not every learner of the history. Matched by the
+          -- ids' 64-bit hashes: a set of numbers is looked up faster than one of strings, and an
+          -- entity of another id that shares a hash is aggregated too and dated before the
+          -- months, which drop it (ARCHITECTURE.md, "Rollups").
+          {recent AND cityHash64(learner_id) IN (SELECT cityHash64(learner_id) FROM training_events
                              WHERE type IN ('skills.certified', 'skills.vneid_confirmed')
                                AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))}
         GROUP BY learner_id
@@ -42,7 +45,7 @@ FROM
     SELECT argMin(unit_code, occurred_at) AS unit_code,
            [('households_certified', '', toDate(min(occurred_at)), toUInt64(1))] AS measures
     FROM training_events WHERE type = 'skills.certified' AND household_ref != ''
-      {recent AND household_ref IN (SELECT household_ref FROM training_events
+      {recent AND cityHash64(household_ref) IN (SELECT cityHash64(household_ref) FROM training_events
                             WHERE type = 'skills.certified' AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))}
     GROUP BY household_ref
     UNION ALL
@@ -58,7 +61,7 @@ FROM
         SELECT argMin(unit_code, occurred_at) AS unit_code, min(occurred_at) AS held_at,
                argMin(topic, occurred_at) AS topic, toUInt64(argMin(attendees, occurred_at)) AS attendees
         FROM training_events WHERE type = 'class.held'
-          {recent AND class_id IN (SELECT class_id FROM training_events WHERE type = 'class.held'
+          {recent AND cityHash64(class_id) IN (SELECT cityHash64(class_id) FROM training_events WHERE type = 'class.held'
                            AND occurred_at >= toDateTime(toMonday(toDate(?)), 'Asia/Ho_Chi_Minh'))}
         GROUP BY class_id
     )
@@ -71,7 +74,7 @@ FROM
         SELECT argMin(unit_code, occurred_at) AS unit_code, toMonday(toDate(min(occurred_at))) AS week
         FROM training_events WHERE type = 'class.held'
           -- A week counted on a Sunday of the period began on its Monday.
-          {recent AND class_id IN (SELECT class_id FROM training_events WHERE type = 'class.held'
+          {recent AND cityHash64(class_id) IN (SELECT cityHash64(class_id) FROM training_events WHERE type = 'class.held'
                            AND occurred_at >= toDateTime(toMonday(toDate(?)), 'Asia/Ho_Chi_Minh'))}
         GROUP BY class_id
     )
