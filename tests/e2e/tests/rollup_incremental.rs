@@ -136,20 +136,24 @@ async fn late_events_of_a_month_already_rolled_up_change_it() {
 /// A cycle recomputing only the latest months finds their entities from the events dated in
 /// them (the `{recent ...}` sections of the measures queries); its measures must equal those of
 /// a recomputation from nothing that aggregates every entity (`{history ...}`). The events are
-/// dated in this month and the previous one and arrive as live ones would: the older days,
-/// rolled up, then the newest, whose dossiers, documents and learners began days before.
+/// dated from the first of the month two months back and arrive as live ones would: the older
+/// days, rolled up, then the newest, whose dossiers, documents and learners began days before.
+/// The newest begin in the previous month whatever today's date (two thirds of 61 to 92 days),
+/// so the cycle recomputes from there and the entities of the month before, with no event
+/// since, are not candidates: the filters must leave them out, or admit them harmlessly.
 #[tokio::test]
 async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputation() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
     let client = clickhouse.client();
     let today = ioc_domain::local_today();
-    let start = (today - chrono::Months::new(1)).with_day(1).expect("first day");
+    let start = (today - chrono::Months::new(2)).with_day(1).expect("first day");
     let days = u32::try_from((today - start).num_days()).expect("days");
     let events = simulated(&Scenario { start, days, scale: 0.04 }, 921);
     let cut = start + chrono::Days::new(u64::from(days) * 2 / 3);
     let (older, newest): (Vec<Event>, Vec<Event>) =
         events.into_iter().partition(|e| e.occurred_at.with_timezone(&ioc_domain::local_offset()).date_naive() < cut);
     assert!(!older.is_empty() && !newest.is_empty());
+    assert_eq!(cut.with_day(1), (today - chrono::Months::new(1)).with_day(1), "the newest days begin last month");
 
     ioc_e2e::load::insert_events(&client, &older).await.expect("older days stored");
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -162,7 +166,13 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
     tokio::time::sleep(Duration::from_millis(1100)).await;
     for (source, since) in Source::ALL.into_iter().zip(since) {
         let outcome = refresh_source(&client, source, since, 0).await.expect("incremental cycle");
-        assert!(outcome.latest_only, "{source}: recomputed {} months, not the latest only", outcome.months);
+        // The portal's dossiers that began two months back date measures there too: that month
+        // is recomputed alone, and the latest months in their own form after it (cycle.rs).
+        assert!(
+            outcome.latest_only || (source == Source::Portal && outcome.old_months > 0),
+            "{source}: recomputed {} months, not the latest in their own form: {outcome:?}",
+            outcome.months
+        );
     }
     let incremental = measures(&clickhouse).await;
 
