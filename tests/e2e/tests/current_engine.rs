@@ -102,11 +102,8 @@ async fn a_current_clickhouse_gives_the_truth_and_the_same_rows_as_18_16() {
         match (before, rows(pipeline, measures).await) {
             (Ok(a), Ok(b)) if !a.is_empty() && same_rows("measures", &a, &b) => {}
             (Ok(a), Ok(b)) => differences.push(format!(
-                "{engine_name}: the latest months' form changed the measures: {} rows before, {} after; first differing: {:?} / {:?}",
-                a.len(),
-                b.len(),
-                a.iter().find(|row| !b.contains(row)),
-                b.iter().find(|row| !a.contains(row))
+                "{engine_name}: the latest months' form changed the measures: {}",
+                how_they_differ(&a, "before", &b, "after")
             )),
             (Err(error), _) | (_, Err(error)) => differences.push(format!("{engine_name}: measures: {error}")),
         }
@@ -142,13 +139,9 @@ async fn a_current_clickhouse_gives_the_truth_and_the_same_rows_as_18_16() {
                     differences.push(format!("{name}: no rows on either engine, nothing compared"));
                 }
             }
-            (Ok(a), Ok(b)) => differences.push(format!(
-                "{name}: {} rows on 18.16, {} on the current engine; first differing: {:?} / {:?}",
-                a.len(),
-                b.len(),
-                a.iter().find(|row| !b.contains(row)),
-                b.iter().find(|row| !a.contains(row))
-            )),
+            (Ok(a), Ok(b)) => {
+                differences.push(format!("{name}: {}", how_they_differ(&a, "on 18.16", &b, "on the current engine")))
+            }
             (Err(error), _) => differences.push(format!("{name} on 18.16: {error}")),
             (_, Err(error)) => differences.push(format!("{name} on the current engine: {error}")),
         }
@@ -241,6 +234,18 @@ fn normalised(value: &Value) -> String {
         Value::String(text) => text.clone(),
         other => other.to_string(),
     }
+}
+
+/// Two sets of rows that differ, for a message: their sizes and the first row of each that the
+/// other lacks.
+fn how_they_differ(a: &[BTreeMap<String, String>], a_is: &str, b: &[BTreeMap<String, String>], b_is: &str) -> String {
+    format!(
+        "{} rows {a_is}, {} {b_is}; first differing: {:?} / {:?}",
+        a.len(),
+        b.len(),
+        a.iter().find(|row| !b.contains(row)),
+        b.iter().find(|row| !a.contains(row))
+    )
 }
 
 /// The same rows in any order; for `v_rollup_state`, only what does not depend on when each
