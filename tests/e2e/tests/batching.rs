@@ -5,7 +5,8 @@
 //!   wait) is stored after the live wait of 200 ms, not the batch wait of two minutes: the first
 //!   event sent, and again a later one (a new batch, after the first was stored).
 //! - Traffic faster than that (3,000 events a second) fills whole batches, and the last one is
-//!   written once nothing more came during a live wait.
+//!   written once nothing more came during a live wait. The load sends a request every 100 ms,
+//!   so the live wait there is five of its ticks: a late tick must not look like the end.
 //! - A backlog (events acknowledged before the processor started) fills whole batches, and its
 //!   last one is written as soon as its three partitions have nothing more, not after live
 //!   waits of a minute, nor when the first of them has nothing more.
@@ -80,22 +81,26 @@ async fn stored(clickhouse: &ioc_clickhouse::ClickHouseConfig, n: u64) -> Durati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_faster_than_live_still_fills_whole_batches() {
-    const BATCH_ROWS: usize = 500;
+    const BATCH_ROWS: usize = 2_500;
     let (kafka, clickhouse) = fresh_stack("bb", "ioc_backlog_").await;
     let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let keys = random_keys();
-    // Batches of 500 rows, a live wait of 100 ms: a source sending more than 50 events in that
-    // time (500 a second) is not live traffic, and its batches must fill; once the load stops,
-    // the last batch is written after a live wait without news, not after the batch wait of
-    // two minutes (the wait for every portal event to be stored is shorter).
-    let mut processor = batching_processor("processor-backlog", &kafka, &clickhouse, BATCH_ROWS, "100").await;
+    // Batches of 2,500 rows, a live wait of 500 ms: a source sending more than 250 events in
+    // that time (500 a second) is not live traffic, and its batches must fill; once the load
+    // stops, the last batch is written after a live wait without news, not after the batch wait
+    // of two minutes (the wait for every portal event to be stored is shorter).
+    // The load sends every 100 ms. A live wait of one tick cut batches whenever a request came a
+    // few milliseconds late (24 batches for 14 in one CI run); five ticks held with three
+    // busy loops taking the CPU. They bring about 900 portal events, fewer than a batch: a
+    // processor that wrote at every look writes twice the batches (22 for 10), and fails below.
+    let mut processor = batching_processor("processor-backlog", &kafka, &clickhouse, BATCH_ROWS, "500").await;
     let mut ingest = ServiceProcess::ingest("ingest-backlog", &kafka, &keys, &[]).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
-    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 2, scale: 0.1 };
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 10, scale: 0.1 };
     let (events, _) =
         ioc_simulator::generate::generate(&scenario, &reference, &mut rand_chacha::ChaCha8Rng::seed_from_u64(41));
     let portal = events.iter().filter(|event| event.source == Source::Portal).count();
-    // 3,000 events a second, the portal's share (most of them) well above 500 a second, each
+    // 3,000 events a second, the portal's share (three in five) well above 500 a second, each
     // event sent once: the load stops once all are acknowledged.
     let (load, counts) = ioc_e2e::bench::steady::start(&ingest.url, keys, events.clone(), 3_000);
     let started = Instant::now();
@@ -105,12 +110,12 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     }
     load.abort();
     stored(&clickhouse, portal as u64).await;
-    let batches = portal_batches(&processor.url).await;
+    let batches = portal_batches(&processor.url, portal).await;
     ingest.terminate(Duration::from_secs(20)).await;
     processor.terminate(Duration::from_secs(20)).await;
 
     let fewest = portal.div_ceil(BATCH_ROWS);
-    eprintln!("{portal} portal events in {batches} batches (at least {fewest})");
+    eprintln!("{portal} portal events of {} in {batches} batches (at least {fewest})", events.len());
     assert!(fewest >= 8, "too few portal events to tell: {portal}");
     // Whole batches but the last few (the load's start and end).
     assert!(batches <= fewest + 3, "{batches} batches for {portal} events that fill {fewest}");
@@ -156,9 +161,21 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     eprintln!("{portal} portal events stored {waited:?} after the processor was ready");
     // Every event is stored; a request sent again (answered late under load) put a second copy
     // of its events in the topic, which may come in a batch after that: wait for every message.
+    let batches = portal_batches(&processor.url, messages).await;
+    processor.terminate(Duration::from_secs(20)).await;
+    assert_eq!(batches, messages.div_ceil(BATCH_ROWS), "whole batches of {BATCH_ROWS}, then the remainder");
+}
+
+/// The portal's label on the processor's metrics.
+const PORTAL: [(&str, &str); 1] = [("source", "portal")];
+
+/// The portal batches the processor at `url` wrote, from its metrics, once they hold `messages`
+/// rows: the processor counts a batch after ClickHouse acknowledged it, so its rows can be seen
+/// in the table a moment before the count includes it.
+async fn portal_batches(url: &str, messages: usize) -> usize {
     let started = Instant::now();
     loop {
-        let written = ioc_e2e::metric(&processor.url, "ioc_processor_batch_rows_sum", &PORTAL).await;
+        let written = ioc_e2e::metric(url, "ioc_processor_batch_rows_sum", &PORTAL).await;
         if written.unwrap_or(0.0) >= messages as f64 {
             break;
         }
@@ -168,16 +185,6 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let batches = portal_batches(&processor.url).await;
-    processor.terminate(Duration::from_secs(20)).await;
-    assert_eq!(batches, messages.div_ceil(BATCH_ROWS), "whole batches of {BATCH_ROWS}, then the remainder");
-}
-
-/// The portal's label on the processor's metrics.
-const PORTAL: [(&str, &str); 1] = [("source", "portal")];
-
-/// The portal batches the processor at `url` wrote, from its metrics.
-async fn portal_batches(url: &str) -> usize {
     let batches = ioc_e2e::metric(url, "ioc_processor_batch_rows_count", &PORTAL).await;
     batches.expect("the processor counts its portal batches") as usize
 }
