@@ -36,8 +36,9 @@ pub struct ProcessorConfig {
     /// ClickHouse sooner, at most 1000 / this inserts a second per source and instance, while a
     /// backlog still fills whole batches.
     pub batch_live_wait_ms: u64,
-    /// On SIGTERM, how long the last batch may take to be stored and committed before the
-    /// process exits anyway (uncommitted messages are consumed again after the restart).
+    /// On SIGTERM, how long the whole shutdown may take: the last batches stored and committed,
+    /// then a last rollup round in what is left; past it the process exits anyway (uncommitted
+    /// messages are consumed again after the restart, an abandoned round is run again).
     pub shutdown_deadline_ms: u64,
     /// Longest pause between two attempts to write a batch ClickHouse refused.
     pub max_retry_backoff_ms: u64,

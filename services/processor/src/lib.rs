@@ -155,6 +155,9 @@ pub async fn serve(
             anyhow::bail!("a pipeline stopped unexpectedly");
         }
     }
+    // One deadline for the whole shutdown, from the moment it began: the pod's grace period
+    // (charts: the deadline plus the preStop pause and a margin) must cover all of it.
+    let shutdown_ends = tokio::time::Instant::now() + Duration::from_millis(context.config.shutdown_deadline_ms);
     let _ = stop.send(true);
     while let Some(finished) = pipelines.join_next().await {
         finished.context("pipeline task panicked")??;
@@ -162,10 +165,10 @@ pub async fn serve(
     let _ = stop_rollup.send(true);
     http.await.context("health endpoint task failed")?.context("health endpoint failed")?;
     if let Some(mut rollup) = rollup {
-        // The last round may finish; one that runs past the deadline is abandoned (the next
-        // start resumes from the progress recorded before it).
-        let deadline = Duration::from_millis(context.config.shutdown_deadline_ms);
-        if tokio::time::timeout(deadline, &mut rollup).await.is_err() {
+        // The last round may finish in what the pipelines' last batches left of the deadline;
+        // one that runs past it is abandoned (the next start resumes from the progress recorded
+        // before it).
+        if tokio::time::timeout_at(shutdown_ends, &mut rollup).await.is_err() {
             rollup.abort();
             tracing::warn!("rollup cycle abandoned at shutdown");
         }
