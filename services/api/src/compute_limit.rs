@@ -63,8 +63,14 @@ mod tests {
 
     use super::*;
 
-    /// A route whose handler takes 50 ms and records how many run at once.
-    fn app(at_once: usize, wait: Duration, running: Arc<AtomicUsize>, most: Arc<AtomicUsize>) -> Router {
+    /// A route whose handler takes `hold` and records how many run at once.
+    fn app(
+        at_once: usize,
+        wait: Duration,
+        hold: Duration,
+        running: Arc<AtomicUsize>,
+        most: Arc<AtomicUsize>,
+    ) -> Router {
         let limit =
             Arc::new(ComputeLimit::new(at_once, wait, prometheus::IntCounter::new("refused", "refused").unwrap()));
         let handler = move || {
@@ -72,7 +78,7 @@ mod tests {
             async move {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(hold).await;
                 running.fetch_sub(1, Ordering::SeqCst);
                 "answer"
             }
@@ -100,7 +106,8 @@ mod tests {
     #[tokio::test]
     async fn no_more_answers_than_allowed_are_computed_at_once_and_the_rest_wait() {
         let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let answered = statuses(app(2, Duration::from_secs(10), running, most.clone()), 8).await;
+        let hold = Duration::from_millis(50);
+        let answered = statuses(app(2, Duration::from_secs(10), hold, running, most.clone()), 8).await;
         assert!(answered.iter().all(|(status, _)| *status == StatusCode::OK), "{answered:?}");
         assert_eq!(most.load(Ordering::SeqCst), 2, "answers computed at once");
     }
@@ -108,7 +115,10 @@ mod tests {
     #[tokio::test]
     async fn a_request_that_waited_too_long_is_refused_saying_why() {
         let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let answered = statuses(app(1, Duration::from_millis(10), running, most), 3).await;
+        // The turn is held far longer than the others wait, so a stalled runtime cannot wake
+        // with both timers expired and hand the turn on before the waiters give up.
+        let hold = Duration::from_secs(2);
+        let answered = statuses(app(1, Duration::from_millis(10), hold, running, most), 3).await;
         let refused: Vec<_> =
             answered.iter().filter(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE).collect();
         assert_eq!(answered.len() - refused.len(), 1, "one had the turn: {answered:?}");
