@@ -376,8 +376,9 @@ secretKeyRef:
 {{- end }}
 {{- end -}}
 
-{{/* Seconds a pod gets to stop: the service's own shutdown deadline plus room for the preStop pause. */}}
+{{/* Seconds a pod gets to stop: the service's own shutdown deadline, rounded up to whole seconds,
+plus 15 s, of which the preStop pause takes 5 before SIGTERM. */}}
 {{- define "ioc.terminationGrace" -}}
 {{- $deadline := default 20000 (get (default dict .config) "shutdown_deadline_ms") -}}
-{{- add (div (int64 $deadline) 1000) 15 -}}
+{{- add (div (add (int64 $deadline) 999) 1000) 15 -}}
 {{- end -}}

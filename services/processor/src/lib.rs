@@ -84,6 +84,7 @@ pub async fn serve(
         } else {
             rollup::InsertsInFlight::dated_ahead()
         },
+        shutdown_ends: std::sync::OnceLock::new(),
         config,
     });
     context.metrics.start_at_zero(&context.config.sources);
@@ -138,7 +139,7 @@ pub async fn serve(
         ioc_service::ops_router::<()>(context.metrics.registry.clone(), Arc::new(ProcessorReadiness(context.clone())));
     tracing::info!(address = %listener.local_addr()?, "ioc-processor health endpoint listening");
     let mut http_stop = stopped.clone();
-    let http = tokio::spawn(async move {
+    let mut http = tokio::spawn(async move {
         axum::serve(listener, ops)
             .with_graceful_shutdown(async move {
                 let _ = http_stop.changed().await;
@@ -156,14 +157,36 @@ pub async fn serve(
         }
     }
     // One deadline for the whole shutdown, from the moment it began: the pod's grace period
-    // (charts: the deadline plus the preStop pause and a margin) must cover all of it.
+    // (charts: the deadline plus 15 s, the preStop pause's 5 s among them) must cover all of it.
+    // Each step gets what the steps before it left; one still running at the deadline is
+    // abandoned, as a crash would leave it (nothing is lost: uncommitted messages are consumed
+    // again, a rollup round is run again).
     let shutdown_ends = tokio::time::Instant::now() + Duration::from_millis(context.config.shutdown_deadline_ms);
+    let _ = context.shutdown_ends.set(shutdown_ends);
     let _ = stop.send(true);
-    while let Some(finished) = pipelines.join_next().await {
-        finished.context("pipeline task panicked")??;
+    let stored = tokio::time::timeout_at(shutdown_ends, async {
+        while let Some(finished) = pipelines.join_next().await {
+            finished.context("pipeline task panicked")??;
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    match stored {
+        Ok(result) => result?,
+        Err(_) => {
+            // An insert that hangs (a ClickHouse that took the connection and answers nothing)
+            // is never retried, so the pipeline's own deadline cannot end it.
+            pipelines.abort_all();
+            tracing::warn!(
+                "pipeline abandoned at the shutdown deadline with its last batch unstored; it will be consumed again"
+            );
+        }
     }
     let _ = stop_rollup.send(true);
-    http.await.context("health endpoint task failed")?.context("health endpoint failed")?;
+    match tokio::time::timeout_at(shutdown_ends, &mut http).await {
+        Ok(served) => served.context("health endpoint task failed")?.context("health endpoint failed")?,
+        Err(_) => http.abort(),
+    }
     if let Some(mut rollup) = rollup {
         // The last round may finish in what the pipelines' last batches left of the deadline;
         // one that runs past it is abandoned (the next start resumes from the progress recorded

@@ -49,6 +49,9 @@ pub struct PipelineContext {
     /// Where the writers register their inserts under way for the rollup task
     /// (rollup/in_flight.rs).
     pub inserts: crate::rollup::InsertsInFlight,
+    /// When the shutdown must be over, set once it begins (lib.rs): the pipelines' last batches
+    /// get until then, not a deadline of their own.
+    pub shutdown_ends: std::sync::OnceLock<Instant>,
 }
 
 /// A batch with fewer than `batch_max_rows / LIVE_SHARE` rows after the live wait is live
@@ -103,8 +106,9 @@ enum Flushed {
     Abandoned,
 }
 
-/// Consumes `source` until `shutdown` turns true, then writes and commits what it holds within
-/// `shutdown_deadline_ms`.
+/// Consumes `source` until `shutdown` turns true, then writes and commits what it holds until
+/// the shutdown's end (`PipelineContext::shutdown_ends`). An insert that hangs past it is not
+/// cut here: `serve` abandons the whole task then.
 pub async fn run<T: SourceTable>(
     context: Arc<PipelineContext>,
     source: Source,
@@ -157,7 +161,11 @@ pub async fn run<T: SourceTable>(
             break;
         }
     }
-    let final_deadline = Instant::now() + Duration::from_millis(context.config.shutdown_deadline_ms);
+    let final_deadline = context
+        .shutdown_ends
+        .get()
+        .copied()
+        .unwrap_or_else(|| Instant::now() + Duration::from_millis(context.config.shutdown_deadline_ms));
     match pipeline.flush(&mut shutdown, Some(final_deadline)).await {
         Flushed::Stored => tracing::info!(%source, "pipeline stopped, everything consumed is stored and committed"),
         Flushed::Abandoned => {

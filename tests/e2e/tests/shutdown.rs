@@ -1,10 +1,13 @@
 //! SIGTERM: the processor stores and commits the batch it holds, then exits within its
 //! deadline; after a restart nothing is consumed twice. Ingest exits within its deadline too.
+//! A ClickHouse that takes the connection and answers nothing does not hold the processor past
+//! its deadline: the batch it could not store is left for the next start.
 
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use ioc_e2e::process::{binary, free_port, processor_env, ServiceProcess};
+use ioc_e2e::relay::Relay;
 use ioc_e2e::{fresh_stack, ingest_config, on_stop, random_keys, repo_root, spawn};
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Faults, Scenario, Sender};
@@ -17,7 +20,7 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
     // Batches wait long, live traffic too, so SIGTERM finds one pending. Rollup rounds too, so
     // only the last one, after the pending batch is stored, can take it in. The deadline bounds
     // the whole shutdown (the batch, then that round); 10 s leaves a slow debug build room for
-    // both, and a process that gave each step its own deadline could still pass it.
+    // both. That one deadline bounds both is the next test's.
     let env = processor_env(
         &kafka,
         &clickhouse,
@@ -95,4 +98,47 @@ async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
     ingest.stop().await.expect("ingest stops cleanly");
     assert!(asked.elapsed() < Duration::from_secs(10), "ingest took {:?} to stop", asked.elapsed());
     clickhouse.server_client().query(&format!("DROP DATABASE {}", clickhouse.database)).execute().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clickhouse_that_answers_nothing_does_not_hold_the_shutdown_past_its_deadline() {
+    let (kafka, clickhouse) = fresh_stack("sh", "ioc_shutdown_hung_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+    let node: std::net::SocketAddr =
+        clickhouse.url.trim_start_matches("http://").parse().expect("the test's ClickHouse is host:port");
+    let relay = Relay::start(node).await;
+    let relayed = ioc_clickhouse::ClickHouseConfig { url: relay.url.clone(), ..clickhouse.clone() };
+    // One batch pending when the node falls silent, as in the test above. Its insert then hangs
+    // (it never fails, so no retry asks for the deadline) and so would the rollup's last round:
+    // the deadline counted from SIGTERM must end both.
+    let port = free_port();
+    let env = processor_env(
+        &kafka,
+        &relayed,
+        port,
+        &[
+            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "60000"),
+            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
+            ("IOC_PROCESSOR__ROLLUP_INTERVAL_MS", "60000"),
+            ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS", "3000"),
+        ],
+    );
+    let mut processor = ServiceProcess::start("processor-hung-clickhouse", binary("ioc-processor"), port, env).await;
+    let keys = random_keys();
+    let mut ingest = ServiceProcess::ingest("ingest-hung-clickhouse", &kafka, &keys, &[]).await;
+    let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
+    let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 1, scale: 0.01 };
+    let run = simulate(78, &scenario, Faults::default(), 200, &reference);
+    Sender::new(&ingest.url, keys).send_all(&run.batches).await.expect("sent");
+    ingest.terminate(Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    relay.silence();
+
+    let asked = Instant::now();
+    assert!(processor.terminate(Duration::from_secs(20)).await, "processor did not exit by itself after SIGTERM");
+    let took = asked.elapsed();
+    let log = processor.log_text();
+    assert!(took < Duration::from_secs(4), "processor took {took:?} to stop; its deadline is 3 s\n{log}");
+    // Not a shutdown with nothing to store: the batch was pending and was given up.
+    assert!(log.contains("it will be consumed again"), "no batch was given up at the deadline:\n{log}");
 }
