@@ -91,8 +91,9 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     // of two minutes (the wait for every portal event to be stored is shorter).
     // The load sends every 100 ms. A live wait of one tick cut batches whenever a request came a
     // few milliseconds late (24 batches for 14 in one CI run); five ticks held with three
-    // busy loops taking the CPU. They bring about 900 portal events, fewer than a batch: a
-    // processor that wrote at every look writes twice the batches (22 for 10), and fails below.
+    // busy loops taking the CPU. They bring about 900 portal events on average, fewer than a
+    // batch: a processor that wrote at every look writes more than twice the batches (22 for
+    // 10), and fails below.
     let mut processor = batching_processor("processor-backlog", &kafka, &clickhouse, BATCH_ROWS, "500").await;
     let mut ingest = ServiceProcess::ingest("ingest-backlog", &kafka, &keys, &[]).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
@@ -100,8 +101,9 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     let (events, _) =
         ioc_simulator::generate::generate(&scenario, &reference, &mut rand_chacha::ChaCha8Rng::seed_from_u64(41));
     let portal = events.iter().filter(|event| event.source == Source::Portal).count();
-    // 3,000 events a second, the portal's share (three in five) well above 500 a second, each
-    // event sent once: the load stops once all are acknowledged.
+    // 3,000 events a second, the portal's share (three in five on average; the simulated go-live
+    // backlog at the start is all portal) well above 500 a second. The load stops once every
+    // event is acknowledged; the requests still in flight then send a few events again.
     let (load, counts) = ioc_e2e::bench::steady::start(&ingest.url, keys, events.clone(), 3_000);
     let started = Instant::now();
     while counts.accepted.load(std::sync::atomic::Ordering::Relaxed) < events.len() {
