@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use ioc_e2e::process::{binary, free_port, processor_env, ServiceProcess};
+use ioc_e2e::process::ServiceProcess;
 use ioc_e2e::relay::Relay;
 use ioc_e2e::{fresh_stack, ingest_config, on_stop, random_keys, repo_root, spawn};
 use ioc_reference::ReferenceData;
@@ -16,23 +16,9 @@ use ioc_simulator::{simulate, Faults, Scenario, Sender};
 async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
     ioc_service::init_logging();
     let (kafka, clickhouse) = fresh_stack("sd", "ioc_shutdown_").await;
-    let port = free_port();
-    // Batches wait long, live traffic too, so SIGTERM finds one pending. Rollup rounds too, so
-    // only the last one, after the pending batch is stored, can take it in. The deadline bounds
-    // the whole shutdown (the batch, then that round); 10 s leaves a slow debug build room for
-    // both. That one deadline bounds both is the next test's.
-    let env = processor_env(
-        &kafka,
-        &clickhouse,
-        port,
-        &[
-            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "60000"),
-            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
-            ("IOC_PROCESSOR__ROLLUP_INTERVAL_MS", "60000"),
-            ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS", "10000"),
-        ],
-    );
-    let mut processor = ServiceProcess::start("processor-sigterm", binary("ioc-processor"), port, env).await;
+    // The deadline bounds the whole shutdown (the batch, then the rollup's last round); 10 s
+    // leaves a slow debug build room for both. That one deadline bounds both is the next test's.
+    let mut processor = holding_a_batch("processor-sigterm", &kafka, &clickhouse, "10000").await;
 
     let keys = random_keys();
     let mut config = ingest_config(&kafka, &keys);
@@ -111,19 +97,7 @@ async fn a_clickhouse_that_answers_nothing_does_not_hold_the_shutdown_past_its_d
     // One batch pending when the node falls silent, as in the test above. Its insert then hangs
     // (it never fails, so no retry asks for the deadline) and so would the rollup's last round:
     // the deadline counted from SIGTERM must end both.
-    let port = free_port();
-    let env = processor_env(
-        &kafka,
-        &relayed,
-        port,
-        &[
-            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "60000"),
-            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
-            ("IOC_PROCESSOR__ROLLUP_INTERVAL_MS", "60000"),
-            ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS", "3000"),
-        ],
-    );
-    let mut processor = ServiceProcess::start("processor-hung-clickhouse", binary("ioc-processor"), port, env).await;
+    let mut processor = holding_a_batch("processor-hung-clickhouse", &kafka, &relayed, "3000").await;
     let keys = random_keys();
     let mut ingest = ServiceProcess::ingest("ingest-hung-clickhouse", &kafka, &keys, &[]).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
@@ -141,4 +115,22 @@ async fn a_clickhouse_that_answers_nothing_does_not_hold_the_shutdown_past_its_d
     assert!(took < Duration::from_secs(4), "processor took {took:?} to stop; its deadline is 3 s\n{log}");
     // Not a shutdown with nothing to store: the batch was pending and was given up.
     assert!(log.contains("it will be consumed again"), "no batch was given up at the deadline:\n{log}");
+}
+
+/// A processor whose batches wait long, live traffic too, so SIGTERM finds one pending; its
+/// rollup rounds too, so only the last one, after the pending batch is stored, can take it in.
+/// It stops within `deadline_ms` of SIGTERM.
+async fn holding_a_batch(
+    name: &str,
+    kafka: &ioc_kafka::KafkaConfig,
+    clickhouse: &ioc_clickhouse::ClickHouseConfig,
+    deadline_ms: &str,
+) -> ServiceProcess {
+    let extra = [
+        ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "60000"),
+        ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
+        ("IOC_PROCESSOR__ROLLUP_INTERVAL_MS", "60000"),
+        ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS", deadline_ms),
+    ];
+    ServiceProcess::processor(name, kafka, clickhouse, &extra).await
 }
