@@ -377,7 +377,8 @@ secretKeyRef:
 {{- end -}}
 
 {{/* Seconds a pod gets to stop: the service's own shutdown deadline, rounded up to whole seconds,
-plus 15 s, of which the preStop pause takes 5 before SIGTERM. */}}
+plus 15 s: the preStop pause takes 5 before SIGTERM, and the span export's last send, after the
+deadline, at most 5 (the OpenTelemetry SDK's bound on its shutdown). */}}
 {{- define "ioc.terminationGrace" -}}
 {{- $deadline := default 20000 (get (default dict .config) "shutdown_deadline_ms") -}}
 {{- add (div (add (int64 $deadline) 999) 1000) 15 -}}

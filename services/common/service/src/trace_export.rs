@@ -133,6 +133,8 @@ pub fn start(service_name: &'static str) -> Result<Option<TraceExport>, TraceExp
 
 impl TraceExport {
     /// Sends the spans still buffered and stops the export (at the end of a graceful shutdown).
+    /// The SDK gives up after 5 s (`SdkTracerProvider::shutdown`), which the chart's grace
+    /// period leaves room for after the service's own shutdown deadline (`ioc.terminationGrace`).
     pub fn shutdown(self) {
         ENABLED.store(false, Ordering::Relaxed);
         if let Err(error) = self.provider.shutdown() {
