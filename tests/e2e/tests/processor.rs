@@ -120,8 +120,12 @@ async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
         assert!(started.elapsed() < Duration::from_secs(60), "replayed event not stored");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // ...but the event still counts once, and a second replay has nothing left to do.
+    // ...but the event still counts once, and a second replay has nothing left to do. The
+    // answer must come from rollups that took the copy in: the processor dates a stored row up
+    // to a second later, and without this wait the cycles had most likely not reached it, so
+    // the count could not show a copy counted twice.
     assert_eq!(pipeline.count("SELECT toUInt64(uniqExact(event_id)) FROM portal_events").await, 1);
+    ioc_e2e::wait_for_rollups(&pipeline.clickhouse, &pipeline.api.url, Duration::from_secs(60)).await;
     let kpis: serde_json::Value =
         reqwest::get(format!("{}/v1/kpis?from=2026-10-01&to=2026-10-31&unit=07900", pipeline.api.url))
             .await
