@@ -198,8 +198,12 @@ async fn kafka_outage() -> Figures {
     // Prometheus, with the project's rules, watches ingest as it would in production.
     let prometheus = Prometheus::start(&[("ioc-ingest", &cluster.ingest.url)]).await;
     let alert = alert_expression("IocIngestKafkaUnacknowledged");
-    assert!(!has_data(&prometheus.query(&alert).await.expect("valid")), "the alert holds before the outage");
     sending.flowing(5).await;
+    // The expression takes the counter's increase, which needs two samples: at the first
+    // scrape it has no answer whatever ingest counts. Three samples of the flowing load first.
+    let sampled = "min(count_over_time(ioc_ingest_events_total{outcome=\"unacknowledged\"}[1m])) >= 3";
+    assert!(prometheus.wait_until(sampled, Duration::from_secs(30), has_data).await, "no samples: {sampled}");
+    assert!(!has_data(&prometheus.query(&alert).await.expect("valid")), "the alert holds before the outage");
     let stopped = Instant::now();
     dev(&["stop", "kafka"]);
     // The alert's expression must hold while the broker is down (its `for:` then decides when
