@@ -135,7 +135,9 @@ async fn a_current_clickhouse_gives_the_truth_and_the_same_rows_as_18_16() {
         let (on_local, on_current) = (rows(&local, sql).await, rows(&current, sql).await);
         match (on_local, on_current) {
             (Ok(a), Ok(b)) if same_rows(name, &a, &b) => {
-                if a.is_empty() && !name.starts_with("v_") {
+                // Every view holds rows after the run (reference data, measures, facts, the
+                // rollups' state): two empty answers would compare nothing.
+                if a.is_empty() {
                     differences.push(format!("{name}: no rows on either engine, nothing compared"));
                 }
             }
