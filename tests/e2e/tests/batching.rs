@@ -112,15 +112,26 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     }
     load.abort();
     stored(&clickhouse, portal as u64).await;
-    let batches = portal_batches(&processor.url, portal).await;
+    // The batches hold messages, and the requests in flight when the load stopped sent some
+    // events again: count what the topic holds once ingest has answered them all, and wait for
+    // the batches of every message (the last ones, copies among them, come after the events
+    // are stored).
     ingest.terminate(Duration::from_secs(20)).await;
+    let portal_topic = Source::Portal.topic(&kafka.topic_prefix);
+    let messages = usize::try_from(ioc_e2e::bench::ingest::messages_in(&kafka, &[portal_topic]).expect("watermarks"))
+        .expect("a count");
+    assert!(messages >= portal, "the portal topic holds {messages} messages for {portal} events");
+    let batches = portal_batches(&processor.url, messages).await;
     processor.terminate(Duration::from_secs(20)).await;
 
-    let fewest = portal.div_ceil(BATCH_ROWS);
-    eprintln!("{portal} portal events of {} in {batches} batches (at least {fewest})", events.len());
+    let fewest = messages.div_ceil(BATCH_ROWS);
+    eprintln!(
+        "{messages} portal messages ({portal} events of {}) in {batches} batches (at least {fewest})",
+        events.len()
+    );
     assert!(fewest >= 8, "too few portal events to tell: {portal}");
     // Whole batches but the last few (the load's start and end).
-    assert!(batches <= fewest + 3, "{batches} batches for {portal} events that fill {fewest}");
+    assert!(batches <= fewest + 3, "{batches} batches for {messages} messages that fill {fewest}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
