@@ -117,9 +117,7 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     // the batches of every message (the last ones, copies among them, come after the events
     // are stored).
     ingest.terminate(Duration::from_secs(20)).await;
-    let portal_topic = Source::Portal.topic(&kafka.topic_prefix);
-    let messages = usize::try_from(ioc_e2e::bench::ingest::messages_in(&kafka, &[portal_topic]).expect("watermarks"))
-        .expect("a count");
+    let messages = portal_messages(&kafka);
     assert!(messages >= portal, "the portal topic holds {messages} messages for {portal} events");
     let batches = portal_batches(&processor.url, messages).await;
     processor.terminate(Duration::from_secs(20)).await;
@@ -157,9 +155,7 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     let portal = run.events.iter().filter(|event| event.source == Source::Portal).count();
     // The batches hold messages, and a request ingest answered late is sent again: count what
     // the topic holds.
-    let portal_topic = Source::Portal.topic(&kafka.topic_prefix);
-    let messages = usize::try_from(ioc_e2e::bench::ingest::messages_in(&kafka, &[portal_topic]).expect("watermarks"))
-        .expect("a count");
+    let messages = portal_messages(&kafka);
     assert!(messages >= portal, "the portal topic holds {messages} messages for {portal} events");
     let remainder = messages % BATCH_ROWS;
     assert!(
@@ -177,6 +173,12 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     let batches = portal_batches(&processor.url, messages).await;
     processor.terminate(Duration::from_secs(20)).await;
     assert_eq!(batches, messages.div_ceil(BATCH_ROWS), "whole batches of {BATCH_ROWS}, then the remainder");
+}
+
+/// The messages the portal topic holds, over its partitions: what the processor batches.
+fn portal_messages(kafka: &ioc_kafka::KafkaConfig) -> usize {
+    let topic = Source::Portal.topic(&kafka.topic_prefix);
+    usize::try_from(ioc_e2e::bench::ingest::messages_in(kafka, &[topic]).expect("watermarks")).expect("a count")
 }
 
 /// The portal's label on the processor's metrics.
