@@ -33,17 +33,46 @@ pub struct Limits {
     pub max_event_bytes: usize,
 }
 
-/// One event of the batch as sent: its text and the JSON value parsed from it.
-#[derive(Debug)]
-pub struct Parsed<'a> {
-    /// The event's own JSON text within the body; the typed event is decoded from it.
-    pub text: &'a str,
-    /// The same text as a JSON value, for the shape limits and the schema.
-    pub value: Value,
+/// Where an event stands in the body, for the messages about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// A line of an NDJSON body, counted from 1.
+    Line(usize),
+    /// An element of a JSON array, counted from 0.
+    Element(usize),
 }
 
-/// One event slot of the batch: the parsed event, or why that line could not be parsed.
-pub type Slot<'a> = Result<Parsed<'a>, String>;
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Line(number) => write!(f, "line {number}"),
+            Position::Element(index) => write!(f, "element {index}"),
+        }
+    }
+}
+
+/// One event of the batch as sent: its own JSON text within the body, not parsed yet.
+///
+/// Each event is parsed only when it is checked, and its JSON value dropped before the next one
+/// is parsed: a `serde_json::Value` takes up to 16 times the bytes of its text (`0,` is a
+/// 32-byte value), so parsing a whole body of 20 MB first would hold hundreds of MB at once.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEvent<'a> {
+    /// The event's text; the typed event is decoded from it.
+    pub text: &'a str,
+    /// Where it stands in the body.
+    pub position: Position,
+}
+
+impl RawEvent<'_> {
+    /// The event as a JSON value, for the shape limits and the schema.
+    pub fn value(&self) -> Result<Value, String> {
+        serde_json::from_str(self.text).map_err(|error| format!("{} is not valid JSON: {error}", self.position))
+    }
+}
+
+/// One event slot of the batch: the event's text, or why it was refused before parsing.
+pub type Slot<'a> = Result<RawEvent<'a>, String>;
 
 /// Reads the framing from the headers; refuses anything it cannot decode.
 pub fn framing(headers: &HeaderMap) -> Result<Framing, IngestError> {
@@ -108,42 +137,44 @@ pub async fn read(headers: &HeaderMap, body: Body, limits: Limits) -> Result<Byt
 }
 
 /// Splits the body into event slots. A body that is not a batch at all is a 400; a single
-/// unparseable or oversized event only costs that event.
+/// unparseable or oversized event only costs that event. The events are counted before anything
+/// is kept for them, so a body of millions of tiny events is refused without a slot for each.
 pub fn parse<'a>(bytes: &'a [u8], framing: Framing, limits: &Limits) -> Result<Vec<Slot<'a>>, IngestError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|error| IngestError::MalformedBody(format!("body is not valid UTF-8: {error}")))?;
-    // The position is only spelled out for an event that fails: a valid one allocates nothing.
-    let event = |raw: &'a str, position: &dyn Fn() -> String| -> Slot<'a> {
-        if raw.len() > limits.max_event_bytes {
+    // Some Windows and .NET senders begin a body with a byte order mark; RFC 8259 (section 8.1)
+    // lets a reader ignore it. Left in, it failed the first event as "not valid JSON".
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let slot = |text: &'a str, position: Position| -> Slot<'a> {
+        if text.len() > limits.max_event_bytes {
             return Err(format!(
-                "{} is {} bytes; one event may have at most {}",
-                position(),
-                raw.len(),
+                "{position} is {} bytes; one event may have at most {}",
+                text.len(),
                 limits.max_event_bytes
             ));
         }
-        match serde_json::from_str(raw) {
-            Ok(value) => Ok(Parsed { text: raw, value }),
-            Err(error) => Err(format!("{} is not valid JSON: {error}", position())),
-        }
+        Ok(RawEvent { text, position })
     };
     let slots: Vec<Slot<'a>> = match framing {
         Framing::JsonArray => {
             // Raw elements keep each event's size, so one oversized event is refused alone.
-            let events: Vec<&'a serde_json::value::RawValue> = serde_json::from_str(text)
-                .map_err(|error| IngestError::MalformedBody(format!("body is not a JSON array of events: {error}")))?;
-            check_count(events.len(), limits.max_events)?;
-            events
-                .into_iter()
-                .enumerate()
-                .map(|(index, raw)| event(raw.get(), &|| format!("element {index}")))
-                .collect()
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let events =
+                serde::Deserializer::deserialize_seq(&mut deserializer, BoundedElements { max: limits.max_events })
+                    .and_then(|elements| deserializer.end().map(|()| elements))
+                    .map_err(|error| {
+                        IngestError::MalformedBody(format!("body is not a JSON array of events: {error}"))
+                    })?;
+            let events = events.map_err(|count| too_many(count, limits.max_events))?;
+            events.into_iter().enumerate().map(|(index, raw)| slot(raw.get(), Position::Element(index))).collect()
         }
         Framing::Ndjson => {
-            let lines: Vec<(usize, &'a str)> =
-                text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()).collect();
-            check_count(lines.len(), limits.max_events)?;
-            lines.into_iter().map(|(number, line)| event(line, &|| format!("line {}", number + 1))).collect()
+            let lines = || text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
+            let count = lines().count();
+            if count > limits.max_events {
+                return Err(too_many(count, limits.max_events));
+            }
+            lines().map(|(number, line)| slot(line, Position::Line(number + 1))).collect()
         }
     };
     if slots.is_empty() {
@@ -152,13 +183,37 @@ pub fn parse<'a>(bytes: &'a [u8], framing: Framing, limits: &Limits) -> Result<V
     Ok(slots)
 }
 
-fn check_count(count: usize, max_events: usize) -> Result<(), IngestError> {
-    if count > max_events {
-        return Err(IngestError::TooLarge(format!(
-            "{count} events in one request; at most {max_events} are accepted, split the batch"
-        )));
+/// A JSON array's elements as raw text, at most `max` of them kept: past that, the rest are
+/// only counted (`IgnoredAny` keeps nothing), and the count is the error.
+struct BoundedElements {
+    max: usize,
+}
+
+impl<'de> serde::de::Visitor<'de> for BoundedElements {
+    type Value = Result<Vec<&'de serde_json::value::RawValue>, usize>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON array of events")
     }
-    Ok(())
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut kept = Vec::new();
+        while let Some(element) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+            if kept.len() == self.max {
+                let mut count = kept.len() + 1;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                return Ok(Err(count));
+            }
+            kept.push(element);
+        }
+        Ok(Ok(kept))
+    }
+}
+
+fn too_many(count: usize, max_events: usize) -> IngestError {
+    IngestError::TooLarge(format!("{count} events in one request; at most {max_events} are accepted, split the batch"))
 }
 
 #[cfg(test)]
@@ -176,7 +231,7 @@ mod tests {
             [(format!("{{}}\n{big}\n"), Framing::Ndjson), (format!("[{{}},{big}]"), Framing::JsonArray)]
         {
             let slots = parse(body.as_bytes(), framing, &limits(10)).expect("parsed");
-            assert_eq!(slots[0].as_ref().expect("parsed").text, "{}");
+            assert_eq!(slots[0].as_ref().expect("kept").text, "{}");
             assert!(slots[1].as_ref().expect_err("too big").contains("at most 64"), "{framing:?}");
         }
     }
@@ -185,9 +240,10 @@ mod tests {
     fn ndjson_keeps_good_lines_and_names_the_bad_one() {
         let slots = parse(b"{\"a\":1}\n\nnot json\n{\"b\":2}\n", Framing::Ndjson, &limits(10)).expect("parsed");
         assert_eq!(slots.len(), 3);
-        assert!(slots[0].is_ok() && slots[2].is_ok());
-        assert!(slots[1].as_ref().unwrap_err().starts_with("line 3 "));
-        assert_eq!(slots[2].as_ref().expect("parsed").text, "{\"b\":2}");
+        let values: Vec<_> = slots.iter().map(|slot| slot.as_ref().expect("kept").value()).collect();
+        assert!(values[0].is_ok() && values[2].is_ok());
+        assert!(values[1].as_ref().unwrap_err().starts_with("line 3 "), "{values:?}");
+        assert_eq!(slots[2].as_ref().expect("kept").text, "{\"b\":2}");
     }
 
     #[test]
@@ -197,5 +253,29 @@ mod tests {
         assert!(matches!(parse(b"[]", Framing::JsonArray, &limits(10)), Err(IngestError::MalformedBody(_))));
         assert!(matches!(parse(b"[1,2,3]", Framing::JsonArray, &limits(2)), Err(IngestError::TooLarge(_))));
         assert!(matches!(parse(&[0xff, 0xfe], Framing::Ndjson, &limits(2)), Err(IngestError::MalformedBody(_))));
+        assert!(matches!(parse(b"[{}] x", Framing::JsonArray, &limits(2)), Err(IngestError::MalformedBody(_))));
+    }
+
+    #[test]
+    fn too_many_events_are_counted_not_kept() {
+        for (body, framing) in
+            [("[1,2,3,{},[],\"x\"]", Framing::JsonArray), ("1\n2\n\n3\n{}\n[]\n\"x\"\n", Framing::Ndjson)]
+        {
+            match parse(body.as_bytes(), framing, &limits(2)) {
+                Err(IngestError::TooLarge(message)) => {
+                    assert!(message.starts_with("6 events in one request; at most 2"), "{framing:?}: {message}")
+                }
+                other => panic!("{framing:?}: {other:?}"),
+            }
+            assert_eq!(parse(body.as_bytes(), framing, &limits(6)).expect("within the limit").len(), 6, "{framing:?}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        for (body, framing) in [("\u{feff}[{\"a\":1}]", Framing::JsonArray), ("\u{feff}{\"a\":1}\n", Framing::Ndjson)] {
+            let slots = parse(body.as_bytes(), framing, &limits(10)).expect("parsed");
+            assert_eq!(slots[0].as_ref().expect("kept").value(), Ok(serde_json::json!({"a": 1})), "{framing:?}");
+        }
     }
 }
