@@ -252,30 +252,36 @@ impl NamedPeriod {
             ))
         };
         let number = |part: &str| part.parse::<u32>().map_err(|_| wrong());
+        // The year's range is checked before chrono sees it: a year past i32's range wrapped to a
+        // negative one, and chrono's ISO week arithmetic overflowed on it (a panic in debug builds).
+        let out_of_range = || ApiError::BadRequest("periods must be between 2000 and 2100".into());
+        let number_year = |part: &str| match number(part)? {
+            year @ 2000..=2100 => Ok(year as i32),
+            _ => Err(out_of_range()),
+        };
         let (bucket, from) = match text.split('-').collect::<Vec<_>>().as_slice() {
             [year] if year.len() == 4 => {
-                (Bucket::Year, NaiveDate::from_ymd_opt(number(year)? as i32, 1, 1).ok_or_else(wrong)?)
+                (Bucket::Year, NaiveDate::from_ymd_opt(number_year(year)?, 1, 1).ok_or_else(wrong)?)
             }
             [year, quarter] if quarter.starts_with('Q') => {
                 let q = number(&quarter[1..])?;
                 if !(1..=4).contains(&q) {
                     return Err(wrong());
                 }
-                (Bucket::Quarter, NaiveDate::from_ymd_opt(number(year)? as i32, (q - 1) * 3 + 1, 1).ok_or_else(wrong)?)
+                (Bucket::Quarter, NaiveDate::from_ymd_opt(number_year(year)?, (q - 1) * 3 + 1, 1).ok_or_else(wrong)?)
             }
             [year, week] if week.starts_with('W') => {
-                let monday =
-                    NaiveDate::from_isoywd_opt(number(year)? as i32, number(&week[1..])?, chrono::Weekday::Mon);
+                let monday = NaiveDate::from_isoywd_opt(number_year(year)?, number(&week[1..])?, chrono::Weekday::Mon);
                 (Bucket::Week, monday.ok_or_else(wrong)?)
             }
             [year, month] => {
-                (Bucket::Month, NaiveDate::from_ymd_opt(number(year)? as i32, number(month)?, 1).ok_or_else(wrong)?)
+                (Bucket::Month, NaiveDate::from_ymd_opt(number_year(year)?, number(month)?, 1).ok_or_else(wrong)?)
             }
             [_, _, _] => (Bucket::Day, NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| wrong())?),
             _ => return Err(wrong()),
         };
         if from.year() < 2000 || from.year() > 2100 {
-            return Err(ApiError::BadRequest("periods must be between 2000 and 2100".into()));
+            return Err(out_of_range());
         }
         let to = bucket.next(from) - chrono::Days::new(1);
         Ok(NamedPeriod { bucket, period: Period { from, to } })
@@ -388,6 +394,15 @@ mod tests {
         assert_eq!(NamedPeriod::parse("2026").expect("year").period.to, day("2026-12-31"));
         for wrong in ["2026-Q5", "2026-13", "2026-W60", "26", "2026-02-30", "yesterday", ""] {
             assert!(NamedPeriod::parse(wrong).is_err(), "{wrong}");
+        }
+        // Years past i32's range, and far outside the stored one, in every form that has a year.
+        for far in ["2147483648-W01", "4294967295-W01", "1999-W52", "2101-01", "2147483648-Q1", "9999", "1999-12-31"] {
+            match NamedPeriod::parse(far) {
+                Err(ApiError::BadRequest(message)) => {
+                    assert!(message.contains("between 2000 and 2100"), "{far}: {message}")
+                }
+                other => panic!("{far}: {other:?}"),
+            }
         }
     }
 
