@@ -11,6 +11,9 @@ pub enum ApiError {
     /// The request's parameters are wrong; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// No such path under `/v1/`; the message names the ones there are.
+    #[error("{0}")]
+    NotFound(String),
     /// A bug on our side; the details go to the log.
     #[error("internal error, see the service log")]
     Internal(String),
@@ -29,6 +32,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

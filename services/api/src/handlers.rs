@@ -316,6 +316,16 @@ pub async fn get_pipeline(
     Ok(Json(health))
 }
 
+/// Any other path under `/v1/` (a typo, a trailing slash): a JSON 404 naming the API's paths,
+/// rather than the dashboard's answer for a missing asset.
+pub async fn unknown_api_path(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "no API path {}; the API's paths are /v1/kpis, /v1/kpis/{{id}}/series, /v1/units, /v1/units/{{code}}, \
+         /v1/rankings/{{id}}, /v1/indicators and /v1/pipeline (described in /openapi.json)",
+        uri.path()
+    ))
+}
+
 /// What `/` answers when the dashboard's assets are missing.
 pub async fn dashboard_missing() -> (axum::http::StatusCode, &'static str) {
     (

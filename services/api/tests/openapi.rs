@@ -41,3 +41,24 @@ async fn the_document_is_served_and_a_wrong_response_is_caught() {
                         "breakdown": null}]});
     assert!(!validator.is_valid(&wrong), "a negative numerator must not validate");
 }
+
+#[tokio::test]
+async fn an_unknown_api_path_is_a_json_404_naming_the_paths() {
+    let config = ioc_api::ApiConfig::default();
+    let router = ioc_api::router(Arc::new(ioc_api::AppState::new(config).expect("state")));
+    let validator = jsonschema::validator_for(&ioc_api::openapi::schema_for("Error")).expect("schema compiles");
+    for path in ["/v1/kpi", "/v1/kpis/", "/v1/units/79/extra", "/v1/", "/v1"] {
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = router.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), 404, "{path}");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{path}: {bytes:?}"));
+        assert!(validator.is_valid(&body), "{path}: {body}");
+        assert_eq!(body["error"], "not_found", "{path}");
+        let message = body["message"].as_str().expect("message");
+        assert!(
+            message.contains(path) && message.contains("/v1/kpis") && message.contains("/openapi.json"),
+            "{message}"
+        );
+    }
+}
