@@ -91,6 +91,13 @@ impl Default for IngestConfig {
     }
 }
 
+/// The largest `max_event_bytes`. Each accepted event becomes one Kafka message: its text again,
+/// with `received_at` added and pseudonyms (64 hex characters) in place of the identifiers, so a
+/// little larger than what was sent. librdkafka refuses a message over its `message.max.bytes`
+/// (1,000,000 bytes by default) before sending it, and ingest answers that as not acknowledged
+/// (503, resend), so a valid event above it would be resent for ever. Half of that leaves room.
+const MAX_EVENT_BYTES: usize = 512 * 1024;
+
 /// The widest event-age window ingest accepts: a century back, as far as anyone backfills.
 const MAX_EVENT_AGE_DAYS: i64 = 36_500;
 /// The furthest ahead an event may be dated: a day of clock skew.
@@ -155,6 +162,13 @@ impl IngestConfig {
         if self.max_body_bytes == 0 || self.max_decompressed_bytes < self.max_body_bytes {
             return invalid("max_decompressed_bytes must be at least max_body_bytes, and both above zero".into());
         }
+        if self.max_event_bytes > MAX_EVENT_BYTES {
+            return invalid(format!(
+                "max_event_bytes is {}, more than {MAX_EVENT_BYTES}: an event that large may not fit in one Kafka \
+                 message (librdkafka's message.max.bytes, 1,000,000), and would be refused at every resend",
+                self.max_event_bytes
+            ));
+        }
         if self.max_events_per_request == 0
             || self.max_event_bytes == 0
             || self.max_string_chars == 0
@@ -209,6 +223,14 @@ mod tests {
             let error = at(days, future).validate().expect_err("refused").to_string();
             assert!(error.contains("max_event_age_days must be 1 to"), "{days}, {future}: {error}");
         }
+    }
+
+    #[test]
+    fn an_event_limit_past_what_one_kafka_message_holds_is_refused() {
+        let with = |bytes: usize| IngestConfig { max_event_bytes: bytes, ..valid() };
+        assert!(with(MAX_EVENT_BYTES).validate().is_ok());
+        let error = with(MAX_EVENT_BYTES + 1).validate().expect_err("refused").to_string();
+        assert!(error.contains("max_event_bytes") && error.contains("message.max.bytes"), "{error}");
     }
 
     fn valid() -> IngestConfig {
