@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{Datelike, NaiveDate};
 use ioc_domain::indicators::{self, Definition};
 use ioc_domain::measures as m;
 
 use crate::error::ApiError;
+use crate::extract::Segment;
 use crate::kpis::{self, IndicatorValue};
 use crate::period::{Bucket, KpiQuery, NamedPeriod, Period};
 use crate::responses::{
@@ -135,7 +136,7 @@ pub async fn get_kpis(
 /// `GET /v1/kpis/{id}/series`.
 pub async fn get_series(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Segment(id): Segment,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<SeriesResponse>, ApiError> {
     let definition = indicator(&id)?;
@@ -191,7 +192,7 @@ pub async fn get_units(State(state): State<Arc<AppState>>) -> Result<Json<serde_
 /// `GET /v1/units/{code}`: the unit's indicators for a period and the period before it.
 pub async fn get_unit(
     State(state): State<Arc<AppState>>,
-    Path(code): Path<String>,
+    Segment(code): Segment,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<UnitProfile>, ApiError> {
     if params.contains_key("unit") {
@@ -226,7 +227,7 @@ pub async fn get_unit(
 /// `GET /v1/rankings/{id}?period=`: the commune-level units ordered by an indicator.
 pub async fn get_rankings(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Segment(id): Segment,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<RankingResponse>, ApiError> {
     let definition = indicator(&id)?;

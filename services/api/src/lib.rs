@@ -4,6 +4,7 @@ pub mod answer_cache;
 mod compute_limit;
 pub mod config;
 mod error;
+pub mod extract;
 pub mod handlers;
 pub mod kpis;
 mod metrics;

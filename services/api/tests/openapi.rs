@@ -62,3 +62,20 @@ async fn an_unknown_api_path_is_a_json_404_naming_the_paths() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_path_that_cannot_be_decoded_is_a_json_400() {
+    let config = ioc_api::ApiConfig::default();
+    let router = ioc_api::router(Arc::new(ioc_api::AppState::new(config).expect("state")));
+    for path in ["/v1/units/%FF", "/v1/rankings/%FF?period=2026", "/v1/kpis/%C3%28/series"] {
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = router.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), 400, "{path}");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        let body: serde_json::Value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{path}: not JSON: {bytes:?}"));
+        assert_eq!(body["error"], "bad_request", "{path}");
+        let message = body["message"].as_str().expect("message");
+        assert!(message.contains("the path cannot be read"), "{path}: {message}");
+    }
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -65,11 +66,14 @@ pub struct BatchResponse {
 /// `POST /v1/sources/{source}/events`
 pub async fn post_events(
     State(state): State<Arc<AppState>>,
-    Path(source_name): Path<String>,
+    source_name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
+    // A name that is not UTF-8 names no source either: the same JSON 404 listing the sources,
+    // instead of axum's plain-text 400.
+    let source_name = source_name.map_or_else(|_| "(not UTF-8)".to_owned(), |Path(name)| name);
     let label = if source_name.parse::<Source>().is_ok() { source_name.as_str() } else { "unknown" };
     let response = match handle(&state, &source_name, &headers, body).await {
         Ok(response) => response,

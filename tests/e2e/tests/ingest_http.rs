@@ -87,6 +87,11 @@ async fn routing_and_authentication_errors() {
         .header(CONTENT_TYPE, "application/x-ndjson")
         .body(body.clone());
     expect_error(unknown.send().await.expect("sent"), 404, "unknown_source", "parking").await;
+    let not_utf8 = ingest
+        .post("%FF", Some(&ingest.keys[&Source::Portal]))
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .body(body.clone());
+    expect_error(not_utf8.send().await.expect("sent"), 404, "unknown_source", "portal").await;
 
     let missing = ingest.post("portal", None).header(CONTENT_TYPE, "application/x-ndjson").body(body.clone());
     expect_error(missing.send().await.expect("sent"), 401, "unauthenticated", "Authorization").await;
