@@ -42,6 +42,13 @@ pub struct ProcessorConfig {
     pub shutdown_deadline_ms: u64,
     /// Longest pause between two attempts to write a batch ClickHouse refused.
     pub max_retry_backoff_ms: u64,
+    /// How long one attempt to write a batch may take, in seconds: sending each chunk, then
+    /// waiting for ClickHouse's answer (its materialized views and a quorum's replicas
+    /// included). Past it the attempt counts as failed and is retried like a refused one (the
+    /// rows again, which the tables fold if the first attempt did land). Without it, a node that
+    /// took the connection and never answered (a hung disk, a network cut after connecting) held
+    /// the source's pipeline for good: no poll of its consumer, so it also left its group.
+    pub insert_timeout_seconds: u64,
     /// A folder of versioned SQL migrations for `ioc-processor migrate`; unset (the default):
     /// the migrations embedded in the binary.
     pub migrations_dir: Option<PathBuf>,
@@ -125,6 +132,9 @@ impl Default for ProcessorConfig {
             batch_live_wait_ms: 250,
             shutdown_deadline_ms: 20_000,
             max_retry_backoff_ms: 30_000,
+            // Batches take about 0.1 s locally (BENCHMARKS.md); two minutes leaves room for a
+            // loaded cluster and a quorum's replicas.
+            insert_timeout_seconds: 120,
             migrations_dir: None,
             reference_dir: None,
             rollup_enabled: true,
@@ -190,6 +200,11 @@ impl ProcessorConfig {
         {
             return invalid(
                 "batch_max_rows, batch_max_bytes, batch_max_wait_ms and batch_live_wait_ms must be above zero",
+            );
+        }
+        if self.insert_timeout_seconds == 0 {
+            return invalid(
+                "insert_timeout_seconds must be above zero (seconds one attempt to write a batch may take)",
             );
         }
         if self.rollup_interval_ms == 0

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ioc_domain::Source;
-use ioc_kafka::PartitionEndsContext;
+use ioc_kafka::{hold_fetching, PartitionEndsContext};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
@@ -158,6 +158,12 @@ pub async fn run<T: SourceTable>(
             _ = shutdown.changed() => break,
         };
         if flush_due && pipeline.flush(&mut shutdown, None).await == Flushed::Abandoned {
+            break;
+        }
+        // A retry's wait inside the flush (wait_polling) may have seen the shutdown's signal,
+        // which `changed()` above would then not report again: without this the pipeline went on
+        // consuming until the deadline aborted it.
+        if *shutdown.borrow() {
             break;
         }
     }
@@ -398,25 +404,20 @@ impl<T: SourceTable> SourcePipeline<T> {
         for row in &mut self.batch.rows {
             T::date(row, inserted_at);
         }
+        let timeout = Duration::from_secs(self.context.config.insert_timeout_seconds);
         if !self.batch.rows.is_empty() {
-            insert_once::<T>(&self.context.clickhouse, &self.batch.rows).await?;
+            insert_once::<T>(&self.context.clickhouse, &self.batch.rows, timeout).await?;
         }
         if !self.dead_letters.is_empty() {
-            insert_dead_letters(&self.context.clickhouse, &self.dead_letters).await?;
+            insert_dead_letters(&self.context.clickhouse, &self.dead_letters, timeout).await?;
         }
         Ok(())
     }
 
-    /// Pauses or resumes fetching on every assigned partition; returns the new state.
+    /// Pauses or resumes fetching on every assigned partition, and on those assigned while
+    /// paused (ioc_kafka::hold_fetching); returns the new state.
     fn set_paused(&self, pause: bool) -> bool {
-        let result = self.consumer.assignment().and_then(|assignment| {
-            if pause {
-                self.consumer.pause(&assignment)
-            } else {
-                self.consumer.resume(&assignment)
-            }
-        });
-        match result {
+        match hold_fetching(&self.consumer, pause) {
             Ok(()) => {
                 self.context.metrics.paused.with_label_values(&[self.source.as_str()]).set(i64::from(pause));
                 tracing::info!(source = %self.source, pause, "changed fetching of assigned partitions");

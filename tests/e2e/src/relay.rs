@@ -48,6 +48,12 @@ impl Relay {
     pub fn silence(&self) {
         self.silent.send_replace(true);
     }
+
+    /// From now on, relays new connections again (those held while silent stay silent), as a
+    /// node back from a network cut.
+    pub fn speak(&self) {
+        self.silent.send_replace(false);
+    }
 }
 
 impl Drop for Relay {

@@ -1,10 +1,13 @@
 //! ioc-processor against real Kafka and ClickHouse: poison messages go to the dead-letter
 //! topic with their provenance and do not block the topic; migrations apply once.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
+use ioc_clickhouse::ClickHouseConfig;
 use ioc_domain::{dead_letter_topic, Source};
-use ioc_e2e::{post_ndjson, random_name, Pipeline};
+use ioc_e2e::{on_stop, post_ndjson, random_name, spawn, Pipeline};
+use ioc_kafka::{hold_fetching, KafkaConfig, PartitionEndsContext};
 use ioc_processor::dead_letter::header as names;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
@@ -202,4 +205,189 @@ async fn every_valid_example_is_stored_with_its_fields_in_their_columns() {
     }
     assert_eq!(pipeline.count(&probe).await, 1, "the canary probe example is stored like any event");
     pipeline.stop().await;
+}
+
+/// Polls `consumer` for `wait`, noting the partition of each message.
+async fn poll_for(consumer: &StreamConsumer<PartitionEndsContext>, wait: Duration, seen: &mut BTreeSet<i32>) {
+    let until = tokio::time::Instant::now() + wait;
+    while let Ok(received) = tokio::time::timeout_at(until, consumer.recv()).await {
+        if let Ok(message) = received {
+            seen.insert(message.partition());
+        }
+    }
+}
+
+/// Polls both consumers until `first` holds `count` partitions (its group rebalanced).
+async fn rebalance_until(first: &StreamConsumer<PartitionEndsContext>, second: Option<&StreamConsumer>, count: usize) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    let assigned = || first.assignment().map_or(0, |list| list.count());
+    while assigned() != count {
+        assert!(tokio::time::Instant::now() < until, "no rebalance gave {count} partitions within 60 s");
+        let polls = async {
+            if let Some(second) = second {
+                let _ = tokio::time::timeout(Duration::from_millis(200), second.recv()).await;
+            }
+        };
+        let (_, _) = tokio::join!(tokio::time::timeout(Duration::from_millis(200), first.recv()), polls);
+    }
+}
+
+/// The processor pauses its partitions while ClickHouse refuses a batch. librdkafka keeps a
+/// partition's pause across its revocation: a partition paused, taken by another instance
+/// during the outage and given back after it, was never fetched again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_paused_before_a_rebalance_is_fetched_again_when_it_comes_back() {
+    let kafka = KafkaConfig {
+        brokers: ioc_e2e::kafka_brokers(),
+        topic_prefix: random_name("t"),
+        partitions: 2,
+        ..KafkaConfig::default()
+    };
+    let topic = Source::Portal.topic(&kafka.topic_prefix);
+    kafka.ensure_topics(std::slice::from_ref(&topic)).await.expect("topic");
+    let group = random_name("hold");
+    let first = kafka.consumer_noting_partition_ends(&group).expect("consumer");
+    first.subscribe(&[&topic]).expect("subscribe");
+    rebalance_until(&first, None, 2).await;
+
+    // ClickHouse refuses: the first instance holds its two partitions; a second one joins and
+    // takes one of them; ClickHouse is back and the first releases what it holds now.
+    hold_fetching(&first, true).expect("hold");
+    let second: StreamConsumer = kafka.consumer(&group).expect("second consumer");
+    second.subscribe(&[&topic]).expect("subscribe");
+    rebalance_until(&first, Some(&second), 1).await;
+    hold_fetching(&first, false).expect("release");
+    // The second instance stops: its partition comes back to the first.
+    drop(second);
+    rebalance_until(&first, None, 2).await;
+
+    let producer = kafka.producer().expect("producer");
+    for partition in 0..2 {
+        let record = FutureRecord::to(&topic).partition(partition).key("k").payload("{}");
+        producer.send(record, Duration::from_secs(10)).await.expect("produced");
+    }
+    let mut seen = BTreeSet::new();
+    poll_for(&first, Duration::from_secs(15), &mut seen).await;
+    assert_eq!(seen, BTreeSet::from([0, 1]), "partitions fetched after the rebalances");
+}
+
+/// A processor (portal only, no rollup) whose ClickHouse is reached through a relay the test
+/// can silence, and an ingest in front of it.
+struct BehindRelay {
+    relay: ioc_e2e::relay::Relay,
+    processor: ioc_e2e::Running,
+    ingest: ioc_e2e::Running,
+    keys: std::collections::BTreeMap<Source, String>,
+    clickhouse: ClickHouseConfig,
+    _dropped: ioc_e2e::DropDatabase,
+}
+
+impl BehindRelay {
+    async fn start(tune: impl FnOnce(&mut ioc_processor::ProcessorConfig)) -> BehindRelay {
+        ioc_service::init_logging();
+        let (kafka, clickhouse) = ioc_e2e::fresh_stack("t", "ioc_relayed_").await;
+        let dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+        let node: std::net::SocketAddr =
+            clickhouse.url.trim_start_matches("http://").parse().expect("the test's ClickHouse is host:port");
+        let relay = ioc_e2e::relay::Relay::start(node).await;
+        let mut config = ioc_processor::ProcessorConfig {
+            kafka: kafka.clone(),
+            clickhouse: ClickHouseConfig { url: relay.url.clone(), ..clickhouse.clone() },
+            group_prefix: random_name("g"),
+            sources: vec![Source::Portal],
+            batch_max_wait_ms: 300,
+            rollup_enabled: false,
+            monitor_interval_ms: 0,
+            ..ioc_processor::ProcessorConfig::default()
+        };
+        tune(&mut config);
+        let processor = spawn(|listener, stopped| ioc_processor::serve(config, listener, on_stop(stopped))).await;
+        let keys = ioc_e2e::random_keys();
+        let ingest_config = ioc_e2e::ingest_config(&kafka, &keys);
+        let ingest = spawn(|listener, stopped| ioc_ingest::serve(ingest_config, listener, on_stop(stopped))).await;
+        BehindRelay { relay, processor, ingest, keys, clickhouse, _dropped: dropped }
+    }
+
+    /// Sends the example dossier event with `event_id`; ingest must accept it.
+    async fn send(&self, event_id: &str) {
+        let mut event: serde_json::Value = serde_json::from_str(EXAMPLE).expect("example");
+        event["event_id"] = serde_json::Value::from(event_id);
+        let response =
+            post_ndjson(&self.ingest.url, Source::Portal, &self.keys[&Source::Portal], event.to_string()).await;
+        assert_eq!(response.status(), 200, "ingest accepts {event_id}");
+    }
+
+    async fn stored(&self) -> u64 {
+        let sql = "SELECT toUInt64(count()) FROM portal_events";
+        self.clickhouse.client().query(sql).fetch_one::<u64>().await.expect("count")
+    }
+
+    /// Waits up to 60 s for `count` rows; returns how many there are.
+    async fn wait_stored(&self, count: u64) -> u64 {
+        let until = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.stored().await < count && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        self.stored().await
+    }
+
+    async fn failed_inserts_reach(&self, count: f64) -> f64 {
+        ioc_e2e::wait_for_metric(&self.processor.url, "ioc_processor_insert_failures_total", &[], |n| n >= count).await
+    }
+}
+
+/// An insert sent to a ClickHouse node that took the connection and then answers nothing (a hung
+/// disk, a network cut after connecting) is given up after `insert_timeout_seconds` and retried:
+/// without the bound it held the source's pipeline for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_that_gets_no_answer_is_given_up_and_retried() {
+    let behind = BehindRelay::start(|config| {
+        config.max_retry_backoff_ms = 1_000;
+        config.insert_timeout_seconds = 2;
+    })
+    .await;
+    behind.send("9b0c3d9e-0000-4000-8000-000000000001").await;
+    assert_eq!(behind.wait_stored(1).await, 1, "stored through the relay while it answers");
+    behind.relay.silence();
+    behind.send("9b0c3d9e-0000-4000-8000-000000000002").await;
+    assert!(
+        behind.failed_inserts_reach(1.0).await >= 1.0,
+        "no insert attempt failed while ClickHouse answered nothing"
+    );
+    behind.relay.speak();
+    assert_eq!(behind.wait_stored(2).await, 2, "the batch was retried once ClickHouse answered again");
+    behind.ingest.stop().await.expect("ingest stops");
+    behind.processor.stop().await.expect("processor stops");
+}
+
+/// A SIGTERM that comes while a flush waits between two attempts, the next one succeeding, ends
+/// the pipeline then: the wait saw the signal, and the consuming loop used to go on (and commit
+/// more batches) until the shutdown deadline aborted it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_during_a_retry_wait_ends_the_pipeline_once_the_batch_is_stored() {
+    const DEADLINE: Duration = Duration::from_secs(60);
+    let behind = BehindRelay::start(|config| {
+        config.insert_timeout_seconds = 1;
+        config.max_retry_backoff_ms = 10_000;
+        config.shutdown_deadline_ms = DEADLINE.as_millis() as u64;
+    })
+    .await;
+    behind.send("9b0c3d9e-0000-4000-8000-000000000003").await;
+    assert_eq!(behind.wait_stored(1).await, 1, "stored through the relay while it answers");
+    behind.relay.silence();
+    behind.send("9b0c3d9e-0000-4000-8000-000000000004").await;
+    // Six failed attempts: the flush now waits 6.4 s before the seventh (backoff from 0.2 s,
+    // doubled each time), time enough for ClickHouse to come back and the signal to come.
+    assert!(behind.failed_inserts_reach(6.0).await >= 6.0, "six attempts failed while ClickHouse answered nothing");
+    behind.relay.speak();
+    let BehindRelay { processor, ingest, clickhouse, _dropped, relay, .. } = behind;
+    let asked = tokio::time::Instant::now();
+    processor.stop().await.expect("processor stops");
+    let took = asked.elapsed();
+    let sql = "SELECT toUInt64(count()) FROM portal_events";
+    let stored = clickhouse.client().query(sql).fetch_one::<u64>().await.expect("count");
+    assert_eq!(stored, 2, "the batch under retry was stored before the pipeline ended");
+    assert!(took < DEADLINE / 2, "the processor took {took:?} to stop, as if it ran until its deadline ({DEADLINE:?})");
+    ingest.stop().await.expect("ingest stops");
+    drop(relay);
 }

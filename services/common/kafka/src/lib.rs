@@ -5,6 +5,7 @@
 //! the processor commits only what ClickHouse has stored.
 
 mod batch_producer;
+mod consumer_context;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,15 +13,16 @@ use std::time::Duration;
 
 use ioc_service::Secret;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Deserialize;
 
 pub use batch_producer::{Batch, BatchContext, BatchProducer, Outcomes};
+pub use consumer_context::{hold_fetching, PartitionEndsContext};
 
 /// How much a consumer prefetches, in KiB (librdkafka's `queued.max.messages.kbytes`).
 const CONSUMER_PREFETCH_KBYTES: &str = "4096";
@@ -221,7 +223,7 @@ impl KafkaConfig {
             // 100 ms costs an idle consumer eight fetch requests a second more per broker
             // (ten instead of two); the processor runs one consumer per source.
             .set("fetch.wait.max.ms", CONSUMER_FETCH_WAIT_MAX_MS)
-            .create_with_context(PartitionEndsContext)
+            .create_with_context(PartitionEndsContext::default())
             .map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
     }
 
@@ -282,22 +284,6 @@ impl KafkaConfig {
         Ok(())
     }
 }
-
-/// The context of a consumer that reports partition ends. librdkafka hands every error event to
-/// the client's error callback as well as to `recv`, and rdkafka's default callback logs each
-/// at error level; a partition's end is news for the pipeline (after almost every fetch of
-/// live traffic), not an error, so only the other errors are logged.
-pub struct PartitionEndsContext;
-
-impl ClientContext for PartitionEndsContext {
-    fn error(&self, error: KafkaError, reason: &str) {
-        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::PartitionEOF) {
-            tracing::error!("librdkafka: {error}: {reason}");
-        }
-    }
-}
-
-impl ConsumerContext for PartitionEndsContext {}
 
 /// Asks the brokers for metadata through `producer`: `Ok` when they answer within `timeout`.
 pub async fn check_reachable<P, C>(producer: Arc<P>, timeout: Duration) -> Result<(), String>
