@@ -14,13 +14,21 @@ pub mod header {
     pub const FAILED_AT: &str = "ioc.failed_at";
     /// On a replayed copy: the dead letter it came from (`partition/offset`).
     pub const REPLAYED_FROM: &str = "ioc.replayed_from";
+    /// On a letter whose payload was too large for the producer: the original payload's size in
+    /// bytes. The letter holds only its first [`super::PAYLOAD_EXCERPT_BYTES`], so it cannot be
+    /// replayed; the original stays in its source topic at the offset above until retention.
+    pub const PAYLOAD_CUT_FROM: &str = "ioc.payload_cut_from";
 }
+
+/// What a dead letter keeps of a payload too large to produce whole.
+pub const PAYLOAD_EXCERPT_BYTES: usize = 64 * 1024;
 
 use std::time::Duration;
 
 use clickhouse::Row;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
 /// A dead letter's position and reason, stored in `dead_letters` with the batch it interrupted,
@@ -60,27 +68,45 @@ impl DeadLetters {
     }
 
     /// Sends `message` with headers naming where it came from and why it failed. Retries until
-    /// Kafka takes it: a dead letter must not be lost either.
+    /// Kafka takes it: a dead letter must not be lost either. A payload the producer refuses as
+    /// too large (a producer that bypassed ingest can write one the broker takes compressed)
+    /// would be refused at every retry, and the source's pipeline would wait behind it for good:
+    /// it is sent again cut to [`PAYLOAD_EXCERPT_BYTES`], marked [`header::PAYLOAD_CUT_FROM`].
     pub async fn send(&self, message: &impl Message, error: &str) {
         let failed_at = chrono::Utc::now().to_rfc3339();
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
+        let payload = message.payload();
+        let mut cut_from: Option<String> = None;
         loop {
-            let headers = OwnedHeaders::new()
+            let mut headers = OwnedHeaders::new()
                 .insert(Header { key: header::SOURCE_TOPIC, value: Some(message.topic()) })
                 .insert(Header { key: header::SOURCE_PARTITION, value: Some(&partition) })
                 .insert(Header { key: header::SOURCE_OFFSET, value: Some(&offset) })
                 .insert(Header { key: header::ERROR, value: Some(error) })
                 .insert(Header { key: header::FAILED_AT, value: Some(&failed_at) });
+            if let Some(size) = &cut_from {
+                headers = headers.insert(Header { key: header::PAYLOAD_CUT_FROM, value: Some(size) });
+            }
             let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
             if let Some(key) = message.key() {
                 record = record.key(key);
             }
-            if let Some(payload) = message.payload() {
-                record = record.payload(payload);
+            if let Some(payload) = payload {
+                let kept =
+                    if cut_from.is_some() { &payload[..payload.len().min(PAYLOAD_EXCERPT_BYTES)] } else { payload };
+                record = record.payload(kept);
             }
             match self.producer.send(record, Duration::from_secs(10)).await {
                 Ok(_) => return,
+                Err((kafka_error, _))
+                    if cut_from.is_none()
+                        && kafka_error.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
+                {
+                    let size = payload.map_or(0, <[u8]>::len);
+                    tracing::warn!(topic = %self.topic, error = %kafka_error, size, %partition, %offset, "dead letter too large to produce; sending its first bytes only");
+                    cut_from = Some(size.to_string());
+                }
                 Err((kafka_error, _)) => {
                     tracing::warn!(topic = %self.topic, error = %kafka_error, "failed to write dead letter; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -35,6 +35,8 @@ pub struct DeadLetter {
     pub failed_at: Option<String>,
     /// The event id, when the payload has one.
     pub event_id: Option<String>,
+    /// When the letter holds only the first bytes of its payload: the original's size.
+    pub payload_cut_from: Option<String>,
 }
 
 fn header(message: &OwnedMessage, name: &str) -> Option<String> {
@@ -56,6 +58,7 @@ fn describe(message: &OwnedMessage) -> DeadLetter {
         error: header(message, names::ERROR),
         failed_at: header(message, names::FAILED_AT),
         event_id,
+        payload_cut_from: header(message, names::PAYLOAD_CUT_FROM),
     }
 }
 
@@ -121,13 +124,16 @@ pub fn list(config: &ProcessorConfig) -> anyhow::Result<Vec<DeadLetter>> {
 }
 
 /// Re-produces every dead letter not replayed yet to the topic it came from, then records the
-/// replay position (group `{group_prefix}.dlq-replay`). Returns how many were replayed.
+/// replay position (group `{group_prefix}.dlq-replay`). Returns how many were replayed: a letter
+/// whose payload was cut (`ioc.payload_cut_from`) is passed over with a warning naming where the
+/// original is.
 pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
     let group = format!("{}.dlq-replay", config.group_prefix);
     let (consumer, letters) = read_to_end(config, &group)?;
     let producer = config.kafka.producer()?;
     let mut next_offsets: HashMap<i32, i64> = HashMap::new();
     let dlq = dead_letter_topic(&config.kafka.topic_prefix);
+    let mut replayed = 0;
     for letter in &letters {
         let target = header(letter, names::SOURCE_TOPIC).with_context(|| {
             format!(
@@ -136,8 +142,23 @@ pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
                 letter.offset()
             )
         })?;
-        let mut headers = OwnedHeaders::new();
         let replayed_from = format!("{}/{}", letter.partition(), letter.offset());
+        if let Some(size) = header(letter, names::PAYLOAD_CUT_FROM) {
+            // Replaying the excerpt would only dead-letter it again: the whole message is in its
+            // source topic, at the offset the letter names, until retention.
+            tracing::warn!(
+                letter = %replayed_from,
+                source_topic = %target,
+                source_partition = header(letter, names::SOURCE_PARTITION).unwrap_or_default(),
+                source_offset = header(letter, names::SOURCE_OFFSET).unwrap_or_default(),
+                payload_bytes = %size,
+                "not replayed: the letter holds only the first bytes of a payload too large to produce; \
+                 re-send the original from its source topic at that offset"
+            );
+            next_offsets.insert(letter.partition(), letter.offset() + 1);
+            continue;
+        }
+        let mut headers = OwnedHeaders::new();
         headers = headers.insert(rdkafka::message::Header { key: names::REPLAYED_FROM, value: Some(&replayed_from) });
         let mut record = FutureRecord::<[u8], [u8]>::to(&target).headers(headers);
         if let Some(key) = letter.key() {
@@ -151,6 +172,7 @@ pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
             .await
             .map_err(|(error, _)| anyhow::anyhow!("failed to replay {replayed_from} to {target}: {error}"))?;
         next_offsets.insert(letter.partition(), letter.offset() + 1);
+        replayed += 1;
     }
     if !next_offsets.is_empty() {
         let mut list = TopicPartitionList::new();
@@ -159,7 +181,7 @@ pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
         }
         consumer.commit(&list, CommitMode::Sync).context("replayed, but failed to record the replay position")?;
     }
-    Ok(letters.len())
+    Ok(replayed)
 }
 
 fn uuid_like() -> String {

@@ -54,6 +54,59 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
     pipeline.stop().await;
 }
 
+/// A message the broker took compressed but the processor's producer refuses as a dead letter
+/// (over librdkafka's `message.max.bytes`, 1,000,000 bytes) used to be retried for ever, with the
+/// source's pipeline waiting behind it on every replica. Its letter now holds the payload's
+/// first 64 KiB, marked with the original's size, and `dlq replay` passes it over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_too_large_to_produce_is_cut_and_the_events_behind_it_are_stored() {
+    let pipeline = Pipeline::start().await;
+    let topic = Source::Portal.topic(&pipeline.kafka.topic_prefix);
+    // A producer that bypasses ingest, allowed larger messages than the processor's own.
+    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &pipeline.kafka.brokers)
+        .set("message.max.bytes", "4000000")
+        .set("compression.type", "lz4")
+        .create()
+        .expect("producer");
+    let huge = format!("{{\"this is\": \"not an event\", \"padding\": \"{}\"}}", "a".repeat(1_500_000));
+    let record = FutureRecord::to(&topic).key("H37.105-261005-0001").payload(&huge);
+    producer.send(record, Duration::from_secs(10)).await.expect("the huge message is taken, compressed");
+
+    let response =
+        post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], EXAMPLE.replace('\n', ""))
+            .await;
+    assert_eq!(response.status(), 200);
+    pipeline.wait_for_events(1, Duration::from_secs(60)).await;
+
+    let consumer: StreamConsumer = pipeline.kafka.consumer(&random_name("g")).expect("consumer");
+    consumer.subscribe(&[&dead_letter_topic(&pipeline.kafka.topic_prefix)]).expect("subscribe");
+    let letter = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+        .await
+        .expect("a dead letter within 30s")
+        .expect("message");
+    let payload = letter.payload().expect("an excerpt of the payload");
+    assert_eq!(payload.len(), ioc_processor::dead_letter::PAYLOAD_EXCERPT_BYTES);
+    assert_eq!(payload, &huge.as_bytes()[..payload.len()], "the payload's first bytes");
+    let cut_from = letter
+        .headers()
+        .and_then(|headers| headers.iter().find(|h| h.key == names::PAYLOAD_CUT_FROM).and_then(|h| h.value))
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    assert_eq!(cut_from, Some(huge.len().to_string()), "the letter says how large the original was");
+
+    let config = ioc_processor::ProcessorConfig {
+        kafka: pipeline.kafka.clone(),
+        group_prefix: random_name("admin"),
+        ..ioc_processor::ProcessorConfig::default()
+    };
+    let listed = ioc_processor::dead_letter_admin::list(&config).expect("listed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].payload_cut_from, Some(huge.len().to_string()));
+    let replayed = ioc_processor::dead_letter_admin::replay(&config).await.expect("replay runs");
+    assert_eq!(replayed, 0, "an excerpt is not replayed");
+    pipeline.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_apply_once_and_an_edited_one_or_a_newer_schema_is_refused() {
     let pipeline = Pipeline::start().await;
