@@ -14,8 +14,8 @@ use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitPro
 /// Classes a commune holds per working day (about two a week), whatever the scale: every
 /// commune runs them, the programme asks for weekly classes.
 const CLASSES_PER_WORKING_DAY: f64 = 0.4;
-/// One class in this many is reported again three hours later with a corrected attendance: it
-/// counts once, as first reported. Chosen by the class's serial, not drawn, so that every other
+/// One class in this many is reported again three hours later with another attendance: it
+/// counts once, as first reported (docs/indicators.md, "Weekly classes in every commune"). Chosen by the class's serial, not drawn, so that every other
 /// event of a seed stays as it was.
 const REPORTED_AGAIN_EVERY: u64 = 25;
 const REPORTED_AGAIN_AFTER_HOURS: i64 = 3;
