@@ -11,11 +11,14 @@ export function status(value) {
 }
 
 export function trendText(value, previous) {
-  if (!previous || value.ratio === null || previous.ratio === null) return '';
+  if (!previous) return '';
+  // A count has no ratio (the API serves it as null): its change is the numerators'.
   if (value.kind === 'count') {
+    if (value.numerator === null || previous.numerator === null) return '';
     const delta = value.numerator - previous.numerator;
     return `${delta >= 0 ? '▲' : '▼'} ${fmt.number(state.lang, Math.abs(delta))} ${tr('vsPrevious')}`;
   }
+  if (value.ratio === null || previous.ratio === null) return '';
   const points = (value.ratio - previous.ratio) * 100;
   const unit = state.lang === 'vi' ? 'điểm %' : 'pp';
   return `${points >= 0 ? '▲' : '▼'} ${fmt.number(state.lang, Math.abs(points), 2)} ${unit} ${tr('vsPrevious')}`;
@@ -25,8 +28,9 @@ export function trendText(value, previous) {
 /// threshold (which is not a goal), or nothing; and the text that sets it.
 export function goal(value) {
   if (value.target !== null) {
-    const s = status(value);
-    const text = `${tr('target')}: ${fmt.percent(state.lang, value.target)} · ${tr(s === 'met' ? 'met' : s === 'near' ? 'near' : 'far')}`;
+    // No value (nothing counted yet, so no ratio) is not "far from target".
+    const judged = { met: 'met', near: 'near', far: 'far', none: 'noData' }[status(value)];
+    const text = `${tr('target')}: ${fmt.percent(state.lang, value.target)} · ${tr(judged)}`;
     return { text, source: value.target_source };
   }
   if (value.threshold !== null) {
