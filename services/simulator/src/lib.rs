@@ -304,6 +304,21 @@ mod tests {
         let twice = |kind: &str, units: usize| {
             reports.iter().filter(|((k, _), (times, u))| *k == kind && *times == 2 && u.len() == units).count()
         };
+        // Entities with a second event of a kind where the first one counts (or either does).
+        let mut seconds: std::collections::BTreeMap<(&str, &str), Vec<&EventBody>> = Default::default();
+        for event in &run.events {
+            let (kind, id) = match &event.body {
+                EventBody::DossierRated(r) => ("rated", r.dossier_id.as_str()),
+                EventBody::DossierPaid(p) => ("paid", p.dossier_id.as_str()),
+                EventBody::SkillsCertified(c) => ("certified", c.learner_id.as_str()),
+                _ => continue,
+            };
+            seconds.entry((kind, id)).or_default().push(&event.body);
+        }
+        let several = |kind: &str| seconds.iter().filter(|((k, _), bodies)| *k == kind && bodies.len() > 1).count();
+        cases.push(("dossiers rated twice, the other way round (the first counts)", several("rated")));
+        cases.push(("dossiers paid twice, once online", several("paid")));
+        cases.push(("learners certified twice (counted once, on the first)", several("certified")));
         cases.push(("dossiers passed on to a department, received by both", twice("received", 2)));
         cases.push(("work records closed twice", twice("closed", 1)));
         cases.push(("classes reported twice", twice("held", 1)));

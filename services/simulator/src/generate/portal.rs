@@ -64,6 +64,13 @@ const PASSED_ON_AFTER_HOURS: i64 = 2;
 /// are odd multiples of 75), not drawn. Events it puts off past the scenario's end are not sent,
 /// and an event not sent draws no id, so the ids and draws after it change with a seed's
 /// scenario length (as they already did for any event planned past the end).
+/// One dossier in this many that is rated is rated again two days later, the other way round:
+/// its first rating counts (docs/indicators.md, 5.4). And one in this many that is paid is paid
+/// again a day later by the other method (a fee settled in two parts): paid online if either
+/// part was. Chosen by serial, and their event ids derived, so every other event stays as it was.
+const SECOND_RATING_OR_PAYMENT_EVERY: u64 = 30;
+const SECOND_RATING_AT: u64 = 7;
+const SECOND_PAYMENT_AT: u64 = 19;
 const STALLED_EVERY: u64 = 150;
 const STALLED_AT: u64 = 75;
 /// Days a stalled dossier's resolution is put off: this many, plus up to 60 more by serial.
@@ -103,11 +110,41 @@ pub fn day(
         }
         if day >= scenario.start {
             let mut reception = None;
+            let mut seconds = Vec::new();
+            let second_at = serial % SECOND_RATING_OR_PAYMENT_EVERY;
             for (at, body) in life.events {
                 let received = matches!(body, EventBody::DossierReceived(_));
-                if factory.emit(Source::Portal, unit, at, body) && received {
-                    reception = factory.events.last().map(|event| event.event_id);
+                let second = match &body {
+                    EventBody::DossierRated(rated) if second_at == SECOND_RATING_AT => {
+                        let satisfaction = match rated.satisfaction {
+                            Satisfaction::Dissatisfied => Satisfaction::Satisfied,
+                            _ => Satisfaction::Dissatisfied,
+                        };
+                        let again = DossierRated { dossier_id: rated.dossier_id.clone(), satisfaction };
+                        Some((at + Duration::days(2), EventBody::DossierRated(again)))
+                    }
+                    EventBody::DossierPaid(paid) if second_at == SECOND_PAYMENT_AT => {
+                        let method = match paid.method {
+                            PaymentMethod::Online => PaymentMethod::Counter,
+                            _ => PaymentMethod::Online,
+                        };
+                        let again = DossierPaid { method, ..paid.clone() };
+                        Some((at + Duration::days(1), EventBody::DossierPaid(again)))
+                    }
+                    _ => None,
+                };
+                if factory.emit(Source::Portal, unit, at, body) {
+                    let emitted = factory.events.last().map(|event| event.event_id);
+                    if received {
+                        reception = emitted;
+                    }
+                    if let (Some(second), Some(from)) = (second, emitted) {
+                        seconds.push((second, from));
+                    }
                 }
+            }
+            for ((at, body), from) in seconds {
+                factory.emit_derived(Source::Portal, unit, at, body, from);
             }
             let department = departments.get((serial / PASSED_ON_EVERY) as usize % departments.len().max(1));
             if let (Some(reception), Some(department)) = (reception, department) {

@@ -20,6 +20,11 @@ const CLASSES_PER_WORKING_DAY: f64 = 0.4;
 const REPORTED_AGAIN_EVERY: u64 = 25;
 const REPORTED_AGAIN_AFTER_HOURS: i64 = 3;
 const REPORTED_AGAIN_MORE_ATTENDEES: u32 = 5;
+/// One certified learner in this many gets a second certificate (another course) two days later:
+/// the learner counts once, on the first (docs/indicators.md). Chosen by the learner's serial,
+/// its event id derived, so every other event stays as it was.
+const CERTIFIED_AGAIN_EVERY: u64 = 40;
+const CERTIFIED_AGAIN_AFTER_DAYS: i64 = 2;
 /// Classes a provincial department holds for its staff per working day.
 const DEPARTMENT_CLASSES_PER_WORKING_DAY: f64 = 0.1;
 
@@ -98,6 +103,7 @@ fn learner(
     households: u64,
 ) {
     let learner_id = factory.entity_id("HV", unit);
+    let serial = factory.next_serial;
     // Learners live in the unit's households ("Gia đình số" counts households with a certified
     // member), so several learners can share one.
     let household = factory.rng().gen_range(0..households.max(1));
@@ -136,7 +142,17 @@ fn learner(
             vneid_confirmed,
             of_adult_age,
         };
-        if factory.emit(Source::Training, unit, certified_at, EventBody::SkillsCertified(body)) && confirmed_later {
+        let again = serial
+            .is_multiple_of(CERTIFIED_AGAIN_EVERY)
+            .then(|| SkillsCertified { certificate_id: format!("{certificate_id}-2"), ..body.clone() });
+        let certificate_emitted = factory.emit(Source::Training, unit, certified_at, EventBody::SkillsCertified(body));
+        if let (true, Some(again), Some(first)) =
+            (certificate_emitted, again, factory.events.last().map(|event| event.event_id))
+        {
+            let at = certified_at + Duration::days(CERTIFIED_AGAIN_AFTER_DAYS);
+            factory.emit_derived(Source::Training, unit, at, EventBody::SkillsCertified(again), first);
+        }
+        if certificate_emitted && confirmed_later {
             let confirmed = SkillsVneidConfirmed { learner_id, certificate_id };
             factory.emit(
                 Source::Training,
