@@ -205,6 +205,10 @@ mod tests {
                 count(&|d| d.pauses().iter().any(|p| p.from > d.due_at + d.paused_before)),
             ),
             ("a request made when already late (not counted)", count(&|d| d.requests.len() > d.pauses().len())),
+            (
+                "a request after the dossier ended (not counted)",
+                count(&|d| d.ended_by_event().is_some_and(|ended| d.requests.iter().any(|r| *r > ended))),
+            ),
             ("returned for want of supplements within the run", count(&|d| d.returned_at().is_some_and(|at| at < end))),
             ("the backlog at go-live", count(&|d| d.backlog)),
             (

@@ -99,7 +99,7 @@ pub struct Pause {
 
 impl Dossier {
     /// When the dossier ended by an event of its own (resolution or withdrawal), if it did.
-    fn ended_by_event(&self) -> Option<i64> {
+    pub fn ended_by_event(&self) -> Option<i64> {
         match (self.resolution, self.withdrawal) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -71,6 +71,9 @@ const PASSED_ON_AFTER_HOURS: i64 = 2;
 const SECOND_RATING_OR_PAYMENT_EVERY: u64 = 30;
 const SECOND_RATING_AT: u64 = 7;
 const SECOND_PAYMENT_AT: u64 = 19;
+/// And one resolved dossier in this many gets a supplement request a day after its resolution
+/// (a source's stray event): a request after the dossier ended is not part of its handling.
+const REQUEST_AFTER_END_AT: u64 = 11;
 const STALLED_EVERY: u64 = 150;
 const STALLED_AT: u64 = 75;
 /// Days a stalled dossier's resolution is put off: this many, plus up to 60 more by serial.
@@ -130,6 +133,10 @@ pub fn day(
                         };
                         let again = DossierPaid { method, ..paid.clone() };
                         Some((at + Duration::days(1), EventBody::DossierPaid(again)))
+                    }
+                    EventBody::DossierResolved(resolved) if second_at == REQUEST_AFTER_END_AT => {
+                        let stray = DossierRef { dossier_id: resolved.dossier_id.clone() };
+                        Some((at + Duration::days(1), EventBody::DossierSupplementRequested(stray)))
                     }
                     _ => None,
                 };
