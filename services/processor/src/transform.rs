@@ -160,6 +160,12 @@ impl SourceTable for PortalTable {
                 row.fee_bearing = flag(snapshot.fee_bearing);
                 row.dossier_received_at = seconds("dossier_received_at", snapshot.dossier_received_at)?;
                 row.paused_seconds = snapshot.paused_seconds;
+                // What happened before go-live, in the columns of the events it stands for
+                // (dossier_facts.sql reads them on a snapshot's row too).
+                row.components_digitised = snapshot.components_digitised.unwrap_or(0);
+                row.components_reused = snapshot.components_reused.unwrap_or(0);
+                row.payment_method = snapshot.payment_method.as_ref().map(name).unwrap_or_default();
+                row.complaint_subject = snapshot.complaint_subject.map(|s| s.as_str().to_owned()).unwrap_or_default();
             }
             EventBody::DossierSupplementRequested(_)
             | EventBody::DossierResumed(_)

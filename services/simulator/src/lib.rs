@@ -247,6 +247,21 @@ mod tests {
             "complaints about the regulation (not counted)",
             events(&|b| matches!(b, EventBody::DossierComplaintFiled(c) if c.subject == ComplaintSubject::Regulation)),
         ));
+        let snapshot = |what: &dyn Fn(&ioc_domain::DossierSnapshot) -> bool| {
+            events(&|b| matches!(b, EventBody::DossierSnapshot(s) if what(s)))
+        };
+        cases.push((
+            "the backlog digitised before go-live (said by its snapshot)",
+            snapshot(&|s| s.components_digitised.is_some() || s.components_reused.is_some()),
+        ));
+        cases.push((
+            "the backlog paid online before go-live",
+            snapshot(&|s| s.payment_method == Some(ioc_domain::PaymentMethod::Online)),
+        ));
+        cases.push((
+            "the backlog complained about before go-live",
+            snapshot(&|s| s.complaint_subject.is_some_and(|subject| subject.about_the_dossier())),
+        ));
         cases.push((
             "VNeID confirmed after the certificate",
             events(&|b| matches!(b, EventBody::SkillsVneidConfirmed(_))),

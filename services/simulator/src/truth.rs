@@ -273,6 +273,14 @@ impl Facts {
                     entry.fee_bearing = d.fee_bearing;
                 }
                 EventBody::DossierSnapshot(s) => {
+                    // What happened before go-live counts like the events it stands for
+                    // (docs/indicators.md, "The backlog at go-live").
+                    let entry = entry(&mut dossiers, &s.dossier_id);
+                    let (digitised, reused) = (s.components_digitised.unwrap_or(0), s.components_reused.unwrap_or(0));
+                    entry.digitised |= digitised > 0 || reused > 0;
+                    entry.reused |= reused > 0;
+                    entry.paid_online |= s.payment_method == Some(PaymentMethod::Online);
+                    entry.complained |= s.complaint_subject.is_some_and(|subject| subject.about_the_dossier());
                     snapshots.entry(s.dossier_id.clone()).or_insert(Snapshot { at, unit, body: s.clone() });
                 }
                 EventBody::DossierDigitised(d) => {

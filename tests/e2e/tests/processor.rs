@@ -232,6 +232,15 @@ async fn every_valid_example_is_stored_with_its_fields_in_their_columns() {
         .await,
         86_400
     );
+    // What happened before go-live, as the snapshot says, in the columns of the events it stands for.
+    assert_eq!(
+        value(
+            "SELECT toUInt64(count()) FROM portal_events WHERE type = 'dossier.snapshot' AND components_digitised = 2 \
+               AND components_reused = 1 AND payment_method = 'online' AND complaint_subject = 'handling'"
+        )
+        .await,
+        1
+    );
     assert_eq!(
         value("SELECT toUInt64(count()) FROM portal_events WHERE complaint_kind = 'petition' AND complaint_subject = 'handling'")
             .await,

@@ -625,6 +625,21 @@ pub struct DossierSnapshot {
     pub fee_bearing: bool,
     /// Seconds the clock was stopped by supplement requests before the snapshot.
     pub paused_seconds: u32,
+    /// Components digitised before the snapshot (what `dossier.digitised` events would have
+    /// said, summed). The events from before go-live are never sent, so without these four the
+    /// backlog counted as not digitised, not paid online and without a complaint
+    /// (docs/indicators.md, "The backlog at go-live").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components_digitised: Option<u16>,
+    /// Components reused from already digitised data before the snapshot (summed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components_reused: Option<u16>,
+    /// How the fee was paid before the snapshot: online when any part of it was; none: not paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<PaymentMethod>,
+    /// What a complaint filed before the snapshot was about: reception or handling when any was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaint_subject: Option<ComplaintSubject>,
 }
 
 /// An official document sent or received.

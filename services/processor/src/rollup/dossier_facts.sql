@@ -140,14 +140,15 @@ FROM
                         countIf(type = 'dossier.result_returned') > 0 AS result_returned,
                         minIf(occurred_at, type = 'dossier.result_returned') AS result_returned_at,
                         countIf(type = 'dossier.result_returned' AND result_form = 'electronic') > 0 AS result_electronic,
-                        -- A component reused from the data warehouse is a digitised one.
-                        countIf(type = 'dossier.digitised' AND (components_digitised > 0 OR components_reused > 0)) > 0 AS digitised,
-                        countIf(type = 'dossier.digitised' AND components_reused > 0) > 0 AS reused,
-                        countIf(type = 'dossier.paid' AND payment_method = 'online') > 0 AS paid_online,
+                        -- A component reused from the data warehouse is a digitised one. A go-live
+                        -- snapshot carries what happened before it in the same columns.
+                        countIf(type IN ('dossier.digitised', 'dossier.snapshot') AND (components_digitised > 0 OR components_reused > 0)) > 0 AS digitised,
+                        countIf(type IN ('dossier.digitised', 'dossier.snapshot') AND components_reused > 0) > 0 AS reused,
+                        countIf(type IN ('dossier.paid', 'dossier.snapshot') AND payment_method = 'online') > 0 AS paid_online,
                         countIf(type = 'dossier.rated') > 0 AS rated,
                         minIf(occurred_at, type = 'dossier.rated') AS rated_at,
                         argMinIf(satisfaction, occurred_at, type = 'dossier.rated') = 'dissatisfied' AS dissatisfied,
-                        countIf(type = 'dossier.complaint_filed' AND complaint_subject IN ('reception', 'handling')) > 0 AS complained,
+                        countIf(type IN ('dossier.complaint_filed', 'dossier.snapshot') AND complaint_subject IN ('reception', 'handling')) > 0 AS complained,
                         groupUniqArrayIf(event_unit, opening) AS opening_units,
                         count() AS events_read
                     FROM

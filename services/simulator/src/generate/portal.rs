@@ -384,6 +384,45 @@ fn stall(life: &mut Life, delay: Duration) {
     life.events.sort_by_key(|(at, _)| *at);
 }
 
+/// What a snapshot at `go_live` says of the events before it, which are not sent: components
+/// digitised and reused, how the fee was paid (online if any part was), and what a complaint
+/// was about (reception or handling if any was).
+#[derive(Default)]
+struct BeforeGoLive {
+    components_digitised: Option<u16>,
+    components_reused: Option<u16>,
+    payment_method: Option<PaymentMethod>,
+    complaint_subject: Option<ComplaintSubject>,
+}
+
+impl BeforeGoLive {
+    fn of(events: &[(DateTime<FixedOffset>, EventBody)], go_live: DateTime<FixedOffset>) -> BeforeGoLive {
+        let mut before = BeforeGoLive::default();
+        let add = |sum: Option<u16>, n: u16| {
+            let total = sum.unwrap_or(0) + n;
+            (total > 0).then_some(total)
+        };
+        for (_, body) in events.iter().filter(|(at, _)| *at < go_live) {
+            match body {
+                EventBody::DossierDigitised(d) => {
+                    before.components_digitised = add(before.components_digitised, d.components_digitised);
+                    before.components_reused = add(before.components_reused, d.components_reused);
+                }
+                EventBody::DossierPaid(p) if before.payment_method != Some(PaymentMethod::Online) => {
+                    before.payment_method = Some(p.method);
+                }
+                EventBody::DossierComplaintFiled(c)
+                    if !before.complaint_subject.is_some_and(|subject| subject.about_the_dossier()) =>
+                {
+                    before.complaint_subject = Some(c.subject);
+                }
+                _ => {}
+            }
+        }
+        before
+    }
+}
+
 /// Sends what a source joining the stream at `go_live` sends of a dossier received before: a
 /// snapshot of it if it is still open then (with the clock time already paused), a supplement
 /// request still waiting at its own time, and everything after.
@@ -400,6 +439,7 @@ fn send_backlog(factory: &mut EventFactory<'_>, unit: &Unit, life: Life, go_live
     let waiting = pauses.last().filter(|pause| pause.until.is_none()).map(|pause| pause.from);
     let paused_seconds: i64 = pauses.iter().filter_map(|pause| pause.until.map(|until| until - pause.from)).sum();
     let received = &life.received;
+    let before = BeforeGoLive::of(&life.events, go_live);
     let snapshot = DossierSnapshot {
         dossier_id: received.dossier_id.clone(),
         procedure_code: received.procedure_code.clone(),
@@ -409,6 +449,10 @@ fn send_backlog(factory: &mut EventFactory<'_>, unit: &Unit, life: Life, go_live
         due_at: received.due_at,
         fee_bearing: received.fee_bearing,
         paused_seconds: u32::try_from(paused_seconds.max(0)).unwrap_or(u32::MAX),
+        components_digitised: before.components_digitised,
+        components_reused: before.components_reused,
+        payment_method: before.payment_method,
+        complaint_subject: before.complaint_subject,
     };
     factory.emit(Source::Portal, unit, go_live, EventBody::DossierSnapshot(snapshot));
     for (at, body) in life.events {
