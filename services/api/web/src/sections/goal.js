@@ -19,6 +19,11 @@ export function trendText(value, previous) {
     return `${delta >= 0 ? '▲' : '▼'} ${fmt.number(state.lang, Math.abs(delta))} ${tr('vsPrevious')}`;
   }
   if (value.ratio === null || previous.ratio === null) return '';
+  // An average (2.2's resolution time) is seconds, not a share: its change in hours, as shown.
+  if (value.kind === 'average_seconds') {
+    const hours = (value.ratio - previous.ratio) / 3600;
+    return `${hours >= 0 ? '▲' : '▼'} ${fmt.number(state.lang, Math.abs(hours), 1)} h ${tr('vsPrevious')}`;
+  }
   const points = (value.ratio - previous.ratio) * 100;
   const unit = state.lang === 'vi' ? 'điểm %' : 'pp';
   return `${points >= 0 ? '▲' : '▼'} ${fmt.number(state.lang, Math.abs(points), 2)} ${unit} ${tr('vsPrevious')}`;

@@ -15,7 +15,9 @@ const ratio = (numerator, denominator, target = null) => ({
   threshold: null,
   threshold_source: null,
 });
-const count = (numerator) => ({ ...ratio(numerator, 0), kind: 'count' });
+// As the API serves them: a count has no denominator, ratio or progress.
+const count = (numerator) => ({ ...ratio(numerator, 1), kind: 'count', denominator: null, ratio: null, progress: null });
+const average = (seconds) => ({ ...ratio(seconds, 1), kind: 'average_seconds' });
 
 beforeEach(() => {
   state.lang = 'en';
@@ -44,4 +46,9 @@ test('a count shows how it moved since the previous period', () => {
 test('a ratio shows its change in points, and nothing without both ratios', () => {
   assert.match(trendText(ratio(6, 10), ratio(5, 10)), /▲ 10\.00 pp/);
   assert.equal(trendText(ratio(6, 10), ratio(0, 0)), '');
+});
+
+test('an average shows its change in hours, not in points', () => {
+  assert.match(trendText(average(7 * 3600), average(5 * 3600)), /▲ 2\.0 h /);
+  assert.doesNotMatch(trendText(average(7 * 3600), average(5 * 3600)), /pp/);
 });
