@@ -399,7 +399,7 @@ impl BeforeGoLive {
     fn of(events: &[(DateTime<FixedOffset>, EventBody)], go_live: DateTime<FixedOffset>) -> BeforeGoLive {
         let mut before = BeforeGoLive::default();
         let add = |sum: Option<u16>, n: u16| {
-            let total = sum.unwrap_or(0) + n;
+            let total = sum.unwrap_or(0).saturating_add(n);
             (total > 0).then_some(total)
         };
         for (_, body) in events.iter().filter(|(at, _)| *at < go_live) {
