@@ -42,12 +42,12 @@ pub struct ProcessorConfig {
     pub shutdown_deadline_ms: u64,
     /// Longest pause between two attempts to write a batch ClickHouse refused.
     pub max_retry_backoff_ms: u64,
-    /// How long one attempt to write a batch may take, in seconds: sending each chunk, then
-    /// waiting for ClickHouse's answer (its materialized views and a quorum's replicas
-    /// included). Past it the attempt counts as failed and is retried like a refused one (the
-    /// rows again, which the tables fold if the first attempt did land). Without it, a node that
-    /// took the connection and never answered (a hung disk, a network cut after connecting) held
-    /// the source's pipeline for good: no poll of its consumer, so it also left its group.
+    /// How long one attempt to write a batch may take, in seconds, from its first byte sent to
+    /// ClickHouse's answer (its materialized views and a quorum's replicas included). Past it the
+    /// attempt counts as failed and is retried like a refused one (the rows again, which the
+    /// tables fold if the first attempt did land). Without it, a node that took the connection
+    /// and never answered (a hung disk, a network cut after connecting) held the source's
+    /// pipeline for good. At most [`MAX_INSERT_TIMEOUT_SECONDS`].
     pub insert_timeout_seconds: u64,
     /// A folder of versioned SQL migrations for `ioc-processor migrate`; unset (the default):
     /// the migrations embedded in the binary.
@@ -112,6 +112,10 @@ pub struct ProcessorConfig {
     /// time; monitor.rs). 0 turns both off.
     pub monitor_interval_ms: u64,
 }
+
+/// The longest `insert_timeout_seconds`: below librdkafka's `max.poll.interval.ms` (300 s by
+/// default, which ioc_kafka leaves as it is), since an attempt is not interrupted to poll.
+pub const MAX_INSERT_TIMEOUT_SECONDS: u64 = 240;
 
 impl Default for ProcessorConfig {
     fn default() -> Self {
@@ -202,10 +206,11 @@ impl ProcessorConfig {
                 "batch_max_rows, batch_max_bytes, batch_max_wait_ms and batch_live_wait_ms must be above zero",
             );
         }
-        if self.insert_timeout_seconds == 0 {
-            return invalid(
-                "insert_timeout_seconds must be above zero (seconds one attempt to write a batch may take)",
-            );
+        if !(1..=MAX_INSERT_TIMEOUT_SECONDS).contains(&self.insert_timeout_seconds) {
+            return Err(ConfigError::Invalid(format!(
+                "insert_timeout_seconds must be 1 to {MAX_INSERT_TIMEOUT_SECONDS}: the consumer is not polled during an \
+                 attempt, and librdkafka drops it from its group after max.poll.interval.ms (300 s) without a poll"
+            )));
         }
         if self.rollup_interval_ms == 0
             || self.rollup_facts_events_per_slice == 0
@@ -242,6 +247,16 @@ impl ProcessorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_insert_timeout_past_the_consumers_poll_interval_is_refused() {
+        let with = |seconds: u64| ProcessorConfig { insert_timeout_seconds: seconds, ..ProcessorConfig::default() };
+        assert!(with(MAX_INSERT_TIMEOUT_SECONDS).validate().is_ok());
+        for seconds in [0, MAX_INSERT_TIMEOUT_SECONDS + 1] {
+            let error = with(seconds).validate().expect_err("refused").to_string();
+            assert!(error.contains("insert_timeout_seconds must be 1 to 240"), "{seconds}: {error}");
+        }
+    }
 
     #[test]
     fn the_rollup_nodes_are_read_from_a_comma_separated_list() {

@@ -15,13 +15,17 @@ pub mod header {
     /// On a replayed copy: the dead letter it came from (`partition/offset`).
     pub const REPLAYED_FROM: &str = "ioc.replayed_from";
     /// On a letter whose payload was too large for the producer: the original payload's size in
-    /// bytes. The letter holds only its first [`super::PAYLOAD_EXCERPT_BYTES`], so it cannot be
-    /// replayed; the original stays in its source topic at the offset above until retention.
+    /// bytes. The letter holds only its first [`super::PAYLOAD_EXCERPT_BYTES`] (and of its key
+    /// the first [`super::KEY_EXCERPT_BYTES`]; none of either if even that was refused), so it
+    /// cannot be replayed; the original stays in its source topic at the offset above until
+    /// retention.
     pub const PAYLOAD_CUT_FROM: &str = "ioc.payload_cut_from";
 }
 
 /// What a dead letter keeps of a payload too large to produce whole.
 pub const PAYLOAD_EXCERPT_BYTES: usize = 64 * 1024;
+/// What it keeps of the key then (librdkafka counts the key against the same limit).
+pub const KEY_EXCERPT_BYTES: usize = 1024;
 
 use std::time::Duration;
 
@@ -49,6 +53,16 @@ pub struct DeadLetterRow {
     pub failed_at: u32,
 }
 
+/// What a dead letter sends of `bytes` after being refused as too large `refusals` times: all
+/// of it, its first `most` bytes, then nothing.
+fn excerpt(bytes: &[u8], most: usize, refusals: u8) -> Option<&[u8]> {
+    match refusals {
+        0 => Some(bytes),
+        1 => Some(&bytes[..bytes.len().min(most)]),
+        _ => None,
+    }
+}
+
 /// Produces dead letters and waits for Kafka's acknowledgement before the offset may be committed.
 #[derive(Clone)]
 pub struct DeadLetters {
@@ -71,13 +85,16 @@ impl DeadLetters {
     /// Kafka takes it: a dead letter must not be lost either. A payload the producer refuses as
     /// too large (a producer that bypassed ingest can write one the broker takes compressed)
     /// would be refused at every retry, and the source's pipeline would wait behind it for good:
-    /// it is sent again cut to [`PAYLOAD_EXCERPT_BYTES`], marked [`header::PAYLOAD_CUT_FROM`].
+    /// it is sent again cut to [`PAYLOAD_EXCERPT_BYTES`] (its key to [`KEY_EXCERPT_BYTES`]),
+    /// marked [`header::PAYLOAD_CUT_FROM`], and without either if that is refused too.
     pub async fn send(&self, message: &impl Message, error: &str) {
         let failed_at = chrono::Utc::now().to_rfc3339();
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
-        let payload = message.payload();
+        let (key, payload) = (message.key(), message.payload());
         let mut cut_from: Option<String> = None;
+        // Refused as too large: 0 never, 1 once (cut to the excerpts), 2 twice (neither sent).
+        let mut refused_as_too_large: u8 = 0;
         loop {
             let mut headers = OwnedHeaders::new()
                 .insert(Header { key: header::SOURCE_TOPIC, value: Some(message.topic()) })
@@ -89,22 +106,23 @@ impl DeadLetters {
                 headers = headers.insert(Header { key: header::PAYLOAD_CUT_FROM, value: Some(size) });
             }
             let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
-            if let Some(key) = message.key() {
+            if let Some(key) = key.and_then(|key| excerpt(key, KEY_EXCERPT_BYTES, refused_as_too_large)) {
                 record = record.key(key);
             }
-            if let Some(payload) = payload {
-                let kept =
-                    if cut_from.is_some() { &payload[..payload.len().min(PAYLOAD_EXCERPT_BYTES)] } else { payload };
-                record = record.payload(kept);
+            if let Some(payload) =
+                payload.and_then(|payload| excerpt(payload, PAYLOAD_EXCERPT_BYTES, refused_as_too_large))
+            {
+                record = record.payload(payload);
             }
             match self.producer.send(record, Duration::from_secs(10)).await {
                 Ok(_) => return,
                 Err((kafka_error, _))
-                    if cut_from.is_none()
+                    if refused_as_too_large < 2
                         && kafka_error.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
                 {
                     let size = payload.map_or(0, <[u8]>::len);
-                    tracing::warn!(topic = %self.topic, error = %kafka_error, size, %partition, %offset, "dead letter too large to produce; sending its first bytes only");
+                    tracing::warn!(topic = %self.topic, error = %kafka_error, size, %partition, %offset, "dead letter too large to produce; sending less of it");
+                    refused_as_too_large += 1;
                     cut_from = Some(size.to_string());
                 }
                 Err((kafka_error, _)) => {

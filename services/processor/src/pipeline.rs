@@ -326,11 +326,18 @@ impl<T: SourceTable> SourcePipeline<T> {
         let mut backoff = Duration::from_millis(200);
         let mut paused = false;
         let outcome = loop {
-            // Dated at every attempt: rows that came during a retry's wait joined the batch.
-            let attempt = self.write_batch(under_way.date_of_attempt()).await;
+            // Dated at every attempt: rows that came during a retry's wait joined the batch. The
+            // whole attempt is bounded: a node that took the connection and answers nothing (or
+            // reads slowly) held the pipeline for good, unpolled, so it also left its group.
+            // Dropping the attempt drops its request.
+            let timeout = Duration::from_secs(self.context.config.insert_timeout_seconds);
+            let attempt = tokio::time::timeout(timeout, self.write_batch(under_way.date_of_attempt())).await;
             let error = match attempt {
-                Ok(()) => break Flushed::Stored,
-                Err(error) => error,
+                Ok(Ok(())) => break Flushed::Stored,
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => {
+                    format!("ClickHouse did not take the batch within {} s (insert_timeout_seconds)", timeout.as_secs())
+                }
             };
             self.context.metrics.insert_failures.with_label_values(&[T::TABLE]).inc();
             retries += 1;
@@ -404,12 +411,11 @@ impl<T: SourceTable> SourcePipeline<T> {
         for row in &mut self.batch.rows {
             T::date(row, inserted_at);
         }
-        let timeout = Duration::from_secs(self.context.config.insert_timeout_seconds);
         if !self.batch.rows.is_empty() {
-            insert_once::<T>(&self.context.clickhouse, &self.batch.rows, timeout).await?;
+            insert_once::<T>(&self.context.clickhouse, &self.batch.rows).await?;
         }
         if !self.dead_letters.is_empty() {
-            insert_dead_letters(&self.context.clickhouse, &self.dead_letters, timeout).await?;
+            insert_dead_letters(&self.context.clickhouse, &self.dead_letters).await?;
         }
         Ok(())
     }

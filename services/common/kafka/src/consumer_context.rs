@@ -7,6 +7,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::TopicPartitionList;
 
 /// The context of a consumer that reports partition ends. librdkafka hands every error event to
 /// the client's error callback as well as to `recv`, and rdkafka's default callback logs each
@@ -36,8 +37,7 @@ impl ConsumerContext for PartitionEndsContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(assigned) = rebalance {
             let held = self.held.load(Ordering::SeqCst);
-            let result = if held { consumer.pause(assigned) } else { consumer.resume(assigned) };
-            if let Err(error) = result {
+            if let Err(error) = set_fetching(consumer, assigned, held) {
                 tracing::warn!(%error, held, "failed to set the fetching of newly assigned partitions");
             }
         }
@@ -45,14 +45,30 @@ impl ConsumerContext for PartitionEndsContext {
 }
 
 /// Holds (`true`) or releases fetching on every partition assigned to `consumer`, now and at
-/// every assignment until called again. Messages fetched before the hold still arrive.
+/// every assignment until called again. Messages fetched before the hold still arrive. On an
+/// error the hold stays as it was.
 pub fn hold_fetching(consumer: &StreamConsumer<PartitionEndsContext>, hold: bool) -> KafkaResult<()> {
-    // The flag first: an assignment made between the two steps follows the new state.
-    consumer.context().held.store(hold, Ordering::SeqCst);
-    let assignment = consumer.assignment()?;
-    if hold {
-        consumer.pause(&assignment)
-    } else {
-        consumer.resume(&assignment)
+    // The flag first: an assignment made between the two steps follows the new state. (Both
+    // run on the task that polls, where rebalance callbacks run, so none comes in between.)
+    let before = consumer.context().held.swap(hold, Ordering::SeqCst);
+    let result = consumer.assignment().and_then(|assignment| set_fetching(consumer, &assignment, hold));
+    if result.is_err() {
+        consumer.context().held.store(before, Ordering::SeqCst);
     }
+    result
+}
+
+/// Pauses or resumes `partitions`. librdkafka reports a partition it could not set in that
+/// partition's entry, not in the call's result, so the entries are read too.
+fn set_fetching<C: Consumer<PartitionEndsContext>>(
+    consumer: &C,
+    partitions: &TopicPartitionList,
+    hold: bool,
+) -> KafkaResult<()> {
+    if hold {
+        consumer.pause(partitions)?;
+    } else {
+        consumer.resume(partitions)?;
+    }
+    partitions.elements().iter().try_for_each(|element| element.error())
 }
