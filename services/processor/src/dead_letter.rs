@@ -92,7 +92,8 @@ impl DeadLetters {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
         let (key, payload) = (message.key(), message.payload());
-        let mut cut_from: Option<String> = None;
+        let payload_size = payload.map_or(0, <[u8]>::len);
+        let cut_from = payload_size.to_string();
         // Refused as too large: 0 never, 1 once (cut to the excerpts), 2 twice (neither sent).
         let mut refused_as_too_large: u8 = 0;
         loop {
@@ -102,8 +103,8 @@ impl DeadLetters {
                 .insert(Header { key: header::SOURCE_OFFSET, value: Some(&offset) })
                 .insert(Header { key: header::ERROR, value: Some(error) })
                 .insert(Header { key: header::FAILED_AT, value: Some(&failed_at) });
-            if let Some(size) = &cut_from {
-                headers = headers.insert(Header { key: header::PAYLOAD_CUT_FROM, value: Some(size) });
+            if refused_as_too_large > 0 {
+                headers = headers.insert(Header { key: header::PAYLOAD_CUT_FROM, value: Some(&cut_from) });
             }
             let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
             if let Some(key) = key.and_then(|key| excerpt(key, KEY_EXCERPT_BYTES, refused_as_too_large)) {
@@ -120,10 +121,8 @@ impl DeadLetters {
                     if refused_as_too_large < 2
                         && kafka_error.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
                 {
-                    let size = payload.map_or(0, <[u8]>::len);
-                    tracing::warn!(topic = %self.topic, error = %kafka_error, size, %partition, %offset, "dead letter too large to produce; sending less of it");
+                    tracing::warn!(topic = %self.topic, error = %kafka_error, size = payload_size, %partition, %offset, "dead letter too large to produce; sending less of it");
                     refused_as_too_large += 1;
-                    cut_from = Some(size.to_string());
                 }
                 Err((kafka_error, _)) => {
                     tracing::warn!(topic = %self.topic, error = %kafka_error, "failed to write dead letter; retrying");
