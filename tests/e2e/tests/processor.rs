@@ -10,11 +10,41 @@ use ioc_e2e::{on_stop, post_ndjson, random_name, spawn, Pipeline};
 use ioc_kafka::{hold_fetching, KafkaConfig, PartitionEndsContext};
 use ioc_processor::dead_letter::header as names;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Headers;
+use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::producer::FutureRecord;
 use rdkafka::Message;
 
 const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
+
+/// Sends the example dossier event through ingest and waits until it is stored.
+async fn send_example_and_wait(pipeline: &Pipeline) {
+    let response =
+        post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], EXAMPLE.replace('\n', ""))
+            .await;
+    assert_eq!(response.status(), 200);
+    pipeline.wait_for_events(1, Duration::from_secs(60)).await;
+}
+
+/// The first `count` messages of the pipeline's dead-letter topic, each within 30 s.
+async fn dead_letters(pipeline: &Pipeline, count: usize) -> Vec<OwnedMessage> {
+    let consumer: StreamConsumer = pipeline.kafka.consumer(&random_name("g")).expect("consumer");
+    consumer.subscribe(&[&dead_letter_topic(&pipeline.kafka.topic_prefix)]).expect("subscribe");
+    let mut letters = Vec::new();
+    while letters.len() < count {
+        let letter = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{count} dead letters within 30 s each; {} came", letters.len()))
+            .expect("message");
+        letters.push(letter.detach());
+    }
+    letters
+}
+
+/// A header of `message`, as text.
+fn header(message: &OwnedMessage, name: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored() {
@@ -26,28 +56,12 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
     let poison = FutureRecord::to(&topic).key("H37.105-261005-0001").payload("{\"this is\": \"not an event\"}");
     producer.send(poison, Duration::from_secs(10)).await.expect("poison produced");
 
-    let response =
-        post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], EXAMPLE.replace('\n', ""))
-            .await;
-    assert_eq!(response.status(), 200);
-    pipeline.wait_for_events(1, Duration::from_secs(60)).await;
+    send_example_and_wait(&pipeline).await;
 
-    let consumer: StreamConsumer = pipeline.kafka.consumer(&random_name("g")).expect("consumer");
-    consumer.subscribe(&[&dead_letter_topic(&pipeline.kafka.topic_prefix)]).expect("subscribe");
-    let letter = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
-        .await
-        .expect("a dead letter within 30s")
-        .expect("message");
+    let letters = dead_letters(&pipeline, 1).await;
+    let letter = &letters[0];
     assert_eq!(letter.payload(), Some(&b"{\"this is\": \"not an event\"}"[..]));
-    let headers = letter.headers().expect("provenance headers");
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|h| h.key == name)
-            .and_then(|h| h.value)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .unwrap_or_else(|| panic!("header {name} missing"))
-    };
+    let header = |name: &str| header(letter, name).unwrap_or_else(|| panic!("header {name} missing"));
     assert_eq!(header(names::SOURCE_TOPIC), topic);
     assert!(header(names::ERROR).contains("undecodable"));
     header(names::SOURCE_OFFSET).parse::<i64>().expect("numeric offset");
@@ -78,26 +92,16 @@ async fn a_dead_letter_too_large_to_produce_is_cut_and_the_events_behind_it_are_
     let record = FutureRecord::to(&topic).key(&huge_key).payload("{\"small\": true}");
     producer.send(record, Duration::from_secs(10)).await.expect("the huge key is taken, compressed");
 
-    let response =
-        post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], EXAMPLE.replace('\n', ""))
-            .await;
-    assert_eq!(response.status(), 200);
-    pipeline.wait_for_events(1, Duration::from_secs(60)).await;
+    send_example_and_wait(&pipeline).await;
 
-    let consumer: StreamConsumer = pipeline.kafka.consumer(&random_name("g")).expect("consumer");
-    consumer.subscribe(&[&dead_letter_topic(&pipeline.kafka.topic_prefix)]).expect("subscribe");
-    let mut letters = Vec::new();
-    while letters.len() < 2 {
-        let letter = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
-            .await
-            .expect("two dead letters within 30s")
-            .expect("message");
-        let cut_from = letter
-            .headers()
-            .and_then(|headers| headers.iter().find(|h| h.key == names::PAYLOAD_CUT_FROM).and_then(|h| h.value))
-            .map(|v| String::from_utf8_lossy(v).into_owned());
-        letters.push((letter.key().map(<[u8]>::to_vec), letter.payload().map(<[u8]>::to_vec), cut_from));
-    }
+    let mut letters: Vec<_> = dead_letters(&pipeline, 2)
+        .await
+        .iter()
+        .map(|letter| {
+            let cut_from = header(letter, names::PAYLOAD_CUT_FROM);
+            (letter.key().map(<[u8]>::to_vec), letter.payload().map(<[u8]>::to_vec), cut_from)
+        })
+        .collect();
     letters.sort_by_key(|(key, _, _)| key.as_ref().map(Vec::len));
     let (key, payload, cut_from) = &letters[0];
     assert_eq!(key.as_deref(), Some(&b"H37.105-261005-0001"[..]), "a key within the limit is kept");
@@ -161,11 +165,7 @@ async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
     let pipeline = Pipeline::start().await;
     let portal_topic = Source::Portal.topic(&pipeline.kafka.topic_prefix);
     // The event arrives normally...
-    let response =
-        post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], EXAMPLE.replace('\n', ""))
-            .await;
-    assert_eq!(response.status(), 200);
-    pipeline.wait_for_events(1, Duration::from_secs(60)).await;
+    send_example_and_wait(&pipeline).await;
     // ...and a copy of it sits in the dead-letter topic, as an older processor version that
     // could not handle it would have left it.
     let producer = pipeline.kafka.producer().expect("producer");
