@@ -189,6 +189,7 @@ mod tests {
 
     #[test]
     fn every_case_the_rules_handle_occurs_in_the_pipeline_scenario() {
+        use chrono::{Datelike, Timelike};
         use ioc_domain::{ComplaintSubject, EventBody, ResultForm, Satisfaction};
         let reference = reference();
         let scenario = pipeline_scenario();
@@ -210,6 +211,46 @@ mod tests {
                 count(&|d| d.ended_by_event().is_some_and(|ended| d.requests.iter().any(|r| *r > ended))),
             ),
             ("returned for want of supplements within the run", count(&|d| d.returned_at().is_some_and(|at| at < end))),
+            (
+                "answered after the waiting time, within the run (returned all the same)",
+                count(&|d| {
+                    let wait = i64::from(ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS);
+                    d.pauses().last().is_some_and(|p| p.until.is_some_and(|u| u - p.from > wait && u < end))
+                }),
+            ),
+            (
+                "a request after the return (not counted)",
+                count(&|d| d.returned_at().is_some_and(|at| d.requests.iter().any(|r| *r > at && *r < end))),
+            ),
+            (
+                "resolved after the return, within the run (not counted)",
+                count(&|d| {
+                    d.returned_at()
+                        .zip(d.resolution)
+                        .is_some_and(|(returned, resolved)| returned < resolved && resolved < end)
+                }),
+            ),
+            (
+                "resolved while a counted request waits, resumed after",
+                count(&|d| {
+                    d.resolved_at().is_some_and(|at| {
+                        d.pauses().iter().any(|p| p.from < at && p.until.is_some_and(|u| u > at && u < end))
+                    })
+                }),
+            ),
+            (
+                "resolved while a counted request waits, never resumed",
+                count(&|d| {
+                    d.resolved_at()
+                        .is_some_and(|at| at < end && d.pauses().iter().any(|p| p.from < at && p.until.is_none()))
+                }),
+            ),
+            (
+                "received between 00:00 and 07:00 local time (the UTC day before)",
+                count(&|d| {
+                    !d.backlog && d.received_at >= start && (d.received_at + 7 * 3600).rem_euclid(86_400) < 7 * 3600
+                }),
+            ),
             ("the backlog at go-live", count(&|d| d.backlog)),
             (
                 "the backlog waiting for supplements at go-live",
@@ -265,6 +306,31 @@ mod tests {
         cases.push((
             "VNeID confirmed after the certificate",
             events(&|b| matches!(b, EventBody::SkillsVneidConfirmed(_))),
+        ));
+        let mut certified: std::collections::BTreeMap<&str, chrono::DateTime<chrono::FixedOffset>> = Default::default();
+        for event in &run.events {
+            if let EventBody::SkillsCertified(c) = &event.body {
+                certified.entry(c.learner_id.as_str()).or_insert(event.occurred_at);
+            }
+        }
+        cases.push((
+            "VNeID confirmed before the certificate",
+            run.events
+                .iter()
+                .filter(|e| {
+                    matches!(&e.body, EventBody::SkillsVneidConfirmed(c)
+                        if certified.get(c.learner_id.as_str()).is_some_and(|at| e.occurred_at < *at))
+                })
+                .count(),
+        ));
+        cases.push((
+            "classes held on a Monday before 07:00 local time (the UTC week before)",
+            run.events
+                .iter()
+                .filter(|e| matches!(e.body, EventBody::ClassHeld(_)))
+                .map(|e| e.occurred_at.with_timezone(&ioc_domain::local_offset()))
+                .filter(|at| at.weekday() == chrono::Weekday::Mon && at.hour() < 7)
+                .count(),
         ));
         cases.push(("students of adult age", events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.of_adult_age == Some(true) && c.target_group == ioc_domain::TargetGroup::Student))));
         cases.push((
@@ -331,6 +397,18 @@ mod tests {
         cases.push(("dossiers paid twice, once online", twice("paid", 1)));
         cases.push(("learners certified twice (counted once, on the first)", twice("certified", 1)));
         cases.push(("dossiers passed on to a department, received by both", twice("received", 2)));
+        let snapshots: std::collections::BTreeSet<&str> = run
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::DossierSnapshot(s) => Some(s.dossier_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        cases.push((
+            "the backlog's reception sent after its snapshot (the reception wins)",
+            reports.keys().filter(|(kind, id)| *kind == "received" && snapshots.contains(id)).count(),
+        ));
         cases.push(("work records closed twice", twice("closed", 1)));
         cases.push(("classes reported twice", twice("held", 1)));
         cases.push(("commune weeks with a class", usize::try_from(with_class).unwrap_or(0)));

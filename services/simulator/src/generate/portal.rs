@@ -36,7 +36,7 @@ const UNANSWERED_SHARE: f64 = 0.015;
 const WITHDRAWN_SHARE: f64 = 0.02;
 /// Sources are imperfect: a dossier withdrawn after its resolution, a resolution recorded after
 /// a withdrawal, a withdrawal while waiting for supplements. Only the first ending counts.
-const WITHDRAWN_AFTER_RESOLUTION_SHARE: f64 = 0.003;
+const WITHDRAWN_AFTER_RESOLUTION_SHARE: f64 = 0.006;
 const RESOLVED_AFTER_WITHDRAWAL_SHARE: f64 = 0.003;
 const WITHDRAWN_WHILE_WAITING_SHARE: f64 = 0.2;
 const RATED_SHARE: f64 = 0.3;
@@ -55,7 +55,7 @@ const RETURNED_TWICE_SHARE: f64 = 0.05;
 /// first, must not count it twice. Chosen by the dossier's serial, not drawn, so that every
 /// other generated event of a seed stays as it was (`simulate`'s delivery faults, drawn per
 /// event, do change after it).
-const PASSED_ON_EVERY: u64 = 400;
+const PASSED_ON_EVERY: u64 = 100;
 const PASSED_ON_AFTER_HOURS: i64 = 2;
 /// One dossier in this many stalls: it is resolved, and everything after its resolution
 /// happens, a month to three months later than planned, so that it stays overdue across month
@@ -74,6 +74,33 @@ const SECOND_PAYMENT_AT: u64 = 19;
 /// And one resolved dossier in this many gets a supplement request a day after its resolution
 /// (a source's stray event): a request after the dossier ended is not part of its handling.
 const REQUEST_AFTER_END_AT: u64 = 11;
+/// Cases a source produces rarely, chosen by serial (never drawn, so every other dossier's
+/// draws stay as they were). Of the dossiers whose every supplement request was answered, one in
+/// `MID_PAUSE_EVERY` is resolved while its last request waits: at `MID_PAUSE_RESUMED` the
+/// resume still comes after the resolution (a source that records it anyway), at
+/// `MID_PAUSE_NEVER_RESUMED` it never comes. Either way the pause runs at the resolution, which
+/// is on time if the request counted (docs/indicators.md).
+const MID_PAUSE_EVERY: u64 = 6;
+const MID_PAUSE_RESUMED: u64 = 1;
+const MID_PAUSE_NEVER_RESUMED: u64 = 4;
+/// Of the dossiers whose last request is never answered (and not withdrawn), one in
+/// `LATE_ANSWER_EVERY` is answered all the same, after the waiting time, and resolved two days
+/// later, with another request and resume in between (`LATE_ANSWER_AT`); another is resolved
+/// after the waiting time with no answer at all (`RESOLVED_AFTER_RETURN_AT`). Both were
+/// returned at the wait's end: what comes after is not part of their handling.
+const LATE_ANSWER_EVERY: u64 = 4;
+const LATE_ANSWER_AT: u64 = 1;
+const RESOLVED_AFTER_RETURN_AT: u64 = 3;
+/// Days after its request a late answer comes: more than the waiting time.
+const LATE_ANSWER_AFTER_DAYS: i64 = ioc_domain::rules::SUPPLEMENT_WAIT_DAYS as i64 + 1;
+/// One online dossier in `NIGHT_EVERY` is submitted between midnight and 07:00 local time, which
+/// is still the day before in UTC: its day is the local one.
+const NIGHT_EVERY: u64 = 20;
+const NIGHT_AT: u64 = 13;
+/// One dossier of the backlog in `RESENT_RECEPTION_EVERY` also has its original reception sent
+/// by the source after go-live (a resend of its history): the reception wins over the snapshot.
+const RESENT_RECEPTION_EVERY: u64 = 20;
+const RESENT_RECEPTION_AT: u64 = 7;
 const STALLED_EVERY: u64 = 150;
 const STALLED_AT: u64 = 75;
 /// Days a stalled dossier's resolution is put off: this many, plus up to 60 more by serial.
@@ -110,6 +137,20 @@ pub fn day(
         };
         if serial % STALLED_EVERY == STALLED_AT {
             stall(&mut life, Duration::days(STALLED_DAYS + (serial / STALLED_EVERY % 61) as i64));
+        }
+        match serial % MID_PAUSE_EVERY {
+            MID_PAUSE_RESUMED => resolve_mid_pause(&mut life, false),
+            MID_PAUSE_NEVER_RESUMED => resolve_mid_pause(&mut life, true),
+            _ => {}
+        }
+        match serial % LATE_ANSWER_EVERY {
+            LATE_ANSWER_AT => end_unanswered(&mut life, true),
+            RESOLVED_AFTER_RETURN_AT => end_unanswered(&mut life, false),
+            _ => {}
+        }
+        if serial % NIGHT_EVERY == NIGHT_AT && life.received.channel == Channel::Online {
+            let hour = (serial / NIGHT_EVERY % 7) as u32;
+            receive_at(&mut life, local_time(day, hour, (serial % 60) as u32));
         }
         if day >= scenario.start {
             let mut reception = None;
@@ -162,7 +203,8 @@ pub fn day(
                 }
             }
         } else {
-            send_backlog(factory, unit, life, go_live);
+            let resend_reception = serial % RESENT_RECEPTION_EVERY == RESENT_RECEPTION_AT;
+            send_backlog(factory, unit, life, go_live, resend_reception);
         }
     }
 }
@@ -384,6 +426,81 @@ fn stall(life: &mut Life, delay: Duration) {
     life.events.sort_by_key(|(at, _)| *at);
 }
 
+/// Moves the resolution of a dossier whose every request was answered into its last pause,
+/// halfway between the request and the resume, with everything after the resolution (results,
+/// ratings) moved as much; `drop_resume` removes the resume, which then never comes. A
+/// dossier without an answered request or a resolution after it is left as it is.
+fn resolve_mid_pause(life: &mut Life, drop_resume: bool) {
+    let at_of = |life: &Life, what: fn(&EventBody) -> bool| {
+        life.events.iter().filter(|(_, body)| what(body)).map(|(at, _)| *at).collect::<Vec<_>>()
+    };
+    let requests = at_of(life, |b| matches!(b, EventBody::DossierSupplementRequested(_)));
+    let resumes = at_of(life, |b| matches!(b, EventBody::DossierResumed(_)));
+    let resolutions = at_of(life, |b| matches!(b, EventBody::DossierResolved(_)));
+    let (Some(&request), Some(&resume), Some(&resolved)) = (requests.last(), resumes.last(), resolutions.first())
+    else {
+        return;
+    };
+    if requests.len() != resumes.len() || resume > resolved {
+        return;
+    }
+    let moved = request + (resume - request) / 2;
+    let shift = resolved - moved;
+    for (at, _) in life.events.iter_mut().filter(|(at, _)| *at >= resolved) {
+        *at -= shift;
+    }
+    if drop_resume {
+        life.events.retain(|(at, body)| !(matches!(body, EventBody::DossierResumed(_)) && *at == resume));
+    }
+    life.events.sort_by_key(|(at, _)| *at);
+}
+
+/// Ends a dossier whose last request is never answered (nor the dossier withdrawn) with a
+/// resolution after the waiting time: `answered` first sends the late resume, then another
+/// request and its resume the next days, then the resolution; otherwise the resolution alone
+/// comes that many days after the request. The result is returned 45 minutes after it.
+fn end_unanswered(life: &mut Life, answered: bool) {
+    let ends = |body: &EventBody| {
+        matches!(body, EventBody::DossierResolved(_) | EventBody::DossierWithdrawn(_) | EventBody::DossierResumed(_))
+    };
+    let Some((request, _)) =
+        life.events.last().filter(|(_, body)| matches!(body, EventBody::DossierSupplementRequested(_)))
+    else {
+        return;
+    };
+    if life.events.iter().any(|(at, body)| ends(body) && at > request) {
+        return;
+    }
+    let id = || DossierRef { dossier_id: life.received.dossier_id.clone() };
+    let late = *request + Duration::days(LATE_ANSWER_AFTER_DAYS);
+    let mut after = Vec::new();
+    if answered {
+        after.push((late, EventBody::DossierResumed(id())));
+        after.push((late + Duration::days(1), EventBody::DossierSupplementRequested(id())));
+        after.push((late + Duration::days(2), EventBody::DossierResumed(id())));
+    }
+    let resolved_at = late + Duration::days(if answered { 3 } else { 0 });
+    let resolved = DossierResolved { dossier_id: life.received.dossier_id.clone(), outcome: Outcome::Approved };
+    after.push((resolved_at, EventBody::DossierResolved(resolved)));
+    let returned =
+        DossierResultReturned { dossier_id: life.received.dossier_id.clone(), result_form: ResultForm::Electronic };
+    after.push((resolved_at + Duration::minutes(45), EventBody::DossierResultReturned(returned)));
+    life.events.extend(after);
+}
+
+/// Moves a dossier's reception to `at`, earlier on the same day: its clock starts there.
+fn receive_at(life: &mut Life, at: DateTime<FixedOffset>) {
+    if at >= life.received_at {
+        return;
+    }
+    for (event_at, body) in &mut life.events {
+        if matches!(body, EventBody::DossierReceived(_)) {
+            *event_at = at;
+        }
+    }
+    life.received_at = at;
+}
+
 /// What a snapshot at `go_live` says of the events before it, which are not sent: components
 /// digitised and reused, how the fee was paid (online if any part was), and what a complaint
 /// was about (reception or handling if any was).
@@ -425,8 +542,15 @@ impl BeforeGoLive {
 
 /// Sends what a source joining the stream at `go_live` sends of a dossier received before: a
 /// snapshot of it if it is still open then (with the clock time already paused), a supplement
-/// request still waiting at its own time, and everything after.
-fn send_backlog(factory: &mut EventFactory<'_>, unit: &Unit, life: Life, go_live: DateTime<FixedOffset>) {
+/// request still waiting at its own time, and everything after; with `resend_reception`, its
+/// original reception too (derived from the snapshot's id, so no draw changes).
+fn send_backlog(
+    factory: &mut EventFactory<'_>,
+    unit: &Unit,
+    life: Life,
+    go_live: DateTime<FixedOffset>,
+    resend_reception: bool,
+) {
     let go_live_at = go_live.timestamp();
     let before: Vec<_> = life.events.iter().filter(|(at, _)| *at < go_live).cloned().collect();
     let history = dossier_of(&life, &before);
@@ -454,7 +578,11 @@ fn send_backlog(factory: &mut EventFactory<'_>, unit: &Unit, life: Life, go_live
         payment_method: before.payment_method,
         complaint_subject: before.complaint_subject,
     };
-    factory.emit(Source::Portal, unit, go_live, EventBody::DossierSnapshot(snapshot));
+    let snapshot_sent = factory.emit(Source::Portal, unit, go_live, EventBody::DossierSnapshot(snapshot));
+    if let (true, true, Some(from)) = (resend_reception, snapshot_sent, factory.events.last().map(|e| e.event_id)) {
+        let body = EventBody::DossierReceived(life.received.clone());
+        factory.emit_derived(Source::Portal, unit, life.received_at, body, from);
+    }
     for (at, body) in life.events {
         let still_waiting = matches!(body, EventBody::DossierSupplementRequested(_)) && Some(at.timestamp()) == waiting;
         if at >= go_live || still_waiting {

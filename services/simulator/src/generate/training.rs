@@ -25,6 +25,16 @@ const REPORTED_AGAIN_MORE_ATTENDEES: u32 = 5;
 /// its event id derived, so every other event stays as it was.
 const CERTIFIED_AGAIN_EVERY: u64 = 40;
 const CERTIFIED_AGAIN_AFTER_DAYS: i64 = 2;
+/// One class in this many is held at 06:00-06:59 local time, which is still the day before in
+/// UTC (and on a Monday, the week before): it counts on its local day and week. One learner in
+/// this many who is confirmed on VNeID later is certified by the platform's nightly run at
+/// 00:05 instead, with the confirmation stamped `CONFIRMED_EARLY_MINUTES` before it, the day
+/// before (VNeID's clock ahead of the platform's): the learner counts as confirmed from the
+/// certificate's day on, not the day before. Both by serial.
+const EARLY_EVERY: u64 = 10;
+const EARLY_AT: u64 = 3;
+const CERTIFIED_EARLY_AT_MINUTE: u32 = 5;
+const CONFIRMED_EARLY_MINUTES: i64 = 10;
 /// Classes a provincial department holds for its staff per working day.
 const DEPARTMENT_CLASSES_PER_WORKING_DAY: f64 = 0.1;
 
@@ -81,7 +91,8 @@ fn class(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit) {
     let class_id = factory.entity_id("LH", unit);
     let serial = factory.next_serial;
     let rng = factory.rng();
-    let at = office_time(rng, day);
+    let office = office_time(rng, day);
+    let at = if serial % EARLY_EVERY == EARLY_AT { local_time(day, 6, (serial % 60) as u32) } else { office };
     let topic = ClassTopic::ALL[rng.gen_range(0..ClassTopic::ALL.len())];
     let attendees = rng.gen_range(12..=60);
     let held = ClassHeld { class_id: class_id.clone(), topic, attendees };
@@ -111,9 +122,15 @@ fn learner(
     let rng = factory.rng();
     let registered_at = local_time(day, rng.gen_range(6..22), rng.gen_range(0..60));
     let certified = rng.gen_bool(profile.rate(CERTIFIED_SHARE));
-    let certified_at = registered_at + Duration::hours(rng.gen_range(24..24 * 21));
+    let drawn_certified_at = registered_at + Duration::hours(rng.gen_range(24..24 * 21));
     let vneid_confirmed = rng.gen_bool(VNEID_CONFIRMED_SHARE);
     let confirmed_later = !vneid_confirmed && rng.gen_bool(VNEID_CONFIRMED_LATER_SHARE / (1.0 - VNEID_CONFIRMED_SHARE));
+    let confirmed_early = confirmed_later && serial % EARLY_EVERY == EARLY_AT;
+    let certified_at = if confirmed_early {
+        local_time(drawn_certified_at.date_naive(), 0, CERTIFIED_EARLY_AT_MINUTE)
+    } else {
+        drawn_certified_at
+    };
     // Students must say whether they are of adult age; other groups may, or leave the default.
     let of_adult_age = match group {
         TargetGroup::Student => Some(rng.gen_bool(STUDENT_ADULT_SHARE)),
@@ -154,12 +171,12 @@ fn learner(
         }
         if certificate_emitted && confirmed_later {
             let confirmed = SkillsVneidConfirmed { learner_id, certificate_id };
-            factory.emit(
-                Source::Training,
-                unit,
-                certified_at + confirmation_delay,
-                EventBody::SkillsVneidConfirmed(confirmed),
-            );
+            let at = if confirmed_early {
+                certified_at - Duration::minutes(CONFIRMED_EARLY_MINUTES)
+            } else {
+                certified_at + confirmation_delay
+            };
+            factory.emit(Source::Training, unit, at, EventBody::SkillsVneidConfirmed(confirmed));
         }
     }
 }
