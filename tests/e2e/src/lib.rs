@@ -5,6 +5,7 @@ pub mod analyst;
 pub mod balancer;
 pub mod bench;
 pub mod current_engine;
+pub mod dossier_rows;
 pub mod load;
 pub mod otel_collector;
 pub mod periods;

@@ -48,6 +48,10 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
         differences.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
     );
 
+    // The analysts' one row per dossier: each column as the truth reads the dossier's events.
+    let differences = ioc_e2e::dossier_rows::differences(&pipeline.clickhouse.client(), &facts, 20).await;
+    assert!(differences.is_empty(), "dossier rows differ from the ground truth:\n{}", differences.join("\n"));
+
     // Completeness: every consumed offset is stored (or dead-lettered), and a loss shows.
     let processor = pipeline.processor.url.clone();
     let acknowledged =

@@ -80,7 +80,6 @@ FROM
             -- Returned for want of supplements: a counted request whose resume did not come
             -- within the waiting time, before the dossier ended otherwise (`deadline < end0`;
             -- requests are all before `end0`).
-            arrayFirstIndex(p -> p > ?, arraySlice(pauses, 1, counted)) AS long_pause,
             if(long_pause > 0, requests[long_pause], if(clock_stopped, open_request, 0)) AS unanswered,
             toDateTime(unanswered + ?, 'Asia/Ho_Chi_Minh') AS deadline,
             unanswered > 0 AND (NOT has_end OR deadline < end0) AS abandoned,
@@ -98,11 +97,16 @@ FROM
                 arrayMap((r, c, p) -> toInt64(r) < toInt64(due_at) + toInt64(base_paused) + toInt64(c) - toInt64(p),
                     arraySlice(requests, 1, pairs), arrayCumSum(pauses), pauses) AS counts,
                 arrayFirstIndex(x -> NOT x, counts) AS first_uncounted,
-                if(first_uncounted = 0, pairs, toUInt64(first_uncounted - 1)) AS counted,
+                if(first_uncounted = 0, pairs, toUInt64(first_uncounted - 1)) AS counted_by_due,
+                -- A counted request answered after the waiting time returned the dossier at the
+                -- wait's end: it is the last one that counts.
+                arrayFirstIndex(p -> p > ?, arraySlice(pauses, 1, counted_by_due)) AS long_pause,
+                if(long_pause > 0, toUInt64(long_pause), counted_by_due) AS counted,
                 base_paused + toUInt32(arraySum(arraySlice(pauses, 1, counted))) AS paused_seconds,
                 -- A request still waiting for its resume stops the clock, if it counts.
                 if(length(requests) > pairs, requests[pairs + 1], 0) AS open_request,
-                counted = pairs AND open_request > 0 AND toInt64(open_request) < toInt64(due_at) + toInt64(paused_seconds) AS clock_stopped,
+                long_pause = 0 AND counted = pairs AND open_request > 0
+                    AND toInt64(open_request) < toInt64(due_at) + toInt64(paused_seconds) AS clock_stopped,
                 toDateTime(toUInt32(due_at) + paused_seconds, 'Asia/Ho_Chi_Minh') AS late_at
             FROM
             (
