@@ -2,9 +2,18 @@
 const LOCALES = { vi: 'vi-VN', en: 'en-GB' };
 const ZONE = 'Asia/Ho_Chi_Minh';
 
+// The smallest step two decimals of a percentage show.
+const PERCENT_STEP = 0.0001;
+
 export function percent(lang, ratio) {
   if (ratio === null || ratio === undefined) return '–';
-  return new Intl.NumberFormat(LOCALES[lang], { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(ratio);
+  // Rounded, a share just under a whole (0.99996: one dossier of 25,000 late) would read
+  // "100,00%" beside "close to target", and one just above none "0,00%" beside a count that is
+  // not zero: the two ends show the nearest step that is still true instead.
+  let shown = ratio;
+  if (ratio < 1 && ratio > 1 - PERCENT_STEP) shown = 1 - PERCENT_STEP;
+  if (ratio > 0 && ratio < PERCENT_STEP) shown = PERCENT_STEP;
+  return new Intl.NumberFormat(LOCALES[lang], { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(shown);
 }
 
 export function number(lang, value, digits = 0) {

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { percent } from '../src/format.js';
 
 // axe-core: the accessibility rules engine, injected into the page under test.
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -43,8 +44,9 @@ async function open(path, base = BASE, prepare = async () => {}) {
   return { page, problems };
 }
 
-const percentVi = (ratio) =>
-  new Intl.NumberFormat('vi-VN', { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(ratio);
+// The page's own formatting (tests/unit/format.test.mjs checks it, the ends included): these
+// tests check that each tile shows the API's value, not how a value is written.
+const percentVi = (ratio) => percent('vi', ratio);
 
 function monthToDate() {
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh' }).format(new Date());

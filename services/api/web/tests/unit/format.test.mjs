@@ -12,6 +12,17 @@ test('percentages have two decimals, a decimal comma in Vietnamese', () => {
   assert.equal(fmt.percent('vi', 0), '0,00%');
 });
 
+test('a share just under a whole or just above none never reads as 100% or 0%', () => {
+  assert.equal(fmt.percent('vi', 0.99996), '99,99%');
+  assert.equal(fmt.percent('en', 0.999951), '99.99%');
+  assert.equal(fmt.percent('en', 0.99994), '99.99%');
+  assert.equal(fmt.percent('vi', 0.00004), '0,01%');
+  assert.equal(fmt.percent('en', 0.000051), '0.01%');
+  assert.equal(fmt.percent('en', 1), '100.00%');
+  assert.equal(fmt.percent('en', 0), '0.00%');
+  assert.equal(fmt.percent('en', 1.2), '120.00%');
+});
+
 test('a missing percentage is a dash', () => {
   assert.equal(fmt.percent('vi', null), '–');
   assert.equal(fmt.percent('en', undefined), '–');
