@@ -332,6 +332,17 @@ mod tests {
                 .filter(|at| at.weekday() == chrono::Weekday::Mon && at.hour() < 7)
                 .count(),
         ));
+        let mut household_units: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+            Default::default();
+        for event in &run.events {
+            if let EventBody::SkillsCertified(c) = &event.body {
+                household_units.entry(c.household_ref.as_str()).or_default().insert(event.unit_code.as_str());
+            }
+        }
+        cases.push((
+            "households with members certified in two units (the first counts)",
+            household_units.values().filter(|units| units.len() > 1).count(),
+        ));
         cases.push(("students of adult age", events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.of_adult_age == Some(true) && c.target_group == ioc_domain::TargetGroup::Student))));
         cases.push((
             "primary pupils certified",
@@ -413,6 +424,10 @@ mod tests {
         cases.push(("classes reported twice", twice("held", 1)));
         cases.push(("commune weeks with a class", usize::try_from(with_class).unwrap_or(0)));
         cases.push(("commune weeks without a class", usize::try_from(weeks - with_class).unwrap_or(0)));
+        cases.push((
+            "dossiers of a unit the reference data does not list (the province's only)",
+            run.events.iter().filter(|e| e.unit_code == generate::UNLISTED_UNIT_CODE).count(),
+        ));
         let missing: Vec<&str> = cases.iter().filter(|(_, n)| *n == 0).map(|(what, _)| *what).collect();
         assert!(missing.is_empty(), "the simulator never produces: {missing:?}; all: {cases:?}");
     }
@@ -421,8 +436,16 @@ mod tests {
     fn province_truth_adds_up_from_the_units_and_rates_are_realistic() {
         let reference = reference();
         let run = simulate(3, &scenario(), Faults::default(), 200, &reference);
+        // The units the reference data lists, and the one it does not list yet.
+        assert!(run.truth.unlisted.contains_key(generate::UNLISTED_UNIT_CODE), "{:?}", run.truth.unlisted.keys());
         for (id, province) in &run.truth.province {
-            let numerators: u64 = run.truth.units.values().map(|unit| unit.get(id).map_or(0, |e| e.numerator)).sum();
+            let numerators: u64 = run
+                .truth
+                .units
+                .values()
+                .chain(run.truth.unlisted.values())
+                .map(|unit| unit.get(id).map_or(0, |e| e.numerator))
+                .sum();
             assert_eq!(numerators, province.numerator, "{id}");
         }
         let online = run.truth.province["online_submission_rate"];

@@ -40,6 +40,10 @@ pub struct GroundTruth {
     pub province: BTreeMap<String, Expected>,
     /// Unit code → indicator id → expected numbers.
     pub units: BTreeMap<String, BTreeMap<String, Expected>>,
+    /// Codes of events whose unit the reference data does not list → what they add to the
+    /// province's numbers (no unit shows them; they have no population of their own).
+    #[serde(default)]
+    pub unlisted: BTreeMap<String, BTreeMap<String, Expected>>,
 }
 
 /// What the simulator knows about one dossier, from its events.
@@ -358,17 +362,19 @@ impl Facts {
             }
         }
         for (id, snapshot) in snapshots {
+            let entry = entry(&mut dossiers, &id);
+            // The clock time paused before go-live is known from the snapshot alone, even when
+            // the dossier's own reception wins over it.
+            entry.paused_before = i64::from(snapshot.body.paused_seconds);
             if received.contains_key(&id) {
                 continue;
             }
-            let entry = entry(&mut dossiers, &id);
             let s = snapshot.body;
             entry.unit = snapshot.unit;
             entry.procedure = s.procedure_code;
             entry.received_at = s.dossier_received_at.timestamp();
             entry.tracked_from = snapshot.at;
             entry.backlog = true;
-            entry.paused_before = i64::from(s.paused_seconds);
             entry.due_at = s.due_at.timestamp();
             entry.online = s.channel == Channel::Online;
             entry.full_online_level = s.service_level == ServiceLevel::FullOnline;
@@ -514,7 +520,19 @@ impl Facts {
             .collect();
         let province_population =
             |measure: &str| reference.denominators.iter().filter(|d| d.measure == measure).map(|d| d.value).sum();
-        GroundTruth { from, to, events: self.events, province: expectations(&whole, &province_population), units }
+        let unlisted = tallies
+            .iter()
+            .filter(|(code, _)| reference.units.iter().all(|unit| unit.code != **code))
+            .map(|(code, tally)| ((*code).to_owned(), expectations(tally, &|_| 0)))
+            .collect();
+        GroundTruth {
+            from,
+            to,
+            events: self.events,
+            province: expectations(&whole, &province_population),
+            units,
+            unlisted,
+        }
     }
 }
 

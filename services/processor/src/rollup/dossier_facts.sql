@@ -1,7 +1,7 @@
 -- The facts of every dossier that got an event inserted since the last cycle, recomputed from
 -- all its events (docs/indicators.md states each rule; services/simulator/src/truth.rs reads
 -- the same rules directly, event by event). Parameters, in order: the clock part of this
--- computation's version (below), the supplement waiting time in seconds (ioc_events::rules), twice, the instants
+-- computation's version (below), the supplement waiting time in seconds (ioc_domain::rules), twice, the instants
 -- (unix seconds) from which and before which inserted events count as new (the cycle's `since`
 -- and `covered_until`), the number of slices the dossiers are cut into and the one computed here
 -- (by the hash of their id: a slice's events are held in memory at once, about 700 bytes each on
@@ -129,7 +129,9 @@ FROM
                         if(backlog, argMinIf(dossier_received_at, occurred_at, type = 'dossier.snapshot'),
                            minIf(occurred_at, type = 'dossier.received')) AS received_at,
                         if(backlog, minIf(occurred_at, type = 'dossier.snapshot'), received_at) AS tracked_from,
-                        if(backlog, argMinIf(paused_seconds, occurred_at, type = 'dossier.snapshot'), toUInt32(0)) AS base_paused,
+                        -- The clock time paused before go-live is known from the snapshot alone (no
+                        -- source sends the pauses before it joined), even when a reception wins.
+                        argMinIf(paused_seconds, occurred_at, type = 'dossier.snapshot') AS base_paused,
                         arraySort(groupArrayIf(toUInt32(occurred_at), type = 'dossier.supplement_requested')) AS all_requests,
                         arraySort(groupArrayIf(toUInt32(occurred_at), type = 'dossier.resumed')) AS resumes,
                         countIf(type = 'dossier.resolved') > 0 AS has_resolution,

@@ -57,6 +57,9 @@ pub struct EventFactory<'a> {
     /// Clear personal identifiers: the simulator is a source, so it sends them, and ingest
     /// must pseudonymise them. Kept per event so tests can look for them downstream.
     pub clear_identifiers: Vec<String>,
+    /// Each unit's last registered learner's household, for a learner of another unit to join
+    /// (training.rs).
+    last_households: std::collections::BTreeMap<String, String>,
 }
 
 /// Entity serials available to a scenario per day between its start and the next one's.
@@ -74,7 +77,14 @@ pub fn serial_base(start: NaiveDate) -> u64 {
 
 impl<'a> EventFactory<'a> {
     fn new(rng: &'a mut ChaCha8Rng, end: DateTime<FixedOffset>, serial_base: u64) -> Self {
-        EventFactory { rng, end, events: Vec::new(), next_serial: serial_base, clear_identifiers: Vec::new() }
+        EventFactory {
+            rng,
+            end,
+            events: Vec::new(),
+            next_serial: serial_base,
+            clear_identifiers: Vec::new(),
+            last_households: std::collections::BTreeMap::new(),
+        }
     }
 
     /// The random stream.
@@ -130,6 +140,14 @@ impl<'a> EventFactory<'a> {
     }
 }
 
+/// A ward formed after the reference data was last updated (the province's administrative
+/// changes outrun it): its portal desk sends dossiers under a code the reference data does not
+/// list yet. They count in the province's totals and in no unit's
+/// (services/processor/src/unknown_units.rs), and the processor counts the events.
+pub const UNLISTED_UNIT_CODE: &str = "99990";
+/// Its share of the province's dossiers (a small ward's).
+const UNLISTED_UNIT_WEIGHT: f64 = 0.002;
+
 /// Everything the sources did during the scenario, in order of event time.
 pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha8Rng) -> (Vec<Event>, Vec<String>) {
     let end = scenario.end();
@@ -140,6 +158,13 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
     let mut documents = edoc::Numbering::starting_at(base);
     let departments = reference.units.iter().filter(|u| u.kind == UnitKind::Department).collect();
     let desks = portal::Desks { procedures: &reference.procedures, departments };
+    let unlisted = Unit {
+        code: UNLISTED_UNIT_CODE.to_owned(),
+        name: "not yet in the reference data".to_owned(),
+        kind: UnitKind::Phuong,
+        former_province: String::new(),
+    };
+    let average = UnitProfile { skew: 0.0 };
     // The portal's days before the start only make the backlog at go-live.
     for offset in -i64::from(portal::BACKLOG_DAYS)..i64::from(scenario.days) {
         let day = scenario.start + Duration::days(offset);
@@ -150,6 +175,7 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
                 training::day(&mut factory, scenario, day, unit, reference, profile);
             }
         }
+        portal::day(&mut factory, scenario, day, &unlisted, UNLISTED_UNIT_WEIGHT, &average, &desks);
     }
     let EventFactory { mut events, clear_identifiers, .. } = factory;
     events.sort_by_key(|event| event.occurred_at);

@@ -74,20 +74,22 @@ const SECOND_PAYMENT_AT: u64 = 19;
 /// And one resolved dossier in this many gets a supplement request a day after its resolution
 /// (a source's stray event): a request after the dossier ended is not part of its handling.
 const REQUEST_AFTER_END_AT: u64 = 11;
-/// Cases a source produces rarely, chosen by serial (never drawn, so every other dossier's
-/// draws stay as they were). Of the dossiers whose every supplement request was answered, one in
-/// `MID_PAUSE_EVERY` is resolved while its last request waits: at `MID_PAUSE_RESUMED` the
-/// resume still comes after the resolution (a source that records it anyway), at
-/// `MID_PAUSE_NEVER_RESUMED` it never comes. Either way the pause runs at the resolution, which
-/// is on time if the request counted (docs/indicators.md).
+/// Cases a source produces rarely, chosen by serial, not drawn (the events they add or remove
+/// draw their ids, so the draws after them shift, as `stall`'s do). Of the dossiers whose every
+/// supplement request was answered, two in `MID_PAUSE_EVERY` are resolved while their last
+/// request waits: at `MID_PAUSE_RESUMED` the resume still comes after the resolution (a source
+/// that records it anyway), at `MID_PAUSE_NEVER_RESUMED` it never comes. Either way the pause
+/// runs at the resolution, which is on time if the request counted (docs/indicators.md).
 const MID_PAUSE_EVERY: u64 = 6;
 const MID_PAUSE_RESUMED: u64 = 1;
 const MID_PAUSE_NEVER_RESUMED: u64 = 4;
 /// Of the dossiers whose last request is never answered (and not withdrawn), one in
-/// `LATE_ANSWER_EVERY` is answered all the same, after the waiting time, and resolved two days
+/// `LATE_ANSWER_EVERY` is answered all the same, after the waiting time, and resolved three days
 /// later, with another request and resume in between (`LATE_ANSWER_AT`); another is resolved
-/// after the waiting time with no answer at all (`RESOLVED_AFTER_RETURN_AT`). Both were
-/// returned at the wait's end: what comes after is not part of their handling.
+/// after the waiting time with no answer at all (`RESOLVED_AFTER_RETURN_AT`). When the request
+/// counted, both were returned at the wait's end and what comes after is not part of their
+/// handling; a request made when the dossier was already late returns nothing, and the
+/// resolution then counts, late.
 const LATE_ANSWER_EVERY: u64 = 4;
 const LATE_ANSWER_AT: u64 = 1;
 const RESOLVED_AFTER_RETURN_AT: u64 = 3;
@@ -98,7 +100,8 @@ const LATE_ANSWER_AFTER_DAYS: i64 = ioc_domain::rules::SUPPLEMENT_WAIT_DAYS as i
 const NIGHT_EVERY: u64 = 20;
 const NIGHT_AT: u64 = 13;
 /// One dossier of the backlog in `RESENT_RECEPTION_EVERY` also has its original reception sent
-/// by the source after go-live (a resend of its history): the reception wins over the snapshot.
+/// by the source after go-live (a resend of that one event): the reception wins over the
+/// snapshot, whose summary of what happened before go-live still counts.
 const RESENT_RECEPTION_EVERY: u64 = 20;
 const RESENT_RECEPTION_AT: u64 = 7;
 const STALLED_EVERY: u64 = 150;

@@ -35,6 +35,11 @@ const EARLY_EVERY: u64 = 10;
 const EARLY_AT: u64 = 3;
 const CERTIFIED_EARLY_AT_MINUTE: u32 = 5;
 const CONFIRMED_EARLY_MINUTES: i64 = 10;
+/// One learner in this many is a member of the household of the last learner registered in
+/// another unit (the first unit, by code, with one) (trained where they work, not where they live): the household belongs to the
+/// unit of its first certified member, whichever it is. By serial.
+const ELSEWHERE_EVERY: u64 = 20;
+const ELSEWHERE_AT: u64 = 11;
 /// Classes a provincial department holds for its staff per working day.
 const DEPARTMENT_CLASSES_PER_WORKING_DAY: f64 = 0.1;
 
@@ -118,7 +123,13 @@ fn learner(
     // Learners live in the unit's households ("Gia đình số" counts households with a certified
     // member), so several learners can share one.
     let household = factory.rng().gen_range(0..households.max(1));
-    let household_ref = format!("HGD-{}-{household:07}", unit.code);
+    let own = format!("HGD-{}-{household:07}", unit.code);
+    let elsewhere = (serial % ELSEWHERE_EVERY == ELSEWHERE_AT)
+        .then(|| factory.last_households.iter().find(|(other, _)| **other != unit.code))
+        .flatten()
+        .map(|(_, household)| household.clone());
+    let household_ref = elsewhere.unwrap_or(own);
+    factory.last_households.insert(unit.code.clone(), household_ref.clone());
     let rng = factory.rng();
     let registered_at = local_time(day, rng.gen_range(6..22), rng.gen_range(0..60));
     let certified = rng.gen_bool(profile.rate(CERTIFIED_SHARE));

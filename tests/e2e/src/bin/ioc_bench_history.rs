@@ -129,7 +129,16 @@ async fn main() -> anyhow::Result<()> {
                 let started = Instant::now();
                 let outcome = ioc_processor::rollup::refresh_source(&client, *source, since, MARGIN_SECONDS).await?;
                 timings[index].push(started.elapsed().as_secs_f64() * 1000.0);
-                anyhow::ensure!(outcome.events > 0, "{source}: the cycle took in none of the slice's events");
+                // A slice is the latest events by time: a small one (the smoke test's) can hold
+                // none of a source's, whose cycle then has nothing new to take in.
+                let in_slice = slice.iter().any(|event| event.source == *source);
+                anyhow::ensure!(
+                    outcome.events > 0 || !in_slice,
+                    "{source}: the cycle took in none of the slice's events"
+                );
+                if !in_slice {
+                    eprintln!("{source}: no event of it in this slice of {}; its cycle had nothing new", slice.len());
+                }
                 anyhow::ensure!(
                     outcome.latest_only || outcome.months == 0,
                     "{source}: a live slice's cycle recomputed {} months in the history form; the slices must be \
