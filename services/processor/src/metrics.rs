@@ -16,13 +16,14 @@ pub struct ProcessorMetrics {
     pub dead_letters: IntCounterVec,
     /// Failed insert attempts (each is retried), by table.
     pub insert_failures: IntCounterVec,
-    /// Failed offset commits (the batch will be redelivered and deduplicated), by source.
+    /// Failed offset commits (the batch will be redelivered and deduplicated), by source: the
+    /// broker's refusals included, counted when its answer comes (ioc_kafka::commit_reported).
     pub commit_failures: IntCounterVec,
     /// Time to write one batch, by table.
     pub batch_seconds: HistogramVec,
     /// Rows of each batch written, by source.
     pub batch_rows: HistogramVec,
-    /// Time to commit a batch's offsets, by source.
+    /// Time to commit a batch's offsets, until the broker's answer, by source.
     pub commit_seconds: HistogramVec,
     /// Messages between a partition's end and its group's committed offset, by source and
     /// partition (monitor.rs).

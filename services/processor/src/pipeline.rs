@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use ioc_domain::Source;
 use ioc_kafka::{hold_fetching, PartitionEndsContext};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
@@ -58,6 +58,11 @@ pub struct PipelineContext {
 /// traffic: at the default 20,000 rows and 250 ms, under 8,000 rows a second. A backlog is read
 /// twenty times faster than that (ops/bench: 160,000 rows a second), so it still fills batches.
 const LIVE_SHARE: usize = 10;
+
+/// How long a flush waits for the broker's answer to its commit before the pipeline reads on
+/// (the commit goes on; its outcome is counted when it comes). A commit takes a few
+/// milliseconds when Kafka is up; while Kafka is unreachable it waits for it to come back.
+const COMMIT_WAIT: Duration = Duration::from_secs(5);
 
 /// How old a batch's first message must be when it comes for the batch to be a backlog's: live
 /// traffic reaches the processor within tens of milliseconds of its acknowledgement (ops/bench's
@@ -365,13 +370,37 @@ impl<T: SourceTable> SourcePipeline<T> {
         metrics.rows_written.with_label_values(&[T::TABLE]).inc_by(self.batch.rows.len() as u64);
         metrics.batch_seconds.with_label_values(&[T::TABLE]).observe(started.elapsed().as_secs_f64());
         metrics.batch_rows.with_label_values(&[self.source.as_str()]).observe(self.batch.rows.len() as f64);
-        let mode = if final_deadline.is_some() { CommitMode::Sync } else { CommitMode::Async };
-        let commit_started = std::time::Instant::now();
-        let committed = self.batch.commit_list(&self.topic).and_then(|list| self.consumer.commit(&list, mode));
-        metrics
-            .commit_seconds
-            .with_label_values(&[self.source.as_str()])
-            .observe(commit_started.elapsed().as_secs_f64());
+        // The commit's outcome is counted and logged when the broker answers (commit_reported);
+        // the pipeline waits that long for it at most before it reads on, and at the shutdown
+        // until the shutdown's end.
+        let wait = final_deadline.map_or(COMMIT_WAIT, |deadline| deadline.saturating_duration_since(Instant::now()));
+        let committed = match self.batch.commit_list(&self.topic) {
+            Ok(list) => {
+                let source = self.source;
+                let failures = metrics.commit_failures.with_label_values(&[source.as_str()]);
+                let seconds = metrics.commit_seconds.with_label_values(&[source.as_str()]);
+                let report = move |result: &Result<(), String>, took: Duration| {
+                    seconds.observe(took.as_secs_f64());
+                    if let Err(error) = result {
+                        // Stored but not committed: the messages come back after a rebalance or
+                        // restart and the tables fold the duplicates. Nothing is lost.
+                        failures.inc();
+                        tracing::warn!(%source, %error, "failed to commit offsets after insert");
+                    }
+                };
+                ioc_kafka::commit_reported(Arc::clone(&self.consumer), list, wait, report).await
+            }
+            Err(error) => {
+                metrics.commit_failures.with_label_values(&[self.source.as_str()]).inc();
+                tracing::warn!(source = %self.source, %error, "failed to list the offsets to commit after insert");
+                Some(Err(error.to_string()))
+            }
+        };
+        let commit_error = match &committed {
+            Some(Ok(())) => None,
+            Some(Err(error)) => Some(error.clone()),
+            None => Some(format!("the broker had not answered within {} ms; the commit goes on", wait.as_millis())),
+        };
         self.traces.record_spans(&Store {
             source: self.source.as_str(),
             topic: &self.topic,
@@ -379,21 +408,15 @@ impl<T: SourceTable> SourcePipeline<T> {
             rows: self.batch.rows.len(),
             retries,
             started: started_at,
-            commit_error: committed.as_ref().err().map(ToString::to_string),
+            commit_error,
         });
-        match committed {
-            Ok(()) => tracing::debug!(
+        if committed == Some(Ok(())) {
+            tracing::debug!(
                 source = %self.source,
                 rows = self.batch.rows.len(),
                 trace_ids = ?self.traces.logged_ids(),
                 "batch stored and committed"
-            ),
-            Err(error) => {
-                // Stored but not committed: the messages come back after a rebalance or restart
-                // and the tables fold the duplicates. Nothing is lost.
-                metrics.commit_failures.with_label_values(&[self.source.as_str()]).inc();
-                tracing::warn!(source = %self.source, %error, "failed to commit offsets after insert");
-            }
+            );
         }
         self.batch.clear();
         self.dead_letters.clear();

@@ -12,7 +12,7 @@ use ioc_processor::dead_letter::header as names;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::producer::FutureRecord;
-use rdkafka::Message;
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 const EXAMPLE: &str = include_str!("../../../schemas/events/examples/valid/dossier.received.json");
 
@@ -351,6 +351,50 @@ async fn a_partition_paused_before_a_rebalance_is_fetched_again_when_it_comes_ba
     let mut seen = BTreeSet::new();
     poll_for(&first, Duration::from_secs(15), &mut seen).await;
     assert_eq!(seen, BTreeSet::from([0, 1]), "partitions fetched after the rebalances");
+}
+
+/// The processor's commits report the broker's answer: a refused one is counted. Refused here
+/// by a real broker: metadata longer than its `offset.metadata.max.bytes` (4096 by default). An
+/// asynchronous commit, as the processor made them before, returns before the answer and
+/// rust-rdkafka never reports it (fede1024/rust-rdkafka#856).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_the_broker_refuses_is_reported() {
+    let kafka = KafkaConfig {
+        brokers: ioc_e2e::kafka_brokers(),
+        topic_prefix: random_name("t"),
+        partitions: 1,
+        ..KafkaConfig::default()
+    };
+    let topic = Source::Portal.topic(&kafka.topic_prefix);
+    kafka.ensure_topics(std::slice::from_ref(&topic)).await.expect("topic");
+    let consumer = kafka.consumer_noting_partition_ends(&random_name("commits")).expect("consumer");
+    consumer.subscribe(&[&topic]).expect("subscribe");
+    rebalance_until(&consumer, None, 1).await;
+    let consumer = std::sync::Arc::new(consumer);
+    let list = |metadata: &str| {
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&topic, 0, Offset::Offset(0)).expect("offset");
+        for mut element in list.elements() {
+            element.set_metadata(metadata);
+        }
+        list
+    };
+    let commit = |list: TopicPartitionList| {
+        let (reported, report) = tokio::sync::oneshot::channel();
+        let reporter = move |result: &Result<(), String>, _took: Duration| {
+            let _ = reported.send(result.clone());
+        };
+        let returned =
+            ioc_kafka::commit_reported(std::sync::Arc::clone(&consumer), list, Duration::from_secs(30), reporter);
+        async move { (returned.await, report.await.expect("reported once")) }
+    };
+
+    let (returned, reported) = commit(list("batch")).await;
+    assert_eq!((returned, reported), (Some(Ok(())), Ok(())), "an accepted commit");
+    let (returned, reported) = commit(list(&"x".repeat(5_000))).await;
+    assert_eq!(returned.as_ref(), Some(&reported), "the answer returned is the one reported");
+    let error = reported.expect_err("the broker refuses the commit");
+    assert!(error.contains("metadata"), "the broker's reason: {error}");
 }
 
 /// A processor (portal only, no rollup) whose ClickHouse is reached through a relay the test

@@ -5,6 +5,7 @@
 //! the processor commits only what ClickHouse has stored.
 
 mod batch_producer;
+mod commit;
 mod consumer_context;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde::Deserialize;
 
 pub use batch_producer::{Batch, BatchContext, BatchProducer, Outcomes};
+pub use commit::commit_reported;
 pub use consumer_context::{hold_fetching, PartitionEndsContext};
 
 /// How much a consumer prefetches, in KiB (librdkafka's `queued.max.messages.kbytes`).
