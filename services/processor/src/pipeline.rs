@@ -61,7 +61,8 @@ const LIVE_SHARE: usize = 10;
 
 /// How long a flush waits for the broker's answer to its commit before the pipeline reads on
 /// (the commit goes on; its outcome is counted when it comes). A commit takes a few
-/// milliseconds when Kafka is up; while Kafka is unreachable it waits for it to come back.
+/// milliseconds when Kafka is up; while the group's coordinator is unreachable librdkafka holds
+/// it up to the session timeout (10 s), then fails it, which is counted.
 const COMMIT_WAIT: Duration = Duration::from_secs(5);
 
 /// How old a batch's first message must be when it comes for the batch to be a backlog's: live
@@ -105,8 +106,12 @@ struct SourcePipeline<T: SourceTable> {
 /// How a flush ended.
 #[derive(Debug, PartialEq, Eq)]
 enum Flushed {
-    /// Stored (and committed, or the commit failed harmlessly).
-    Stored,
+    /// Stored, and committed or not (a commit that fails or has no answer yet is harmless: the
+    /// messages come again and the tables fold them).
+    Stored {
+        /// Whether the broker took the commit before the flush returned.
+        committed: bool,
+    },
     /// Not stored: shutdown was requested or the final deadline passed. Nothing was committed.
     Abandoned,
 }
@@ -178,7 +183,13 @@ pub async fn run<T: SourceTable>(
         .copied()
         .unwrap_or_else(|| Instant::now() + Duration::from_millis(context.config.shutdown_deadline_ms));
     match pipeline.flush(&mut shutdown, Some(final_deadline)).await {
-        Flushed::Stored => tracing::info!(%source, "pipeline stopped, everything consumed is stored and committed"),
+        Flushed::Stored { committed: true } => {
+            tracing::info!(%source, "pipeline stopped, everything consumed is stored and committed")
+        }
+        Flushed::Stored { committed: false } => tracing::warn!(
+            %source,
+            "pipeline stopped, everything consumed is stored but its last commit was not confirmed; those messages will be consumed again"
+        ),
         Flushed::Abandoned => {
             tracing::warn!(%source, "pipeline stopped with an unstored batch; it will be consumed again")
         }
@@ -319,7 +330,7 @@ impl<T: SourceTable> SourcePipeline<T> {
     /// retries until shutdown is requested; with one, until that instant.
     async fn flush(&mut self, shutdown: &mut watch::Receiver<bool>, final_deadline: Option<Instant>) -> Flushed {
         if self.batch.is_empty() {
-            return Flushed::Stored;
+            return Flushed::Stored { committed: true };
         }
         let started = std::time::Instant::now();
         let started_at = std::time::SystemTime::now();
@@ -338,7 +349,7 @@ impl<T: SourceTable> SourcePipeline<T> {
             let timeout = Duration::from_secs(self.context.config.insert_timeout_seconds);
             let attempt = tokio::time::timeout(timeout, self.write_batch(under_way.date_of_attempt())).await;
             let error = match attempt {
-                Ok(Ok(())) => break Flushed::Stored,
+                Ok(Ok(())) => break Flushed::Stored { committed: false },
                 Ok(Err(error)) => error.to_string(),
                 Err(_) => {
                     format!("ClickHouse did not take the batch within {} s (insert_timeout_seconds)", timeout.as_secs())
@@ -399,7 +410,10 @@ impl<T: SourceTable> SourcePipeline<T> {
         let commit_error = match &committed {
             Some(Ok(())) => None,
             Some(Err(error)) => Some(error.clone()),
-            None => Some(format!("the broker had not answered within {} ms; the commit goes on", wait.as_millis())),
+            None => Some(format!(
+                "not confirmed: no answer from the broker within {} ms (the commit goes on)",
+                wait.as_millis()
+            )),
         };
         self.traces.record_spans(&Store {
             source: self.source.as_str(),
@@ -425,7 +439,7 @@ impl<T: SourceTable> SourcePipeline<T> {
         self.first_at = None;
         self.began_behind = false;
         self.rows_at_last_look = None;
-        Flushed::Stored
+        Flushed::Stored { committed: committed == Some(Ok(())) }
     }
 
     /// One attempt at storing the batch, its rows dated `inserted_at`: its rows, then its dead

@@ -69,8 +69,9 @@ fn expected(d: &Dossier) -> Columns {
     let resolved_at = d.resolved_at();
     let withdrawn_at = d.withdrawal.filter(|at| Some(*at) == d.closed_at() && resolved_at.is_none());
     let clock_stopped = pauses.last().is_some_and(|p| p.until.is_none());
-    // The clock runs out at the due time extended by the counted pauses: an open dossier is late
-    // after it, and it was overdue while open if it passed it before it ended (DICTIONARY.md).
+    // The clock runs out at the due time extended by the counted pauses. The column says the
+    // clock runs out before the dossier ends (DICTIONARY.md): closed after it, or still open
+    // with the clock running, however far `late_at` is; the measures date it on `late_at`.
     let late_at = d.due_at + d.paused_before + paused;
     let overdue = !clock_stopped && d.closed_at().is_none_or(|closed| late_at < closed);
     Columns {

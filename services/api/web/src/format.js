@@ -2,18 +2,27 @@
 const LOCALES = { vi: 'vi-VN', en: 'en-GB' };
 const ZONE = 'Asia/Ho_Chi_Minh';
 
-// The smallest step two decimals of a percentage show.
-const PERCENT_STEP = 0.0001;
+/// `value` kept off `whole` and off 0 by one `step` when it is strictly between them and
+/// that close: rounded, a share just under a whole (0.99996: one dossier of 25,000 late) would
+/// read "100,00%" beside "close to target", and one just above none "0,00%" beside a count
+/// that is not zero. The two ends show the nearest step that is still true instead.
+function truthfulAtTheEnds(value, whole, step) {
+  if (value < whole && value > whole - step) return whole - step;
+  if (value > 0 && value < step) return step;
+  return value;
+}
 
 export function percent(lang, ratio) {
   if (ratio === null || ratio === undefined) return '–';
-  // Rounded, a share just under a whole (0.99996: one dossier of 25,000 late) would read
-  // "100,00%" beside "close to target", and one just above none "0,00%" beside a count that is
-  // not zero: the two ends show the nearest step that is still true instead.
-  let shown = ratio;
-  if (ratio < 1 && ratio > 1 - PERCENT_STEP) shown = 1 - PERCENT_STEP;
-  if (ratio > 0 && ratio < PERCENT_STEP) shown = PERCENT_STEP;
+  const shown = truthfulAtTheEnds(ratio, 1, 0.0001);
   return new Intl.NumberFormat(LOCALES[lang], { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(shown);
+}
+
+/// A value already in percent (the charts' scale, fmt.plotted), with one decimal and the same
+/// care at the ends as `percent`.
+export function percentPoints(lang, points) {
+  if (points === null || points === undefined) return '–';
+  return `${number(lang, truthfulAtTheEnds(points, 100, 0.1), 1)}%`;
 }
 
 export function number(lang, value, digits = 0) {

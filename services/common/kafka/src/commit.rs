@@ -5,8 +5,8 @@
 //! (fede1024/rust-rdkafka#856, checked here against a real broker: a commit the broker refused
 //! reported nothing). A refused commit then went uncounted. A synchronous commit returns the
 //! broker's answer, per partition included, but blocks its thread until the group coordinator
-//! answers, which takes as long as Kafka is unreachable: it runs on a blocking thread, and the
-//! caller waits for it only so long.
+//! answers, or until librdkafka gives up on an unreachable one (after the session timeout): it
+//! runs on a blocking thread, and the caller waits for it only so long.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +16,9 @@ use rdkafka::TopicPartitionList;
 
 /// Commits `list` for `consumer` synchronously on a blocking thread, and calls `report` with
 /// its outcome and how long it took, once, whenever it comes. Returns the outcome if it came
-/// within `wait`, `None` if not (the commit goes on; librdkafka sends commits in the order they
-/// were made, so a later one cannot be overtaken by this one).
+/// within `wait`, `None` if not (the commit goes on). librdkafka sends commits in the order
+/// they were made; one it retries after a lost connection can land after a later one, which
+/// moves the group back a batch: those messages come again and the tables fold them.
 pub async fn commit_reported<C: ConsumerContext + 'static>(
     consumer: Arc<StreamConsumer<C>>,
     list: TopicPartitionList,

@@ -13,7 +13,7 @@ export function indicatorOptions(selected) {
 /// Charts plot ratios in percent and averages in hours (fmt.plotted); their labels say so.
 export function formatterFor(id) {
   const definition = state.definitions.find((d) => d.id === id);
-  if (!definition || definition.kind === 'ratio') return (v) => `${fmt.number(state.lang, v, 1)}%`;
+  if (!definition || definition.kind === 'ratio') return (v) => fmt.percentPoints(state.lang, v);
   if (definition.kind === 'average_seconds') return (v) => `${fmt.number(state.lang, v, 1)} h`;
   return (v) => fmt.number(state.lang, v);
 }

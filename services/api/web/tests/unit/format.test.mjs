@@ -23,6 +23,15 @@ test('a share just under a whole or just above none never reads as 100% or 0%', 
   assert.equal(fmt.percent('en', 1.2), '120.00%');
 });
 
+test('chart labels in percent points keep the same care at the ends, one decimal', () => {
+  assert.equal(fmt.percentPoints('vi', 99.996), '99,9%');
+  assert.equal(fmt.percentPoints('en', 0.004), '0.1%');
+  assert.equal(fmt.percentPoints('en', 81.71), '81.7%');
+  assert.equal(fmt.percentPoints('en', 100), '100.0%');
+  assert.equal(fmt.percentPoints('en', 0), '0.0%');
+  assert.equal(fmt.percentPoints('en', null), '–');
+});
+
 test('a missing percentage is a dash', () => {
   assert.equal(fmt.percent('vi', null), '–');
   assert.equal(fmt.percent('en', undefined), '–');
