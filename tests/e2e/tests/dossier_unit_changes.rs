@@ -35,9 +35,17 @@ async fn a_dossier_whose_unit_changes_counts_once() {
     let (mut events, _) = ioc_simulator::generate::generate(&scenario, &reference, &mut rng);
     events.retain(|event| event.occurred_at <= now);
 
-    // The first reception, and the same dossier received an hour earlier by another commune.
-    let received =
-        events.iter().find(|event| matches!(event.body, EventBody::DossierReceived(_))).cloned().expect("a reception");
+    // The first reception of the two weeks (not a backlog dossier's reception resent after its
+    // go-live snapshot, dated weeks before), and the same dossier received an hour earlier by
+    // another commune.
+    let received = events
+        .iter()
+        .find(|event| {
+            matches!(event.body, EventBody::DossierReceived(_))
+                && event.occurred_at.with_timezone(&ioc_domain::local_offset()).date_naive() >= scenario.start
+        })
+        .cloned()
+        .expect("a reception");
     let other = reference
         .units
         .iter()
