@@ -36,6 +36,14 @@ pub struct Simulation {
     pub clear_identifiers: Vec<String>,
 }
 
+impl Simulation {
+    /// Its events whose unit `reference` does not list (the simulated ward that is not in the
+    /// reference data yet, `generate::UNLISTED_UNIT_CODE`): the processor counts them apart.
+    pub fn unlisted_events(&self, reference: &ReferenceData) -> usize {
+        self.events.iter().filter(|event| !reference.has_unit(&event.unit_code)).count()
+    }
+}
+
 /// Generates a run; the same seed and inputs give the same run.
 pub fn simulate(
     seed: u64,

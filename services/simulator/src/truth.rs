@@ -522,7 +522,7 @@ impl Facts {
             |measure: &str| reference.denominators.iter().filter(|d| d.measure == measure).map(|d| d.value).sum();
         let unlisted = tallies
             .iter()
-            .filter(|(code, _)| reference.units.iter().all(|unit| unit.code != **code))
+            .filter(|(code, _)| !reference.has_unit(code))
             .map(|(code, tally)| ((*code).to_owned(), expectations(tally, &|_| 0)))
             .collect();
         GroundTruth {

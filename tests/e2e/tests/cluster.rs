@@ -199,7 +199,7 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
     // An event of a unit the reference data does not list is counted on a cluster too: the raw
     // table is Distributed and `ref_units` a copy on every node.
     // The simulator's ward the reference data does not list yet sent some; one more is sent now.
-    let unlisted = run.events.iter().filter(|e| reference.units.iter().all(|u| u.code != e.unit_code)).count() as f64;
+    let unlisted = run.unlisted_events(&reference) as f64;
     pipeline.send_dossier_of_unit("99999").await;
     let metric = "ioc_processor_unknown_unit_events";
     let unknown = ioc_e2e::wait_for_metric(&pipeline.processor.url, metric, &[], |n| n == unlisted + 1.0).await;

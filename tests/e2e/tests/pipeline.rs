@@ -115,7 +115,7 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
     assert!(checked_at > now, "no unknown units check of the portal finished after {now}: {checked_at}");
     // The simulator's ward the reference data does not list yet (its dossiers are in the
     // province's figures checked above), then one more event of another unknown unit.
-    let unlisted = run.events.iter().filter(|e| reference.units.iter().all(|u| u.code != e.unit_code)).count() as f64;
+    let unlisted = run.unlisted_events(&reference) as f64;
     assert!(unlisted > 0.0, "the simulator sends events of a unit the reference data does not list");
     let before = ioc_e2e::metric(&processor, unknown, &[("source", "portal")]).await;
     assert_eq!(before, Some(unlisted), "each simulated event of an unlisted unit counted once");

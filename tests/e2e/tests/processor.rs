@@ -299,6 +299,23 @@ async fn poll_for(consumer: &StreamConsumer<PartitionEndsContext>, wait: Duratio
     }
 }
 
+/// A fresh portal topic of `partitions` partitions, and a consumer of it in `group` holding
+/// every partition.
+async fn alone_in_a_group(partitions: i32, group: &str) -> (KafkaConfig, String, StreamConsumer<PartitionEndsContext>) {
+    let kafka = KafkaConfig {
+        brokers: ioc_e2e::kafka_brokers(),
+        topic_prefix: random_name("t"),
+        partitions,
+        ..KafkaConfig::default()
+    };
+    let topic = Source::Portal.topic(&kafka.topic_prefix);
+    kafka.ensure_topics(std::slice::from_ref(&topic)).await.expect("topic");
+    let consumer = kafka.consumer_noting_partition_ends(group).expect("consumer");
+    consumer.subscribe(&[&topic]).expect("subscribe");
+    rebalance_until(&consumer, None, usize::try_from(partitions).unwrap_or(0)).await;
+    (kafka, topic, consumer)
+}
+
 /// Polls both consumers until `first` holds `count` partitions (its group rebalanced).
 async fn rebalance_until(first: &StreamConsumer<PartitionEndsContext>, second: Option<&StreamConsumer>, count: usize) {
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -319,18 +336,8 @@ async fn rebalance_until(first: &StreamConsumer<PartitionEndsContext>, second: O
 /// during the outage and given back after it, was never fetched again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_paused_before_a_rebalance_is_fetched_again_when_it_comes_back() {
-    let kafka = KafkaConfig {
-        brokers: ioc_e2e::kafka_brokers(),
-        topic_prefix: random_name("t"),
-        partitions: 2,
-        ..KafkaConfig::default()
-    };
-    let topic = Source::Portal.topic(&kafka.topic_prefix);
-    kafka.ensure_topics(std::slice::from_ref(&topic)).await.expect("topic");
     let group = random_name("hold");
-    let first = kafka.consumer_noting_partition_ends(&group).expect("consumer");
-    first.subscribe(&[&topic]).expect("subscribe");
-    rebalance_until(&first, None, 2).await;
+    let (kafka, topic, first) = alone_in_a_group(2, &group).await;
 
     // ClickHouse refuses: the first instance holds its two partitions; a second one joins and
     // takes one of them; ClickHouse is back and the first releases what it holds now.
@@ -359,17 +366,7 @@ async fn a_partition_paused_before_a_rebalance_is_fetched_again_when_it_comes_ba
 /// rust-rdkafka never reports it (fede1024/rust-rdkafka#856).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_the_broker_refuses_is_reported() {
-    let kafka = KafkaConfig {
-        brokers: ioc_e2e::kafka_brokers(),
-        topic_prefix: random_name("t"),
-        partitions: 1,
-        ..KafkaConfig::default()
-    };
-    let topic = Source::Portal.topic(&kafka.topic_prefix);
-    kafka.ensure_topics(std::slice::from_ref(&topic)).await.expect("topic");
-    let consumer = kafka.consumer_noting_partition_ends(&random_name("commits")).expect("consumer");
-    consumer.subscribe(&[&topic]).expect("subscribe");
-    rebalance_until(&consumer, None, 1).await;
+    let (_, topic, consumer) = alone_in_a_group(1, &random_name("commits")).await;
     let consumer = std::sync::Arc::new(consumer);
     let list = |metadata: &str| {
         let mut list = TopicPartitionList::new();
