@@ -30,10 +30,22 @@ pub const KEY_EXCERPT_BYTES: usize = 1024;
 use std::time::Duration;
 
 use clickhouse::Row;
+use prometheus::IntCounter;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
+use tokio::sync::watch;
+
+/// Whether [`DeadLetters::send`] wrote the letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Written {
+    /// Kafka acknowledged it: the message's offset may be committed.
+    Yes,
+    /// Not acknowledged when the shutdown came: the offset must stay uncommitted.
+    No,
+}
 
 /// A dead letter's position and reason, stored in `dead_letters` with the batch it interrupted,
 /// so that every consumed offset is accounted for (completeness, monitor.rs).
@@ -82,12 +94,22 @@ impl DeadLetters {
     }
 
     /// Sends `message` with headers naming where it came from and why it failed. Retries until
-    /// Kafka takes it: a dead letter must not be lost either. A payload the producer refuses as
+    /// Kafka takes it, each failed attempt counted in `failures`: a dead letter must not be lost
+    /// either. Until `shutdown` is signalled: then it gives up ([`Written::No`]), and the caller
+    /// must not commit the message's offset, so that it is consumed again at the next start.
+    /// Without this, a processor whose Kafka was down (or refused the letter) at SIGTERM retried
+    /// until it was killed. A payload the producer refuses as
     /// too large (a producer that bypassed ingest can write one the broker takes compressed)
     /// would be refused at every retry, and the source's pipeline would wait behind it for good:
     /// it is sent again cut to [`PAYLOAD_EXCERPT_BYTES`] (its key to [`KEY_EXCERPT_BYTES`]),
     /// marked [`header::PAYLOAD_CUT_FROM`], and without either if that is refused too.
-    pub async fn send(&self, message: &impl Message, error: &str) {
+    pub async fn send(
+        &self,
+        message: &impl Message,
+        error: &str,
+        shutdown: &mut watch::Receiver<bool>,
+        failures: &IntCounter,
+    ) -> Written {
         let failed_at = chrono::Utc::now().to_rfc3339();
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
@@ -115,8 +137,16 @@ impl DeadLetters {
             {
                 record = record.payload(payload);
             }
-            match self.producer.send(record, Duration::from_secs(10)).await {
-                Ok(_) => return,
+            // A send can wait for Kafka up to the producer's message.timeout.ms; the shutdown
+            // does not wait for it. Dropping the future does not take the message back from
+            // librdkafka: it may still be written, and then written again at the next start
+            // (the dead_letters table folds the two; a replay's copies are folded by event id).
+            let sent = tokio::select! {
+                sent = self.producer.send(record, Duration::from_secs(10)) => sent,
+                _ = shutdown.wait_for(|stop| *stop) => return Written::No,
+            };
+            match sent {
+                Ok(_) => return Written::Yes,
                 Err((kafka_error, _))
                     if refused_as_too_large < 2
                         && kafka_error.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
@@ -125,8 +155,12 @@ impl DeadLetters {
                     refused_as_too_large += 1;
                 }
                 Err((kafka_error, _)) => {
-                    tracing::warn!(topic = %self.topic, error = %kafka_error, "failed to write dead letter; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    failures.inc();
+                    tracing::warn!(topic = %self.topic, error = %kafka_error, %partition, %offset, "failed to write dead letter; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => return Written::No,
+                    }
                 }
             }
         }

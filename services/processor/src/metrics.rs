@@ -16,6 +16,9 @@ pub struct ProcessorMetrics {
     pub dead_letters: IntCounterVec,
     /// Failed insert attempts (each is retried), by table.
     pub insert_failures: IntCounterVec,
+    /// Failed attempts to write a dead letter (each is retried until Kafka takes it, and the
+    /// source's pipeline waits behind it), by source.
+    pub dead_letter_failures: IntCounterVec,
     /// Failed offset commits (the batch will be redelivered and deduplicated), by source: the
     /// broker's refusals included, counted when its answer comes (ioc_kafka::commit_reported).
     pub commit_failures: IntCounterVec,
@@ -80,6 +83,11 @@ impl ProcessorMetrics {
         let insert_failures =
             counter("ioc_processor_insert_failures_total", "failed insert attempts (retried)", "table")?;
         let commit_failures = counter("ioc_processor_commit_failures_total", "failed offset commits", "source")?;
+        let dead_letter_failures = counter(
+            "ioc_processor_dead_letter_failures_total",
+            "failed attempts to write a dead letter (retried; the source waits behind it)",
+            "source",
+        )?;
         let batch_seconds = HistogramVec::new(
             HistogramOpts::new("ioc_processor_batch_write_seconds", "time to write one batch including retries"),
             &["table"],
@@ -88,6 +96,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(dead_letters.clone()))?;
         registry.register(Box::new(insert_failures.clone()))?;
         registry.register(Box::new(commit_failures.clone()))?;
+        registry.register(Box::new(dead_letter_failures.clone()))?;
         let paused = IntGaugeVec::new(
             Opts::new("ioc_processor_paused", "1 while fetching is paused because clickhouse refuses inserts"),
             &["source"],
@@ -204,6 +213,7 @@ impl ProcessorMetrics {
             rows_written,
             dead_letters,
             insert_failures,
+            dead_letter_failures,
             commit_failures,
             batch_seconds,
             paused,
@@ -228,7 +238,13 @@ impl ProcessorMetrics {
             }
             self.rows_written.with_label_values(&[table]);
             self.insert_failures.with_label_values(&[table]);
-            for counter in [&self.commit_failures, &self.consumer_errors, &self.rollup_failures, &self.rollup_months] {
+            for counter in [
+                &self.commit_failures,
+                &self.dead_letter_failures,
+                &self.consumer_errors,
+                &self.rollup_failures,
+                &self.rollup_months,
+            ] {
                 counter.with_label_values(&[label]);
             }
             for gauge in [

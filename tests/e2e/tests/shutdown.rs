@@ -1,16 +1,23 @@
 //! SIGTERM: the processor stores and commits the batch it holds, then exits within its
 //! deadline; after a restart nothing is consumed twice. Ingest exits within its deadline too.
 //! A ClickHouse that takes the connection and answers nothing does not hold the processor past
-//! its deadline: the batch it could not store is left for the next start.
+//! its deadline: the batch it could not store is left for the next start. Nor does a dead
+//! letter Kafka will not take: the message stays uncommitted and is dead-lettered after the
+//! restart.
 
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use ioc_domain::dead_letter_topic;
 use ioc_e2e::process::ServiceProcess;
 use ioc_e2e::relay::Relay;
 use ioc_e2e::{fresh_stack, ingest_config, on_stop, random_keys, repo_root, spawn};
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Faults, Scenario, Sender};
+use rdkafka::admin::{AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::consumer::Consumer;
+use rdkafka::producer::FutureRecord;
+use rdkafka::TopicPartitionList;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stores_and_commits_the_pending_batch_then_exits_in_time() {
@@ -115,6 +122,181 @@ async fn a_clickhouse_that_answers_nothing_does_not_hold_the_shutdown_past_its_d
     assert!(took < Duration::from_secs(4), "processor took {took:?} to stop; its deadline is 3 s\n{log}");
     // Not a shutdown with nothing to store: the batch was pending and was given up.
     assert!(log.contains("it will be consumed again"), "no batch was given up at the deadline:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_kafka_will_not_take_does_not_hold_the_shutdown_and_is_not_lost() {
+    let stage = LettersRefused::set_up("sl").await;
+    let mut processor = stage.processor("processor-letter-refused", &[]).await;
+    // Valid portal events, then one that cannot be decoded.
+    let valid = stage.valid_events(20);
+    let mut payloads: Vec<Vec<u8>> = valid.iter().map(|e| serde_json::to_vec(e).expect("json")).collect();
+    payloads.push(b"not an event".to_vec());
+    let poison_offset = *stage.produce(&payloads).await.last().expect("offsets");
+    stage.letter_refused(&processor).await;
+
+    let asked = Instant::now();
+    assert!(processor.terminate(Duration::from_secs(20)).await, "processor did not exit by itself after SIGTERM");
+    let took = asked.elapsed();
+    let log = processor.log_text();
+    assert!(took < Duration::from_secs(6), "processor took {took:?} to stop; its deadline is 5 s\n{log}");
+    assert!(log.contains(LETTER_GIVEN_UP), "the unwritten dead letter was not said:\n{log}");
+    assert_eq!(
+        stage.stored().await,
+        valid.len() as u64,
+        "the batch before the poison message was stored on the way out"
+    );
+    assert_eq!(stage.committed().await, poison_offset, "committed past an unwritten dead letter");
+
+    // Kafka takes letters again: after the restart the poison message is dead-lettered and
+    // committed, and nothing else is stored again.
+    stage.allow_letters().await;
+    processor.restart().await;
+    let dead = ioc_e2e::wait_for_metric(
+        &processor.url,
+        ioc_service::metric_names::PROCESSOR_DEAD_LETTERS,
+        &[("source", "portal"), ("reason", "undecodable")],
+        |dead| dead >= 1.0,
+    )
+    .await;
+    assert_eq!(dead, 1.0, "the poison message was not dead-lettered after the restart");
+    // Its batch (the letter alone) waits 60 s: a clean stop stores and commits it.
+    assert!(processor.terminate(Duration::from_secs(20)).await, "processor did not exit by itself after SIGTERM");
+    assert_eq!(stage.committed().await, poison_offset + 1, "the dead letter's offset was not committed");
+    let letters_stored: u64 = stage
+        .clickhouse
+        .client()
+        .query("SELECT toUInt64(count()) FROM dead_letters WHERE source = 'portal' AND kafka_offset = ?")
+        .bind(poison_offset)
+        .fetch_one()
+        .await
+        .expect("dead letters");
+    assert_eq!(letters_stored, 1, "the dead letter's position was not stored with its batch");
+    assert_eq!(stage.stored().await, valid.len() as u64, "events stored twice");
+    stage.clean_up().await;
+}
+
+/// What the processor logs when it stops before a message's dead letter is written.
+const LETTER_GIVEN_UP: &str = "stopping before the message's dead letter was written";
+
+/// A database, topics whose dead-letter topic refuses every letter (its messages may hold 64
+/// bytes: less than a letter's headers alone), and a processor group of their own.
+struct LettersRefused {
+    kafka: ioc_kafka::KafkaConfig,
+    clickhouse: ioc_clickhouse::ClickHouseConfig,
+    group_prefix: String,
+    topic: String,
+    letters: String,
+    _dropped: ioc_e2e::DropDatabase,
+}
+
+impl LettersRefused {
+    async fn set_up(name: &str) -> LettersRefused {
+        let (kafka, clickhouse) = fresh_stack(name, "ioc_shutdown_letter_").await;
+        let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+        let letters = dead_letter_topic(&kafka.topic_prefix);
+        let refusing = NewTopic::new(&letters, 1, TopicReplication::Fixed(1)).set("max.message.bytes", "64");
+        let admin = kafka.admin().expect("admin");
+        for result in admin.create_topics(&[refusing], &admin_options()).await.expect("create the dead-letter topic") {
+            result.expect("dead-letter topic created");
+        }
+        let topic = ioc_domain::Source::Portal.topic(&kafka.topic_prefix);
+        LettersRefused { kafka, clickhouse, group_prefix: ioc_e2e::random_name("g"), topic, letters, _dropped }
+    }
+
+    /// A processor whose batches wait 60 s unless full, with a 5 s shutdown deadline.
+    async fn processor(&self, name: &str, more: &[(&str, &str)]) -> ServiceProcess {
+        let mut extra = vec![
+            ("IOC_PROCESSOR__BATCH_MAX_WAIT_MS", "60000"),
+            ("IOC_PROCESSOR__BATCH_LIVE_WAIT_MS", "60000"),
+            ("IOC_PROCESSOR__ROLLUP_INTERVAL_MS", "60000"),
+            ("IOC_PROCESSOR__SHUTDOWN_DEADLINE_MS", "5000"),
+            ("IOC_PROCESSOR__GROUP_PREFIX", self.group_prefix.as_str()),
+        ];
+        extra.extend_from_slice(more);
+        ServiceProcess::processor(name, &self.kafka, &self.clickhouse, &extra).await
+    }
+
+    /// `count` simulated portal events, pseudonymised.
+    fn valid_events(&self, count: usize) -> Vec<ioc_domain::Event> {
+        let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
+        let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 1, scale: 0.01 };
+        let run = simulate(79, &scenario, Faults::default(), 200, &reference);
+        let events: Vec<ioc_domain::Event> = run
+            .events
+            .iter()
+            .filter(|e| e.source == ioc_domain::Source::Portal)
+            .take(count)
+            .map(|e| {
+                let mut event = e.clone();
+                event.pseudonymise(|_| "0".repeat(64));
+                event
+            })
+            .collect();
+        assert_eq!(events.len(), count, "the simulated day has {count} portal events");
+        events
+    }
+
+    /// Produces `payloads` to partition 0 of the portal topic without ingest (as a producer that
+    /// bypassed it), all at once; their offsets.
+    async fn produce(&self, payloads: &[Vec<u8>]) -> Vec<i64> {
+        let producer = self.kafka.producer().expect("producer");
+        let sends = payloads.iter().map(|payload| {
+            producer
+                .send(FutureRecord::<str, [u8]>::to(&self.topic).partition(0).payload(payload), Duration::from_secs(10))
+        });
+        futures::future::join_all(sends)
+            .await
+            .into_iter()
+            .map(|sent| sent.map_err(|(error, _)| error).expect("produced").offset)
+            .collect()
+    }
+
+    /// Waits until the processor retried a refused dead letter.
+    async fn letter_refused(&self, processor: &ServiceProcess) {
+        let failures = ioc_e2e::wait_for_metric(
+            &processor.url,
+            "ioc_processor_dead_letter_failures_total",
+            &[("source", "portal")],
+            |failed| failed >= 2.0,
+        )
+        .await;
+        assert!(failures >= 2.0, "the dead letter was not refused and retried ({failures} failed attempts)");
+    }
+
+    /// Lets the dead-letter topic take letters.
+    async fn allow_letters(&self) {
+        let config = AlterConfig::new(ResourceSpecifier::Topic(&self.letters)).set("max.message.bytes", "1048588");
+        let admin = self.kafka.admin().expect("admin");
+        for result in admin.alter_configs(&[config], &admin_options()).await.expect("alter the dead-letter topic") {
+            result.expect("dead-letter topic altered");
+        }
+    }
+
+    async fn stored(&self) -> u64 {
+        let sql = "SELECT toUInt64(count()) FROM portal_events";
+        self.clickhouse.client().query(sql).fetch_one().await.expect("count")
+    }
+
+    /// The offset the processor's portal group committed on partition 0 (-1 when none).
+    async fn committed(&self) -> i64 {
+        let consumer = self.kafka.consumer(&format!("{}.portal", self.group_prefix)).expect("consumer");
+        let mut wanted = TopicPartitionList::new();
+        wanted.add_partition(&self.topic, 0);
+        let list = tokio::task::spawn_blocking(move || consumer.committed_offsets(wanted, Duration::from_secs(10)))
+            .await
+            .expect("join")
+            .expect("committed offsets");
+        list.elements().first().and_then(|element| element.offset().to_raw()).unwrap_or(-1)
+    }
+
+    async fn clean_up(self) {
+        ioc_e2e::topics::clean_up_topics_of(&self.kafka).await;
+    }
+}
+
+fn admin_options() -> AdminOptions {
+    AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))
 }
 
 /// A processor whose batches wait long, live traffic too, so SIGTERM finds one pending; its
