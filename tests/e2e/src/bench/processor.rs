@@ -34,6 +34,9 @@ pub struct ProcessorRun {
     pub batches_per_instance: Vec<f64>,
     /// Their mean time from the first insert attempt to ClickHouse's acknowledgement, ms.
     pub mean_insert_ms: f64,
+    /// The mean time of a batch's offset commit, until the broker's answer (the pipeline waits
+    /// for it before reading on), ms.
+    pub mean_commit_ms: f64,
     /// The ClickHouse server's CPU seconds over the same time (its share of the work: parsing
     /// and storing the inserts, and the harness's counting of rows).
     pub clickhouse_cpu_seconds: f64,
@@ -82,8 +85,11 @@ pub async fn run_processors(
     let wall = started.elapsed();
     let (cpu_after, clickhouse_after) = (cpu(&pids)?, cpu_seconds(clickhouse_pid)?);
     let (mut insert_seconds, mut batches_per_instance, mut peak) = (0.0, Vec::new(), 0.0_f64);
+    let (mut commit_seconds, mut commits) = (0.0, 0.0);
     for (processor, pid) in processors.iter().zip(&pids) {
         insert_seconds += processor_metric(&processor.url, "ioc_processor_batch_write_seconds_sum").await;
+        commit_seconds += processor_metric(&processor.url, "ioc_processor_commit_seconds_sum").await;
+        commits += processor_metric(&processor.url, "ioc_processor_commit_seconds_count").await;
         batches_per_instance.push(processor_metric(&processor.url, "ioc_processor_batch_write_seconds_count").await);
         peak = peak.max(peak_rss_mb(*pid)?);
     }
@@ -95,6 +101,7 @@ pub async fn run_processors(
         batches,
         batches_per_instance,
         mean_insert_ms: insert_seconds / batches.max(1.0) * 1000.0,
+        mean_commit_ms: commit_seconds / f64::max(commits, 1.0) * 1000.0,
         rows,
         wall,
         cpu_seconds: cpu_after,

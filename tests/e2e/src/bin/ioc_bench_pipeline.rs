@@ -206,13 +206,14 @@ async fn main() -> anyhow::Result<()> {
             format!(
                 "{} rows from pre-filled topics, rollups off, timed from the processor's start to the last row \
                  stored, the median of {repeats} runs ({}); it used {:.0} rows per CPU-second of its own, in {:.0} \
-                 batches each inserted in {:.0} ms on average; the anchor is one INSERT ... FORMAT JSONEachRow per \
-                 table over HTTP of the same rows, the median of {repeats} runs ({} rows/s)",
+                 batches each inserted in {:.0} ms and committed in {:.1} ms on average; the anchor is one INSERT ... \
+                 FORMAT JSONEachRow per table over HTTP of the same rows, the median of {repeats} runs ({} rows/s)",
                 processed.rows,
                 spread(&processor_runs, run_rate),
                 processed.rows as f64 / processed.cpu_seconds.max(1e-9),
                 processed.batches,
                 processed.mean_insert_ms,
+                processed.mean_commit_ms,
                 spread(&insert_runs, insert_run_rate)
             ),
         ),
