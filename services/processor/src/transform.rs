@@ -46,6 +46,20 @@ pub trait SourceTable: Send + Sync + 'static {
     fn row(event: &Event, position: KafkaPosition) -> Result<Self::Row, TransformError>;
     /// Dates `row` with the second (unix) its insert began (rollup/in_flight.rs).
     fn date(row: &mut Self::Row, inserted_at: u32);
+    /// The row's `occurred_at` (unix seconds): its table is partitioned by its local month
+    /// ([`partition_month`]).
+    fn occurred_at(row: &Self::Row) -> u32;
+}
+
+/// The partition of the events tables a row with `occurred_at` (unix seconds) goes to:
+/// `toYYYYMM(occurred_at)` of a `DateTime('Asia/Ho_Chi_Minh')` column (schemas/clickhouse/
+/// 0001_events.sql), as `YYYYMM`.
+pub fn partition_month(occurred_at: u32) -> u32 {
+    use chrono::Datelike;
+    let local = chrono::DateTime::from_timestamp(i64::from(occurred_at), 0)
+        .unwrap_or_default()
+        .with_timezone(&ioc_domain::local_offset());
+    u32::try_from(local.year()).unwrap_or(0) * 100 + local.month()
 }
 
 fn seconds(field: &'static str, time: chrono::DateTime<chrono::FixedOffset>) -> Result<u32, TransformError> {
@@ -111,6 +125,10 @@ impl SourceTable for PortalTable {
 
     fn date(row: &mut PortalRow, inserted_at: u32) {
         row.inserted_at = inserted_at;
+    }
+
+    fn occurred_at(row: &PortalRow) -> u32 {
+        row.occurred_at
     }
 
     fn row(event: &Event, position: KafkaPosition) -> Result<PortalRow, TransformError> {
@@ -211,6 +229,10 @@ impl SourceTable for EdocTable {
         row.inserted_at = inserted_at;
     }
 
+    fn occurred_at(row: &EdocRow) -> u32 {
+        row.occurred_at
+    }
+
     fn row(event: &Event, position: KafkaPosition) -> Result<EdocRow, TransformError> {
         let (kafka_partition, kafka_offset) = position.columns();
         let mut row = EdocRow {
@@ -286,6 +308,10 @@ impl SourceTable for TrainingTable {
 
     fn date(row: &mut TrainingRow, inserted_at: u32) {
         row.inserted_at = inserted_at;
+    }
+
+    fn occurred_at(row: &TrainingRow) -> u32 {
+        row.occurred_at
     }
 
     fn row(event: &Event, position: KafkaPosition) -> Result<TrainingRow, TransformError> {
