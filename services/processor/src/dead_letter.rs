@@ -107,9 +107,12 @@ impl DeadLetters {
         &self,
         message: &impl Message,
         error: &str,
-        shutdown: &mut watch::Receiver<bool>,
+        shutdown: &watch::Receiver<bool>,
         failures: &IntCounter,
     ) -> Written {
+        // Waiting on a copy: waiting marks the value seen, and the caller's own wait for the
+        // shutdown (`changed()`) must still see it.
+        let mut shutdown = shutdown.clone();
         let failed_at = chrono::Utc::now().to_rfc3339();
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
@@ -139,8 +142,9 @@ impl DeadLetters {
             }
             // A send can wait for Kafka up to the producer's message.timeout.ms; the shutdown
             // does not wait for it. Dropping the future does not take the message back from
-            // librdkafka: it may still be written, and then written again at the next start
-            // (the dead_letters table folds the two; a replay's copies are folded by event id).
+            // librdkafka: it may still be written, and the message is dead-lettered again at
+            // the next start, so the topic can hold two letters of it (`dlq list` shows both and
+            // `dlq replay` sends both; the event, if it is stored after all, counts once).
             let sent = tokio::select! {
                 sent = self.producer.send(record, Duration::from_secs(10)) => sent,
                 _ = shutdown.wait_for(|stop| *stop) => return Written::No,

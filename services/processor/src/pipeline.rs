@@ -154,7 +154,7 @@ pub async fn run<T: SourceTable>(
     loop {
         let flush_due = tokio::select! {
             received = consumer.recv() => match received {
-                Ok(message) => match pipeline.accept(&message, &mut shutdown).await {
+                Ok(message) => match pipeline.accept(&message, &shutdown).await {
                     Written::Yes => pipeline.is_full(),
                     // Its dead letter was not written when the shutdown came: the batch before
                     // it is stored below, and it is consumed again at the next start.
@@ -218,7 +218,7 @@ impl<T: SourceTable> SourcePipeline<T> {
     ///
     /// [`Written::No`] when the message was to be dead-lettered and the shutdown came first: it
     /// is not in the batch, and its offset must not be committed; nor is any message after it.
-    async fn accept(&mut self, message: &BorrowedMessage<'_>, shutdown: &mut watch::Receiver<bool>) -> Written {
+    async fn accept(&mut self, message: &BorrowedMessage<'_>, shutdown: &watch::Receiver<bool>) -> Written {
         if self.letter_unwritten {
             return Written::No;
         }
@@ -505,9 +505,12 @@ impl<T: SourceTable> SourcePipeline<T> {
             tokio::select! {
                 () = tokio::time::sleep_until(until) => return,
                 received = consumer.recv() => {
+                    // A dead letter given up at the shutdown: nothing more joins the batch, and
+                    // the flush decides what comes next.
                     if let Ok(message) = received {
-                        // Given up at the shutdown, it is consumed again at the next start.
-                        let _ = self.accept(&message, shutdown).await;
+                        if self.accept(&message, shutdown).await == Written::No {
+                            return;
+                        }
                     }
                 }
                 _ = shutdown.changed(), if stop_on_shutdown => return,

@@ -151,6 +151,7 @@ async fn a_dead_letter_kafka_will_not_take_does_not_hold_the_shutdown_and_is_not
     // Kafka takes letters again: after the restart the poison message is dead-lettered and
     // committed, and nothing else is stored again.
     stage.allow_letters().await;
+    let logged_before = processor.log_text().len();
     processor.restart().await;
     let dead = ioc_e2e::wait_for_metric(
         &processor.url,
@@ -162,6 +163,8 @@ async fn a_dead_letter_kafka_will_not_take_does_not_hold_the_shutdown_and_is_not
     assert_eq!(dead, 1.0, "the poison message was not dead-lettered after the restart");
     // Its batch (the letter alone) waits 60 s: a clean stop stores and commits it.
     assert!(processor.terminate(Duration::from_secs(20)).await, "processor did not exit by itself after SIGTERM");
+    let log = processor.log_text().split_off(logged_before);
+    assert!(!log.contains("too large to produce"), "the letter was cut after the topic was fixed:\n{log}");
     assert_eq!(stage.committed().await, poison_offset + 1, "the dead letter's offset was not committed");
     let letters_stored: u64 = stage
         .clickhouse
@@ -264,12 +267,23 @@ impl LettersRefused {
         assert!(failures >= 2.0, "the dead letter was not refused and retried ({failures} failed attempts)");
     }
 
-    /// Lets the dead-letter topic take letters.
+    /// Lets the dead-letter topic take letters, and waits until the broker applies it (it
+    /// applies a topic's new settings a moment after it answered): until it takes a message
+    /// longer than a letter's headers.
     async fn allow_letters(&self) {
         let config = AlterConfig::new(ResourceSpecifier::Topic(&self.letters)).set("max.message.bytes", "1048588");
         let admin = self.kafka.admin().expect("admin");
         for result in admin.alter_configs(&[config], &admin_options()).await.expect("alter the dead-letter topic") {
             result.expect("dead-letter topic altered");
+        }
+        let producer = self.kafka.producer().expect("producer");
+        let probe = vec![b'x'; 2048];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err((error, _)) =
+            producer.send(FutureRecord::<str, [u8]>::to(&self.letters).payload(&probe), Duration::from_secs(10)).await
+        {
+            assert!(Instant::now() < deadline, "the dead-letter topic still refuses 2 KiB: {error}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
