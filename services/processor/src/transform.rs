@@ -53,12 +53,18 @@ pub trait SourceTable: Send + Sync + 'static {
 
 /// The partition of the events tables a row with `occurred_at` (unix seconds) goes to:
 /// `toYYYYMM(occurred_at)` of a `DateTime('Asia/Ho_Chi_Minh')` column (schemas/clickhouse/
-/// 0001_events.sql), as `YYYYMM`.
+/// 0001_events.sql), as `YYYYMM`. The zone was UTC+08:00 until 1975-06-13 00:00 local (the tz
+/// database's Asia/Ho_Chi_Minh, which ClickHouse follows), UTC+07:00 since.
 pub fn partition_month(occurred_at: u32) -> u32 {
     use chrono::Datelike;
-    let local = chrono::DateTime::from_timestamp(i64::from(occurred_at), 0)
-        .unwrap_or_default()
-        .with_timezone(&ioc_domain::local_offset());
+    /// 1975-06-12T16:00:00Z, when the zone moved from UTC+08:00 to UTC+07:00.
+    const UTC_PLUS_8_UNTIL: u32 = 171_820_800;
+    let offset = if occurred_at < UTC_PLUS_8_UNTIL {
+        chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(ioc_domain::local_offset)
+    } else {
+        ioc_domain::local_offset()
+    };
+    let local = chrono::DateTime::from_timestamp(i64::from(occurred_at), 0).unwrap_or_default().with_timezone(&offset);
     u32::try_from(local.year()).unwrap_or(0) * 100 + local.month()
 }
 

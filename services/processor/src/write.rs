@@ -126,5 +126,12 @@ mod tests {
         // 2026-10-31T17:00:00Z is November 1st, 00:00 in Hanoi.
         assert_eq!(partition_month(1_793_466_000), 202611);
         assert_eq!(partition_month(1_793_465_999), 202610);
+        // Until mid-June 1975 the zone was UTC+08:00: 1970-01-31T16:00:00Z is February 1st there.
+        assert_eq!(partition_month(2_649_600), 197002);
+        assert_eq!(partition_month(2_649_599), 197001);
+        // 1975-05-31T16:00:00Z: June 1st at UTC+08:00; 1975-06-30T16:59:59Z: still June at UTC+07:00.
+        assert_eq!(partition_month(170_784_000), 197506);
+        assert_eq!(partition_month(173_379_599), 197506);
+        assert_eq!(partition_month(173_379_600), 197507);
     }
 }

@@ -306,18 +306,21 @@ impl Default for CycleOptions {
 /// Brings `source`'s rollups up to date with every event inserted since `since` (unix seconds;
 /// 0 recomputes everything), for a caller whose rows are dated ahead (`date_ahead`: loaders,
 /// tests). `margin_seconds` holds the cycle that many seconds further back, for rows no
-/// registry of this process sees (in_flight.rs).
+/// registry of this process sees (in_flight.rs). The limit of partitions per insert is lifted
+/// first where the server has one (partition_limit.rs).
 pub async fn refresh_source(
     client: &clickhouse::Client,
     source: Source,
     since: u32,
     margin_seconds: u32,
 ) -> Result<Outcome, clickhouse::error::Error> {
-    refresh_source_in(client, source, since, margin_seconds, &InsertsInFlight::new(), &CycleOptions::default()).await
+    let client = super::partition_limit::lifted(client).await?;
+    refresh_source_in(&client, source, since, margin_seconds, &InsertsInFlight::new(), &CycleOptions::default()).await
 }
 
 /// `refresh_source`, covering no further than the inserts of this process still under way in
-/// `inserts` allow, with `options`.
+/// `inserts` allow, with `options`, on `client` as it is (`RollupNodes::client_for_cycles`
+/// lifts the limit of partitions per insert once per node).
 pub async fn refresh_source_in(
     client: &clickhouse::Client,
     source: Source,

@@ -13,6 +13,7 @@
 mod cycle;
 mod in_flight;
 mod nodes;
+mod partition_limit;
 mod resume;
 
 use std::time::Duration;
@@ -133,7 +134,10 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         }
         for (index, source) in sources.iter().enumerate() {
             let timer = metrics.rollup_seconds.with_label_values(&[source.as_str()]).start_timer();
-            let cycle = refresh_source_in(nodes.client(), *source, since[index], margin_seconds, &inserts, &options);
+            let cycle = async {
+                let client = nodes.client_for_cycles().await?;
+                refresh_source_in(client, *source, since[index], margin_seconds, &inserts, &options).await
+            };
             match within(node_timeout, "the rollup cycle", nodes.address(), "rollup_cycle_timeout_seconds", cycle).await
             {
                 Ok(outcome) => {

@@ -19,6 +19,9 @@ pub const NODE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// The nodes the rollup may run on, in order of preference, and the one in use.
 pub struct RollupNodes {
     nodes: Vec<(String, clickhouse::Client)>,
+    /// Each node's client for the cycles' statements, once its server was asked which settings
+    /// it knows (partition_limit.rs).
+    for_cycles: Vec<tokio::sync::OnceCell<clickhouse::Client>>,
     current: usize,
 }
 
@@ -29,7 +32,8 @@ impl RollupNodes {
     /// When `nodes` is empty: the configuration always gives one (lib.rs).
     pub fn new(nodes: Vec<(String, clickhouse::Client)>) -> Self {
         assert!(!nodes.is_empty(), "the rollup needs a ClickHouse node");
-        RollupNodes { nodes, current: 0 }
+        let for_cycles = nodes.iter().map(|_| tokio::sync::OnceCell::new()).collect();
+        RollupNodes { nodes, for_cycles, current: 0 }
     }
 
     /// The rollup on one address (one server, or a test's database).
@@ -40,6 +44,13 @@ impl RollupNodes {
     /// The client of the node in use.
     pub fn client(&self) -> &clickhouse::Client {
         &self.nodes[self.current].1
+    }
+
+    /// The client of the node in use for a cycle's statements: without the limit of partitions
+    /// per insert where its server has one (partition_limit.rs). The server is asked once; a
+    /// failure to ask fails the cycle, as any statement of it would.
+    pub async fn client_for_cycles(&self) -> Result<&clickhouse::Client, clickhouse::error::Error> {
+        self.for_cycles[self.current].get_or_try_init(|| super::partition_limit::lifted(self.client())).await
     }
 
     /// Uses the node at `position` of the list from now on (the start's choice: the first
