@@ -2,12 +2,15 @@
 const LOCALES = { vi: 'vi-VN', en: 'en-GB' };
 const ZONE = 'Asia/Ho_Chi_Minh';
 
-/// `value` kept off `whole` and off 0 by one `step` when it is strictly between them and
-/// that close: rounded, a share just under a whole (0.99996: one dossier of 25,000 late) would
-/// read "100,00%" beside "close to target", and one just above none "0,00%" beside a count
-/// that is not zero. The two ends show the nearest step that is still true instead.
+/// `value` kept off `whole` and off 0 by one `step` when it is that close to either without
+/// being it: rounded, a share just under a whole (0.99996: one dossier of 25,000 late) would
+/// read "100,00%" beside "close to target", one just above none "0,00%" beside a count that is
+/// not zero, and one just over a whole (1.00004: a coverage whose population in the reference
+/// data is out of date) "100,00%" where it is more. The ends show the nearest step that is
+/// still true instead.
 function truthfulAtTheEnds(value, whole, step) {
   if (value < whole && value > whole - step) return whole - step;
+  if (value > whole && value < whole + step) return whole + step;
   if (value > 0 && value < step) return step;
   return value;
 }

@@ -12,7 +12,7 @@ test('percentages have two decimals, a decimal comma in Vietnamese', () => {
   assert.equal(fmt.percent('vi', 0), '0,00%');
 });
 
-test('a share just under a whole or just above none never reads as 100% or 0%', () => {
+test('a share just under or over a whole, or just above none, never reads as 100% or 0%', () => {
   assert.equal(fmt.percent('vi', 0.99996), '99,99%');
   assert.equal(fmt.percent('en', 0.999951), '99.99%');
   assert.equal(fmt.percent('en', 0.99994), '99.99%');
@@ -21,11 +21,14 @@ test('a share just under a whole or just above none never reads as 100% or 0%', 
   assert.equal(fmt.percent('en', 1), '100.00%');
   assert.equal(fmt.percent('en', 0), '0.00%');
   assert.equal(fmt.percent('en', 1.2), '120.00%');
+  assert.equal(fmt.percent('vi', 1.00004), '100,01%');
+  assert.equal(fmt.percent('en', 1.000049), '100.01%');
 });
 
 test('chart labels in percent points keep the same care at the ends, one decimal', () => {
   assert.equal(fmt.percentPoints('vi', 99.996), '99,9%');
   assert.equal(fmt.percentPoints('en', 0.004), '0.1%');
+  assert.equal(fmt.percentPoints('en', 100.004), '100.1%');
   assert.equal(fmt.percentPoints('en', 81.71), '81.7%');
   assert.equal(fmt.percentPoints('en', 100), '100.0%');
   assert.equal(fmt.percentPoints('en', 0), '0.0%');
