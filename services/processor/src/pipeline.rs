@@ -505,10 +505,11 @@ impl<T: SourceTable> SourcePipeline<T> {
             tokio::select! {
                 () = tokio::time::sleep_until(until) => return,
                 received = consumer.recv() => {
-                    // A dead letter given up at the shutdown: nothing more joins the batch, and
-                    // the flush decides what comes next.
+                    // A dead letter given up at the shutdown: nothing more joins the batch. A
+                    // wait that stops on the shutdown ends now; the final flush's wait goes on
+                    // (the messages that come meanwhile stay out).
                     if let Ok(message) = received {
-                        if self.accept(&message, shutdown).await == Written::No {
+                        if self.accept(&message, shutdown).await == Written::No && stop_on_shutdown {
                             return;
                         }
                     }

@@ -8,6 +8,7 @@ use ioc_domain::Source;
 use serde::Deserialize;
 
 use super::in_flight::{clock_seconds, covered_until, InsertsInFlight, SETTLE_AT_MOST};
+use super::partition_limit::lifted;
 
 const DOSSIER_FACTS: &str = include_str!("dossier_facts.sql");
 const PORTAL_MEASURED_DOSSIERS: &str = include_str!("portal_measured_dossiers.sql");
@@ -295,32 +296,41 @@ pub struct CycleOptions {
     /// Milliseconds added to this process's clock in the facts' versions: a test stands in for
     /// processor replicas whose clocks disagree with it. 0 in the processor.
     pub clock_ahead_ms: i64,
+    /// Whether the staging inserts lift the server's limit of partitions per insert: only where
+    /// the server has one (partition_limit.rs; 18.16 refuses the setting).
+    pub lift_partition_limit: bool,
 }
 
 impl Default for CycleOptions {
     fn default() -> Self {
-        CycleOptions { span: None, facts_events_per_slice: 1_000_000, clock_ahead_ms: 0 }
+        CycleOptions { span: None, facts_events_per_slice: 1_000_000, clock_ahead_ms: 0, lift_partition_limit: false }
     }
 }
 
 /// Brings `source`'s rollups up to date with every event inserted since `since` (unix seconds;
 /// 0 recomputes everything), for a caller whose rows are dated ahead (`date_ahead`: loaders,
 /// tests). `margin_seconds` holds the cycle that many seconds further back, for rows no
-/// registry of this process sees (in_flight.rs). The limit of partitions per insert is lifted
-/// first where the server has one (partition_limit.rs).
+/// registry of this process sees (in_flight.rs). The server is asked whether it limits the
+/// partitions of an insert ([`options_for`]).
 pub async fn refresh_source(
     client: &clickhouse::Client,
     source: Source,
     since: u32,
     margin_seconds: u32,
 ) -> Result<Outcome, clickhouse::error::Error> {
-    let client = super::partition_limit::lifted(client).await?;
-    refresh_source_in(&client, source, since, margin_seconds, &InsertsInFlight::new(), &CycleOptions::default()).await
+    let options = options_for(client).await?;
+    refresh_source_in(client, source, since, margin_seconds, &InsertsInFlight::new(), &options).await
+}
+
+/// The default options for cycles on `client`'s server: the staging inserts lift its limit of
+/// partitions per insert if it has one (partition_limit.rs). A caller timing cycles asks once.
+pub async fn options_for(client: &clickhouse::Client) -> Result<CycleOptions, clickhouse::error::Error> {
+    let lift_partition_limit = super::partition_limit::has_limit(client).await?;
+    Ok(CycleOptions { lift_partition_limit, ..CycleOptions::default() })
 }
 
 /// `refresh_source`, covering no further than the inserts of this process still under way in
-/// `inserts` allow, with `options`, on `client` as it is (`RollupNodes::client_for_cycles`
-/// lifts the limit of partitions per insert once per node).
+/// `inserts` allow, with `options`.
 pub async fn refresh_source_in(
     client: &clickhouse::Client,
     source: Source,
@@ -384,12 +394,13 @@ pub async fn refresh_source_in(
             && span == Span::History
             && !touched.old_months.is_empty()
             && touched.old_months.len() <= MAX_OLD_MONTHS;
+        let lift = options.lift_partition_limit;
         months = if old_months_alone {
             // The old months by themselves, then the latest ones as every live cycle does.
-            old_months = rebuild(client, source, Recompute::Months(&touched.old_months)).await?;
-            old_months + rebuild(client, source, Recompute::From(latest_months_from, Span::Latest)).await?
+            old_months = rebuild(client, source, Recompute::Months(&touched.old_months), lift).await?;
+            old_months + rebuild(client, source, Recompute::From(latest_months_from, Span::Latest), lift).await?
         } else {
-            rebuild(client, source, Recompute::From(first_month, span)).await?
+            rebuild(client, source, Recompute::From(first_month, span), lift).await?
         };
         measures_at = timer.elapsed();
     }
@@ -424,11 +435,13 @@ enum Recompute<'a> {
 }
 
 /// Recomputes `source`'s measures of the months `what` says into a staging table, then swaps
-/// each month in; returns how many months were replaced.
+/// each month in; returns how many months were replaced. `lift`: the staging inserts lift the
+/// server's limit of partitions per insert (partition_limit.rs).
 async fn rebuild(
     client: &clickhouse::Client,
     source: Source,
     what: Recompute<'_>,
+    lift: bool,
 ) -> Result<usize, clickhouse::error::Error> {
     let suffix = format!("{}_{}", source.as_str(), uuid::Uuid::new_v4().simple());
     let staging = Staging {
@@ -446,7 +459,7 @@ async fn rebuild(
         .execute()
         .await;
     let result = match created {
-        Ok(()) => fill_and_swap(client, source, what, &staging).await,
+        Ok(()) => fill_and_swap(client, source, what, &staging, lift).await,
         Err(error) => Err(error),
     };
     // The staging tables go whatever happened; a failed cycle is simply run again.
@@ -502,6 +515,7 @@ async fn fill_and_swap(
     source: Source,
     what: Recompute<'_>,
     staging: &Staging,
+    lift: bool,
 ) -> Result<usize, clickhouse::error::Error> {
     let (first_month, span, only) = match what {
         Recompute::From(first_month, span) => (first_month, span, None),
@@ -520,23 +534,21 @@ async fn fill_and_swap(
         if let Some(dossiers) = &staging.dossiers {
             sql = sql.replace("{dossiers}", dossiers);
         }
-        let mut query = client.query(&sql);
+        let mut query = lifted(client.query(&sql), lift);
         for _ in 0..sql.matches('?').count() {
             query = query.bind(from.as_str());
         }
         query.execute().await?;
     }
     let filled_in = clock.elapsed();
-    client
-        .query(&format!(
-            "INSERT INTO {monthly} (source, month, unit_code, measure, dimension, value) \
-             SELECT source, toStartOfMonth(day) AS month, unit_code, measure, dimension, sum(value) \
-             FROM {daily} GROUP BY source, month, unit_code, measure, dimension",
-            monthly = staging.monthly,
-            daily = staging.daily
-        ))
-        .execute()
-        .await?;
+    let monthly = format!(
+        "INSERT INTO {monthly} (source, month, unit_code, measure, dimension, value) \
+         SELECT source, toStartOfMonth(day) AS month, unit_code, measure, dimension, sum(value) \
+         FROM {daily} GROUP BY source, month, unit_code, measure, dimension",
+        monthly = staging.monthly,
+        daily = staging.daily
+    );
+    lifted(client.query(&monthly), lift).execute().await?;
 
     let filled: Vec<u32> =
         client.query(&format!("SELECT DISTINCT toYYYYMM(day) FROM {}", staging.daily)).fetch_all().await?;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use ioc_domain::Source;
 use tokio::sync::watch;
 
-pub use cycle::{drop_abandoned_staging, refresh_source, refresh_source_in, CycleOptions, Outcome, Span};
+pub use cycle::{drop_abandoned_staging, options_for, refresh_source, refresh_source_in, CycleOptions, Outcome, Span};
 pub use in_flight::{date_ahead, InsertUnderWay, InsertsInFlight};
 pub use nodes::{RollupNodes, NODE_CONNECT_TIMEOUT};
 use resume::resume_point;
@@ -135,8 +135,8 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         for (index, source) in sources.iter().enumerate() {
             let timer = metrics.rollup_seconds.with_label_values(&[source.as_str()]).start_timer();
             let cycle = async {
-                let client = nodes.client_for_cycles().await?;
-                refresh_source_in(client, *source, since[index], margin_seconds, &inserts, &options).await
+                let options = CycleOptions { lift_partition_limit: nodes.lifts_partition_limit().await?, ..options };
+                refresh_source_in(nodes.client(), *source, since[index], margin_seconds, &inserts, &options).await
             };
             match within(node_timeout, "the rollup cycle", nodes.address(), "rollup_cycle_timeout_seconds", cycle).await
             {
@@ -164,6 +164,7 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
                             tracing::warn!(%source, %error, "rollup cycle failed; it will be retried from the same point")
                         }
                     }
+                    nodes.forget_settings();
                     if let Some(node) = nodes.move_on() {
                         tracing::warn!(node, "the rollup moves to the next ClickHouse node of rollup_clickhouse_urls");
                         metrics.rollup_node.set(nodes.position() as i64);

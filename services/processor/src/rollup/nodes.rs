@@ -19,9 +19,9 @@ pub const NODE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// The nodes the rollup may run on, in order of preference, and the one in use.
 pub struct RollupNodes {
     nodes: Vec<(String, clickhouse::Client)>,
-    /// Each node's client for the cycles' statements, once its server was asked which settings
-    /// it knows (partition_limit.rs).
-    for_cycles: Vec<tokio::sync::OnceCell<clickhouse::Client>>,
+    /// Whether each node's server has a limit of partitions per insert, once asked
+    /// (partition_limit.rs).
+    has_partition_limit: Vec<tokio::sync::OnceCell<bool>>,
     current: usize,
 }
 
@@ -32,8 +32,8 @@ impl RollupNodes {
     /// When `nodes` is empty: the configuration always gives one (lib.rs).
     pub fn new(nodes: Vec<(String, clickhouse::Client)>) -> Self {
         assert!(!nodes.is_empty(), "the rollup needs a ClickHouse node");
-        let for_cycles = nodes.iter().map(|_| tokio::sync::OnceCell::new()).collect();
-        RollupNodes { nodes, for_cycles, current: 0 }
+        let has_partition_limit = nodes.iter().map(|_| tokio::sync::OnceCell::new()).collect();
+        RollupNodes { nodes, has_partition_limit, current: 0 }
     }
 
     /// The rollup on one address (one server, or a test's database).
@@ -46,11 +46,22 @@ impl RollupNodes {
         &self.nodes[self.current].1
     }
 
-    /// The client of the node in use for a cycle's statements: without the limit of partitions
-    /// per insert where its server has one (partition_limit.rs). The server is asked once; a
-    /// failure to ask fails the cycle, as any statement of it would.
-    pub async fn client_for_cycles(&self) -> Result<&clickhouse::Client, clickhouse::error::Error> {
-        self.for_cycles[self.current].get_or_try_init(|| super::partition_limit::lifted(self.client())).await
+    /// Whether the cycles on the node in use lift the limit of partitions per insert on their
+    /// staging inserts: whether its server has one (partition_limit.rs). Asked once, and again
+    /// after [`RollupNodes::forget_settings`]; a failure to ask fails the cycle, as any of its
+    /// statements would.
+    pub async fn lifts_partition_limit(&self) -> Result<bool, clickhouse::error::Error> {
+        let client = self.client();
+        self.has_partition_limit[self.current]
+            .get_or_try_init(|| super::partition_limit::has_limit(client))
+            .await
+            .copied()
+    }
+
+    /// After a failed cycle: asks the node in use again before its next cycle (it may have been
+    /// upgraded or rolled back meanwhile).
+    pub fn forget_settings(&mut self) {
+        self.has_partition_limit[self.current] = tokio::sync::OnceCell::new();
     }
 
     /// Uses the node at `position` of the list from now on (the start's choice: the first
