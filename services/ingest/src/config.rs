@@ -127,7 +127,7 @@ impl IngestConfig {
     /// Refuses settings the service cannot run with, saying which and how to fix it.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |message: String| Err(ConfigError::Invalid(message));
-        if let Some(problem) = self.kafka.security_problem() {
+        if let Some(problem) = self.kafka.problem() {
             return invalid(problem);
         }
         for name in self.keys.keys() {
@@ -223,6 +223,16 @@ mod tests {
             let error = at(days, future).validate().expect_err("refused").to_string();
             assert!(error.contains("max_event_age_days must be 1 to"), "{days}, {future}: {error}");
         }
+    }
+
+    #[test]
+    fn a_produce_timeout_of_zero_is_refused() {
+        let config = IngestConfig {
+            kafka: ioc_kafka::KafkaConfig { message_timeout_ms: 0, ..ioc_kafka::KafkaConfig::default() },
+            ..valid()
+        };
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("kafka.message_timeout_ms"), "{error}");
     }
 
     #[test]

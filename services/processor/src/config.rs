@@ -228,7 +228,7 @@ impl ProcessorConfig {
                 "rollup_cycle_timeout_seconds must be at most {swept_after}: older staging tables are swept away"
             )));
         }
-        if let Some(problem) = self.kafka.security_problem() {
+        if let Some(problem) = self.kafka.problem() {
             return Err(ConfigError::Invalid(problem));
         }
         if let Some(url) =

@@ -32,8 +32,24 @@ enum DlqAction {
     Replay,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// How long the exit waits for blocking work still under way once everything else is done.
+/// An offset commit a broker never answers holds its thread until librdkafka gives up on it
+/// (`socket.timeout.ms`, 60 s), and a runtime left to drop waits for it: the process then
+/// outlived its shutdown deadline and was killed at the end of its grace period. The commit's
+/// outcome is already recorded as unconfirmed (pipeline.rs); the messages come again.
+const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let result = runtime.block_on(run());
+    runtime.shutdown_timeout(BLOCKING_WORK_AT_EXIT);
+    result
+}
+
+async fn run() -> anyhow::Result<()> {
     ioc_service::init_logging();
     let cli = Cli::parse();
     let config = ioc_processor::ProcessorConfig::load().context("failed to load configuration")?;

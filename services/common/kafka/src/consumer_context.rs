@@ -71,8 +71,9 @@ impl ConsumerContext for PartitionEndsContext {
 }
 
 /// Holds (`true`) or releases fetching on every partition assigned to `consumer`, now and at
-/// every assignment until called again. Messages fetched before the hold still arrive. On an
-/// error the hold stays as it was.
+/// every assignment until called again. What librdkafka had already fetched for a partition is
+/// dropped with the hold and fetched again after the release (in a test, messages fetched with
+/// a full batch's last never came while held). On an error the hold stays as it was.
 pub fn hold_fetching(consumer: &StreamConsumer<PartitionEndsContext>, hold: bool) -> KafkaResult<()> {
     // The flag first: an assignment made between the two steps follows the new state. (Both
     // run on the task that polls, where rebalance callbacks run, so none comes in between.)

@@ -115,6 +115,22 @@ pub enum KafkaSetupError {
 }
 
 impl KafkaConfig {
+    /// What is wrong with the settings, if anything, naming the setting to fix: the security
+    /// settings ([`KafkaConfig::security_problem`]) and the produce timeout.
+    pub fn problem(&self) -> Option<String> {
+        if self.message_timeout_ms == 0 {
+            // librdkafka reads 0 as no timeout: a produce Kafka never acknowledges would wait
+            // for ever, and ingest would never answer its source (nor count the events as
+            // unacknowledged for IocIngestKafkaUnacknowledged).
+            return Some(
+                "kafka.message_timeout_ms is 0, which librdkafka reads as waiting for ever; set how long a produce \
+                 may wait for the broker (15000 by default)"
+                    .into(),
+            );
+        }
+        self.security_problem()
+    }
+
     /// What is wrong with the security settings, if anything, naming the setting to fix.
     pub fn security_problem(&self) -> Option<String> {
         let protocol = self.security_protocol.as_str();
@@ -353,5 +369,14 @@ mod tests {
             let problem = config.security_problem().unwrap_or_else(|| panic!("accepted: {config:?}"));
             assert!(problem.contains(expected), "{problem:?} should mention {expected:?}");
         }
+    }
+
+    #[test]
+    fn a_produce_timeout_of_zero_is_refused_and_the_security_settings_still_checked() {
+        let problem = KafkaConfig { message_timeout_ms: 0, ..KafkaConfig::default() }.problem();
+        assert!(problem.is_some_and(|p| p.contains("kafka.message_timeout_ms")), "0 accepted");
+        assert_eq!(KafkaConfig { message_timeout_ms: 1, ..KafkaConfig::default() }.problem(), None);
+        let insecure = KafkaConfig { security_protocol: "TLS".into(), ..secured() };
+        assert!(insecure.problem().is_some_and(|p| p.contains("kafka.security_protocol")));
     }
 }
