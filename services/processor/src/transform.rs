@@ -56,7 +56,6 @@ pub trait SourceTable: Send + Sync + 'static {
 /// 0001_events.sql), as `YYYYMM`. The zone was UTC+08:00 until 1975-06-13 00:00 local (the tz
 /// database's Asia/Ho_Chi_Minh, which ClickHouse follows), UTC+07:00 since.
 pub fn partition_month(occurred_at: u32) -> u32 {
-    use chrono::Datelike;
     /// 1975-06-12T16:00:00Z, when the zone moved from UTC+08:00 to UTC+07:00.
     const UTC_PLUS_8_UNTIL: u32 = 171_820_800;
     let offset = if occurred_at < UTC_PLUS_8_UNTIL {
@@ -65,7 +64,7 @@ pub fn partition_month(occurred_at: u32) -> u32 {
         ioc_domain::local_offset()
     };
     let local = chrono::DateTime::from_timestamp(i64::from(occurred_at), 0).unwrap_or_default().with_timezone(&offset);
-    u32::try_from(local.year()).unwrap_or(0) * 100 + local.month()
+    crate::rollup::yyyymm(local.date_naive())
 }
 
 fn seconds(field: &'static str, time: chrono::DateTime<chrono::FixedOffset>) -> Result<u32, TransformError> {

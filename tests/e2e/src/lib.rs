@@ -517,6 +517,24 @@ pub async fn metric(url: &str, metric: &str, labels: &[(&str, &str)]) -> Option<
     (!samples.is_empty()).then(|| samples.iter().sum())
 }
 
+/// Produces `payloads` to partition 0 of `topic` straight to Kafka, without ingest (as a
+/// producer that bypassed it), all at once, so that one fetch can bring them together; their
+/// offsets, in order.
+pub async fn produce_together(kafka: &KafkaConfig, topic: &str, payloads: &[Vec<u8>]) -> Vec<i64> {
+    let producer = kafka.producer().expect("producer");
+    let sends = payloads.iter().map(|payload| {
+        producer.send(
+            rdkafka::producer::FutureRecord::<str, [u8]>::to(topic).partition(0).payload(payload),
+            Duration::from_secs(10),
+        )
+    });
+    futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|sent| sent.map_err(|(error, _)| error).expect("produced").offset)
+        .collect()
+}
+
 /// Waits up to a minute until the sum of `metric`'s samples with `labels` at `url` satisfies
 /// `done`; the last value read (NaN when there was none).
 pub async fn wait_for_metric(url: &str, metric: &str, labels: &[(&str, &str)], done: impl Fn(f64) -> bool) -> f64 {

@@ -18,7 +18,6 @@ use ioc_e2e::{clickhouse_url, kafka_brokers, migrated_database, random_name, rep
 use ioc_kafka::KafkaConfig;
 use ioc_reference::ReferenceData;
 use ioc_simulator::{simulate, Faults, Scenario};
-use rdkafka::producer::FutureRecord;
 
 /// Months the backfill spans, one event in each.
 const MONTHS: u32 = 150;
@@ -59,14 +58,8 @@ async fn a_backfill_over_150_months_is_stored_and_rolled_up_on_a_current_engine_
             .collect();
         assert_eq!(events.len(), MONTHS as usize, "the simulated days have {MONTHS} receptions");
         let topic = Source::Portal.topic(&kafka.topic_prefix);
-        let producer = kafka.producer().expect("producer");
         let payloads: Vec<Vec<u8>> = events.iter().map(|e| serde_json::to_vec(e).expect("json")).collect();
-        let sends = payloads.iter().map(|payload| {
-            producer.send(FutureRecord::<str, [u8]>::to(&topic).partition(0).payload(payload), Duration::from_secs(10))
-        });
-        for sent in futures::future::join_all(sends).await {
-            sent.map_err(|(error, _)| error).expect("produced");
-        }
+        ioc_e2e::produce_together(&kafka, &topic, &payloads).await;
 
         let count = "SELECT toUInt64(count()), toUInt64(uniqExact(toYYYYMM(occurred_at))) FROM portal_events";
         let deadline = Instant::now() + Duration::from_secs(60);

@@ -240,19 +240,9 @@ impl LettersRefused {
         events
     }
 
-    /// Produces `payloads` to partition 0 of the portal topic without ingest (as a producer that
-    /// bypassed it), all at once; their offsets.
+    /// Produces `payloads` to partition 0 of the portal topic without ingest; their offsets.
     async fn produce(&self, payloads: &[Vec<u8>]) -> Vec<i64> {
-        let producer = self.kafka.producer().expect("producer");
-        let sends = payloads.iter().map(|payload| {
-            producer
-                .send(FutureRecord::<str, [u8]>::to(&self.topic).partition(0).payload(payload), Duration::from_secs(10))
-        });
-        futures::future::join_all(sends)
-            .await
-            .into_iter()
-            .map(|sent| sent.map_err(|(error, _)| error).expect("produced").offset)
-            .collect()
+        ioc_e2e::produce_together(&self.kafka, &self.topic, payloads).await
     }
 
     /// Waits until the processor retried a refused dead letter.

@@ -661,7 +661,8 @@ fn month_start(unix: u32) -> NaiveDate {
     local.date_naive().with_day(1).unwrap_or_default()
 }
 
-fn yyyymm(day: NaiveDate) -> u32 {
+/// The month holding `day`, as `YYYYMM` (ClickHouse's `toYYYYMM`).
+pub(crate) fn yyyymm(day: NaiveDate) -> u32 {
     day.year().unsigned_abs() * 100 + day.month()
 }
 

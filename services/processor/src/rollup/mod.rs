@@ -21,6 +21,7 @@ use std::time::Duration;
 use ioc_domain::Source;
 use tokio::sync::watch;
 
+pub(crate) use cycle::yyyymm;
 pub use cycle::{drop_abandoned_staging, options_for, refresh_source, refresh_source_in, CycleOptions, Outcome, Span};
 pub use in_flight::{date_ahead, InsertUnderWay, InsertsInFlight};
 pub use nodes::{RollupNodes, NODE_CONNECT_TIMEOUT};
