@@ -211,7 +211,25 @@ mod tests {
             ("several counted supplement pauses", count(&|d| d.pauses().len() >= 2)),
             (
                 "a request after the due time, before the due time extended by earlier pauses",
-                count(&|d| d.pauses().iter().any(|p| p.from > d.due_at + d.paused_before)),
+                count(&|d| d.pauses().iter().any(|p| p.requested > d.due_at + d.paused_before)),
+            ),
+            (
+                "a request made while the one before waits, both answered (one pause)",
+                count(&|d| d.pauses().windows(2).any(|p| p[1].requested < p[1].from && p[1].until.is_some())),
+            ),
+            (
+                "a request made while the one before waits, never answered (one pause)",
+                count(&|d| d.pauses().windows(2).any(|p| p[1].requested < p[1].from && p[1].until.is_none())),
+            ),
+            (
+                "resolved while a request made during the wait before waits, never answered",
+                count(&|d| {
+                    d.resolved_at().is_some_and(|at| {
+                        d.pauses()
+                            .windows(2)
+                            .any(|p| p[1].requested < p[1].from && p[1].until.is_none() && p[1].requested < at)
+                    })
+                }),
             ),
             ("a request made when already late (not counted)", count(&|d| d.requests.len() > d.pauses().len())),
             (
@@ -223,7 +241,7 @@ mod tests {
                 "answered after the waiting time, within the run (returned all the same)",
                 count(&|d| {
                     let wait = i64::from(ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS);
-                    d.pauses().last().is_some_and(|p| p.until.is_some_and(|u| u - p.from > wait && u < end))
+                    d.pauses().last().is_some_and(|p| p.until.is_some_and(|u| u - p.requested > wait && u < end))
                 }),
             ),
             (

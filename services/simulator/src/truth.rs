@@ -91,14 +91,24 @@ pub struct Dossier {
     pub complained: bool,
 }
 
-/// A stretch of time the dossier's clock was stopped: from a supplement request to its resume
-/// (`None`: not resumed).
+/// A stretch of time the dossier's clock was stopped, for one supplement request: from the
+/// request, or from the previous request's resume when this one was made while that one still
+/// waited (the clock stops once), to its own resume (`None`: not resumed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pause {
     /// The request.
+    pub requested: i64,
+    /// When this pause stops the clock: the request, or the previous request's resume if later.
     pub from: i64,
     /// The resume, if it came.
     pub until: Option<i64>,
+}
+
+impl Pause {
+    /// The clock time it stopped, up to `at` (the resume if it came, or `at`, whichever is first).
+    pub fn seconds_before(&self, at: i64) -> i64 {
+        (self.until.unwrap_or(i64::MAX).min(at) - self.from).max(0)
+    }
 }
 
 impl Dossier {
@@ -112,8 +122,10 @@ impl Dossier {
 
     /// The pauses that stop the clock, read as the rule says, request after request: a request
     /// counts when it is made before the due time as already extended by the pauses before it,
-    /// and while the dossier is still being handled. A pause not resumed within the waiting
-    /// time is the last one: the dossier is returned then.
+    /// and while the dossier is still being handled. A request made while the one before still
+    /// waits stops the clock only from that one's resume: overlapping waits are one pause, not
+    /// their sum. A pause not resumed within the waiting time (counted from its own request)
+    /// is the last one: the dossier is returned then.
     pub fn pauses(&self) -> Vec<Pause> {
         let ended = self.ended_by_event().unwrap_or(i64::MAX);
         let wait = i64::from(SUPPLEMENT_WAIT_SECONDS);
@@ -123,10 +135,13 @@ impl Dossier {
             if request >= ended || request >= extended_due {
                 continue;
             }
+            let previous_resume = index.checked_sub(1).and_then(|previous| self.resumes.get(previous)).copied();
+            let from = previous_resume.map_or(request, |resume| resume.max(request));
             let resume = self.resumes.get(index).copied();
-            out.push(Pause { from: request, until: resume });
+            let pause = Pause { requested: request, from, until: resume };
+            out.push(pause);
             match resume {
-                Some(resume) if resume - request <= wait => extended_due += (resume - request).max(0),
+                Some(resume) if resume - request <= wait => extended_due += pause.seconds_before(i64::MAX),
                 // Unanswered, or answered after the waiting time: nothing after it counts.
                 _ => break,
             }
@@ -137,20 +152,14 @@ impl Dossier {
     /// When the dossier was returned for want of supplements, if it was.
     pub fn returned_at(&self) -> Option<i64> {
         let last = *self.pauses().last()?;
-        let deadline = last.from + i64::from(SUPPLEMENT_WAIT_SECONDS);
+        let deadline = last.requested + i64::from(SUPPLEMENT_WAIT_SECONDS);
         let unanswered = last.until.is_none_or(|resume| resume > deadline);
         (unanswered && self.ended_by_event().is_none_or(|ended| deadline < ended)).then_some(deadline)
     }
 
     /// Seconds the dossier's clock ran from reception to `at`.
     pub fn active_seconds(&self, at: i64) -> i64 {
-        let paused: i64 = self
-            .pauses()
-            .iter()
-            .filter(|pause| pause.from < at)
-            .map(|pause| pause.until.unwrap_or(i64::MAX).min(at) - pause.from)
-            .map(|seconds| seconds.max(0))
-            .sum();
+        let paused: i64 = self.pauses().iter().map(|pause| pause.seconds_before(at)).sum();
         at - self.received_at - self.paused_before - paused
     }
 
@@ -619,4 +628,44 @@ pub fn local_midnight(day: NaiveDate) -> i64 {
 /// The truth of `from..=to` straight from `events` (for one period; use [`Facts`] for many).
 pub fn compute(events: &[Event], reference: &ReferenceData, from: NaiveDate, to: NaiveDate) -> GroundTruth {
     Facts::from_events(events).truth(reference, from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3600;
+
+    /// A dossier received at 0, due after 100 hours, with these requests and resumes (hours).
+    fn dossier(requests: &[i64], resumes: &[i64]) -> Dossier {
+        Dossier {
+            due_at: 100 * HOUR,
+            requests: requests.iter().map(|h| h * HOUR).collect(),
+            resumes: resumes.iter().map(|h| h * HOUR).collect(),
+            ..Dossier::default()
+        }
+    }
+
+    #[test]
+    fn overlapping_waits_stop_the_clock_once() {
+        // The second request comes while the first waits (10..40); its answer at 60. The clock
+        // stops from 10 to 60: 50 hours, not 30 + 40.
+        let d = dossier(&[10, 20], &[40, 60]);
+        let pauses = d.pauses();
+        assert_eq!(
+            pauses.iter().map(|p| (p.requested / HOUR, p.from / HOUR)).collect::<Vec<_>>(),
+            [(10, 10), (20, 40)]
+        );
+        assert_eq!(d.active_seconds(70 * HOUR), 20 * HOUR);
+        assert!(!d.late_at(150 * HOUR) && d.late_at(151 * HOUR));
+    }
+
+    #[test]
+    fn an_unanswered_request_made_during_a_wait_runs_from_its_own_time_to_the_return() {
+        // The clock stops from 10 and never runs again; the return comes 30 days after the
+        // second request, not the first's resume.
+        let d = dossier(&[10, 20], &[40]);
+        assert_eq!(d.active_seconds(1000 * HOUR), 10 * HOUR);
+        assert_eq!(d.returned_at(), Some(20 * HOUR + i64::from(SUPPLEMENT_WAIT_SECONDS)));
+    }
 }

@@ -65,7 +65,7 @@ fn expected(d: &Dossier) -> Columns {
     let seconds = |at: Option<i64>| at.map_or(0, |at| u32::try_from(at).unwrap_or(u32::MAX));
     let flag = |b: bool| u8::from(b);
     let pauses = d.pauses();
-    let paused: i64 = pauses.iter().filter_map(|p| p.until.map(|until| (until - p.from).max(0))).sum();
+    let paused: i64 = pauses.iter().filter(|p| p.until.is_some()).map(|p| p.seconds_before(i64::MAX)).sum();
     let resolved_at = d.resolved_at();
     let withdrawn_at = d.withdrawal.filter(|at| Some(*at) == d.closed_at() && resolved_at.is_none());
     let clock_stopped = pauses.last().is_some_and(|p| p.until.is_none());

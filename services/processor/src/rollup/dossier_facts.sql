@@ -69,9 +69,9 @@ FROM
         if(withdrawn, withdrawal_at, toDateTime(0, 'Asia/Ho_Chi_Minh')) AS withdrawn_at,
         -- The part of the counted pauses before the resolution (an open pause ends there).
         base_paused
-          + toUInt32(arraySum(arrayMap((r, u) -> if(r < toUInt32(resolution_at) AND u > r, least(u, toUInt32(resolution_at)) - r, 0),
-                arraySlice(requests, 1, counted), arraySlice(resumes, 1, counted))))
-          + if(clock_stopped AND open_request < toUInt32(resolution_at), toUInt32(resolution_at) - open_request, 0)
+          + toUInt32(arraySum(arrayMap((s, u) -> if(s < toUInt32(resolution_at) AND u > s, least(u, toUInt32(resolution_at)) - s, 0),
+                arraySlice(starts, 1, counted), arraySlice(resumes, 1, counted))))
+          + if(clock_stopped AND open_from < toUInt32(resolution_at), toUInt32(resolution_at) - open_from, 0)
           AS paused_before_resolution
     FROM
     (
@@ -92,19 +92,27 @@ FROM
                 -- is made before the due time as already extended by the counted pauses before
                 -- it; once one does not (the dossier was late), no later one can.
                 least(length(requests), length(resumes)) AS pairs,
-                arrayMap((r, u) -> toUInt32(greatest(toInt64(u) - toInt64(r), 0)),
-                    arraySlice(requests, 1, pairs), arraySlice(resumes, 1, pairs)) AS pauses,
+                arraySlice(resumes, 1, pairs) AS paired_resumes,
+                -- A request made while the one before still waits stops the clock only from
+                -- that one's resume: overlapping waits are one pause, not their sum.
+                arrayMap((r, previous) -> greatest(r, previous),
+                    arraySlice(requests, 1, pairs), arraySlice(arrayPushFront(paired_resumes, toUInt32(0)), 1, pairs)) AS starts,
+                arrayMap((s, u) -> toUInt32(greatest(toInt64(u) - toInt64(s), 0)), starts, paired_resumes) AS pauses,
+                -- Each request's own wait for its answer, which the waiting time limits.
+                arrayMap((r, u) -> toInt64(u) - toInt64(r), arraySlice(requests, 1, pairs), paired_resumes) AS waits,
                 arrayMap((r, c, p) -> toInt64(r) < toInt64(due_at) + toInt64(base_paused) + toInt64(c) - toInt64(p),
                     arraySlice(requests, 1, pairs), arrayCumSum(pauses), pauses) AS counts,
                 arrayFirstIndex(x -> NOT x, counts) AS first_uncounted,
                 if(first_uncounted = 0, pairs, toUInt64(first_uncounted - 1)) AS counted_by_due,
                 -- A counted request answered after the waiting time returned the dossier at the
                 -- wait's end: it is the last one that counts.
-                arrayFirstIndex(p -> p > ?, arraySlice(pauses, 1, counted_by_due)) AS long_pause,
+                arrayFirstIndex(w -> w > ?, arraySlice(waits, 1, counted_by_due)) AS long_pause,
                 if(long_pause > 0, toUInt64(long_pause), counted_by_due) AS counted,
                 base_paused + toUInt32(arraySum(arraySlice(pauses, 1, counted))) AS paused_seconds,
-                -- A request still waiting for its resume stops the clock, if it counts.
+                -- A request still waiting for its resume stops the clock, if it counts: from
+                -- the last resume if it was made before that.
                 if(length(requests) > pairs, requests[pairs + 1], 0) AS open_request,
+                if(open_request > 0 AND pairs > 0, greatest(open_request, resumes[pairs]), open_request) AS open_from,
                 long_pause = 0 AND counted = pairs AND open_request > 0
                     AND toInt64(open_request) < toInt64(due_at) + toInt64(paused_seconds) AS clock_stopped,
                 toDateTime(toUInt32(due_at) + paused_seconds, 'Asia/Ho_Chi_Minh') AS late_at

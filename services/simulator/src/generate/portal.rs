@@ -93,6 +93,20 @@ const MID_PAUSE_NEVER_RESUMED: u64 = 4;
 const LATE_ANSWER_EVERY: u64 = 4;
 const LATE_ANSWER_AT: u64 = 1;
 const RESOLVED_AFTER_RETURN_AT: u64 = 3;
+/// Of the dossiers received within the run with two supplement requests or more, one in
+/// `OVERLAP_EVERY` gets its last request while the one before still waits, halfway through
+/// that one's pause (a desk asking for one more paper before the first came; the resumes stay
+/// where they were, and a last request never answered stays so). The clock stops once over the
+/// two waits, not for their sum (docs/indicators.md). Chosen by serial, after
+/// `resolve_mid_pause`; never a `LATE_ANSWER_*` serial (those are odd). The move never takes an
+/// event across the run's end. Those at `OVERLAP_RESOLVED_AT` in `OVERLAP_RESOLVED_EVERY` are
+/// then resolved halfway through their last pause, which is never resumed: resolved while a
+/// request made during the wait before still waits (its resume not sent, the draws after it
+/// shift, as `stall`'s do).
+const OVERLAP_EVERY: u64 = 2;
+const OVERLAP_AT: u64 = 0;
+const OVERLAP_RESOLVED_EVERY: u64 = 8;
+const OVERLAP_RESOLVED_AT: u64 = 6;
 /// Days after its request a late answer comes: more than the waiting time.
 const LATE_ANSWER_AFTER_DAYS: i64 = ioc_domain::rules::SUPPLEMENT_WAIT_DAYS as i64 + 1;
 /// One online dossier in `NIGHT_EVERY` is submitted between midnight and 07:00 local time, which
@@ -150,6 +164,13 @@ pub fn day(
             LATE_ANSWER_AT => end_unanswered(&mut life, true),
             RESOLVED_AFTER_RETURN_AT => end_unanswered(&mut life, false),
             _ => {}
+        }
+        if serial % OVERLAP_EVERY == OVERLAP_AT
+            && day >= scenario.start
+            && overlap_last_request(&mut life, scenario.end())
+            && serial % OVERLAP_RESOLVED_EVERY == OVERLAP_RESOLVED_AT
+        {
+            resolve_mid_pause(&mut life, true);
         }
         if serial % NIGHT_EVERY == NIGHT_AT && life.received.channel == Channel::Online {
             let hour = (serial / NIGHT_EVERY % 7) as u32;
@@ -429,17 +450,19 @@ fn stall(life: &mut Life, delay: Duration) {
     life.events.sort_by_key(|(at, _)| *at);
 }
 
+/// The instants of a dossier's events of one kind, in time order.
+fn times_of(life: &Life, what: fn(&EventBody) -> bool) -> Vec<DateTime<FixedOffset>> {
+    life.events.iter().filter(|(_, body)| what(body)).map(|(at, _)| *at).collect()
+}
+
 /// Moves the resolution of a dossier whose every request was answered into its last pause,
 /// halfway between the request and the resume, with everything after the resolution (results,
 /// ratings) moved as much; `drop_resume` removes the resume, which then never comes. A
 /// dossier without an answered request or a resolution after it is left as it is.
 fn resolve_mid_pause(life: &mut Life, drop_resume: bool) {
-    let at_of = |life: &Life, what: fn(&EventBody) -> bool| {
-        life.events.iter().filter(|(_, body)| what(body)).map(|(at, _)| *at).collect::<Vec<_>>()
-    };
-    let requests = at_of(life, |b| matches!(b, EventBody::DossierSupplementRequested(_)));
-    let resumes = at_of(life, |b| matches!(b, EventBody::DossierResumed(_)));
-    let resolutions = at_of(life, |b| matches!(b, EventBody::DossierResolved(_)));
+    let requests = times_of(life, |b| matches!(b, EventBody::DossierSupplementRequested(_)));
+    let resumes = times_of(life, |b| matches!(b, EventBody::DossierResumed(_)));
+    let resolutions = times_of(life, |b| matches!(b, EventBody::DossierResolved(_)));
     let (Some(&request), Some(&resume), Some(&resolved)) = (requests.last(), resumes.last(), resolutions.first())
     else {
         return;
@@ -456,6 +479,34 @@ fn resolve_mid_pause(life: &mut Life, drop_resume: bool) {
         life.events.retain(|(at, body)| !(matches!(body, EventBody::DossierResumed(_)) && *at == resume));
     }
     life.events.sort_by_key(|(at, _)| *at);
+}
+
+/// Moves a dossier's last supplement request into the pause before it, halfway between the
+/// request before and its resume, and says whether it did: a dossier with one request, no
+/// resume for the request before the last, or a last request not before `end`, is left as it is.
+fn overlap_last_request(life: &mut Life, end: DateTime<FixedOffset>) -> bool {
+    let requests = times_of(life, |b| matches!(b, EventBody::DossierSupplementRequested(_)));
+    let resumes = times_of(life, |b| matches!(b, EventBody::DossierResumed(_)));
+    let Some(before) = requests.len().checked_sub(2) else {
+        return false;
+    };
+    let (previous, last) = (requests[before], requests[before + 1]);
+    let Some(&resume) = resumes.get(before) else {
+        return false;
+    };
+    if last <= resume || last >= end {
+        return false;
+    }
+    let moved = previous + (resume - previous) / 2;
+    if let Some((at, _)) = life
+        .events
+        .iter_mut()
+        .find(|(at, body)| *at == last && matches!(body, EventBody::DossierSupplementRequested(_)))
+    {
+        *at = moved;
+    }
+    life.events.sort_by_key(|(at, _)| *at);
+    true
 }
 
 /// Ends a dossier whose last request is never answered (nor the dossier withdrawn) with a
@@ -563,8 +614,9 @@ fn send_backlog(
     // Completed pauses are summed into the snapshot; a pause still running at go-live is sent
     // as its own request, so the waiting time runs from when it really started.
     let pauses = history.pauses();
-    let waiting = pauses.last().filter(|pause| pause.until.is_none()).map(|pause| pause.from);
-    let paused_seconds: i64 = pauses.iter().filter_map(|pause| pause.until.map(|until| until - pause.from)).sum();
+    let waiting = pauses.last().filter(|pause| pause.until.is_none()).map(|pause| pause.requested);
+    let paused_seconds: i64 =
+        pauses.iter().filter(|pause| pause.until.is_some()).map(|pause| pause.seconds_before(i64::MAX)).sum();
     let received = &life.received;
     let before = BeforeGoLive::of(&life.events, go_live);
     let snapshot = DossierSnapshot {
