@@ -10,6 +10,7 @@ mod decode;
 mod metrics;
 mod monitor;
 mod pipeline;
+mod resume_retry;
 pub mod rollup;
 pub mod transform;
 mod unknown_units;

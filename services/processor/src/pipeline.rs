@@ -8,7 +8,7 @@
 //! once nothing more came during a live wait. Offsets are committed only after ClickHouse acknowledged the insert.
 //! While ClickHouse refuses inserts, the partitions are paused (no more fetching, bounded
 //! memory) but the consumer keeps polling so it stays in its group; they resume once the batch
-//! is stored. A crash anywhere before the commit redelivers the batch, and the
+//! is stored (and a resume librdkafka refuses is tried again, resume_retry.rs). A crash anywhere before the commit redelivers the batch, and the
 //! tables deduplicate it.
 
 use std::collections::BTreeSet;
@@ -29,6 +29,7 @@ use crate::batch_traces::{BatchTraces, Store};
 use crate::dead_letter::{DeadLetterRow, DeadLetters, Written};
 use crate::decode::{decode, DeadLetterReason};
 use crate::metrics::ProcessorMetrics;
+use crate::resume_retry::ResumeRetry;
 use crate::transform::KafkaPosition;
 use crate::transform::SourceTable;
 use crate::write::{insert_dead_letters, insert_once};
@@ -104,6 +105,8 @@ struct SourcePipeline<T: SourceTable> {
     rows_at_last_look: Option<usize>,
     /// Consumer errors since the last one logged, and when that was.
     consumer_errors: (u64, Option<Instant>),
+    /// When to try again to resume fetching that librdkafka refused to resume after a flush.
+    resume_retry: ResumeRetry,
 }
 
 /// How a flush ended.
@@ -148,6 +151,7 @@ pub async fn run<T: SourceTable>(
         partitions_at_end: BTreeSet::new(),
         rows_at_last_look: None,
         consumer_errors: (0, None),
+        resume_retry: ResumeRetry::default(),
     };
 
     let consumer = Arc::clone(&pipeline.consumer);
@@ -171,6 +175,10 @@ pub async fn run<T: SourceTable>(
                 }
             },
             () = sleep_until(pipeline.deadline) => pipeline.wait_over(),
+            () = sleep_until(pipeline.resume_retry.due_at()) => {
+                pipeline.resume_fetching();
+                false
+            }
             _ = shutdown.changed() => break,
         };
         if flush_due && pipeline.flush(&mut shutdown, None).await == Flushed::Abandoned {
@@ -391,8 +399,8 @@ impl<T: SourceTable> SourcePipeline<T> {
             self.wait_polling(backoff, shutdown, final_deadline.is_none()).await;
             backoff = (backoff * 2).min(max_backoff);
         };
-        if paused {
-            self.set_paused(false);
+        if paused || self.resume_retry.due_at().is_some() {
+            self.resume_fetching();
         }
         if outcome == Flushed::Abandoned {
             return outcome;
@@ -490,6 +498,16 @@ impl<T: SourceTable> SourcePipeline<T> {
                 tracing::warn!(source = %self.source, %error, pause, "failed to pause or resume partitions");
                 !pause
             }
+        }
+    }
+
+    /// Resumes fetching after a flush paused it; if librdkafka refuses, the main loop tries
+    /// again later (resume_retry.rs).
+    fn resume_fetching(&mut self) {
+        if self.set_paused(false) {
+            self.resume_retry.failed(Instant::now());
+        } else {
+            self.resume_retry.succeeded();
         }
     }
 
