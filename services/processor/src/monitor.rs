@@ -16,6 +16,10 @@
 //!   service (each processor reports the same number; alerts take the maximum).
 //! - **Unknown units**, per source, every twentieth round: stored events whose unit the
 //!   reference data does not list (unknown_units.rs).
+//!
+//! Each ClickHouse check is given up after [`CHECK_TIMEOUT`]: one round runs every check in turn,
+//! so a node that took a query and never answered froze every source's lag gauge, and alert
+//! IocConsumerLagGrowing could not fire.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +66,21 @@ impl PartitionPosition {
 /// a source sends a new code or the reference data changes.
 const UNKNOWN_UNITS_EVERY: u64 = 20;
 
+/// The longest one ClickHouse check may take before it is given up (the figure stays stale, and
+/// its `..._checked_timestamp_seconds` says so).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `check`, given up after `timeout`.
+async fn within<T, E: std::fmt::Display>(
+    timeout: Duration,
+    check: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, check).await {
+        Ok(done) => done.map_err(|error| error.to_string()),
+        Err(_) => Err(format!("no answer from ClickHouse within {} s; given up", timeout.as_secs_f64())),
+    }
+}
+
 /// Runs the checks every `interval` (completeness every fourth time, unknown units every
 /// twentieth) until `stopped`.
 pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped: watch::Receiver<bool>) {
@@ -95,7 +114,7 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
                 context.metrics.consumer_lag.with_label_values(&[source.as_str(), &partition]).set(position.lag());
             }
             if round.is_multiple_of(4) {
-                match completeness(&context.clickhouse, *source, &positions).await {
+                match within(CHECK_TIMEOUT, completeness(&context.clickhouse, *source, &positions)).await {
                     Ok((acknowledged, stored)) => {
                         let label = [source.as_str()];
                         context.metrics.completeness_acknowledged.with_label_values(&label).set(acknowledged);
@@ -137,7 +156,7 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
 /// `ioc_processor_unknown_unit_events`, and names the codes in a warning when the count changes
 /// (from the gauge's last value: 0 before the first check).
 async fn check_unknown_units(context: &PipelineContext, source: Source) {
-    match unknown_units::check(&context.clickhouse, source).await {
+    match within(CHECK_TIMEOUT, unknown_units::check(&context.clickhouse, source)).await {
         Ok(found) => {
             let gauge = context.metrics.unknown_unit_events.with_label_values(&[source.as_str()]);
             let events = i64::try_from(found.events).unwrap_or(i64::MAX);
@@ -299,5 +318,27 @@ mod tests {
         assert_eq!((never_committed.lag(), never_committed.accounted_range()), (6, None));
         let retention_passed = PartitionPosition { partition: 2, low: 30, high: 30, committed: Some(12) };
         assert_eq!((retention_passed.lag(), retention_passed.accounted_range()), (0, None));
+    }
+
+    #[tokio::test]
+    async fn a_check_clickhouse_never_answers_is_given_up() {
+        // A listener that takes the connection and never answers: a hung node.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
+        let url = format!("http://{}", silent.local_addr().expect("address"));
+        let held = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = silent.accept().await {
+                held.push(connection);
+            }
+        });
+        let client = clickhouse::Client::default().with_url(url);
+        let positions = [PartitionPosition { partition: 0, low: 0, high: 10, committed: Some(10) }];
+        let check = within(Duration::from_millis(300), completeness(&client, Source::Portal, &positions));
+        // Without the bound the check waits for ever; the outer bound only keeps the test from
+        // hanging then.
+        let outcome = tokio::time::timeout(Duration::from_secs(30), check).await.expect("the check returns");
+        let error = outcome.expect_err("no answer is a failed check");
+        assert!(error.contains("no answer from ClickHouse within 0.3 s"), "{error}");
+        held.abort();
     }
 }
