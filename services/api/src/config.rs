@@ -39,6 +39,10 @@ pub struct ApiConfig {
     /// How long, in milliseconds, a request waits for its turn to compute an answer before it
     /// is refused with a 503 (`saturated`).
     pub answer_wait_ms: u64,
+    /// On SIGTERM, how long, in milliseconds, requests in flight may still take before they are
+    /// dropped (a client that stopped reading its answer would otherwise hold the shutdown
+    /// until the pod is killed).
+    pub shutdown_deadline_ms: u64,
     /// The day the answers take as today (local), instead of the clock's: for tests that
     /// need a given weekday. Not read from the configuration file or the environment.
     #[serde(skip)]
@@ -58,6 +62,7 @@ impl Default for ApiConfig {
             answer_cache_max_bytes: 32 << 20,
             max_answers_computing: 8,
             answer_wait_ms: 10_000,
+            shutdown_deadline_ms: 20_000,
             today: None,
         }
     }

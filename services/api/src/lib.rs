@@ -125,9 +125,10 @@ pub async fn serve(
         tokio::spawn(answer_cache::watch(state.answers.clone(), state.store.clone(), refresh))
     });
     tracing::info!(address = %listener.local_addr()?, "ioc-api listening");
-    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let deadline = std::time::Duration::from_millis(state.config.shutdown_deadline_ms);
+    let served = ioc_service::serve_until(listener, router(state), shutdown, deadline).await;
     if let Some(watcher) = watcher {
         watcher.abort();
     }
-    served.context("http server failed")
+    served.map(|_| ()).context("http server failed")
 }

@@ -93,22 +93,7 @@ pub async fn serve(
     // Graceful: stop accepting, let requests in flight get Kafka's answer, but never longer than
     // the configured deadline.
     let deadline = Duration::from_millis(state.config.shutdown_deadline_ms);
-    let (begun, shutdown_begun) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = begun.send(());
-    };
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal);
-    tokio::select! {
-        served = server => served.context("http server failed")?,
-        () = async {
-            if shutdown_begun.await.is_ok() {
-                tokio::time::sleep(deadline).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => tracing::warn!(deadline_ms = deadline.as_millis() as u64, "shutdown deadline passed with requests in flight"),
-    }
+    ioc_service::serve_until(listener, router(state), shutdown, deadline).await.context("http server failed")?;
     let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await;
     if !matches!(flushed, Ok(Ok(()))) {
         tracing::warn!("kafka producer did not flush within 5s");

@@ -2,6 +2,7 @@
 //! print, logging, Prometheus metrics, health/readiness routes and graceful shutdown.
 
 mod config_loader;
+mod graceful;
 pub mod metric_names;
 mod ops_routes;
 mod secret;
@@ -9,6 +10,7 @@ pub mod trace;
 pub mod trace_export;
 
 pub use config_loader::{load_config, ConfigError};
+pub use graceful::{serve_until, Served};
 pub use ops_routes::{ops_router, Readiness};
 pub use secret::Secret;
 
