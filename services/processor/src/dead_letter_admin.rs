@@ -126,7 +126,9 @@ pub fn list(config: &ProcessorConfig) -> anyhow::Result<Vec<DeadLetter>> {
 /// Re-produces every dead letter not replayed yet to the topic it came from, then records the
 /// replay position (group `{group_prefix}.dlq-replay`). Returns how many were replayed: a letter
 /// whose payload was cut (`ioc.payload_cut_from`) is passed over with a warning naming where the
-/// original is.
+/// original is. A letter that cannot be replayed (no `ioc.source_topic` header, or its topic
+/// refuses it) stops the replay with an error, after the position of the letters replayed
+/// before it is recorded: the next run starts at that letter and sends none of them again.
 pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
     let group = format!("{}.dlq-replay", config.group_prefix);
     let (consumer, letters) = read_to_end(config, &group)?;
@@ -134,54 +136,76 @@ pub async fn replay(config: &ProcessorConfig) -> anyhow::Result<usize> {
     let mut next_offsets: HashMap<i32, i64> = HashMap::new();
     let dlq = dead_letter_topic(&config.kafka.topic_prefix);
     let mut replayed = 0;
+    let mut stopped = None;
     for letter in &letters {
-        let target = header(letter, names::SOURCE_TOPIC).with_context(|| {
-            format!(
-                "dead letter at {}/{} has no ioc.source_topic header; cannot tell where it belongs",
-                letter.partition(),
-                letter.offset()
-            )
-        })?;
-        let replayed_from = format!("{}/{}", letter.partition(), letter.offset());
-        if let Some(size) = header(letter, names::PAYLOAD_CUT_FROM) {
-            // Replaying the excerpt would only dead-letter it again: the whole message is in its
-            // source topic, at the offset the letter names, until retention.
-            tracing::warn!(
-                letter = %replayed_from,
-                source_topic = %target,
-                source_partition = header(letter, names::SOURCE_PARTITION).unwrap_or_default(),
-                source_offset = header(letter, names::SOURCE_OFFSET).unwrap_or_default(),
-                payload_bytes = %size,
-                "not replayed: the letter holds only the first bytes of a payload too large to produce; \
-                 re-send the original from its source topic at that offset"
-            );
-            next_offsets.insert(letter.partition(), letter.offset() + 1);
-            continue;
+        match replay_one(&producer, letter).await {
+            Ok(sent) => {
+                next_offsets.insert(letter.partition(), letter.offset() + 1);
+                replayed += usize::from(sent);
+            }
+            Err(error) => {
+                stopped = Some(error);
+                break;
+            }
         }
-        let mut headers = OwnedHeaders::new();
-        headers = headers.insert(rdkafka::message::Header { key: names::REPLAYED_FROM, value: Some(&replayed_from) });
-        let mut record = FutureRecord::<[u8], [u8]>::to(&target).headers(headers);
-        if let Some(key) = letter.key() {
-            record = record.key(key);
-        }
-        if let Some(payload) = letter.payload() {
-            record = record.payload(payload);
-        }
-        producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .map_err(|(error, _)| anyhow::anyhow!("failed to replay {replayed_from} to {target}: {error}"))?;
-        next_offsets.insert(letter.partition(), letter.offset() + 1);
-        replayed += 1;
     }
     if !next_offsets.is_empty() {
         let mut list = TopicPartitionList::new();
         for (partition, offset) in next_offsets {
             list.add_partition_offset(&dlq, partition, Offset::Offset(offset))?;
         }
-        consumer.commit(&list, CommitMode::Sync).context("replayed, but failed to record the replay position")?;
+        let recorded = consumer.commit(&list, CommitMode::Sync);
+        if let Err(error) = recorded {
+            let stopped = stopped.map(|error| format!("; the replay had stopped: {error:#}")).unwrap_or_default();
+            anyhow::bail!("replayed {replayed} letters, but failed to record the replay position: {error}{stopped}");
+        }
     }
-    Ok(replayed)
+    match stopped {
+        Some(error) => Err(error.context(format!(
+            "replay stopped after {replayed} letters (their position is recorded; the next run starts at this one)"
+        ))),
+        None => Ok(replayed),
+    }
+}
+
+/// Re-produces one letter to its source topic; `false` when it is passed over (its payload cut).
+async fn replay_one(producer: &rdkafka::producer::FutureProducer, letter: &OwnedMessage) -> anyhow::Result<bool> {
+    let target = header(letter, names::SOURCE_TOPIC).with_context(|| {
+        format!(
+            "dead letter at {}/{} has no ioc.source_topic header; cannot tell where it belongs",
+            letter.partition(),
+            letter.offset()
+        )
+    })?;
+    let replayed_from = format!("{}/{}", letter.partition(), letter.offset());
+    if let Some(size) = header(letter, names::PAYLOAD_CUT_FROM) {
+        // Replaying the excerpt would only dead-letter it again: the whole message is in its
+        // source topic, at the offset the letter names, until retention.
+        tracing::warn!(
+            letter = %replayed_from,
+            source_topic = %target,
+            source_partition = header(letter, names::SOURCE_PARTITION).unwrap_or_default(),
+            source_offset = header(letter, names::SOURCE_OFFSET).unwrap_or_default(),
+            payload_bytes = %size,
+            "not replayed: the letter holds only the first bytes of a payload too large to produce; \
+             re-send the original from its source topic at that offset"
+        );
+        return Ok(false);
+    }
+    let mut headers = OwnedHeaders::new();
+    headers = headers.insert(rdkafka::message::Header { key: names::REPLAYED_FROM, value: Some(&replayed_from) });
+    let mut record = FutureRecord::<[u8], [u8]>::to(&target).headers(headers);
+    if let Some(key) = letter.key() {
+        record = record.key(key);
+    }
+    if let Some(payload) = letter.payload() {
+        record = record.payload(payload);
+    }
+    producer
+        .send(record, Duration::from_secs(30))
+        .await
+        .map_err(|(error, _)| anyhow::anyhow!("failed to replay {replayed_from} to {target}: {error}"))?;
+    Ok(true)
 }
 
 fn uuid_like() -> String {

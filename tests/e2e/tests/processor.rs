@@ -216,6 +216,46 @@ async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_stopped_by_a_letter_keeps_the_position_of_those_before_it() {
+    let kafka = KafkaConfig {
+        brokers: ioc_e2e::kafka_brokers(),
+        topic_prefix: random_name("dlqstop"),
+        ..KafkaConfig::default()
+    };
+    let portal_topic = Source::Portal.topic(&kafka.topic_prefix);
+    let dlq = dead_letter_topic(&kafka.topic_prefix);
+    kafka.ensure_topics(&[portal_topic.clone(), dlq.clone()]).await.expect("topics");
+    // Three letters in one partition, in order; the second does not say where it came from.
+    let producer = kafka.producer().expect("producer");
+    for (key, says_its_topic) in [("first", true), ("nameless", false), ("third", true)] {
+        let mut letter = FutureRecord::to(&dlq).partition(0).key(key).payload(EXAMPLE);
+        if says_its_topic {
+            let from_portal = rdkafka::message::Header { key: names::SOURCE_TOPIC, value: Some(&portal_topic) };
+            letter = letter.headers(rdkafka::message::OwnedHeaders::new().insert(from_portal));
+        }
+        producer.send(letter, Duration::from_secs(10)).await.expect("dead letter produced");
+    }
+    let config = ioc_processor::ProcessorConfig {
+        kafka: kafka.clone(),
+        group_prefix: random_name("admin"),
+        ..ioc_processor::ProcessorConfig::default()
+    };
+    // Each run stops at the nameless letter; the first run replays the letter before it, the
+    // second starts at the nameless one and sends nothing again.
+    for replayed_before in [1, 0] {
+        let error = ioc_processor::dead_letter_admin::replay(&config).await.expect_err("stopped");
+        let message = format!("{error:#}");
+        assert!(
+            message.contains(&format!("replay stopped after {replayed_before} letters"))
+                && message.contains("dead letter at 0/1 has no ioc.source_topic header"),
+            "{message}"
+        );
+    }
+    let in_portal_topic = ioc_e2e::bench::ingest::messages_in(&kafka, &[portal_topic]).expect("count");
+    assert_eq!(in_portal_topic, 1, "the letter before the stop is replayed once over the two runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_valid_example_is_stored_with_its_fields_in_their_columns() {
     let pipeline = Pipeline::start().await;
     let dir = ioc_e2e::repo_root().join("schemas/events/examples/valid");
