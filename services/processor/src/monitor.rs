@@ -17,9 +17,10 @@
 //! - **Unknown units**, per source, every twentieth round: stored events whose unit the
 //!   reference data does not list (unknown_units.rs).
 //!
-//! Each ClickHouse check is given up after [`CHECK_TIMEOUT`]: one round runs every check in turn,
-//! so a node that took a query and never answered froze every source's lag gauge, and alert
-//! IocConsumerLagGrowing could not fire.
+//! Each ClickHouse query of a check is given up after [`QUERY_TIMEOUT`]: one round runs every
+//! check in turn, so a node that took a query and never answered froze every source's lag
+//! gauge for good, and alert IocConsumerLagGrowing could not fire. A hung node now delays a
+//! round by a query's bound per check (the lag gauges move on between them).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,12 +67,13 @@ impl PartitionPosition {
 /// a source sends a new code or the reference data changes.
 const UNKNOWN_UNITS_EVERY: u64 = 20;
 
-/// The longest one ClickHouse check may take before it is given up (the figure stays stale, and
-/// its `..._checked_timestamp_seconds` says so).
-const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest one ClickHouse query of a check may take before it is given up. Bounding each
+/// query, not the whole check, keeps the counts a completeness check already has when a recount
+/// hangs: each count is a lower bound, so a loss is still reported.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `check`, given up after `timeout`.
-async fn within<T, E: std::fmt::Display>(
+async fn bounded<T, E: std::fmt::Display>(
     timeout: Duration,
     check: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, String> {
@@ -114,7 +116,7 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
                 context.metrics.consumer_lag.with_label_values(&[source.as_str(), &partition]).set(position.lag());
             }
             if round.is_multiple_of(4) {
-                match within(CHECK_TIMEOUT, completeness(&context.clickhouse, *source, &positions)).await {
+                match completeness(&context.clickhouse, *source, &positions, QUERY_TIMEOUT).await {
                     Ok((acknowledged, stored)) => {
                         let label = [source.as_str()];
                         context.metrics.completeness_acknowledged.with_label_values(&label).set(acknowledged);
@@ -156,7 +158,7 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
 /// `ioc_processor_unknown_unit_events`, and names the codes in a warning when the count changes
 /// (from the gauge's last value: 0 before the first check).
 async fn check_unknown_units(context: &PipelineContext, source: Source) {
-    match within(CHECK_TIMEOUT, unknown_units::check(&context.clickhouse, source)).await {
+    match bounded(QUERY_TIMEOUT, unknown_units::check(&context.clickhouse, source)).await {
         Ok(found) => {
             let gauge = context.metrics.unknown_unit_events.with_label_values(&[source.as_str()]);
             let events = i64::try_from(found.events).unwrap_or(i64::MAX);
@@ -208,12 +210,14 @@ struct Counted {
     count: u64,
 }
 
-/// (offsets that must be accounted for, offsets stored once or dead-lettered) for `source`.
+/// (offsets that must be accounted for, offsets stored once or dead-lettered) for `source`, each
+/// query given up after `query_timeout`.
 async fn completeness(
     client: &clickhouse::Client,
     source: Source,
     positions: &[PartitionPosition],
-) -> Result<(i64, i64), clickhouse::error::Error> {
+    query_timeout: Duration,
+) -> Result<(i64, i64), String> {
     let ranges: Vec<(i32, i64, i64)> =
         positions.iter().filter_map(|p| p.accounted_range().map(|(low, high)| (p.partition, low, high))).collect();
     let acknowledged: i64 = ranges.iter().map(|(_, low, high)| high - low).sum();
@@ -233,7 +237,7 @@ async fn completeness(
     let count = |sql: String| async move {
         // `local`: in a cluster, a subquery on a Distributed table may read the shard's own part.
         let query = client.query(&sql).with_setting("distributed_product_mode", "local");
-        query.fetch_one::<Counted>().await.map(|counted| counted.count)
+        bounded(query_timeout, query.fetch_one::<Counted>()).await.map(|counted| counted.count)
     };
     let dead = format!(
         "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM dead_letters \
@@ -241,7 +245,7 @@ async fn completeness(
     );
     // Each count is a lower bound (see stored_offsets_sql): a shortfall is counted again, and the
     // highest count kept. A real loss stays in every count; a merge that raced a count does not.
-    let counted = async || -> Result<i64, clickhouse::error::Error> {
+    let counted = async || -> Result<i64, String> {
         let on_rows_or_merged = count(stored_offsets_sql(source, &within)).await?;
         Ok(i64::try_from(on_rows_or_merged + count(dead.clone()).await?).unwrap_or(i64::MAX))
     };
@@ -321,7 +325,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_check_clickhouse_never_answers_is_given_up() {
+    async fn a_completeness_check_clickhouse_never_answers_is_given_up() {
         // A listener that takes the connection and never answers: a hung node.
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
         let url = format!("http://{}", silent.local_addr().expect("address"));
@@ -333,7 +337,7 @@ mod tests {
         });
         let client = clickhouse::Client::default().with_url(url);
         let positions = [PartitionPosition { partition: 0, low: 0, high: 10, committed: Some(10) }];
-        let check = within(Duration::from_millis(300), completeness(&client, Source::Portal, &positions));
+        let check = completeness(&client, Source::Portal, &positions, Duration::from_millis(300));
         // Without the bound the check waits for ever; the outer bound only keeps the test from
         // hanging then.
         let outcome = tokio::time::timeout(Duration::from_secs(30), check).await.expect("the check returns");
