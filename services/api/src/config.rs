@@ -39,9 +39,9 @@ pub struct ApiConfig {
     /// How long, in milliseconds, a request waits for its turn to compute an answer before it
     /// is refused with a 503 (`saturated`).
     pub answer_wait_ms: u64,
-    /// On SIGTERM, how long, in milliseconds, requests in flight may still take before they are
-    /// dropped (a client that stopped reading its answer would otherwise hold the shutdown
-    /// until the pod is killed).
+    /// On SIGTERM, how long, in milliseconds, the server waits for requests in flight before it
+    /// stops (a client that stopped reading its answer would otherwise hold the shutdown until
+    /// the pod is killed).
     pub shutdown_deadline_ms: u64,
     /// The day the answers take as today (local), instead of the clock's: for tests that
     /// need a given weekday. Not read from the configuration file or the environment.

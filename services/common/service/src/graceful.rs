@@ -2,8 +2,9 @@
 //!
 //! axum's graceful shutdown stops accepting and waits for every open request; a client that
 //! stopped reading its answer, or a request waiting on a silent dependency, would hold it until
-//! Kubernetes kills the pod at the end of its grace period. Past the deadline the remaining
-//! requests are dropped instead, and the service goes on with its own last steps.
+//! Kubernetes kills the pod at the end of its grace period. Past the deadline the server stops
+//! waiting for them and the service goes on with its own last steps; the requests still under
+//! way (each runs on a task of its own) end with the process.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use tokio::net::TcpListener;
 pub enum Served {
     /// Every request in flight at the shutdown was answered.
     Drained,
-    /// The deadline passed with requests still in flight; they were dropped.
+    /// The deadline passed with requests still in flight; they were no longer waited for.
     DeadlinePassed,
 }
 
@@ -43,7 +44,7 @@ pub async fn serve_until(
                 std::future::pending::<()>().await;
             }
         } => {
-            tracing::warn!(deadline_ms = deadline.as_millis() as u64, "shutdown deadline passed with requests in flight; they are dropped");
+            tracing::warn!(deadline_ms = deadline.as_millis() as u64, "shutdown deadline passed with requests in flight; no longer waiting for them");
             Ok(Served::DeadlinePassed)
         }
     }
