@@ -17,7 +17,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitProfile};
-use crate::truth::Dossier;
+use crate::truth::{Dossier, Pause};
 
 /// Dossiers a working day for the whole province at scale 1 (about 1.4 million a year).
 const DOSSIERS_PER_WORKING_DAY: f64 = 5_400.0;
@@ -611,12 +611,7 @@ fn send_backlog(
     if !history.open_at(go_live_at) {
         return;
     }
-    // Completed pauses are summed into the snapshot; a pause still running at go-live is sent
-    // as its own request, so the waiting time runs from when it really started.
-    let pauses = history.pauses();
-    let waiting = pauses.last().filter(|pause| pause.until.is_none()).map(|pause| pause.requested);
-    let paused_seconds: i64 =
-        pauses.iter().filter(|pause| pause.until.is_some()).map(|pause| pause.seconds_before(i64::MAX)).sum();
+    let (waiting, paused_seconds) = paused_at_go_live(&history.pauses());
     let received = &life.received;
     let before = BeforeGoLive::of(&life.events, go_live);
     let snapshot = DossierSnapshot {
@@ -646,6 +641,20 @@ fn send_backlog(
     }
 }
 
+/// What a snapshot says of a dossier's pauses before go-live: the request still waiting then, if
+/// one is (sent as its own event, so its waiting time runs from when it really started), and
+/// the clock time the completed pauses stopped, counted only up to that request (its own pause
+/// covers the rest of any that overlapped it; counted in both, those hours would count twice).
+fn paused_at_go_live(pauses: &[Pause]) -> (Option<i64>, i64) {
+    let waiting = pauses.last().filter(|pause| pause.until.is_none()).map(|pause| pause.requested);
+    let paused = pauses
+        .iter()
+        .filter(|pause| pause.until.is_some())
+        .map(|pause| pause.seconds_before(waiting.unwrap_or(i64::MAX)))
+        .sum();
+    (waiting, paused)
+}
+
 /// The ground truth's view of a dossier from some of its events, to know its state at go-live.
 fn dossier_of(life: &Life, events: &[(DateTime<FixedOffset>, EventBody)]) -> Dossier {
     let mut dossier = Dossier {
@@ -665,4 +674,23 @@ fn dossier_of(life: &Life, events: &[(DateTime<FixedOffset>, EventBody)]) -> Dos
         }
     }
     dossier
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_counts_completed_pauses_up_to_the_request_still_waiting() {
+        // Waiting for supplements 0..5; a second request at 2 still waits at go-live: the
+        // snapshot says 2, and the request's own pause runs from 2.
+        let overlapped =
+            [Pause { requested: 0, from: 0, until: Some(5) }, Pause { requested: 2, from: 5, until: None }];
+        assert_eq!(paused_at_go_live(&overlapped), (Some(2), 2));
+        let apart = [Pause { requested: 0, from: 0, until: Some(5) }, Pause { requested: 7, from: 7, until: None }];
+        assert_eq!(paused_at_go_live(&apart), (Some(7), 5));
+        let answered =
+            [Pause { requested: 0, from: 0, until: Some(5) }, Pause { requested: 7, from: 7, until: Some(9) }];
+        assert_eq!(paused_at_go_live(&answered), (None, 7));
+    }
 }
