@@ -19,6 +19,8 @@ pub struct ProcessorMetrics {
     /// Failed attempts to write a dead letter (each is retried until Kafka takes it, and the
     /// source's pipeline waits behind it), by source.
     pub dead_letter_failures: IntCounterVec,
+    /// Resumes of fetching librdkafka refused after a flush (retried; the source stays paused).
+    pub resume_failures: IntCounterVec,
     /// Failed offset commits (the batch will be redelivered and deduplicated), by source: the
     /// broker's refusals included, counted when its answer comes (ioc_kafka::commit_reported).
     pub commit_failures: IntCounterVec,
@@ -88,6 +90,11 @@ impl ProcessorMetrics {
             "failed attempts to write a dead letter (retried; the source waits behind it)",
             "source",
         )?;
+        let resume_failures = counter(
+            "ioc_processor_resume_failures_total",
+            "refused attempts to resume fetching after a flush (retried; the source stays paused)",
+            "source",
+        )?;
         let batch_seconds = HistogramVec::new(
             HistogramOpts::new("ioc_processor_batch_write_seconds", "time to write one batch including retries"),
             &["table"],
@@ -97,6 +104,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(insert_failures.clone()))?;
         registry.register(Box::new(commit_failures.clone()))?;
         registry.register(Box::new(dead_letter_failures.clone()))?;
+        registry.register(Box::new(resume_failures.clone()))?;
         let paused = IntGaugeVec::new(
             Opts::new("ioc_processor_paused", "1 while fetching is paused because clickhouse refuses inserts"),
             &["source"],
@@ -214,6 +222,7 @@ impl ProcessorMetrics {
             dead_letters,
             insert_failures,
             dead_letter_failures,
+            resume_failures,
             commit_failures,
             batch_seconds,
             paused,
@@ -241,6 +250,7 @@ impl ProcessorMetrics {
             for counter in [
                 &self.commit_failures,
                 &self.dead_letter_failures,
+                &self.resume_failures,
                 &self.consumer_errors,
                 &self.rollup_failures,
                 &self.rollup_months,

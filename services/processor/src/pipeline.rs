@@ -505,6 +505,7 @@ impl<T: SourceTable> SourcePipeline<T> {
     /// again later (resume_retry.rs).
     fn resume_fetching(&mut self) {
         if self.set_paused(false) {
+            self.context.metrics.resume_failures.with_label_values(&[self.source.as_str()]).inc();
             self.resume_retry.failed(Instant::now());
         } else {
             self.resume_retry.succeeded();
