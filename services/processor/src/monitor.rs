@@ -17,10 +17,11 @@
 //! - **Unknown units**, per source, every twentieth round: stored events whose unit the
 //!   reference data does not list (unknown_units.rs).
 //!
-//! Each ClickHouse query of a check is given up after [`QUERY_TIMEOUT`]: one round runs every
-//! check in turn, so a node that took a query and never answered froze every source's lag
-//! gauge for good, and alert IocConsumerLagGrowing could not fire. A hung node now delays a
-//! round by a query's bound per check (the lag gauges move on between them).
+//! Each ClickHouse check is given up after its limit ([`COMPLETENESS_LIMIT`],
+//! [`UNKNOWN_UNITS_LIMIT`]): one round runs every check in turn, so a node that took a query and
+//! never answered froze every source's lag gauge for good, and alert IocConsumerLagGrowing could
+//! not fire. A hung node now delays a round by at most those limits (the lag gauges move on
+//! between the checks).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::pipeline::PipelineContext;
 use crate::unknown_units;
@@ -67,19 +69,23 @@ impl PartitionPosition {
 /// a source sends a new code or the reference data changes.
 const UNKNOWN_UNITS_EVERY: u64 = 20;
 
-/// The longest one ClickHouse query of a check may take before it is given up. Bounding each
-/// query, not the whole check, keeps the counts a completeness check already has when a recount
-/// hangs: each count is a lower bound, so a loss is still reported.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a completeness check may take, all its counts together: a recount still under
+/// way then is given up and the counts so far stand (each is a lower bound, so a loss is still
+/// reported); the first count given up fails the check.
+const COMPLETENESS_LIMIT: Duration = Duration::from_secs(60);
 
-/// `check`, given up after `timeout`.
+/// The longest the unknown-units check (one scan of every stored event's unit code) may take.
+const UNKNOWN_UNITS_LIMIT: Duration = Duration::from_secs(120);
+
+/// `check`, given up at `ends`, which is `limit` after its check began.
 async fn bounded<T, E: std::fmt::Display>(
-    timeout: Duration,
+    ends: Instant,
+    limit: Duration,
     check: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, String> {
-    match tokio::time::timeout(timeout, check).await {
+    match tokio::time::timeout_at(ends, check).await {
         Ok(done) => done.map_err(|error| error.to_string()),
-        Err(_) => Err(format!("no answer from ClickHouse within {} s; given up", timeout.as_secs_f64())),
+        Err(_) => Err(format!("no answer from ClickHouse within the check's {} s; given up", limit.as_secs_f64())),
     }
 }
 
@@ -116,7 +122,7 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
                 context.metrics.consumer_lag.with_label_values(&[source.as_str(), &partition]).set(position.lag());
             }
             if round.is_multiple_of(4) {
-                match completeness(&context.clickhouse, *source, &positions, QUERY_TIMEOUT).await {
+                match completeness(&context.clickhouse, *source, &positions, COMPLETENESS_LIMIT).await {
                     Ok((acknowledged, stored)) => {
                         let label = [source.as_str()];
                         context.metrics.completeness_acknowledged.with_label_values(&label).set(acknowledged);
@@ -158,7 +164,8 @@ pub async fn run(context: Arc<PipelineContext>, interval: Duration, mut stopped:
 /// `ioc_processor_unknown_unit_events`, and names the codes in a warning when the count changes
 /// (from the gauge's last value: 0 before the first check).
 async fn check_unknown_units(context: &PipelineContext, source: Source) {
-    match bounded(QUERY_TIMEOUT, unknown_units::check(&context.clickhouse, source)).await {
+    let ends = Instant::now() + UNKNOWN_UNITS_LIMIT;
+    match bounded(ends, UNKNOWN_UNITS_LIMIT, unknown_units::check(&context.clickhouse, source)).await {
         Ok(found) => {
             let gauge = context.metrics.unknown_unit_events.with_label_values(&[source.as_str()]);
             let events = i64::try_from(found.events).unwrap_or(i64::MAX);
@@ -210,14 +217,15 @@ struct Counted {
     count: u64,
 }
 
-/// (offsets that must be accounted for, offsets stored once or dead-lettered) for `source`, each
-/// query given up after `query_timeout`.
+/// (offsets that must be accounted for, offsets stored once or dead-lettered) for `source`, its
+/// counts given up `limit` after it began.
 async fn completeness(
     client: &clickhouse::Client,
     source: Source,
     positions: &[PartitionPosition],
-    query_timeout: Duration,
+    limit: Duration,
 ) -> Result<(i64, i64), String> {
+    let ends = Instant::now() + limit;
     let ranges: Vec<(i32, i64, i64)> =
         positions.iter().filter_map(|p| p.accounted_range().map(|(low, high)| (p.partition, low, high))).collect();
     let acknowledged: i64 = ranges.iter().map(|(_, low, high)| high - low).sum();
@@ -237,7 +245,7 @@ async fn completeness(
     let count = |sql: String| async move {
         // `local`: in a cluster, a subquery on a Distributed table may read the shard's own part.
         let query = client.query(&sql).with_setting("distributed_product_mode", "local");
-        bounded(query_timeout, query.fetch_one::<Counted>()).await.map(|counted| counted.count)
+        bounded(ends, limit, query.fetch_one::<Counted>()).await.map(|counted| counted.count)
     };
     let dead = format!(
         "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM dead_letters \
@@ -342,7 +350,7 @@ mod tests {
         // hanging then.
         let outcome = tokio::time::timeout(Duration::from_secs(30), check).await.expect("the check returns");
         let error = outcome.expect_err("no answer is a failed check");
-        assert!(error.contains("no answer from ClickHouse within 0.3 s"), "{error}");
+        assert!(error.contains("no answer from ClickHouse within the check's 0.3 s"), "{error}");
         held.abort();
     }
 }
