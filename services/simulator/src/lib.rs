@@ -393,6 +393,41 @@ mod tests {
             "document numbers shared by several agencies",
             numbers.values().filter(|units| units.len() > 1).count(),
         ));
+        // What the e-documents' and skills' rules read apart, which the seed happened to give
+        // until these were listed.
+        cases.push((
+            "classified work records (left out)",
+            events(&|b| matches!(b, EventBody::WorkRecordClosed(w) if w.classified)),
+        ));
+        for (what, level) in [
+            ("work records closed at province level", ioc_domain::RecordLevel::Province),
+            ("work records closed at commune level", ioc_domain::RecordLevel::Commune),
+        ] {
+            cases.push((what, events(&|b| matches!(b, EventBody::WorkRecordClosed(w) if w.level == level))));
+        }
+        cases.push((
+            "work records closed between 00:00 and 07:00 local time (the UTC day before)",
+            run.events
+                .iter()
+                .filter(|e| matches!(e.body, EventBody::WorkRecordClosed(_)))
+                .filter(|e| e.occurred_at.with_timezone(&ioc_domain::local_offset()).hour() < 7)
+                .count(),
+        ));
+        let exchanged = |what: &dyn Fn(&ioc_domain::DocumentExchanged) -> bool| {
+            events(&|b| match b {
+                EventBody::DocumentSent(d) | EventBody::DocumentReceived(d) => what(d),
+                _ => false,
+            })
+        };
+        cases.push(("paper documents", exchanged(&|d| d.form == ResultForm::Paper)));
+        cases.push((
+            "electronic documents not digitally signed",
+            exchanged(&|d| d.form == ResultForm::Electronic && !d.digitally_signed),
+        ));
+        cases.push((
+            "certificates confirmed on VNeID when issued",
+            events(&|b| matches!(b, EventBody::SkillsCertified(c) if c.vneid_confirmed)),
+        ));
         // A commune's week without a class, and one with.
         let truth = &run.truth;
         let weeks = truth.units.values().filter_map(|u| u["weekly_class_coverage"].denominator).sum::<u64>();
