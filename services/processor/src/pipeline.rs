@@ -8,8 +8,8 @@
 //! once nothing more came during a live wait. Offsets are committed only after ClickHouse acknowledged the insert.
 //! While ClickHouse refuses inserts, the partitions are paused (no more fetching, bounded
 //! memory) but the consumer keeps polling so it stays in its group; they resume once the batch
-//! is stored (and a resume librdkafka refuses is tried again, resume_retry.rs). A crash anywhere before the commit redelivers the batch, and the
-//! tables deduplicate it.
+//! is stored (and a resume librdkafka refuses is tried again, resume_retry.rs). A crash
+//! anywhere before the commit redelivers the batch, and the tables deduplicate it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
