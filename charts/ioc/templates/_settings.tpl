@@ -15,6 +15,9 @@ IOC_INGEST__KAFKA__TOPIC_PREFIX: {{ $v.kafka.topicPrefix | quote }}
 
 {{- define "ioc.processorSettings" -}}
 {{- $v := .Values -}}
+{{- if gt (int $v.kafka.minInsyncReplicas) (int $v.kafka.replicationFactor) }}
+{{- fail "kafka.minInsyncReplicas cannot exceed kafka.replicationFactor: no write would ever be acknowledged" }}
+{{- end }}
 IOC_PROCESSOR__LISTEN: "0.0.0.0:{{ $v.processor.port }}"
 IOC_PROCESSOR__GROUP_PREFIX: {{ $v.processor.groupPrefix | quote }}
 IOC_PROCESSOR__KAFKA__BROKERS: {{ include "ioc.kafkaBrokers" . | quote }}
@@ -24,6 +27,14 @@ IOC_PROCESSOR__KAFKA__REPLICATION_FACTOR: {{ $v.kafka.replicationFactor | quote 
 {{- if $v.kafka.strimzi.enabled }}
 {{- /* The topics are KafkaTopic resources; the processor's user may not create any. */}}
 IOC_PROCESSOR__KAFKA__CREATE_TOPICS: "false"
+{{- else }}
+{{- /* An external Kafka: the processor creates the topics it finds missing, with the same
+durability and retention as the KafkaTopics would have (Kafka's own defaults are one in-sync
+replica and 7 days for every topic). */}}
+IOC_PROCESSOR__KAFKA__CREATE_TOPICS: {{ $v.kafka.createTopics | quote }}
+IOC_PROCESSOR__KAFKA__MIN_INSYNC_REPLICAS: {{ $v.kafka.minInsyncReplicas | quote }}
+IOC_PROCESSOR__KAFKA__RETENTION_HOURS: {{ $v.kafka.retentionHours | quote }}
+IOC_PROCESSOR__KAFKA__DEAD_LETTER_RETENTION_HOURS: {{ $v.kafka.dlqRetentionHours | quote }}
 {{- end }}
 IOC_PROCESSOR__CLICKHOUSE__URL: {{ include "ioc.clickhouseURL" . | quote }}
 IOC_PROCESSOR__CLICKHOUSE__DATABASE: {{ $v.clickhouse.database | quote }}

@@ -68,10 +68,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
-    let mut topics: Vec<String> = config.sources.iter().map(|s| s.topic(&config.kafka.topic_prefix)).collect();
-    topics.push(dead_letter_topic(&config.kafka.topic_prefix));
+    let topics: Vec<String> = config.sources.iter().map(|s| s.topic(&config.kafka.topic_prefix)).collect();
     if config.kafka.create_topics {
         config.kafka.ensure_topics(&topics).await.context("failed to create topics")?;
+        let dead_letters = dead_letter_topic(&config.kafka.topic_prefix);
+        config.kafka.ensure_dead_letter_topic(&dead_letters).await.context("failed to create the dead-letter topic")?;
     }
 
     let context = Arc::new(PipelineContext {

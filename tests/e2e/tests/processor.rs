@@ -554,3 +554,44 @@ async fn a_shutdown_during_a_retry_wait_ends_the_pipeline_once_the_batch_is_stor
     ingest.stop().await.expect("ingest stops");
     drop(relay);
 }
+
+/// On an external Kafka the processor creates the topics it finds missing, and Kafka's defaults
+/// (one in-sync replica, 7 days for every topic) would then decide how durable the events are
+/// and how long the dead letters wait for a replay. It gives each topic the configured settings
+/// instead (the chart passes kafka.minInsyncReplicas and the retentions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_topics_the_processor_creates_carry_the_configured_durability_and_retention() {
+    use rdkafka::admin::{AdminOptions, ConfigSource, ResourceSpecifier};
+    let kafka = KafkaConfig {
+        brokers: ioc_e2e::kafka_brokers(),
+        topic_prefix: random_name("created"),
+        // The local broker has one replica, so 1 is the only value it can take; it counts as set
+        // only if the topic carries it as its own (DynamicTopic), not as the broker's default.
+        min_insync_replicas: Some(1),
+        retention_hours: Some(48),
+        dead_letter_retention_hours: Some(500),
+        ..KafkaConfig::default()
+    };
+    let pipeline = Pipeline::start_with_kafka(kafka.clone()).await;
+    let admin = kafka.admin().expect("admin client");
+    let expected = [
+        (Source::Portal.topic(&kafka.topic_prefix), "172800000"),
+        (dead_letter_topic(&kafka.topic_prefix), "1800000000"),
+    ];
+    for (topic, retention_ms) in &expected {
+        let described = admin
+            .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
+            .await
+            .expect("describe the topic's settings");
+        let settings = described.into_iter().next().expect("one resource").expect("the topic exists");
+        for (name, value) in [("min.insync.replicas", "1"), ("retention.ms", retention_ms)] {
+            let entry = settings.get(name).unwrap_or_else(|| panic!("{topic} has no {name}"));
+            assert_eq!(
+                (entry.value.as_deref(), &entry.source),
+                (Some(value), &ConfigSource::DynamicTopic),
+                "{topic}: {name} set on the topic itself"
+            );
+        }
+    }
+    pipeline.stop().await;
+}

@@ -56,6 +56,17 @@ pub struct KafkaConfig {
     /// Whether the processor creates its topics at start (if missing). Off where topics are
     /// declared elsewhere (Strimzi KafkaTopic resources) and the service's user may not create.
     pub create_topics: bool,
+    /// `min.insync.replicas` of the topics the processor creates: with acks=all, how many
+    /// replicas must have an event before it is acknowledged. Unset: the broker's default, which
+    /// is 1 on Kafka, so the leader alone could acknowledge; set it to the replication factor
+    /// less one where the topics are not declared elsewhere (the chart does).
+    pub min_insync_replicas: Option<u32>,
+    /// `retention.ms`, in hours, of the source topics the processor creates. Unset: the broker's
+    /// default (7 days on Kafka).
+    pub retention_hours: Option<u64>,
+    /// `retention.ms`, in hours, of the dead-letter topic the processor creates: the time left to
+    /// fix a rule and replay. Unset: the broker's default.
+    pub dead_letter_retention_hours: Option<u64>,
     /// librdkafka's `security.protocol`: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
     pub security_protocol: String,
     /// `sasl.mechanism` with a SASL protocol: `SCRAM-SHA-512`, `SCRAM-SHA-256` or `PLAIN`.
@@ -84,6 +95,9 @@ impl Default for KafkaConfig {
             replication_factor: 1,
             producer_queue_kbytes: 256 * 1024,
             create_topics: true,
+            min_insync_replicas: None,
+            retention_hours: None,
+            dead_letter_retention_hours: None,
             security_protocol: "PLAINTEXT".into(),
             sasl_mechanism: String::new(),
             sasl_username: String::new(),
@@ -126,6 +140,20 @@ impl KafkaConfig {
                 "kafka.message_timeout_ms is 0, which librdkafka reads as waiting for ever; set how long a produce \
                  may wait for the broker (15000 by default)"
                     .into(),
+            );
+        }
+        if let Some(replicas) = self.min_insync_replicas {
+            if replicas == 0 || i64::from(replicas) > i64::from(self.replication_factor) {
+                return Some(format!(
+                    "kafka.min_insync_replicas {replicas} must be 1 to kafka.replication_factor ({}): more replicas \
+                     than a topic has would refuse every event",
+                    self.replication_factor
+                ));
+            }
+        }
+        if self.retention_hours == Some(0) || self.dead_letter_retention_hours == Some(0) {
+            return Some(
+                "kafka.retention_hours and kafka.dead_letter_retention_hours must be above zero when set".into(),
             );
         }
         self.security_problem()
@@ -279,12 +307,41 @@ impl KafkaConfig {
         self.base().create().map_err(|source| KafkaSetupError::Client { brokers: self.brokers.clone(), source })
     }
 
-    /// Creates `topics` if they do not exist yet; existing topics are left as they are.
+    /// Creates the source topics `topics` if they do not exist yet, with `min_insync_replicas`
+    /// and `retention_hours`; existing topics are left as they are.
     pub async fn ensure_topics(&self, topics: &[String]) -> Result<(), KafkaSetupError> {
+        self.create_missing(topics, self.retention_hours).await
+    }
+
+    /// Creates the dead-letter topic if it does not exist yet, with `min_insync_replicas` and
+    /// `dead_letter_retention_hours`; an existing one is left as it is.
+    pub async fn ensure_dead_letter_topic(&self, topic: &str) -> Result<(), KafkaSetupError> {
+        self.create_missing(&[topic.to_owned()], self.dead_letter_retention_hours).await
+    }
+
+    /// The settings a created topic gets beyond the broker's defaults.
+    pub fn topic_settings(&self, retention_hours: Option<u64>) -> Vec<(&'static str, String)> {
+        let mut settings = Vec::new();
+        if let Some(replicas) = self.min_insync_replicas {
+            settings.push(("min.insync.replicas", replicas.to_string()));
+        }
+        if let Some(hours) = retention_hours {
+            settings.push(("retention.ms", (hours * 3_600_000).to_string()));
+        }
+        settings
+    }
+
+    async fn create_missing(&self, topics: &[String], retention_hours: Option<u64>) -> Result<(), KafkaSetupError> {
         let admin = self.admin()?;
+        let settings = self.topic_settings(retention_hours);
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
-            .map(|topic| NewTopic::new(topic, self.partitions, TopicReplication::Fixed(self.replication_factor)))
+            .map(|topic| {
+                settings.iter().fold(
+                    NewTopic::new(topic, self.partitions, TopicReplication::Fixed(self.replication_factor)),
+                    |topic, (key, value)| topic.set(key, value),
+                )
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = admin
@@ -325,6 +382,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topic_settings_follow_the_configuration_and_bad_ones_are_named() {
+        let plain = KafkaConfig::default();
+        assert!(plain.topic_settings(None).is_empty(), "unset: the broker's defaults");
+        let set = KafkaConfig { replication_factor: 3, min_insync_replicas: Some(2), ..KafkaConfig::default() };
+        assert_eq!(
+            set.topic_settings(Some(720)),
+            [("min.insync.replicas", "2".to_owned()), ("retention.ms", "2592000000".to_owned())]
+        );
+        assert!(set.problem().is_none());
+        let over = KafkaConfig { replication_factor: 1, min_insync_replicas: Some(2), ..KafkaConfig::default() };
+        assert!(over.problem().expect("refused").contains("kafka.min_insync_replicas 2"));
+        let zero = KafkaConfig { retention_hours: Some(0), ..KafkaConfig::default() };
+        assert!(zero.problem().expect("refused").contains("retention_hours"));
+    }
 
     fn secured() -> KafkaConfig {
         KafkaConfig {
