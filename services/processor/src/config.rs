@@ -111,6 +111,12 @@ pub struct ProcessorConfig {
     /// How often consumer lag is read from the broker (completeness is checked every fourth
     /// time; monitor.rs). 0 turns both off.
     pub monitor_interval_ms: u64,
+    /// How long `ioc-processor migrate` keeps trying while ClickHouse does not answer or refuses
+    /// a statement, before it fails: on a first install the migration Job starts while the
+    /// operator is still creating the ClickHouse and Keeper pods (minutes), and a Job gives up
+    /// after a few quick retries of its own. Refusals that no wait can change (a migration
+    /// edited after it was applied, a database migrated by a newer binary) fail at once.
+    pub migrate_wait_seconds: u64,
 }
 
 /// The longest `insert_timeout_seconds`: below librdkafka's `max.poll.interval.ms` (300 s by
@@ -156,6 +162,8 @@ impl Default for ProcessorConfig {
             // 15 minutes.
             rollup_cycle_timeout_seconds: 600,
             monitor_interval_ms: 15_000,
+            // Inside the chart's migration Job deadline (migrations.activeDeadlineSeconds, 600).
+            migrate_wait_seconds: 300,
         }
     }
 }

@@ -55,9 +55,43 @@ pub async fn migrate(config: &ProcessorConfig) -> anyhow::Result<Vec<String>> {
         Some(dir) => ioc_reference::ReferenceData::load(dir)?,
         None => ioc_reference::ReferenceData::embedded()?,
     };
-    let applied = ioc_clickhouse::migrate(&config.clickhouse, &migrations).await?;
-    ioc_clickhouse::load_reference_data(&config.clickhouse, &reference).await?;
-    Ok(applied)
+    let gives_up = tokio::time::Instant::now() + Duration::from_secs(config.migrate_wait_seconds);
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let attempt = async {
+            let applied = ioc_clickhouse::migrate(&config.clickhouse, &migrations).await?;
+            ioc_clickhouse::load_reference_data(&config.clickhouse, &reference).await?;
+            anyhow::Ok(applied)
+        };
+        let error = match attempt.await {
+            Ok(applied) => return Ok(applied),
+            Err(error) => error,
+        };
+        // What waiting can mend: ClickHouse unreachable or refusing a statement while its nodes
+        // come up. What it cannot: a changed or unknown migration, a bad name or file.
+        let waiting_helps = matches!(
+            error.downcast_ref::<ioc_clickhouse::MigrationError>(),
+            Some(ioc_clickhouse::MigrationError::Apply { .. })
+        ) || matches!(
+            error.downcast_ref::<ioc_clickhouse::ReferenceError>(),
+            Some(ioc_clickhouse::ReferenceError::Write { .. })
+        );
+        let now = tokio::time::Instant::now();
+        if !waiting_helps || now + pause > gives_up {
+            return Err(error.context(format!(
+                "migrations not applied (tried for up to migrate_wait_seconds = {} s)",
+                config.migrate_wait_seconds
+            )));
+        }
+        tracing::warn!(
+            error = format!("{error:#}"),
+            retry_in_s = pause.as_secs(),
+            left_s = (gives_up - now).as_secs(),
+            "clickhouse not ready for the migrations; trying again"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(15));
+    }
 }
 
 /// Runs every configured source's pipeline and the health/metrics endpoint on `listener`

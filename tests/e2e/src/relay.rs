@@ -19,7 +19,13 @@ pub struct Relay {
 impl Relay {
     /// Listens on a free port of 127.0.0.1 and passes each connection on to `node`.
     pub async fn start(node: SocketAddr) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
+        Relay::start_on(0, node).await
+    }
+
+    /// Listens on `port` of 127.0.0.1 (0: a free one) and passes each connection on to `node`:
+    /// a node that comes up at an address a client was already given.
+    pub async fn start_on(port: u16, node: SocketAddr) -> Relay {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("relay binds");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let (silent, watching) = watch::channel(false);
         let accepting = tokio::spawn(async move {

@@ -595,3 +595,37 @@ async fn the_topics_the_processor_creates_carry_the_configured_durability_and_re
     }
     pipeline.stop().await;
 }
+
+/// On a first install the migration Job starts while ClickHouse's pods are still being created,
+/// and a Job retries only a few times, quickly: `ioc-processor migrate` waits for ClickHouse
+/// instead (migrate_wait_seconds) and applies the migrations once it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_wait_for_a_clickhouse_that_comes_up_late() {
+    ioc_service::init_logging();
+    let node: std::net::SocketAddr =
+        ioc_e2e::clickhouse_url().trim_start_matches("http://").parse().expect("the test's ClickHouse is host:port");
+    let port = ioc_e2e::process::free_port();
+    let clickhouse = ClickHouseConfig {
+        url: format!("http://127.0.0.1:{port}"),
+        database: random_name("ioc_late_"),
+        ..ClickHouseConfig::default()
+    };
+    let _dropped =
+        ioc_e2e::DropDatabase::at_end(&ClickHouseConfig { url: ioc_e2e::clickhouse_url(), ..clickhouse.clone() });
+    let config = ioc_processor::ProcessorConfig {
+        clickhouse,
+        migrate_wait_seconds: 60,
+        ..ioc_processor::ProcessorConfig::default()
+    };
+    let migrating = tokio::spawn(async move { ioc_processor::migrate(&config).await });
+    // Nothing listens at the address yet: the first attempts are refused.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!migrating.is_finished(), "migrate gave up on a ClickHouse not up yet");
+    let _node_up = ioc_e2e::relay::Relay::start_on(port, node).await;
+    let applied = tokio::time::timeout(Duration::from_secs(60), migrating)
+        .await
+        .expect("migrate ends once ClickHouse answers")
+        .expect("the task")
+        .expect("migrations applied");
+    assert_eq!(applied.len(), ioc_clickhouse::embedded_migrations().len(), "every migration applied: {applied:?}");
+}
