@@ -120,13 +120,18 @@ pub async fn serve(
         tracing::warn!(web_dir = %config.web_dir.display(), "dashboard assets not found; / answers 404 until they are built");
     }
     let state = Arc::new(AppState::new(config)?);
-    let watcher = (state.config.answer_cache_refresh_ms > 0).then(|| {
+    let mut watcher = (state.config.answer_cache_refresh_ms > 0).then(|| {
         let refresh = std::time::Duration::from_millis(state.config.answer_cache_refresh_ms);
         tokio::spawn(answer_cache::watch(state.answers.clone(), state.store.clone(), refresh))
     });
     tracing::info!(address = %listener.local_addr()?, "ioc-api listening");
     let deadline = std::time::Duration::from_millis(state.config.shutdown_deadline_ms);
-    let served = ioc_service::serve_until(listener, router(state), shutdown, deadline).await;
+    // A watcher that ended would leave kept answers served for ever, however far the rollups
+    // moved since (ioc_service::ended_early): the API stops instead, and is restarted.
+    let served = tokio::select! {
+        served = ioc_service::serve_until(listener, router(state), shutdown, deadline) => served,
+        ended = ioc_service::ended_early("answer-cache watcher", watcher.as_mut()) => return Err(ended.into()),
+    };
     if let Some(watcher) = watcher {
         watcher.abort();
     }

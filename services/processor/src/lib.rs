@@ -150,7 +150,7 @@ pub async fn serve(
              which must reach one node, not a Service over every node (ops/scaling.md)"
         );
     }
-    let rollup = context.config.rollup_enabled.then(|| {
+    let mut rollup = context.config.rollup_enabled.then(|| {
         let task = rollup::RollupTask {
             nodes: context.config.rollup_nodes(),
             sources: context.config.sources.clone(),
@@ -166,7 +166,7 @@ pub async fn serve(
         tokio::spawn(rollup::run(task, rollup_stopped))
     });
 
-    let monitor = (context.config.monitor_interval_ms > 0).then(|| {
+    let mut monitor = (context.config.monitor_interval_ms > 0).then(|| {
         let interval = Duration::from_millis(context.config.monitor_interval_ms);
         tokio::spawn(monitor::run(context.clone(), interval, stopped.clone()))
     });
@@ -190,6 +190,17 @@ pub async fn serve(
             let _ = stop.send(true);
             finished.context("pipeline task panicked")??;
             anyhow::bail!("a pipeline stopped unexpectedly");
+        }
+        // The rollup and the monitor run until the shutdown; one that ended before it would
+        // leave the process ready with its numbers frozen (ioc_service::ended_early). Nothing
+        // is lost by stopping here: what the pipelines hold is not committed and comes again.
+        ended = ioc_service::ended_early("rollup", rollup.as_mut()) => {
+            let _ = stop.send(true);
+            return Err(ended.into());
+        }
+        ended = ioc_service::ended_early("monitor", monitor.as_mut()) => {
+            let _ = stop.send(true);
+            return Err(ended.into());
         }
     }
     // One deadline for the whole shutdown, from the moment it began: the pod's grace period

@@ -6,6 +6,7 @@ mod graceful;
 pub mod metric_names;
 mod ops_routes;
 mod secret;
+mod supervise;
 pub mod trace;
 pub mod trace_export;
 
@@ -13,6 +14,7 @@ pub use config_loader::{load_config, ConfigError};
 pub use graceful::{serve_until, Served};
 pub use ops_routes::{ops_router, Readiness};
 pub use secret::Secret;
+pub use supervise::{ended_early, TaskEnded};
 
 /// Starts structured logging to stderr; `RUST_LOG` overrides the default `info` level, and
 /// `IOC_LOG_FORMAT=json` writes one JSON object per line (for a log collector) instead of text.
