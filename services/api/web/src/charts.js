@@ -3,6 +3,7 @@ import * as echarts from 'echarts/core';
 import { LineChart, HeatmapChart } from 'echarts/charts';
 import { GridComponent, TooltipComponent, VisualMapComponent, MarkLineComponent, AriaComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
+import { HEAT_COLOURS } from './palette.js';
 
 echarts.use([LineChart, HeatmapChart, GridComponent, TooltipComponent, VisualMapComponent, MarkLineComponent, AriaComponent, CanvasRenderer]);
 
@@ -76,7 +77,7 @@ export function heatGrid(element, { cells, columns, formatter, onPick, descripti
         bottom: 5,
         textStyle: { color: TEXT, fontSize: 14 },
         formatter: (v) => formatter(v),
-        inRange: { color: ['#3b1d4a', '#8f3f71', '#e0735b', '#f7c873', '#f5f3c1'] },
+        inRange: { color: HEAT_COLOURS },
       },
       series: [
         {
