@@ -11,7 +11,8 @@
 //! `IOC-Covered-Until` (unix seconds): every event dated (`inserted_at`) before it is in the
 //! answer (the processor dates an event at most a second after it stored it); and
 //! `IOC-Covered-Until-By-Source` (`edoc=…, portal=…, training=…`, an RFC 8941 dictionary): the
-//! same per source, since an event's effect waits for its own source's rollup only.
+//! same per source, since an event's effect waits for its own source's rollup only. A source
+//! whose rollup never ran (no row in `rollup_state`) is covered until 0, and so is the answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -158,12 +159,11 @@ pub async fn watch(cache: Arc<AnswerCache>, store: Arc<Store>, refresh: Duration
     loop {
         ticks.tick().await;
         match store.rollup_progress().await {
-            Ok(mut progress) => {
+            Ok(progress) => {
                 if std::mem::take(&mut failing) {
                     tracing::info!("rollup_state readable again; answers are kept again");
                 }
-                progress.sort_by(|a, b| a.source.cmp(&b.source));
-                cache.advance(Some(progress.into_iter().map(|row| (row.source, row.covered_until)).collect()));
+                cache.advance(Some(marks_of(progress.into_iter().map(|row| (row.source, row.covered_until)))));
             }
             Err(error) => {
                 if !std::mem::replace(&mut failing, true) {
@@ -173,6 +173,21 @@ pub async fn watch(cache: Arc<AnswerCache>, store: Arc<Store>, refresh: Duration
             }
         }
     }
+}
+
+/// Each source's mark, in source order, from the rows `rollup_state` has: a source with no row
+/// (its rollup never ran) is covered until 0, so that the answer as a whole says it covers
+/// nothing rather than what the other sources' marks say. A source `rollup_state` names that
+/// the API does not know is kept too: its mark still moves the cache on.
+fn marks_of(rows: impl IntoIterator<Item = (String, u32)>) -> Vec<(String, u32)> {
+    let mut marks: Vec<(String, u32)> = rows.into_iter().collect();
+    for source in ioc_domain::Source::ALL {
+        if !marks.iter().any(|(name, _)| name == source.as_str()) {
+            marks.push((source.as_str().to_owned(), 0));
+        }
+    }
+    marks.sort();
+    marks
 }
 
 /// Middleware of the cached routes: serves a kept answer, or computes it once for every
@@ -268,6 +283,22 @@ mod tests {
 
         cache.advance(None);
         assert!(cache.cell("k").is_none(), "state unknown: nothing is kept");
+    }
+
+    #[test]
+    fn a_source_whose_rollup_never_ran_holds_the_answer_at_zero() {
+        let rows = [("portal".to_owned(), 1_000), ("edoc".to_owned(), 1_005)];
+        assert_eq!(
+            marks_of(rows.clone()),
+            [("edoc".to_owned(), 1_005), ("portal".to_owned(), 1_000), ("training".to_owned(), 0)],
+        );
+        let cache = AnswerCache::new(300, ApiMetrics::new().expect("metrics"));
+        cache.advance(Some(marks_of(rows)));
+        let (_, coverage) = cache.cell("k").expect("kept");
+        assert_eq!(coverage.until, 0, "training's measures are empty: the answer covers nothing of it");
+        assert_eq!(marks_of([]).len(), 3, "no row at all: every source at 0");
+        let unknown = marks_of([("parking".to_owned(), 7)]);
+        assert_eq!(unknown.len(), 4, "a source the API does not know still counts: {unknown:?}");
     }
 
     #[test]

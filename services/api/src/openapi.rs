@@ -16,7 +16,7 @@ pub fn document() -> Value {
         json!({
             "200": {
                 "description": "the answer",
-                "headers": {"IOC-Covered-Until": {"description": "unix seconds: every event dated (inserted_at, at most a second after it was stored) before this instant is in the answer (sent while the API keeps answers, which it does until the rollups advance)", "schema": {"type": "integer"}}, "IOC-Covered-Until-By-Source": {"description": "the same per source, as `edoc=<unix seconds>, portal=<unix seconds>, training=<unix seconds>`: an event's effect is in the answer once its own source's instant passes the second it was stored in", "schema": {"type": "string"}}},
+                "headers": {"IOC-Covered-Until": {"description": "unix seconds: every event dated (inserted_at, at most a second after it was stored) before this instant is in the answer (sent while the API keeps answers, which it does until the rollups advance)", "schema": {"type": "integer"}}, "IOC-Covered-Until-By-Source": {"description": "the same per source, as `edoc=<unix seconds>, portal=<unix seconds>, training=<unix seconds>`: an event's effect is in the answer once its own source's instant passes the second it was stored in; 0 for a source whose rollup never ran", "schema": {"type": "string"}}},
                 "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
             },
             "400": {"description": "a parameter is wrong (unknown indicator, unit or bucket, malformed date, range too long); the message says which", "content": {"application/json": {"schema": error.clone()}}},
