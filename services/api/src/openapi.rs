@@ -244,7 +244,7 @@ pub fn document() -> Value {
                         "newest_event": {"type": ["string", "null"], "format": "date-time"},
                         "newest_event_age_seconds": {"type": ["integer", "null"], "minimum": 0},
                         "events_per_minute": {"type": "number", "minimum": 0},
-                        "rollup_covered_until": {"type": ["string", "null"], "format": "date-time", "description": "every event dated (inserted_at, at most a second after it was stored) before this instant is in the numbers"},
+                        "rollup_covered_until": {"type": ["string", "null"], "format": "date-time", "description": "every event dated (inserted_at, at most a second after it was stored) before this instant is in the numbers; null when no rollup cycle has run for this source (its measures are empty, not zero)"},
                         "rejected_events": {"type": ["integer", "null"], "minimum": 0, "description": "null when ingest's /metrics is not configured or not reachable"},
                         "dead_lettered": {"type": ["integer", "null"], "minimum": 0, "description": "null when the processor's /metrics is not configured or not reachable"}
                     },

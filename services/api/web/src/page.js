@@ -16,22 +16,28 @@ export function applyStaticTexts() {
   $('#period-select').value = state.period;
 }
 
-/// An unreachable API outranks stale rollups: then even the staleness is not known.
+/// An unreachable API outranks the rollups' lag: then even the lag is not known. A source never
+/// rolled up outranks a stale one: its tiles are empty, not merely old.
 export function showBanner() {
+  const { neverRolledUp, staleSince } = state.rollupLag;
   const banner = $('#banner');
   if (state.unreachable) {
     const when = state.lastUpdated ? fmt.time(state.lang, state.lastUpdated) : '–';
     banner.textContent = `${tr('unreachable')} ${when}.`;
     banner.dataset.kind = 'unreachable';
     banner.hidden = false;
-  } else if (state.staleSince) {
-    banner.textContent = `${tr('stale')} ${fmt.time(state.lang, state.staleSince)}.`;
+  } else if (neverRolledUp.length) {
+    banner.textContent = `${tr('neverRolledUp')} ${neverRolledUp.map((source) => tr(source)).join(', ')}. ${tr('neverRolledUpEffect')}`;
+    banner.dataset.kind = 'never-rolled-up';
+    banner.hidden = false;
+  } else if (staleSince) {
+    banner.textContent = `${tr('stale')} ${fmt.time(state.lang, staleSince)}.`;
     banner.dataset.kind = 'stale';
     banner.hidden = false;
   } else {
     banner.hidden = true;
     delete banner.dataset.kind;
   }
-  document.body.classList.toggle('is-stale', Boolean(state.unreachable || state.staleSince));
+  document.body.classList.toggle('is-stale', Boolean(state.unreachable || neverRolledUp.length || staleSince));
   $('#live').textContent = state.lastUpdated ? `${state.unreachable ? '' : `● ${tr('live')} · `}${tr('updatedAt')} ${fmt.time(state.lang, state.lastUpdated)}` : '';
 }

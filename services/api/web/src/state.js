@@ -12,7 +12,7 @@ export const state = {
   definitions: [],
   lastUpdated: null,
   unreachable: false,
-  staleSince: null,
+  rollupLag: { neverRolledUp: [], staleSince: null },
   sort: { key: 'rank', ascending: true },
   ranking: null,
 };

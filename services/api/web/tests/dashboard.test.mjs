@@ -3,6 +3,7 @@
 //   IOC_DASHBOARD_URL   the api serving the page and the data
 //   IOC_STALE_API_URL   a second api process over the same data, and
 //   IOC_STALE_API_PID   its pid: the stale-data test kills it while the page is open
+//   IOC_UNROLLED_API_URL  an api over a migrated database that no rollup has run on
 //   IOC_ARTIFACTS       where screenshots and the budget report go
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -252,5 +253,19 @@ test('a banner says the data is stale when the API stops answering', async () =>
   const text = await page.textContent('#banner');
   assert.match(text, /Không kết nối được máy chủ số liệu/);
   await page.screenshot({ path: join(ARTIFACTS, 'stale-banner.png') });
+  await page.close();
+});
+
+test('a banner names the sources no rollup has run for, whose tiles are empty rather than zero', async () => {
+  const base = process.env.IOC_UNROLLED_API_URL;
+  assert.ok(base, 'IOC_UNROLLED_API_URL must be set');
+  const { page } = await open('', base);
+  await page.waitForSelector('#banner[data-kind="never-rolled-up"]', { timeout: 20_000 });
+  const text = await page.textContent('#banner');
+  for (const name of ['Cổng dịch vụ công', 'Văn bản điện tử, hồ sơ công việc', 'Nền tảng Bình dân học vụ số']) {
+    assert.ok(text.includes(name), `the banner names ${name}: ${text}`);
+  }
+  assert.match(text, /không phải bằng 0/);
+  assert.equal(await page.evaluate(() => document.body.classList.contains('is-stale')), true, 'the numbers are dimmed');
   await page.close();
 });

@@ -2,12 +2,9 @@
 // and so every number on the page, have fallen behind.
 import { api, serverNow } from '../api.js';
 import * as fmt from '../format.js';
+import { rollupLag } from '../freshness.js';
 import { state } from '../state.js';
 import { $, tr } from '../view.js';
-
-// Rollups that have not caught up for this long: the numbers are not live. (Quiet sources are
-// not a reason: a commune's portal has no events at 3 a.m.; the panel shows their age.)
-const STALE_AFTER_SECONDS = 600;
 
 /// The frame; refreshPipeline fills it (on a unit's profile, there is none to fill).
 export function pipelineSection() {
@@ -35,14 +32,10 @@ function pipelineTable(health) {
   </table>`;
 }
 
-/// Asked on every load, the profile's too: state.staleSince drives the banner on every view.
+/// Asked on every load, the profile's too: state.rollupLag drives the banner on every view.
 export async function refreshPipeline() {
   const health = await api.pipeline();
   const table = $('#pipeline-table');
   if (table) table.innerHTML = pipelineTable(health);
-  const covered = health.sources.map((s) => s.rollup_covered_until).filter(Boolean).map((s) => Date.parse(s));
-  const oldest = covered.length ? Math.min(...covered) : null;
-  // Against the server's clock: a screen whose clock runs ten minutes ahead would call live
-  // numbers stale (api.js, serverNow).
-  state.staleSince = oldest !== null && serverNow().getTime() - oldest > STALE_AFTER_SECONDS * 1000 ? new Date(oldest) : null;
+  state.rollupLag = rollupLag(health.sources, serverNow().getTime());
 }
