@@ -25,6 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::OnceCell;
 
+use crate::answer_day::AnswerDay;
 use crate::metrics::ApiMetrics;
 use crate::storage::Store;
 
@@ -193,8 +194,12 @@ fn marks_of(rows: impl IntoIterator<Item = (String, u32)>) -> Vec<(String, u32)>
 /// Middleware of the cached routes: serves a kept answer, or computes it once for every
 /// concurrent asker and keeps it if it is a 200.
 pub async fn serve_kept(State(cache): State<Arc<AnswerCache>>, request: Request, next: Next) -> Response {
-    // The local day is part of the key: a period left open ("to today") moves at midnight.
-    let today = ioc_domain::local_today();
+    // The day of the answer is part of the key: a period left open ("to today") moves at
+    // midnight. The one the handler will use (answer_day.rs), not another reading of the clock.
+    // Without it (a route not stamped) the handlers refuse the request, and nothing is kept.
+    let Some(AnswerDay(today)) = request.extensions().get::<AnswerDay>().copied() else {
+        return next.run(request).await;
+    };
     let key = format!("{today} {}", request.uri());
     let Some((cell, coverage)) = cache.cell(&key) else {
         cache.metrics.answer_cache.with_label_values(&["uncached"]).inc();
@@ -283,6 +288,40 @@ mod tests {
 
         cache.advance(None);
         assert!(cache.cell("k").is_none(), "state unknown: nothing is kept");
+    }
+
+    /// The key takes the day the handler answers for, from the request (answer_day.rs): a
+    /// request stamped with the next day gets that day's answer, not the one kept for the day
+    /// before, whatever the clock says.
+    #[tokio::test]
+    async fn an_answer_is_kept_under_the_day_it_was_computed_for() {
+        use axum::routing::get;
+        use axum::{Extension, Router};
+        use tower::ServiceExt;
+
+        let cache = Arc::new(AnswerCache::new(10_000, ApiMetrics::new().expect("metrics")));
+        cache.advance(marks(1_000));
+        let ask = |day: &str| {
+            let day = AnswerDay(day.parse().expect("a day"));
+            let app = Router::new()
+                .route(
+                    "/v1/kpis",
+                    get(|Extension(AnswerDay(day)): Extension<AnswerDay>| async move { day.to_string() }),
+                )
+                .route_layer(axum::middleware::from_fn_with_state(cache.clone(), serve_kept))
+                .layer(Extension(day));
+            async move {
+                let response = app.oneshot(Request::get("/v1/kpis").body(Body::empty()).expect("request")).await;
+                let body = axum::body::to_bytes(response.expect("answer").into_body(), 1 << 10).await.expect("body");
+                String::from_utf8(body.to_vec()).expect("text")
+            }
+        };
+        assert_eq!(ask("2026-11-30").await, "2026-11-30");
+        assert_eq!(ask("2026-11-30").await, "2026-11-30", "kept");
+        assert_eq!(ask("2026-12-01").await, "2026-12-01", "the next day is another answer");
+        assert_eq!(ask("2026-11-30").await, "2026-11-30", "and the day before's stays its own");
+        let hits = cache.metrics.answer_cache.with_label_values(&["hit"]).get();
+        assert_eq!(hits, 2, "the repeated days were served from the cache");
     }
 
     #[test]

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
+use axum::Extension;
 use axum::Json;
 use chrono::{Datelike, NaiveDate};
 use ioc_domain::indicators::{self, Definition};
 use ioc_domain::measures as m;
 
+use crate::answer_day::AnswerDay;
 use crate::error::ApiError;
 use crate::extract::Segment;
 use crate::kpis::{self, IndicatorValue};
@@ -20,11 +22,6 @@ use crate::responses::{
 };
 use crate::storage::{Scope, Store, Totals};
 use crate::{openapi, pipeline_health, ranking, AppState};
-
-/// Today (local), or the day the configuration sets for tests (`ApiConfig::today`).
-fn today(state: &AppState) -> NaiveDate {
-    state.config.today.unwrap_or_else(ioc_domain::local_today)
-}
 
 /// Leaves the week still under way on `today` ([`Period::week_under_way`]) out of `totals`:
 /// their classes-per-week measure is read again up to the day before, in one query of its own
@@ -112,9 +109,9 @@ impl Reference {
 /// `GET /v1/kpis`.
 pub async fn get_kpis(
     State(state): State<Arc<AppState>>,
+    Extension(AnswerDay(today)): Extension<AnswerDay>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<KpiResponse>, ApiError> {
-    let today = today(&state);
     let query = KpiQuery::parse(&params, today, state.config.max_range_days)?;
     let store = &state.store;
     let unit = unit_of(store, &query).await?;
@@ -136,11 +133,11 @@ pub async fn get_kpis(
 /// `GET /v1/kpis/{id}/series`.
 pub async fn get_series(
     State(state): State<Arc<AppState>>,
+    Extension(AnswerDay(today)): Extension<AnswerDay>,
     Segment(id): Segment,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<SeriesResponse>, ApiError> {
     let definition = indicator(&id)?;
-    let today = today(&state);
     let query = KpiQuery::parse_with(&params, today, state.config.max_range_days, &["bucket"])?;
     let bucket = Bucket::parse(params.get("bucket").map_or("day", String::as_str))?;
     let buckets = bucket.split(query.period).len();
@@ -192,13 +189,13 @@ pub async fn get_units(State(state): State<Arc<AppState>>) -> Result<Json<serde_
 /// `GET /v1/units/{code}`: the unit's indicators for a period and the period before it.
 pub async fn get_unit(
     State(state): State<Arc<AppState>>,
+    Extension(AnswerDay(today)): Extension<AnswerDay>,
     Segment(code): Segment,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<UnitProfile>, ApiError> {
     if params.contains_key("unit") {
         return Err(ApiError::BadRequest("the unit is in the path: /v1/units/{code}".into()));
     }
-    let today = today(&state);
     let query = KpiQuery::parse(&params, today, state.config.max_range_days)?;
     let store = &state.store;
     let unit = store.unit(&code).await?;
@@ -227,6 +224,7 @@ pub async fn get_unit(
 /// `GET /v1/rankings/{id}?period=`: the commune-level units ordered by an indicator.
 pub async fn get_rankings(
     State(state): State<Arc<AppState>>,
+    Extension(AnswerDay(today)): Extension<AnswerDay>,
     Segment(id): Segment,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<RankingResponse>, ApiError> {
@@ -234,7 +232,6 @@ pub async fn get_rankings(
     if let Some(unknown) = params.keys().find(|key| key.as_str() != "period") {
         return Err(ApiError::BadRequest(format!("unknown parameter {unknown:?}; expected period")));
     }
-    let today = today(&state);
     let period = match params.get("period") {
         Some(text) => NamedPeriod::parse(text)?,
         None => NamedPeriod::parse(&today.format("%Y-%m").to_string())?,

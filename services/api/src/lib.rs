@@ -1,6 +1,7 @@
 //! ioc-api: read-only indicators over ClickHouse for the IOC dashboard and other clients.
 
 pub mod answer_cache;
+pub mod answer_day;
 mod compute_limit;
 pub mod config;
 mod error;
@@ -76,6 +77,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         cached =
             cached.route_layer(axum::middleware::from_fn_with_state(state.answers.clone(), answer_cache::serve_kept));
     }
+    // First of all: the day the answer is for, which the cache's key and the handlers share.
+    let cached = cached.route_layer(axum::middleware::from_fn_with_state(state.clone(), answer_day::stamp));
     Router::new()
         .merge(cached)
         .route("/v1/pipeline", get(handlers::get_pipeline))
