@@ -283,6 +283,10 @@ mod tests {
                 count(&|d| d.backlog && d.requests.first().is_some_and(|r| *r < start)),
             ),
             (
+                "the backlog with several requests waiting at go-live (each sent at its own time)",
+                count(&|d| d.backlog && d.requests.iter().filter(|r| **r < start).count() >= 2),
+            ),
+            (
                 "the backlog returned within the run",
                 count(&|d| d.backlog && d.returned_at().is_some_and(|at| at < end)),
             ),
@@ -483,6 +487,91 @@ mod tests {
         ));
         cases.push(("work records closed twice", twice("closed", 1)));
         cases.push(("classes reported twice", twice("held", 1)));
+        // A later report that says otherwise on what the first decides: the first must win.
+        let mut bodies: std::collections::BTreeMap<(&str, &str, &str), Vec<&ioc_domain::Event>> = Default::default();
+        for event in &run.events {
+            let key = match &event.body {
+                EventBody::SkillsCertified(c) => ("certified", "", c.learner_id.as_str()),
+                EventBody::ClassHeld(c) => ("held", "", c.class_id.as_str()),
+                EventBody::WorkRecordClosed(w) => ("closed", event.unit_code.as_str(), w.record_id.as_str()),
+                EventBody::DocumentSent(d) => ("sent", event.unit_code.as_str(), d.document_id.as_str()),
+                EventBody::DocumentReceived(d) => ("got", event.unit_code.as_str(), d.document_id.as_str()),
+                _ => continue,
+            };
+            bodies.entry(key).or_default().push(event);
+        }
+        let differing = |kind: &str, differ: &dyn Fn(&ioc_domain::Event, &ioc_domain::Event) -> bool| {
+            bodies
+                .iter()
+                .filter(|((k, _, _), reports)| *k == kind && reports.len() == 2 && differ(reports[0], reports[1]))
+                .count()
+        };
+        let local_day = |e: &ioc_domain::Event| e.occurred_at.with_timezone(&ioc_domain::local_offset()).date_naive();
+        cases.push((
+            "a second certificate in another group, of the other adult age, confirmed on VNeID the other way",
+            differing("certified", &|a, b| match (&a.body, &b.body) {
+                (EventBody::SkillsCertified(a), EventBody::SkillsCertified(b)) => {
+                    a.target_group != b.target_group
+                        && a.of_adult_age() != b.of_adult_age()
+                        && a.vneid_confirmed != b.vneid_confirmed
+                }
+                _ => false,
+            }),
+        ));
+        let held_again = |other_week: bool| {
+            differing("held", &|a, b| match (&a.body, &b.body) {
+                (EventBody::ClassHeld(x), EventBody::ClassHeld(y)) => {
+                    x.topic != y.topic
+                        && local_day(a) != local_day(b)
+                        && (local_day(a).iso_week() != local_day(b).iso_week()) == other_week
+                }
+                _ => false,
+            })
+        };
+        cases.push(("a class reported again later in its week with another topic", held_again(false)));
+        cases.push(("a class reported again in the next week with another topic", held_again(true)));
+        cases.push((
+            "a work record closed again, classified the other way",
+            differing("closed", &|a, b| match (&a.body, &b.body) {
+                (EventBody::WorkRecordClosed(x), EventBody::WorkRecordClosed(y)) => x.classified != y.classified,
+                _ => false,
+            }),
+        ));
+        let form = |e: &ioc_domain::Event| match &e.body {
+            EventBody::DocumentSent(d) | EventBody::DocumentReceived(d) => Some(d.form),
+            _ => None,
+        };
+        for (kind, first, then, what) in [
+            (
+                "sent",
+                ResultForm::Paper,
+                ResultForm::Electronic,
+                "documents sent on paper, then electronically days later",
+            ),
+            (
+                "sent",
+                ResultForm::Electronic,
+                ResultForm::Paper,
+                "documents sent electronically, then on paper days later",
+            ),
+            (
+                "got",
+                ResultForm::Paper,
+                ResultForm::Electronic,
+                "documents received on paper, then electronically days later",
+            ),
+            (
+                "got",
+                ResultForm::Electronic,
+                ResultForm::Paper,
+                "documents received electronically, then on paper days later",
+            ),
+        ] {
+            let count = differing(kind, &|a, b| {
+                form(a) == Some(first) && form(b) == Some(then) && local_day(a) != local_day(b)
+            });
+            cases.push((what, count));
+        }
         cases.push(("commune weeks with a class", usize::try_from(with_class).unwrap_or(0)));
         cases.push(("commune weeks without a class", usize::try_from(weeks - with_class).unwrap_or(0)));
         cases.push((

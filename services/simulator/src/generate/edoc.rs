@@ -18,10 +18,17 @@ const ONLINE_RATE_PROVINCE: f64 = 0.95;
 const ONLINE_RATE_COMMUNE: f64 = 0.75;
 const CLASSIFIED_SHARE: f64 = 0.03;
 /// One work record in this many is reopened and closed again two days later, processed the other
-/// way: it counts once, on its first close, as that close says (docs/indicators.md). Chosen by
+/// way and classified the other way: it counts once, on its first close, as that close says
+/// (docs/indicators.md). Chosen by
 /// the record's serial, not drawn, so that every other event of a seed stays as it was.
 const CLOSED_AGAIN_EVERY: u64 = 10;
 const CLOSED_AGAIN_AFTER_DAYS: i64 = 2;
+/// One document in this many (counted over every issuer's numbers) is sent, or received,
+/// again three days later in the other form (paper first and electronically later, or the
+/// reverse) and with the signature the other way where it can be: it counts once, on the day of
+/// its first event, as that event says (docs/indicators.md, "E-documents and work records").
+const EXCHANGED_AGAIN_EVERY: u64 = 20;
+const EXCHANGED_AGAIN_AFTER_DAYS: i64 = 3;
 /// Official documents sent (and, separately, received) per working day by one unit at scale 1.
 const DOCUMENTS_PER_DEPARTMENT_DAY: f64 = 30.0;
 const DOCUMENTS_PER_COMMUNE_DAY: f64 = 8.0;
@@ -36,27 +43,35 @@ const SIGNED_SHARE_OF_ELECTRONIC: f64 = 0.92;
 pub struct Numbering {
     next: HashMap<(String, bool), u64>,
     base: u64,
+    /// Numbers given so far by every issuer: which documents are exchanged again.
+    issued: u64,
 }
 
 impl Numbering {
     /// Numbers from `base + 1` on, for every issuer (see `serial_base`).
     pub fn starting_at(base: u64) -> Self {
-        Numbering { next: HashMap::new(), base }
+        Numbering { next: HashMap::new(), base, issued: 0 }
     }
 
-    fn number(&mut self, unit: &Unit, sent: bool) -> String {
+    /// The next number of `unit`'s sequence, and whether its document is exchanged again
+    /// (`EXCHANGED_AGAIN_EVERY`): `Some(true)` on paper first (every other one of them, since
+    /// paper is rare), `Some(false)` in the form drawn first.
+    fn number(&mut self, unit: &Unit, sent: bool) -> (String, Option<bool>) {
+        self.issued += 1;
+        let again = self
+            .issued
+            .is_multiple_of(EXCHANGED_AGAIN_EVERY)
+            .then(|| (self.issued / EXCHANGED_AGAIN_EVERY).is_multiple_of(2));
         let next = self.next.entry((unit.code.clone(), sent)).or_insert(self.base);
         *next += 1;
+        let place = *next;
         let issuer = match unit.kind {
             UnitKind::Department => unit.code.as_str(),
             _ => "UBND",
         };
         // Received documents carry the number their sender gave them, from elsewhere.
-        if sent {
-            format!("{next}/{issuer}")
-        } else {
-            format!("{next}/CV-DEN")
-        }
+        let number = if sent { format!("{place}/{issuer}") } else { format!("{place}/CV-DEN") };
+        (number, again)
     }
 }
 
@@ -83,8 +98,8 @@ pub fn day(
     for sent in [true, false] {
         let documents = draw_count(factory.rng(), documents_per_day * scenario.scale);
         for _ in 0..documents {
-            let number = numbering.number(unit, sent);
-            document(factory, day, unit, profile, sent, number);
+            let (number, again) = numbering.number(unit, sent);
+            document(factory, day, unit, profile, sent, number, again);
         }
     }
     let count = draw_count(factory.rng(), per_day * scenario.scale);
@@ -102,7 +117,8 @@ pub fn day(
             let emitted = factory.emit(Source::Edoc, unit, closed_at, EventBody::WorkRecordClosed(closed));
             let first_close = factory.events.last().map(|event| event.event_id);
             if let (true, Some(first_close)) = (emitted && serial.is_multiple_of(CLOSED_AGAIN_EVERY), first_close) {
-                let again = WorkRecordClosed { record_id, level, classified, processed_online: !processed_online };
+                let again =
+                    WorkRecordClosed { record_id, level, classified: !classified, processed_online: !processed_online };
                 let at = closed_at + Duration::days(CLOSED_AGAIN_AFTER_DAYS);
                 factory.emit_derived(Source::Edoc, unit, at, EventBody::WorkRecordClosed(again), first_close);
             }
@@ -117,13 +133,30 @@ fn document(
     profile: &UnitProfile,
     sent: bool,
     document_id: String,
+    again: Option<bool>,
 ) {
     let rng = factory.rng();
     let at = office_time(rng, day);
-    let electronic = rng.gen_bool(profile.rate(ELECTRONIC_DOCUMENT_RATE));
-    let digitally_signed = electronic && rng.gen_bool(SIGNED_SHARE_OF_ELECTRONIC);
+    let drawn_electronic = rng.gen_bool(profile.rate(ELECTRONIC_DOCUMENT_RATE));
+    let drawn_signed = drawn_electronic && rng.gen_bool(SIGNED_SHARE_OF_ELECTRONIC);
+    // Drawn as any other, then set: the draws after it stay as they were.
+    let paper_first = again == Some(true);
+    let (electronic, digitally_signed) = if paper_first { (false, false) } else { (drawn_electronic, drawn_signed) };
     let form = if electronic { ResultForm::Electronic } else { ResultForm::Paper };
-    let body = DocumentExchanged { document_id, form, digitally_signed };
-    let body = if sent { EventBody::DocumentSent(body) } else { EventBody::DocumentReceived(body) };
-    factory.emit(Source::Edoc, unit, at, body);
+    let exchanged = |document_id: String, form: ResultForm, digitally_signed: bool| {
+        let body = DocumentExchanged { document_id, form, digitally_signed };
+        if sent {
+            EventBody::DocumentSent(body)
+        } else {
+            EventBody::DocumentReceived(body)
+        }
+    };
+    let first = exchanged(document_id.clone(), form, digitally_signed);
+    if factory.emit(Source::Edoc, unit, at, first) && again.is_some() {
+        let Some(from) = factory.events.last().map(|event| event.event_id) else { return };
+        // Only an electronic document carries a signature.
+        let body =
+            exchanged(document_id, if electronic { ResultForm::Paper } else { ResultForm::Electronic }, !electronic);
+        factory.emit_derived(Source::Edoc, unit, at + Duration::days(EXCHANGED_AGAIN_AFTER_DAYS), body, from);
+    }
 }

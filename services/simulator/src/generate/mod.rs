@@ -117,8 +117,23 @@ impl<'a> EventFactory<'a> {
         body: EventBody,
         from: uuid::Uuid,
     ) -> bool {
+        self.emit_derived_nth(source, unit, at, body, from, 0)
+    }
+
+    /// [`EventFactory::emit_derived`] for the `nth` of several events derived from `from`
+    /// (each `nth` gives another id).
+    pub fn emit_derived_nth(
+        &mut self,
+        source: Source,
+        unit: &Unit,
+        at: DateTime<FixedOffset>,
+        body: EventBody,
+        from: uuid::Uuid,
+        nth: u8,
+    ) -> bool {
         let mut bytes = *from.as_bytes();
         bytes.iter_mut().for_each(|byte| *byte = !*byte);
+        bytes[15] ^= nth;
         let event_id = uuid::Builder::from_random_bytes(bytes).into_uuid();
         self.record(event_id, source, unit, at, body)
     }

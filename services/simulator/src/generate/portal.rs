@@ -107,6 +107,12 @@ const OVERLAP_EVERY: u64 = 2;
 const OVERLAP_AT: u64 = 0;
 const OVERLAP_RESOLVED_EVERY: u64 = 8;
 const OVERLAP_RESOLVED_AT: u64 = 6;
+/// One dossier of the backlog in this many that waits for supplements at go-live gets another
+/// request, halfway between its waiting one and go-live, never answered: two requests wait at
+/// go-live, and the source sends each at its own time (docs/indicators.md, "The backlog at
+/// go-live"). Chosen by serial; the request added draws nothing, so every other event stays.
+const BACKLOG_TWO_WAITING_EVERY: u64 = 3;
+const BACKLOG_TWO_WAITING_AT: u64 = 1;
 /// Days after its request a late answer comes: more than the waiting time.
 const LATE_ANSWER_AFTER_DAYS: i64 = ioc_domain::rules::SUPPLEMENT_WAIT_DAYS as i64 + 1;
 /// One online dossier in `NIGHT_EVERY` is submitted between midnight and 07:00 local time, which
@@ -171,6 +177,9 @@ pub fn day(
             && serial % OVERLAP_RESOLVED_EVERY == OVERLAP_RESOLVED_AT
         {
             resolve_mid_pause(&mut life, true);
+        }
+        if day < scenario.start && serial % BACKLOG_TWO_WAITING_EVERY == BACKLOG_TWO_WAITING_AT {
+            request_again_before(&mut life, go_live);
         }
         if serial % NIGHT_EVERY == NIGHT_AT && life.received.channel == Channel::Online {
             let hour = (serial / NIGHT_EVERY % 7) as u32;
@@ -256,6 +265,7 @@ fn draw_procedure<'p>(rng: &mut impl Rng, procedures: &'p [Procedure]) -> Option
 }
 
 /// A dossier's whole life: its reception and every later event, in time order.
+#[derive(Clone)]
 struct Life {
     received: DossierReceived,
     received_at: DateTime<FixedOffset>,
@@ -509,6 +519,27 @@ fn overlap_last_request(life: &mut Life, end: DateTime<FixedOffset>) -> bool {
     true
 }
 
+/// Adds a request, never answered, halfway between the request still waiting at `go_live` (its
+/// resume, the k-th request pairing with the k-th resume, comes later or never) and `go_live`.
+fn request_again_before(life: &mut Life, go_live: DateTime<FixedOffset>) {
+    let requests = times_of(life, |b| matches!(b, EventBody::DossierSupplementRequested(_)));
+    let resumes = times_of(life, |b| matches!(b, EventBody::DossierResumed(_)));
+    let waiting = requests
+        .iter()
+        .enumerate()
+        .find(|(k, at)| **at < go_live && resumes.get(*k).is_none_or(|resume| *resume >= go_live));
+    let Some((_, &request)) = waiting else { return };
+    let ended = life.events.iter().any(|(at, body)| {
+        *at < go_live && matches!(body, EventBody::DossierResolved(_) | EventBody::DossierWithdrawn(_))
+    });
+    if ended || requests.iter().any(|at| *at > request && *at < go_live) {
+        return;
+    }
+    let again = DossierRef { dossier_id: life.received.dossier_id.clone() };
+    life.events.push((request + (go_live - request) / 2, EventBody::DossierSupplementRequested(again)));
+    life.events.sort_by_key(|(at, _)| *at);
+}
+
 /// Ends a dossier whose last request is never answered (nor the dossier withdrawn) with a
 /// resolution after the waiting time: `answered` first sends the late resume, then another
 /// request and its resume the next days, then the resolution; otherwise the resolution alone
@@ -596,7 +627,7 @@ impl BeforeGoLive {
 
 /// Sends what a source joining the stream at `go_live` sends of a dossier received before: a
 /// snapshot of it if it is still open then (with the clock time already paused), a supplement
-/// request still waiting at its own time, and everything after; with `resend_reception`, its
+/// request still waiting at its own time (every one, if several wait), and everything after; with `resend_reception`, its
 /// original reception too (derived from the snapshot's id, so no draw changes).
 fn send_backlog(
     factory: &mut EventFactory<'_>,
@@ -611,7 +642,8 @@ fn send_backlog(
     if !history.open_at(go_live_at) {
         return;
     }
-    let (waiting, paused_seconds) = paused_at_go_live(&history.pauses());
+    let waiting = waiting_at_go_live(&history);
+    let paused_seconds = paused_at_go_live(&history.pauses(), waiting.first().copied());
     let received = &life.received;
     let before = BeforeGoLive::of(&life.events, go_live);
     let snapshot = DossierSnapshot {
@@ -629,30 +661,48 @@ fn send_backlog(
         complaint_subject: before.complaint_subject,
     };
     let snapshot_sent = factory.emit(Source::Portal, unit, go_live, EventBody::DossierSnapshot(snapshot));
-    if let (true, true, Some(from)) = (resend_reception, snapshot_sent, factory.events.last().map(|e| e.event_id)) {
+    let snapshot_id = factory.events.last().map(|e| e.event_id).filter(|_| snapshot_sent);
+    if let (true, Some(from)) = (resend_reception, snapshot_id) {
         let body = EventBody::DossierReceived(life.received.clone());
         factory.emit_derived(Source::Portal, unit, life.received_at, body, from);
     }
+    // The ids: one request still waiting draws its id as any event, as the only one sent did
+    // before every waiting request was (the pause left running by the requests before go-live,
+    // `unanswered`); the others derive theirs from the snapshot's, so that the events drawn
+    // after stay as they were.
+    let unanswered = history.pauses().last().filter(|pause| pause.until.is_none()).map(|pause| pause.requested);
+    let mut nth = 0;
     for (at, body) in life.events {
-        let still_waiting = matches!(body, EventBody::DossierSupplementRequested(_)) && Some(at.timestamp()) == waiting;
-        if at >= go_live || still_waiting {
+        let still_waiting = at < go_live
+            && matches!(body, EventBody::DossierSupplementRequested(_))
+            && waiting.contains(&at.timestamp());
+        if at >= go_live || (still_waiting && Some(at.timestamp()) == unanswered) {
             factory.emit(Source::Portal, unit, at, body);
+        } else if let (true, Some(from)) = (still_waiting, snapshot_id) {
+            nth += 1;
+            factory.emit_derived_nth(Source::Portal, unit, at, body, from, nth);
         }
     }
 }
 
-/// What a snapshot says of a dossier's pauses before go-live: the request still waiting then, if
-/// one is (sent as its own event, so its waiting time runs from when it really started), and
-/// the clock time the completed pauses stopped, counted only up to that request (its own pause
-/// covers the rest of any that overlapped it; counted in both, those hours would count twice).
-fn paused_at_go_live(pauses: &[Pause]) -> (Option<i64>, i64) {
-    let waiting = pauses.last().filter(|pause| pause.until.is_none()).map(|pause| pause.requested);
-    let paused = pauses
+/// The requests still waiting at go-live: those whose resume (the k-th request pairs with the
+/// k-th resume) had not come. Each is sent as its own event at its own time, so that the
+/// requests and resumes after go-live pair as they did in the dossier's life; sending only the
+/// first, when two overlapping requests waited, paired the second resume with the next request
+/// after go-live and left that one's wait without an end.
+fn waiting_at_go_live(history: &Dossier) -> Vec<i64> {
+    history.requests.iter().skip(history.resumes.len()).copied().collect()
+}
+
+/// The clock time the completed pauses stopped before go-live, as a snapshot says it: counted
+/// only up to the first request still waiting (its own pause covers the rest of any that
+/// overlapped it; counted in both, those hours would count twice).
+fn paused_at_go_live(pauses: &[Pause], first_waiting: Option<i64>) -> i64 {
+    pauses
         .iter()
         .filter(|pause| pause.until.is_some())
-        .map(|pause| pause.seconds_before(waiting.unwrap_or(i64::MAX)))
-        .sum();
-    (waiting, paused)
+        .map(|pause| pause.seconds_before(first_waiting.unwrap_or(i64::MAX)))
+        .sum()
 }
 
 /// The ground truth's view of a dossier from some of its events, to know its state at go-live.
@@ -686,11 +736,75 @@ mod tests {
         // snapshot says 2, and the request's own pause runs from 2.
         let overlapped =
             [Pause { requested: 0, from: 0, until: Some(5) }, Pause { requested: 2, from: 5, until: None }];
-        assert_eq!(paused_at_go_live(&overlapped), (Some(2), 2));
+        assert_eq!(paused_at_go_live(&overlapped, Some(2)), 2);
         let apart = [Pause { requested: 0, from: 0, until: Some(5) }, Pause { requested: 7, from: 7, until: None }];
-        assert_eq!(paused_at_go_live(&apart), (Some(7), 5));
+        assert_eq!(paused_at_go_live(&apart, Some(7)), 5);
         let answered =
             [Pause { requested: 0, from: 0, until: Some(5) }, Pause { requested: 7, from: 7, until: Some(9) }];
-        assert_eq!(paused_at_go_live(&answered), (None, 7));
+        assert_eq!(paused_at_go_live(&answered, None), 7);
+        let two_waiting = Dossier { requests: vec![0, 2, 7], resumes: vec![5], ..Dossier::default() };
+        assert_eq!(waiting_at_go_live(&two_waiting), [2, 7], "the second and third requests wait");
+    }
+
+    /// What a source sends of a dossier at go-live (its snapshot, the requests still waiting,
+    /// everything after) must tell the same as the dossier's whole life from then on: when it
+    /// ends, and its clock (so whether it is late) at every instant after. Checked on planned
+    /// lives, with the simulator's overlapping, unanswered and mid-pause cases, and go-live at
+    /// each day of their lives; the whole life is read by the ground truth's rules, which
+    /// follow docs/indicators.md, not by the pipeline's SQL.
+    #[test]
+    fn what_the_backlog_sends_tells_the_dossier_as_it_lived() {
+        use rand::SeedableRng;
+        let reference = ioc_reference::ReferenceData::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/reference"),
+        )
+        .expect("reference");
+        let unit = reference.units[0].clone();
+        let profile = UnitProfile { skew: 0.0 };
+        let day = NaiveDate::from_ymd_opt(2026, 6, 1).expect("day");
+        let far = local_time(day + Duration::days(400), 0, 0);
+        let mut rng = ChaCha8Rng::seed_from_u64(61);
+        let (mut checked, mut waiting_together) = (0, 0);
+        for n in 0..4_000_u64 {
+            let id = format!("HS-{n}");
+            let Some(mut life) = plan(&mut rng, &id, day, &profile, &reference.procedures) else { continue };
+            match n % 6 {
+                0 | 1 => {
+                    overlap_last_request(&mut life, far);
+                }
+                2 => resolve_mid_pause(&mut life, n % 12 == 2),
+                3 => end_unanswered(&mut life, n % 12 == 3),
+                _ => {}
+            }
+            let lived = dossier_of(&life, &life.events);
+            let last = life.events.last().map_or(life.received_at, |(at, _)| *at);
+            for days in 1..=(last - life.received_at).num_days() + 1 {
+                let go_live = local_time(day + Duration::days(days), 0, 5);
+                let before =
+                    dossier_of(&life, &life.events.iter().filter(|(at, _)| *at < go_live).cloned().collect::<Vec<_>>());
+                let mut draws = ChaCha8Rng::seed_from_u64(n);
+                let mut factory = EventFactory::new(&mut draws, far, 0);
+                send_backlog(&mut factory, &unit, life.clone(), go_live, false);
+                let go_live_at = go_live.timestamp();
+                if factory.events.is_empty() {
+                    assert!(!lived.open_at(go_live_at), "{id} open at go-live {go_live} but not sent");
+                    continue;
+                }
+                let requests_waiting = before.requests.len().saturating_sub(before.resumes.len());
+                waiting_together += usize::from(requests_waiting >= 2);
+                let facts = crate::truth::Facts::from_events(&factory.events);
+                let sent = &facts.dossiers[&id];
+                let context = || format!("{id}, go-live {go_live}: lived {lived:?}, sent {sent:?}");
+                assert_eq!(sent.closed_at(), lived.closed_at(), "ends: {}", context());
+                let mut at = go_live_at;
+                while at < last.timestamp() + 40 * 86_400 {
+                    assert_eq!(sent.active_seconds(at), lived.active_seconds(at), "clock at {at}: {}", context());
+                    at += 3 * 3_600;
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 1_000, "{checked} go-lives checked");
+        assert!(waiting_together > 0, "no dossier with two requests waiting at go-live among {checked}");
     }
 }

@@ -14,14 +14,17 @@ use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitPro
 /// Classes a commune holds per working day (about two a week), whatever the scale: every
 /// commune runs them, the programme asks for weekly classes.
 const CLASSES_PER_WORKING_DAY: f64 = 0.4;
-/// One class in this many is reported again three hours later with another attendance: it
-/// counts once, as first reported (docs/indicators.md, "Weekly classes in every commune"). Chosen by the class's serial, not drawn, so that every other
-/// event of a seed stays as it was.
+/// One class in this many is reported again four days later (in the next week when it was held
+/// from Thursday on) with another topic and attendance: it counts once, on its first report's
+/// day and week, with that report's topic and attendance (docs/indicators.md, "Weekly classes
+/// in every commune"). Chosen by the class's serial, not drawn, so that every other event of a
+/// seed stays as it was.
 const REPORTED_AGAIN_EVERY: u64 = 25;
-const REPORTED_AGAIN_AFTER_HOURS: i64 = 3;
+const REPORTED_AGAIN_AFTER_DAYS: i64 = 4;
 const REPORTED_AGAIN_MORE_ATTENDEES: u32 = 5;
-/// One certified learner in this many gets a second certificate (another course) two days later:
-/// the learner counts once, on the first (docs/indicators.md). Chosen by the learner's serial,
+/// One certified learner in this many gets a second certificate (another course) two days later,
+/// in another group, of the other adult age and with the VNeID confirmation the other way: the
+/// learner counts once, as the first says (docs/indicators.md). Chosen by the learner's serial,
 /// its event id derived, so every other event stays as it was.
 const CERTIFIED_AGAIN_EVERY: u64 = 40;
 const CERTIFIED_AGAIN_AFTER_DAYS: i64 = 2;
@@ -104,8 +107,10 @@ fn class(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit) {
     let emitted = factory.emit(Source::Training, unit, at, EventBody::ClassHeld(held));
     let first_report = factory.events.last().map(|event| event.event_id);
     if let (true, Some(first_report)) = (emitted && serial.is_multiple_of(REPORTED_AGAIN_EVERY), first_report) {
-        let again = ClassHeld { class_id, topic, attendees: attendees + REPORTED_AGAIN_MORE_ATTENDEES };
-        let at = at + Duration::hours(REPORTED_AGAIN_AFTER_HOURS);
+        let other_topic = ClassTopic::ALL
+            [(ClassTopic::ALL.iter().position(|t| *t == topic).unwrap_or(0) + 1) % ClassTopic::ALL.len()];
+        let again = ClassHeld { class_id, topic: other_topic, attendees: attendees + REPORTED_AGAIN_MORE_ATTENDEES };
+        let at = at + Duration::days(REPORTED_AGAIN_AFTER_DAYS);
         factory.emit_derived(Source::Training, unit, at, EventBody::ClassHeld(again), first_report);
     }
 }
@@ -170,9 +175,16 @@ fn learner(
             vneid_confirmed,
             of_adult_age,
         };
-        let again = serial
-            .is_multiple_of(CERTIFIED_AGAIN_EVERY)
-            .then(|| SkillsCertified { certificate_id: format!("{certificate_id}-2"), ..body.clone() });
+        // The second certificate says otherwise on everything the first one decides: the
+        // learner's group and adult age (a pupil's is not, a worker's is: the schema ties them
+        // to the group), and the VNeID confirmation.
+        let again = serial.is_multiple_of(CERTIFIED_AGAIN_EVERY).then(|| SkillsCertified {
+            certificate_id: format!("{certificate_id}-2"),
+            target_group: if body.of_adult_age() { TargetGroup::Pupil } else { TargetGroup::Worker },
+            of_adult_age: None,
+            vneid_confirmed: !vneid_confirmed,
+            ..body.clone()
+        });
         let certificate_emitted = factory.emit(Source::Training, unit, certified_at, EventBody::SkillsCertified(body));
         if let (true, Some(again), Some(first)) =
             (certificate_emitted, again, factory.events.last().map(|event| event.event_id))
