@@ -231,7 +231,19 @@ mod tests {
                     })
                 }),
             ),
-            ("a request made when already late (not counted)", count(&|d| d.requests.len() > d.pauses().len())),
+            (
+                "a request made when already late, the dossier still open (not counted)",
+                count(&|d| {
+                    let counted: Vec<i64> = d.pauses().iter().map(|p| p.requested).collect();
+                    d.requests.iter().any(|r| {
+                        !counted.contains(r) && d.closed_at().is_none_or(|closed| *r < closed) && d.late_at(*r)
+                    })
+                }),
+            ),
+            (
+                "withdrawn after the return for want of supplements (changes nothing)",
+                count(&|d| d.withdrawal.is_some_and(|w| w < end && d.returned_at().is_some_and(|r| r < w))),
+            ),
             (
                 "a request after the dossier ended (not counted)",
                 count(&|d| d.ended_by_event().is_some_and(|ended| d.requests.iter().any(|r| *r > ended))),

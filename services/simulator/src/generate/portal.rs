@@ -93,6 +93,11 @@ const MID_PAUSE_NEVER_RESUMED: u64 = 4;
 const LATE_ANSWER_EVERY: u64 = 4;
 const LATE_ANSWER_AT: u64 = 1;
 const RESOLVED_AFTER_RETURN_AT: u64 = 3;
+/// And one, received within the run, is withdrawn after the waiting time instead
+/// (`WITHDRAWN_AFTER_RETURN_AT`; in the backlog too, when that comes after go-live): returned
+/// at the wait's end, so the withdrawal changes nothing when the request counted. Its id is
+/// derived (from the request's, or the snapshot's), so no draw shifts.
+const WITHDRAWN_AFTER_RETURN_AT: u64 = 2;
 /// Of the dossiers received within the run with two supplement requests or more, one in
 /// `OVERLAP_EVERY` gets its last request while the one before still waits, halfway through
 /// that one's pause (a desk asking for one more paper before the first came; the resumes stay
@@ -189,6 +194,9 @@ pub fn day(
             let mut reception = None;
             let mut seconds = Vec::new();
             let second_at = serial % SECOND_RATING_OR_PAYMENT_EVERY;
+            let withdrawn_after_wait = (serial % LATE_ANSWER_EVERY == WITHDRAWN_AFTER_RETURN_AT)
+                .then(|| unanswered_last_request(&life))
+                .flatten();
             for (at, body) in life.events {
                 let received = matches!(body, EventBody::DossierReceived(_));
                 let second = match &body {
@@ -207,6 +215,10 @@ pub fn day(
                         };
                         let again = DossierPaid { method, ..paid.clone() };
                         Some((at + Duration::days(1), EventBody::DossierPaid(again)))
+                    }
+                    EventBody::DossierSupplementRequested(request) if Some(at) == withdrawn_after_wait => {
+                        let withdrawn = DossierRef { dossier_id: request.dossier_id.clone() };
+                        Some((at + Duration::days(LATE_ANSWER_AFTER_DAYS), EventBody::DossierWithdrawn(withdrawn)))
                     }
                     EventBody::DossierResolved(resolved) if second_at == REQUEST_AFTER_END_AT => {
                         let stray = DossierRef { dossier_id: resolved.dossier_id.clone() };
@@ -237,7 +249,11 @@ pub fn day(
             }
         } else {
             let resend_reception = serial % RESENT_RECEPTION_EVERY == RESENT_RECEPTION_AT;
-            send_backlog(factory, unit, life, go_live, resend_reception);
+            let withdrawn_after_wait = (serial % LATE_ANSWER_EVERY == WITHDRAWN_AFTER_RETURN_AT)
+                .then(|| unanswered_last_request(&life))
+                .flatten()
+                .map(|request| request + Duration::days(LATE_ANSWER_AFTER_DAYS));
+            send_backlog(factory, unit, life, go_live, resend_reception, withdrawn_after_wait);
         }
     }
 }
@@ -540,24 +556,24 @@ fn request_again_before(life: &mut Life, go_live: DateTime<FixedOffset>) {
     life.events.sort_by_key(|(at, _)| *at);
 }
 
+/// The dossier's last event, when it is a supplement request that nothing answers or ends.
+fn unanswered_last_request(life: &Life) -> Option<DateTime<FixedOffset>> {
+    let ends = |body: &EventBody| {
+        matches!(body, EventBody::DossierResolved(_) | EventBody::DossierWithdrawn(_) | EventBody::DossierResumed(_))
+    };
+    let (request, _) =
+        life.events.last().filter(|(_, body)| matches!(body, EventBody::DossierSupplementRequested(_)))?;
+    (!life.events.iter().any(|(at, body)| ends(body) && at > request)).then_some(*request)
+}
+
 /// Ends a dossier whose last request is never answered (nor the dossier withdrawn) with a
 /// resolution after the waiting time: `answered` first sends the late resume, then another
 /// request and its resume the next days, then the resolution; otherwise the resolution alone
 /// comes that many days after the request. The result is returned 45 minutes after it.
 fn end_unanswered(life: &mut Life, answered: bool) {
-    let ends = |body: &EventBody| {
-        matches!(body, EventBody::DossierResolved(_) | EventBody::DossierWithdrawn(_) | EventBody::DossierResumed(_))
-    };
-    let Some((request, _)) =
-        life.events.last().filter(|(_, body)| matches!(body, EventBody::DossierSupplementRequested(_)))
-    else {
-        return;
-    };
-    if life.events.iter().any(|(at, body)| ends(body) && at > request) {
-        return;
-    }
+    let Some(request) = unanswered_last_request(life) else { return };
     let id = || DossierRef { dossier_id: life.received.dossier_id.clone() };
-    let late = *request + Duration::days(LATE_ANSWER_AFTER_DAYS);
+    let late = request + Duration::days(LATE_ANSWER_AFTER_DAYS);
     let mut after = Vec::new();
     if answered {
         after.push((late, EventBody::DossierResumed(id())));
@@ -635,6 +651,7 @@ fn send_backlog(
     life: Life,
     go_live: DateTime<FixedOffset>,
     resend_reception: bool,
+    withdrawn_after_wait: Option<DateTime<FixedOffset>>,
 ) {
     let go_live_at = go_live.timestamp();
     let before: Vec<_> = life.events.iter().filter(|(at, _)| *at < go_live).cloned().collect();
@@ -682,6 +699,10 @@ fn send_backlog(
             nth += 1;
             factory.emit_derived_nth(Source::Portal, unit, at, body, from, nth);
         }
+    }
+    if let (Some(at), Some(from)) = (withdrawn_after_wait.filter(|at| *at >= go_live), snapshot_id) {
+        let withdrawn = DossierRef { dossier_id: received.dossier_id.clone() };
+        factory.emit_derived_nth(Source::Portal, unit, at, EventBody::DossierWithdrawn(withdrawn), from, u8::MAX);
     }
 }
 
@@ -774,6 +795,15 @@ mod tests {
                 }
                 2 => resolve_mid_pause(&mut life, n % 12 == 2),
                 3 => end_unanswered(&mut life, n % 12 == 3),
+                4 => {
+                    if let Some(request) = unanswered_last_request(&life) {
+                        let withdrawn = DossierRef { dossier_id: id.clone() };
+                        life.events.push((
+                            request + Duration::days(LATE_ANSWER_AFTER_DAYS),
+                            EventBody::DossierWithdrawn(withdrawn),
+                        ));
+                    }
+                }
                 _ => {}
             }
             let lived = dossier_of(&life, &life.events);
@@ -784,7 +814,7 @@ mod tests {
                     dossier_of(&life, &life.events.iter().filter(|(at, _)| *at < go_live).cloned().collect::<Vec<_>>());
                 let mut draws = ChaCha8Rng::seed_from_u64(n);
                 let mut factory = EventFactory::new(&mut draws, far, 0);
-                send_backlog(&mut factory, &unit, life.clone(), go_live, false);
+                send_backlog(&mut factory, &unit, life.clone(), go_live, false, None);
                 let go_live_at = go_live.timestamp();
                 if factory.events.is_empty() {
                     assert!(!lived.open_at(go_live_at), "{id} open at go-live {go_live} but not sent");
