@@ -497,6 +497,19 @@ mod tests {
             "the backlog's reception sent after its snapshot (the reception wins)",
             reports.keys().filter(|(kind, id)| *kind == "received" && snapshots.contains(id)).count(),
         ));
+        let opened: std::collections::BTreeSet<&str> = run
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::DossierReceived(d) => Some(d.dossier_id.as_str()),
+                EventBody::DossierSnapshot(s) => Some(s.dossier_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        cases.push((
+            "events after go-live of dossiers closed before it, with no reception nor snapshot (counted nowhere)",
+            run.events.iter().filter(|e| e.source == Source::Portal && !opened.contains(e.body.entity_id())).count(),
+        ));
         cases.push(("work records closed twice", twice("closed", 1)));
         cases.push(("classes reported twice", twice("held", 1)));
         // A later report that says otherwise on what the first decides: the first must win.

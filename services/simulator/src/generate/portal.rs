@@ -129,6 +129,13 @@ const NIGHT_AT: u64 = 13;
 /// snapshot, whose summary of what happened before go-live still counts.
 const RESENT_RECEPTION_EVERY: u64 = 20;
 const RESENT_RECEPTION_AT: u64 = 7;
+/// One dossier in this many that closed before go-live has its events after go-live sent all
+/// the same (a result returned, a rating or a complaint that comes later): with neither a
+/// reception nor a snapshot, nothing says when it was received or due, and they count nowhere
+/// (docs/indicators.md, "The backlog at go-live"). Their ids are derived from the dossier's
+/// serial, so no draw shifts.
+const AFTER_CLOSE_EVERY: u64 = 4;
+const AFTER_CLOSE_AT: u64 = 3;
 const STALLED_EVERY: u64 = 150;
 const STALLED_AT: u64 = 75;
 /// Days a stalled dossier's resolution is put off: this many, plus up to 60 more by serial.
@@ -248,12 +255,16 @@ pub fn day(
                 }
             }
         } else {
-            let resend_reception = serial % RESENT_RECEPTION_EVERY == RESENT_RECEPTION_AT;
-            let withdrawn_after_wait = (serial % LATE_ANSWER_EVERY == WITHDRAWN_AFTER_RETURN_AT)
-                .then(|| unanswered_last_request(&life))
-                .flatten()
-                .map(|request| request + Duration::days(LATE_ANSWER_AFTER_DAYS));
-            send_backlog(factory, unit, life, go_live, resend_reception, withdrawn_after_wait);
+            let cases = BacklogCases {
+                resend_reception: serial % RESENT_RECEPTION_EVERY == RESENT_RECEPTION_AT,
+                withdrawn_after_wait: (serial % LATE_ANSWER_EVERY == WITHDRAWN_AFTER_RETURN_AT)
+                    .then(|| unanswered_last_request(&life))
+                    .flatten()
+                    .map(|request| request + Duration::days(LATE_ANSWER_AFTER_DAYS)),
+                after_close: (serial % AFTER_CLOSE_EVERY == AFTER_CLOSE_AT)
+                    .then(|| uuid::Uuid::from_u64_pair(AFTER_CLOSE_EVERY, serial)),
+            };
+            send_backlog(factory, unit, life, go_live, &cases);
         }
     }
 }
@@ -642,21 +653,26 @@ impl BeforeGoLive {
 }
 
 /// Sends what a source joining the stream at `go_live` sends of a dossier received before: a
-/// snapshot of it if it is still open then (with the clock time already paused), a supplement
-/// request still waiting at its own time (every one, if several wait), and everything after; with `resend_reception`, its
-/// original reception too (derived from the snapshot's id, so no draw changes).
+/// snapshot of it if it is still open then (with the clock time already paused), every
+/// supplement request still waiting at its own time, and everything after; and the rare
+/// `cases` (their ids derived, so no draw changes).
 fn send_backlog(
     factory: &mut EventFactory<'_>,
     unit: &Unit,
     life: Life,
     go_live: DateTime<FixedOffset>,
-    resend_reception: bool,
-    withdrawn_after_wait: Option<DateTime<FixedOffset>>,
+    cases: &BacklogCases,
 ) {
     let go_live_at = go_live.timestamp();
     let before: Vec<_> = life.events.iter().filter(|(at, _)| *at < go_live).cloned().collect();
     let history = dossier_of(&life, &before);
     if !history.open_at(go_live_at) {
+        if let Some(from) = cases.after_close {
+            let after = life.events.into_iter().filter(|(at, _)| *at >= go_live);
+            for (nth, (at, body)) in (0..=u8::MAX).zip(after) {
+                factory.emit_derived_nth(Source::Portal, unit, at, body, from, nth);
+            }
+        }
         return;
     }
     let waiting = waiting_at_go_live(&history);
@@ -679,7 +695,7 @@ fn send_backlog(
     };
     let snapshot_sent = factory.emit(Source::Portal, unit, go_live, EventBody::DossierSnapshot(snapshot));
     let snapshot_id = factory.events.last().map(|e| e.event_id).filter(|_| snapshot_sent);
-    if let (true, Some(from)) = (resend_reception, snapshot_id) {
+    if let (true, Some(from)) = (cases.resend_reception, snapshot_id) {
         let body = EventBody::DossierReceived(life.received.clone());
         factory.emit_derived(Source::Portal, unit, life.received_at, body, from);
     }
@@ -700,10 +716,22 @@ fn send_backlog(
             factory.emit_derived_nth(Source::Portal, unit, at, body, from, nth);
         }
     }
-    if let (Some(at), Some(from)) = (withdrawn_after_wait.filter(|at| *at >= go_live), snapshot_id) {
+    if let (Some(at), Some(from)) = (cases.withdrawn_after_wait.filter(|at| *at >= go_live), snapshot_id) {
         let withdrawn = DossierRef { dossier_id: received.dossier_id.clone() };
         factory.emit_derived_nth(Source::Portal, unit, at, EventBody::DossierWithdrawn(withdrawn), from, u8::MAX);
     }
+}
+
+/// What else a source sends of one dossier of the backlog (the rare cases, chosen by serial).
+#[derive(Debug, Default)]
+struct BacklogCases {
+    /// Its original reception too, after go-live (`RESENT_RECEPTION_EVERY`).
+    resend_reception: bool,
+    /// A withdrawal then, if after go-live (`WITHDRAWN_AFTER_RETURN_AT`).
+    withdrawn_after_wait: Option<DateTime<FixedOffset>>,
+    /// Closed before go-live: its events after go-live, their ids derived from this
+    /// (`AFTER_CLOSE_EVERY`); otherwise nothing of it is sent.
+    after_close: Option<uuid::Uuid>,
 }
 
 /// The requests still waiting at go-live: those whose resume (the k-th request pairs with the
@@ -814,7 +842,7 @@ mod tests {
                     dossier_of(&life, &life.events.iter().filter(|(at, _)| *at < go_live).cloned().collect::<Vec<_>>());
                 let mut draws = ChaCha8Rng::seed_from_u64(n);
                 let mut factory = EventFactory::new(&mut draws, far, 0);
-                send_backlog(&mut factory, &unit, life.clone(), go_live, false, None);
+                send_backlog(&mut factory, &unit, life.clone(), go_live, &BacklogCases::default());
                 let go_live_at = go_live.timestamp();
                 if factory.events.is_empty() {
                     assert!(!lived.open_at(go_live_at), "{id} open at go-live {go_live} but not sent");
