@@ -356,7 +356,7 @@ impl Facts {
                         unit,
                         certified_at: at,
                         group: s.target_group,
-                        adult: s.of_adult_age(),
+                        adult: of_adult_age(s),
                         confirmed_at: None,
                     });
                 }
@@ -628,6 +628,19 @@ pub fn local_midnight(day: NaiveDate) -> i64 {
 /// The truth of `from..=to` straight from `events` (for one period; use [`Facts`] for many).
 pub fn compute(events: &[Event], reference: &ReferenceData, from: NaiveDate, to: NaiveDate) -> GroundTruth {
     Facts::from_events(events).truth(reference, from, to)
+}
+
+/// Whether a certificate's learner is of adult age, as docs/indicators.md ("Digital skills")
+/// says it: the certificate's own word, or else the group's (public-sector staff, workers and
+/// the community's adults are; pupils are not). Spelled out here rather than taken from the
+/// domain crate's default, which the processor uses: a mistake there must show as a difference.
+fn of_adult_age(certificate: &ioc_domain::SkillsCertified) -> bool {
+    use ioc_domain::TargetGroup;
+    certificate.of_adult_age.unwrap_or(match certificate.target_group {
+        TargetGroup::CivilServant | TargetGroup::Worker | TargetGroup::Adult => true,
+        // A student's certificate must say (the schema requires it); a pupil is not.
+        TargetGroup::Student | TargetGroup::Pupil => false,
+    })
 }
 
 #[cfg(test)]
