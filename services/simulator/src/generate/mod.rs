@@ -65,6 +65,14 @@ pub struct EventFactory<'a> {
 /// Entity serials available to a scenario per day between its start and the next one's.
 const SERIALS_PER_DAY: u64 = 1_000_000;
 
+/// The `nth` of several ids to derive events from, all from `from` ([`EventFactory::emit_derived`]):
+/// each `nth` gives another id, and 0 gives `from` itself.
+pub fn nth(from: uuid::Uuid, nth: u8) -> uuid::Uuid {
+    let mut bytes = *from.as_bytes();
+    bytes[15] ^= nth;
+    uuid::Uuid::from_bytes(bytes)
+}
+
 /// Where a scenario's entity serials (and document numbers) start: a million per day since
 /// 2000-01-01, so scenarios generated separately (ioc_bench loads a year a month at a time; the
 /// freshness benchmark adds live days on top of it) never reuse an id as long as the earlier one
@@ -108,7 +116,8 @@ impl<'a> EventFactory<'a> {
     }
 
     /// `emit`, with an event id derived from `from` (another event's) instead of drawn, so that
-    /// the events drawn after it stay as they were.
+    /// the events drawn after it stay as they were. Several events derived from one id take
+    /// `nth(from, 1)`, `nth(from, 2)`... as theirs.
     pub fn emit_derived(
         &mut self,
         source: Source,
@@ -117,23 +126,8 @@ impl<'a> EventFactory<'a> {
         body: EventBody,
         from: uuid::Uuid,
     ) -> bool {
-        self.emit_derived_nth(source, unit, at, body, from, 0)
-    }
-
-    /// [`EventFactory::emit_derived`] for the `nth` of several events derived from `from`
-    /// (each `nth` gives another id).
-    pub fn emit_derived_nth(
-        &mut self,
-        source: Source,
-        unit: &Unit,
-        at: DateTime<FixedOffset>,
-        body: EventBody,
-        from: uuid::Uuid,
-        nth: u8,
-    ) -> bool {
         let mut bytes = *from.as_bytes();
         bytes.iter_mut().for_each(|byte| *byte = !*byte);
-        bytes[15] ^= nth;
         let event_id = uuid::Builder::from_random_bytes(bytes).into_uuid();
         self.record(event_id, source, unit, at, body)
     }

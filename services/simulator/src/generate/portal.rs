@@ -670,7 +670,7 @@ fn send_backlog(
         if let Some(from) = cases.after_close {
             let after = life.events.into_iter().filter(|(at, _)| *at >= go_live);
             for (nth, (at, body)) in (0..=u8::MAX).zip(after) {
-                factory.emit_derived_nth(Source::Portal, unit, at, body, from, nth);
+                factory.emit_derived(Source::Portal, unit, at, body, super::nth(from, nth));
             }
         }
         return;
@@ -713,12 +713,18 @@ fn send_backlog(
             factory.emit(Source::Portal, unit, at, body);
         } else if let (true, Some(from)) = (still_waiting, snapshot_id) {
             nth += 1;
-            factory.emit_derived_nth(Source::Portal, unit, at, body, from, nth);
+            factory.emit_derived(Source::Portal, unit, at, body, super::nth(from, nth));
         }
     }
     if let (Some(at), Some(from)) = (cases.withdrawn_after_wait.filter(|at| *at >= go_live), snapshot_id) {
         let withdrawn = DossierRef { dossier_id: received.dossier_id.clone() };
-        factory.emit_derived_nth(Source::Portal, unit, at, EventBody::DossierWithdrawn(withdrawn), from, u8::MAX);
+        factory.emit_derived(
+            Source::Portal,
+            unit,
+            at,
+            EventBody::DossierWithdrawn(withdrawn),
+            super::nth(from, u8::MAX),
+        );
     }
 }
 
