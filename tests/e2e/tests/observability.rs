@@ -54,6 +54,11 @@ async fn every_panel_and_alert_evaluates_on_a_real_prometheus() {
     let expected_to_hold = "IocUnknownUnits";
     let unlisted = run.unlisted_events(&reference);
     assert!(unlisted > 0, "the scenario sends no event of a unit the reference data does not list");
+    // The processor counts them every twentieth monitor round (10 s in tests), so the count can
+    // reach Prometheus after everything above: wait for it, or the alert is judged too early.
+    let counted =
+        prometheus.wait_until("max(ioc_processor_unknown_unit_events) > 0", Duration::from_secs(60), has_data).await;
+    assert!(counted, "the processor never counted the {unlisted} events of an unlisted unit");
 
     let all = expressions();
     assert!(all.len() > 50, "expressions.json lists only {} expressions", all.len());
