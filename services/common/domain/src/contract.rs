@@ -149,10 +149,26 @@ impl Contract {
             .map(|error| {
                 let path = error.instance_path().to_string();
                 let path = if path.is_empty() { "/".to_owned() } else { path };
-                format!("{path}: {error}")
+                shortened(format!("{path}: {error}"))
             })
             .collect();
         Err(ContractError::Schema { event_type: event_type.to_owned(), violations })
+    }
+}
+
+/// The most characters of one violation's text reported: the validator quotes the offending
+/// value whole, and a batch of 10,000 events each quoting a 2,000-character string five times
+/// made an answer of 100 MB.
+const MAX_VIOLATION_CHARS: usize = 300;
+
+/// `text`, cut after [`MAX_VIOLATION_CHARS`] characters with a note of how much was left out.
+fn shortened(text: String) -> String {
+    match text.char_indices().nth(MAX_VIOLATION_CHARS) {
+        None => text,
+        Some((cut, _)) => {
+            let left_out = text[cut..].chars().count();
+            format!("{}… ({left_out} more characters)", &text[..cut])
+        }
     }
 }
 

@@ -401,8 +401,10 @@ pub struct DossierDigitised {
     /// Dossier code.
     pub dossier_id: String,
     /// Components digitised.
+    #[serde(deserialize_with = "crate::whole_number::read")]
     pub components_digitised: u16,
     /// Components reused from already digitised data.
+    #[serde(deserialize_with = "crate::whole_number::read")]
     pub components_reused: u16,
 }
 
@@ -526,6 +528,7 @@ pub struct DossierPaid {
     /// Online or at the counter.
     pub method: PaymentMethod,
     /// Amount in đồng.
+    #[serde(deserialize_with = "crate::whole_number::read")]
     pub amount_vnd: u64,
 }
 
@@ -624,15 +627,16 @@ pub struct DossierSnapshot {
     /// Whether the procedure charges a fee.
     pub fee_bearing: bool,
     /// Seconds the clock was stopped by supplement requests before the snapshot.
+    #[serde(deserialize_with = "crate::whole_number::read")]
     pub paused_seconds: u32,
     /// Components digitised before the snapshot (what `dossier.digitised` events would have
     /// said, summed). The events from before go-live are never sent, so without these four the
     /// backlog counted as not digitised, not paid online and without a complaint
     /// (docs/indicators.md, "The backlog at go-live").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::whole_number::read_option")]
     pub components_digitised: Option<u16>,
     /// Components reused from already digitised data before the snapshot (summed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::whole_number::read_option")]
     pub components_reused: Option<u16>,
     /// How the fee was paid before the snapshot: online when any part of it was; none: not paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -708,6 +712,7 @@ pub struct ClassHeld {
     /// Topic.
     pub topic: ClassTopic,
     /// People who attended.
+    #[serde(deserialize_with = "crate::whole_number::read")]
     pub attendees: u32,
 }
 

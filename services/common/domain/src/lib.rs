@@ -13,6 +13,7 @@ pub mod indicators;
 pub mod measures;
 pub mod rules;
 mod source;
+mod whole_number;
 
 pub use contract::{Contract, ContractError};
 pub use event::{
