@@ -43,6 +43,9 @@ pub struct ApiConfig {
     /// stops (a client that stopped reading its answer would otherwise hold the shutdown until
     /// the pod is killed).
     pub shutdown_deadline_ms: u64,
+    /// How many HTTP connections stay open at once and how long one may wait for a request's
+    /// head (`[connections]`: `max_open`, `header_timeout_ms`).
+    pub connections: ioc_service::ConnectionLimits,
     /// The day the answers take as today (local), instead of the clock's: for tests that
     /// need a given weekday. Not read from the configuration file or the environment.
     #[serde(skip)]
@@ -63,6 +66,7 @@ impl Default for ApiConfig {
             max_answers_computing: 8,
             answer_wait_ms: 10_000,
             shutdown_deadline_ms: 20_000,
+            connections: ioc_service::ConnectionLimits::default(),
             today: None,
         }
     }
@@ -86,6 +90,9 @@ impl ApiConfig {
             return Err(ConfigError::Invalid(
                 "max_answers_computing must be at least 1 (answers computed from ClickHouse at once)".into(),
             ));
+        }
+        if let Some(problem) = self.connections.problem("connections") {
+            return Err(ConfigError::Invalid(problem));
         }
         ioc_clickhouse::check_identifier(&self.clickhouse.database)
             .map_err(|e| ConfigError::Invalid(format!("clickhouse.database: {e}")))

@@ -129,10 +129,12 @@ pub async fn serve(
     });
     tracing::info!(address = %listener.local_addr()?, "ioc-api listening");
     let deadline = std::time::Duration::from_millis(state.config.shutdown_deadline_ms);
+    let limits = state.config.connections.clone();
+    let open = state.metrics.connections_open.clone();
     // A watcher that ended would leave kept answers served for ever, however far the rollups
     // moved since (ioc_service::ended_early): the API stops instead, and is restarted.
     let served = tokio::select! {
-        served = ioc_service::serve_until(listener, router(state), shutdown, deadline) => served,
+        served = ioc_service::serve_until(listener, router(state), shutdown, deadline, limits, open) => served,
         ended = ioc_service::ended_early("answer-cache watcher", watcher.as_mut()) => return Err(ended.into()),
     };
     if let Some(watcher) = watcher {

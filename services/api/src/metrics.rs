@@ -24,6 +24,8 @@ pub struct ApiMetrics {
     /// Requests refused because they waited too long for a turn to compute their answer
     /// (compute_limit.rs).
     pub answers_refused: IntCounter,
+    /// HTTP connections open (`ioc_service::serve_until`).
+    pub connections_open: IntGauge,
 }
 
 impl ApiMetrics {
@@ -59,6 +61,7 @@ impl ApiMetrics {
         )?;
         registry.register(Box::new(answer_cache_bytes.clone()))?;
         registry.register(Box::new(answers_refused.clone()))?;
+        let connections_open = ioc_service::open_connections_gauge(&registry, "ioc_api")?;
         for result in ["hit", "miss", "uncached"] {
             answer_cache.with_label_values(&[result]);
         }
@@ -70,6 +73,7 @@ impl ApiMetrics {
             answer_cache,
             answer_cache_bytes,
             answers_refused,
+            connections_open,
         })
     }
 }

@@ -47,7 +47,9 @@ impl KeyRing {
             ));
         }
         match self.owners.get(&digest) {
-            None => Err(IngestError::Unauthenticated("unknown or revoked key")),
+            None => Err(IngestError::Unauthenticated(
+                "unknown key; check the key the source was given (no spaces or newline around it), or ask the IOC operators for the current one",
+            )),
             Some(owner) if *owner != source => Err(IngestError::WrongSource { key_source: *owner, requested: source }),
             Some(_) => Ok(()),
         }

@@ -67,7 +67,17 @@ pub struct RawEvent<'a> {
 impl RawEvent<'_> {
     /// The event as a JSON value, for the shape limits and the schema.
     pub fn value(&self) -> Result<Value, String> {
-        serde_json::from_str(self.text).map_err(|error| format!("{} is not valid JSON: {error}", self.position))
+        serde_json::from_str(self.text).map_err(|error| {
+            // serde_json stops at 128 levels with a syntax error; the text may be valid JSON.
+            if error.to_string().starts_with("recursion limit exceeded") {
+                format!(
+                    "{} nests objects and arrays more than 128 levels deep; an event may nest at most max_depth",
+                    self.position
+                )
+            } else {
+                format!("{} is not valid JSON: {error}", self.position)
+            }
+        })
     }
 }
 
@@ -163,7 +173,13 @@ pub fn parse<'a>(bytes: &'a [u8], framing: Framing, limits: &Limits) -> Result<V
                 serde::Deserializer::deserialize_seq(&mut deserializer, BoundedElements { max: limits.max_events })
                     .and_then(|elements| deserializer.end().map(|()| elements))
                     .map_err(|error| {
-                        IngestError::MalformedBody(format!("body is not a JSON array of events: {error}"))
+                        // The usual slip: one event sent as application/json without its array.
+                        let hint = if text.trim_start().starts_with('{') {
+                            "; send even a single event as an array ([{...}]), or as application/x-ndjson"
+                        } else {
+                            ""
+                        };
+                        IngestError::MalformedBody(format!("body is not a JSON array of events: {error}{hint}"))
                     })?;
             let events = events.map_err(|count| too_many(count, limits.max_events))?;
             events.into_iter().enumerate().map(|(index, raw)| slot(raw.get(), Position::Element(index))).collect()
@@ -244,6 +260,18 @@ mod tests {
         assert!(values[0].is_ok() && values[2].is_ok());
         assert!(values[1].as_ref().unwrap_err().starts_with("line 3 "), "{values:?}");
         assert_eq!(slots[2].as_ref().expect("kept").text, "{\"b\":2}");
+    }
+
+    #[test]
+    fn a_single_object_gets_a_hint_and_deep_nesting_is_named() {
+        match parse(b" {\"a\":1}", Framing::JsonArray, &limits(10)) {
+            Err(IngestError::MalformedBody(message)) => assert!(message.contains("as an array ([{...}])"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let event = RawEvent { text: &deep, position: Position::Line(2) };
+        let refused = event.value().expect_err("too deep");
+        assert!(refused.starts_with("line 2 nests objects and arrays more than 128 levels"), "{refused}");
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct IngestConfig {
     /// 408 and frees its place among `max_in_flight_requests`, which senders trickling their
     /// bodies would otherwise hold for as long as they liked.
     pub body_read_timeout_ms: u64,
+    /// How many HTTP connections stay open at once and how long one may wait for a request's
+    /// head (`[connections]`: `max_open`, `header_timeout_ms`).
+    pub connections: ioc_service::ConnectionLimits,
 }
 
 /// A token bucket: `events_per_second` refill, `burst` capacity.
@@ -87,6 +90,7 @@ impl Default for IngestConfig {
             shutdown_deadline_ms: 20_000,
             // A 5 MB body (the default limit) at 2 Mbit/s.
             body_read_timeout_ms: 20_000,
+            connections: ioc_service::ConnectionLimits::default(),
         }
     }
 }
@@ -193,6 +197,9 @@ impl IngestConfig {
         }
         if self.body_read_timeout_ms == 0 {
             return invalid("body_read_timeout_ms must be above zero (milliseconds a body may take to arrive)".into());
+        }
+        if let Some(problem) = self.connections.problem("connections") {
+            return invalid(problem);
         }
         for (name, limit) in &self.rate_limits {
             if name.parse::<Source>().is_err() {

@@ -18,8 +18,14 @@ pub enum IngestError {
     /// No key, a malformed header, or a key nobody owns.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// No endpoint at this path.
+    #[error("{0}")]
+    NoSuchEndpoint(String),
+    /// The path exists, not for this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// A valid key of another source.
-    #[error("this key belongs to source {key_source}, not {requested}")]
+    #[error("this key belongs to source {key_source}, not {requested}; send {key_source}'s events to /v1/sources/{key_source}/events, or use {requested}'s key")]
     WrongSource {
         /// Whose key it is.
         key_source: Source,
@@ -54,7 +60,8 @@ pub enum IngestError {
 impl IngestError {
     fn status(&self) -> StatusCode {
         match self {
-            IngestError::UnknownSource(_) => StatusCode::NOT_FOUND,
+            IngestError::UnknownSource(_) | IngestError::NoSuchEndpoint(_) => StatusCode::NOT_FOUND,
+            IngestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             IngestError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             IngestError::WrongSource { .. } => StatusCode::FORBIDDEN,
             IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -66,10 +73,27 @@ impl IngestError {
         }
     }
 
+    /// Every code [`IngestError::code`] gives, for the OpenAPI document's test (keep beside it).
+    pub const CODES: [&'static str; 11] = [
+        "unknown_source",
+        "not_found",
+        "method_not_allowed",
+        "unauthenticated",
+        "forbidden",
+        "unsupported_media_type",
+        "payload_too_large",
+        "request_timeout",
+        "malformed_body",
+        "unavailable",
+        "rate_limited",
+    ];
+
     /// A stable machine-readable code for the `error` field.
     pub fn code(&self) -> &'static str {
         match self {
             IngestError::UnknownSource(_) => "unknown_source",
+            IngestError::NoSuchEndpoint(_) => "not_found",
+            IngestError::MethodNotAllowed(_) => "method_not_allowed",
             IngestError::Unauthenticated(_) => "unauthenticated",
             IngestError::WrongSource { .. } => "forbidden",
             IngestError::UnsupportedMediaType(_) => "unsupported_media_type",

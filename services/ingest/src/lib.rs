@@ -8,6 +8,7 @@ pub mod config;
 mod error;
 pub mod limits;
 mod metrics;
+pub mod openapi;
 pub mod outcome;
 mod pseudonym;
 mod rate_limit;
@@ -18,7 +19,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
+use axum::http::header;
+use axum::routing::{get, post};
 use axum::Router;
 use ioc_domain::Contract;
 use ioc_kafka::BatchProducer;
@@ -60,10 +62,24 @@ pub fn router(state: Arc<AppState>) -> Router {
     let ops = ioc_service::ops_router(state.metrics.registry.clone(), Arc::new(KafkaReadiness(state.producer.clone())));
     Router::new()
         .route("/v1/sources/{source}/events", post(batch::post_events))
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::DOCUMENT) }))
         // The handler enforces its own, configurable limits with clear messages.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
         .merge(ops)
+        // Without these, a wrong path or method got an empty body: say what is served instead.
+        .fallback(|uri: axum::http::Uri| async move {
+            IngestError::NoSuchEndpoint(format!(
+                "nothing is served at {}; events go to POST /v1/sources/{{portal|edoc|training}}/events",
+                uri.path()
+            ))
+        })
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            IngestError::MethodNotAllowed(format!(
+                "{method} is not served at {}; events are sent with POST, and /healthz, /readyz and /metrics are read with GET",
+                uri.path()
+            ))
+        })
 }
 
 /// Runs ioc-ingest on `listener` until `shutdown` resolves, then flushes what Kafka still holds.
@@ -93,7 +109,11 @@ pub async fn serve(
     // Graceful: stop accepting, let requests in flight get Kafka's answer, but never longer than
     // the configured deadline.
     let deadline = Duration::from_millis(state.config.shutdown_deadline_ms);
-    ioc_service::serve_until(listener, router(state), shutdown, deadline).await.context("http server failed")?;
+    let limits = state.config.connections.clone();
+    let open = state.metrics.connections_open.clone();
+    ioc_service::serve_until(listener, router(state), shutdown, deadline, limits, open)
+        .await
+        .context("http server failed")?;
     let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await;
     if !matches!(flushed, Ok(Ok(()))) {
         tracing::warn!("kafka producer did not flush within 5s");

@@ -30,6 +30,8 @@ pub struct IngestMetrics {
     pub producer_queue: IntGauge,
     /// Bytes in the producer's queue, from librdkafka's statistics (every second).
     pub producer_queue_bytes: IntGauge,
+    /// HTTP connections open (`ioc_service::serve_until`).
+    pub connections_open: IntGauge,
 }
 
 impl IngestMetrics {
@@ -88,6 +90,7 @@ impl IngestMetrics {
         )?;
         registry.register(Box::new(producer_queue.clone()))?;
         registry.register(Box::new(producer_queue_bytes.clone()))?;
+        let connections_open = ioc_service::open_connections_gauge(&registry, "ioc_ingest")?;
         // Every series of a known label starts at 0: increase() cannot see the first increment
         // of a series that appears at 1, so the first rejection after a restart would not alert.
         for source in Source::ALL.map(Source::as_str) {
@@ -114,6 +117,7 @@ impl IngestMetrics {
             in_flight,
             producer_queue,
             producer_queue_bytes,
+            connections_open,
         })
     }
 }

@@ -175,12 +175,15 @@ pub async fn serve(
         ioc_service::ops_router::<()>(context.metrics.registry.clone(), Arc::new(ProcessorReadiness(context.clone())));
     tracing::info!(address = %listener.local_addr()?, "ioc-processor health endpoint listening");
     let mut http_stop = stopped.clone();
+    // Only Prometheus and the kubelet call it: the default connection limits are plenty.
+    let open = ioc_service::open_connections_gauge(&context.metrics.registry, "ioc_processor")
+        .context("failed to register the connections gauge")?;
+    let deadline = Duration::from_millis(context.config.shutdown_deadline_ms);
     let mut http = tokio::spawn(async move {
-        axum::serve(listener, ops)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.changed().await;
-            })
-            .await
+        let stopped = async move {
+            let _ = http_stop.changed().await;
+        };
+        ioc_service::serve_until(listener, ops, stopped, deadline, ioc_service::ConnectionLimits::default(), open).await
     });
 
     tokio::select! {
@@ -231,7 +234,9 @@ pub async fn serve(
     }
     let _ = stop_rollup.send(true);
     match tokio::time::timeout_at(shutdown_ends, &mut http).await {
-        Ok(served) => served.context("health endpoint task failed")?.context("health endpoint failed")?,
+        Ok(served) => {
+            served.context("health endpoint task failed")?.context("health endpoint failed")?;
+        }
         Err(_) => http.abort(),
     }
     if let Some(mut rollup) = rollup {

@@ -63,9 +63,22 @@ impl Ingest {
     }
 }
 
+/// The answer's JSON, after checking it against what ingest's OpenAPI document
+/// (schemas/ingest/openapi.json) says an answer with its status holds.
+async fn documented_answer(response: reqwest::Response) -> Value {
+    let status = response.status().as_u16();
+    let schema = ioc_ingest::openapi::answer_schema(status)
+        .unwrap_or_else(|| panic!("status {status} is not in schemas/ingest/openapi.json"));
+    let body: Value = response.json().await.expect("a json answer");
+    let contract = jsonschema::validator_for(&schema).expect("the document's schema compiles");
+    let violations: Vec<String> = contract.iter_errors(&body).map(|e| e.to_string()).collect();
+    assert!(violations.is_empty(), "{status} {body} breaks schemas/ingest/openapi.json: {violations:?}");
+    body
+}
+
 async fn expect_error(response: reqwest::Response, status: u16, code: &str, mentions: &str) -> Value {
     assert_eq!(response.status(), status);
-    let body: Value = response.json().await.expect("json error body");
+    let body = documented_answer(response).await;
     assert_eq!(body["error"], code, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(message.contains(mentions), "message {message:?} should mention {mentions:?}");
@@ -92,6 +105,14 @@ async fn routing_and_authentication_errors() {
         .header(CONTENT_TYPE, "application/x-ndjson")
         .body(body.clone());
     expect_error(not_utf8.send().await.expect("sent"), 404, "unknown_source", "portal").await;
+    let nowhere = ingest.client.post(format!("{}/v1/events", ingest.running.url)).body(body.clone());
+    expect_error(nowhere.send().await.expect("sent"), 404, "not_found", "POST /v1/sources/").await;
+    let read = ingest.client.get(format!("{}/v1/sources/portal/events", ingest.running.url));
+    let read = read.send().await.expect("sent");
+    assert_eq!(read.headers().get("allow").map(|allow| allow.to_str().unwrap_or_default()), Some("POST"));
+    expect_error(read, 405, "method_not_allowed", "POST").await;
+    let document = ingest.client.get(format!("{}/openapi.json", ingest.running.url)).send().await.expect("sent");
+    assert_eq!(document.json::<Value>().await.expect("json"), ioc_ingest::openapi::document());
 
     let missing = ingest.post("portal", None).header(CONTENT_TYPE, "application/x-ndjson").body(body.clone());
     expect_error(missing.send().await.expect("sent"), 401, "unauthenticated", "Authorization").await;
@@ -175,7 +196,7 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
-    let answer: Value = response.json().await.expect("json");
+    let answer = documented_answer(response).await;
     assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(1), Some(4)), "{answer}");
     let results = answer["results"].as_array().expect("results");
     assert_eq!(results[0]["status"], "accepted");
@@ -267,7 +288,7 @@ async fn a_gzip_body_of_several_members_is_read_whole() {
     body.extend(gzip(format!("{second}\n").as_bytes()));
     let response = ingest.portal().header(CONTENT_ENCODING, "gzip").body(body).send().await.expect("sent");
     assert_eq!(response.status(), 200);
-    let answer: Value = response.json().await.expect("json");
+    let answer = documented_answer(response).await;
     assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(2), Some(0)), "{answer}");
     assert_eq!(answer["results"][1]["event_id"], second["event_id"], "{answer}");
     // The scheme's name in any case (RFC 9110): a sender writing "bearer" is not refused.
@@ -305,7 +326,7 @@ async fn per_event_limits_refuse_only_the_offending_event_with_the_reason() {
     let body: String = [&good, &old, &future, &long, &deep].iter().map(|e| format!("{e}\n")).collect();
     let response = ingest.portal().body(body).send().await.expect("sent");
     assert_eq!(response.status(), 200);
-    let answer: Value = response.json().await.expect("json");
+    let answer = documented_answer(response).await;
     let reasons: Vec<&str> =
         answer["results"].as_array().expect("results").iter().map(|r| r["reason"].as_str().unwrap_or("")).collect();
     assert_eq!(answer["results"][0]["status"], "accepted", "{answer}");
@@ -361,7 +382,7 @@ async fn unreachable_kafka_gives_503_with_retry_after_and_accepts_nothing() {
     let response = ingest.portal().body(example().to_string()).send().await.expect("sent");
     assert_eq!(response.status(), 503);
     assert!(response.headers().get(RETRY_AFTER).is_some());
-    let answer: Value = response.json().await.expect("json");
+    let answer = documented_answer(response).await;
     assert_eq!((answer["accepted"].as_u64(), answer["unacknowledged"].as_u64()), (Some(0), Some(1)), "{answer}");
     assert_eq!(answer["results"][0]["status"], "unacknowledged");
 

@@ -259,6 +259,11 @@ func ingest() dashboardSpec {
 					queries:     []query{q("sum by (instance) (ioc_ingest_in_flight_requests)", "{{instance}}")},
 				},
 				{
+					kind: timeSeries, title: "HTTP connections open", unit: unitShort,
+					description: "Per replica; at connections.max_open (512) ingest stops accepting and new connections wait in the listen queue.",
+					queries:     []query{q("sum by (instance) (ioc_ingest_http_connections_open)", "{{instance}}")},
+				},
+				{
 					kind: timeSeries, title: "Received bytes per second", unit: unitBytesPerSecond,
 					description: "Request bodies, per source.",
 					queries:     []query{q(rate("ioc_ingest_received_bytes_total", bySource, "source"), "{{source}}")},
@@ -459,6 +464,11 @@ func api() dashboardSpec {
 				{
 					kind: timeSeries, title: "Request duration, 95th percentile, by route", unit: unitSeconds,
 					queries: []query{q(quantile("0.95", "ioc_api_request_duration_seconds", notProbes, "route"), "{{route}}")},
+				},
+				{
+					kind: timeSeries, title: "HTTP connections open", unit: unitShort,
+					description: "Per replica; at connections.max_open (512) the API stops accepting and new connections wait in the listen queue.",
+					queries:     []query{q("sum by (instance) (ioc_api_http_connections_open)", "{{instance}}")},
 				},
 				{
 					kind: timeSeries, title: "Request duration, all routes", unit: unitSeconds, thresholds: []float64{1, 2}, width: 24,

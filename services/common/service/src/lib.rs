@@ -2,18 +2,20 @@
 //! print, logging, Prometheus metrics, health/readiness routes and graceful shutdown.
 
 mod config_loader;
-mod graceful;
+mod connection_limits;
 pub mod metric_names;
 mod ops_routes;
 mod secret;
+mod serve;
 mod supervise;
 pub mod trace;
 pub mod trace_export;
 
 pub use config_loader::{load_config, ConfigError};
-pub use graceful::{serve_until, Served};
+pub use connection_limits::ConnectionLimits;
 pub use ops_routes::{ops_router, Readiness};
 pub use secret::Secret;
+pub use serve::{open_connections_gauge, serve_until, Served};
 pub use supervise::{ended_early, TaskEnded};
 
 /// Starts structured logging to stderr; `RUST_LOG` overrides the default `info` level, and

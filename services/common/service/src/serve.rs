@@ -1,16 +1,31 @@
-//! Serving HTTP until a shutdown, with a bound on how long requests in flight may still take.
+//! Serving HTTP until a shutdown: a bounded number of connections, each closed when it goes too
+//! long without a request, and a bound on how long requests in flight may still take.
 //!
-//! axum's graceful shutdown stops accepting and waits for every open request; a client that
-//! stopped reading its answer, or a request waiting on a silent dependency, would hold it until
+//! axum's own `serve` gives hyper no timer, so hyper's header read timeout is off: a client that
+//! sends half a request's head and goes silent, or a keep-alive connection left idle, holds its
+//! task and descriptor for ever, and nothing caps how many do. This server gives hyper a timer
+//! and the header timeout (which hyper restarts whenever a connection goes idle between
+//! requests, so it is the idle timeout too), and stops accepting at `ConnectionLimits::max_open`.
+//!
+//! Graceful shutdown stops accepting and waits for every open request; a client that stopped
+//! reading its answer, or a request waiting on a silent dependency, would hold it until
 //! Kubernetes kills the pod at the end of its grace period. Past the deadline the server stops
 //! waiting for them and the service goes on with its own last steps; the requests still under
 //! way (each runs on a task of its own) end with the process.
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use prometheus::IntGauge;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::ConnectionLimits;
 
 /// How serving ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,40 +36,195 @@ pub enum Served {
     DeadlinePassed,
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets the requests in flight
-/// finish for at most `deadline`.
+/// Registers, in a service's `registry`, the gauge of its open HTTP connections
+/// (`<service>_http_connections_open`) that `serve_until` keeps.
+pub fn open_connections_gauge(registry: &prometheus::Registry, service: &str) -> prometheus::Result<IntGauge> {
+    let gauge = IntGauge::new(
+        format!("{service}_http_connections_open"),
+        "http connections open (at connections.max_open the server stops accepting)",
+    )?;
+    registry.register(Box::new(gauge.clone()))?;
+    Ok(gauge)
+}
+
+/// At most one warning per this long that the connection limit was reached.
+const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves, then lets the
+/// requests in flight finish for at most `deadline`. `open` counts the connections open.
 pub async fn serve_until(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     deadline: Duration,
+    limits: ConnectionLimits,
+    open: IntGauge,
 ) -> std::io::Result<Served> {
-    let (begun, shutdown_begun) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = begun.send(());
-    };
-    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
-    tokio::select! {
-        served = server => served.map(|()| Served::Drained),
-        () = async {
-            if shutdown_begun.await.is_ok() {
-                tokio::time::sleep(deadline).await;
-            } else {
-                std::future::pending::<()>().await;
+    let places = Arc::new(Semaphore::new(limits.max_open));
+    let connections = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout());
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut warned_full: Option<Instant> = None;
+    loop {
+        let place = match places.clone().try_acquire_owned() {
+            Ok(place) => place,
+            Err(_) => {
+                if warned_full.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY) {
+                    warned_full = Some(Instant::now());
+                    tracing::warn!(
+                        max_open = limits.max_open,
+                        "open connections at connections.max_open; new ones wait in the listen queue until one closes"
+                    );
+                }
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    place = places.clone().acquire_owned() => place.expect("the semaphore is never closed"),
+                }
             }
-        } => {
-            tracing::warn!(deadline_ms = deadline.as_millis() as u64, "shutdown deadline passed with requests in flight; no longer waiting for them");
+        };
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(error) => {
+                    pause_after_accept_error(error).await;
+                    continue;
+                }
+            },
+        };
+        open.inc();
+        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        let served = connections.watch(connection);
+        let open = open.clone();
+        tokio::spawn(async move {
+            // A closed idle connection, a header timeout or a client gone: nothing to act on.
+            if let Err(error) = served.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            open.dec();
+            drop(place);
+        });
+    }
+    drop(listener);
+    match tokio::time::timeout(deadline, connections.shutdown()).await {
+        Ok(()) => Ok(Served::Drained),
+        Err(_) => {
+            tracing::warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                "shutdown deadline passed with requests in flight; no longer waiting for them"
+            );
             Ok(Served::DeadlinePassed)
         }
     }
+}
+
+/// A connection that failed before it was accepted is the client's business; anything else
+/// (out of file descriptors, most likely) would fail again at once, so wait a moment first.
+async fn pause_after_accept_error(error: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(error.kind(), ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused)
+    {
+        return;
+    }
+    tracing::error!(%error, "accepting a connection failed; trying again in a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::routing::get;
-    use std::io::Write;
+    use std::io::{Read, Write};
+
+    fn gauge() -> IntGauge {
+        IntGauge::new("test_connections_open", "connections open").expect("gauge")
+    }
+
+    /// Starts a server of one route `/ok` within `limits`; the server stops with the test's
+    /// runtime.
+    async fn start(limits: ConnectionLimits, open: IntGauge) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("listener");
+        let address = listener.local_addr().expect("address");
+        let router = Router::new().route("/ok", get(|| async { "ok" }));
+        tokio::spawn(async move {
+            serve_until(listener, router, std::future::pending(), Duration::from_secs(1), limits, open).await
+        });
+        address
+    }
+
+    /// A client connection (blocking: the tests read it on a blocking thread) that sent `sent`.
+    fn connect(address: std::net::SocketAddr, sent: &[u8]) -> std::net::TcpStream {
+        let mut client = std::net::TcpStream::connect(address).expect("connect");
+        client.write_all(sent).expect("sent");
+        client
+    }
+
+    /// Reads until the server closes the connection; what it sent on the way.
+    async fn read_until_closed(mut client: std::net::TcpStream) -> String {
+        tokio::task::spawn_blocking(move || {
+            // Without the server's timeout the connection stays open for ever; this bound only
+            // keeps the test from hanging then.
+            client.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
+            let mut received = Vec::new();
+            client.read_to_end(&mut received).expect("the server closes the connection");
+            String::from_utf8_lossy(&received).into_owned()
+        })
+        .await
+        .expect("reader")
+    }
+
+    #[tokio::test]
+    async fn a_request_head_that_never_ends_loses_its_connection() {
+        let limits = ConnectionLimits { header_timeout_ms: 300, ..ConnectionLimits::default() };
+        let address = start(limits, gauge()).await;
+        let client = connect(address, b"GET /ok HTTP/1.1\r\nhost: test\r\n");
+        // hyper closes a connection whose head timed out without an answer.
+        assert_eq!(read_until_closed(client).await, "");
+    }
+
+    #[tokio::test]
+    async fn a_keep_alive_connection_left_idle_is_closed() {
+        let limits = ConnectionLimits { header_timeout_ms: 300, ..ConnectionLimits::default() };
+        let open = gauge();
+        let address = start(limits, open.clone()).await;
+        let client = connect(address, b"GET /ok HTTP/1.1\r\nhost: test\r\n\r\n");
+        let answered = read_until_closed(client).await;
+        assert!(answered.starts_with("HTTP/1.1 200") && answered.ends_with("ok"), "{answered}");
+        // The task that counted the connection ends just after it closed.
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while open.get() != 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the closed connection is no longer counted");
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_a_connection_waits_until_another_closes() {
+        let limits = ConnectionLimits { max_open: 1, ..ConnectionLimits::default() };
+        let open = gauge();
+        let address = start(limits, open.clone()).await;
+        let first = connect(address, b"");
+        while open.get() != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The kernel completes the second connection; the server does not take it yet.
+        let second = connect(address, b"GET /ok HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
+        let (second, early) = tokio::task::spawn_blocking(move || {
+            second.set_read_timeout(Some(Duration::from_millis(300))).expect("read timeout");
+            let early = (&second).read(&mut [0_u8; 1]);
+            (second, early)
+        })
+        .await
+        .expect("reader");
+        assert!(early.is_err(), "the second connection was answered while the first held the only place: {early:?}");
+        assert_eq!(open.get(), 1);
+        drop(first);
+        let answered = read_until_closed(second).await;
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    }
 
     /// A request that never gets its answer: its handler waits for ever.
     async fn serve_a_request_held_open(deadline: Duration) -> Served {
@@ -77,6 +247,8 @@ mod tests {
                 let _ = stopped.await;
             },
             deadline,
+            ConnectionLimits::default(),
+            gauge(),
         ));
         // A few bytes on a fresh connection: the kernel takes them whatever the server does.
         let mut client = std::net::TcpStream::connect(address).expect("connect");
@@ -98,7 +270,8 @@ mod tests {
     #[tokio::test]
     async fn with_nothing_in_flight_the_server_stops_at_once() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("listener");
-        let served = serve_until(listener, Router::new(), async {}, Duration::from_secs(3600));
+        let limits = ConnectionLimits::default();
+        let served = serve_until(listener, Router::new(), async {}, Duration::from_secs(3600), limits, gauge());
         let served = tokio::time::timeout(Duration::from_secs(30), served).await.expect("the server stops");
         assert_eq!(served.expect("served"), Served::Drained);
     }
