@@ -54,8 +54,8 @@ pub struct IngestConfig {
     /// 408 and frees its place among `max_in_flight_requests`, which senders trickling their
     /// bodies would otherwise hold for as long as they liked.
     pub body_read_timeout_ms: u64,
-    /// How many HTTP connections stay open at once and how long one may wait for a request's
-    /// head (`[connections]`: `max_open`, `header_timeout_ms`).
+    /// How many HTTP connections stay open at once, how long one may wait for a request's
+    /// head and how long an answer may wait for the client to read it (`[connections]`: `max_open`, `header_timeout_ms`, `write_timeout_ms`).
     pub connections: ioc_service::ConnectionLimits,
 }
 

@@ -6,6 +6,10 @@
 //! task and descriptor for ever, and nothing caps how many do. This server gives hyper a timer
 //! and the header timeout (which hyper restarts whenever a connection goes idle between
 //! requests, so it is the idle timeout too), and stops accepting at `ConnectionLimits::max_open`.
+//! hyper has no write timeout either: a client that stops reading an answer larger than the
+//! socket's buffers held its connection for ever. Each connection's writes are bounded by
+//! `ConnectionLimits::write_timeout_ms` without progress (tokio-io-timeout); reads are not,
+//! since hyper already bounds the head and each service bounds its bodies.
 //!
 //! Graceful shutdown stops accepting and waits for every open request; a client that stopped
 //! reading its answer, or a request waiting on a silent dependency, would hold it until
@@ -94,11 +98,15 @@ pub async fn serve_until(
             },
         };
         open.inc();
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_timeout()));
+        let connection =
+            http.serve_connection(TokioIo::new(Box::pin(stream)), TowerToHyperService::new(router.clone()));
         let served = connections.watch(connection);
         let open = open.clone();
         tokio::spawn(async move {
-            // A closed idle connection, a header timeout or a client gone: nothing to act on.
+            // A closed idle connection, a header or write timeout or a client gone: nothing to
+            // act on.
             if let Err(error) = served.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
@@ -192,13 +200,43 @@ mod tests {
         let answered = read_until_closed(client).await;
         assert!(answered.starts_with("HTTP/1.1 200") && answered.ends_with("ok"), "{answered}");
         // The task that counted the connection ends just after it closed.
+        until_none_open(&open, "the closed connection is still counted").await;
+    }
+
+    /// Waits until `open` counts no connection; fails after 30 s.
+    async fn until_none_open(open: &IntGauge, why: &str) {
         tokio::time::timeout(Duration::from_secs(30), async {
             while open.get() != 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
         .await
-        .expect("the closed connection is no longer counted");
+        .unwrap_or_else(|_| panic!("{why}: {} connection(s) still open", open.get()));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_its_answer_loses_its_connection() {
+        let limits = ConnectionLimits { write_timeout_ms: 300, ..ConnectionLimits::default() };
+        let open = gauge();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("listener");
+        let address = listener.local_addr().expect("address");
+        // Far more than the kernel buffers on both sides of a loopback connection (a few MiB).
+        let router = Router::new().route("/big", get(|| async { vec![b'x'; 64 << 20] }));
+        let server_open = open.clone();
+        tokio::spawn(async move {
+            serve_until(listener, router, std::future::pending(), Duration::from_secs(1), limits, server_open).await
+        });
+        // Asks and never reads; the socket stays open until the end of the test.
+        let client = connect(address, b"GET /big HTTP/1.1\r\nhost: test\r\n\r\n");
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while open.get() != 1 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the connection is taken");
+        until_none_open(&open, "the answer no one reads still holds its connection").await;
+        drop(client);
     }
 
     #[tokio::test]
