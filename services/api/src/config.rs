@@ -44,7 +44,8 @@ pub struct ApiConfig {
     /// the pod is killed).
     pub shutdown_deadline_ms: u64,
     /// How many HTTP connections stay open at once, how long one may wait for a request's
-    /// head and how long an answer may wait for the client to read it (`[connections]`: `max_open`, `header_timeout_ms`, `write_timeout_ms`).
+    /// head and how long an answer may wait for the client to read it (`[connections]`:
+    /// `max_open`, `header_timeout_ms`, `write_timeout_ms`).
     pub connections: ioc_service::ConnectionLimits,
     /// The day the answers take as today (local), instead of the clock's: for tests that
     /// need a given weekday. Not read from the configuration file or the environment.

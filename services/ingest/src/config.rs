@@ -55,7 +55,8 @@ pub struct IngestConfig {
     /// bodies would otherwise hold for as long as they liked.
     pub body_read_timeout_ms: u64,
     /// How many HTTP connections stay open at once, how long one may wait for a request's
-    /// head and how long an answer may wait for the client to read it (`[connections]`: `max_open`, `header_timeout_ms`, `write_timeout_ms`).
+    /// head and how long an answer may wait for the client to read it (`[connections]`:
+    /// `max_open`, `header_timeout_ms`, `write_timeout_ms`).
     pub connections: ioc_service::ConnectionLimits,
 }
 

@@ -200,18 +200,18 @@ mod tests {
         let answered = read_until_closed(client).await;
         assert!(answered.starts_with("HTTP/1.1 200") && answered.ends_with("ok"), "{answered}");
         // The task that counted the connection ends just after it closed.
-        until_none_open(&open, "the closed connection is still counted").await;
+        until_open(&open, 0, "the closed connection is still counted").await;
     }
 
-    /// Waits until `open` counts no connection; fails after 30 s.
-    async fn until_none_open(open: &IntGauge, why: &str) {
+    /// Waits until `open` counts `count` connections; fails with `why` after 30 s.
+    async fn until_open(open: &IntGauge, count: i64, why: &str) {
         tokio::time::timeout(Duration::from_secs(30), async {
-            while open.get() != 0 {
+            while open.get() != count {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
         .await
-        .unwrap_or_else(|_| panic!("{why}: {} connection(s) still open", open.get()));
+        .unwrap_or_else(|_| panic!("{why}: {} connection(s) open, {count} expected", open.get()));
     }
 
     #[tokio::test]
@@ -228,14 +228,8 @@ mod tests {
         });
         // Asks and never reads; the socket stays open until the end of the test.
         let client = connect(address, b"GET /big HTTP/1.1\r\nhost: test\r\n\r\n");
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while open.get() != 1 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .expect("the connection is taken");
-        until_none_open(&open, "the answer no one reads still holds its connection").await;
+        until_open(&open, 1, "the connection is not taken").await;
+        until_open(&open, 0, "the answer no one reads still holds its connection").await;
         drop(client);
     }
 
@@ -245,9 +239,7 @@ mod tests {
         let open = gauge();
         let address = start(limits, open.clone()).await;
         let first = connect(address, b"");
-        while open.get() != 1 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_open(&open, 1, "the first connection is not taken").await;
         // The kernel completes the second connection; the server does not take it yet.
         let second = connect(address, b"GET /ok HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
         let (second, early) = tokio::task::spawn_blocking(move || {
