@@ -42,6 +42,11 @@ impl Simulation {
     pub fn unlisted_events(&self, reference: &ReferenceData) -> usize {
         self.events.iter().filter(|event| !reference.has_unit(&event.unit_code)).count()
     }
+
+    /// The same, of one source only.
+    pub fn unlisted_events_of(&self, source: Source, reference: &ReferenceData) -> usize {
+        self.events.iter().filter(|event| event.source == source && !reference.has_unit(&event.unit_code)).count()
+    }
 }
 
 /// Generates a run; the same seed and inputs give the same run.
@@ -599,10 +604,13 @@ mod tests {
         }
         cases.push(("commune weeks with a class", usize::try_from(with_class).unwrap_or(0)));
         cases.push(("commune weeks without a class", usize::try_from(weeks - with_class).unwrap_or(0)));
-        cases.push((
-            "dossiers of a unit the reference data does not list (the province's only)",
-            run.events.iter().filter(|e| e.unit_code == generate::UNLISTED_UNIT_CODE).count(),
-        ));
+        for (what, source) in [
+            ("dossiers of a unit the reference data does not list", Source::Portal),
+            ("e-documents and work records of a unit the reference data does not list", Source::Edoc),
+            ("classes of a unit the reference data does not list", Source::Training),
+        ] {
+            cases.push((what, run.unlisted_events_of(source, &reference)));
+        }
         let missing: Vec<&str> = cases.iter().filter(|(_, n)| *n == 0).map(|(what, _)| *what).collect();
         assert!(missing.is_empty(), "the simulator never produces: {missing:?}; all: {cases:?}");
     }

@@ -150,12 +150,21 @@ impl<'a> EventFactory<'a> {
 }
 
 /// A ward formed after the reference data was last updated (the province's administrative
-/// changes outrun it): its portal desk sends dossiers under a code the reference data does not
-/// list yet. They count in the province's totals and in no unit's
-/// (services/processor/src/unknown_units.rs), and the processor counts the events.
+/// changes outrun it): its portal desk, its e-office and its digital-skills classes report under
+/// a code the reference data does not list yet. Its events count in the province's totals and
+/// in no unit's (services/processor/src/unknown_units.rs), and the processor counts them per
+/// source.
 pub const UNLISTED_UNIT_CODE: &str = "99990";
 /// Its share of the province's dossiers (a small ward's).
 const UNLISTED_UNIT_WEIGHT: f64 = 0.002;
+/// The least scale its e-office works at: at a test's scale (0.01 to 0.05) a ward draws no
+/// document or work record on most days, and the rule for units the reference data does not
+/// list must see the e-documents' table in every test. At 0.25, about 7 events a working day.
+const UNLISTED_UNIT_MIN_OFFICE_SCALE: f64 = 0.25;
+/// Its classes per working day: one, so that even a week's scenario has some (a commune's 0.4
+/// can draw none in a week). Its population is not in the reference data, so it has no
+/// learners, and its weeks are not counted (weekly classes are the listed communes').
+const UNLISTED_UNIT_CLASSES_PER_WORKING_DAY: f64 = 1.0;
 
 /// Everything the sources did during the scenario, in order of event time.
 pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha8Rng) -> (Vec<Event>, Vec<String>) {
@@ -174,6 +183,7 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
         former_province: String::new(),
     };
     let average = UnitProfile { skew: 0.0 };
+    let unlisted_office = Scenario { scale: scenario.scale.max(UNLISTED_UNIT_MIN_OFFICE_SCALE), ..scenario.clone() };
     // The portal's days before the start only make the backlog at go-live.
     for offset in -i64::from(portal::BACKLOG_DAYS)..i64::from(scenario.days) {
         let day = scenario.start + Duration::days(offset);
@@ -185,6 +195,13 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
             }
         }
         portal::day(&mut factory, scenario, day, &unlisted, UNLISTED_UNIT_WEIGHT, &average, &desks);
+    }
+    // Its e-office and classes after every other event is drawn, so that their draws and serials
+    // leave the others' as they were (the rare cases the rules handle are chosen by serial).
+    for offset in 0..i64::from(scenario.days) {
+        let day = scenario.start + Duration::days(offset);
+        edoc::day(&mut factory, &unlisted_office, day, &unlisted, &average, &mut documents);
+        training::classes(&mut factory, day, &unlisted, UNLISTED_UNIT_CLASSES_PER_WORKING_DAY);
     }
     let EventFactory { mut events, clear_identifiers, .. } = factory;
     events.sort_by_key(|event| event.occurred_at);

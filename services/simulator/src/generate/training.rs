@@ -55,7 +55,7 @@ const VNEID_CONFIRMED_LATER_SHARE: f64 = 0.25;
 /// Students of adult age (university and vocational students, synthetic).
 const STUDENT_ADULT_SHARE: f64 = 0.3;
 
-/// One day of registrations at `unit`, per target group.
+/// One day at `unit`: its registrations, per target group, and its classes.
 pub fn day(
     factory: &mut EventFactory<'_>,
     scenario: &Scenario,
@@ -80,18 +80,21 @@ pub fn day(
             learner(factory, day, unit, group, profile, households);
         }
     }
-    if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-        // Departments hold a few classes for their own staff; they are not communes, so these
-        // count as classes but not toward weekly classes in every commune.
-        let per_day = if unit.kind == UnitKind::Department {
-            DEPARTMENT_CLASSES_PER_WORKING_DAY
-        } else {
-            CLASSES_PER_WORKING_DAY
-        };
-        let classes = draw_count(factory.rng(), per_day);
-        for _ in 0..classes {
-            class(factory, day, unit);
-        }
+    // Departments hold a few classes for their own staff; they are not communes, so these
+    // count as classes but not toward weekly classes in every commune.
+    let per_day =
+        if unit.kind == UnitKind::Department { DEPARTMENT_CLASSES_PER_WORKING_DAY } else { CLASSES_PER_WORKING_DAY };
+    classes(factory, day, unit, per_day);
+}
+
+/// The classes `unit` holds on `day`, `per_day` on average on a working day, whatever the scale.
+pub fn classes(factory: &mut EventFactory<'_>, day: NaiveDate, unit: &Unit, per_day: f64) {
+    if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+        return;
+    }
+    let classes = draw_count(factory.rng(), per_day);
+    for _ in 0..classes {
+        class(factory, day, unit);
     }
 }
 
