@@ -157,10 +157,11 @@ impl<'a> EventFactory<'a> {
 pub const UNLISTED_UNIT_CODE: &str = "99990";
 /// Its share of the province's dossiers (a small ward's).
 const UNLISTED_UNIT_WEIGHT: f64 = 0.002;
-/// The least scale its e-office works at: at a test's scale (0.01 to 0.05) a ward draws no
-/// document or work record on most days, and the rule for units the reference data does not
-/// list must see the e-documents' table in every test. At 0.25, about 7 events a working day.
-const UNLISTED_UNIT_MIN_OFFICE_SCALE: f64 = 0.25;
+/// The least scale it works at: at a test's scale (0.01 to 0.05) a small ward draws no
+/// dossier, document or work record on most days, and the rule for units the reference data
+/// does not list must see every source's table in every test. At 0.25, about 2 dossiers a day
+/// and 7 e-office events a working day.
+const UNLISTED_UNIT_MIN_SCALE: f64 = 0.25;
 /// Its classes per working day: one, so that even a week's scenario has some (a commune's 0.4
 /// can draw none in a week). Its population is not in the reference data, so it has no
 /// learners, and its weeks are not counted (weekly classes are the listed communes').
@@ -183,7 +184,10 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
         former_province: String::new(),
     };
     let average = UnitProfile { skew: 0.0 };
-    let unlisted_office = Scenario { scale: scenario.scale.max(UNLISTED_UNIT_MIN_OFFICE_SCALE), ..scenario.clone() };
+    let unlisted_office = Scenario { scale: scenario.scale.max(UNLISTED_UNIT_MIN_SCALE), ..scenario.clone() };
+    // What its desk adds to the dossiers drawn with the listed units' to reach that scale.
+    let unlisted_desk_extra =
+        Scenario { scale: (UNLISTED_UNIT_MIN_SCALE - scenario.scale).max(0.0), ..scenario.clone() };
     // The portal's days before the start only make the backlog at go-live.
     for offset in -i64::from(portal::BACKLOG_DAYS)..i64::from(scenario.days) {
         let day = scenario.start + Duration::days(offset);
@@ -196,12 +200,18 @@ pub fn generate(scenario: &Scenario, reference: &ReferenceData, rng: &mut ChaCha
         }
         portal::day(&mut factory, scenario, day, &unlisted, UNLISTED_UNIT_WEIGHT, &average, &desks);
     }
-    // Its e-office and classes after every other event is drawn, so that their draws and serials
-    // leave the others' as they were (the rare cases the rules handle are chosen by serial).
-    for offset in 0..i64::from(scenario.days) {
+    // The rest of the unlisted ward after every other event is drawn, so that its draws and
+    // serials leave the others' as they were (the rare cases the rules handle are chosen by
+    // serial): the dossiers its desk lacks below the least scale, its e-office and its classes.
+    for offset in -i64::from(portal::BACKLOG_DAYS)..i64::from(scenario.days) {
         let day = scenario.start + Duration::days(offset);
-        edoc::day(&mut factory, &unlisted_office, day, &unlisted, &average, &mut documents);
-        training::classes(&mut factory, day, &unlisted, UNLISTED_UNIT_CLASSES_PER_WORKING_DAY);
+        if unlisted_desk_extra.scale > 0.0 {
+            portal::day(&mut factory, &unlisted_desk_extra, day, &unlisted, UNLISTED_UNIT_WEIGHT, &average, &desks);
+        }
+        if offset >= 0 {
+            edoc::day(&mut factory, &unlisted_office, day, &unlisted, &average, &mut documents);
+            training::classes(&mut factory, day, &unlisted, UNLISTED_UNIT_CLASSES_PER_WORKING_DAY);
+        }
     }
     let EventFactory { mut events, clear_identifiers, .. } = factory;
     events.sort_by_key(|event| event.occurred_at);
