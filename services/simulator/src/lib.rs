@@ -8,10 +8,10 @@ pub mod generate;
 pub mod sender;
 pub mod truth;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, NaiveDate};
-use ioc_domain::{Event, Source};
+use ioc_domain::{Event, EventBody, Source};
 use ioc_reference::ReferenceData;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -46,6 +46,22 @@ impl Simulation {
     /// The same, of one source only.
     pub fn unlisted_events_of(&self, source: Source, reference: &ReferenceData) -> usize {
         self.events.iter().filter(|event| event.source == source && !reference.has_unit(&event.unit_code)).count()
+    }
+
+    /// How many document numbers (`sent`, or received) one agency gave in two local years: the
+    /// documents that only the year in their identity keeps apart (docs/indicators.md).
+    pub fn documents_numbered_in_both_years(&self, sent: bool) -> usize {
+        use chrono::Datelike;
+        let mut years: BTreeMap<(&str, &str), BTreeSet<i32>> = BTreeMap::new();
+        for event in &self.events {
+            let number = match (&event.body, sent) {
+                (EventBody::DocumentSent(d), true) | (EventBody::DocumentReceived(d), false) => &d.document_id,
+                _ => continue,
+            };
+            let year = event.occurred_at.with_timezone(&ioc_domain::local_offset()).year();
+            years.entry((event.unit_code.as_str(), number.as_str())).or_default().insert(year);
+        }
+        years.values().filter(|years| years.len() > 1).count()
     }
 }
 
@@ -198,6 +214,19 @@ mod tests {
     /// The scenario of the end-to-end pipeline test (tests/e2e/tests/pipeline.rs).
     fn pipeline_scenario() -> Scenario {
         Scenario { start: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"), days: 10, scale: 0.02 }
+    }
+
+    /// Agencies number documents from 1 again every 1 January: days on both sides of it give
+    /// the same numbers again, sent and received, which the e-documents' rule must keep apart
+    /// (tests/e2e/tests/new_year.rs runs the same scenario through the pipeline).
+    #[test]
+    fn document_numbers_start_again_in_a_new_year() {
+        let scenario = Scenario { start: NaiveDate::from_ymd_opt(2025, 12, 25).expect("date"), days: 14, scale: 0.03 };
+        let run = simulate(20260101, &scenario, Faults::default(), 250, &reference());
+        for sent in [true, false] {
+            let again = run.documents_numbered_in_both_years(sent);
+            assert!(again > 20, "sent {sent}: only {again} numbers given in both years");
+        }
     }
 
     #[test]

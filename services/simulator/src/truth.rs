@@ -249,7 +249,7 @@ impl Facts {
         let mut dossiers: BTreeMap<String, Dossier> = BTreeMap::new();
         let mut received: BTreeMap<String, bool> = BTreeMap::new();
         let mut snapshots: BTreeMap<String, Snapshot> = BTreeMap::new();
-        let mut documents: BTreeMap<(bool, String, String), Document> = BTreeMap::new();
+        let mut documents: BTreeMap<(bool, String, String, i32), Document> = BTreeMap::new();
         let mut confirmations: BTreeMap<String, i64> = BTreeMap::new();
         // A work record counts once, on its first close, as that close says (classified or
         // not, level, online); it is known by its unit and id. A class counts once, as first
@@ -325,9 +325,11 @@ impl Facts {
                     entry(&mut dossiers, &c.dossier_id).complained |= c.subject.about_the_dossier();
                 }
                 EventBody::DocumentSent(d) | EventBody::DocumentReceived(d) => {
-                    // A document number is unique only within its agency.
+                    // A document number is unique only within its agency, and within the
+                    // local year: agencies number from 1 again every 1 January.
                     let sent = matches!(event.body, EventBody::DocumentSent(_));
-                    documents.entry((sent, unit.clone(), d.document_id.clone())).or_insert(Document {
+                    let year = event.occurred_at.with_timezone(&ioc_domain::local_offset()).year();
+                    documents.entry((sent, unit.clone(), d.document_id.clone(), year)).or_insert(Document {
                         unit,
                         at,
                         sent,

@@ -8,11 +8,16 @@ FROM
 (
     -- Each document or work record once, on the day of its first event of that type. A
     -- document number is unique only within its agency ("123/UBND" exists in many), so the
-    -- unit is part of its identity; so it is for work records.
+    -- unit is part of its identity; so it is for work records. An agency numbers its documents
+    -- (and registers those it receives) from 1 again every 1 January (Decree 30/2020/ND-CP),
+    -- so a document's identity also holds the local year of its event: "15/UBND" of 2026 is
+    -- not "15/UBND" of 2025. A work record's id is the e-office system's own, whose code
+    -- holds the year the record was formed (Decree 30/2020/ND-CP), so it needs none (0).
     SELECT
         type,
         unit_code,
         concat(document_id, record_id) AS entity,
+        if(type = 'work_record.closed', 0, toYear(occurred_at)) AS numbered_in,
         min(occurred_at) AS first_at,
         argMin(form, occurred_at) = 'electronic' AS electronic,
         argMin(digitally_signed, occurred_at) AS signed,
@@ -38,7 +43,7 @@ FROM
           (SELECT cityHash64(record_id) FROM edoc_events
            WHERE type = 'work_record.closed' AND record_id != ''
              AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')))}
-    GROUP BY type, unit_code, entity
+    GROUP BY type, unit_code, entity, numbered_in
     HAVING first_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
 )
 ARRAY JOIN arrayFilter(x -> tupleElement(x, 3) > 0, [

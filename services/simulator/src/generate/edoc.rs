@@ -36,12 +36,16 @@ const ELECTRONIC_DOCUMENT_RATE: f64 = 0.95;
 const SIGNED_SHARE_OF_ELECTRONIC: f64 = 0.92;
 
 /// Document numbers as agencies give them: each numbers its own documents in sequence
-/// ("15/UBND", "15/STC"), so two communes' "15/UBND" are different documents. A scenario's
-/// sequences start at its serial base (`serial_base`), so separately generated scenarios do not
-/// reuse a number.
+/// ("15/UBND", "15/STC"), so two communes' "15/UBND" are different documents, and starts again
+/// from the first number every 1 January (Decree 30/2020/ND-CP: a document's number counts the
+/// documents its agency issued in the year, and a received document's is its place in the
+/// year's register of arrivals), so "15/UBND" of 2025 and of 2026 are different documents too. A
+/// scenario's sequences start at its serial base (`serial_base`), so separately generated
+/// scenarios do not reuse a number.
 #[derive(Debug, Default)]
 pub struct Numbering {
-    next: HashMap<(String, bool), u64>,
+    /// The last number given, by unit, direction (sent or received) and local year.
+    next: HashMap<(String, bool, i32), u64>,
     base: u64,
     /// Numbers given so far by every issuer: which documents are exchanged again.
     issued: u64,
@@ -53,23 +57,24 @@ impl Numbering {
         Numbering { next: HashMap::new(), base, issued: 0 }
     }
 
-    /// The next number of `unit`'s sequence, and whether its document is exchanged again
-    /// (`EXCHANGED_AGAIN_EVERY`): `Some(true)` on paper first (every other one of them, since
-    /// paper is rare), `Some(false)` in the form drawn first.
-    fn number(&mut self, unit: &Unit, sent: bool) -> (String, Option<bool>) {
+    /// The next number of `unit`'s sequence in `year`, and whether its document is exchanged
+    /// again (`EXCHANGED_AGAIN_EVERY`): `Some(true)` on paper first (every other one of them,
+    /// since paper is rare), `Some(false)` in the form drawn first.
+    fn number(&mut self, unit: &Unit, sent: bool, year: i32) -> (String, Option<bool>) {
         self.issued += 1;
         let again = self
             .issued
             .is_multiple_of(EXCHANGED_AGAIN_EVERY)
             .then(|| (self.issued / EXCHANGED_AGAIN_EVERY).is_multiple_of(2));
-        let next = self.next.entry((unit.code.clone(), sent)).or_insert(self.base);
+        let next = self.next.entry((unit.code.clone(), sent, year)).or_insert(self.base);
         *next += 1;
         let place = *next;
         let issuer = match unit.kind {
             UnitKind::Department => unit.code.as_str(),
             _ => "UBND",
         };
-        // Received documents carry the number their sender gave them, from elsewhere.
+        // A received document is known by its place in the receiver's register of arrivals
+        // ("số đến"), which the schema's `document_id` of `document.received` asks for.
         let number = if sent { format!("{place}/{issuer}") } else { format!("{place}/CV-DEN") };
         (number, again)
     }
@@ -98,7 +103,7 @@ pub fn day(
     for sent in [true, false] {
         let documents = draw_count(factory.rng(), documents_per_day * scenario.scale);
         for _ in 0..documents {
-            let (number, again) = numbering.number(unit, sent);
+            let (number, again) = numbering.number(unit, sent, day.year());
             document(factory, day, unit, profile, sent, number, again);
         }
     }
