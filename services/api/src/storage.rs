@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use clickhouse::Row;
+use ioc_domain::measures as m;
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -351,14 +352,24 @@ async fn series(
     Ok(out)
 }
 
-/// ` AND measure IN (...)` for `only`; the names are the code's own constants, never input.
+/// The rows of the measures that count: ` AND measure IN (...)` for `only` (the names are the
+/// code's own constants, never input), and the weeks with a class of the communes and wards the
+/// reference data lists now. The rollups keep every unit's weeks (training_measures.sql), so that
+/// the numerator of the weekly coverage and its denominator (the communes, `populations`) follow
+/// the same reference data, however long ago a month was rolled up (docs/indicators.md). In a
+/// cluster the measures and `ref_units` are on every node, so the plain `IN` reads its own copy.
 fn measure_filter(only: Option<&[&str]>) -> String {
+    let communes = format!(
+        " AND (measure != '{}' OR unit_code IN (SELECT code FROM ref_units WHERE kind != 'department'))",
+        m::CLASS_WEEKS
+    );
     match only {
-        None => String::new(),
+        None => communes,
         Some(names) => {
             debug_assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
             let list: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
-            format!(" AND measure IN ({})", list.join(", "))
+            let weeks = if names.contains(&m::CLASS_WEEKS) { communes.as_str() } else { "" };
+            format!(" AND measure IN ({}){weeks}", list.join(", "))
         }
     }
 }

@@ -139,6 +139,52 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
     let portal = ioc_e2e::metric(&processor, unknown, &[("source", "portal")]).await;
     assert_eq!(portal, Some(portal_before + 1.0), "under its source");
 
+    // The reference data then lists the ward. Its weeks with a class count in the weekly
+    // coverage at once, with no recompute, as does the ward in the denominator: both follow the
+    // reference data the API reads (docs/indicators.md, "Weekly classes in every commune").
+    let ward = ioc_reference::Unit {
+        code: ioc_simulator::generate::UNLISTED_UNIT_CODE.to_owned(),
+        name: "Phường mới".to_owned(),
+        kind: ioc_reference::UnitKind::Phuong,
+        former_province: String::new(),
+    };
+    client
+        .query("INSERT INTO ref_units (code, name, kind, former_province) VALUES (?, ?, ?, ?)")
+        .bind(&ward.code)
+        .bind(&ward.name)
+        .bind(ward.kind.as_str())
+        .bind(&ward.former_province)
+        .execute()
+        .await
+        .expect("the ward listed");
+    let mut listed = reference.clone();
+    listed.units.push(ward.clone());
+    let truth = facts.truth(&listed, run.truth.from, run.truth.to);
+    let id = ioc_domain::indicators::WEEKLY_CLASS_COVERAGE;
+    let ward_weeks = truth.units[&ward.code][id];
+    assert!(ward_weeks.numerator > 0, "the ward held no class in a week of the run: {ward_weeks:?}");
+    let coverage = |scope: String| {
+        let url = format!("{}/v1/kpis?from={}&to={}{scope}", pipeline.api.url, truth.from, truth.to);
+        async move {
+            let answer: ioc_api::KpiResponse = reqwest::get(&url).await.expect("api").json().await.expect("json");
+            let value = answer.indicators.into_iter().find(|v| v.id == id).expect("weekly coverage answered");
+            (value.numerator, value.denominator)
+        }
+    };
+    let want = truth.province[id];
+    // Kept answers are dropped when the rollups next advance, within a second or two.
+    let mut province = coverage(String::new()).await;
+    for _ in 0..100 {
+        if province == (want.numerator, want.denominator) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        province = coverage(String::new()).await;
+    }
+    assert_eq!(province, (want.numerator, want.denominator), "the province's weekly coverage with the ward listed");
+    let unit = coverage(format!("&unit={}", ward.code)).await;
+    assert_eq!(unit, (ward_weeks.numerator, ward_weeks.denominator), "the ward's own weekly coverage");
+
     pipeline.stop().await;
 }
 

@@ -66,8 +66,10 @@ FROM
         GROUP BY class_id
     )
     UNION ALL
-    -- A commune's week (Monday to Sunday) with at least one class counts once, on its Sunday:
-    -- the plan asks every commune for classes every week. Departments are not communes.
+    -- A unit's week (Monday to Sunday) with at least one class counts once, on its Sunday: the
+    -- plan asks every commune for classes every week. Every unit's weeks are kept: the API
+    -- counts those of the communes and wards the reference data lists when it answers (the
+    -- denominator's too), so that a commune added to it, or a department, needs no recompute.
     SELECT unit_code, [('class_weeks', '', week + 6, toUInt64(1))] AS measures
     FROM
     (
@@ -78,7 +80,6 @@ FROM
                            AND occurred_at >= toDateTime(toMonday(toDate(?)), 'Asia/Ho_Chi_Minh'))}
         GROUP BY class_id
     )
-    WHERE unit_code IN (SELECT code FROM ref_units WHERE kind != 'department')
     GROUP BY unit_code, week
 )
 ARRAY JOIN arrayFilter(x -> tupleElement(x, 4) > 0 AND tupleElement(x, 3) >= toDate(?), measures) AS m
