@@ -1,6 +1,8 @@
 //! Answers kept until the rollups advance. Every indicator the API serves is a function of the
-//! pre-aggregated measures and the reference data, which change only when a rollup cycle writes
-//! them; between two cycles the same question has the same answer. A wall of screens asking the
+//! pre-aggregated measures, which change only when a rollup cycle writes them, and of the
+//! reference data, which changes only when `ioc-processor migrate` reloads it (an answer kept
+//! from before a reload is dropped at the rollups' next advance, within a cycle while the
+//! processors run); between two cycles the same question has the same answer. A wall of screens asking the
 //! same thing then costs ClickHouse one query per question per cycle instead of one per screen.
 //!
 //! A watcher reads each source's `covered_until` from `rollup_state` every `refresh` and drops

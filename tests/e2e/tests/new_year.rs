@@ -2,7 +2,8 @@
 //! from 1 again every year (Decree 30/2020/NĐ-CP; docs/indicators.md, "E-documents and work
 //! records"), so January's "15/UBND" is not December's: every indicator of December, of January
 //! and of both together must equal the ground truth, and the simulated days must hold numbers
-//! given in both years, or the check would say nothing about them.
+//! given in both years, or the check would say nothing about them. The simulator's documents of
+//! 1 January come at night, still 31 December in UTC: the year is the local one.
 
 use std::time::Duration;
 

@@ -34,7 +34,7 @@ pub const REPLICATED_ALTER_WAIT: (&str, &str) = ("replication_alter_partitions_s
 /// The placement of each table the migrations create.
 ///
 /// - Raw events are sharded so that every event of an entity lands on one shard: dossier events
-///   by dossier, e-documents and training by unit (a document is known by its unit and number;
+///   by dossier, e-documents and training by unit (a document is known by its unit, number and year;
 ///   learners, households and classes belong to a unit). The rollup reads them through their
 ///   Distributed tables, so its results do not depend on this choice; the choice keeps each
 ///   entity's redeliveries together, which `LIMIT 1 BY event_id` and `FINAL` rely on.

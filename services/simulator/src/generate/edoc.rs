@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, Timelike, Weekday};
 use ioc_domain::{DocumentExchanged, EventBody, RecordLevel, ResultForm, Source, WorkRecordClosed, WorkRecordOpened};
 use ioc_reference::{Unit, UnitKind};
 use rand::Rng;
 
-use super::{draw_count, office_time, EventFactory, Scenario, UnitProfile};
+use super::{draw_count, local_time, office_time, EventFactory, Scenario, UnitProfile};
 
 /// Work records opened per working day by one unit at scale 1.
 const RECORDS_PER_DEPARTMENT_DAY: f64 = 40.0;
@@ -142,6 +142,11 @@ fn document(
 ) {
     let rng = factory.rng();
     let at = office_time(rng, day);
+    // 1 January is a public holiday: its documents are those the exchange axis carried at night,
+    // before 07:00 local time, still 31 December in UTC, so that a year taken in UTC would put
+    // them (the year's first numbers) with the year before's. From the time drawn, so the draws
+    // after it stay as they were.
+    let at = if day.ordinal() == 1 { local_time(day, at.minute() % 7, at.minute()) } else { at };
     let drawn_electronic = rng.gen_bool(profile.rate(ELECTRONIC_DOCUMENT_RATE));
     let drawn_signed = drawn_electronic && rng.gen_bool(SIGNED_SHARE_OF_ELECTRONIC);
     // Drawn as any other, then set: the draws after it stay as they were.
