@@ -163,10 +163,13 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
     let id = ioc_domain::indicators::WEEKLY_CLASS_COVERAGE;
     let ward_weeks = truth.units[&ward.code][id];
     assert!(ward_weeks.numerator > 0, "the ward held no class in a week of the run: {ward_weeks:?}");
+    let (http, kpi_contract) = (reqwest::Client::new(), ioc_e2e::contract("KpiResponse"));
     let coverage = |scope: String| {
         let url = format!("{}/v1/kpis?from={}&to={}{scope}", pipeline.api.url, truth.from, truth.to);
+        let (http, kpi_contract) = (&http, &kpi_contract);
         async move {
-            let answer: ioc_api::KpiResponse = reqwest::get(&url).await.expect("api").json().await.expect("json");
+            let answer: ioc_api::KpiResponse =
+                ioc_e2e::get_checked(http, &url, kpi_contract).await.unwrap_or_else(|e| panic!("{e}"));
             let value = answer.indicators.into_iter().find(|v| v.id == id).expect("weekly coverage answered");
             (value.numerator, value.denominator)
         }
