@@ -8,6 +8,10 @@ pub mod header {
     pub const SOURCE_PARTITION: &str = "ioc.source_partition";
     /// Its offset there.
     pub const SOURCE_OFFSET: &str = "ioc.source_offset";
+    /// On a letter from a message of several events (ioc_kafka::framing): the line, 0-based,
+    /// of the event it holds. The letter's payload is that event alone, so a replay sends it
+    /// back as a message of its own.
+    pub const SOURCE_LINE: &str = "ioc.source_line";
     /// Why it could not be processed.
     pub const ERROR: &str = "ioc.error";
     /// When it was dead-lettered (RFC 3339).
@@ -75,6 +79,17 @@ fn excerpt(bytes: &[u8], most: usize, refusals: u8) -> Option<&[u8]> {
     }
 }
 
+/// What goes into one dead letter: the message it came from (its topic, position and key), and
+/// the payload to keep: the message's own, or one event's line of it.
+pub struct Letter<'m, M: Message> {
+    /// The message consumed.
+    pub message: &'m M,
+    /// The bytes the letter holds.
+    pub payload: Option<&'m [u8]>,
+    /// The event's line in the message, when it holds several.
+    pub line: Option<usize>,
+}
+
 /// Produces dead letters and waits for Kafka's acknowledgement before the offset may be committed.
 #[derive(Clone)]
 pub struct DeadLetters {
@@ -93,7 +108,7 @@ impl DeadLetters {
         &self.producer
     }
 
-    /// Sends `message` with headers naming where it came from and why it failed. Retries until
+    /// Sends `letter` with headers naming where it came from and why it failed. Retries until
     /// Kafka takes it, each failed attempt counted in `failures`: a dead letter must not be lost
     /// either. Until `shutdown` is signalled: then it gives up ([`Written::No`]), and the caller
     /// must not commit the message's offset, so that it is consumed again at the next start.
@@ -103,9 +118,9 @@ impl DeadLetters {
     /// would be refused at every retry, and the source's pipeline would wait behind it for good:
     /// it is sent again cut to [`PAYLOAD_EXCERPT_BYTES`] (its key to [`KEY_EXCERPT_BYTES`]),
     /// marked [`header::PAYLOAD_CUT_FROM`], and without either if that is refused too.
-    pub async fn send(
+    pub async fn send<M: Message>(
         &self,
-        message: &impl Message,
+        letter: &Letter<'_, M>,
         error: &str,
         shutdown: &watch::Receiver<bool>,
         failures: &IntCounter,
@@ -114,9 +129,11 @@ impl DeadLetters {
         // shutdown (`changed()`) must still see it.
         let mut shutdown = shutdown.clone();
         let failed_at = chrono::Utc::now().to_rfc3339();
+        let message = letter.message;
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
-        let (key, payload) = (message.key(), message.payload());
+        let (key, payload) = (message.key(), letter.payload);
+        let line = letter.line.map(|line| line.to_string());
         let payload_size = payload.map_or(0, <[u8]>::len);
         let cut_from = payload_size.to_string();
         // Refused as too large: 0 never, 1 once (cut to the excerpts), 2 twice (neither sent).
@@ -128,6 +145,9 @@ impl DeadLetters {
                 .insert(Header { key: header::SOURCE_OFFSET, value: Some(&offset) })
                 .insert(Header { key: header::ERROR, value: Some(error) })
                 .insert(Header { key: header::FAILED_AT, value: Some(&failed_at) });
+            if let Some(line) = &line {
+                headers = headers.insert(Header { key: header::SOURCE_LINE, value: Some(line) });
+            }
             if refused_as_too_large > 0 {
                 headers = headers.insert(Header { key: header::PAYLOAD_CUT_FROM, value: Some(&cut_from) });
             }

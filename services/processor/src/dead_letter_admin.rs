@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ioc_domain::dead_letter_topic;
+use ioc_kafka::framing;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::FutureRecord;
@@ -29,6 +30,9 @@ pub struct DeadLetter {
     pub source_partition: Option<String>,
     /// Its offset there.
     pub source_offset: Option<String>,
+    /// The event's line in that message, when it held several events (the letter holds that
+    /// event alone).
+    pub source_line: Option<String>,
     /// Why it could not be processed.
     pub error: Option<String>,
     /// When it was dead-lettered.
@@ -55,6 +59,7 @@ fn describe(message: &OwnedMessage) -> DeadLetter {
         source_topic: header(message, names::SOURCE_TOPIC),
         source_partition: header(message, names::SOURCE_PARTITION),
         source_offset: header(message, names::SOURCE_OFFSET),
+        source_line: header(message, names::SOURCE_LINE),
         error: header(message, names::ERROR),
         failed_at: header(message, names::FAILED_AT),
         event_id,
@@ -194,6 +199,9 @@ async fn replay_one(producer: &rdkafka::producer::FutureProducer, letter: &Owned
     }
     let mut headers = OwnedHeaders::new();
     headers = headers.insert(rdkafka::message::Header { key: names::REPLAYED_FROM, value: Some(&replayed_from) });
+    if letter.payload().is_some_and(holds_several_events) {
+        headers = headers.insert(rdkafka::message::Header { key: framing::FRAMING, value: Some(framing::NDJSON) });
+    }
     let mut record = FutureRecord::<[u8], [u8]>::to(&target).headers(headers);
     if let Some(key) = letter.key() {
         record = record.key(key);
@@ -208,9 +216,39 @@ async fn replay_one(producer: &rdkafka::producer::FutureProducer, letter: &Owned
     Ok(true)
 }
 
+/// Whether a letter's payload is a whole message of several events (ioc_kafka::framing), as a
+/// processor older than multi-event messages dead-letters one (it reads the lines as one event,
+/// and fails): two lines or more, each a JSON object. Letters do not keep their message's
+/// headers, so the replay gives such a payload its framing back; a single event is one line
+/// (ingest writes no line break inside one), and a pretty-printed one from another producer has
+/// lines that are not objects by themselves.
+fn holds_several_events(payload: &[u8]) -> bool {
+    let mut count = 0;
+    for (_, line) in framing::ndjson_lines(payload) {
+        if !serde_json::from_slice::<serde_json::Value>(line).is_ok_and(|value| value.is_object()) {
+            return false;
+        }
+        count += 1;
+    }
+    count >= 2
+}
+
 fn uuid_like() -> String {
     format!(
         "{:x}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_several_events;
+
+    #[test]
+    fn a_whole_message_of_several_events_is_told_from_one_event() {
+        assert!(holds_several_events(b"{\"a\":1}\n{\"b\":2}\n"));
+        assert!(!holds_several_events(b"{\"a\":1}"), "one event");
+        assert!(!holds_several_events(b"{\n  \"a\": 1\n}"), "one event, pretty-printed");
+        assert!(!holds_several_events(b"{\"a\":1}\n{oops"), "a line that is not an event");
+    }
 }

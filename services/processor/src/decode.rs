@@ -14,6 +14,9 @@ pub enum DecodeError {
     /// The payload is not an event of the contract.
     #[error("undecodable event: {0}")]
     Undecodable(String),
+    /// A message framed in a way this version cannot read (ioc_kafka::framing).
+    #[error("message framed as {0:?}, which this processor does not know (it reads one event, or ndjson); upgrade it")]
+    UnknownFraming(String),
     /// An event of another source.
     #[error("event {event_id} of type {event_type} does not belong on the {topic_source} topic")]
     WrongTopic {
@@ -40,14 +43,15 @@ pub enum DeadLetterReason {
 
 impl DeadLetterReason {
     /// Every label [`DeadLetterReason::kind`] can return, for metrics that start at zero.
-    pub const KINDS: [&'static str; 5] =
-        ["no_payload", "undecodable", "wrong_topic", "wrong_table", "time_out_of_range"];
+    pub const KINDS: [&'static str; 6] =
+        ["no_payload", "undecodable", "unknown_framing", "wrong_topic", "wrong_table", "time_out_of_range"];
 
     /// The metric label of this reason, a bounded set.
     pub fn kind(&self) -> &'static str {
         match self {
             DeadLetterReason::Decode(DecodeError::NoPayload) => "no_payload",
             DeadLetterReason::Decode(DecodeError::Undecodable(_)) => "undecodable",
+            DeadLetterReason::Decode(DecodeError::UnknownFraming(_)) => "unknown_framing",
             DeadLetterReason::Decode(DecodeError::WrongTopic { .. }) => "wrong_topic",
             DeadLetterReason::Transform(TransformError::WrongTable(_)) => "wrong_table",
             DeadLetterReason::Transform(TransformError::TimeOutOfRange { .. }) => "time_out_of_range",
@@ -88,6 +92,7 @@ mod tests {
         let reasons = [
             DeadLetterReason::from(DecodeError::NoPayload),
             garbage,
+            DeadLetterReason::from(DecodeError::UnknownFraming("avro".into())),
             foreign,
             DeadLetterReason::from(TransformError::WrongTable("x")),
             DeadLetterReason::from(TransformError::TimeOutOfRange { field: "occurred_at", value: "1900".into() }),

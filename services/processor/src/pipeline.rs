@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ioc_domain::Source;
+use ioc_kafka::framing::{self, Framing};
 use ioc_kafka::{hold_fetching, PartitionEndsContext};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -26,8 +27,8 @@ use tokio::time::Instant;
 
 use crate::batch::Batch;
 use crate::batch_traces::{BatchTraces, Store};
-use crate::dead_letter::{DeadLetterRow, DeadLetters, Written};
-use crate::decode::{decode, DeadLetterReason};
+use crate::dead_letter::{DeadLetterRow, DeadLetters, Letter, Written};
+use crate::decode::{decode, DeadLetterReason, DecodeError};
 use crate::metrics::ProcessorMetrics;
 use crate::resume_retry::ResumeRetry;
 use crate::transform::KafkaPosition;
@@ -219,59 +220,78 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 impl<T: SourceTable> SourcePipeline<T> {
-    /// Decodes and transforms one message into the batch, or dead-letters it. The message is
-    /// read where librdkafka holds it: copying it out (`detach`, which also parses its headers)
-    /// was an eighth of the processor's CPU (issue 12), and only the first messages of a batch
-    /// have their trace header read.
+    /// Decodes and transforms one message's events into the batch, or dead-letters them. A
+    /// message holds one event or, with the NDJSON framing header, one per line
+    /// (ioc_kafka::framing). The message is read where librdkafka holds it: copying it out
+    /// (`detach`, which also parses its headers) was an eighth of the processor's CPU (issue 12),
+    /// and only the first messages of a batch have their trace header read.
     ///
-    /// [`Written::No`] when the message was to be dead-lettered and the shutdown came first: it
-    /// is not in the batch, and its offset must not be committed; nor is any message after it.
+    /// [`Written::No`] when an event was to be dead-lettered and the shutdown came first: none of
+    /// the message's events is in the batch, and its offset must not be committed; nor is any
+    /// message after it.
     async fn accept(&mut self, message: &BorrowedMessage<'_>, shutdown: &watch::Receiver<bool>) -> Written {
         if self.letter_unwritten {
             return Written::No;
         }
-        let (partition, offset) = (message.partition(), message.offset());
+        match self.take_in(message, shutdown).await {
+            Ok(()) => Written::Yes,
+            Err(unwritten) => unwritten,
+        }
+    }
+
+    /// [`SourcePipeline::accept`]'s work; `Err(Written::No)` as it says.
+    async fn take_in(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<(), Written> {
+        let partition = message.partition();
         self.partitions_at_end.remove(&partition);
-        let bytes = message.payload().map_or(0, <[u8]>::len);
-        let position = KafkaPosition { partition, offset };
+        let headers = message.headers();
+        let header =
+            |name: &str| headers.and_then(|headers| headers.iter().find(|h| h.key == name)).and_then(|h| h.value);
         if self.traces.wants_more() {
-            let trace = message.headers().and_then(|headers| {
-                headers
-                    .iter()
-                    .find(|h| h.key == TRACEPARENT)
-                    .and_then(|h| h.value)
-                    .and_then(|v| std::str::from_utf8(v).ok())
-            });
-            if let Some(parent) = trace.and_then(TraceParent::parse) {
+            if let Some(parent) =
+                header(TRACEPARENT).and_then(|v| std::str::from_utf8(v).ok()).and_then(TraceParent::parse)
+            {
                 self.traces.note(parent);
             }
         }
-        let row = decode(message.payload(), self.source)
-            .map_err(DeadLetterReason::from)
-            .and_then(|event| T::row(&event, position).map_err(DeadLetterReason::from));
-        match row {
-            Ok(row) => self.batch.push(row, partition, offset, bytes),
-            Err(reason) => {
-                tracing::warn!(source = %self.source, partition, offset, %reason, "dead-lettering message");
-                let failures = self.context.metrics.dead_letter_failures.with_label_values(&[self.source.as_str()]);
-                if self.context.dead_letters.send(message, &reason.to_string(), shutdown, &failures).await
-                    == Written::No
-                {
-                    tracing::warn!(source = %self.source, partition, offset, "stopping before the message's dead letter was written; it will be consumed again");
-                    self.letter_unwritten = true;
-                    return Written::No;
+        // The message's rows join the batch only once each of its events has its row or its
+        // dead letter: a letter given up at the shutdown leaves the whole message unconsumed.
+        let mut rows = Vec::new();
+        match framing::framing_of(header(framing::FRAMING)) {
+            Framing::OneEvent => {
+                if let Some(row) = self.take_event(message, message.payload(), None, shutdown).await? {
+                    rows.push(row);
                 }
-                self.context.metrics.dead_letters.with_label_values(&[self.source.as_str(), reason.kind()]).inc();
-                self.dead_letters.push(DeadLetterRow {
-                    source: self.source.as_str().to_owned(),
-                    kafka_partition: u16::try_from(partition).unwrap_or(u16::MAX),
-                    kafka_offset: u64::try_from(offset).unwrap_or(0),
-                    reason: reason.kind().to_owned(),
-                    error: reason.to_string(),
-                    failed_at: u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(0),
-                });
-                self.batch.track(partition, offset);
             }
+            Framing::Ndjson => {
+                let mut lines = framing::ndjson_lines(message.payload().unwrap_or_default()).peekable();
+                if lines.peek().is_none() {
+                    // No event at all: dead-lettered as an empty message, so its offset is
+                    // accounted for.
+                    self.take_event(message, None, None, shutdown).await?;
+                }
+                for (line, bytes) in lines {
+                    if let Some(row) = self.take_event(message, Some(bytes), Some(line), shutdown).await? {
+                        rows.push(row);
+                    }
+                }
+            }
+            Framing::Unknown(name) => {
+                let reason = DeadLetterReason::from(DecodeError::UnknownFraming(name));
+                self.dead_letter(message, message.payload(), None, reason, shutdown).await?;
+            }
+        }
+        let (offset, any_row) = (message.offset(), !rows.is_empty());
+        let bytes = message.payload().map_or(0, <[u8]>::len);
+        for (n, row) in rows.into_iter().enumerate() {
+            // The message's bytes count once, with its first row.
+            self.batch.push(row, partition, offset, if n == 0 { bytes } else { 0 });
+        }
+        if !any_row {
+            self.batch.track(partition, offset);
         }
         if self.deadline.is_none() {
             // The first look is at the live wait (wait_over decides then).
@@ -286,7 +306,61 @@ impl<T: SourceTable> SourcePipeline<T> {
                 .to_millis()
                 .is_some_and(|produced_ms| received_ms.saturating_sub(produced_ms) >= BEHIND.as_millis() as i64);
         }
-        Written::Yes
+        Ok(())
+    }
+
+    /// One event of `message` (its whole payload, or line `line` of it): its row, or `None`
+    /// once it is dead-lettered. `Err(Written::No)` when its letter was given up at the shutdown.
+    async fn take_event(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        payload: Option<&[u8]>,
+        line: Option<usize>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<Option<T::Row>, Written> {
+        let position = KafkaPosition { partition: message.partition(), offset: message.offset() };
+        let row = decode(payload, self.source)
+            .map_err(DeadLetterReason::from)
+            .and_then(|event| T::row(&event, position).map_err(DeadLetterReason::from));
+        match row {
+            Ok(row) => Ok(Some(row)),
+            Err(reason) => {
+                self.dead_letter(message, payload, line, reason, shutdown).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Sends `payload` of `message` (line `line` of it, when it holds several events) to the
+    /// dead-letter topic and keeps its row for `dead_letters`. `Err(Written::No)` when the
+    /// shutdown came first.
+    async fn dead_letter(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        payload: Option<&[u8]>,
+        line: Option<usize>,
+        reason: DeadLetterReason,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<(), Written> {
+        let (partition, offset) = (message.partition(), message.offset());
+        tracing::warn!(source = %self.source, partition, offset, ?line, %reason, "dead-lettering event");
+        let failures = self.context.metrics.dead_letter_failures.with_label_values(&[self.source.as_str()]);
+        let letter = Letter { message, payload, line };
+        if self.context.dead_letters.send(&letter, &reason.to_string(), shutdown, &failures).await == Written::No {
+            tracing::warn!(source = %self.source, partition, offset, "stopping before the message's dead letter was written; it will be consumed again");
+            self.letter_unwritten = true;
+            return Err(Written::No);
+        }
+        self.context.metrics.dead_letters.with_label_values(&[self.source.as_str(), reason.kind()]).inc();
+        self.dead_letters.push(DeadLetterRow {
+            source: self.source.as_str().to_owned(),
+            kafka_partition: u16::try_from(partition).unwrap_or(u16::MAX),
+            kafka_offset: u64::try_from(offset).unwrap_or(0),
+            reason: reason.kind().to_owned(),
+            error: reason.to_string(),
+            failed_at: u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(0),
+        });
+        Ok(())
     }
 
     /// The batch's deadline passed: whether to write it now. Looked at every live wait: a batch

@@ -68,6 +68,81 @@ async fn a_poison_message_is_dead_lettered_and_the_events_behind_it_are_stored()
     pipeline.stop().await;
 }
 
+const RESOLVED: &str = include_str!("../../../schemas/events/examples/valid/dossier.resolved.json");
+const DIGITISED: &str = include_str!("../../../schemas/events/examples/valid/dossier.digitised.json");
+const WORK_RECORD: &str = include_str!("../../../schemas/events/examples/valid/work_record.opened.json");
+
+/// A message of several events (ioc_kafka::framing), as ingest writes them: each event that
+/// cannot be stored is dead-lettered alone, with its line, and the others of the message are
+/// stored; a message framed in a way the processor does not know is dead-lettered whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_event_of_a_message_of_several_is_dead_lettered_alone_and_the_rest_stored() {
+    use ioc_kafka::framing::{FRAMING, NDJSON};
+    use rdkafka::message::Header;
+    let pipeline = Pipeline::start().await;
+    let topic = Source::Portal.topic(&pipeline.kafka.topic_prefix);
+    let producer = pipeline.kafka.producer().expect("producer");
+    let one_line = |text: &str| text.replace('\n', "");
+    let lines = [one_line(RESOLVED), "{oops".to_owned(), one_line(DIGITISED), one_line(WORK_RECORD)];
+    let payload = format!("{}\n", lines.join("\n"));
+    let framed = rdkafka::message::OwnedHeaders::new().insert(Header { key: FRAMING, value: Some(NDJSON) });
+    let record = FutureRecord::to(&topic).key("H37.105-261005-0001").payload(&payload).headers(framed);
+    producer.send(record, Duration::from_secs(10)).await.expect("the message of several events is produced");
+    let unknown = rdkafka::message::OwnedHeaders::new().insert(Header { key: FRAMING, value: Some("avro") });
+    let record = FutureRecord::to(&topic).key("H37.105-261005-0001").payload(&lines[0]).headers(unknown);
+    producer.send(record, Duration::from_secs(10)).await.expect("the message of an unknown framing is produced");
+
+    // The two portal events of the first message, and the example sent through ingest behind
+    // both messages in the same partition.
+    let example = EXAMPLE.replace('\n', "");
+    let response = post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], example).await;
+    assert_eq!(response.status(), 200);
+    pipeline.wait_for_events(3, Duration::from_secs(60)).await;
+    let stored = pipeline
+        .count(
+            "SELECT toUInt64(count()) FROM portal_events WHERE event_id IN \
+        ('7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a04', '7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a03')",
+        )
+        .await;
+    assert_eq!(stored, 2, "the first message's valid events are stored, the bad lines between them did not stop them");
+
+    let mut letters: Vec<(Option<String>, Vec<u8>, String)> = dead_letters(&pipeline, 3)
+        .await
+        .iter()
+        .map(|letter| {
+            let error = header(letter, names::ERROR).unwrap_or_default();
+            (header(letter, names::SOURCE_LINE), letter.payload().unwrap_or_default().to_vec(), error)
+        })
+        .collect();
+    letters.sort();
+    let (line, payload, error) = &letters[0];
+    assert_eq!((line.as_deref(), payload.as_slice()), (None, lines[0].as_bytes()), "the unknown framing, whole");
+    assert!(error.contains("\"avro\""), "{error}");
+    let (line, payload, error) = &letters[1];
+    assert_eq!((line.as_deref(), payload.as_slice()), (Some("1"), &b"{oops"[..]), "the garbage line alone");
+    assert!(error.contains("undecodable"), "{error}");
+    let (line, payload, error) = &letters[2];
+    assert_eq!((line.as_deref(), payload.as_slice()), (Some("3"), lines[3].as_bytes()), "the edoc event alone");
+    assert!(error.contains("does not belong"), "{error}");
+    // Each letter's event can be replayed alone: it is a message of one event.
+    let config = ioc_processor::ProcessorConfig {
+        kafka: pipeline.kafka.clone(),
+        group_prefix: random_name("admin"),
+        ..ioc_processor::ProcessorConfig::default()
+    };
+    let listed = ioc_processor::dead_letter_admin::list(&config).expect("listed");
+    let mut listed_lines: Vec<Option<String>> = listed.iter().map(|letter| letter.source_line.clone()).collect();
+    listed_lines.sort();
+    assert_eq!(listed_lines, [None, Some("1".to_owned()), Some("3".to_owned())]);
+    // Both messages' positions are accounted for (completeness, monitor.rs): `dead_letters` keeps
+    // where letters came from, one row per position once ClickHouse merges it.
+    let positions = pipeline
+        .count("SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) FROM dead_letters WHERE source = 'portal'")
+        .await;
+    assert_eq!(positions, 2, "the two messages' positions");
+    pipeline.stop().await;
+}
+
 /// A message the broker took compressed but the processor's producer refuses as a dead letter
 /// (over librdkafka's `message.max.bytes`, 1,000,000 bytes) used to be retried for ever, with the
 /// source's pipeline waiting behind it on every replica. Its letter now holds the payload's

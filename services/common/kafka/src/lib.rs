@@ -7,6 +7,7 @@
 mod batch_producer;
 mod commit;
 mod consumer_context;
+pub mod framing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
