@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ioc_domain::{Event, Source};
-use ioc_kafka::Batch;
+use ioc_kafka::{framing, Batch};
 use ioc_service::trace::{TraceParent, TRACEPARENT};
 use ioc_service::trace_export::{HopSpan, KeyValue, SpanKind};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -22,13 +22,10 @@ use serde::Serialize;
 use crate::body::{self, Limits, Slot};
 use crate::error::IngestError;
 use crate::limits;
+use crate::messages;
 use crate::outcome::{Rejection, Unacknowledged};
 use crate::rate_limit::Refusal;
 use crate::AppState;
-
-/// Bytes reserved for one event's JSON for Kafka: the contract's examples take 160 to 400, plus
-/// ingest's received_at and the pseudonyms (64 hex digits each).
-const PAYLOAD_CAPACITY: usize = 512;
 
 /// The name of the span exported for each request (OpenTelemetry's HTTP convention: method and
 /// route).
@@ -238,8 +235,9 @@ fn check(
     Ok(event)
 }
 
-/// Produces the events and waits for Kafka; returns the index and failure of each event that was
-/// not acknowledged.
+/// Produces the events, several per message (messages.rs), and waits for Kafka; returns the
+/// index and failure of each event that was not acknowledged: every event of a message that was
+/// not.
 async fn produce(
     state: &AppState,
     source: Source,
@@ -248,34 +246,32 @@ async fn produce(
 ) -> Vec<(usize, Unacknowledged)> {
     let topic = source.topic(&state.config.kafka.topic_prefix);
     let traceparent = trace.to_string();
-    let mut failed = Vec::new();
-    let batch = Batch::new(&state.producer, events.len());
-    for (index, event) in events {
-        // Room for a typical event's JSON at once, instead of growing the buffer several times.
-        let mut payload = Vec::with_capacity(PAYLOAD_CAPACITY);
-        if let Err(error) = serde_json::to_writer(&mut payload, &event) {
-            failed.push((index, Unacknowledged::Encode(error.to_string())));
-            batch.skip();
-            continue;
+    let (messages, mut failed) = messages::pack(events, state.config.max_events_per_message);
+    let batch = Batch::new(&state.producer, messages.len());
+    for (position, message) in messages.iter().enumerate() {
+        let mut headers =
+            OwnedHeaders::new_with_capacity(2).insert(Header { key: TRACEPARENT, value: Some(&traceparent) });
+        if message.framed {
+            headers = headers.insert(Header { key: framing::FRAMING, value: Some(framing::NDJSON) });
         }
-        let headers = OwnedHeaders::new_with_capacity(1).insert(Header { key: TRACEPARENT, value: Some(&traceparent) });
-        if let Err(error) = batch.send(index, &topic, event.body.entity_id().as_bytes(), &payload, headers) {
-            failed.push((index, Unacknowledged::Refused(error.to_string())));
+        if let Err(error) = batch.send(position, &topic, message.key.as_bytes(), &message.payload, headers) {
+            let error = error.to_string();
+            failed.extend(message.events.iter().map(|&index| (index, Unacknowledged::Refused(error.clone()))));
         }
     }
     state.metrics.producer_queue.set(i64::from(state.producer.in_flight_count()));
     let waiting = Instant::now();
     let not_acknowledged = batch.settled().await;
     state.metrics.kafka_ack_seconds.with_label_values(&[source.as_str()]).observe(waiting.elapsed().as_secs_f64());
-    failed.extend(not_acknowledged.into_iter().map(|(index, error)| {
+    for (position, error) in not_acknowledged {
         // librdkafka purges what it still holds when the producer is dropped. Every request holds
         // the producer, so none should wait then; the kind stays for the day one does.
         let failure = match error.rdkafka_error_code() {
             Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => Unacknowledged::Cancelled,
             _ => Unacknowledged::NotAcknowledged(error.to_string()),
         };
-        (index, failure)
-    }));
+        failed.extend(messages[position].events.iter().map(|&index| (index, failure.clone())));
+    }
     failed.sort_unstable_by_key(|(index, _)| *index);
     failed
 }

@@ -30,6 +30,11 @@ pub struct IngestConfig {
     pub max_events_per_request: usize,
     /// Largest single event, as JSON text.
     pub max_event_bytes: usize,
+    /// Most events of a request produced in one Kafka message, one per line (ioc_kafka's
+    /// `framing`); a message also closes at 256 KiB. 1 produces each event as a message of its
+    /// own without the framing header, the format processors before multi-event messages read:
+    /// keep it at 1 until every processor reading the topics understands the header.
+    pub max_events_per_message: usize,
     /// Longest string value or field name in an event, in characters.
     pub max_string_chars: usize,
     /// Deepest nesting of objects and arrays in an event.
@@ -81,6 +86,7 @@ impl Default for IngestConfig {
             max_decompressed_bytes: 20 * 1024 * 1024,
             max_events_per_request: 10_000,
             max_event_bytes: 64 * 1024,
+            max_events_per_message: 500,
             max_string_chars: 2_000,
             max_depth: 8,
             max_event_age_days: 400,
@@ -96,11 +102,12 @@ impl Default for IngestConfig {
     }
 }
 
-/// The largest `max_event_bytes`. Each accepted event becomes one Kafka message: its text again,
-/// with `received_at` added and pseudonyms (64 hex characters) in place of the identifiers, so a
-/// little larger than what was sent. librdkafka refuses a message over its `message.max.bytes`
-/// (1,000,000 bytes by default) before sending it, and ingest answers that as not acknowledged
-/// (503, resend), so a valid event above it would be resent for ever. Half of that leaves room.
+/// The largest `max_event_bytes`. Each accepted event goes into a Kafka message as its text
+/// again, with `received_at` added and pseudonyms (64 hex characters) in place of the
+/// identifiers, so a little larger than what was sent, after at most 256 KiB of other events
+/// (messages.rs). librdkafka refuses a message over its `message.max.bytes` (1,000,000 bytes by
+/// default) before sending it, and ingest answers that as not acknowledged (503, resend), so a
+/// valid event above it would be resent for ever. Half of that leaves room.
 const MAX_EVENT_BYTES: usize = 512 * 1024;
 
 /// The widest event-age window ingest accepts: a century back, as far as anyone backfills.
@@ -175,12 +182,15 @@ impl IngestConfig {
             ));
         }
         if self.max_events_per_request == 0
+            || self.max_events_per_message == 0
             || self.max_event_bytes == 0
             || self.max_string_chars == 0
             || self.max_depth == 0
         {
             return invalid(
-                "max_events_per_request, max_event_bytes, max_string_chars and max_depth must be above zero".into(),
+                "max_events_per_request, max_events_per_message, max_event_bytes, max_string_chars and max_depth \
+                 must be above zero"
+                    .into(),
             );
         }
         // Bounded above too: the window is computed from now on every request (a bound past

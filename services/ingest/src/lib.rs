@@ -7,6 +7,7 @@ pub mod body;
 pub mod config;
 mod error;
 pub mod limits;
+mod messages;
 mod metrics;
 pub mod openapi;
 pub mod outcome;
@@ -31,6 +32,7 @@ use tokio::net::TcpListener;
 pub use batch::{BatchResponse, EventResult};
 pub use config::IngestConfig;
 pub use error::IngestError;
+pub use messages::MESSAGE_CLOSE_BYTES;
 pub use metrics::IngestMetrics;
 pub use pseudonym::Pseudonymiser;
 

@@ -95,7 +95,7 @@ async fn traffic_faster_than_live_still_fills_whole_batches() {
     // batch: a processor that wrote at every look writes more than twice the batches (22 for
     // 10), and fails below.
     let mut processor = batching_processor("processor-backlog", &kafka, &clickhouse, BATCH_ROWS, "500").await;
-    let mut ingest = ServiceProcess::ingest("ingest-backlog", &kafka, &keys, &[]).await;
+    let mut ingest = ServiceProcess::ingest("ingest-backlog", &kafka, &keys, &ONE_EVENT_PER_MESSAGE).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
     let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 10, scale: 0.1 };
     let (events, _) =
@@ -143,7 +143,7 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     let topics: Vec<String> = Source::ALL.iter().map(|source| source.topic(&kafka.topic_prefix)).collect();
     kafka.ensure_topics(&topics).await.expect("topics");
     let keys = random_keys();
-    let mut ingest = ServiceProcess::ingest("ingest-backlog-end", &kafka, &keys, &[]).await;
+    let mut ingest = ServiceProcess::ingest("ingest-backlog-end", &kafka, &keys, &ONE_EVENT_PER_MESSAGE).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference");
     let scenario = Scenario { start: NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), days: 2, scale: 0.1 };
     let run = simulate(43, &scenario, Faults::default(), 500, &reference);
@@ -174,6 +174,12 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     processor.terminate(Duration::from_secs(20)).await;
     assert_eq!(batches, messages.div_ceil(BATCH_ROWS), "whole batches of {BATCH_ROWS}, then the remainder");
 }
+
+/// Ingest writing each event as a message of its own, for the tests that count a batch's rows
+/// against the topic's messages: a batch closes after a whole message, so with several events
+/// per message (the default) it holds up to one message's events more than `batch_max_rows`,
+/// and the counts of whole batches below would not hold.
+const ONE_EVENT_PER_MESSAGE: [(&str, &str); 1] = [("IOC_INGEST__MAX_EVENTS_PER_MESSAGE", "1")];
 
 /// The messages the portal topic holds, over its partitions: what the processor batches.
 fn portal_messages(kafka: &ioc_kafka::KafkaConfig) -> usize {

@@ -239,6 +239,65 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
     assert!(metrics.contains("ioc_ingest_events_total{outcome=\"accepted\",source=\"portal\"} 1"), "{metrics}");
 }
 
+/// The first `count` messages on `ingest`'s portal topic, each as (key, framing header,
+/// payload), sorted by key: the topic has several partitions, read in no set order.
+async fn portal_messages(ingest: &Ingest, count: usize) -> Vec<(String, Option<String>, String)> {
+    use rdkafka::message::Headers;
+    let consumer: StreamConsumer = ingest.kafka.consumer(&random_name("g")).expect("consumer");
+    consumer.subscribe(&[&Source::Portal.topic(&ingest.kafka.topic_prefix)]).expect("subscribe");
+    let mut messages = Vec::new();
+    while messages.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{count} messages within 30 s each; {} came", messages.len()))
+            .expect("message");
+        let text = |bytes: Option<&[u8]>| bytes.map(|b| String::from_utf8_lossy(b).into_owned());
+        let framing = message.headers().and_then(|headers| {
+            headers.iter().find(|h| h.key == ioc_kafka::framing::FRAMING).and_then(|h| text(h.value))
+        });
+        messages.push((text(message.key()).unwrap_or_default(), framing, text(message.payload()).unwrap_or_default()));
+    }
+    messages.sort();
+    messages
+}
+
+/// Five dossiers' events, the second invalid: a request's valid events go into messages of
+/// `max_events_per_message`, one per line in the request's order, each keyed by its first
+/// event's dossier; with 1, each event is a message of its own without the framing header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requests_events_share_messages_one_per_line_in_order() {
+    let events: Vec<Value> = (0..5)
+        .map(|n| {
+            let mut event = example();
+            event["event_id"] = json!(format!("7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1b0{n}"));
+            event["dossier_id"] = json!(format!("H37.105-261005-000{n}"));
+            if n == 1 {
+                event["channel"] = json!("carrier pigeon");
+            }
+            event
+        })
+        .collect();
+    let body: String = events.iter().map(|event| format!("{event}\n")).collect();
+    let dossier = |n: usize| format!("H37.105-261005-000{n}");
+    for (per_message, expected) in [(2, vec![vec![0, 2], vec![3, 4]]), (1, vec![vec![0], vec![2], vec![3], vec![4]])] {
+        let ingest = Ingest::start(|config| config.max_events_per_message = per_message).await;
+        let response = ingest.portal().body(body.clone()).send().await.expect("sent");
+        let answer = documented_answer(response).await;
+        assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(4), Some(1)), "{answer}");
+        let messages = portal_messages(&ingest, expected.len()).await;
+        for ((key, framing, payload), held) in messages.iter().zip(&expected) {
+            assert_eq!(key, &dossier(held[0]), "keyed by its first event's dossier");
+            let framed = per_message > 1;
+            assert_eq!(framing.as_deref(), framed.then_some(ioc_kafka::framing::NDJSON), "{payload}");
+            let dossiers: Vec<String> = ioc_kafka::framing::ndjson_lines(payload.as_bytes())
+                .map(|(_, line)| serde_json::from_slice::<Value>(line).expect("a line is an event"))
+                .map(|event| event["dossier_id"].as_str().expect("dossier").to_owned())
+                .collect();
+            assert_eq!(dossiers, held.iter().map(|&n| dossier(n)).collect::<Vec<_>>(), "per_message {per_message}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_trickled_slower_than_the_deadline_gets_408_and_frees_its_place() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -373,7 +373,7 @@ func processor() dashboardSpec {
 				},
 				{
 					kind: timeSeries, title: "Dead letters per second, by reason", unit: unitPerSecond,
-					description: "no_payload, undecodable, wrong_topic, wrong_table, time_out_of_range. `ioc-processor dlq list` shows them.",
+					description: "no_payload, undecodable, unknown_framing, wrong_topic, wrong_table, time_out_of_range. `ioc-processor dlq list` shows them.",
 					queries: []query{q(zeroFilled(rate("ioc_processor_dead_letters_total", bySource, "source, reason"),
 						"source", "ioc_processor_batch_rows_count", bySource), "{{source}} {{reason}}")},
 				},

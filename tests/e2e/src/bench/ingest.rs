@@ -135,7 +135,8 @@ pub enum LineProducer {
     /// kcat, the anchor: acks=all, idempotence, lz4 and a 5 ms linger, as ingest's producer.
     Kcat,
     /// `ioc_bench_bare_producer`: the Kafka client configured and called as ingest does, with
-    /// nothing else; `batch` events awaited together by each of `senders`, as ingest's requests.
+    /// nothing else; `batch` events awaited together by each of `senders`, as ingest's requests,
+    /// several to a message as ingest's default `max_events_per_message` packs them.
     KafkaClient {
         /// Where the program is.
         binary: PathBuf,
@@ -210,6 +211,7 @@ pub async fn run_line_producer(
     let topics: Vec<String> = files.iter().map(|file| file.source.topic(&kafka.topic_prefix)).collect();
     kafka.ensure_topics(&topics).await.with_context(|| format!("creating {name}'s topics"))?;
     let mut run = ProducerRun { events: 0, wall: Duration::ZERO, cpu_seconds: 0.0, peak_rss_mb: 0.0 };
+    let mut messages: usize = 0;
     for (file, topic) in files.iter().zip(&topics) {
         let script = format!("TIMEFORMAT='cpu %3U %3S'; time {}", producer.command(&kafka.brokers, topic, &file.path));
         let started = Instant::now();
@@ -228,10 +230,20 @@ pub async fn run_line_producer(
             .with_context(|| format!("no CPU time in {name}'s output: {stderr}"))?;
         run.cpu_seconds += cpu;
         run.events += file.lines;
+        messages += match producer {
+            LineProducer::Kcat => file.lines,
+            // Several events to a message, as ingest writes them: the program says how many.
+            LineProducer::KafkaClient { .. } => String::from_utf8_lossy(&output.stdout)
+                .split_whitespace()
+                .rev()
+                .nth(1)
+                .and_then(|count| count.parse().ok())
+                .with_context(|| format!("no count of messages in {name}'s output"))?,
+        };
     }
-    // An exit status alone does not prove delivery: the topics must hold every line.
+    // An exit status alone does not prove delivery: the topics must hold every message.
     let stored = messages_in(kafka, &topics)?;
-    anyhow::ensure!(stored == run.events as i64, "{name}'s topics hold {stored} messages, not {}", run.events);
+    anyhow::ensure!(stored == messages as i64, "{name}'s topics hold {stored} messages, not {messages}");
     Ok(run)
 }
 

@@ -124,15 +124,18 @@ async fn message_fields(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<BTre
             .await
             .with_context(|| format!("{topic}: no message for 30 s with {remaining} to read"))??;
         remaining -= 1;
-        let value: serde_json::Value = serde_json::from_slice(message.payload().unwrap_or_default())
-            .with_context(|| format!("{topic}: a message is not JSON"))?;
-        for (name, value) in value.as_object().into_iter().flatten() {
-            let kind = match value {
-                serde_json::Value::Bool(_) => Kind::Boolean,
-                serde_json::Value::Number(_) => Kind::Number,
-                _ => Kind::Text,
-            };
-            fields.insert(name.clone(), kind);
+        // One event per line: ingest's messages hold several (ioc_kafka::framing).
+        for (_, line) in ioc_kafka::framing::ndjson_lines(message.payload().unwrap_or_default()) {
+            let value: serde_json::Value =
+                serde_json::from_slice(line).with_context(|| format!("{topic}: a message's line is not JSON"))?;
+            for (name, value) in value.as_object().into_iter().flatten() {
+                let kind = match value {
+                    serde_json::Value::Bool(_) => Kind::Boolean,
+                    serde_json::Value::Number(_) => Kind::Number,
+                    _ => Kind::Text,
+                };
+                fields.insert(name.clone(), kind);
+            }
         }
     }
     Ok(fields)

@@ -188,8 +188,9 @@ async fn main() -> anyhow::Result<()> {
             "ratio >= 0.5",
             format!(
                 "the ceiling of ingest_vs_kcat: kcat's input (the same events, already serialised) produced by \
-                 ioc_bench_bare_producer, the Kafka client configured and called as ingest does (one traceparent \
-                 header per event, {} events awaited together by {} senders) and nothing else; the median of \
+                 ioc_bench_bare_producer, the Kafka client configured and called as ingest does (up to 500 events \
+                 per message, one per line, with a traceparent header; {} events awaited together by {} senders) \
+                 and nothing else; the median of \
                  {repeats} runs ({}); ingest reaches {:.2} of it",
                 cli.batch,
                 cli.senders,
@@ -224,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
             engine.rows as f64 / engine.clickhouse_cpu_seconds.max(1e-9),
             "ratio >= 1",
             format!(
-                "the same {} messages; the processor used {:.2} CPU-s and ClickHouse {:.2} CPU-s storing them ({:.0} rows \
+                "the same {} events; the processor used {:.2} CPU-s and ClickHouse {:.2} CPU-s storing them ({:.0} rows \
                  per CPU-second of the processor alone); ClickHouse's Kafka engine (a Kafka table and a materialized \
                  view per topic into the same tables, blocks of up to 65,536 rows, no validation, dead letters or \
                  positions) used {:.2} CPU-s of ClickHouse and {:.1} s of wall time ({:.0} rows/s, its last partial \
