@@ -1,16 +1,17 @@
 //! A request's valid events packed into Kafka messages (ioc_kafka::framing): up to
 //! `max_events_per_message` events per message, one JSON object per line, in request order.
-//! With `max_events_per_message` 1 each message is one event without a framing header, as every
-//! message was before multi-event messages.
+//! With `max_events_per_message` 1 (the default) each message is one event without a framing
+//! header.
 
 use ioc_domain::Event;
 
 use crate::outcome::Unacknowledged;
 
-/// A message closes once its payload reaches this many bytes, whatever its count of events. With
-/// one more event of at most `max_event_bytes` (512 KiB at most, config.rs) it stays under
-/// librdkafka's `message.max.bytes` (1,000,000), which refuses larger messages outright; and a
-/// message's events are stored, or not acknowledged, together.
+/// A message closes once its payload reaches this many bytes, whatever its count of events: it
+/// holds at most this, less one byte, plus one event of at most `max_event_bytes` (512 KiB at
+/// most, config.rs) and its key (an entity id), under librdkafka's `message.max.bytes`
+/// (1,000,000), which refuses larger messages outright. A message's events are acknowledged,
+/// or not, together.
 pub const MESSAGE_CLOSE_BYTES: usize = 256 * 1024;
 
 /// Bytes reserved for one event's JSON: the contract's examples take 160 to 400, plus ingest's

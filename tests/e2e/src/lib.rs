@@ -178,6 +178,14 @@ impl Pipeline {
         Pipeline::boot(kafka, clickhouse).await
     }
 
+    /// Like [`Pipeline::start`], with ingest writing up to `per_message` events to a Kafka
+    /// message (its `max_events_per_message`; 1 by default).
+    pub async fn start_packing(per_message: usize) -> Pipeline {
+        ioc_service::init_logging();
+        let (kafka, clickhouse) = stack_in(random_name("t"), random_name("ioc_test_"), clickhouse_url()).await;
+        Pipeline::boot_with(kafka, clickhouse, None, per_message).await
+    }
+
     /// Like [`Pipeline::start`], on the clustered local stack (`ops/cluster up`): three Kafka
     /// brokers with topics replicated three times, and ClickHouse as two shards of two replicas
     /// with inserts acknowledged once on two replicas (`insert_quorum` 2). The services reach
@@ -207,7 +215,8 @@ impl Pipeline {
         // Then ch2, which the cluster test kills under the rollup, then the others.
         let [ch1, ch2, ch3, ch4] = cluster_clickhouse_nodes().map(|node| format!("http://{node}"));
         let rollup_nodes = vec![down, ch2, ch1, ch3, ch4];
-        Pipeline::boot_with(kafka, clickhouse, Some((balancer, rollup_nodes))).await
+        let per_message = IngestConfig::default().max_events_per_message;
+        Pipeline::boot_with(kafka, clickhouse, Some((balancer, rollup_nodes)), per_message).await
     }
 
     /// Like [`Pipeline::start`], with the services talking to Kafka as `kafka` says.
@@ -228,15 +237,18 @@ impl Pipeline {
     }
 
     async fn boot(kafka: KafkaConfig, clickhouse: ClickHouseConfig) -> Pipeline {
-        Pipeline::boot_with(kafka, clickhouse, None).await
+        let per_message = IngestConfig::default().max_events_per_message;
+        Pipeline::boot_with(kafka, clickhouse, None, per_message).await
     }
 
     /// Boots the services; on a cluster, with the balancer the services' ClickHouse address
-    /// leads to and the nodes' own addresses for the rollup.
+    /// leads to and the nodes' own addresses for the rollup; ingest writing up to `per_message`
+    /// events to a Kafka message.
     async fn boot_with(
         kafka: KafkaConfig,
         clickhouse: ClickHouseConfig,
         cluster: Option<(balancer::Balancer, Vec<String>)>,
+        per_message: usize,
     ) -> Pipeline {
         let (balancer, rollup_clickhouse_urls) = cluster.map_or((None, Vec::new()), |(b, urls)| (Some(b), urls));
         // Dropped outside async code, so straight to a node rather than through the balancer.
@@ -253,7 +265,7 @@ impl Pipeline {
             ..ProcessorConfig::default()
         };
         let keys = random_keys();
-        let ingest_config = ingest_config(&kafka, &keys);
+        let ingest_config = IngestConfig { max_events_per_message: per_message, ..ingest_config(&kafka, &keys) };
         let processor =
             spawn(|listener, stopped| ioc_processor::serve(processor_config, listener, on_stop(stopped))).await;
         let ingest = spawn(|listener, stopped| ioc_ingest::serve(ingest_config, listener, on_stop(stopped))).await;

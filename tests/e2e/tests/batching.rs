@@ -175,10 +175,11 @@ async fn a_backlog_s_last_batch_is_written_when_its_partitions_are_drained() {
     assert_eq!(batches, messages.div_ceil(BATCH_ROWS), "whole batches of {BATCH_ROWS}, then the remainder");
 }
 
-/// Ingest writing each event as a message of its own, for the tests that count a batch's rows
-/// against the topic's messages: a batch closes after a whole message, so with several events
-/// per message (the default) it holds up to one message's events more than `batch_max_rows`,
-/// and the counts of whole batches below would not hold.
+/// Ingest writing each event as a message of its own (its default, said here whatever the
+/// default becomes), for the tests that count a batch's rows against the topic's messages: a
+/// batch closes after a whole message, so with several events per message it holds up to one
+/// message's events more than `batch_max_rows`, and the counts of whole batches below would not
+/// hold.
 const ONE_EVENT_PER_MESSAGE: [(&str, &str); 1] = [("IOC_INGEST__MAX_EVENTS_PER_MESSAGE", "1")];
 
 /// The messages the portal topic holds, over its partitions: what the processor batches.

@@ -4,6 +4,10 @@
 //! and of both together must equal the ground truth, and the simulated days must hold numbers
 //! given in both years, or the check would say nothing about them. The simulator's documents of
 //! 1 January come at night, still 31 December in UTC: the year is the local one.
+//!
+//! Ingest runs here with several events per Kafka message (`max_events_per_message` 500, not
+//! its default): the other pipeline tests send one event per message, and the indicators must
+//! equal the truth whichever layout carried the events.
 
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ fn day(year: i32, month: u32, day: u32) -> NaiveDate {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_numbered_again_in_a_new_year_count_again() {
-    let pipeline = Pipeline::start().await;
+    let pipeline = Pipeline::start_packing(500).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
     // The scenario of the simulator's own test of the new year (services/simulator/src/lib.rs).
     let scenario = Scenario { start: day(2025, 12, 25), days: 14, scale: 0.03 };

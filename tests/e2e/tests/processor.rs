@@ -140,6 +140,11 @@ async fn each_bad_event_of_a_message_of_several_is_dead_lettered_alone_and_the_r
         .count("SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) FROM dead_letters WHERE source = 'portal'")
         .await;
     assert_eq!(positions, 2, "the two messages' positions");
+    // The first message has rows and letters both: it is one message stored, not two. With
+    // the example's message, three messages were consumed and three are accounted for.
+    let after = chrono::Utc::now().timestamp();
+    let figures = ioc_e2e::completeness_checked_after(&pipeline.processor.url, after).await.expect("a check");
+    assert_eq!(figures, (3.0, 3.0, 0.0), "completeness (acknowledged, stored, missing)");
     pipeline.stop().await;
 }
 

@@ -165,8 +165,10 @@ impl EventBody {
         })
     }
 
-    /// The id of the entity the event is about (dossier, work record, learner): the Kafka key,
-    /// so that one entity's events stay ordered in one partition.
+    /// The id of the entity the event is about (dossier, work record, learner): the Kafka key of
+    /// the message it is in (of its first event, when a message holds several), which spreads
+    /// the entities over the partitions. Nothing downstream relies on one entity's events
+    /// staying in order.
     pub fn entity_id(&self) -> &str {
         match self {
             EventBody::DossierReceived(e) => &e.dossier_id,

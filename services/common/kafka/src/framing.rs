@@ -11,7 +11,8 @@
 //! Why several events per message: librdkafka's work per message (queueing it, a header list,
 //! a delivery report) cost ingest more CPU than kcat spends on a whole event, so one message per
 //! event capped ingest at about a third of kcat's events per CPU-second whatever else it did
-//! (BENCHMARKS.md, "What limits each figure").
+//! (BENCHMARKS.md, "What limits each figure"). Ingest writes one event per message unless its
+//! `max_events_per_message` is raised: the processor's completeness check counts messages.
 
 /// The header naming a message's framing; absent on a message that holds one event.
 pub const FRAMING: &str = "ioc.framing";
@@ -42,10 +43,10 @@ pub enum Framing {
 }
 
 /// The events of an [`NDJSON`] payload: each line's position (0-based, counting every line) and
-/// its bytes, without its line break. Empty lines (a trailing line break) hold no event and are
-/// skipped.
+/// its bytes, without its line break. Lines of nothing but white space (a trailing line break, a
+/// `\r` of a Windows line end) hold no event and are skipped, as JSON ignores white space.
 pub fn ndjson_lines(payload: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    payload.split(|&byte| byte == b'\n').enumerate().filter(|(_, line)| !line.is_empty())
+    payload.split(|&byte| byte == b'\n').enumerate().filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
 }
 
 #[cfg(test)]
@@ -61,7 +62,7 @@ mod tests {
 
     #[test]
     fn each_line_is_one_event_with_its_position() {
-        let lines: Vec<(usize, &[u8])> = ndjson_lines(b"{\"a\":1}\n{\"b\":\"x\\ny\"}\n\n{\"c\":3}\n").collect();
+        let lines: Vec<(usize, &[u8])> = ndjson_lines(b"{\"a\":1}\n{\"b\":\"x\\ny\"}\n \r\n{\"c\":3}\n").collect();
         assert_eq!(lines, [(0, &b"{\"a\":1}"[..]), (1, &b"{\"b\":\"x\\ny\"}"[..]), (3, &b"{\"c\":3}"[..])]);
         assert_eq!(ndjson_lines(b"").count(), 0);
     }

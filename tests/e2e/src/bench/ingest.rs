@@ -136,7 +136,7 @@ pub enum LineProducer {
     Kcat,
     /// `ioc_bench_bare_producer`: the Kafka client configured and called as ingest does, with
     /// nothing else; `batch` events awaited together by each of `senders`, as ingest's requests,
-    /// several to a message as ingest's default `max_events_per_message` packs them.
+    /// `per_message` to a message as ingest's `max_events_per_message` packs them.
     KafkaClient {
         /// Where the program is.
         binary: PathBuf,
@@ -144,6 +144,8 @@ pub enum LineProducer {
         batch: usize,
         /// Batches under way at once.
         senders: usize,
+        /// Most events per message, as ingest's `max_events_per_message`.
+        per_message: usize,
     },
 }
 
@@ -162,8 +164,9 @@ impl LineProducer {
                  -X linger.ms=5 -X compression.type=lz4",
                 file.display()
             ),
-            LineProducer::KafkaClient { binary, batch, senders } => format!(
-                "{} --kafka {brokers} --topic {topic} --file {} --batch {batch} --senders {senders}",
+            LineProducer::KafkaClient { binary, batch, senders, per_message } => format!(
+                "{} --kafka {brokers} --topic {topic} --file {} --batch {batch} --senders {senders} \
+                 --per-message {per_message}",
                 binary.display(),
                 file.display()
             ),

@@ -1,8 +1,8 @@
 //! ioc-bench-bare-producer: the Kafka client alone, configured as ingest configures it
 //! (`ioc_kafka`'s producer: acks=all, idempotence, lz4, a 5 ms linger) and producing as ingest
-//! does (a batch's events several to a message, one per line, up to `--per-message` or 256 KiB
-//! like ingest's `max_events_per_message`; one `traceparent` header per message, batches awaited
-//! together by several senders), from kcat's input file (`key<TAB>payload` lines, already
+//! does (a batch's events up to `--per-message` to a message, one per line, closed at 256 KiB,
+//! as ingest's `max_events_per_message` packs them; one `traceparent` header per message,
+//! batches awaited together by several senders), from kcat's input file (`key<TAB>payload` lines, already
 //! serialised). Beside kcat on the same file
 //! it measures what the client library costs ingest before any HTTP, parsing or validation
 //! (`ioc_bench_pipeline`; BENCHMARKS.md, "What limits each figure").
@@ -35,9 +35,9 @@ struct Cli {
     /// Batches under way at once, as ingest's concurrent requests.
     #[arg(long, default_value_t = 6)]
     senders: usize,
-    /// Most events per message, as ingest's `max_events_per_message` (1: each event a message
-    /// of its own without the framing header).
-    #[arg(long, default_value_t = 500)]
+    /// Most events per message, as ingest's `max_events_per_message` (1, its default: each
+    /// event a message of its own without the framing header).
+    #[arg(long, default_value_t = 1)]
     per_message: usize,
 }
 
