@@ -43,11 +43,14 @@ pub fn pack(
     let mut messages: Vec<Message> = Vec::with_capacity(events.len().div_ceil(per_message));
     let mut failed = Vec::new();
     let mut open: Option<Message> = None;
-    for (index, event) in events {
+    let total = events.len();
+    for (seen, (index, event)) in events.into_iter().enumerate() {
+        // Room for the events the message can still take from this request, at once.
+        let room = per_message.min(total - seen);
         let message = open.get_or_insert_with(|| Message {
-            payload: Vec::with_capacity(EVENT_CAPACITY * events_left(per_message)),
-            key: event.body.entity_id().to_owned(),
-            events: Vec::with_capacity(per_message.min(64)),
+            payload: Vec::with_capacity(EVENT_CAPACITY.saturating_mul(room).min(MESSAGE_CLOSE_BYTES)),
+            key: String::new(),
+            events: Vec::with_capacity(room),
             framed,
         });
         let start = message.payload.len();
@@ -59,6 +62,9 @@ pub fn pack(
             failed.push((index, Unacknowledged::Encode(error.to_string())));
             continue;
         }
+        if message.events.is_empty() {
+            message.key = event.body.entity_id().to_owned();
+        }
         message.events.push(index);
         if message.events.len() >= per_message || message.payload.len() >= MESSAGE_CLOSE_BYTES {
             messages.extend(open.take());
@@ -67,13 +73,6 @@ pub fn pack(
     // A message whose only events could not be encoded is empty: nothing to send.
     messages.extend(open.filter(|message| !message.events.is_empty()));
     (messages, failed)
-}
-
-/// How many events' room a new message's buffer starts with: a request's events arrive
-/// together, so a message usually fills; capped so that a small request does not reserve a
-/// whole message's bytes.
-fn events_left(per_message: usize) -> usize {
-    per_message.min(MESSAGE_CLOSE_BYTES / EVENT_CAPACITY)
 }
 
 #[cfg(test)]

@@ -257,41 +257,34 @@ impl<T: SourceTable> SourcePipeline<T> {
                 self.traces.note(parent);
             }
         }
-        // The message's rows join the batch only once each of its events has its row or its
-        // dead letter: a letter given up at the shutdown leaves the whole message unconsumed.
-        let mut rows = Vec::new();
+        let offset = message.offset();
+        let bytes = message.payload().map_or(0, <[u8]>::len);
         match framing::framing_of(header(framing::FRAMING)) {
             Framing::OneEvent => {
-                if let Some(row) = self.take_event(message, message.payload(), None, shutdown).await? {
-                    rows.push(row);
-                }
+                let row = self.take_event(message, message.payload(), None, shutdown).await?;
+                self.take_rows(row, partition, offset, bytes);
             }
             Framing::Ndjson => {
+                // The message's rows join the batch only once each of its events has its row or
+                // its dead letter: a letter given up at the shutdown leaves the whole message
+                // unconsumed.
+                let mut rows = Vec::new();
                 let mut lines = framing::ndjson_lines(message.payload().unwrap_or_default()).peekable();
                 if lines.peek().is_none() {
                     // No event at all: dead-lettered as an empty message, so its offset is
                     // accounted for.
                     self.take_event(message, None, None, shutdown).await?;
                 }
-                for (line, bytes) in lines {
-                    if let Some(row) = self.take_event(message, Some(bytes), Some(line), shutdown).await? {
-                        rows.push(row);
-                    }
+                for (line, text) in lines {
+                    rows.extend(self.take_event(message, Some(text), Some(line), shutdown).await?);
                 }
+                self.take_rows(rows, partition, offset, bytes);
             }
             Framing::Unknown(name) => {
                 let reason = DeadLetterReason::from(DecodeError::UnknownFraming(name));
                 self.dead_letter(message, message.payload(), None, reason, shutdown).await?;
+                self.take_rows(None, partition, offset, bytes);
             }
-        }
-        let (offset, any_row) = (message.offset(), !rows.is_empty());
-        let bytes = message.payload().map_or(0, <[u8]>::len);
-        for (n, row) in rows.into_iter().enumerate() {
-            // The message's bytes count once, with its first row.
-            self.batch.push(row, partition, offset, if n == 0 { bytes } else { 0 });
-        }
-        if !any_row {
-            self.batch.track(partition, offset);
         }
         if self.deadline.is_none() {
             // The first look is at the live wait (wait_over decides then).
@@ -307,6 +300,19 @@ impl<T: SourceTable> SourcePipeline<T> {
                 .is_some_and(|produced_ms| received_ms.saturating_sub(produced_ms) >= BEHIND.as_millis() as i64);
         }
         Ok(())
+    }
+
+    /// Adds the rows of the message at `offset` of `partition` (`bytes` long) to the batch, the
+    /// message's bytes counted once, with its first row; a message that gave none (its events
+    /// dead-lettered) is still consumed.
+    fn take_rows(&mut self, rows: impl IntoIterator<Item = T::Row>, partition: i32, offset: i64, bytes: usize) {
+        let mut bytes = Some(bytes);
+        for row in rows {
+            self.batch.push(row, partition, offset, bytes.take().unwrap_or(0));
+        }
+        if bytes.is_some() {
+            self.batch.track(partition, offset);
+        }
     }
 
     /// One event of `message` (its whole payload, or line `line` of it): its row, or `None`

@@ -12,6 +12,7 @@ pub mod periods;
 pub mod process;
 pub mod prometheus;
 pub mod relay;
+pub mod topic_reader;
 pub mod topics;
 
 use std::collections::BTreeMap;

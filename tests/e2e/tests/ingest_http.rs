@@ -8,10 +8,10 @@ use std::time::Duration;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use ioc_domain::Source;
+use ioc_e2e::topic_reader::{first_messages, header};
 use ioc_e2e::{ingest_config, kafka_brokers, on_stop, random_keys, random_name, spawn, Running};
 use ioc_ingest::IngestConfig;
 use ioc_kafka::KafkaConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::Message;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{json, Value};
@@ -212,12 +212,7 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
     assert_eq!(response.status(), 422);
 
     // The accepted event is on the portal topic, keyed by dossier, without the clear identifiers.
-    let consumer: StreamConsumer = ingest.kafka.consumer(&random_name("g")).expect("consumer");
-    consumer.subscribe(&[&Source::Portal.topic(&ingest.kafka.topic_prefix)]).expect("subscribe");
-    let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
-        .await
-        .expect("a message within 30s")
-        .expect("message");
+    let message = first_messages(&ingest.kafka, &Source::Portal.topic(&ingest.kafka.topic_prefix), 1).await.remove(0);
     assert_eq!(message.key(), Some(valid["dossier_id"].as_str().expect("id").as_bytes()));
     let raw = String::from_utf8_lossy(message.payload().expect("payload")).into_owned();
     for clear in [valid["applicant_id"].as_str().expect("id"), valid["applicant_phone"].as_str().expect("phone")] {
@@ -242,21 +237,13 @@ async fn valid_events_reach_kafka_pseudonymised_and_invalid_ones_are_reported_pe
 /// The first `count` messages on `ingest`'s portal topic, each as (key, framing header,
 /// payload), sorted by key: the topic has several partitions, read in no set order.
 async fn portal_messages(ingest: &Ingest, count: usize) -> Vec<(String, Option<String>, String)> {
-    use rdkafka::message::Headers;
-    let consumer: StreamConsumer = ingest.kafka.consumer(&random_name("g")).expect("consumer");
-    consumer.subscribe(&[&Source::Portal.topic(&ingest.kafka.topic_prefix)]).expect("subscribe");
-    let mut messages = Vec::new();
-    while messages.len() < count {
-        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+    let text = |bytes: Option<&[u8]>| bytes.map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    let mut messages: Vec<(String, Option<String>, String)> =
+        first_messages(&ingest.kafka, &Source::Portal.topic(&ingest.kafka.topic_prefix), count)
             .await
-            .unwrap_or_else(|_| panic!("{count} messages within 30 s each; {} came", messages.len()))
-            .expect("message");
-        let text = |bytes: Option<&[u8]>| bytes.map(|b| String::from_utf8_lossy(b).into_owned());
-        let framing = message.headers().and_then(|headers| {
-            headers.iter().find(|h| h.key == ioc_kafka::framing::FRAMING).and_then(|h| text(h.value))
-        });
-        messages.push((text(message.key()).unwrap_or_default(), framing, text(message.payload()).unwrap_or_default()));
-    }
+            .iter()
+            .map(|message| (text(message.key()), header(message, ioc_kafka::framing::FRAMING), text(message.payload())))
+            .collect();
     messages.sort();
     messages
 }

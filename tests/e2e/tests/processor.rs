@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use ioc_clickhouse::ClickHouseConfig;
 use ioc_domain::{dead_letter_topic, Source};
+use ioc_e2e::topic_reader::{first_messages, header};
 use ioc_e2e::{on_stop, post_ndjson, random_name, spawn, Pipeline};
 use ioc_kafka::{hold_fetching, KafkaConfig, PartitionEndsContext};
 use ioc_processor::dead_letter::header as names;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -27,23 +28,7 @@ async fn send_example_and_wait(pipeline: &Pipeline) {
 
 /// The first `count` messages of the pipeline's dead-letter topic, each within 30 s.
 async fn dead_letters(pipeline: &Pipeline, count: usize) -> Vec<OwnedMessage> {
-    let consumer: StreamConsumer = pipeline.kafka.consumer(&random_name("g")).expect("consumer");
-    consumer.subscribe(&[&dead_letter_topic(&pipeline.kafka.topic_prefix)]).expect("subscribe");
-    let mut letters = Vec::new();
-    while letters.len() < count {
-        let letter = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{count} dead letters within 30 s each; {} came", letters.len()))
-            .expect("message");
-        letters.push(letter.detach());
-    }
-    letters
-}
-
-/// A header of `message`, as text.
-fn header(message: &OwnedMessage, name: &str) -> Option<String> {
-    let headers = message.headers()?;
-    headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+    first_messages(&pipeline.kafka, &dead_letter_topic(&pipeline.kafka.topic_prefix), count).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
