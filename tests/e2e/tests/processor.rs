@@ -225,6 +225,71 @@ async fn migrations_apply_once_and_an_edited_one_or_a_newer_schema_is_refused() 
     pipeline.stop().await;
 }
 
+/// Every `migrate` reloads the reference data while the API, the processor's checks and the
+/// analysts read it. A reader must see the whole data before the reload or the whole data after
+/// it: a list of units cut in half gives a wrong province total, and the API keeps an answer
+/// until the rollups next advance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_sees_the_reference_data_whole_while_it_is_reloaded() {
+    let clickhouse = ioc_e2e::migrated_database(random_name("ioc_reference_"), ioc_e2e::clickhouse_url()).await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+    let reference = ioc_reference::ReferenceData::embedded().expect("reference data");
+    let whole = [
+        reference.units.len() as u64,
+        reference.denominators.len() as u64,
+        reference.procedures.len() as u64,
+        reference.targets.len() as u64,
+    ];
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Counts {
+        units: u64,
+        denominators: u64,
+        procedures: u64,
+        targets: u64,
+    }
+    let sql = "SELECT toUInt64((SELECT count() FROM ref_units)) AS units, \
+               toUInt64((SELECT count() FROM ref_denominators)) AS denominators, \
+               toUInt64((SELECT count() FROM ref_procedures)) AS procedures, \
+               toUInt64((SELECT count() FROM ref_targets)) AS targets";
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let reader = {
+        let client = clickhouse.client();
+        tokio::spawn(async move {
+            let (mut reads, mut torn) = (0_u32, Vec::new());
+            while !*stopped.borrow() {
+                let counts: Counts = client.query(sql).fetch_one().await.expect("the reference tables read");
+                let seen = [counts.units, counts.denominators, counts.procedures, counts.targets];
+                if seen != whole {
+                    torn.push(seen);
+                }
+                reads += 1;
+            }
+            (reads, torn)
+        })
+    };
+    for _ in 0..25 {
+        ioc_clickhouse::load_reference_data(&clickhouse, &reference).await.expect("reloaded");
+    }
+    stop.send(true).expect("the reader listens");
+    let (reads, torn) = reader.await.expect("the reader ran");
+    assert!(reads >= 25, "the reader read {reads} times during 25 reloads");
+    assert!(torn.is_empty(), "{} of {reads} reads saw part of the data (whole: {whole:?}): {torn:?}", torn.len());
+
+    // Only the newest load and the one before it are kept (deleted in the background).
+    let kept = "SELECT toUInt64(greatest( \
+                greatest((SELECT uniqExact(load_id) FROM ref_units_loads), \
+                         (SELECT uniqExact(load_id) FROM ref_denominators_loads)), \
+                greatest((SELECT uniqExact(load_id) FROM ref_procedures_loads), \
+                         (SELECT uniqExact(load_id) FROM ref_targets_loads))))";
+    let started = std::time::Instant::now();
+    let mut loads: u64 = clickhouse.client().query(kept).fetch_one().await.expect("loads kept");
+    while loads > 2 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        loads = clickhouse.client().query(kept).fetch_one().await.expect("loads kept");
+    }
+    assert_eq!(loads, 2, "loads kept after 25 reloads");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
     let pipeline = Pipeline::start().await;

@@ -53,8 +53,15 @@ pub fn placement(table: &str) -> Option<Placement> {
         // the key says the same, should anything insert through the Distributed table.
         "portal_offsets" => Some(Placement::Sharded { key: "cityHash64(entity_id)" }),
         "edoc_offsets" | "training_offsets" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
-        "measures_daily" | "measures_monthly" | "rollup_state" | "schema_migrations" | "ref_units"
-        | "ref_denominators" | "ref_procedures" | "ref_targets" | "dead_letters" => Some(Placement::Everywhere),
+        "measures_daily" | "measures_monthly" | "rollup_state" | "schema_migrations" | "dead_letters" => {
+            Some(Placement::Everywhere)
+        }
+        // The reference data's loads, and the views of their newest load that took the tables'
+        // names (migration 0013; a view's name is qualified like a table's when a view reads it).
+        "ref_units_loads" | "ref_denominators_loads" | "ref_procedures_loads" | "ref_targets_loads" => {
+            Some(Placement::Everywhere)
+        }
+        "ref_units" | "ref_denominators" | "ref_procedures" | "ref_targets" => Some(Placement::Everywhere),
         _ => None,
     }
 }
@@ -144,8 +151,14 @@ pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<Str
     }
     if let Some(rest) = strip_prefix_words(text, &["DROP", "TABLE", "IF", "EXISTS"]) {
         let (name, body) = split_name(rest)?;
-        if !body.is_empty() || !name.starts_with("v_") {
-            return Err(format!("only views may be dropped by a migration in cluster mode: {}", first_line(text)));
+        // A table with a copy on every node is dropped on every node, each dropping its own
+        // replica; a sharded one would also need its local tables, and none is ever dropped.
+        let droppable = name.starts_with("v_") || placement(name) == Some(Placement::Everywhere);
+        if !body.is_empty() || !droppable {
+            return Err(format!(
+                "only views and tables with a copy on every node may be dropped by a migration in cluster mode: {}",
+                first_line(text)
+            ));
         }
         return Ok(vec![format!("DROP TABLE IF EXISTS {database}.{name} {on}")]);
     }
@@ -314,6 +327,20 @@ mod tests {
         assert!(error.contains("mystery") && error.contains("cluster.rs"), "{error}");
         assert!(rewrite("DROP TABLE IF EXISTS portal_events", "c", "d").is_err());
         assert!(rewrite("INSERT INTO ref_units VALUES ('x')", "c", "d").is_err());
+    }
+
+    #[test]
+    fn a_table_copied_everywhere_is_dropped_on_every_node_and_its_view_reads_the_loads() {
+        let out = rewrite("DROP TABLE IF EXISTS ref_units", "c", "d").expect("dropped");
+        assert_eq!(out, ["DROP TABLE IF EXISTS d.ref_units ON CLUSTER c"]);
+        let view = "CREATE VIEW ref_units AS\nSELECT code FROM ref_units_loads\n\
+                    WHERE load_id = (SELECT max(load_id) FROM ref_units_loads)";
+        assert_eq!(
+            rewrite(view, "c", "d").expect("view"),
+            ["CREATE VIEW d.ref_units ON CLUSTER c AS\nSELECT code FROM d.ref_units_loads\n\
+              WHERE load_id = (SELECT max(load_id) FROM d.ref_units_loads)"]
+        );
+        assert!(rewrite("DROP TABLE IF EXISTS dossier_facts", "c", "d").is_err(), "sharded tables stay");
     }
 
     #[test]

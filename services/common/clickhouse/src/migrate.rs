@@ -104,6 +104,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0010_event_offsets.sql", include_str!("../../../../schemas/clickhouse/0010_event_offsets.sql")),
     ("0011_rollup_rules.sql", include_str!("../../../../schemas/clickhouse/0011_rollup_rules.sql")),
     ("0012_one_row_per_dossier.sql", include_str!("../../../../schemas/clickhouse/0012_one_row_per_dossier.sql")),
+    ("0013_reference_loads.sql", include_str!("../../../../schemas/clickhouse/0013_reference_loads.sql")),
 ];
 
 /// The migrations embedded in the binary.

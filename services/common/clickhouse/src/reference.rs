@@ -1,5 +1,5 @@
 //! Loads the reference files into `ref_units`, `ref_denominators`, `ref_procedures` and
-//! `ref_targets`, replacing what was there.
+//! `ref_targets`, replacing what was there in one step per table (migration 0013).
 
 use clickhouse::Row;
 use ioc_reference::ReferenceData;
@@ -23,8 +23,13 @@ pub enum ReferenceError {
     },
 }
 
+/// The tables a load writes; each reference table is a view of its newest load.
+const LOAD_TABLES: [&str; 4] =
+    ["ref_units_loads", "ref_denominators_loads", "ref_procedures_loads", "ref_targets_loads"];
+
 #[derive(Row, Serialize)]
 struct UnitRow<'a> {
+    load_id: u64,
     code: &'a str,
     name: &'a str,
     kind: &'a str,
@@ -33,6 +38,7 @@ struct UnitRow<'a> {
 
 #[derive(Row, Serialize)]
 struct DenominatorRow<'a> {
+    load_id: u64,
     unit_code: &'a str,
     measure: &'a str,
     value: u64,
@@ -40,6 +46,7 @@ struct DenominatorRow<'a> {
 
 #[derive(Row, Serialize)]
 struct ProcedureRow<'a> {
+    load_id: u64,
     code: &'a str,
     name_vi: &'a str,
     name_en: &'a str,
@@ -50,6 +57,7 @@ struct ProcedureRow<'a> {
 
 #[derive(Row, Serialize)]
 struct TargetRow<'a> {
+    load_id: u64,
     indicator: &'a str,
     year: u16,
     kind: &'a str,
@@ -57,41 +65,52 @@ struct TargetRow<'a> {
     source: &'a str,
 }
 
-/// Replaces the contents of the reference tables with `data`.
+/// Replaces the contents of the reference tables with `data`, each table in one step: a reader
+/// sees the whole previous data or the whole new (migration 0013). Each table's rows go in one
+/// INSERT under a new load id; ClickHouse makes one part of an insert of up to
+/// `max_insert_block_size` rows (1,048,576; the province has a few thousand), and a part appears
+/// whole. The four tables switch one after the other. The loads before the previous one are
+/// deleted; the previous one stays until the next load, for a replica that has not fetched the
+/// new part yet (its view still finds the previous load whole).
 pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData) -> Result<(), ReferenceError> {
     let client = config.client();
     let write = |table| move |source| ReferenceError::Write { table, source };
+    let previous = newest_load(&client).await?;
+    // Above every load before, and distinct for two loads run at once (two `migrate` jobs): the
+    // view of each table then shows one of them whole.
+    let load_id = (previous + 1).max(clock_micros());
 
-    client.query("TRUNCATE TABLE ref_units").execute().await.map_err(write("ref_units"))?;
-    let mut insert = client.insert::<UnitRow<'_>>("ref_units").await.map_err(write("ref_units"))?;
+    let mut insert = client.insert::<UnitRow<'_>>("ref_units_loads").await.map_err(write("ref_units_loads"))?;
     for unit in &data.units {
         let row = UnitRow {
+            load_id,
             code: &unit.code,
             name: &unit.name,
             kind: unit.kind.as_str(),
             former_province: &unit.former_province,
         };
-        insert.write(&row).await.map_err(write("ref_units"))?;
+        insert.write(&row).await.map_err(write("ref_units_loads"))?;
     }
-    insert.end().await.map_err(write("ref_units"))?;
+    insert.end().await.map_err(write("ref_units_loads"))?;
 
-    client.query("TRUNCATE TABLE ref_denominators").execute().await.map_err(write("ref_denominators"))?;
     let mut insert =
-        client.insert::<DenominatorRow<'_>>("ref_denominators").await.map_err(write("ref_denominators"))?;
+        client.insert::<DenominatorRow<'_>>("ref_denominators_loads").await.map_err(write("ref_denominators_loads"))?;
     for denominator in &data.denominators {
         let row = DenominatorRow {
+            load_id,
             unit_code: &denominator.unit_code,
             measure: &denominator.measure,
             value: denominator.value,
         };
-        insert.write(&row).await.map_err(write("ref_denominators"))?;
+        insert.write(&row).await.map_err(write("ref_denominators_loads"))?;
     }
-    insert.end().await.map_err(write("ref_denominators"))?;
+    insert.end().await.map_err(write("ref_denominators_loads"))?;
 
-    client.query("TRUNCATE TABLE ref_procedures").execute().await.map_err(write("ref_procedures"))?;
-    let mut insert = client.insert::<ProcedureRow<'_>>("ref_procedures").await.map_err(write("ref_procedures"))?;
+    let mut insert =
+        client.insert::<ProcedureRow<'_>>("ref_procedures_loads").await.map_err(write("ref_procedures_loads"))?;
     for procedure in &data.procedures {
         let row = ProcedureRow {
+            load_id,
             code: &procedure.code,
             name_vi: &procedure.name_vi,
             name_en: &procedure.name_en,
@@ -99,22 +118,48 @@ pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData
             service_level: &procedure.service_level,
             legal_days: procedure.legal_days,
         };
-        insert.write(&row).await.map_err(write("ref_procedures"))?;
+        insert.write(&row).await.map_err(write("ref_procedures_loads"))?;
     }
-    insert.end().await.map_err(write("ref_procedures"))?;
+    insert.end().await.map_err(write("ref_procedures_loads"))?;
 
-    client.query("TRUNCATE TABLE ref_targets").execute().await.map_err(write("ref_targets"))?;
-    let mut insert = client.insert::<TargetRow<'_>>("ref_targets").await.map_err(write("ref_targets"))?;
+    let mut insert = client.insert::<TargetRow<'_>>("ref_targets_loads").await.map_err(write("ref_targets_loads"))?;
     for target in &data.targets {
         let row = TargetRow {
+            load_id,
             indicator: &target.indicator,
             year: target.year,
             kind: target.kind.as_str(),
             target: target.value,
             source: &target.source,
         };
-        insert.write(&row).await.map_err(write("ref_targets"))?;
+        insert.write(&row).await.map_err(write("ref_targets_loads"))?;
     }
-    insert.end().await.map_err(write("ref_targets"))?;
+    insert.end().await.map_err(write("ref_targets_loads"))?;
+
+    if previous > 0 {
+        for table in LOAD_TABLES {
+            // A mutation: ClickHouse rewrites the parts in the background (on every replica).
+            let sql = format!("ALTER TABLE {table} DELETE WHERE load_id < {previous}");
+            client.query(&sql).execute().await.map_err(write(table))?;
+        }
+    }
     Ok(())
+}
+
+/// The newest load of any reference table; 0 before the first.
+async fn newest_load(client: &clickhouse::Client) -> Result<u64, ReferenceError> {
+    let mut newest = 0;
+    for table in LOAD_TABLES {
+        let sql = format!("SELECT toUInt64(max(load_id)) FROM {table}");
+        let load: u64 =
+            client.query(&sql).fetch_one().await.map_err(|source| ReferenceError::Write { table, source })?;
+        newest = newest.max(load);
+    }
+    Ok(newest)
+}
+
+fn clock_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
 }
