@@ -1,13 +1,14 @@
 //! Answers kept until the rollups advance. Every indicator the API serves is a function of the
 //! pre-aggregated measures, which change only when a rollup cycle writes them, and of the
-//! reference data, which changes only when `ioc-processor migrate` reloads it (an answer kept
-//! from before a reload is dropped at the rollups' next advance, within a cycle while the
-//! processors run); between two cycles the same question has the same answer. A wall of screens asking the
+//! reference data, which changes only when `ioc-processor migrate` reloads it (each reload a new
+//! load, migration 0013); between two cycles and two reloads the same question has the same
+//! answer. A wall of screens asking the
 //! same thing then costs ClickHouse one query per question per cycle instead of one per screen.
 //!
-//! A watcher reads each source's `covered_until` from `rollup_state` every `refresh` and drops
-//! every kept answer when one moved, so an answer is at most one `refresh` older than the
-//! rollups (0.2 s by default, against rollup rounds of 1 to 4 s). When the watcher cannot read
+//! A watcher reads each source's `covered_until` from `rollup_state` and the reference data's
+//! newest load every `refresh` and drops every kept answer when one moved, so an answer is at
+//! most one `refresh` older than the rollups and the reference data (0.2 s by default, against
+//! rollup rounds of 1 to 4 s). When the watcher cannot read
 //! ClickHouse it keeps nothing: it cannot tell whether the rollups moved. Concurrent requests for
 //! an answer not kept yet share one computation. Responses of cached routes carry
 //! `IOC-Covered-Until` (unix seconds): every event dated (`inserted_at`) before it is in the
@@ -44,11 +45,20 @@ struct Kept {
     body: Bytes,
 }
 
-/// What the cache holds for one state of the rollups.
+/// What kept answers were computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Basis {
+    /// Each source's `covered_until`, in source order.
+    marks: Vec<(String, u32)>,
+    /// The reference data's newest load (ioc_clickhouse::newest_reference_load).
+    reference_load: u64,
+}
+
+/// What the cache holds for one state of the rollups and the reference data.
 #[derive(Default)]
 struct Generation {
-    /// Each source's `covered_until`, in source order; `None` while unknown (nothing is kept).
-    marks: Option<Vec<(String, u32)>>,
+    /// What its answers come from; `None` while unknown (nothing is kept).
+    basis: Option<Basis>,
     /// `marks` as the by-source header says them.
     by_source: Option<HeaderValue>,
     answers: HashMap<String, Arc<OnceCell<Kept>>>,
@@ -58,16 +68,16 @@ struct Generation {
 impl Generation {
     /// The instant before which every source's events are in the measures.
     fn covered_until(&self) -> Option<u32> {
-        self.marks.as_ref().and_then(|marks| marks.iter().map(|(_, until)| *until).min())
+        self.basis.as_ref().and_then(|basis| basis.marks.iter().map(|(_, until)| *until).min())
     }
 
-    fn new(marks: Option<Vec<(String, u32)>>) -> Generation {
-        let by_source = marks.as_ref().and_then(|marks| {
-            let text: Vec<String> = marks.iter().map(|(source, until)| format!("{source}={until}")).collect();
+    fn new(basis: Option<Basis>) -> Generation {
+        let by_source = basis.as_ref().and_then(|basis| {
+            let text: Vec<String> = basis.marks.iter().map(|(source, until)| format!("{source}={until}")).collect();
             // Source names are lowercase ASCII words; anything else is left out of the header.
             HeaderValue::from_str(&text.join(", ")).ok()
         });
-        Generation { marks, by_source, ..Generation::default() }
+        Generation { basis, by_source, ..Generation::default() }
     }
 }
 
@@ -107,11 +117,12 @@ impl AnswerCache {
         self.generation.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the rollups' newest marks; drops every answer when they moved (or are unknown).
-    fn advance(&self, marks: Option<Vec<(String, u32)>>) {
+    /// Takes the rollups' newest marks and the reference data's newest load; drops every answer
+    /// when one moved (or they are unknown).
+    fn advance(&self, basis: Option<Basis>) {
         let mut generation = self.lock();
-        if generation.marks != marks || marks.is_none() {
-            *generation = Generation::new(marks);
+        if generation.basis != basis || basis.is_none() {
+            *generation = Generation::new(basis);
             self.metrics.answer_cache_bytes.set(0);
         }
     }
@@ -143,8 +154,8 @@ impl AnswerCache {
     fn charge(&self, generation: &mut Generation, bytes: usize) {
         generation.bytes += bytes;
         if generation.bytes > self.max_bytes {
-            let marks = generation.marks.take();
-            *generation = Generation::new(marks);
+            let basis = generation.basis.take();
+            *generation = Generation::new(basis);
         }
         self.metrics.answer_cache_bytes.set(i64::try_from(generation.bytes).unwrap_or(i64::MAX));
     }
@@ -153,7 +164,8 @@ impl AnswerCache {
 /// What a key's entry costs besides the key: the map's slot, the cell and its reference count.
 const CELL_BYTES: usize = 96;
 
-/// Reads the rollups' marks every `refresh` and feeds them to `cache`, for ever.
+/// Reads the rollups' marks and the reference data's newest load every `refresh` and feeds them
+/// to `cache`, for ever.
 pub async fn watch(cache: Arc<AnswerCache>, store: Arc<Store>, refresh: Duration) {
     let mut ticks = tokio::time::interval(refresh);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -161,16 +173,17 @@ pub async fn watch(cache: Arc<AnswerCache>, store: Arc<Store>, refresh: Duration
     let mut failing = false;
     loop {
         ticks.tick().await;
-        match store.rollup_progress().await {
-            Ok(progress) => {
+        match tokio::try_join!(store.rollup_progress(), store.reference_load()) {
+            Ok((progress, reference_load)) => {
                 if std::mem::take(&mut failing) {
-                    tracing::info!("rollup_state readable again; answers are kept again");
+                    tracing::info!("rollup_state and the reference loads readable again; answers are kept again");
                 }
-                cache.advance(Some(marks_of(progress.into_iter().map(|row| (row.source, row.covered_until)))));
+                let marks = marks_of(progress.into_iter().map(|row| (row.source, row.covered_until)));
+                cache.advance(Some(Basis { marks, reference_load }));
             }
             Err(error) => {
                 if !std::mem::replace(&mut failing, true) {
-                    tracing::warn!(%error, "cannot read rollup_state; answers are not kept until it can");
+                    tracing::warn!(%error, "cannot read rollup_state or the reference loads; answers are not kept until it can");
                 }
                 cache.advance(None);
             }
@@ -261,27 +274,35 @@ pub async fn serve_kept(State(cache): State<Arc<AnswerCache>>, request: Request,
 mod tests {
     use super::*;
 
-    fn marks(until: u32) -> Option<Vec<(String, u32)>> {
-        Some(vec![("edoc".into(), until + 5), ("portal".into(), until), ("training".into(), until + 9)])
+    fn marks(until: u32) -> Vec<(String, u32)> {
+        vec![("edoc".into(), until + 5), ("portal".into(), until), ("training".into(), until + 9)]
+    }
+
+    fn basis(until: u32) -> Option<Basis> {
+        Some(Basis { marks: marks(until), reference_load: 7 })
     }
 
     #[test]
     fn answers_live_as_long_as_the_rollups_stand_still_and_within_the_budget() {
         let cache = AnswerCache::new(300, ApiMetrics::new().expect("metrics"));
         assert!(cache.cell("k").is_none(), "nothing is kept before the rollups' state is known");
-        cache.advance(marks(1_000));
+        cache.advance(basis(1_000));
         let (cell, coverage) = cache.cell("k").expect("kept");
         assert_eq!(coverage.until, 1_000, "the slowest source bounds what the answer covers");
         let by_source = coverage.by_source.expect("by source");
         assert_eq!(by_source.to_str().ok(), Some("edoc=1005, portal=1000, training=1009"), "each source's own");
-        assert_eq!(by_source.to_str().ok().and_then(parse_covered_until_by_source), marks(1_000), "read back");
+        assert_eq!(by_source.to_str().ok().and_then(parse_covered_until_by_source), Some(marks(1_000)), "read back");
         assert_eq!(parse_covered_until_by_source("edoc=1005, portal"), None, "not a mark");
         assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
         cache.account(6);
-        cache.advance(marks(1_000));
+        cache.advance(basis(1_000));
         assert!(cache.cell("k").expect("kept").0.initialized(), "same state: the answer stays");
-        cache.advance(marks(1_001));
+        cache.advance(basis(1_001));
         assert!(!cache.cell("k").expect("kept").0.initialized(), "the rollups moved: the answer goes");
+        let (cell, _) = cache.cell("k").expect("kept");
+        assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
+        cache.advance(Some(Basis { marks: marks(1_001), reference_load: 8 }));
+        assert!(!cache.cell("k").expect("kept").0.initialized(), "the reference data reloaded: the answer goes");
 
         let (cell, _) = cache.cell("k").expect("kept");
         assert!(cell.set(Kept { content_type: None, body: Bytes::from_static(b"answer") }).is_ok());
@@ -302,7 +323,7 @@ mod tests {
         use tower::ServiceExt;
 
         let cache = Arc::new(AnswerCache::new(10_000, ApiMetrics::new().expect("metrics")));
-        cache.advance(marks(1_000));
+        cache.advance(basis(1_000));
         let ask = |day: &str| {
             let day = AnswerDay(day.parse().expect("a day"));
             let app = Router::new()
@@ -334,7 +355,7 @@ mod tests {
             [("edoc".to_owned(), 1_005), ("portal".to_owned(), 1_000), ("training".to_owned(), 0)],
         );
         let cache = AnswerCache::new(300, ApiMetrics::new().expect("metrics"));
-        cache.advance(Some(marks_of(rows)));
+        cache.advance(Some(Basis { marks: marks_of(rows), reference_load: 1 }));
         let (_, coverage) = cache.cell("k").expect("kept");
         assert_eq!(coverage.until, 0, "training's measures are empty: the answer covers nothing of it");
         assert_eq!(marks_of([]).len(), 3, "no row at all: every source at 0");
@@ -345,7 +366,7 @@ mod tests {
     #[test]
     fn keys_with_no_answer_kept_count_against_the_budget() {
         let cache = AnswerCache::new(10_000, ApiMetrics::new().expect("metrics"));
-        cache.advance(marks(1_000));
+        cache.advance(basis(1_000));
         for crawled in 0..10_000 {
             cache.cell(&format!("2026-11-30 /v1/units/{crawled}")).expect("kept");
             let generation = cache.lock();

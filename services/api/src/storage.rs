@@ -112,6 +112,11 @@ impl Store {
     pub async fn rollup_progress(&self) -> Result<Vec<RollupProgress>, ApiError> {
         self.timed("rollup_progress", || rollup_progress(&self.client)).await
     }
+
+    /// The reference data's newest load: it changes with every reload by `migrate`.
+    pub async fn reference_load(&self) -> Result<u64, ApiError> {
+        self.timed("reference_load", || async { Ok(ioc_clickhouse::newest_reference_load(&self.client).await?) }).await
+    }
 }
 
 /// A measure and its dimension ('' for the total).

@@ -69,3 +69,42 @@ async fn kept_answers_are_reused_until_the_rollups_advance() {
     assert_ne!(whole, half, "the answer moved with the data");
     pipeline.stop().await;
 }
+
+/// A reload of the reference data (`ioc-processor migrate`) reaches the answers at once, whether
+/// the rollups advance or not: a unit renamed in the reference files is listed under its new
+/// name within the cache's refresh. No processor runs here, so the rollups never advance, and
+/// an answer kept until they did would keep the old name for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_of_the_reference_data_is_answered_at_once() {
+    ioc_service::init_logging();
+    let (_kafka, clickhouse) = ioc_e2e::fresh_stack("rr", "ioc_reload_").await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+    let config = ioc_api::ApiConfig { clickhouse: clickhouse.clone(), ..ioc_api::ApiConfig::default() };
+    let refresh = Duration::from_millis(config.answer_cache_refresh_ms);
+    assert!(refresh > Duration::ZERO, "the answer cache is on by default");
+    let api = ioc_e2e::spawn(|listener, stopped| ioc_api::serve(config, listener, ioc_e2e::on_stop(stopped))).await;
+    let mut reference = ReferenceData::embedded().expect("reference data");
+    let code = reference.units[0].code.clone();
+    let (client, url) = (reqwest::Client::new(), format!("{}/v1/units", api.url));
+    let listed_name = || async {
+        let units: serde_json::Value = client.get(&url).send().await.expect("api answers").json().await.expect("json");
+        let units = units["units"].as_array().expect("a list of units").clone();
+        let unit = units.into_iter().find(|unit| unit["code"] == code.as_str()).expect("the unit is listed");
+        unit["name"].as_str().expect("a name").to_owned()
+    };
+    let hits = || ioc_e2e::metric(&api.url, "ioc_api_answer_cache_total", &[("result", "hit")]);
+
+    // Kept: the second asking is served from the cache (once the watcher has read the state).
+    tokio::time::sleep(refresh * 3).await;
+    let before = listed_name().await;
+    let hits_before = hits().await.unwrap_or(0.0);
+    assert_eq!(listed_name().await, before);
+    assert!(hits().await.unwrap_or(0.0) > hits_before, "the list was not kept");
+
+    let renamed = format!("{before} (đổi tên)");
+    reference.units[0].name = renamed.clone();
+    ioc_clickhouse::load_reference_data(&clickhouse, &reference).await.expect("reloaded");
+    tokio::time::sleep(refresh * 3).await;
+    assert_eq!(listed_name().await, renamed, "the answer kept from before the reload was served after it");
+    api.stop().await.expect("api stops");
+}

@@ -8,7 +8,7 @@ mod reference;
 use serde::Deserialize;
 
 pub use migrate::{embedded_migrations, migrate, migrations_in, Migration, MigrationError};
-pub use reference::{load_reference_data, ReferenceError};
+pub use reference::{load_reference_data, newest_reference_load, ReferenceError};
 
 use ioc_service::Secret;
 

@@ -75,7 +75,9 @@ struct TargetRow<'a> {
 pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData) -> Result<(), ReferenceError> {
     let client = config.client();
     let write = |table| move |source| ReferenceError::Write { table, source };
-    let previous = newest_load(&client).await?;
+    let previous = newest_reference_load(&client)
+        .await
+        .map_err(|source| ReferenceError::Write { table: "ref_units_loads", source })?;
     // Above every load before, and distinct for two loads run at once (two `migrate` jobs): the
     // view of each table then shows one of them whole.
     let load_id = (previous + 1).max(clock_micros());
@@ -146,16 +148,15 @@ pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData
     Ok(())
 }
 
-/// The newest load of any reference table; 0 before the first.
-async fn newest_load(client: &clickhouse::Client) -> Result<u64, ReferenceError> {
-    let mut newest = 0;
-    for table in LOAD_TABLES {
-        let sql = format!("SELECT toUInt64(max(load_id)) FROM {table}");
-        let load: u64 =
-            client.query(&sql).fetch_one().await.map_err(|source| ReferenceError::Write { table, source })?;
-        newest = newest.max(load);
-    }
-    Ok(newest)
+/// The newest load of any reference table; 0 before the first. It changes with every reload:
+/// the API keeps no answer across one (its answer cache watches it).
+pub async fn newest_reference_load(client: &clickhouse::Client) -> Result<u64, clickhouse::error::Error> {
+    let [units, denominators, procedures, targets] =
+        LOAD_TABLES.map(|table| format!("(SELECT max(load_id) FROM {table})"));
+    // `greatest` takes two arguments on 18.16.
+    let sql =
+        format!("SELECT toUInt64(greatest(greatest({units}, {denominators}), greatest({procedures}, {targets})))");
+    client.query(&sql).fetch_one().await
 }
 
 fn clock_micros() -> u64 {
