@@ -446,6 +446,32 @@ async fn migrate_into(clickhouse: &ClickHouseConfig) {
     ioc_processor::migrate(&migrate).await.expect("migrations apply");
 }
 
+/// Reloads the embedded reference data into `clickhouse` twice, as two `migrate` runs do, and
+/// checks what a reload must leave on any engine, replicated or not: the reference tables whole,
+/// and, once ClickHouse has run the deletions (mutations, in the background), only the newest
+/// load and the one before it.
+pub async fn check_reference_reloads(clickhouse: &ClickHouseConfig) {
+    let reference = ioc_reference::ReferenceData::embedded().expect("reference data");
+    for _ in 0..2 {
+        ioc_clickhouse::load_reference_data(clickhouse, &reference).await.expect("reference data reloaded");
+    }
+    let client = clickhouse.client();
+    let units: u64 = client.query("SELECT toUInt64(count()) FROM ref_units").fetch_one().await.expect("units read");
+    assert_eq!(units, reference.units.len() as u64, "the units after two reloads");
+    // A scalar subquery is Nullable on a current engine: assumeNotNull keeps the type UInt64.
+    let kept = "SELECT toUInt64(assumeNotNull(greatest((SELECT uniqExact(load_id) FROM ref_units_loads), \
+                (SELECT uniqExact(load_id) FROM ref_loads))))";
+    let started = Instant::now();
+    loop {
+        let loads: u64 = client.query(kept).fetch_one().await.expect("loads read");
+        if loads <= 2 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{loads} loads kept 60 s after two reloads");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Posts an NDJSON body to ingest as `source` with `key`.
 pub async fn post_ndjson(ingest: &str, source: Source, key: &str, body: String) -> reqwest::Response {
     reqwest::Client::new()

@@ -225,6 +225,8 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
         differences.len(),
         differences.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
     );
+    // The reference data's reloads on replicated tables, the deletion of old loads included.
+    ioc_e2e::check_reference_reloads(&pipeline.clickhouse).await;
     pipeline.stop().await;
 }
 

@@ -181,6 +181,8 @@ async fn a_current_clickhouse_gives_the_truth_and_the_same_rows_as_18_16() {
     eprintln!("{} statements ran on the current engine", statements.len());
     ioc_e2e::assert_no_differences(&differences, "between the engines and from the ground truth");
     local.stop().await;
+    // The reference data's reloads on the current engine: its deletion of old loads too.
+    ioc_e2e::check_reference_reloads(&current.clickhouse).await;
     current.stop().await;
 }
 

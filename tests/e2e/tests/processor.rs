@@ -275,12 +275,14 @@ async fn a_reader_sees_the_reference_data_whole_while_it_is_reloaded() {
     assert!(reads >= 25, "the reader read {reads} times during 25 reloads");
     assert!(torn.is_empty(), "{} of {reads} reads saw part of the data (whole: {whole:?}): {torn:?}", torn.len());
 
-    // Only the newest load and the one before it are kept (deleted in the background).
-    let kept = "SELECT toUInt64(greatest( \
+    // Only the newest load and the one before it are kept, with their marks (deleted in the
+    // background).
+    let kept = "SELECT toUInt64(greatest(greatest( \
                 greatest((SELECT uniqExact(load_id) FROM ref_units_loads), \
                          (SELECT uniqExact(load_id) FROM ref_denominators_loads)), \
                 greatest((SELECT uniqExact(load_id) FROM ref_procedures_loads), \
-                         (SELECT uniqExact(load_id) FROM ref_targets_loads))))";
+                         (SELECT uniqExact(load_id) FROM ref_targets_loads))), \
+                (SELECT uniqExact(load_id) FROM ref_loads)))";
     let started = std::time::Instant::now();
     let mut loads: u64 = clickhouse.client().query(kept).fetch_one().await.expect("loads kept");
     while loads > 2 && started.elapsed() < Duration::from_secs(30) {
@@ -288,6 +290,47 @@ async fn a_reader_sees_the_reference_data_whole_while_it_is_reloaded() {
         loads = clickhouse.client().query(kept).fetch_one().await.expect("loads kept");
     }
     assert_eq!(loads, 2, "loads kept after 25 reloads");
+
+    // A load that stopped half way (its units written, then ClickHouse went away) is never
+    // shown: it has no mark in ref_loads.
+    let half =
+        "INSERT INTO ref_units_loads SELECT toUInt64(9e15), code, name, kind, former_province FROM ref_units LIMIT 3";
+    clickhouse.client().query(half).execute().await.expect("half a load written");
+    let counts: Counts = clickhouse.client().query(sql).fetch_one().await.expect("read");
+    assert_eq!(counts.units, whole[0], "a load without its mark was shown");
+}
+
+/// The upgrade across migration 0013: the reference tables become views of their loads, and what
+/// they held is their first load, so that they do not read empty before `migrate` loads the
+/// files (old pods still serve meanwhile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_data_held_before_the_loads_stays_readable_across_the_upgrade() {
+    let clickhouse = ClickHouseConfig {
+        url: ioc_e2e::clickhouse_url(),
+        database: random_name("ioc_upgrade_"),
+        ..ClickHouseConfig::default()
+    };
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+    let migrations = ioc_clickhouse::embedded_migrations();
+    let loads = migrations.iter().position(|m| m.name == "0013_reference_loads.sql").expect("migration 0013");
+    ioc_clickhouse::migrate(&clickhouse, &migrations[..loads]).await.expect("migrated up to 0012");
+    let client = clickhouse.client();
+    for held in [
+        "INSERT INTO ref_units VALUES ('00001', 'Xã Một', 'xa', ''), ('00002', 'Phường Hai', 'phuong', '')",
+        "INSERT INTO ref_denominators VALUES ('00001', 'households', 120)",
+        "INSERT INTO ref_procedures VALUES ('1.0001', 'Thủ tục', 'Procedure', 1, 'full', 5)",
+        "INSERT INTO ref_targets VALUES ('on_time_rate', 2026, 'target', 0.95, 'Decision 1')",
+    ] {
+        client.query(held).execute().await.expect("the reference data of a deployment before 0013");
+    }
+    ioc_clickhouse::migrate(&clickhouse, &migrations).await.expect("migrated across 0013");
+    let units: Vec<String> =
+        client.query("SELECT name FROM ref_units ORDER BY code").fetch_all().await.expect("the units read");
+    assert_eq!(units, ["Xã Một", "Phường Hai"], "the units held before the upgrade");
+    let sql = "SELECT toUInt64((SELECT sum(value) FROM ref_denominators) + (SELECT count() FROM ref_procedures) \
+               + (SELECT count() FROM ref_targets))";
+    let rest: u64 = client.query(sql).fetch_one().await.expect("the rest read");
+    assert_eq!(rest, 122, "the denominator, the procedure and the target held before the upgrade");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

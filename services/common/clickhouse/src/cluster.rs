@@ -56,15 +56,21 @@ pub fn placement(table: &str) -> Option<Placement> {
         "measures_daily" | "measures_monthly" | "rollup_state" | "schema_migrations" | "dead_letters" => {
             Some(Placement::Everywhere)
         }
-        // The reference data's loads, and the views of their newest load that took the tables'
-        // names (migration 0013; a view's name is qualified like a table's when a view reads it).
-        "ref_units_loads" | "ref_denominators_loads" | "ref_procedures_loads" | "ref_targets_loads" => {
+        // The reference data's loads and their marks, and the views of the newest load that took
+        // the tables' names (migration 0013; a view's name is qualified like a table's when a
+        // view reads it).
+        "ref_units_loads" | "ref_denominators_loads" | "ref_procedures_loads" | "ref_targets_loads" | "ref_loads" => {
             Some(Placement::Everywhere)
         }
-        "ref_units" | "ref_denominators" | "ref_procedures" | "ref_targets" => Some(Placement::Everywhere),
+        name if VIEWS_OF_LOADS.contains(&name) => Some(Placement::Everywhere),
         _ => None,
     }
 }
+
+/// The reference tables that migration 0013 made views of their loads, dropped on every node
+/// then. (Migration 0007 altered one of them while it was a table: a view refuses an ALTER on
+/// its own.)
+const VIEWS_OF_LOADS: [&str; 4] = ["ref_units", "ref_denominators", "ref_procedures", "ref_targets"];
 
 /// The statements that apply `statement` (one statement of a single-server migration) to the
 /// cluster `cluster`, for the database `database`. Every name is qualified with the database:
@@ -151,16 +157,24 @@ pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<Str
     }
     if let Some(rest) = strip_prefix_words(text, &["DROP", "TABLE", "IF", "EXISTS"]) {
         let (name, body) = split_name(rest)?;
-        // A table with a copy on every node is dropped on every node, each dropping its own
-        // replica; a sharded one would also need its local tables, and none is ever dropped.
-        let droppable = name.starts_with("v_") || placement(name) == Some(Placement::Everywhere);
-        if !body.is_empty() || !droppable {
+        // The reference tables that became views were copies on every node: each node drops its
+        // own replica. No other table is dropped (a current ClickHouse would refuse to create a
+        // replica again at the same path for minutes after a plain DROP).
+        if !body.is_empty() || !(name.starts_with("v_") || VIEWS_OF_LOADS.contains(&name)) {
+            return Err(format!("only views may be dropped by a migration in cluster mode: {}", first_line(text)));
+        }
+        return Ok(vec![format!("DROP TABLE IF EXISTS {database}.{name} {on}")]);
+    }
+    if let Some(rest) = strip_prefix_words(text, &["INSERT", "INTO"]) {
+        let (table, body) = split_name(rest)?;
+        // One replication group spans every node: inserted on this one, the rows reach the others.
+        if placement(table) != Some(Placement::Everywhere) || VIEWS_OF_LOADS.contains(&table) {
             return Err(format!(
-                "only views and tables with a copy on every node may be dropped by a migration in cluster mode: {}",
+                "a migration may insert only into a table with a copy on every node in cluster mode: {}",
                 first_line(text)
             ));
         }
-        return Ok(vec![format!("DROP TABLE IF EXISTS {database}.{name} {on}")]);
+        return Ok(vec![format!("INSERT INTO {database}.{table} {}", qualify(body, database))]);
     }
     Err(format!("statement not supported in cluster mode: {}", first_line(text)))
 }
@@ -326,7 +340,8 @@ mod tests {
             .expect_err("undeclared table");
         assert!(error.contains("mystery") && error.contains("cluster.rs"), "{error}");
         assert!(rewrite("DROP TABLE IF EXISTS portal_events", "c", "d").is_err());
-        assert!(rewrite("INSERT INTO ref_units VALUES ('x')", "c", "d").is_err());
+        assert!(rewrite("INSERT INTO ref_units VALUES ('x')", "c", "d").is_err(), "a view");
+        assert!(rewrite("INSERT INTO portal_events VALUES ('x')", "c", "d").is_err(), "sharded");
     }
 
     #[test]
@@ -341,6 +356,12 @@ mod tests {
               WHERE load_id = (SELECT max(load_id) FROM d.ref_units_loads)"]
         );
         assert!(rewrite("DROP TABLE IF EXISTS dossier_facts", "c", "d").is_err(), "sharded tables stay");
+        assert!(rewrite("DROP TABLE IF EXISTS rollup_state", "c", "d").is_err(), "and the others");
+        let copied = "INSERT INTO ref_units_loads SELECT 1 AS load_id, code FROM ref_units";
+        assert_eq!(
+            rewrite(copied, "c", "d").expect("copied once, replicated"),
+            ["INSERT INTO d.ref_units_loads SELECT 1 AS load_id, code FROM d.ref_units"]
+        );
     }
 
     #[test]
@@ -371,13 +392,15 @@ mod tests {
             for statement in crate::migrate::statements(&migration.text) {
                 let rewritten = rewrite(statement, "ioc", "ioc").unwrap_or_else(|e| panic!("{}: {e}", migration.name));
                 // Every statement reaches every node: through `ON CLUSTER`, or through replication
-                // for an ALTER of a table copied everywhere.
-                let everywhere_alter = |s: &str| {
-                    s.strip_prefix("ALTER TABLE ioc.").and_then(|rest| rest.split(' ').next()).and_then(placement)
+                // for an ALTER of or an INSERT into a table copied everywhere.
+                let everywhere = |s: &str, verb: &str| {
+                    s.strip_prefix(verb).and_then(|rest| rest.split(' ').next()).and_then(placement)
                         == Some(Placement::Everywhere)
                 };
                 assert!(
-                    rewritten.iter().all(|s| s.contains("ON CLUSTER ioc") || everywhere_alter(s)),
+                    rewritten.iter().all(|s| s.contains("ON CLUSTER ioc")
+                        || everywhere(s, "ALTER TABLE ioc.")
+                        || everywhere(s, "INSERT INTO ioc.")),
                     "{}: {rewritten:?}",
                     migration.name
                 );

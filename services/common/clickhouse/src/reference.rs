@@ -1,5 +1,5 @@
 //! Loads the reference files into `ref_units`, `ref_denominators`, `ref_procedures` and
-//! `ref_targets`, replacing what was there in one step per table (migration 0013).
+//! `ref_targets`, replacing what was there in one step (migration 0013).
 
 use clickhouse::Row;
 use ioc_reference::ReferenceData;
@@ -23,7 +23,7 @@ pub enum ReferenceError {
     },
 }
 
-/// The tables a load writes; each reference table is a view of its newest load.
+/// The tables a load writes; each reference table is a view of its newest complete load.
 const LOAD_TABLES: [&str; 4] =
     ["ref_units_loads", "ref_denominators_loads", "ref_procedures_loads", "ref_targets_loads"];
 
@@ -65,19 +65,19 @@ struct TargetRow<'a> {
     source: &'a str,
 }
 
-/// Replaces the contents of the reference tables with `data`, each table in one step: a reader
-/// sees the whole previous data or the whole new (migration 0013). Each table's rows go in one
-/// INSERT under a new load id; ClickHouse makes one part of an insert of up to
-/// `max_insert_block_size` rows (1,048,576; the province has a few thousand), and a part appears
-/// whole. The four tables switch one after the other. The loads before the previous one are
-/// deleted; the previous one stays until the next load, for a replica that has not fetched the
-/// new part yet (its view still finds the previous load whole).
+/// Replaces the contents of the reference tables with `data` in one step: a reader sees the whole
+/// previous data or the whole new (migration 0013). Each table's rows go in one INSERT under a
+/// new load id, then the load is marked complete in `ref_loads`, which switches the four views
+/// at once. Each INSERT is one part (ClickHouse makes one of up to `max_insert_block_size` rows,
+/// 1,048,576; the province has a few thousand), and a part appears whole. A load that fails
+/// before its mark is never shown. The loads before the previous one are deleted, marked or not;
+/// the previous one stays until the next load, for a node that has not fetched the new rows yet
+/// (its views still find the previous load whole).
 pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData) -> Result<(), ReferenceError> {
     let client = config.client();
     let write = |table| move |source| ReferenceError::Write { table, source };
-    let previous = newest_reference_load(&client)
-        .await
-        .map_err(|source| ReferenceError::Write { table: "ref_units_loads", source })?;
+    let previous =
+        newest_reference_load(&client).await.map_err(|source| ReferenceError::Write { table: "ref_loads", source })?;
     // Above every load before, and distinct for two loads run at once (two `migrate` jobs): the
     // view of each table then shows one of them whole.
     let load_id = (previous + 1).max(clock_micros());
@@ -138,8 +138,10 @@ pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData
     }
     insert.end().await.map_err(write("ref_targets_loads"))?;
 
+    let mark = format!("INSERT INTO ref_loads (load_id) VALUES ({load_id})");
+    client.query(&mark).execute().await.map_err(write("ref_loads"))?;
     if previous > 0 {
-        for table in LOAD_TABLES {
+        for table in LOAD_TABLES.into_iter().chain(["ref_loads"]) {
             // A mutation: ClickHouse rewrites the parts in the background (on every replica).
             let sql = format!("ALTER TABLE {table} DELETE WHERE load_id < {previous}");
             client.query(&sql).execute().await.map_err(write(table))?;
@@ -148,15 +150,11 @@ pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData
     Ok(())
 }
 
-/// The newest load of any reference table; 0 before the first. It changes with every reload:
-/// the API keeps no answer across one (its answer cache watches it).
+/// The newest complete load of the reference data; 0 before the first. It changes once per
+/// reload, when the four tables switch: the API keeps no answer across one (its answer cache
+/// watches it).
 pub async fn newest_reference_load(client: &clickhouse::Client) -> Result<u64, clickhouse::error::Error> {
-    let [units, denominators, procedures, targets] =
-        LOAD_TABLES.map(|table| format!("(SELECT max(load_id) FROM {table})"));
-    // `greatest` takes two arguments on 18.16.
-    let sql =
-        format!("SELECT toUInt64(greatest(greatest({units}, {denominators}), greatest({procedures}, {targets})))");
-    client.query(&sql).fetch_one().await
+    client.query("SELECT toUInt64(max(load_id)) FROM ref_loads").fetch_one().await
 }
 
 fn clock_micros() -> u64 {
