@@ -275,20 +275,8 @@ async fn a_reader_sees_the_reference_data_whole_while_it_is_reloaded() {
     assert!(reads >= 25, "the reader read {reads} times during 25 reloads");
     assert!(torn.is_empty(), "{} of {reads} reads saw part of the data (whole: {whole:?}): {torn:?}", torn.len());
 
-    // Only the newest load and the one before it are kept, with their marks (deleted in the
-    // background).
-    let kept = "SELECT toUInt64(greatest(greatest( \
-                greatest((SELECT uniqExact(load_id) FROM ref_units_loads), \
-                         (SELECT uniqExact(load_id) FROM ref_denominators_loads)), \
-                greatest((SELECT uniqExact(load_id) FROM ref_procedures_loads), \
-                         (SELECT uniqExact(load_id) FROM ref_targets_loads))), \
-                (SELECT uniqExact(load_id) FROM ref_loads)))";
-    let started = std::time::Instant::now();
-    let mut loads: u64 = clickhouse.client().query(kept).fetch_one().await.expect("loads kept");
-    while loads > 2 && started.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        loads = clickhouse.client().query(kept).fetch_one().await.expect("loads kept");
-    }
+    // Only the newest load and the one before it are kept, with their marks.
+    let loads = ioc_e2e::reference_loads_kept(&clickhouse, Duration::from_secs(30)).await;
     assert_eq!(loads, 2, "loads kept after 25 reloads");
 
     // A load that stopped half way (its units written, then ClickHouse went away) is never
