@@ -446,8 +446,9 @@ async fn migrate_into(clickhouse: &ClickHouseConfig) {
     ioc_processor::migrate(&migrate).await.expect("migrations apply");
 }
 
-/// Reloads the embedded reference data into `clickhouse` twice, as two `migrate` runs do, and
-/// checks what a reload must leave on any engine, replicated or not: the reference tables whole,
+/// Reloads the embedded reference data into `clickhouse` twice, as two `migrate` runs do, then
+/// once with its targets file emptied and once whole again, and checks what a reload must leave
+/// on any engine, replicated or not: the reference tables whole, an emptied file's table empty,
 /// and, once ClickHouse has run the deletions (mutations, in the background), only the newest
 /// load and the one before it.
 pub async fn check_reference_reloads(clickhouse: &ClickHouseConfig) {
@@ -458,11 +459,20 @@ pub async fn check_reference_reloads(clickhouse: &ClickHouseConfig) {
     let client = clickhouse.client();
     let units: u64 = client.query("SELECT toUInt64(count()) FROM ref_units").fetch_one().await.expect("units read");
     assert_eq!(units, reference.units.len() as u64, "the units after two reloads");
+    // A file emptied to its header empties its table (migration 0014), and filled again fills it.
+    let targets = async || -> u64 {
+        client.query("SELECT toUInt64(count()) FROM ref_targets").fetch_one().await.expect("targets read")
+    };
+    let withdrawn = ioc_reference::ReferenceData { targets: Vec::new(), ..reference.clone() };
+    ioc_clickhouse::load_reference_data(clickhouse, &withdrawn).await.expect("reloaded without targets");
+    assert_eq!(targets().await, 0, "the targets after a reload of an empty targets file");
+    ioc_clickhouse::load_reference_data(clickhouse, &reference).await.expect("reloaded with targets");
+    assert_eq!(targets().await, reference.targets.len() as u64, "the targets filled again");
     let loads = reference_loads_kept(clickhouse, Duration::from_secs(60)).await;
-    assert!(loads <= 2, "{loads} loads kept 60 s after two reloads");
+    assert!(loads <= 2, "{loads} loads kept 60 s after four reloads");
 }
 
-/// The most loads any reference table (or `ref_loads`) holds, once it is at most 2 (the newest
+/// The most loads any reference table (or `ref_loads`, or `ref_load_rows`) holds, once it is at most 2 (the newest
 /// and the one before it) or `patience` ran out: the older ones are deleted by mutations, in
 /// the background.
 pub async fn reference_loads_kept(clickhouse: &ClickHouseConfig, patience: Duration) -> u64 {
@@ -473,7 +483,8 @@ pub async fn reference_loads_kept(clickhouse: &ClickHouseConfig, patience: Durat
                          (SELECT uniqExact(load_id) FROM ref_denominators_loads)), \
                 greatest((SELECT uniqExact(load_id) FROM ref_procedures_loads), \
                          (SELECT uniqExact(load_id) FROM ref_targets_loads))), \
-                (SELECT uniqExact(load_id) FROM ref_loads))))";
+                greatest((SELECT uniqExact(load_id) FROM ref_loads), \
+                         (SELECT uniqExact(load_id) FROM ref_load_rows)))))";
     let client = clickhouse.client();
     let started = Instant::now();
     loop {

@@ -288,9 +288,51 @@ async fn a_reader_sees_the_reference_data_whole_while_it_is_reloaded() {
     assert_eq!(counts.units, whole[0], "a load without its mark was shown");
 }
 
-/// The upgrade across migration 0013: the reference tables become views of their loads, and what
-/// they held is their first load, so that they do not read empty before `migrate` loads the
-/// files (old pods still serve meanwhile).
+/// A reference file left with its header only empties its table at the next load: the targets
+/// withdrawn must leave the screen, not stay from the load before. A node that has the load's
+/// mark but not yet all of a table's rows keeps showing that table's previous load whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_file_emptied_to_its_header_empties_its_table() {
+    let clickhouse = ioc_e2e::migrated_database(random_name("ioc_reference_"), ioc_e2e::clickhouse_url()).await;
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+    let client = clickhouse.client();
+    let count = |table: &'static str| {
+        let client = client.clone();
+        async move {
+            let sql = format!("SELECT toUInt64(count()) FROM {table}");
+            client.query(&sql).fetch_one::<u64>().await.expect("a reference table read")
+        }
+    };
+    let full = ioc_reference::ReferenceData::embedded().expect("reference data");
+    assert!(!full.targets.is_empty() && !full.units.is_empty(), "the embedded files hold targets and units");
+    ioc_clickhouse::load_reference_data(&clickhouse, &full).await.expect("loaded");
+    assert_eq!(count("ref_targets").await, full.targets.len() as u64, "the targets loaded");
+
+    let mut withdrawn = full.clone();
+    withdrawn.targets.clear();
+    ioc_clickhouse::load_reference_data(&clickhouse, &withdrawn).await.expect("reloaded without targets");
+    assert_eq!(count("ref_targets").await, 0, "the targets of the load before stayed after their file was emptied");
+    assert_eq!(count("ref_units").await, full.units.len() as u64, "the units of the load");
+
+    // A load whose mark and counts reached this node before its units (a replica still fetching
+    // the part): the units of the load before stay, whole.
+    let unreceived = format!(
+        "INSERT INTO ref_load_rows (load_id, table_name, row_count) \
+         VALUES (toUInt64(9e15), 'ref_units', {}), (toUInt64(9e15), 'ref_targets', 0)",
+        full.units.len()
+    );
+    client.query(&unreceived).execute().await.expect("counts of a load not received");
+    client.query("INSERT INTO ref_loads (load_id) VALUES (toUInt64(9e15))").execute().await.expect("its mark");
+    assert_eq!(count("ref_units").await, full.units.len() as u64, "a load whose rows had not arrived was shown");
+
+    // The file filled again: the targets are back.
+    ioc_clickhouse::load_reference_data(&clickhouse, &full).await.expect("reloaded with targets");
+    assert_eq!(count("ref_targets").await, full.targets.len() as u64, "the targets filled again");
+}
+
+/// The upgrade across migrations 0013 and 0014: the reference tables become views of their
+/// loads, and what they held is their first load, its rows counted, so that they do not read
+/// empty before `migrate` loads the files (old pods still serve meanwhile).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_data_held_before_the_loads_stays_readable_across_the_upgrade() {
     let clickhouse = ClickHouseConfig {

@@ -56,19 +56,22 @@ pub fn placement(table: &str) -> Option<Placement> {
         "measures_daily" | "measures_monthly" | "rollup_state" | "schema_migrations" | "dead_letters" => {
             Some(Placement::Everywhere)
         }
-        // The reference data's loads and their marks, and the views of the newest load that took
-        // the tables' names (migration 0013; a view's name is qualified like a table's when a
-        // view reads it).
-        "ref_units_loads" | "ref_denominators_loads" | "ref_procedures_loads" | "ref_targets_loads" | "ref_loads" => {
-            Some(Placement::Everywhere)
-        }
+        // The reference data's loads, their rows counted and their marks, and the views of the
+        // newest load that took the tables' names (migrations 0013 and 0014; a view's name is
+        // qualified like a table's when a view reads it).
+        "ref_units_loads"
+        | "ref_denominators_loads"
+        | "ref_procedures_loads"
+        | "ref_targets_loads"
+        | "ref_loads"
+        | "ref_load_rows" => Some(Placement::Everywhere),
         name if VIEWS_OF_LOADS.contains(&name) => Some(Placement::Everywhere),
         _ => None,
     }
 }
 
 /// The reference tables that migration 0013 made views of their loads, dropped on every node
-/// then. (Migration 0007 altered one of them while it was a table: a view refuses an ALTER on
+/// then (and the views dropped and made again by migration 0014). (Migration 0007 altered one of them while it was a table: a view refuses an ALTER on
 /// its own.)
 const VIEWS_OF_LOADS: [&str; 4] = ["ref_units", "ref_denominators", "ref_procedures", "ref_targets"];
 

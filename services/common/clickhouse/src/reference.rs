@@ -1,5 +1,5 @@
 //! Loads the reference files into `ref_units`, `ref_denominators`, `ref_procedures` and
-//! `ref_targets`, replacing what was there in one step (migration 0013).
+//! `ref_targets`, replacing what was there in one step (migrations 0013 and 0014).
 
 use clickhouse::Row;
 use ioc_reference::ReferenceData;
@@ -26,6 +26,16 @@ pub enum ReferenceError {
 /// The tables a load writes; each reference table is a view of its newest complete load.
 const LOAD_TABLES: [&str; 4] =
     ["ref_units_loads", "ref_denominators_loads", "ref_procedures_loads", "ref_targets_loads"];
+
+/// What a load records besides its rows: how many it wrote to each table, then its mark.
+const LOAD_RECORDS: [&str; 2] = ["ref_load_rows", "ref_loads"];
+
+#[derive(Row, Serialize)]
+struct LoadRows {
+    load_id: u64,
+    table_name: &'static str,
+    row_count: u64,
+}
 
 #[derive(Row, Serialize)]
 struct UnitRow<'a> {
@@ -67,10 +77,12 @@ struct TargetRow<'a> {
 
 /// Replaces the contents of the reference tables with `data` in one step: a reader sees the whole
 /// previous data or the whole new (migration 0013). Each table's rows go in one INSERT under a
-/// new load id, then the load is marked complete in `ref_loads`, which switches the four views
-/// at once. Each INSERT is one part (ClickHouse makes one of up to `max_insert_block_size` rows,
-/// 1,048,576; the province has a few thousand), and a part appears whole. A load that fails
-/// before its mark is never shown. The loads before the previous one are deleted, marked or not;
+/// new load id, then the rows written to each table are recorded in `ref_load_rows`, then the
+/// load is marked complete in `ref_loads`, which switches the four views at once. Each INSERT
+/// is one part (ClickHouse makes one of up to `max_insert_block_size` rows, 1,048,576; the
+/// province has a few thousand), and a part appears whole; a view shows a load only once its
+/// node holds as many of the load's rows as were recorded, or none were (an empty file empties
+/// its table: migration 0014). A load that fails before its mark is never shown. The loads before the previous one are deleted, marked or not;
 /// the previous one stays until the next load, for a node that has not fetched the new rows yet
 /// (its views still find the previous load whole).
 pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData) -> Result<(), ReferenceError> {
@@ -138,10 +150,23 @@ pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData
     }
     insert.end().await.map_err(write("ref_targets_loads"))?;
 
+    let counts = [
+        ("ref_units", data.units.len()),
+        ("ref_denominators", data.denominators.len()),
+        ("ref_procedures", data.procedures.len()),
+        ("ref_targets", data.targets.len()),
+    ];
+    let mut insert = client.insert::<LoadRows>("ref_load_rows").await.map_err(write("ref_load_rows"))?;
+    for (table_name, rows) in counts {
+        let row = LoadRows { load_id, table_name, row_count: u64::try_from(rows).unwrap_or(u64::MAX) };
+        insert.write(&row).await.map_err(write("ref_load_rows"))?;
+    }
+    insert.end().await.map_err(write("ref_load_rows"))?;
+
     let mark = format!("INSERT INTO ref_loads (load_id) VALUES ({load_id})");
     client.query(&mark).execute().await.map_err(write("ref_loads"))?;
     if previous > 0 {
-        for table in LOAD_TABLES.into_iter().chain(["ref_loads"]) {
+        for table in LOAD_TABLES.into_iter().chain(LOAD_RECORDS) {
             // A mutation: ClickHouse rewrites the parts in the background (on every replica).
             let sql = format!("ALTER TABLE {table} DELETE WHERE load_id < {previous}");
             client.query(&sql).execute().await.map_err(write(table))?;

@@ -181,6 +181,17 @@ impl ReferenceData {
     fn parse(read: impl Fn(&str) -> Result<(PathBuf, String), ReferenceError>) -> Result<Self, ReferenceError> {
         let (units_path, units_text) = read(UNITS_FILE)?;
         let units: Vec<Unit> = read_csv(&units_path, &units_text)?;
+        // An emptied file empties its table at the next load (migration 0014). With no unit,
+        // every event's unit is unknown and every figure of the dashboard empty: a file cut
+        // short by mistake, never the province's wish.
+        if units.is_empty() {
+            return Err(ReferenceError {
+                path: units_path,
+                reason: "the file lists no unit, and every event would count as of an unknown unit; \
+                         restore the province's units (the project's schemas/reference has them)"
+                    .to_owned(),
+            });
+        }
         let (denominators_path, denominators_text) = read(DENOMINATORS_FILE)?;
         let denominators: Vec<Denominator> = read_csv(&denominators_path, &denominators_text)?;
         if let Some(orphan) = denominators.iter().find(|d| !units.iter().any(|u| u.code == d.unit_code)) {
@@ -263,6 +274,24 @@ mod tests {
         assert_eq!(embedded.denominators, on_disk.denominators);
         assert_eq!(embedded.procedures, on_disk.procedures);
         assert_eq!(embedded.targets, on_disk.targets);
+    }
+
+    #[test]
+    fn a_units_file_with_its_header_only_is_refused_and_other_files_may_be_empty() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/reference");
+        let header_only = |emptied: &'static str| {
+            let dir = dir.clone();
+            move |name: &str| -> Result<(PathBuf, String), ReferenceError> {
+                let path = dir.join(name);
+                let text = std::fs::read_to_string(&path).expect("reference file read");
+                let text = if name == emptied { text.lines().next().unwrap_or_default().to_owned() } else { text };
+                Ok((path, text))
+            }
+        };
+        let refused = ReferenceData::parse(header_only(UNITS_FILE)).expect_err("no unit refused");
+        assert!(refused.path.ends_with(UNITS_FILE) && refused.reason.contains("no unit"), "{refused}");
+        let no_targets = ReferenceData::parse(header_only(TARGETS_FILE)).expect("no target is allowed");
+        assert!(no_targets.targets.is_empty() && !no_targets.units.is_empty());
     }
 
     #[test]
