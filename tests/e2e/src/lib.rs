@@ -460,14 +460,25 @@ pub async fn check_reference_reloads(clickhouse: &ClickHouseConfig) {
     let units: u64 = client.query("SELECT toUInt64(count()) FROM ref_units").fetch_one().await.expect("units read");
     assert_eq!(units, reference.units.len() as u64, "the units after two reloads");
     // A file emptied to its header empties its table (migration 0014), and filled again fills it.
-    let targets = async || -> u64 {
-        client.query("SELECT toUInt64(count()) FROM ref_targets").fetch_one().await.expect("targets read")
+    // On a cluster a read may reach a node that has not received the load yet and still shows the
+    // one before, whole: the count is awaited.
+    let targets_become = async |expected: u64| -> u64 {
+        let started = Instant::now();
+        loop {
+            let sql = "SELECT toUInt64(count()) FROM ref_targets";
+            let seen: u64 = client.query(sql).fetch_one().await.expect("targets read");
+            if seen == expected || started.elapsed() >= Duration::from_secs(30) {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     };
     let withdrawn = ioc_reference::ReferenceData { targets: Vec::new(), ..reference.clone() };
     ioc_clickhouse::load_reference_data(clickhouse, &withdrawn).await.expect("reloaded without targets");
-    assert_eq!(targets().await, 0, "the targets after a reload of an empty targets file");
+    assert_eq!(targets_become(0).await, 0, "the targets 30 s after a reload of an empty targets file");
     ioc_clickhouse::load_reference_data(clickhouse, &reference).await.expect("reloaded with targets");
-    assert_eq!(targets().await, reference.targets.len() as u64, "the targets filled again");
+    let whole = reference.targets.len() as u64;
+    assert_eq!(targets_become(whole).await, whole, "the targets 30 s after the file was filled again");
     let loads = reference_loads_kept(clickhouse, Duration::from_secs(60)).await;
     assert!(loads <= 2, "{loads} loads kept 60 s after four reloads");
 }

@@ -314,20 +314,43 @@ async fn a_reference_file_emptied_to_its_header_empties_its_table() {
     assert_eq!(count("ref_targets").await, 0, "the targets of the load before stayed after their file was emptied");
     assert_eq!(count("ref_units").await, full.units.len() as u64, "the units of the load");
 
-    // A load whose mark and counts reached this node before its units (a replica still fetching
-    // the part): the units of the load before stay, whole.
+    // A load whose mark and counts reached this node before all of its units (a replica still
+    // fetching them): the units of the load before stay, whole.
     let unreceived = format!(
         "INSERT INTO ref_load_rows (load_id, table_name, row_count) \
          VALUES (toUInt64(9e15), 'ref_units', {}), (toUInt64(9e15), 'ref_targets', 0)",
         full.units.len()
     );
     client.query(&unreceived).execute().await.expect("counts of a load not received");
+    let some = "INSERT INTO ref_units_loads \
+                SELECT toUInt64(9e15), code, name, kind, former_province FROM ref_units LIMIT 3";
+    client.query(some).execute().await.expect("a few of its units");
     client.query("INSERT INTO ref_loads (load_id) VALUES (toUInt64(9e15))").execute().await.expect("its mark");
-    assert_eq!(count("ref_units").await, full.units.len() as u64, "a load whose rows had not arrived was shown");
+    assert_eq!(count("ref_units").await, full.units.len() as u64, "a load whose rows had not all arrived was shown");
 
     // The file filled again: the targets are back.
     ioc_clickhouse::load_reference_data(&clickhouse, &full).await.expect("reloaded with targets");
     assert_eq!(count("ref_targets").await, full.targets.len() as u64, "the targets filled again");
+
+    // A load an older binary marked without counts, which the views skip, is not taken for the
+    // load they show: the next load keeps the one they show, for a node still fetching its rows.
+    let shown: u64 =
+        client.query("SELECT toUInt64(max(load_id)) FROM ref_loads").fetch_one().await.expect("the load shown");
+    let uncounted = format!("INSERT INTO ref_loads (load_id) VALUES ({})", shown + 1000);
+    client.query(&uncounted).execute().await.expect("a mark with no counts");
+    ioc_clickhouse::load_reference_data(&clickhouse, &full).await.expect("reloaded");
+    let pending = format!(
+        "SELECT toUInt64(count()) FROM system.mutations WHERE database = '{}' AND is_done = 0",
+        clickhouse.database
+    );
+    let started = std::time::Instant::now();
+    while client.query(&pending).fetch_one::<u64>().await.expect("mutations read") > 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the deletions of old loads did not end in 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kept = format!("SELECT toUInt64(count()) FROM ref_units_loads WHERE load_id = {shown}");
+    let kept: u64 = client.query(&kept).fetch_one().await.expect("the load before read");
+    assert_eq!(kept, full.units.len() as u64, "the load the views showed before the last load was deleted");
 }
 
 /// The upgrade across migrations 0013 and 0014: the reference tables become views of their

@@ -82,17 +82,27 @@ struct TargetRow<'a> {
 /// is one part (ClickHouse makes one of up to `max_insert_block_size` rows, 1,048,576; the
 /// province has a few thousand), and a part appears whole; a view shows a load only once its
 /// node holds as many of the load's rows as were recorded, or none were (an empty file empties
-/// its table: migration 0014). A load that fails before its mark is never shown. The loads before the previous one are deleted, marked or not;
-/// the previous one stays until the next load, for a node that has not fetched the new rows yet
-/// (its views still find the previous load whole).
+/// its table: migration 0014). A load that fails before its mark is never shown. The loads
+/// before the previous one are deleted, marked or not; the previous one stays until the next
+/// load, for a node that has not fetched the new rows yet (its views still find the previous
+/// load whole). The previous one is the newest the views can show: marked, with its rows
+/// counted (a load an older binary marked has no counts, and the views skip it).
 pub async fn load_reference_data(config: &ClickHouseConfig, data: &ReferenceData) -> Result<(), ReferenceError> {
     let client = config.client();
     let write = |table| move |source| ReferenceError::Write { table, source };
-    let previous =
+    let newest =
         newest_reference_load(&client).await.map_err(|source| ReferenceError::Write { table: "ref_loads", source })?;
+    let previous = client
+        .query(
+            "SELECT toUInt64(max(load_id)) FROM ref_loads \
+             WHERE load_id IN (SELECT load_id FROM ref_load_rows)",
+        )
+        .fetch_one::<u64>()
+        .await
+        .map_err(|source| ReferenceError::Write { table: "ref_load_rows", source })?;
     // Above every load before, and distinct for two loads run at once (two `migrate` jobs): the
     // view of each table then shows one of them whole.
-    let load_id = (previous + 1).max(clock_micros());
+    let load_id = (newest + 1).max(clock_micros());
 
     let mut insert = client.insert::<UnitRow<'_>>("ref_units_loads").await.map_err(write("ref_units_loads"))?;
     for unit in &data.units {
