@@ -483,9 +483,9 @@ pub async fn check_reference_reloads(clickhouse: &ClickHouseConfig) {
     assert!(loads <= 2, "{loads} loads kept 60 s after four reloads");
 }
 
-/// The most loads any reference table (or `ref_loads`, or `ref_load_rows`) holds, once it is at most 2 (the newest
-/// and the one before it) or `patience` ran out: the older ones are deleted by mutations, in
-/// the background.
+/// The most loads any reference table (or `ref_loads`, or `ref_load_rows`) holds, once it is at
+/// most 2 (the newest and the one before it) or `patience` ran out: the older ones are deleted
+/// by mutations, in the background.
 pub async fn reference_loads_kept(clickhouse: &ClickHouseConfig, patience: Duration) -> u64 {
     // A scalar subquery is Nullable on a current engine: assumeNotNull keeps the type UInt64.
     // `greatest` takes two arguments on 18.16.

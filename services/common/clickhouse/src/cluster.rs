@@ -71,8 +71,8 @@ pub fn placement(table: &str) -> Option<Placement> {
 }
 
 /// The reference tables that migration 0013 made views of their loads, dropped on every node
-/// then (and the views dropped and made again by migration 0014). (Migration 0007 altered one of them while it was a table: a view refuses an ALTER on
-/// its own.)
+/// then; migration 0014 drops and makes the views again. (Migration 0007 altered one of them
+/// while it was a table: a view refuses an ALTER on its own.)
 const VIEWS_OF_LOADS: [&str; 4] = ["ref_units", "ref_denominators", "ref_procedures", "ref_targets"];
 
 /// The statements that apply `statement` (one statement of a single-server migration) to the
