@@ -104,9 +104,12 @@ pub async fn serve(
     config.validate()?;
     let topics: Vec<String> = config.sources.iter().map(|s| s.topic(&config.kafka.topic_prefix)).collect();
     if config.kafka.create_topics {
-        config.kafka.ensure_topics(&topics).await.context("failed to create topics")?;
         let dead_letters = dead_letter_topic(&config.kafka.topic_prefix);
-        config.kafka.ensure_dead_letter_topic(&dead_letters).await.context("failed to create the dead-letter topic")?;
+        config
+            .kafka
+            .ensure_topics_and_dead_letters(&topics, &dead_letters)
+            .await
+            .context("failed to create the source and dead-letter topics")?;
     }
 
     let context = Arc::new(PipelineContext {

@@ -311,13 +311,20 @@ impl KafkaConfig {
     /// Creates the source topics `topics` if they do not exist yet, with `min_insync_replicas`
     /// and `retention_hours`; existing topics are left as they are.
     pub async fn ensure_topics(&self, topics: &[String]) -> Result<(), KafkaSetupError> {
-        self.create_missing(topics, self.retention_hours).await
+        let wanted: Vec<_> = topics.iter().map(|topic| (topic.as_str(), self.retention_hours)).collect();
+        self.create_missing(&wanted).await
     }
 
-    /// Creates the dead-letter topic if it does not exist yet, with `min_insync_replicas` and
-    /// `dead_letter_retention_hours`; an existing one is left as it is.
-    pub async fn ensure_dead_letter_topic(&self, topic: &str) -> Result<(), KafkaSetupError> {
-        self.create_missing(&[topic.to_owned()], self.dead_letter_retention_hours).await
+    /// [`KafkaConfig::ensure_topics`] for the source topics `topics` and the dead-letter topic
+    /// `dead_letters` (with `dead_letter_retention_hours`) together: the processor's start.
+    pub async fn ensure_topics_and_dead_letters(
+        &self,
+        topics: &[String],
+        dead_letters: &str,
+    ) -> Result<(), KafkaSetupError> {
+        let mut wanted: Vec<_> = topics.iter().map(|topic| (topic.as_str(), self.retention_hours)).collect();
+        wanted.push((dead_letters, self.dead_letter_retention_hours));
+        self.create_missing(&wanted).await
     }
 
     /// The settings a created topic gets beyond the broker's defaults.
@@ -332,12 +339,43 @@ impl KafkaConfig {
         settings
     }
 
-    async fn create_missing(&self, topics: &[String], retention_hours: Option<u64>) -> Result<(), KafkaSetupError> {
+    /// Creates those of `wanted` (each topic with its retention) that the brokers do not list.
+    /// The brokers' metadata is asked first, because a topic creation goes through the cluster's
+    /// controller: asking to create topics that all exist took 0.1 s each time on the local
+    /// stack, on every start of the processor (BENCHMARKS.md, the processor's start), and the
+    /// metadata answers in milliseconds. The creation still tolerates "already exists", for a
+    /// topic another process created in between.
+    async fn create_missing(&self, wanted: &[(&str, Option<u64>)]) -> Result<(), KafkaSetupError> {
         let admin = self.admin()?;
-        let settings = self.topic_settings(retention_hours);
-        let new_topics: Vec<NewTopic<'_>> = topics
+        let (admin, listed) = tokio::task::spawn_blocking(move || {
+            let listed = admin.inner().fetch_metadata(None, METADATA_TIMEOUT).map(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .filter(|topic| topic.error().is_none())
+                    .map(|topic| topic.name().to_owned())
+                    .collect::<std::collections::HashSet<_>>()
+            });
+            (admin, listed)
+        })
+        .await
+        .map_err(|error| KafkaSetupError::CreateTopic { topic: topic_names(wanted), reason: error.to_string() })?;
+        // Unreadable metadata is no reason to give up: the creation below asks the controller.
+        let missing: Vec<_> = match &listed {
+            Ok(listed) => wanted.iter().filter(|(topic, _)| !listed.contains(*topic)).collect(),
+            Err(_) => wanted.iter().collect(),
+        };
+        if missing.is_empty() {
+            // Closing a client waits for its threads (about 50 ms here): not on the start's path.
+            tokio::task::spawn_blocking(move || drop(admin));
+            return Ok(());
+        }
+        let settings: Vec<_> =
+            missing.iter().map(|(_, retention_hours)| self.topic_settings(*retention_hours)).collect();
+        let new_topics: Vec<NewTopic<'_>> = missing
             .iter()
-            .map(|topic| {
+            .zip(&settings)
+            .map(|((topic, _), settings)| {
                 settings.iter().fold(
                     NewTopic::new(topic, self.partitions, TopicReplication::Fixed(self.replication_factor)),
                     |topic, (key, value)| topic.set(key, value),
@@ -348,7 +386,7 @@ impl KafkaConfig {
         let results = admin
             .create_topics(&new_topics, &options)
             .await
-            .map_err(|error| KafkaSetupError::CreateTopic { topic: topics.join(","), reason: error.to_string() })?;
+            .map_err(|error| KafkaSetupError::CreateTopic { topic: topic_names(wanted), reason: error.to_string() })?;
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
@@ -359,6 +397,14 @@ impl KafkaConfig {
         }
         Ok(())
     }
+}
+
+/// How long [`KafkaConfig::ensure_topics`] waits for the brokers' list of topics.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The names of `wanted`, comma separated, for an error.
+fn topic_names(wanted: &[(&str, Option<u64>)]) -> String {
+    wanted.iter().map(|(topic, _)| *topic).collect::<Vec<_>>().join(",")
 }
 
 /// Asks the brokers for metadata through `producer`: `Ok` when they answer within `timeout`.

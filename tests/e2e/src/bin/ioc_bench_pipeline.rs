@@ -90,7 +90,13 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..repeats {
         let ingest_kafka = kafka("bench-ingest");
         let topics: Vec<String> = ioc_domain::Source::ALL.iter().map(|s| s.topic(&ingest_kafka.topic_prefix)).collect();
-        ingest_kafka.ensure_topics(&topics).await.context("creating ingest's topics")?;
+        // The dead-letter topic too: the processor's timed start is that of a deployment whose
+        // topics exist, as the plain INSERT's tables do.
+        let dead_letters = ioc_domain::dead_letter_topic(&ingest_kafka.topic_prefix);
+        ingest_kafka
+            .ensure_topics_and_dead_letters(&topics, &dead_letters)
+            .await
+            .context("creating ingest's topics")?;
         ingest_runs.push(
             ingest::run_ingest(&sibling_binary("ioc-ingest")?, &ingest_kafka, &events, cli.batch, cli.senders).await?,
         );

@@ -70,7 +70,9 @@ async fn main() -> anyhow::Result<()> {
             ..KafkaConfig::default()
         };
         let topics: Vec<String> = ioc_domain::Source::ALL.iter().map(|s| s.topic(&kafka.topic_prefix)).collect();
-        kafka.ensure_topics(&topics).await.context("creating the topics")?;
+        // With the dead-letter topic, as a deployment has them all (ioc_bench_pipeline).
+        let dead_letters = ioc_domain::dead_letter_topic(&kafka.topic_prefix);
+        kafka.ensure_topics_and_dead_letters(&topics, &dead_letters).await.context("creating the topics")?;
         ingest::run_ingest(&sibling_binary("ioc-ingest")?, &kafka, &events, 500, 6).await?;
         let database = ClickHouseConfig {
             url: cli.clickhouse.clone(),
