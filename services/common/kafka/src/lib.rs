@@ -343,8 +343,8 @@ impl KafkaConfig {
     /// The brokers' metadata is asked first, because a topic creation goes through the cluster's
     /// controller: asking to create topics that all exist took 0.1 s each time on the local
     /// stack, on every start of the processor (BENCHMARKS.md, the processor's start), and the
-    /// metadata answers in milliseconds. The creation still tolerates "already exists", for a
-    /// topic another process created in between.
+    /// metadata answers in tens of milliseconds with the client's start. The creation still
+    /// tolerates "already exists", for a topic another process created in between.
     async fn create_missing(&self, wanted: &[(&str, Option<u64>)]) -> Result<(), KafkaSetupError> {
         let admin = self.admin()?;
         let (admin, listed) = tokio::task::spawn_blocking(move || {
@@ -363,7 +363,10 @@ impl KafkaConfig {
         // Unreadable metadata is no reason to give up: the creation below asks the controller.
         let missing: Vec<_> = match &listed {
             Ok(listed) => wanted.iter().filter(|(topic, _)| !listed.contains(*topic)).collect(),
-            Err(_) => wanted.iter().collect(),
+            Err(error) => {
+                tracing::warn!(%error, "could not list the brokers' topics; asking to create them all");
+                wanted.iter().collect()
+            }
         };
         if missing.is_empty() {
             // Closing a client waits for its threads (about 50 ms here): not on the start's path.
@@ -383,11 +386,13 @@ impl KafkaConfig {
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results = admin
-            .create_topics(&new_topics, &options)
-            .await
-            .map_err(|error| KafkaSetupError::CreateTopic { topic: topic_names(wanted), reason: error.to_string() })?;
-        for result in results {
+        let results = admin.create_topics(&new_topics, &options).await.map_err(|error| KafkaSetupError::CreateTopic {
+            topic: topic_names(missing.iter().copied()),
+            reason: error.to_string(),
+        });
+        // Off the runtime's threads either way (closing waits for the client's threads).
+        tokio::task::spawn_blocking(move || drop(admin));
+        for result in results? {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((topic, code)) => {
@@ -399,12 +404,12 @@ impl KafkaConfig {
     }
 }
 
-/// How long [`KafkaConfig::ensure_topics`] waits for the brokers' list of topics.
+/// How long `create_missing` waits for the brokers' list of topics.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The names of `wanted`, comma separated, for an error.
-fn topic_names(wanted: &[(&str, Option<u64>)]) -> String {
-    wanted.iter().map(|(topic, _)| *topic).collect::<Vec<_>>().join(",")
+/// The names of `topics`, comma separated, for an error.
+fn topic_names<'a>(topics: impl IntoIterator<Item = &'a (&'a str, Option<u64>)>) -> String {
+    topics.into_iter().map(|(topic, _)| *topic).collect::<Vec<_>>().join(",")
 }
 
 /// Asks the brokers for metadata through `producer`: `Ok` when they answer within `timeout`.
