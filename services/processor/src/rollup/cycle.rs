@@ -155,6 +155,12 @@ fn touched_sql(source: Source) -> &'static str {
         // overdue; never before its first opening). A complaint or a rating about a dossier
         // received months ago then recomputes its months alone, not every month since (ops/bench,
         // `rollup_cycle_old_dossier_growth`: 4.3 s with a year loaded).
+        //
+        // The dossiers are matched by their ids' 64-bit hashes, as the facts query matches them
+        // (both must take in the same dossiers): every event of the history is looked up, and a
+        // number is found in a set of numbers faster than a string in a set of strings (0.25 to
+        // 0.17 s with a year loaded, ops/bench's database). A dossier of another id that shares
+        // a hash is taken in too, and its facts are written again as they were.
         Source::Portal => {
             "SELECT toUInt64(sum(events)) AS events, toUInt32(min(earliest)) AS earliest, \
                     toUInt32(min(oldest)) AS oldest, \
@@ -186,7 +192,7 @@ fn touched_sql(source: Source) -> &'static str {
                                                       - toRelativeMonthNum(toDateTime(late_from, 'Asia/Ho_Chi_Minh')) + 1))), \
                               emptyArrayUInt32())) AS months \
                 FROM portal_events \
-                WHERE dossier_id IN (SELECT dossier_id FROM portal_events \
+                WHERE cityHash64(dossier_id) IN (SELECT cityHash64(dossier_id) FROM portal_events \
                                      WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) \
                                        AND type != 'canary.probe') \
                 GROUP BY dossier_id)"
