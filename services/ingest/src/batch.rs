@@ -220,11 +220,12 @@ fn check(
 ) -> Result<Event, (Option<String>, Rejection)> {
     let raw = slot.map_err(|reason| (None, Rejection::Malformed(reason)))?;
     // Parsed here, one event at a time, and dropped at the end of this call (body::RawEvent).
-    let value = raw.value().map_err(|reason| (None, Rejection::Malformed(reason)))?;
+    let parsed = raw.parsed().map_err(|reason| (None, Rejection::Malformed(reason)))?;
+    let value = parsed.value();
     // The id is copied only for a refusal's answer.
     let event_id = || value.get("event_id").and_then(|v| v.as_str()).map(str::to_owned);
-    limits::check_shape(&value, &state.event_limits).map_err(|reason| (event_id(), Rejection::OverLimit(reason)))?;
-    let mut event = state.contract.check_text(&value, raw.text).map_err(|e| (event_id(), Rejection::Contract(e)))?;
+    limits::check_shape(value, &state.event_limits).map_err(|reason| (event_id(), Rejection::OverLimit(reason)))?;
+    let mut event = state.contract.check_parsed(&parsed).map_err(|e| (event_id(), Rejection::Contract(e)))?;
     limits::check_time(event.occurred_at, now, &state.event_limits)
         .map_err(|reason| (event_id(), Rejection::OutOfTime(reason)))?;
     if event.source != source {

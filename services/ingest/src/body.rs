@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use flate2::read::MultiGzDecoder;
 use http_body_util::LengthLimitError;
-use serde_json::Value;
+use ioc_domain::ParsedEvent;
 
 use crate::error::IngestError;
 
@@ -65,9 +65,10 @@ pub struct RawEvent<'a> {
 }
 
 impl RawEvent<'_> {
-    /// The event as a JSON value, for the shape limits and the schema.
-    pub fn value(&self) -> Result<Value, String> {
-        serde_json::from_str(self.text).map_err(|error| {
+    /// The event as a JSON value, for the shape limits and the schema, and the typed event's
+    /// decode (ioc_domain::ParsedEvent: parsed once, a field given twice noted).
+    pub fn parsed(&self) -> Result<ParsedEvent, String> {
+        ParsedEvent::parse(self.text).map_err(|error| {
             // serde_json stops at 128 levels with a syntax error; the text may be valid JSON.
             if error.to_string().starts_with("recursion limit exceeded") {
                 format!(
@@ -256,7 +257,7 @@ mod tests {
     fn ndjson_keeps_good_lines_and_names_the_bad_one() {
         let slots = parse(b"{\"a\":1}\n\nnot json\n{\"b\":2}\n", Framing::Ndjson, &limits(10)).expect("parsed");
         assert_eq!(slots.len(), 3);
-        let values: Vec<_> = slots.iter().map(|slot| slot.as_ref().expect("kept").value()).collect();
+        let values: Vec<_> = slots.iter().map(|slot| slot.as_ref().expect("kept").parsed()).collect();
         assert!(values[0].is_ok() && values[2].is_ok());
         assert!(values[1].as_ref().unwrap_err().starts_with("line 3 "), "{values:?}");
         assert_eq!(slots[2].as_ref().expect("kept").text, "{\"b\":2}");
@@ -270,7 +271,7 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         let event = RawEvent { text: &deep, position: Position::Line(2) };
-        let refused = event.value().expect_err("too deep");
+        let refused = event.parsed().expect_err("too deep");
         assert!(refused.starts_with("line 2 nests objects and arrays more than 128 levels"), "{refused}");
     }
 
@@ -303,7 +304,8 @@ mod tests {
     fn a_byte_order_mark_is_ignored() {
         for (body, framing) in [("\u{feff}[{\"a\":1}]", Framing::JsonArray), ("\u{feff}{\"a\":1}\n", Framing::Ndjson)] {
             let slots = parse(body.as_bytes(), framing, &limits(10)).expect("parsed");
-            assert_eq!(slots[0].as_ref().expect("kept").value(), Ok(serde_json::json!({"a": 1})), "{framing:?}");
+            let parsed = slots[0].as_ref().expect("kept").parsed().expect("json");
+            assert_eq!(parsed.value(), &serde_json::json!({"a": 1}), "{framing:?}");
         }
     }
 }

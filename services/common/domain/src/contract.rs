@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::Event;
+use crate::{Event, ParsedEvent};
 
 /// The schemas, embedded so that a binary carries the exact contract it was tested with.
 /// `every_schema_file_is_embedded` fails when a file under `schemas/events/` is missing here.
@@ -116,15 +116,17 @@ impl Contract {
         consistent(event)
     }
 
-    /// Checks `value`, parsed from `text`, against the schema of its type, and decodes the event
-    /// from `text` itself ([`Event::from_json_str`]) instead of through the value's maps, which
-    /// is what ingest does for every event it receives. One
-    /// difference from [`Contract::check`]: a field given twice is refused ("duplicate field"),
-    /// where the value would silently keep the last, so what is stored is always what was
-    /// validated.
-    pub fn check_text(&self, value: &Value, text: &str) -> Result<Event, ContractError> {
-        self.validate(value)?;
-        let event = Event::from_json_str(text).map_err(|error| ContractError::Value(error.to_string()))?;
+    /// Checks an event parsed by ingest against the schema of its type and decodes it from the
+    /// same value ([`Event::from_json_value`]), which is what ingest does for every event it
+    /// receives. One difference from [`Contract::check`]: a field given twice is refused
+    /// ("duplicate field"), where the value alone would silently keep the last, so what is
+    /// stored is always what was validated.
+    pub fn check_parsed(&self, parsed: &ParsedEvent) -> Result<Event, ContractError> {
+        self.validate(parsed.value())?;
+        if let Some(field) = parsed.duplicate() {
+            return Err(ContractError::Value(format!("duplicate field `{field}`: give each field once")));
+        }
+        let event = Event::from_json_value(parsed.value()).map_err(|error| ContractError::Value(error.to_string()))?;
         consistent(event)
     }
 

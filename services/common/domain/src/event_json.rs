@@ -36,35 +36,26 @@ struct Envelope<'a> {
     kind: Cow<'a, str>,
 }
 
-/// The body of type `kind` in `text`: each arm names the type as `EventBody`'s serde renames do
-/// (event.rs); `tests::every_type_decodes_as_the_derived_decoder_does` holds the two together.
-macro_rules! body_of_type {
-    ($kind:expr, $text:expr, $($name:literal => $variant:ident),+ $(,)?) => {
-        match $kind {
-            $($name => EventBody::$variant(serde_json::from_str($text)?),)+
-            other => return Err(serde_json::Error::unknown_variant(other, &[$($name),+])),
+impl Envelope<'_> {
+    /// The event of this envelope and `body`.
+    fn with(self, body: EventBody) -> Event {
+        Event {
+            event_id: self.event_id,
+            source: self.source,
+            occurred_at: self.occurred_at,
+            unit_code: self.unit_code,
+            received_at: self.received_at,
+            body,
         }
-    };
+    }
 }
 
-impl Event {
-    /// The event in `bytes` (one JSON object), as `serde_json::from_slice::<Event>` decodes it,
-    /// with far fewer copies. The bytes are checked to be UTF-8 once, here, and then read as
-    /// text: `from_slice` checks every string it meets, in both passes, and that check was a
-    /// tenth of the processor's CPU (issue 12). Bytes that are not UTF-8 are refused anywhere,
-    /// as the derived decoder refuses them; reading with `from_slice` twice had let them through
-    /// in a field neither pass reads (one the contract does not know, which ingest refuses).
-    pub fn from_json_slice(bytes: &[u8]) -> serde_json::Result<Event> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|error| serde_json::Error::custom(format_args!("the event is not UTF-8: {error}")))?;
-        Event::from_json_str(text)
-    }
-
-    /// The event in `text` (one JSON object), as [`Event::from_json_slice`] reads it: what ingest
-    /// calls with the event's text, already known to be UTF-8.
-    pub fn from_json_str(text: &str) -> serde_json::Result<Event> {
-        let envelope: Envelope = serde_json::from_str(text)?;
-        let body = body_of_type!(envelope.kind.as_ref(), text,
+/// The body of type `kind` decoded from `from` by `decode` (`serde_json::from_str`, or
+/// [`from_value`]): each arm names the type as `EventBody`'s serde renames do (event.rs);
+/// `tests::every_type_decodes_as_the_derived_decoder_does` holds the two together.
+macro_rules! body_of_type {
+    ($kind:expr, $from:expr, $decode:path) => {
+        body_of_type!(@arms $kind, $from, $decode,
             "dossier.received" => DossierReceived,
             "dossier.digitised" => DossierDigitised,
             "dossier.resolved" => DossierResolved,
@@ -86,15 +77,50 @@ impl Event {
             "class.held" => ClassHeld,
             "skills.vneid_confirmed" => SkillsVneidConfirmed,
             "canary.probe" => CanaryProbe,
-        );
-        Ok(Event {
-            event_id: envelope.event_id,
-            source: envelope.source,
-            occurred_at: envelope.occurred_at,
-            unit_code: envelope.unit_code,
-            received_at: envelope.received_at,
-            body,
-        })
+        )
+    };
+    (@arms $kind:expr, $from:expr, $decode:path, $($name:literal => $variant:ident),+ $(,)?) => {
+        match $kind {
+            $($name => EventBody::$variant($decode($from)?),)+
+            other => return Err(serde_json::Error::unknown_variant(other, &[$($name),+])),
+        }
+    };
+}
+
+/// A `T` read from a parsed value without copying it: serde_json's deserializer of a borrowed
+/// `Value` hands its strings over borrowed.
+fn from_value<'a, T: Deserialize<'a>>(value: &'a serde_json::Value) -> serde_json::Result<T> {
+    T::deserialize(value)
+}
+
+impl Event {
+    /// The event in `bytes` (one JSON object), as `serde_json::from_slice::<Event>` decodes it,
+    /// with far fewer copies. The bytes are checked to be UTF-8 once, here, and then read as
+    /// text: `from_slice` checks every string it meets, in both passes, and that check was a
+    /// tenth of the processor's CPU (issue 12). Bytes that are not UTF-8 are refused anywhere,
+    /// as the derived decoder refuses them; reading with `from_slice` twice had let them through
+    /// in a field neither pass reads (one the contract does not know, which ingest refuses).
+    pub fn from_json_slice(bytes: &[u8]) -> serde_json::Result<Event> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|error| serde_json::Error::custom(format_args!("the event is not UTF-8: {error}")))?;
+        Event::from_json_str(text)
+    }
+
+    /// The event in `text` (one JSON object), as [`Event::from_json_slice`] reads it, for text
+    /// already known to be UTF-8.
+    pub fn from_json_str(text: &str) -> serde_json::Result<Event> {
+        let envelope: Envelope = serde_json::from_str(text)?;
+        let body = body_of_type!(envelope.kind.as_ref(), text, serde_json::from_str);
+        Ok(envelope.with(body))
+    }
+
+    /// The event in `value`, as [`Event::from_json_str`] reads the same object's text (a field
+    /// given twice aside, which a value cannot show: ingest notes it while parsing,
+    /// crate::ParsedEvent). What ingest decodes each event from, once its value is checked.
+    pub fn from_json_value(value: &serde_json::Value) -> serde_json::Result<Event> {
+        let envelope: Envelope = from_value(value)?;
+        let body = body_of_type!(envelope.kind.as_ref(), value, from_value);
+        Ok(envelope.with(body))
     }
 }
 
@@ -167,6 +193,8 @@ mod tests {
         for (name, bytes) in examples("valid") {
             let event = Event::from_json_slice(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(Some(&event), derived(&bytes).as_ref(), "{name}");
+            let value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+            assert_eq!(Event::from_json_value(&value).ok().as_ref(), Some(&event), "{name} from its value");
             types.insert(event.body.type_name());
         }
         // Every arm of body_of_type! is reached by an example.
@@ -178,6 +206,8 @@ mod tests {
         for (name, bytes) in examples("invalid") {
             // The contract refuses these; where serde alone accepts one, both must agree.
             assert_eq!(Event::from_json_slice(&bytes).ok(), derived(&bytes), "{name}");
+            let value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+            assert_eq!(Event::from_json_value(&value).ok(), derived(&bytes), "{name} from its value");
         }
         let (_, received) =
             examples("valid").into_iter().find(|(name, _)| name.ends_with("/dossier.received.json")).expect("example");
@@ -192,6 +222,9 @@ mod tests {
         ] {
             assert!(derived(broken.as_bytes()).is_none(), "{broken}");
             assert!(Event::from_json_slice(broken.as_bytes()).is_err(), "{broken}");
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&broken) {
+                assert!(Event::from_json_value(&value).is_err(), "{broken} from its value");
+            }
         }
         // A byte that is not UTF-8 in a string the envelope reads, in one the body reads, and in
         // a field neither reads.

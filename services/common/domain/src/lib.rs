@@ -11,6 +11,7 @@ mod event;
 mod event_json;
 pub mod indicators;
 pub mod measures;
+mod parsed_event;
 pub mod rules;
 mod source;
 mod whole_number;
@@ -23,6 +24,7 @@ pub use event::{
     ResultForm, Satisfaction, ServiceLevel, SkillsCertified, SkillsVneidConfirmed, TargetGroup, WorkRecordClosed,
     WorkRecordOpened, CANARY_PROBE_TYPE, CANARY_UNIT_CODE,
 };
+pub use parsed_event::ParsedEvent;
 pub use source::{dead_letter_topic, Source, UnknownSource};
 
 /// The province's time zone, as ClickHouse and the API name it. The SQL files write it in their

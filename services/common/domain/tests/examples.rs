@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ioc_domain::{Contract, ContractError};
+use ioc_domain::{Contract, ContractError, ParsedEvent};
 
 fn schemas_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/events")
@@ -62,12 +62,15 @@ fn every_invalid_example_is_refused_with_a_reason() {
 
 #[test]
 fn decoding_from_the_text_accepts_and_refuses_what_decoding_the_value_does() {
-    // Ingest decodes each event from its text (check_text), the rest from a parsed value.
+    // Ingest parses each event once, noting a field given twice (check_parsed); the rest
+    // decode from a value serde_json parsed.
     let contract = Contract::new().expect("schemas compile");
     for kind in ["valid", "invalid"] {
         for (name, text) in texts(kind) {
             let value: serde_json::Value = serde_json::from_str(&text).expect("json");
-            let (from_text, from_value) = (contract.check_text(&value, &text), contract.check(value.clone()));
+            let parsed = ParsedEvent::parse(&text).expect("json");
+            assert_eq!(parsed.value(), &value, "{kind}/{name}: the same value");
+            let (from_text, from_value) = (contract.check_parsed(&parsed), contract.check(value.clone()));
             // The same event, or the same kind of refusal (serde's messages from text name a
             // line and column, those from a value do not).
             match (&from_text, &from_value) {
@@ -82,14 +85,14 @@ fn decoding_from_the_text_accepts_and_refuses_what_decoding_the_value_does() {
 }
 
 #[test]
-fn a_field_given_twice_is_refused_when_decoding_from_the_text() {
-    // The parsed value keeps the last of the two; the event decoded from the text must be the
-    // one validated, so the text's decoder refuses instead of choosing.
+fn a_field_given_twice_is_refused_when_ingest_checks_it() {
+    // The parsed value keeps the last of the two; the event stored must be the one validated,
+    // so the check refuses instead of choosing.
     let contract = Contract::new().expect("schemas compile");
     let (_, text) = texts("valid").into_iter().find(|(name, _)| name == "dossier.received.json").expect("example");
     let twice = text.trim_end().strip_suffix('}').expect("an object").to_owned() + r#","unit_code": "07901"}"#;
-    let value: serde_json::Value = serde_json::from_str(&twice).expect("json");
-    match contract.check_text(&value, &twice) {
+    let parsed = ParsedEvent::parse(&twice).expect("json");
+    match contract.check_parsed(&parsed) {
         Err(ContractError::Value(reason)) => assert!(reason.contains("duplicate field"), "{reason}"),
         other => panic!("a field given twice: {other:?}"),
     }
@@ -120,7 +123,8 @@ fn a_count_written_with_a_zero_fraction_is_the_same_event() {
         rewritten += integers_as_floats(&mut floats);
         let text = floats.to_string();
         let expected = contract.check(value).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(contract.check_text(&floats, &text).as_ref(), Ok(&expected), "{name} from {text}");
+        let parsed = ParsedEvent::parse(&text).expect("json");
+        assert_eq!(contract.check_parsed(&parsed).as_ref(), Ok(&expected), "{name} from {text}");
         assert_eq!(contract.check(floats).as_ref(), Ok(&expected), "{name} from the value");
     }
     // digitised (2), paid, snapshot (3 at least), class.held: the test reached every kind.
