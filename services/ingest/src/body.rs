@@ -58,7 +58,7 @@ impl std::fmt::Display for Position {
 /// 32-byte value), so parsing a whole body of 20 MB first would hold hundreds of MB at once.
 #[derive(Debug, Clone, Copy)]
 pub struct RawEvent<'a> {
-    /// The event's text; the typed event is decoded from it.
+    /// The event's text, parsed once by [`RawEvent::parsed`].
     pub text: &'a str,
     /// Where it stands in the body.
     pub position: Position,

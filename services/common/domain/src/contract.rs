@@ -62,8 +62,8 @@ pub enum ContractError {
         violations: Vec<String>,
     },
     /// The event matches its schema but a value cannot be represented (e.g. 30 February), its
-    /// values contradict each other or cannot be stored (`Event::inconsistency`), or (decoded
-    /// from its text) a field is given twice.
+    /// values contradict each other or cannot be stored (`Event::inconsistency`), or (checked
+    /// as ingest parsed it, [`Contract::check_parsed`]) a field is given twice.
     #[error("invalid value: {0}")]
     Value(String),
     /// A schema file itself is broken: a bug, caught by the tests.

@@ -21,7 +21,10 @@ pub struct ParsedEvent {
 
 impl ParsedEvent {
     /// Parses `text` as `serde_json::from_str::<Value>` does (the same value, the same errors,
-    /// the same limit of 128 levels of nesting), noting the first field given twice.
+    /// the same limit of 128 levels of nesting), noting the first field given twice. One
+    /// difference no event can tell: serde_json reads an object whose first key is its private
+    /// raw-value marker (`$serde_json::private::RawValue`, the `raw_value` feature) as that raw
+    /// value, where this keeps the object; the contract refuses both.
     pub fn parse(text: &str) -> serde_json::Result<ParsedEvent> {
         let mut duplicate = None;
         let mut deserializer = serde_json::Deserializer::from_str(text);

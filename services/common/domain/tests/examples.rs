@@ -61,7 +61,7 @@ fn every_invalid_example_is_refused_with_a_reason() {
 }
 
 #[test]
-fn decoding_from_the_text_accepts_and_refuses_what_decoding_the_value_does() {
+fn ingest_s_check_accepts_and_refuses_what_checking_serde_json_s_value_does() {
     // Ingest parses each event once, noting a field given twice (check_parsed); the rest
     // decode from a value serde_json parsed.
     let contract = Contract::new().expect("schemas compile");
@@ -70,15 +70,14 @@ fn decoding_from_the_text_accepts_and_refuses_what_decoding_the_value_does() {
             let value: serde_json::Value = serde_json::from_str(&text).expect("json");
             let parsed = ParsedEvent::parse(&text).expect("json");
             assert_eq!(parsed.value(), &value, "{kind}/{name}: the same value");
-            let (from_text, from_value) = (contract.check_parsed(&parsed), contract.check(value.clone()));
-            // The same event, or the same kind of refusal (serde's messages from text name a
-            // line and column, those from a value do not).
-            match (&from_text, &from_value) {
+            let (from_parsed, from_value) = (contract.check_parsed(&parsed), contract.check(value.clone()));
+            // The same event, or the same kind of refusal.
+            match (&from_parsed, &from_value) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b, "{kind}/{name}"),
                 (Err(a), Err(b)) => {
                     assert_eq!(std::mem::discriminant(a), std::mem::discriminant(b), "{kind}/{name}: {a} / {b}")
                 }
-                _ => panic!("{kind}/{name}: from the text {from_text:?}, from the value {from_value:?}"),
+                _ => panic!("{kind}/{name}: as ingest checks it {from_parsed:?}, from the value {from_value:?}"),
             }
         }
     }

@@ -44,6 +44,10 @@ pub struct Outcome {
     /// Of those, the months before the latest ones recomputed by themselves (`Span::Months`);
     /// 0 when the cycle recomputed every month from its earliest.
     pub old_months: usize,
+    /// Whether the cycle recomputed a few old months by themselves and then the latest months
+    /// as `Span::Latest` does (`old_months` may still be 0: a listed month holding no rows is
+    /// not swapped).
+    pub old_months_alone: bool,
 }
 
 /// How much a cycle recomputes, which decides how its measures query finds the entities.
@@ -378,7 +382,7 @@ pub async fn refresh_source_in(
     // When each step ended (the skipped ones end where the one before did).
     let touched_at = timer.elapsed();
     let (mut facts_at, mut measures_at) = (touched_at, touched_at);
-    let (mut months, mut latest_only, mut old_months) = (0, false, 0);
+    let (mut months, mut latest_only, mut old_months, mut old_months_alone) = (0, false, 0, false);
     if touched.events > 0 && touched.earliest != u32::MAX {
         let first_month = month_start(touched.earliest);
         if source == Source::Portal {
@@ -395,7 +399,7 @@ pub async fn refresh_source_in(
         latest_only = span == Span::Latest;
         // Not when everything is recomputed (`since` 0, a start under new rules): that swaps
         // every month holding rows, including one no dossier dates anything in any more.
-        let old_months_alone = options.span.is_none()
+        old_months_alone = options.span.is_none()
             && since > 0
             && span == Span::History
             && !touched.old_months.is_empty()
@@ -422,7 +426,15 @@ pub async fn refresh_source_in(
         state_ms = ms(timer.elapsed() - measures_at),
         "rollup cycle steps"
     );
-    Ok(Outcome { covered_until, newest_event, events: touched.events, months, latest_only, old_months })
+    Ok(Outcome {
+        covered_until,
+        newest_event,
+        events: touched.events,
+        months,
+        latest_only,
+        old_months,
+        old_months_alone,
+    })
 }
 
 /// How many slices the facts of dossiers with `events` events in all are computed in, at most

@@ -4,8 +4,9 @@
 -- dated on. Every parameter is the first day recomputed; {recent ...} and {history ...} are
 -- kept when the rollup recomputes the latest months or more, {months ...} when it recomputes a
 -- few older months alone (given as a list of yyyymm): then a dossier is measured when some
--- version of its facts has an instant in one of them (its newest version is kept, whatever
--- it holds; ended_at and overdue_at below are each one of the instants looked at; cycle.rs).
+-- version of its facts has an instant in one of them and its last_at no earlier than the first
+-- of them (its newest version is kept, whatever it holds; ended_at and overdue_at below are
+-- each one of the instants looked at; cycle.rs).
 CREATE TABLE {dossiers} ENGINE = Log AS
 SELECT
     unit_code, procedure_code, received_at, tracked_from, resolved_at, abandoned_at, result_returned_at,

@@ -113,8 +113,9 @@ async fn main() -> anyhow::Result<()> {
     let mut series: Vec<svg::Series> =
         Source::ALL.iter().map(|s| svg::Series { name: s.as_str().to_owned(), points: Vec::new() }).collect();
     let mut history_events = 0_usize;
-    // The portal's cycles, with the whole history loaded, that also recomputed old months alone.
-    let mut old_months_slices = 0_usize;
+    // The portal's cycles, with no history and with the whole history loaded, that also
+    // recomputed old months alone.
+    let mut old_months_slices = [0_usize; 2];
     for months in 0..=cli.months {
         if months > 0 {
             let first = month_start.checked_sub_months(Months::new(months)).context("month")?;
@@ -142,17 +143,17 @@ async fn main() -> anyhow::Result<()> {
                 if !in_slice {
                     eprintln!("{source}: no event of it in this slice of {}; its cycle had nothing new", slice.len());
                 }
-                // The simulator sends some events late (a reception weeks after it happened), so
-                // a slice can touch a dossier with events before the latest months: its cycle
-                // recomputes those months alone first, as production's does, and is counted.
+                // A slice can touch a dossier with events before the latest months (received
+                // weeks before, on some days of the month): its cycle recomputes those months
+                // alone first, as production's does, and is counted in the note.
                 anyhow::ensure!(
-                    outcome.latest_only || outcome.months == 0 || outcome.old_months > 0,
+                    outcome.latest_only || outcome.months == 0 || outcome.old_months_alone,
                     "{source}: a live slice's cycle recomputed {} months in the history form; the slices must be \
                      dated in the current month or the one before",
                     outcome.months
                 );
-                if *source == Source::Portal && months == cli.months {
-                    old_months_slices += usize::from(outcome.old_months > 0);
+                if *source == Source::Portal && (months == 0 || months == cli.months) {
+                    old_months_slices[usize::from(months > 0)] += usize::from(outcome.old_months_alone);
                 }
             }
         }
@@ -205,15 +206,18 @@ async fn main() -> anyhow::Result<()> {
     let note = format!(
         "one incremental cycle per source for a slice of {} live events, median of {} slices; with {} months of \
          history before the 28 live days ({history_events} events; per source ms: {}) against none (the live days \
-         alone, {} events; {}); the live days grow by the slices, {held_back} events in all; with the whole \
-         history, {old_months_slices} of the {} slices touched a dossier with events before the latest months \
-         (the simulator's late events), whose months the portal's cycle recomputed alone too",
+         alone, {} events; {}); the live days grow by the slices, {held_back} events in all; slices whose \
+         portal cycle also recomputed months before the latest ones alone (a dossier of the slice has events \
+         there, received weeks before it or overdue since): {} of {} with no history, {} of {} with it",
         cli.slice,
         cli.repeats,
         cli.months,
         per_source(cli.months as usize),
         live.len(),
         per_source(0),
+        old_months_slices[0],
+        cli.repeats,
+        old_months_slices[1],
         cli.repeats
     );
     // "Independent of history": a year of it may add a quarter to a round of cycles at most.
