@@ -113,9 +113,9 @@ async fn main() -> anyhow::Result<()> {
     let mut series: Vec<svg::Series> =
         Source::ALL.iter().map(|s| svg::Series { name: s.as_str().to_owned(), points: Vec::new() }).collect();
     let mut history_events = 0_usize;
-    // The portal's cycles, with no history and with the whole history loaded, that also
-    // recomputed old months alone.
-    let mut old_months_slices = [0_usize; 2];
+    // At each point (months of history), the portal's cycles that also recomputed old months
+    // alone.
+    let mut old_months_slices = vec![0_usize; cli.months as usize + 1];
     for months in 0..=cli.months {
         if months > 0 {
             let first = month_start.checked_sub_months(Months::new(months)).context("month")?;
@@ -152,8 +152,8 @@ async fn main() -> anyhow::Result<()> {
                      dated in the current month or the one before",
                     outcome.months
                 );
-                if *source == Source::Portal && (months == 0 || months == cli.months) {
-                    old_months_slices[usize::from(months > 0)] += usize::from(outcome.old_months_alone);
+                if *source == Source::Portal {
+                    old_months_slices[months as usize] += usize::from(outcome.old_months_alone);
                 }
             }
         }
@@ -217,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
         per_source(0),
         old_months_slices[0],
         cli.repeats,
-        old_months_slices[1],
+        old_months_slices[cli.months as usize],
         cli.repeats
     );
     // "Independent of history": a year of it may add a quarter to a round of cycles at most.
