@@ -381,14 +381,17 @@ async fn a_start_resumes_under_its_own_rules_and_recomputes_everything_under_oth
 /// Events about dossiers received months ago change measures dated months back: at their
 /// reception, their return for want of supplements, the day they became overdue. The cycle
 /// recomputes those months by themselves and the latest ones, not every month since the
-/// oldest (`Span::Months`), and the measures must equal a recomputation of everything. Each
-/// case is a dossier whose changed month only one part of the months' list reaches, one cycle
-/// each (the list is a union over the touched dossiers, where the parts would cover for each
-/// other): a complaint about a dossier whose reception alone falls in its month (the events'
-/// months); a supplement request arriving months late, dated before the one a dossier was
-/// returned for, which moves the return (each request plus the waiting time); a complaint
-/// about a dossier that became overdue in a month where nothing else of it happened (the due
-/// time's months, and the measured dossiers found by the instant they became late).
+/// oldest (`Span::Months`), for the units of those dossiers alone, and the measures must equal
+/// a recomputation of everything. Each case is a dossier whose changed month only one part of
+/// the months' list reaches, one cycle each (the list is a union over the touched dossiers,
+/// where the parts would cover for each other): a complaint about a dossier whose reception
+/// alone falls in its month (the events' months); a supplement request arriving months late,
+/// dated before the one a dossier was returned for, which moves the return (each request plus
+/// the waiting time); a complaint about a dossier that became overdue in a month where nothing
+/// else of it happened (the due time's months, and the measured dossiers found by the instant
+/// they became late); and an earlier reception of a dossier of months ago by another unit,
+/// which moves the dossier to that unit: both units' rows of its months change (the units'
+/// list holds every unit of a dossier's opening events, not only its owner).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_of_dossiers_received_months_ago_recompute_their_months_alone() {
     use ioc_domain::{ComplaintKind, ComplaintSubject, DossierComplaintFiled, DossierRef, EventBody};
@@ -408,17 +411,54 @@ async fn events_of_dossiers_received_months_ago_recompute_their_months_alone() {
     let latest = (today.with_day(1).expect("first") - chrono::Months::new(1)).format("%Y%m").to_string();
     let offset = ioc_domain::local_offset();
     let now = chrono::Utc::now().with_timezone(&offset).trunc_subsecs(0) - chrono::Duration::minutes(1);
-    let complaint = |id: &str| {
-        EventBody::DossierComplaintFiled(DossierComplaintFiled {
-            dossier_id: id.to_owned(),
+    // The dossier a case found: its id, unit and reception (unix seconds).
+    struct Found {
+        id: String,
+        unit: String,
+        received: u32,
+    }
+    let received_at = |found: &Found| {
+        chrono::DateTime::from_timestamp(i64::from(found.received), 0).expect("time").with_timezone(&offset)
+    };
+    let event = |body: EventBody, unit: &str, occurred_at| Event {
+        event_id: uuid::Uuid::new_v4(),
+        source: Source::Portal,
+        occurred_at,
+        unit_code: unit.to_owned(),
+        received_at: None,
+        body,
+    };
+    let complaint = |found: &Found| {
+        let body = EventBody::DossierComplaintFiled(DossierComplaintFiled {
+            dossier_id: found.id.clone(),
             kind: ComplaintKind::Petition,
             subject: ComplaintSubject::Handling,
-        })
+        });
+        event(body, &found.unit, now)
     };
-    let request = |id: &str| EventBody::DossierSupplementRequested(DossierRef { dossier_id: id.to_owned() });
+    // Dated when it was made, an hour after the reception.
+    let request = |found: &Found| {
+        let body = EventBody::DossierSupplementRequested(DossierRef { dossier_id: found.id.clone() });
+        event(body, &found.unit, received_at(found) + chrono::Duration::hours(1))
+    };
+    // The simulated reception again, an hour earlier, by a unit other than the dossier's.
+    let other_unit = events
+        .iter()
+        .map(|event| event.unit_code.as_str())
+        .find(|unit| *unit != events[0].unit_code)
+        .expect("two units simulated")
+        .to_owned();
+    let earlier_reception = |found: &Found| {
+        let reception = events
+            .iter()
+            .find(|event| matches!(event.body, EventBody::DossierReceived(_)) && event.body.entity_id() == found.id)
+            .expect("the dossier's reception");
+        let unit = if found.unit == other_unit { &events[0].unit_code } else { &other_unit };
+        event(reception.body.clone(), unit, reception.occurred_at - chrono::Duration::hours(1))
+    };
     // What the case is, which dossier it needs (dossier_facts), the event it gets.
-    type Case<'a> = (&'a str, String, &'a dyn Fn(&str) -> EventBody);
-    let cases: [Case; 3] = [
+    type Case<'a> = (&'a str, String, &'a dyn Fn(&Found) -> Event);
+    let cases: [Case; 4] = [
         (
             "a complaint about a dossier whose reception alone is in its month",
             format!(
@@ -446,6 +486,13 @@ async fn events_of_dossiers_received_months_ago_recompute_their_months_alone() {
             ),
             &complaint,
         ),
+        (
+            "an earlier reception by another unit of a dossier of months ago",
+            format!(
+                "resolved AND NOT backlog AND toDayOfMonth(received_at) > 1 AND toYYYYMM(last_at) < {latest}"
+            ),
+            &earlier_reception,
+        ),
     ];
     let mut failures = Vec::new();
     for (case, condition, build) in cases {
@@ -455,22 +502,7 @@ async fn events_of_dossiers_received_months_ago_recompute_their_months_alone() {
         );
         let (id, unit, received): (String, String, u32) =
             client.query(&sql).fetch_one().await.unwrap_or_else(|e| panic!("{case}: no such dossier simulated: {e}"));
-        let body = build(&id);
-        // The late request is dated when it was made, an hour after the reception; the others now.
-        let at = if matches!(body, EventBody::DossierSupplementRequested(_)) {
-            let received = chrono::DateTime::from_timestamp(i64::from(received), 0).expect("time");
-            received.with_timezone(&offset) + chrono::Duration::hours(1)
-        } else {
-            now
-        };
-        let late = Event {
-            event_id: uuid::Uuid::new_v4(),
-            source: Source::Portal,
-            occurred_at: at,
-            unit_code: unit,
-            received_at: None,
-            body,
-        };
+        let late = build(&Found { id: id.clone(), unit, received });
         let since = ioc_processor::rollup::date_ahead();
         tokio::time::sleep(Duration::from_millis(1100)).await;
         ioc_e2e::load::insert_events(&client, &[late]).await.expect("late event stored");

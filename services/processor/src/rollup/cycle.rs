@@ -15,6 +15,7 @@ const PORTAL_MEASURED_DOSSIERS: &str = include_str!("portal_measured_dossiers.sq
 const PORTAL_MEASURES: &str = include_str!("portal_measures.sql");
 const EDOC_MEASURES: &str = include_str!("edoc_measures.sql");
 const TRAINING_MEASURES: &str = include_str!("training_measures.sql");
+const PORTAL_KEPT_UNITS: &str = include_str!("portal_kept_units.sql");
 
 /// The staging tables' engines: the partitioning and order of `measures_daily` and
 /// `measures_monthly` (migrations 0004 and 0006; REPLACE PARTITION needs them equal), on a
@@ -64,7 +65,8 @@ pub enum Span {
     /// A few months before the latest ones, by themselves (the portal's old months that its
     /// touched query lists, in an incremental cycle): the query reads the entities with an
     /// instant in one of them (its `{months ...}` sections, where `OLD_MONTHS` stands for the
-    /// list), whatever the history between.
+    /// list), of the units that may have changed there (`OLD_UNITS`), whatever the history
+    /// between.
     Months,
 }
 
@@ -122,6 +124,8 @@ struct Touched {
     /// those entities may be dated, before or after the new events: the portal's (the other
     /// sources' measures never move before their new events' own month).
     old_months: Vec<u32>,
+    /// The units whose measures of `old_months` may change (the portal's; empty otherwise).
+    old_units: Vec<String>,
 }
 
 /// The most months before the latest ones that a cycle recomputes by themselves (the months of
@@ -145,9 +149,9 @@ fn touched_sql(source: Source) -> &'static str {
         // that can change, before and after the new events. Supplement requests and resumes
         // date nothing themselves, and can be old (a request still waiting at go-live is sent
         // at its own time), so a cycle touching the backlog need not recompute the months
-        // before go-live. Parameters: the first month (yyyymm) of the latest ones, the waiting
-        // time in seconds twice (once without the list below, `without_old_months`), then
-        // `since` and `covered_until`. u32::MAX: nothing to recompute.
+        // before go-live. Parameters: the first month (yyyymm) of the latest ones twice, the
+        // waiting time in seconds twice (once without the list below, `without_old_months`),
+        // then `since` and `covered_until`. u32::MAX: nothing to recompute.
         //
         // And the months before the latest ones where a measure of those dossiers may be dated,
         // with the facts computed now or with those of any earlier cycle (a subset of the same
@@ -160,6 +164,15 @@ fn touched_sql(source: Source) -> &'static str {
         // received months ago then recomputes its months alone, not every month since (ops/bench,
         // `rollup_cycle_old_dossier_growth`: 4.3 s with a year loaded).
         //
+        // And the units whose rows of those months may change: every unit of an opening event of
+        // a dossier with an old month. A dossier's measures are its owner's (the unit of its
+        // first opening event), and every unit that owned it before owns one of its opening
+        // events still (events are never taken away), so rows of no other unit can change. The
+        // old months are recomputed for those units alone, and every other unit's rows of those
+        // months are kept as stored (portal_kept_units.sql): a dossier received months ago is
+        // one unit's, while a whole month is every unit's (0.8 s of a cycle with a year loaded,
+        // ops/bench).
+        //
         // The dossiers are matched by their ids' 64-bit hashes, as the facts query matches them
         // (both must take in the same dossiers): every event of the history is looked up, and a
         // number is found in a set of numbers faster than a string in a set of strings (0.25 to
@@ -168,7 +181,9 @@ fn touched_sql(source: Source) -> &'static str {
         Source::Portal => {
             "SELECT toUInt64(sum(events)) AS events, toUInt32(min(earliest)) AS earliest, \
                     toUInt32(min(oldest)) AS oldest, \
-                    arraySort(groupUniqArrayArray(arrayFilter(m -> m < ?, months))) AS old_months FROM ( \
+                    arraySort(groupUniqArrayArray(arrayFilter(m -> m < ?, months))) AS old_months, \
+                    arraySort(groupUniqArrayArray(if(arrayExists(m -> m < ?, months), opening_units, emptyArrayString()))) \
+                        AS old_units FROM ( \
                 SELECT count() AS events, min(occurred_at) AS oldest, \
                        least(if(countIf(type NOT IN ('dossier.supplement_requested', 'dossier.resumed')) > 0, \
                                 toUInt64(minIf(occurred_at, type NOT IN ('dossier.supplement_requested', 'dossier.resumed'))), \
@@ -186,6 +201,7 @@ fn touched_sql(source: Source) -> &'static str {
                                 countIf(type = 'dossier.resumed') * toUInt64(greatest(toInt64(maxIf(occurred_at, type = 'dossier.resumed')) \
                                     - toInt64(minIf(occurred_at, type = 'dossier.supplement_requested')), 0)), \
                                 0)))) AS late_until, \
+                       groupUniqArrayIf(unit_code, type IN ('dossier.received', 'dossier.snapshot')) AS opening_units, \
                        arrayConcat( \
                            groupUniqArrayIf(toYYYYMM(occurred_at), type NOT IN ('dossier.supplement_requested', 'dossier.resumed')), \
                            groupUniqArrayIf(toYYYYMM(toDateTime(toUInt32(occurred_at) + ?, 'Asia/Ho_Chi_Minh')), \
@@ -212,7 +228,8 @@ fn touched_sql(source: Source) -> &'static str {
         // their own months.
         Source::Edoc => {
             "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest, \
-                    toUInt32(min(occurred_at)) AS oldest, emptyArrayUInt32() AS old_months FROM edoc_events \
+                    toUInt32(min(occurred_at)) AS oldest, emptyArrayUInt32() AS old_months, \
+                    emptyArrayString() AS old_units FROM edoc_events \
              WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) AND type != 'canary.probe'"
         }
         // Every training measure is dated on the first event of its kind (a learner's first
@@ -224,22 +241,27 @@ fn touched_sql(source: Source) -> &'static str {
         // once households recur: ops/bench measured the cycle at 2.5 s with a year loaded.)
         Source::Training => {
             "SELECT toUInt64(count()) AS events, toUInt32(min(occurred_at)) AS earliest, \
-                    toUInt32(min(occurred_at)) AS oldest, emptyArrayUInt32() AS old_months FROM training_events \
+                    toUInt32(min(occurred_at)) AS oldest, emptyArrayUInt32() AS old_months, \
+                    emptyArrayString() AS old_units FROM training_events \
              WHERE inserted_at >= toDateTime(?) AND inserted_at < toDateTime(?) AND type != 'canary.probe'"
         }
     }
 }
 
-/// `sql` (a touched query) without its list of old months: `months` empty for every entity.
-/// The list is the one `arrayConcat(...) AS months` of the portal's query (and its one
-/// parameter, the waiting time); the other sources' queries have none and come back as they are.
+/// `sql` (a touched query) without its lists of old months and of the units that may change in
+/// them: `opening_units` and `months` empty for every entity. The lists are the portal's
+/// `groupUniqArrayIf(unit_code, ...) AS opening_units, arrayConcat(...) AS months` (and the
+/// list's one parameter, the waiting time); the other sources' queries have none and come back
+/// as they are.
 fn without_old_months(sql: &str) -> String {
-    const START: &str = "arrayConcat(";
+    const START: &str = "groupUniqArrayIf(unit_code,";
     const END: &str = ") AS months";
     match (sql.find(START), sql.find(END)) {
-        (Some(start), Some(end)) if start < end => {
-            format!("{}emptyArrayUInt32() AS months{}", &sql[..start], &sql[end + END.len()..])
-        }
+        (Some(start), Some(end)) if start < end => format!(
+            "{}emptyArrayString() AS opening_units, emptyArrayUInt32() AS months{}",
+            &sql[..start],
+            &sql[end + END.len()..]
+        ),
         _ => sql.to_owned(),
     }
 }
@@ -258,9 +280,9 @@ pub fn rules(source: Source) -> &'static str {
     let all = RULES.get_or_init(|| {
         Source::ALL.map(|source| {
             let mut hash = Sha256::new();
-            let facts = if source == Source::Portal { DOSSIER_FACTS } else { "" };
+            let (facts, kept) = if source == Source::Portal { (DOSSIER_FACTS, PORTAL_KEPT_UNITS) } else { ("", "") };
             let measures = measures_sql(source).iter().copied();
-            for part in [touched_sql(source), facts]
+            for part in [touched_sql(source), facts, kept]
                 .into_iter()
                 .chain(measures)
                 .chain([DAILY_STAGING_ENGINE, MONTHLY_STAGING_ENGINE])
@@ -373,7 +395,7 @@ pub async fn refresh_source_in(
         client.query(&without_old_months(touched_sql(source)))
     };
     if source == Source::Portal {
-        query = query.bind(yyyymm(latest_months_from)).bind(wait);
+        query = query.bind(yyyymm(latest_months_from)).bind(yyyymm(latest_months_from)).bind(wait);
         if listing {
             query = query.bind(wait);
         }
@@ -406,8 +428,13 @@ pub async fn refresh_source_in(
             && touched.old_months.len() <= MAX_OLD_MONTHS;
         let lift = options.lift_partition_limit;
         months = if old_months_alone {
-            // The old months by themselves, then the latest ones as every live cycle does.
-            old_months = rebuild(client, source, Recompute::Months(&touched.old_months), lift).await?;
+            // The old months by themselves, then the latest ones as every live cycle does. With
+            // no unit listed, the dossiers with old months have no opening event, hence no
+            // facts: nothing of theirs is measured, before or after.
+            if !touched.old_units.is_empty() {
+                let old = Recompute::Months { months: &touched.old_months, units: &touched.old_units };
+                old_months = rebuild(client, source, old, lift).await?;
+            }
             old_months + rebuild(client, source, Recompute::From(latest_months_from, Span::Latest), lift).await?
         } else {
             rebuild(client, source, Recompute::From(first_month, span), lift).await?
@@ -448,8 +475,14 @@ fn facts_slices(events: u64, per_slice: u64) -> u64 {
 enum Recompute<'a> {
     /// Every month from this one (a first day) on, in this form.
     From(NaiveDate, Span),
-    /// These months (yyyymm, ascending, not empty) alone, in `Span::Months`' form.
-    Months(&'a [u32]),
+    /// These months (yyyymm, ascending, not empty) alone, in `Span::Months`' form, for these
+    /// units (not empty) alone: the other units' rows of those months are kept as stored.
+    Months {
+        /// The months.
+        months: &'a [u32],
+        /// The units.
+        units: &'a [String],
+    },
 }
 
 /// Recomputes `source`'s measures of the months `what` says into a staging table, then swaps
@@ -489,6 +522,21 @@ async fn rebuild(
     let months = result?;
     dropped?;
     Ok(months)
+}
+
+/// `values` as a ClickHouse tuple of string literals, `('a', 'b')`, for `x IN ...`; `('')`
+/// when empty (`IN ()` is not SQL). Unit codes are the sources' text (ingest holds them to the
+/// contract's pattern, but a row may come from elsewhere): each is escaped as a literal.
+fn sql_strings(values: &[String]) -> String {
+    // `?` too, as a byte: the client would take it for a parameter (fill_and_swap counts them).
+    let literal =
+        |value: &String| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'").replace('?', "\\x3F"));
+    let listed: Vec<String> = values.iter().map(literal).collect();
+    if listed.is_empty() {
+        "('')".to_owned()
+    } else {
+        format!("({})", listed.join(", "))
+    }
 }
 
 /// Every staging table's name starts with this (then `m_` for the monthly one).
@@ -535,20 +583,26 @@ async fn fill_and_swap(
     staging: &Staging,
     lift: bool,
 ) -> Result<usize, clickhouse::error::Error> {
-    let (first_month, span, only) = match what {
-        Recompute::From(first_month, span) => (first_month, span, None),
-        Recompute::Months(months) => {
+    let (first_month, span, only, units) = match what {
+        Recompute::From(first_month, span) => (first_month, span, None, None),
+        Recompute::Months { months, units } => {
             let first = months.iter().min().map_or(NaiveDate::MIN, |month| first_day(*month));
-            (first, Span::Months, Some(months))
+            (first, Span::Months, Some(months), Some(units))
         }
     };
     let from = first_month.to_string();
     // Numbers the touched query computed, written as a ClickHouse array.
     let old_months =
         format!("[{}]", only.unwrap_or_default().iter().map(u32::to_string).collect::<Vec<_>>().join(", "));
+    let old_units = sql_strings(units.unwrap_or_default());
+    // The other units' rows of the months, as stored, after the units' own.
+    let kept = units.map(|_| PORTAL_KEPT_UNITS);
     let clock = std::time::Instant::now();
-    for statement in measures_sql(source) {
-        let mut sql = for_span(statement, span).replace("{staging}", &staging.daily).replace("OLD_MONTHS", &old_months);
+    for statement in measures_sql(source).iter().copied().chain(kept) {
+        let mut sql = for_span(statement, span)
+            .replace("{staging}", &staging.daily)
+            .replace("OLD_MONTHS", &old_months)
+            .replace("OLD_UNITS", &old_units);
         if let Some(dossiers) = &staging.dossiers {
             sql = sql.replace("{dossiers}", dossiers);
         }
@@ -762,8 +816,19 @@ mod tests {
         let not = without_old_months(listing);
         assert_eq!(not.matches('?').count() + 1, listing.matches('?').count(), "the waiting time's parameter goes");
         assert!(!not.contains("groupUniqArrayIf") && not.contains("emptyArrayUInt32() AS months"), "{not}");
+        assert!(not.contains("emptyArrayString() AS opening_units"), "{not}");
         assert!(not.contains("arrayFilter(m -> m < ?, months)"), "the outer query is kept: {not}");
+        assert!(not.contains("arrayExists(m -> m < ?, months), opening_units"), "the outer query is kept: {not}");
         assert_eq!(without_old_months(touched_sql(Source::Edoc)), touched_sql(Source::Edoc));
+    }
+
+    #[test]
+    fn unit_codes_are_written_as_literals_whatever_they_hold() {
+        assert_eq!(sql_strings(&[]), "('')");
+        let units = ["SNV".to_owned(), "it's".to_owned(), "a\\b".to_owned(), "who?".to_owned()];
+        assert_eq!(sql_strings(&units), "('SNV', 'it\\'s', 'a\\\\b', 'who\\x3F')");
+        // No parameter mark is left for the client to bind.
+        assert!(!sql_strings(&units).contains('?'));
     }
 
     #[test]

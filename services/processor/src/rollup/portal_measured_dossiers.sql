@@ -3,10 +3,12 @@
 -- the staging tables). portal_measures.sql then reads it once per kind of instant a measure is
 -- dated on. Every parameter is the first day recomputed; {recent ...} and {history ...} are
 -- kept when the rollup recomputes the latest months or more, {months ...} when it recomputes a
--- few older months alone (given as a list of yyyymm): then a dossier is measured when some
--- version of its facts has an instant in one of them and its last_at no earlier than the first
--- of them (its newest version is kept, whatever it holds; ended_at and overdue_at below are
--- each one of the instants looked at; cycle.rs).
+-- few older months alone (given as a list of yyyymm) for a few units (OLD_UNITS, a tuple of
+-- their codes): then a dossier is measured when some version of its facts in one of those
+-- units has an instant in one of the months and its last_at no earlier than the first of them
+-- (its newest version in the unit is kept, whatever it holds; ended_at and overdue_at below are
+-- each one of the instants looked at; cycle.rs). The table is ordered by unit first, so only
+-- those units' rows are read.
 CREATE TABLE {dossiers} ENGINE = Log AS
 SELECT
     unit_code, procedure_code, received_at, tracked_from, resolved_at, abandoned_at, result_returned_at,
@@ -41,9 +43,9 @@ FROM {history dossier_facts FINAL}{recent
 (
     SELECT *
     FROM dossier_facts
-    WHERE cityHash64(dossier_id) IN
+    WHERE unit_code IN OLD_UNITS AND cityHash64(dossier_id) IN
         (SELECT cityHash64(dossier_id) FROM dossier_facts
-         WHERE last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
+         WHERE unit_code IN OLD_UNITS AND last_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
            AND (has(OLD_MONTHS, toYYYYMM(received_at)) OR has(OLD_MONTHS, toYYYYMM(tracked_from))
                 OR has(OLD_MONTHS, toYYYYMM(closed_at)) OR has(OLD_MONTHS, toYYYYMM(late_at))
                 OR has(OLD_MONTHS, toYYYYMM(resolved_at)) OR has(OLD_MONTHS, toYYYYMM(abandoned_at))
