@@ -521,6 +521,27 @@ async fn events_of_dossiers_received_months_ago_recompute_their_months_alone() {
             failures.push(format!("{case} ({id}): {differing} rows differ from a recomputation ({outcome:?})"));
         }
     }
+    // A complaint months old about a dossier whose reception never came: the dossier has no
+    // opening event, so no facts and no unit whose old months could change; the cycle swaps
+    // none of them and recomputes the latest months alone.
+    let months_ago = first.and_hms_opt(12, 0, 0).expect("noon").and_local_timezone(offset).single().expect("a time");
+    let orphan = Event {
+        occurred_at: months_ago,
+        ..complaint(&Found { id: "HS-NEVER-RECEIVED".to_owned(), unit: events[0].unit_code.clone(), received: 0 })
+    };
+    let since = ioc_processor::rollup::date_ahead();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ioc_e2e::load::insert_events(&client, &[orphan]).await.expect("orphan stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let outcome = refresh_source(&client, Source::Portal, since, 0).await.expect("cycle");
+    if !outcome.old_months_alone || outcome.old_months != 0 {
+        failures.push(format!("an old complaint about a dossier never received swapped old months: {outcome:?}"));
+    }
+    let incremental = measures(&clickhouse).await;
+    refresh_source(&client, Source::Portal, 0, 0).await.expect("recomputation");
+    if measures(&clickhouse).await != incremental {
+        failures.push("an old complaint about a dossier never received: rows differ from a recomputation".to_owned());
+    }
     drop_database(&clickhouse).await;
     assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -124,7 +124,9 @@ struct Touched {
     /// those entities may be dated, before or after the new events: the portal's (the other
     /// sources' measures never move before their new events' own month).
     old_months: Vec<u32>,
-    /// The units whose measures of `old_months` may change (the portal's; empty otherwise).
+    /// The units whose measures of `old_months` may change (the portal's; empty otherwise), each
+    /// code's bytes in hexadecimal: a code is the sources' text, and read as a Rust `String` one
+    /// that is not UTF-8 (a row written past ingest) would fail every cycle.
     old_units: Vec<String>,
 }
 
@@ -201,7 +203,7 @@ fn touched_sql(source: Source) -> &'static str {
                                 countIf(type = 'dossier.resumed') * toUInt64(greatest(toInt64(maxIf(occurred_at, type = 'dossier.resumed')) \
                                     - toInt64(minIf(occurred_at, type = 'dossier.supplement_requested')), 0)), \
                                 0)))) AS late_until, \
-                       groupUniqArrayIf(unit_code, type IN ('dossier.received', 'dossier.snapshot')) AS opening_units, \
+                       groupUniqArrayIf(hex(unit_code), type IN ('dossier.received', 'dossier.snapshot')) AS opening_units, \
                        arrayConcat( \
                            groupUniqArrayIf(toYYYYMM(occurred_at), type NOT IN ('dossier.supplement_requested', 'dossier.resumed')), \
                            groupUniqArrayIf(toYYYYMM(toDateTime(toUInt32(occurred_at) + ?, 'Asia/Ho_Chi_Minh')), \
@@ -250,11 +252,11 @@ fn touched_sql(source: Source) -> &'static str {
 
 /// `sql` (a touched query) without its lists of old months and of the units that may change in
 /// them: `opening_units` and `months` empty for every entity. The lists are the portal's
-/// `groupUniqArrayIf(unit_code, ...) AS opening_units, arrayConcat(...) AS months` (and the
+/// `groupUniqArrayIf(hex(unit_code), ...) AS opening_units, arrayConcat(...) AS months` (and the
 /// list's one parameter, the waiting time); the other sources' queries have none and come back
 /// as they are.
 fn without_old_months(sql: &str) -> String {
-    const START: &str = "groupUniqArrayIf(unit_code,";
+    const START: &str = "groupUniqArrayIf(hex(unit_code),";
     const END: &str = ") AS months";
     match (sql.find(START), sql.find(END)) {
         (Some(start), Some(end)) if start < end => format!(
@@ -524,14 +526,21 @@ async fn rebuild(
     Ok(months)
 }
 
-/// `values` as a ClickHouse tuple of string literals, `('a', 'b')`, for `x IN ...`; `('')`
-/// when empty (`IN ()` is not SQL). Unit codes are the sources' text (ingest holds them to the
-/// contract's pattern, but a row may come from elsewhere): each is escaped as a literal.
-fn sql_strings(values: &[String]) -> String {
-    // `?` too, as a byte: the client would take it for a parameter (fill_and_swap counts them).
-    let literal =
-        |value: &String| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'").replace('?', "\\x3F"));
-    let listed: Vec<String> = values.iter().map(literal).collect();
+/// `hex_values` (strings' bytes in hexadecimal, as ClickHouse's `hex()` writes them) as a
+/// ClickHouse tuple of string literals for `x IN ...`, every byte written as an escape: `('\x53',
+/// ...)` for `S`; `('')` when empty (`IN ()` is not SQL). Unit codes are the sources' text
+/// (ingest holds them to the contract's pattern, but a row may come from elsewhere), so no byte
+/// of one reaches the statement as it is: not a quote, not a `?` the client would take for a
+/// parameter (fill_and_swap counts them), not a line break ending a comment. A value that is
+/// not hexadecimal (none from `hex()`) is left out.
+fn sql_strings(hex_values: &[String]) -> String {
+    let literal = |hex: &String| -> Option<String> {
+        let valid = hex.len().is_multiple_of(2) && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        let escaped: String =
+            hex.as_bytes().chunks(2).map(|pair| format!("\\x{}", String::from_utf8_lossy(pair))).collect();
+        valid.then(|| format!("'{escaped}'"))
+    };
+    let listed: Vec<String> = hex_values.iter().filter_map(literal).collect();
     if listed.is_empty() {
         "('')".to_owned()
     } else {
@@ -825,10 +834,10 @@ mod tests {
     #[test]
     fn unit_codes_are_written_as_literals_whatever_they_hold() {
         assert_eq!(sql_strings(&[]), "('')");
-        let units = ["SNV".to_owned(), "it's".to_owned(), "a\\b".to_owned(), "who?".to_owned()];
-        assert_eq!(sql_strings(&units), "('SNV', 'it\\'s', 'a\\\\b', 'who\\x3F')");
-        // No parameter mark is left for the client to bind.
-        assert!(!sql_strings(&units).contains('?'));
+        // ClickHouse's hex() of `SNV`, of `a'?` and a line break, and of a byte not UTF-8.
+        let units = ["534E56".to_owned(), "61273F0A".to_owned(), "FF".to_owned(), "not hex".to_owned()];
+        assert_eq!(sql_strings(&units), "('\\x53\\x4E\\x56', '\\x61\\x27\\x3F\\x0A', '\\xFF')");
+        assert_eq!(sql_strings(&["4".to_owned()]), "('')", "an odd number of digits is no code");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 -- the staging tables). portal_measures.sql then reads it once per kind of instant a measure is
 -- dated on. Every parameter is the first day recomputed; {recent ...} and {history ...} are
 -- kept when the rollup recomputes the latest months or more, {months ...} when it recomputes a
--- few older months alone (given as a list of yyyymm) for a few units (OLD_UNITS, a tuple of
+-- few older months alone (given as a list of yyyymm) for a few units (a tuple of
 -- their codes): then a dossier is measured when some version of its facts in one of those
 -- units has an instant in one of the months and its last_at no earlier than the first of them
 -- (its newest version in the unit is kept, whatever it holds; ended_at and overdue_at below are
