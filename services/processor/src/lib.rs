@@ -12,6 +12,7 @@ mod monitor;
 mod pipeline;
 mod resume_retry;
 pub mod rollup;
+mod row_text;
 pub mod transform;
 mod unknown_units;
 mod write;

@@ -327,7 +327,7 @@ impl<T: SourceTable> SourcePipeline<T> {
         let position = KafkaPosition { partition: message.partition(), offset: message.offset() };
         let row = decode(payload, self.source)
             .map_err(DeadLetterReason::from)
-            .and_then(|event| T::row(&event, position).map_err(DeadLetterReason::from));
+            .and_then(|event| T::row(event, position).map_err(DeadLetterReason::from));
         match row {
             Ok(row) => Ok(Some(row)),
             Err(reason) => {

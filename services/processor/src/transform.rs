@@ -4,6 +4,8 @@ use clickhouse::Row;
 use ioc_domain::{Event, EventBody, Source};
 use serde::Serialize;
 
+use crate::row_text::{variant_name, EventIdText};
+
 /// Why an event cannot become a row (it goes to the dead-letter topic).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TransformError {
@@ -42,8 +44,9 @@ pub trait SourceTable: Send + Sync + 'static {
     type Row: clickhouse::RowOwned + clickhouse::RowWrite + Serialize + Send + Sync + 'static;
     /// The table name.
     const TABLE: &'static str;
-    /// Maps an event of this source, found at `position`, to its row (not dated yet).
-    fn row(event: &Event, position: KafkaPosition) -> Result<Self::Row, TransformError>;
+    /// Maps an event of this source, found at `position`, to its row (not dated yet), moving
+    /// the event's strings into it.
+    fn row(event: Event, position: KafkaPosition) -> Result<Self::Row, TransformError>;
     /// Dates `row` with the second (unix) its insert began (rollup/in_flight.rs).
     fn date(row: &mut Self::Row, inserted_at: u32);
     /// The row's `occurred_at` (unix seconds): its table is partitioned by its local month
@@ -88,8 +91,8 @@ pub struct PortalTable;
 /// A row of `portal_events`; fields that do not apply to the event type are empty or zero.
 #[derive(Debug, Default, Clone, PartialEq, Row, Serialize)]
 pub struct PortalRow {
-    event_id: String,
-    r#type: String,
+    event_id: EventIdText,
+    r#type: &'static str,
     occurred_at: u32,
     received_at: u32,
     kafka_partition: u16,
@@ -97,31 +100,24 @@ pub struct PortalRow {
     unit_code: String,
     dossier_id: String,
     procedure_code: String,
-    channel: String,
-    service_level: String,
+    channel: &'static str,
+    service_level: &'static str,
     due_at: u32,
     fee_bearing: u8,
     applicant_ref: String,
-    outcome: String,
-    result_form: String,
+    outcome: &'static str,
+    result_form: &'static str,
     components_digitised: u16,
     components_reused: u16,
-    payment_method: String,
+    payment_method: &'static str,
     amount_vnd: u64,
-    satisfaction: String,
+    satisfaction: &'static str,
     dossier_received_at: u32,
     paused_seconds: u32,
-    complaint_kind: String,
-    complaint_subject: String,
+    complaint_kind: &'static str,
+    complaint_subject: &'static str,
     /// When its insert began (the processor dates its rows: rollup/in_flight.rs).
     inserted_at: u32,
-}
-
-fn name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => text,
-        _ => String::new(),
-    }
 }
 
 impl SourceTable for PortalTable {
@@ -136,49 +132,63 @@ impl SourceTable for PortalTable {
         row.occurred_at
     }
 
-    fn row(event: &Event, position: KafkaPosition) -> Result<PortalRow, TransformError> {
+    fn row(event: Event, position: KafkaPosition) -> Result<PortalRow, TransformError> {
         let (kafka_partition, kafka_offset) = position.columns();
         let mut row = PortalRow {
             kafka_partition,
             kafka_offset,
-            event_id: event.event_id.to_string(),
-            r#type: event.body.type_name().to_owned(),
+            event_id: EventIdText(event.event_id),
+            r#type: event.body.type_name(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
-            received_at: received_seconds(event)?,
-            unit_code: event.unit_code.clone(),
-            dossier_id: event.body.entity_id().to_owned(),
+            received_at: received_seconds(&event)?,
+            unit_code: event.unit_code,
             ..PortalRow::default()
         };
-        match &event.body {
+        // Each arm moves the dossier's id into the row, and what its type adds.
+        match event.body {
             EventBody::DossierReceived(received) => {
-                row.procedure_code = received.procedure_code.clone();
-                row.channel = name(&received.channel);
-                row.service_level = name(&received.service_level);
+                row.dossier_id = received.dossier_id;
+                row.procedure_code = received.procedure_code;
+                row.channel = variant_name(&received.channel);
+                row.service_level = variant_name(&received.service_level);
                 row.due_at = seconds("due_at", received.due_at)?;
                 row.fee_bearing = flag(received.fee_bearing);
-                row.applicant_ref = received.applicant_ref.clone().unwrap_or_default();
+                row.applicant_ref = received.applicant_ref.unwrap_or_default();
             }
             EventBody::DossierDigitised(digitised) => {
+                row.dossier_id = digitised.dossier_id;
                 row.components_digitised = digitised.components_digitised;
                 row.components_reused = digitised.components_reused;
             }
-            EventBody::DossierResolved(resolved) => row.outcome = name(&resolved.outcome),
-            EventBody::DossierResultReturned(returned) => row.result_form = name(&returned.result_form),
+            EventBody::DossierResolved(resolved) => {
+                row.dossier_id = resolved.dossier_id;
+                row.outcome = variant_name(&resolved.outcome);
+            }
+            EventBody::DossierResultReturned(returned) => {
+                row.dossier_id = returned.dossier_id;
+                row.result_form = variant_name(&returned.result_form);
+            }
             EventBody::DossierPaid(paid) => {
-                row.payment_method = name(&paid.method);
+                row.dossier_id = paid.dossier_id;
+                row.payment_method = variant_name(&paid.method);
                 row.amount_vnd = paid.amount_vnd;
             }
-            EventBody::DossierRated(rated) => row.satisfaction = name(&rated.satisfaction),
+            EventBody::DossierRated(rated) => {
+                row.dossier_id = rated.dossier_id;
+                row.satisfaction = variant_name(&rated.satisfaction);
+            }
             EventBody::DossierComplaintFiled(complaint) => {
-                row.complaint_kind = name(&complaint.kind);
-                row.complaint_subject = complaint.subject.as_str().to_owned();
+                row.dossier_id = complaint.dossier_id;
+                row.complaint_kind = variant_name(&complaint.kind);
+                row.complaint_subject = complaint.subject.as_str();
             }
             // The backlog at go-live: what a reception event would have said, plus the original
             // reception time and the pauses so far.
             EventBody::DossierSnapshot(snapshot) => {
-                row.procedure_code = snapshot.procedure_code.clone();
-                row.channel = name(&snapshot.channel);
-                row.service_level = name(&snapshot.service_level);
+                row.dossier_id = snapshot.dossier_id;
+                row.procedure_code = snapshot.procedure_code;
+                row.channel = variant_name(&snapshot.channel);
+                row.service_level = variant_name(&snapshot.service_level);
                 row.due_at = seconds("due_at", snapshot.due_at)?;
                 row.fee_bearing = flag(snapshot.fee_bearing);
                 row.dossier_received_at = seconds("dossier_received_at", snapshot.dossier_received_at)?;
@@ -187,12 +197,12 @@ impl SourceTable for PortalTable {
                 // (dossier_facts.sql reads them on a snapshot's row too).
                 row.components_digitised = snapshot.components_digitised.unwrap_or(0);
                 row.components_reused = snapshot.components_reused.unwrap_or(0);
-                row.payment_method = snapshot.payment_method.as_ref().map(name).unwrap_or_default();
-                row.complaint_subject = snapshot.complaint_subject.map(|s| s.as_str().to_owned()).unwrap_or_default();
+                row.payment_method = snapshot.payment_method.as_ref().map(variant_name).unwrap_or_default();
+                row.complaint_subject = snapshot.complaint_subject.map(|s| s.as_str()).unwrap_or_default();
             }
-            EventBody::DossierSupplementRequested(_)
-            | EventBody::DossierResumed(_)
-            | EventBody::DossierWithdrawn(_) => {}
+            EventBody::DossierSupplementRequested(dossier)
+            | EventBody::DossierResumed(dossier)
+            | EventBody::DossierWithdrawn(dossier) => row.dossier_id = dossier.dossier_id,
             // A probe is stored like any event (so freshness and completeness see it); its type
             // and unit keep it out of every measure.
             EventBody::CanaryProbe(_) => {}
@@ -208,19 +218,19 @@ pub struct EdocTable;
 /// A row of `edoc_events`.
 #[derive(Debug, Default, Clone, PartialEq, Row, Serialize)]
 pub struct EdocRow {
-    event_id: String,
-    r#type: String,
+    event_id: EventIdText,
+    r#type: &'static str,
     occurred_at: u32,
     received_at: u32,
     kafka_partition: u16,
     kafka_offset: u64,
     unit_code: String,
     record_id: String,
-    level: String,
+    level: &'static str,
     classified: u8,
     processed_online: u8,
     document_id: String,
-    form: String,
+    form: &'static str,
     digitally_signed: u8,
     /// When its insert began (the processor dates its rows: rollup/in_flight.rs).
     inserted_at: u32,
@@ -238,36 +248,34 @@ impl SourceTable for EdocTable {
         row.occurred_at
     }
 
-    fn row(event: &Event, position: KafkaPosition) -> Result<EdocRow, TransformError> {
+    fn row(event: Event, position: KafkaPosition) -> Result<EdocRow, TransformError> {
         let (kafka_partition, kafka_offset) = position.columns();
         let mut row = EdocRow {
             kafka_partition,
             kafka_offset,
-            event_id: event.event_id.to_string(),
-            r#type: event.body.type_name().to_owned(),
+            event_id: EventIdText(event.event_id),
+            r#type: event.body.type_name(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
-            received_at: received_seconds(event)?,
-            unit_code: event.unit_code.clone(),
-            // Work records and documents are different entities; each has its own id column.
-            record_id: match &event.body {
-                EventBody::WorkRecordOpened(_) | EventBody::WorkRecordClosed(_) => event.body.entity_id().to_owned(),
-                _ => String::new(),
-            },
+            received_at: received_seconds(&event)?,
+            unit_code: event.unit_code,
             ..EdocRow::default()
         };
-        match &event.body {
+        // Work records and documents are different entities; each has its own id column.
+        match event.body {
             EventBody::WorkRecordOpened(opened) => {
-                row.level = opened.level.as_str().to_owned();
+                row.record_id = opened.record_id;
+                row.level = opened.level.as_str();
                 row.classified = flag(opened.classified);
             }
             EventBody::WorkRecordClosed(closed) => {
-                row.level = closed.level.as_str().to_owned();
+                row.record_id = closed.record_id;
+                row.level = closed.level.as_str();
                 row.classified = flag(closed.classified);
                 row.processed_online = flag(closed.processed_online);
             }
             EventBody::DocumentSent(document) | EventBody::DocumentReceived(document) => {
-                row.document_id = document.document_id.clone();
-                row.form = name(&document.form);
+                row.document_id = document.document_id;
+                row.form = variant_name(&document.form);
                 row.digitally_signed = flag(document.digitally_signed);
             }
             // A probe is stored like any event (so freshness and completeness see it); its type
@@ -285,8 +293,8 @@ pub struct TrainingTable;
 /// A row of `training_events`.
 #[derive(Debug, Default, Clone, PartialEq, Row, Serialize)]
 pub struct TrainingRow {
-    event_id: String,
-    r#type: String,
+    event_id: EventIdText,
+    r#type: &'static str,
     occurred_at: u32,
     received_at: u32,
     kafka_partition: u16,
@@ -294,13 +302,13 @@ pub struct TrainingRow {
     unit_code: String,
     learner_id: String,
     household_ref: String,
-    target_group: String,
+    target_group: &'static str,
     certificate_id: String,
     vneid_confirmed: u8,
     citizen_ref: String,
     course_code: String,
     class_id: String,
-    topic: String,
+    topic: &'static str,
     attendees: u32,
     of_adult_age: u8,
     /// When its insert began (the processor dates its rows: rollup/in_flight.rs).
@@ -319,42 +327,47 @@ impl SourceTable for TrainingTable {
         row.occurred_at
     }
 
-    fn row(event: &Event, position: KafkaPosition) -> Result<TrainingRow, TransformError> {
+    fn row(event: Event, position: KafkaPosition) -> Result<TrainingRow, TransformError> {
         let (kafka_partition, kafka_offset) = position.columns();
         let mut row = TrainingRow {
             kafka_partition,
             kafka_offset,
-            event_id: event.event_id.to_string(),
-            r#type: event.body.type_name().to_owned(),
+            event_id: EventIdText(event.event_id),
+            r#type: event.body.type_name(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
-            received_at: received_seconds(event)?,
-            unit_code: event.unit_code.clone(),
-            // Classes are not about one learner; they have their own id column.
-            learner_id: match &event.body {
-                EventBody::ClassHeld(_) => String::new(),
-                _ => event.body.entity_id().to_owned(),
-            },
+            received_at: received_seconds(&event)?,
+            unit_code: event.unit_code,
             ..TrainingRow::default()
         };
-        match &event.body {
+        // Each arm moves the learner's id into the row, and what its type adds; classes are not
+        // about one learner and have their own id column.
+        match event.body {
             EventBody::LearnerRegistered(learner) => {
-                row.household_ref = learner.household_ref.clone();
-                row.target_group = learner.target_group.as_str().to_owned();
-                row.citizen_ref = learner.citizen_ref.clone().unwrap_or_default();
+                row.learner_id = learner.learner_id;
+                row.household_ref = learner.household_ref;
+                row.target_group = learner.target_group.as_str();
+                row.citizen_ref = learner.citizen_ref.unwrap_or_default();
             }
             EventBody::SkillsCertified(certified) => {
-                row.household_ref = certified.household_ref.clone();
-                row.target_group = certified.target_group.as_str().to_owned();
-                row.certificate_id = certified.certificate_id.clone();
-                row.vneid_confirmed = flag(certified.vneid_confirmed);
                 // Stored resolved (as sent, or the group's default), so SQL needs no group rules.
                 row.of_adult_age = flag(certified.of_adult_age());
+                row.learner_id = certified.learner_id;
+                row.household_ref = certified.household_ref;
+                row.target_group = certified.target_group.as_str();
+                row.certificate_id = certified.certificate_id;
+                row.vneid_confirmed = flag(certified.vneid_confirmed);
             }
-            EventBody::SkillsVneidConfirmed(confirmed) => row.certificate_id = confirmed.certificate_id.clone(),
-            EventBody::CourseCompleted(course) => row.course_code = course.course_code.clone(),
+            EventBody::SkillsVneidConfirmed(confirmed) => {
+                row.learner_id = confirmed.learner_id;
+                row.certificate_id = confirmed.certificate_id;
+            }
+            EventBody::CourseCompleted(course) => {
+                row.learner_id = course.learner_id;
+                row.course_code = course.course_code;
+            }
             EventBody::ClassHeld(class) => {
-                row.class_id = class.class_id.clone();
-                row.topic = name(&class.topic);
+                row.class_id = class.class_id;
+                row.topic = class.topic.as_str();
                 row.attendees = class.attendees;
             }
             // A probe is stored like any event (so freshness and completeness see it); its type
@@ -382,7 +395,7 @@ mod tests {
             "procedure_code": "1.001612", "channel": "in_person", "service_level": "full_online",
             "due_at": "2026-10-08T17:00:00+07:00", "fee_bearing": true, "applicant_ref": "abc"
         }));
-        let row = PortalTable::row(&received, KafkaPosition::default()).expect("row");
+        let row = PortalTable::row(received, KafkaPosition::default()).expect("row");
         assert_eq!(row.channel, "in_person");
         assert_eq!(row.service_level, "full_online");
         assert_eq!(row.occurred_at, 1_791_162_900); // 2026-10-05T01:15:00Z
@@ -398,11 +411,11 @@ mod tests {
             "level": "commune", "classified": true, "processed_online": false
         }));
         assert_eq!(
-            PortalTable::row(&closed, KafkaPosition::default()),
+            PortalTable::row(closed.clone(), KafkaPosition::default()),
             Err(TransformError::WrongTable("work_record.closed"))
         );
-        let row = EdocTable::row(&closed, KafkaPosition::default()).expect("row");
-        assert_eq!((row.level.as_str(), row.classified, row.processed_online), ("commune", 1, 0));
+        let row = EdocTable::row(closed, KafkaPosition::default()).expect("row");
+        assert_eq!((row.level, row.classified, row.processed_online), ("commune", 1, 0));
     }
 
     #[test]
@@ -414,14 +427,12 @@ mod tests {
             }));
             let position = KafkaPosition { partition: 1, offset: 7 };
             let (kind, entity) = match source {
-                Source::Portal => PortalTable::row(&probe, position).map(|r| (r.r#type, r.dossier_id)),
-                Source::Edoc => EdocTable::row(&probe, position).map(|r| (r.r#type, r.document_id + &r.record_id)),
-                Source::Training => {
-                    TrainingTable::row(&probe, position).map(|r| (r.r#type, r.learner_id + &r.class_id))
-                }
+                Source::Portal => PortalTable::row(probe, position).map(|r| (r.r#type, r.dossier_id)),
+                Source::Edoc => EdocTable::row(probe, position).map(|r| (r.r#type, r.document_id + &r.record_id)),
+                Source::Training => TrainingTable::row(probe, position).map(|r| (r.r#type, r.learner_id + &r.class_id)),
             }
             .expect("a probe is stored in every source's table");
-            assert_eq!((kind.as_str(), entity.as_str()), ("canary.probe", ""), "{source}");
+            assert_eq!((kind, entity.as_str()), ("canary.probe", ""), "{source}");
         }
     }
 
@@ -432,17 +443,17 @@ mod tests {
             "occurred_at": "2026-10-02T14:00:00+07:00", "unit_code": "STC", "document_id": "125-STC-NS",
             "form": "electronic", "digitally_signed": true
         }));
-        let row = EdocTable::row(&sent, KafkaPosition::default()).expect("row");
+        let row = EdocTable::row(sent, KafkaPosition::default()).expect("row");
         assert_eq!((row.document_id.as_str(), row.record_id.as_str()), ("125-STC-NS", ""));
-        assert_eq!((row.form.as_str(), row.digitally_signed), ("electronic", 1));
+        assert_eq!((row.form, row.digitally_signed), ("electronic", 1));
         let held = event(serde_json::json!({
             "event_id": "c4e8a2f6-1d3b-4a5c-9e7f-0b2d4f6a8c12", "source": "training", "type": "class.held",
             "occurred_at": "2026-10-04T19:30:00+07:00", "unit_code": "07909", "class_id": "C1",
             "topic": "digital_payment", "attendees": 42
         }));
-        let row = TrainingTable::row(&held, KafkaPosition::default()).expect("row");
+        let row = TrainingTable::row(held, KafkaPosition::default()).expect("row");
         assert_eq!(
-            (row.class_id.as_str(), row.learner_id.as_str(), row.topic.as_str(), row.attendees),
+            (row.class_id.as_str(), row.learner_id.as_str(), row.topic, row.attendees),
             ("C1", "", "digital_payment", 42)
         );
     }
@@ -455,7 +466,7 @@ mod tests {
             "household_ref": "H1", "target_group": "adult", "certificate_id": "C1", "vneid_confirmed": true
         }));
         assert!(matches!(
-            TrainingTable::row(&old, KafkaPosition::default()),
+            TrainingTable::row(old, KafkaPosition::default()),
             Err(TransformError::TimeOutOfRange { .. })
         ));
     }
@@ -469,8 +480,8 @@ mod tests {
             "dossier_received_at": "2026-09-20T09:30:00+07:00", "due_at": "2026-10-02T17:00:00+07:00",
             "fee_bearing": false, "paused_seconds": 3600
         }));
-        let row = PortalTable::row(&snapshot, KafkaPosition::default()).expect("row");
-        assert_eq!((row.channel.as_str(), row.paused_seconds), ("post", 3600));
+        let row = PortalTable::row(snapshot, KafkaPosition::default()).expect("row");
+        assert_eq!((row.channel, row.paused_seconds), ("post", 3600));
         assert_eq!(row.dossier_received_at, 1_789_871_400); // 2026-09-20T02:30:00Z
         let certificate = |group: &str, adult: Option<bool>| {
             let mut json = serde_json::json!({
@@ -481,11 +492,38 @@ mod tests {
             if let Some(adult) = adult {
                 json["of_adult_age"] = adult.into();
             }
-            TrainingTable::row(&event(json), KafkaPosition::default()).expect("row").of_adult_age
+            TrainingTable::row(event(json), KafkaPosition::default()).expect("row").of_adult_age
         };
         assert_eq!(certificate("civil_servant", None), 1);
         assert_eq!(certificate("pupil", None), 0);
         assert_eq!(certificate("student", Some(true)), 1);
         assert_eq!(certificate("student", Some(false)), 0);
+    }
+
+    /// The row of every valid example event (schemas/events/examples/valid/): the table of its
+    /// source, its id and type as the event has them, and the entity's id in the entity's column
+    /// (each arm of `row` moves it there itself).
+    #[test]
+    fn every_example_keeps_its_id_type_unit_and_entity() {
+        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/events/examples/valid");
+        let mut seen = 0;
+        for file in std::fs::read_dir(examples).expect("examples") {
+            let path = file.expect("entry").path();
+            let example: Event = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("valid event");
+            let (id, kind, unit) = (example.event_id.to_string(), example.body.type_name(), example.unit_code.clone());
+            let entity = example.body.entity_id().to_owned();
+            let position = KafkaPosition::default();
+            let stored = match example.source {
+                Source::Portal => PortalTable::row(example, position)
+                    .map(|r| (r.event_id.to_string(), r.r#type, r.unit_code, r.dossier_id)),
+                Source::Edoc => EdocTable::row(example, position)
+                    .map(|r| (r.event_id.to_string(), r.r#type, r.unit_code, r.record_id + &r.document_id)),
+                Source::Training => TrainingTable::row(example, position)
+                    .map(|r| (r.event_id.to_string(), r.r#type, r.unit_code, r.learner_id + &r.class_id)),
+            };
+            assert_eq!(stored, Ok((id, kind, unit, entity)), "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 20, "only {seen} examples");
     }
 }

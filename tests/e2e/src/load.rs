@@ -28,7 +28,7 @@ async fn insert<'a, T: SourceTable>(
     // any process takes them in.
     let inserted_at = date_ahead();
     for event in events {
-        let mut row = T::row(event, KafkaPosition::default())?;
+        let mut row = T::row(event.clone(), KafkaPosition::default())?;
         T::date(&mut row, inserted_at);
         insert.write(&row).await?;
     }
