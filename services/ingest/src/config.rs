@@ -34,9 +34,8 @@ pub struct IngestConfig {
     /// `framing`); a message also closes once it reaches 256 KiB. 1, the default, produces each
     /// event as a message of its own without the framing header, the layout every processor
     /// reads. More (500 was measured) takes ingest's and the processor's CPU per event down by a
-    /// fifth to a third (BENCHMARKS.md), at a price: the processor's completeness check counts
-    /// Kafka messages, so it would then see a message lost whole but not some of its events
-    /// lost (schemas/events/README.md, "On Kafka"). Raise it only once every processor reading
+    /// fifth to a third (BENCHMARKS.md); the processor's completeness check still counts each
+    /// event (schemas/events/README.md, "On Kafka"). Raise it only once every processor reading
     /// the topics understands the header.
     pub max_events_per_message: usize,
     /// Longest string value or field name in an event, in characters.

@@ -61,6 +61,11 @@ pub struct DeadLetterRow {
     pub kafka_partition: u16,
     /// Its offset there.
     pub kafka_offset: u64,
+    /// Its event's line in the message (0 for a message of one event, or one dead-lettered
+    /// whole).
+    pub kafka_line: u32,
+    /// The message's events (1 for a message dead-lettered whole).
+    pub kafka_events: u32,
     /// The reason's kind (`decode::DeadLetterReason::kind`).
     pub reason: String,
     /// The reason's text.

@@ -33,7 +33,8 @@ pub struct ProcessorMetrics {
     /// Messages between a partition's end and its group's committed offset, by source and
     /// partition (monitor.rs).
     pub consumer_lag: IntGaugeVec,
-    /// Offsets below the committed positions of a source (within the topic's retention).
+    /// Events of the messages below the committed positions of a source (within the topic's
+    /// retention): each message's events, one for a message ClickHouse knows nothing of.
     pub completeness_acknowledged: IntGaugeVec,
     /// ...of them, stored or dead-lettered.
     pub completeness_stored: IntGaugeVec,
@@ -154,7 +155,7 @@ impl ProcessorMetrics {
         )?;
         let completeness_acknowledged = gauge(
             "ioc_processor_completeness_acknowledged_events",
-            "offsets below the committed positions (within retention)",
+            "events of the messages below the committed positions (within retention)",
             &["source"],
         )?;
         let completeness_stored =

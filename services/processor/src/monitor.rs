@@ -4,19 +4,21 @@
 //! - **Lag**, per source and partition: the partition's end offset (the broker's high
 //!   watermark) minus the group's committed offset, both asked of the broker, so it keeps
 //!   growing while the pipeline is paused or stuck.
-//! - **Completeness**, per source: every offset below the group's committed position (and not
-//!   yet removed by retention) was acknowledged to a source by ingest (acks=all) and consumed;
-//!   each must be in ClickHouse once, as a row or as a dead letter (migration 0009 stores the
-//!   positions). Offsets that are neither are lost events; the count must stay 0. Counting
-//!   distinct offsets makes redeliveries harmless. A source's resend is a second offset of the
-//!   same event: once ClickHouse merges the two rows, one offset is on no row, and it counts as
-//!   stored because its event still is (migration 0010 keeps every offset's event, and
-//!   [`stored_offsets_sql`] looks them up). Kafka's offsets are the same whichever
-//!   ingest replica produced an event, so the figure holds with any number of replicas of either
-//!   service (each processor reports the same number; alerts take the maximum). An offset is a
-//!   Kafka message: one event, unless ingest's `max_events_per_message` is raised, and then a
-//!   message counts as stored when any of its events is (its rows share its offset), so a loss
-//!   shows only for whole messages (schemas/events/README.md, "On Kafka").
+//! - **Completeness**, per source: every event of the messages below the group's committed
+//!   position (and not yet removed by retention) was acknowledged to a source by ingest
+//!   (acks=all) and consumed; each must be in ClickHouse once, as a row or as a dead letter
+//!   (migrations 0009 and 0015 store each event's offset and line in its message). Events that
+//!   are neither are lost; the count must stay 0. Counting distinct positions makes
+//!   redeliveries harmless. A source's resend is a second offset of the same event: once
+//!   ClickHouse merges the two rows, one offset is on no row, and it counts as stored because
+//!   its event still is (migrations 0010 and 0015 keep every position's event, and
+//!   [`stored_events_sql`] looks them up). Kafka's offsets are the same whichever ingest replica produced an event,
+//!   so the figure holds with any number of replicas of either service (each processor reports
+//!   the same number; alerts take the maximum). A message holds one event unless ingest's
+//!   `max_events_per_message` is raised; every row and letter of a message says how many it
+//!   held, so a message of several counts as stored only once each of its events is, and an
+//!   offset ClickHouse knows nothing of is a message lost whole, counted as one event
+//!   (schemas/events/README.md, "On Kafka").
 //! - **Unknown units**, per source, every twentieth round: stored events whose unit the
 //!   reference data does not list (unknown_units.rs).
 //!
@@ -217,11 +219,18 @@ fn positions(consumer: &BaseConsumer, topic: &str) -> Result<Vec<PartitionPositi
 
 #[derive(Row, Deserialize)]
 struct Counted {
-    count: u64,
+    /// Offsets of the ranges with a row, a stored event or a dead letter.
+    offsets: u64,
+    /// The events of those offsets' messages.
+    events: u64,
+    /// Those events stored once or dead-lettered.
+    stored: u64,
 }
 
-/// (offsets that must be accounted for, offsets stored once or dead-lettered) for `source`, its
-/// counts given up `limit` after it began.
+/// (events that must be accounted for, events stored once or dead-lettered) for `source`, its
+/// counts given up `limit` after it began. Kafka knows the offsets; ClickHouse knows how many
+/// events each message held (each row and letter says, migration 0015): an offset nothing in
+/// ClickHouse speaks of is a message lost whole and counts as one event.
 async fn completeness(
     client: &clickhouse::Client,
     source: Source,
@@ -231,7 +240,7 @@ async fn completeness(
     let ends = Instant::now() + limit;
     let ranges: Vec<(i32, i64, i64)> =
         positions.iter().filter_map(|p| p.accounted_range().map(|(low, high)| (p.partition, low, high))).collect();
-    let acknowledged: i64 = ranges.iter().map(|(_, low, high)| high - low).sum();
+    let offsets: i64 = ranges.iter().map(|(_, low, high)| high - low).sum();
     if ranges.is_empty() {
         return Ok((0, 0));
     }
@@ -244,79 +253,99 @@ async fn completeness(
         })
         .collect();
     let within = within.join(" OR ");
-    let count = |sql: String| async move {
+    let sql = stored_events_sql(source, &within);
+    // Each count can only overstate what is missing (see stored_events_sql): a shortfall is
+    // counted again, and the count with the fewest missing kept. A real loss stays in every
+    // count; a merge that raced a count does not.
+    let counted = async || -> Result<(i64, i64), String> {
         // `local`: in a cluster, a subquery on a Distributed table may read the shard's own part.
         let query = client.query(&sql).with_setting("distributed_product_mode", "local");
-        bounded(ends, limit, query.fetch_one::<Counted>()).await.map(|counted| counted.count)
+        let counted = bounded(ends, limit, query.fetch_one::<Counted>()).await?;
+        let whole = |count: u64| i64::try_from(count).unwrap_or(i64::MAX);
+        let acknowledged = offsets.saturating_sub(whole(counted.offsets)).saturating_add(whole(counted.events));
+        Ok((acknowledged, whole(counted.stored)))
     };
-    // Each count is a lower bound (see stored_offsets_sql): a shortfall is counted again, and the
-    // highest count kept. A real loss stays in every count; a merge that raced a count does not.
-    let counted = async || -> Result<i64, String> {
-        Ok(i64::try_from(count(stored_offsets_sql(source, &within)).await?).unwrap_or(i64::MAX))
-    };
-    let mut stored = counted().await?;
+    let missing = |(acknowledged, stored): (i64, i64)| acknowledged - stored;
+    let mut best = counted().await?;
     for attempt in 2..=COUNTS_ON_SHORTFALL {
-        if stored >= acknowledged {
+        if missing(best) <= 0 {
             break;
         }
         match counted().await {
-            Ok(recounted) if recounted > stored => {
-                tracing::debug!(%source, attempt, before = stored, recounted, "a recount found offsets a merge had hidden");
-                stored = recounted;
+            Ok(recounted) if missing(recounted) < missing(best) => {
+                tracing::debug!(%source, attempt, before = ?best, ?recounted, "a recount found events a merge had hidden");
+                best = recounted;
             }
             Ok(_) => {}
-            // The counts so far stand: each is a lower bound.
+            // The counts so far stand: each overstates the missing at worst.
             Err(error) => {
-                tracing::debug!(%source, %error, "recount failed; keeping the highest count so far");
+                tracing::debug!(%source, %error, "recount failed; keeping the best count so far");
                 break;
             }
         }
     }
-    Ok((acknowledged, stored))
+    Ok(best)
 }
 
-/// How many times a source's stored offsets are counted before a shortfall is reported.
+/// How many times a source's stored events are counted before a shortfall is reported.
 /// Under load on the local stack a few counts in a hundred raced a merge (the province month
 /// test, 2026-12-01: 3, 5 and 6 short counts in three runs, each of about 300 checks while the
 /// month came in: a check every 2 s per source), so five make a false report negligible.
 const COUNTS_ON_SHORTFALL: u32 = 5;
 
-/// Counts the offsets of `within` that are stored: on a row of the source's table, or on no row
-/// but with their event on one (a resend merged into the row of its other offset; migration
-/// 0010 keeps each offset's event), or dead-lettered. One statement, counting each offset once
-/// (a message of several events can have rows and dead letters both: counted apart, it counted
-/// twice and could hide a lost message), but its reads of
-/// the raw table are not one snapshot: when the set of `NOT IN (...)` (the offsets on a row) is
-/// taken before the first part reads the rows, a merge landing in between folds a resend's
-/// offset out of both parts. Seen on 18.16 under load: a count 479 short, and a query 0.1 s later
-/// found each of those offsets on a row or with its event on one. So the count can fall short,
-/// never exceed what is stored (every offset it counts is on a row or has its event on one), and
-/// [`completeness`] counts a shortfall again.
-/// Only offsets on no row are looked up, by the table's sort key and from the month of the
-/// earliest of their events on (the raw tables are partitioned by month; resends are recent).
+/// Counts, over the offsets of `within`, the offsets ClickHouse knows of, their messages' events
+/// and the events among them that are stored: on a row of the source's table, or on no row
+/// but with their event on one (a resend merged into the row of its other offset; migrations
+/// 0010 and 0015 keep each offset's and line's event), or dead-lettered. An event is its
+/// message's offset and its line there (migration 0015): with several events to a message,
+/// each is accounted for on its own, and a message counts as many events as the most its rows
+/// and letters say it held (rows stored before migration 0015 say 1, as they were counted).
+/// Each event is counted once (a message of several events can have rows and dead letters
+/// both), but the statement's reads of the raw table are not one snapshot: when the set of
+/// `NOT IN (...)` (the events on a row) is taken before the first part reads the rows, a merge
+/// landing in between folds a resend's offset out of both parts. Seen on 18.16 under load: a
+/// count 479 short, and a query 0.1 s later found each of those offsets on a row or with its
+/// event on one. So a count can find fewer stored events than there are, never more (every
+/// one it counts is on a row or has its event on one), and an offset it misses whole counts
+/// as one event not stored; [`completeness`] counts a shortfall again.
+/// Only events on no row are looked up, by the table's sort key and from the month of the
+/// earliest of them on (the raw tables are partitioned by month; resends are recent).
 /// In a cluster the tables are Distributed. An offset's row is on the shard of its event's rows
-/// (migration 0010's views write where the rows land), and so is every resend, so each shard
-/// can answer for its own rows (`distributed_product_mode = local`, where ClickHouse applies it
+/// (the views of migrations 0010 and 0015 write where the rows land), and so is every resend, so
+/// each shard can answer for its own rows (`distributed_product_mode = local`, where ClickHouse applies it
 /// to these nested subqueries); keys being unique across shards, reading every shard gives the
 /// same count. The cluster test checks the count, and passed without the setting too.
-fn stored_offsets_sql(source: Source, within: &str) -> String {
-    let (table, entity, offsets) = (source.events_table(), source.entity_column(), source.offsets_table());
+fn stored_events_sql(source: Source, within: &str) -> String {
+    let (table, entity) = (source.events_table(), source.entity_column());
     let name = source.as_str();
+    // Each stored event's position (migration 0015), and those written before it, each the
+    // only event of its message as it was counted then.
+    let positions = format!(
+        "(SELECT kafka_partition, kafka_offset, kafka_line, kafka_events, unit_code, entity_id, event_id, occurred_at \
+         FROM {lines} UNION ALL \
+         SELECT kafka_partition, kafka_offset, toUInt32(0) AS kafka_line, toUInt32(1) AS kafka_events, unit_code, \
+         entity_id, event_id, occurred_at FROM {offsets})",
+        lines = source.event_lines_table(),
+        offsets = source.offsets_table()
+    );
     let unseen = format!(
-        "({within}) AND (kafka_partition, kafka_offset) NOT IN \
-         (SELECT kafka_partition, kafka_offset FROM {table} WHERE {within})"
+        "({within}) AND (kafka_partition, kafka_offset, kafka_line) NOT IN \
+         (SELECT kafka_partition, kafka_offset, kafka_line FROM {table} WHERE {within})"
     );
     format!(
-        "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) AS count FROM ( \
-         SELECT kafka_partition, kafka_offset FROM {table} WHERE {within} \
+        "SELECT toUInt64(count()) AS offsets, toUInt64(sum(held)) AS events, toUInt64(sum(least(found, held))) AS stored \
+         FROM (SELECT kafka_partition, kafka_offset, max(kafka_events) AS held, uniqExact(kafka_line) AS found FROM ( \
+         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events FROM {table} WHERE {within} \
          UNION ALL \
-         SELECT kafka_partition, kafka_offset FROM {offsets} \
+         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events FROM {positions} \
          WHERE {unseen} AND (unit_code, entity_id, event_id) IN \
          (SELECT unit_code, {entity}, event_id FROM {table} \
-         WHERE toYYYYMM(occurred_at) >= toYYYYMM((SELECT min(occurred_at) FROM {offsets} WHERE {unseen})) \
-         AND (unit_code, {entity}, event_id) IN (SELECT unit_code, entity_id, event_id FROM {offsets} WHERE {unseen})) \
+         WHERE toYYYYMM(occurred_at) >= toYYYYMM((SELECT min(occurred_at) FROM {positions} WHERE {unseen})) \
+         AND (unit_code, {entity}, event_id) IN (SELECT unit_code, entity_id, event_id FROM {positions} WHERE {unseen})) \
          UNION ALL \
-         SELECT kafka_partition, kafka_offset FROM dead_letters WHERE source = '{name}' AND ({within}))"
+         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events FROM dead_letters \
+         WHERE source = '{name}' AND ({within})) \
+         GROUP BY kafka_partition, kafka_offset)"
     )
 }
 

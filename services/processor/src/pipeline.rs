@@ -261,28 +261,31 @@ impl<T: SourceTable> SourcePipeline<T> {
         let bytes = message.payload().map_or(0, <[u8]>::len);
         match framing::framing_of(header(framing::FRAMING)) {
             Framing::OneEvent => {
-                let row = self.take_event(message, message.payload(), None, shutdown).await?;
+                let row = self.take_event(message, message.payload(), None, 1, shutdown).await?;
                 self.take_rows(row, partition, offset, bytes);
             }
             Framing::Ndjson => {
                 // The message's rows join the batch only once each of its events has its row or
                 // its dead letter: a letter given up at the shutdown leaves the whole message
                 // unconsumed.
-                let mut rows = Vec::new();
-                let mut lines = framing::ndjson_lines(message.payload().unwrap_or_default()).peekable();
-                if lines.peek().is_none() {
+                // Every row and letter of the message says how many events it holds, so that
+                // completeness counts each of them (monitor.rs).
+                let lines: Vec<(usize, &[u8])> = framing::ndjson_lines(message.payload().unwrap_or_default()).collect();
+                let events = u32::try_from(lines.len()).unwrap_or(u32::MAX);
+                let mut rows = Vec::with_capacity(lines.len());
+                if lines.is_empty() {
                     // No event at all: dead-lettered as an empty message, so its offset is
                     // accounted for.
-                    self.take_event(message, None, None, shutdown).await?;
+                    self.take_event(message, None, None, 1, shutdown).await?;
                 }
                 for (line, text) in lines {
-                    rows.extend(self.take_event(message, Some(text), Some(line), shutdown).await?);
+                    rows.extend(self.take_event(message, Some(text), Some(line), events, shutdown).await?);
                 }
                 self.take_rows(rows, partition, offset, bytes);
             }
             Framing::Unknown(name) => {
                 let reason = DeadLetterReason::from(DecodeError::UnknownFraming(name));
-                self.dead_letter(message, message.payload(), None, reason, shutdown).await?;
+                self.dead_letter(message, message.payload(), None, 1, reason, shutdown).await?;
                 self.take_rows(None, partition, offset, bytes);
             }
         }
@@ -315,36 +318,40 @@ impl<T: SourceTable> SourcePipeline<T> {
         }
     }
 
-    /// One event of `message` (its whole payload, or line `line` of it): its row, or `None`
-    /// once it is dead-lettered. `Err(Written::No)` when its letter was given up at the shutdown.
+    /// One event of `message` (its whole payload, or line `line` of it; the message holds
+    /// `events`): its row, or `None` once it is dead-lettered. `Err(Written::No)` when its
+    /// letter was given up at the shutdown.
     async fn take_event(
         &mut self,
         message: &BorrowedMessage<'_>,
         payload: Option<&[u8]>,
         line: Option<usize>,
+        events: u32,
         shutdown: &watch::Receiver<bool>,
     ) -> Result<Option<T::Row>, Written> {
-        let position = KafkaPosition { partition: message.partition(), offset: message.offset() };
+        let position =
+            KafkaPosition { partition: message.partition(), offset: message.offset(), line: line_column(line), events };
         let row = decode(payload, self.source)
             .map_err(DeadLetterReason::from)
             .and_then(|event| T::row(event, position).map_err(DeadLetterReason::from));
         match row {
             Ok(row) => Ok(Some(row)),
             Err(reason) => {
-                self.dead_letter(message, payload, line, reason, shutdown).await?;
+                self.dead_letter(message, payload, line, events, reason, shutdown).await?;
                 Ok(None)
             }
         }
     }
 
-    /// Sends `payload` of `message` (line `line` of it, when it holds several events) to the
-    /// dead-letter topic and keeps its row for `dead_letters`. `Err(Written::No)` when the
-    /// shutdown came first.
+    /// Sends `payload` of `message` (line `line` of it, when it holds several events: `events`)
+    /// to the dead-letter topic and keeps its row for `dead_letters`. `Err(Written::No)` when
+    /// the shutdown came first.
     async fn dead_letter(
         &mut self,
         message: &BorrowedMessage<'_>,
         payload: Option<&[u8]>,
         line: Option<usize>,
+        events: u32,
         reason: DeadLetterReason,
         shutdown: &watch::Receiver<bool>,
     ) -> Result<(), Written> {
@@ -362,6 +369,8 @@ impl<T: SourceTable> SourcePipeline<T> {
             source: self.source.as_str().to_owned(),
             kafka_partition: u16::try_from(partition).unwrap_or(u16::MAX),
             kafka_offset: u64::try_from(offset).unwrap_or(0),
+            kafka_line: line_column(line),
+            kafka_events: events,
             reason: reason.kind().to_owned(),
             error: reason.to_string(),
             failed_at: u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(0),
@@ -617,4 +626,9 @@ impl<T: SourceTable> SourcePipeline<T> {
             }
         }
     }
+}
+
+/// The `kafka_line` of an event: its line in a message of several, 0 for a message of one.
+fn line_column(line: Option<usize>) -> u32 {
+    line.map_or(0, |line| u32::try_from(line).unwrap_or(u32::MAX))
 }

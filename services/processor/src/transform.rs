@@ -22,19 +22,40 @@ pub enum TransformError {
     },
 }
 
-/// Where a message was in Kafka; stored with its row, so completeness can be counted in
-/// offsets (migration 0009).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Where an event was in Kafka: its message's partition and offset, its line in the message
+/// and the message's number of events; stored with its row, so completeness can be counted in
+/// events (migrations 0009 and 0015).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KafkaPosition {
     /// The partition.
     pub partition: i32,
     /// The offset in it.
     pub offset: i64,
+    /// The event's line in its message (ioc_kafka::framing::ndjson_lines); 0 for a message of
+    /// one event.
+    pub line: u32,
+    /// The events of its message; 1 for a message of one event.
+    pub events: u32,
 }
 
+impl Default for KafkaPosition {
+    /// The only event of a message at offset 0 of partition 0.
+    fn default() -> Self {
+        KafkaPosition { partition: 0, offset: 0, line: 0, events: 1 }
+    }
+}
+
+/// A row's Kafka columns: `kafka_partition`, `kafka_offset`, `kafka_line`, `kafka_events`.
+struct PositionColumns(u16, u64, u32, u32);
+
 impl KafkaPosition {
-    fn columns(self) -> (u16, u64) {
-        (u16::try_from(self.partition).unwrap_or(u16::MAX), u64::try_from(self.offset).unwrap_or(0))
+    fn columns(self) -> PositionColumns {
+        PositionColumns(
+            u16::try_from(self.partition).unwrap_or(u16::MAX),
+            u64::try_from(self.offset).unwrap_or(0),
+            self.line,
+            self.events,
+        )
     }
 }
 
@@ -97,6 +118,8 @@ pub struct PortalRow {
     received_at: u32,
     kafka_partition: u16,
     kafka_offset: u64,
+    kafka_line: u32,
+    kafka_events: u32,
     unit_code: String,
     dossier_id: String,
     procedure_code: String,
@@ -133,10 +156,12 @@ impl SourceTable for PortalTable {
     }
 
     fn row(event: Event, position: KafkaPosition) -> Result<PortalRow, TransformError> {
-        let (kafka_partition, kafka_offset) = position.columns();
+        let PositionColumns(kafka_partition, kafka_offset, kafka_line, kafka_events) = position.columns();
         let mut row = PortalRow {
             kafka_partition,
             kafka_offset,
+            kafka_line,
+            kafka_events,
             event_id: EventIdText(event.event_id),
             r#type: event.body.type_name(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
@@ -224,6 +249,8 @@ pub struct EdocRow {
     received_at: u32,
     kafka_partition: u16,
     kafka_offset: u64,
+    kafka_line: u32,
+    kafka_events: u32,
     unit_code: String,
     record_id: String,
     level: &'static str,
@@ -249,10 +276,12 @@ impl SourceTable for EdocTable {
     }
 
     fn row(event: Event, position: KafkaPosition) -> Result<EdocRow, TransformError> {
-        let (kafka_partition, kafka_offset) = position.columns();
+        let PositionColumns(kafka_partition, kafka_offset, kafka_line, kafka_events) = position.columns();
         let mut row = EdocRow {
             kafka_partition,
             kafka_offset,
+            kafka_line,
+            kafka_events,
             event_id: EventIdText(event.event_id),
             r#type: event.body.type_name(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
@@ -299,6 +328,8 @@ pub struct TrainingRow {
     received_at: u32,
     kafka_partition: u16,
     kafka_offset: u64,
+    kafka_line: u32,
+    kafka_events: u32,
     unit_code: String,
     learner_id: String,
     household_ref: String,
@@ -328,10 +359,12 @@ impl SourceTable for TrainingTable {
     }
 
     fn row(event: Event, position: KafkaPosition) -> Result<TrainingRow, TransformError> {
-        let (kafka_partition, kafka_offset) = position.columns();
+        let PositionColumns(kafka_partition, kafka_offset, kafka_line, kafka_events) = position.columns();
         let mut row = TrainingRow {
             kafka_partition,
             kafka_offset,
+            kafka_line,
+            kafka_events,
             event_id: EventIdText(event.event_id),
             r#type: event.body.type_name(),
             occurred_at: seconds("occurred_at", event.occurred_at)?,
@@ -425,7 +458,7 @@ mod tests {
                 "event_id": "7c0e8a52-3f1d-4b6a-9e27-0d5b8c4f1a93", "source": source.as_str(), "type": "canary.probe",
                 "occurred_at": "2026-10-01T09:00:00+07:00", "unit_code": "CANARY"
             }));
-            let position = KafkaPosition { partition: 1, offset: 7 };
+            let position = KafkaPosition { partition: 1, offset: 7, line: 2, events: 3 };
             let (kind, entity) = match source {
                 Source::Portal => PortalTable::row(probe, position).map(|r| (r.r#type, r.dossier_id)),
                 Source::Edoc => EdocTable::row(probe, position).map(|r| (r.r#type, r.document_id + &r.record_id)),
@@ -434,6 +467,29 @@ mod tests {
             .expect("a probe is stored in every source's table");
             assert_eq!((kind, entity.as_str()), ("canary.probe", ""), "{source}");
         }
+    }
+
+    #[test]
+    fn every_row_says_where_its_event_was_in_kafka() {
+        let at = KafkaPosition { partition: 3, offset: 41, line: 5, events: 9 };
+        let probe = |source: Source| {
+            event(serde_json::json!({
+                "event_id": "7c0e8a52-3f1d-4b6a-9e27-0d5b8c4f1a93", "source": source.as_str(), "type": "canary.probe",
+                "occurred_at": "2026-10-01T09:00:00+07:00", "unit_code": "CANARY"
+            }))
+        };
+        let portal = PortalTable::row(probe(Source::Portal), at).expect("row");
+        let edoc = EdocTable::row(probe(Source::Edoc), at).expect("row");
+        let training = TrainingTable::row(probe(Source::Training), at).expect("row");
+        let expected = (3, 41, 5, 9);
+        assert_eq!((portal.kafka_partition, portal.kafka_offset, portal.kafka_line, portal.kafka_events), expected);
+        assert_eq!((edoc.kafka_partition, edoc.kafka_offset, edoc.kafka_line, edoc.kafka_events), expected);
+        assert_eq!(
+            (training.kafka_partition, training.kafka_offset, training.kafka_line, training.kafka_events),
+            expected
+        );
+        let alone = PortalTable::row(probe(Source::Portal), KafkaPosition::default()).expect("row");
+        assert_eq!((alone.kafka_line, alone.kafka_events), (0, 1), "a message of one event");
     }
 
     #[test]

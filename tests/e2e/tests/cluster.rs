@@ -172,7 +172,7 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
         "edoc_events_local",
         "training_events_local",
         "dossier_facts_local",
-        "edoc_offsets_local",
+        "edoc_event_lines_local",
     ] {
         let (shard1, shard2) = (count_on(8131, &database, table).await, count_on(8133, &database, table).await);
         spread.push(format!("{table}: {shard1} + {shard2}"));
@@ -266,7 +266,7 @@ async fn resends_merged_are_not_missing(pipeline: &Pipeline, database: &str, ack
     match ioc_e2e::completeness_checked_after(&pipeline.processor.url, merged_at).await {
         Ok((acknowledged, stored, 0.0)) if stored == acknowledged => Vec::new(),
         Ok((acknowledged, stored, missing)) => vec![format!(
-            "after {folded} resends were merged: {acknowledged} offsets acknowledged, {stored} stored, {missing} missing"
+            "after {folded} resends were merged: {acknowledged} events acknowledged, {stored} stored, {missing} missing"
         )],
         Err(error) => vec![error],
     }

@@ -119,17 +119,38 @@ async fn each_bad_event_of_a_message_of_several_is_dead_lettered_alone_and_the_r
     let mut listed_lines: Vec<Option<String>> = listed.iter().map(|letter| letter.source_line.clone()).collect();
     listed_lines.sort();
     assert_eq!(listed_lines, [None, Some("1".to_owned()), Some("3".to_owned())]);
-    // Both messages' positions are accounted for (completeness, monitor.rs): `dead_letters` keeps
-    // where letters came from, one row per position once ClickHouse merges it.
+    // Every event's position is accounted for (completeness, monitor.rs): `dead_letters` keeps
+    // where letters came from, one row per message and line once ClickHouse merges it, and each
+    // says how many events its message held.
     let positions = pipeline
         .count("SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) FROM dead_letters WHERE source = 'portal'")
         .await;
     assert_eq!(positions, 2, "the two messages' positions");
-    // The first message has rows and letters both: it is one message stored, not two. With
-    // the example's message, three messages were consumed and three are accounted for.
+    let letters = pipeline
+        .count("SELECT toUInt64(count()) FROM dead_letters FINAL WHERE source = 'portal' AND kafka_events = 4")
+        .await;
+    assert_eq!(letters, 2, "the first message's two letters, each of one of its four events, merged apart");
+    // The first message has rows and letters both: its four events are stored or dead-lettered,
+    // each once. With the unknown framing's message and the example's, six events were consumed
+    // and six are accounted for.
     let after = chrono::Utc::now().timestamp();
     let figures = ioc_e2e::completeness_checked_after(&pipeline.processor.url, after).await.expect("a check");
-    assert_eq!(figures, (3.0, 3.0, 0.0), "completeness (acknowledged, stored, missing)");
+    assert_eq!(figures, (6.0, 6.0, 0.0), "completeness (acknowledged, stored, missing)");
+    // One event of the first message lost behind the pipeline's back: the message's other row
+    // still holds its offset, yet the lost event shows.
+    pipeline
+        .clickhouse
+        .client()
+        .query("ALTER TABLE portal_events DELETE WHERE event_id = '7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a03'")
+        .execute()
+        .await
+        .expect("delete");
+    let missing = "ioc_processor_completeness_missing_events";
+    let seen = ioc_e2e::wait_for_metric(&pipeline.processor.url, missing, &[], |missing| missing > 0.0).await;
+    assert_eq!(seen, 1.0, "the one event lost from a message of several");
+    let after = chrono::Utc::now().timestamp();
+    let figures = ioc_e2e::completeness_checked_after(&pipeline.processor.url, after).await.expect("a check");
+    assert_eq!(figures, (6.0, 5.0, 1.0), "completeness after the loss (acknowledged, stored, missing)");
     pipeline.stop().await;
 }
 

@@ -40,7 +40,8 @@ pub const REPLICATED_ALTER_WAIT: (&str, &str) = ("replication_alter_partitions_s
 ///   entity's redeliveries together, which `LIMIT 1 BY event_id` and `FINAL` rely on.
 /// - `dossier_facts` is sharded by dossier: all versions of a dossier's facts on one shard,
 ///   where `FINAL` keeps the newest.
-/// - `<source>_offsets` (the offsets stored events came from) lives beside the raw rows it
+/// - `<source>_event_lines` (the offset and line each stored event came from; before migration
+///   0015 `<source>_offsets`, the offset alone) lives beside the raw rows it
 ///   describes: the raw tables' materialized views write it on their own shard, so the
 ///   completeness check compares each shard's positions with that shard's rows.
 /// - Measures, reference data, the rollup's state, the dead letters' positions and the migration
@@ -51,8 +52,10 @@ pub fn placement(table: &str) -> Option<Placement> {
         "edoc_events" | "training_events" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
         // Written by the raw tables' materialized views on the shard of the row they describe;
         // the key says the same, should anything insert through the Distributed table.
-        "portal_offsets" => Some(Placement::Sharded { key: "cityHash64(entity_id)" }),
-        "edoc_offsets" | "training_offsets" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
+        "portal_offsets" | "portal_event_lines" => Some(Placement::Sharded { key: "cityHash64(entity_id)" }),
+        "edoc_offsets" | "training_offsets" | "edoc_event_lines" | "training_event_lines" => {
+            Some(Placement::Sharded { key: "cityHash64(unit_code)" })
+        }
         "measures_daily" | "measures_monthly" | "rollup_state" | "schema_migrations" | "dead_letters" => {
             Some(Placement::Everywhere)
         }
@@ -74,6 +77,10 @@ pub fn placement(table: &str) -> Option<Placement> {
 /// then; migration 0014 drops and makes the views again. (Migration 0007 altered one of them
 /// while it was a table: a view refuses an ALTER on its own.)
 const VIEWS_OF_LOADS: [&str; 4] = ["ref_units", "ref_denominators", "ref_procedures", "ref_targets"];
+
+/// The materialized views that wrote the offsets tables (migration 0010), dropped on every node
+/// by migration 0015: they hold no rows of their own.
+const OFFSETS_WRITERS: [&str; 3] = ["portal_offsets_writer", "edoc_offsets_writer", "training_offsets_writer"];
 
 /// The statements that apply `statement` (one statement of a single-server migration) to the
 /// cluster `cluster`, for the database `database`. Every name is qualified with the database:
@@ -123,6 +130,14 @@ pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<Str
             // ("column with this name already exists"; seen on 18.16 under load). migrate() asks
             // the node to wait until every replica has applied it (REPLICATED_ALTER_WAIT).
             Placement::Everywhere => Ok(vec![format!("ALTER TABLE {database}.{table} {change}")]),
+            // ClickHouse 18.16 refuses MODIFY ORDER BY in an ALTER ... ON CLUSTER ("Unsupported
+            // type of ALTER query"), and a sharded table is only altered that way: a new order
+            // needs a new table (as migration 0015 made `<source>_event_lines`).
+            Placement::Sharded { .. } if change.to_ascii_uppercase().contains("MODIFY ORDER BY") => Err(format!(
+                "a sharded table cannot change its order on a cluster (ClickHouse 18.16 refuses MODIFY ORDER BY \
+                 ON CLUSTER); make a new table instead: {}",
+                first_line(text)
+            )),
             // ClickHouse refuses ALTER ... ON CLUSTER on a Distributed table when the shards are
             // replicated; it holds no data, so it is made again over the altered local tables.
             Placement::Sharded { key } => Ok(vec![
@@ -161,9 +176,11 @@ pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<Str
     if let Some(rest) = strip_prefix_words(text, &["DROP", "TABLE", "IF", "EXISTS"]) {
         let (name, body) = split_name(rest)?;
         // The reference tables that became views were copies on every node: each node drops its
-        // own replica. No other table is dropped (a current ClickHouse would refuse to create a
-        // replica again at the same path for minutes after a plain DROP).
-        if !body.is_empty() || !(name.starts_with("v_") || VIEWS_OF_LOADS.contains(&name)) {
+        // own replica. The offsets writers hold no rows: each node drops its own. No other
+        // table is dropped (a current ClickHouse would refuse to create a replica again at the
+        // same path for minutes after a plain DROP).
+        let view = name.starts_with("v_") || VIEWS_OF_LOADS.contains(&name) || OFFSETS_WRITERS.contains(&name);
+        if !body.is_empty() || !view {
             return Err(format!("only views may be dropped by a migration in cluster mode: {}", first_line(text)));
         }
         return Ok(vec![format!("DROP TABLE IF EXISTS {database}.{name} {on}")]);
@@ -324,6 +341,13 @@ mod tests {
         );
         let out = rewrite("ALTER TABLE ref_targets ADD COLUMN kind String AFTER year", "c", "d").expect("rewritten");
         assert_eq!(out, ["ALTER TABLE d.ref_targets ADD COLUMN kind String AFTER year"]);
+        let reordered = rewrite("ALTER TABLE portal_offsets ADD COLUMN l UInt8, MODIFY ORDER BY (a, l)", "c", "d");
+        assert!(reordered.expect_err("refused").contains("MODIFY ORDER BY"));
+        let copied = rewrite("ALTER TABLE dead_letters ADD COLUMN l UInt8, MODIFY ORDER BY (a, l)", "c", "d");
+        assert_eq!(
+            copied.expect("a copy everywhere is altered by replication"),
+            ["ALTER TABLE d.dead_letters ADD COLUMN l UInt8, MODIFY ORDER BY (a, l)"]
+        );
         let out = rewrite("ALTER TABLE portal_events ADD COLUMN x UInt8", "c", "d").expect("rewritten");
         assert_eq!(out[0], "ALTER TABLE d.portal_events_local ON CLUSTER c ADD COLUMN x UInt8");
         assert_eq!(out[1], "DROP TABLE IF EXISTS d.portal_events ON CLUSTER c");
@@ -358,6 +382,9 @@ mod tests {
             ["CREATE VIEW d.ref_units ON CLUSTER c AS\nSELECT code FROM d.ref_units_loads\n\
               WHERE load_id = (SELECT max(load_id) FROM d.ref_units_loads)"]
         );
+        let writer = rewrite("DROP TABLE IF EXISTS edoc_offsets_writer", "c", "d").expect("a writer view is dropped");
+        assert_eq!(writer, ["DROP TABLE IF EXISTS d.edoc_offsets_writer ON CLUSTER c"]);
+        assert!(rewrite("DROP TABLE IF EXISTS edoc_offsets", "c", "d").is_err(), "its table stays");
         assert!(rewrite("DROP TABLE IF EXISTS dossier_facts", "c", "d").is_err(), "sharded tables stay");
         assert!(rewrite("DROP TABLE IF EXISTS rollup_state", "c", "d").is_err(), "and the others");
         let copied = "INSERT INTO ref_units_loads SELECT 1 AS load_id, code FROM ref_units";

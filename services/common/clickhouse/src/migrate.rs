@@ -106,6 +106,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0012_one_row_per_dossier.sql", include_str!("../../../../schemas/clickhouse/0012_one_row_per_dossier.sql")),
     ("0013_reference_loads.sql", include_str!("../../../../schemas/clickhouse/0013_reference_loads.sql")),
     ("0014_reference_load_rows.sql", include_str!("../../../../schemas/clickhouse/0014_reference_load_rows.sql")),
+    ("0015_event_lines.sql", include_str!("../../../../schemas/clickhouse/0015_event_lines.sql")),
 ];
 
 /// The migrations embedded in the binary.

@@ -49,13 +49,23 @@ impl Source {
         }
     }
 
-    /// The ClickHouse table holding the Kafka offset of every stored event of this source
-    /// (schemas/clickhouse/0010_event_offsets.sql).
+    /// The ClickHouse table holding the Kafka offset of every event of this source stored before
+    /// migration 0015 (schemas/clickhouse/0010_event_offsets.sql); no longer written.
     pub const fn offsets_table(self) -> &'static str {
         match self {
             Source::Portal => "portal_offsets",
             Source::Edoc => "edoc_offsets",
             Source::Training => "training_offsets",
+        }
+    }
+
+    /// The ClickHouse table holding the Kafka offset and line of every stored event of this
+    /// source (schemas/clickhouse/0015_event_lines.sql).
+    pub const fn event_lines_table(self) -> &'static str {
+        match self {
+            Source::Portal => "portal_event_lines",
+            Source::Edoc => "edoc_event_lines",
+            Source::Training => "training_event_lines",
         }
     }
 

@@ -11,8 +11,9 @@
 //! Why several events per message: librdkafka's work per message (queueing it, a header list,
 //! a delivery report) cost ingest more CPU than kcat spends on a whole event, so one message per
 //! event capped ingest at about a third of kcat's events per CPU-second whatever else it did
-//! (BENCHMARKS.md, "What limits each figure"). Ingest writes one event per message unless its
-//! `max_events_per_message` is raised: the processor's completeness check counts messages.
+//! (BENCHMARKS.md, "What limits each figure"). The processor stores each event's line and its
+//! message's number of events beside the offset, so its completeness check counts events
+//! whatever the framing.
 
 /// The header naming a message's framing; absent on a message that holds one event.
 pub const FRAMING: &str = "ioc.framing";
