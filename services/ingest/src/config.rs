@@ -31,12 +31,12 @@ pub struct IngestConfig {
     /// Largest single event, as JSON text.
     pub max_event_bytes: usize,
     /// Most events of a request produced in one Kafka message, one per line (ioc_kafka's
-    /// `framing`); a message also closes once it reaches 256 KiB. 1, the default, produces each
-    /// event as a message of its own without the framing header, the layout every processor
-    /// reads. More (500 was measured) takes ingest's and the processor's CPU per event down by a
-    /// fifth to a third (BENCHMARKS.md); the processor's completeness check still counts each
-    /// event (schemas/events/README.md, "On Kafka"). Raise it only once every processor reading
-    /// the topics understands the header.
+    /// `framing`); a message also closes once it reaches 256 KiB. 500, the default, takes
+    /// ingest's and the processor's CPU per event down by a fifth to a third against 1
+    /// (BENCHMARKS.md), and the processor's completeness check still counts each event
+    /// (schemas/events/README.md, "On Kafka"). 1 produces each event as a message of its own
+    /// without the framing header, the only layout a processor older than December 2026 reads
+    /// (ops/kubernetes.md, "Upgrade").
     pub max_events_per_message: usize,
     /// Longest string value or field name in an event, in characters.
     pub max_string_chars: usize,
@@ -89,7 +89,7 @@ impl Default for IngestConfig {
             max_decompressed_bytes: 20 * 1024 * 1024,
             max_events_per_request: 10_000,
             max_event_bytes: 64 * 1024,
-            max_events_per_message: 1,
+            max_events_per_message: 500,
             max_string_chars: 2_000,
             max_depth: 8,
             max_event_age_days: 400,

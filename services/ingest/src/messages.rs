@@ -1,6 +1,6 @@
 //! A request's valid events packed into Kafka messages (ioc_kafka::framing): up to
 //! `max_events_per_message` events per message, one JSON object per line, in request order.
-//! With `max_events_per_message` 1 (the default) each message is one event without a framing
+//! With `max_events_per_message` 1 (500 by default) each message is one event without a framing
 //! header.
 
 use ioc_domain::Event;

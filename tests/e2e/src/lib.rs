@@ -180,7 +180,7 @@ impl Pipeline {
     }
 
     /// Like [`Pipeline::start`], with ingest writing up to `per_message` events to a Kafka
-    /// message (its `max_events_per_message`; 1 by default).
+    /// message (its `max_events_per_message`; 500 by default).
     pub async fn start_packing(per_message: usize) -> Pipeline {
         ioc_service::init_logging();
         let (kafka, clickhouse) = stack_in(random_name("t"), random_name("ioc_test_"), clickhouse_url()).await;

@@ -5,9 +5,10 @@
 //! given in both years, or the check would say nothing about them. The simulator's documents of
 //! 1 January come at night, still 31 December in UTC: the year is the local one.
 //!
-//! Ingest runs here with several events per Kafka message (`max_events_per_message` 500, not
-//! its default): the other pipeline tests send one event per message, and the indicators must
-//! equal the truth whichever layout carried the events.
+//! Ingest runs here with one event per Kafka message (`max_events_per_message` 1, not its
+//! default, the layout of older ingests and of replayed letters): the other pipeline tests send
+//! several events per message, and the indicators must equal the truth whichever layout carried
+//! the events.
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ fn day(year: i32, month: u32, day: u32) -> NaiveDate {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_numbered_again_in_a_new_year_count_again() {
-    let pipeline = Pipeline::start_packing(500).await;
+    let pipeline = Pipeline::start_packing(1).await;
     let reference = ReferenceData::load(&repo_root().join("schemas/reference")).expect("reference data");
     // The scenario of the simulator's own test of the new year (services/simulator/src/lib.rs).
     let scenario = Scenario { start: day(2025, 12, 25), days: 14, scale: 0.03 };

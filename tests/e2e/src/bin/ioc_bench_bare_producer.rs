@@ -35,8 +35,8 @@ struct Cli {
     /// Batches under way at once, as ingest's concurrent requests.
     #[arg(long, default_value_t = 6)]
     senders: usize,
-    /// Most events per message, as ingest's `max_events_per_message` (1, its default: each
-    /// event a message of its own without the framing header).
+    /// Most events per message, as ingest's `max_events_per_message` (1: each event a message
+    /// of its own without the framing header).
     #[arg(long, default_value_t = 1)]
     per_message: usize,
 }
