@@ -318,13 +318,15 @@ const COUNTS_ON_SHORTFALL: u32 = 5;
 fn stored_events_sql(source: Source, within: &str) -> String {
     let (table, entity) = (source.events_table(), source.entity_column());
     let name = source.as_str();
-    // Each stored event's position (migration 0015), and those written before it, each the
-    // only event of its message as it was counted then.
+    // Each stored event's position within the ranges (migration 0015), and those written before
+    // it, each the only event of its message as it was counted then. The ranges are tested in
+    // each branch: 18.16 does not carry a test outside a subquery into it, and each table is
+    // then read by its (partition, offset) key instead of whole.
     let positions = format!(
         "(SELECT kafka_partition, kafka_offset, kafka_line, kafka_events, unit_code, entity_id, event_id, occurred_at \
-         FROM {lines} UNION ALL \
+         FROM {lines} WHERE {within} UNION ALL \
          SELECT kafka_partition, kafka_offset, toUInt32(0) AS kafka_line, toUInt32(1) AS kafka_events, unit_code, \
-         entity_id, event_id, occurred_at FROM {offsets})",
+         entity_id, event_id, occurred_at FROM {offsets} WHERE {within})",
         lines = source.event_lines_table(),
         offsets = source.offsets_table()
     );
@@ -332,18 +334,23 @@ fn stored_events_sql(source: Source, within: &str) -> String {
         "({within}) AND (kafka_partition, kafka_offset, kafka_line) NOT IN \
          (SELECT kafka_partition, kafka_offset, kafka_line FROM {table} WHERE {within})"
     );
+    // `counted` 1: an event stored or dead-lettered; 0: a position only saying how many events
+    // its message held, so that a message whose every row is gone still counts all of them.
     format!(
         "SELECT toUInt64(count()) AS offsets, toUInt64(sum(held)) AS events, toUInt64(sum(least(found, held))) AS stored \
-         FROM (SELECT kafka_partition, kafka_offset, max(kafka_events) AS held, uniqExact(kafka_line) AS found FROM ( \
-         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events FROM {table} WHERE {within} \
+         FROM (SELECT kafka_partition, kafka_offset, max(kafka_events) AS held, \
+         uniqExactIf(kafka_line, counted = 1) AS found FROM ( \
+         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events, toUInt8(1) AS counted FROM {table} WHERE {within} \
          UNION ALL \
-         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events FROM {positions} \
+         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events, toUInt8(1) AS counted FROM {positions} \
          WHERE {unseen} AND (unit_code, entity_id, event_id) IN \
          (SELECT unit_code, {entity}, event_id FROM {table} \
          WHERE toYYYYMM(occurred_at) >= toYYYYMM((SELECT min(occurred_at) FROM {positions} WHERE {unseen})) \
          AND (unit_code, {entity}, event_id) IN (SELECT unit_code, entity_id, event_id FROM {positions} WHERE {unseen})) \
          UNION ALL \
-         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events FROM dead_letters \
+         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events, toUInt8(0) AS counted FROM {positions} \
+         UNION ALL \
+         SELECT kafka_partition, kafka_offset, kafka_line, kafka_events, toUInt8(1) AS counted FROM dead_letters \
          WHERE source = '{name}' AND ({within})) \
          GROUP BY kafka_partition, kafka_offset)"
     )

@@ -241,9 +241,9 @@ async fn resends_merged_are_not_missing(pipeline: &Pipeline, database: &str, ack
          FROM system.parts WHERE database = currentDatabase() AND active AND table IN \
          ('portal_events_local', 'edoc_events_local', 'training_events_local') \
          GROUP BY table, partition HAVING count() > 1";
-    let on_rows = "SELECT toUInt64(assumeNotNull((SELECT uniqExact(kafka_partition, kafka_offset) FROM portal_events) \
-         + (SELECT uniqExact(kafka_partition, kafka_offset) FROM edoc_events) \
-         + (SELECT uniqExact(kafka_partition, kafka_offset) FROM training_events)))";
+    let on_rows = "SELECT toUInt64(assumeNotNull((SELECT uniqExact(kafka_partition, kafka_offset, kafka_line) FROM portal_events) \
+         + (SELECT uniqExact(kafka_partition, kafka_offset, kafka_line) FROM edoc_events) \
+         + (SELECT uniqExact(kafka_partition, kafka_offset, kafka_line) FROM training_events)))";
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut folded = 0;
     while Instant::now() < deadline {

@@ -77,7 +77,7 @@ async fn indicators_equal_the_ground_truth_despite_duplicates_reordering_and_lat
         .flat_map(|batch| batch.events.iter().map(|event| event.event_id.to_string()))
         .collect();
     let offsets_on_rows =
-        pipeline.count("SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) FROM edoc_events").await;
+        pipeline.count("SELECT toUInt64(uniqExact(kafka_partition, kafka_offset, kafka_line)) FROM edoc_events").await;
     assert!(
         offsets_on_rows + 20 < sent_edoc.len() as u64,
         "the merge folded too few resends to mean much: {offsets_on_rows} offsets on rows, {} sent",
