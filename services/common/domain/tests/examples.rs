@@ -235,3 +235,32 @@ fn times_the_store_cannot_hold_are_refused_naming_the_field() {
     last["due_at"] = serde_json::Value::String("2106-02-07T13:28:15+07:00".to_owned());
     contract.check(last).expect("the last storable second");
 }
+
+#[test]
+fn the_envelope_s_patterns_refuse_what_only_they_refuse() {
+    // The contract's patterns run on the `regex` engine (contract.rs). Each text below passes
+    // the field's type, and the typed decode would take some of them (a unit code is any
+    // text), so only the pattern can refuse it; the full-width and Arabic-Indic digits are
+    // digits to Unicode, which a `\d` read as Unicode rather than ECMA's [0-9] would let by.
+    let contract = Contract::new().expect("schemas compile");
+    let (_, valid) = examples("valid")
+        .into_iter()
+        .find(|(name, _)| name.starts_with("dossier.received"))
+        .expect("a valid dossier.received example");
+    contract.check(valid.clone()).expect("the example itself is valid");
+    for (field, text) in [
+        ("unit_code", "0790"),
+        ("unit_code", "stp"),
+        ("unit_code", "0790\u{0661}"),
+        ("unit_code", "07900\n"),
+        ("event_id", "7f1c2a8e5b3d4c1e9a0f2d6b8e4c1a01"),
+        ("event_id", "{7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a01}"),
+        ("occurred_at", "2026-10-05T08:15:00+0700"),
+        ("occurred_at", "\u{ff12}026-10-05T08:15:00+07:00"),
+    ] {
+        let mut event = valid.clone();
+        event[field] = serde_json::Value::from(text);
+        let refused = contract.check(event).expect_err(&format!("{field} {text:?} refused")).to_string();
+        assert!(refused.contains(&format!("/{field}")), "{field} {text:?}: {refused}");
+    }
+}
