@@ -22,7 +22,12 @@ impl Pseudonymiser {
     pub fn hash(&self, clear: &str) -> String {
         let mut mac = self.mac.clone();
         mac.update(clear.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        // Into a buffer of its own size: `hex::encode` collects one char at a time, which was
+        // 2 % of ingest's CPU in perf.
+        let mut text = [0u8; 64];
+        hex::encode_to_slice(mac.finalize().into_bytes(), &mut text)
+            .unwrap_or_else(|_| unreachable!("a SHA-256 digest is 32 bytes, 64 hex digits"));
+        std::str::from_utf8(&text).map(str::to_owned).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
     }
 }
 
