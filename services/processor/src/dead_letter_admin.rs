@@ -191,9 +191,12 @@ async fn replay_one(producer: &rdkafka::producer::FutureProducer, letter: &Owned
             source_topic = %target,
             source_partition = header(letter, names::SOURCE_PARTITION).unwrap_or_default(),
             source_offset = header(letter, names::SOURCE_OFFSET).unwrap_or_default(),
+            // Set when the letter is one event of a message of several: only that line of the
+            // original is to be re-sent, the message's other events were stored.
+            source_line = header(letter, names::SOURCE_LINE).unwrap_or_default(),
             payload_bytes = %size,
             "not replayed: the letter holds only the first bytes of a payload too large to produce; \
-             re-send the original from its source topic at that offset"
+             re-send the original from its source topic at that offset (only its line source_line, when set)"
         );
         return Ok(false);
     }

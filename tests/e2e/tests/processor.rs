@@ -59,7 +59,9 @@ const WORK_RECORD: &str = include_str!("../../../schemas/events/examples/valid/w
 
 /// A message of several events (ioc_kafka::framing), as ingest writes them: each event that
 /// cannot be stored is dead-lettered alone, with its line, and the others of the message are
-/// stored; a message framed in a way the processor does not know is dead-lettered whole.
+/// stored; a message framed in a way the processor does not know is dead-lettered whole. The
+/// completeness check counts the events of such messages, one lost from a message and all of
+/// a message's lost alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_bad_event_of_a_message_of_several_is_dead_lettered_alone_and_the_rest_stored() {
     use ioc_kafka::framing::{FRAMING, NDJSON};
@@ -151,6 +153,40 @@ async fn each_bad_event_of_a_message_of_several_is_dead_lettered_alone_and_the_r
     let after = chrono::Utc::now().timestamp();
     let figures = ioc_e2e::completeness_checked_after(&pipeline.processor.url, after).await.expect("a check");
     assert_eq!(figures, (6.0, 5.0, 1.0), "completeness after the loss (acknowledged, stored, missing)");
+    // A message whose every event is lost, with no letter left to say how many it held: the
+    // positions written as its rows were stored (`portal_event_lines`) still say it, so each
+    // of its events counts as missing, not the message as one.
+    let ids = [
+        "7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1b01",
+        "7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1b02",
+        "7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1b03",
+    ];
+    let example = EXAMPLE.replace('\n', "");
+    let batch: Vec<String> = ids.iter().map(|id| example.replace("7f1c2a8e-5b3d-4c1e-9a0f-2d6b8e4c1a01", id)).collect();
+    let response =
+        post_ndjson(&pipeline.ingest.url, Source::Portal, &pipeline.keys[&Source::Portal], batch.join("\n")).await;
+    assert_eq!(response.status(), 200);
+    pipeline.wait_for_events(5, Duration::from_secs(60)).await;
+    let listed = format!("'{}'", ids.join("', '"));
+    let one_message = pipeline
+        .count(&format!(
+            "SELECT toUInt64(uniqExact(kafka_partition, kafka_offset) * 10 + max(kafka_events)) FROM portal_events \
+             WHERE event_id IN ({listed})"
+        ))
+        .await;
+    assert_eq!(one_message, 13, "ingest wrote the three events as one message of three (10 x messages + events)");
+    pipeline
+        .clickhouse
+        .client()
+        .query(&format!("ALTER TABLE portal_events DELETE WHERE event_id IN ({listed})"))
+        .execute()
+        .await
+        .expect("delete");
+    let seen = ioc_e2e::wait_for_metric(&pipeline.processor.url, missing, &[], |missing| missing > 1.0).await;
+    assert_eq!(seen, 4.0, "the earlier loss and each of the three events of the message lost whole");
+    let after = chrono::Utc::now().timestamp();
+    let figures = ioc_e2e::completeness_checked_after(&pipeline.processor.url, after).await.expect("a check");
+    assert_eq!(figures, (9.0, 5.0, 4.0), "completeness after losing a whole message (acknowledged, stored, missing)");
     pipeline.stop().await;
 }
 

@@ -141,7 +141,7 @@ func overview() dashboardSpec {
 				},
 				{
 					kind: timeSeries, title: "Completeness: acknowledged and stored events", unit: unitShort,
-					description: "From Kafka offsets below the committed position: acknowledged must equal stored (rows or dead letters); the difference is the missing count.",
+					description: "The events of the Kafka messages below the committed position, each event of a message of several counted: acknowledged must equal stored (rows or dead letters); the difference is the missing count.",
 					queries: []query{
 						q(fmt.Sprintf("max by (source) (ioc_processor_completeness_acknowledged_events{%s})", bySource), "{{source}} acknowledged"),
 						q(fmt.Sprintf("max by (source) (ioc_processor_completeness_stored_events{%s})", bySource), "{{source}} stored"),
@@ -355,7 +355,7 @@ func processor() dashboardSpec {
 				},
 				{
 					kind: timeSeries, title: "Consumer lag by partition", unit: unitShort, thresholds: []float64{1000}, width: 24,
-					description: "Messages behind the end of each partition (the group's committed offset against the broker's high watermark).",
+					description: "Kafka messages behind the end of each partition (the group's committed offset against the broker's high watermark); a message holds 1 to max_events_per_message (500) events.",
 					queries:     []query{q(fmt.Sprintf("max by (source, partition) (ioc_processor_consumer_lag{%s})", bySource), "{{source}} #{{partition}}")},
 				},
 			}},
