@@ -3,8 +3,8 @@
 use anyhow::Context;
 
 // mimalloc instead of glibc's malloc: malloc and free were a sixth of ingest's CPU in perf
-// (issue 12), and with mimalloc ingest took about a tenth less CPU for the same events
-// (BENCHMARKS.md).
+// (issue 12), and with mimalloc ingest took about a quarter less CPU for the same events
+// (BENCHMARKS.md). Without transparent huge pages: Cargo.toml and the Dockerfile say how.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

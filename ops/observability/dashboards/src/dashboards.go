@@ -123,8 +123,8 @@ func overview() dashboardSpec {
 					queries:     []query{q(rate("ioc_processor_rows_written_total", byTable, "table"), "{{table}}")},
 				},
 				{
-					kind: timeSeries, title: "Consumer lag (messages behind)", unit: unitShort, thresholds: []float64{1000},
-					description: "Messages in Kafka not yet stored and committed, per source. IocConsumerLagGrowing: above 1,000 and growing.",
+					kind: timeSeries, title: "Consumer lag (messages behind)", unit: unitShort, thresholds: []float64{100},
+					description: "Messages in Kafka not yet stored and committed, per source. IocConsumerLagGrowing: above 100 messages (of up to 500 events each) and growing.",
 					queries:     []query{q(consumerLag, "{{source}}")},
 				},
 			}},
@@ -354,7 +354,7 @@ func processor() dashboardSpec {
 					queries:     []query{q(quantile("0.95", "ioc_processor_batch_write_seconds", byTable, "table"), "{{table}}")},
 				},
 				{
-					kind: timeSeries, title: "Consumer lag by partition", unit: unitShort, thresholds: []float64{1000}, width: 24,
+					kind: timeSeries, title: "Consumer lag by partition", unit: unitShort, thresholds: []float64{100}, width: 24,
 					description: "Kafka messages behind the end of each partition (the group's committed offset against the broker's high watermark); a message holds 1 to max_events_per_message (500) events.",
 					queries:     []query{q(fmt.Sprintf("max by (source, partition) (ioc_processor_consumer_lag{%s})", bySource), "{{source}} #{{partition}}")},
 				},
