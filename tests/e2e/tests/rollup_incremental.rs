@@ -528,6 +528,41 @@ async fn events_of_dossiers_received_months_ago_recompute_their_months_alone() {
             "an old complaint about a dossier never received: {differing} rows differ from a recomputation"
         ));
     }
+    // A resume, late, for a dossier returned unsupplemented in the latest months whose due time
+    // was before them: its request no longer waits, so nothing of it is dated in the latest
+    // months any more (its last_at goes back before them). Their cycle must find its new facts
+    // beside the version written while the request waited, or it measures that one again there
+    // (migration 0016, `bound_at`). One request, no resume and no end: a second request would
+    // wait in its turn, an end would be dated after the wait.
+    let sql = format!(
+        "SELECT dossier_id, unit_code, toUInt32(abandoned_at) FROM dossier_facts FINAL \
+         WHERE NOT superseded AND abandoned AND NOT backlog AND NOT withdrawn AND NOT resolved \
+           AND NOT result_returned AND paused_seconds = 0 \
+           AND toYYYYMM(abandoned_at) >= {latest} AND toYYYYMM(late_at + 7200) < {latest} \
+           AND dossier_id IN (SELECT dossier_id FROM portal_events GROUP BY dossier_id \
+               HAVING countIf(type = 'dossier.supplement_requested') = 1 AND countIf(type = 'dossier.resumed') = 0 \
+                  AND countIf(type IN ('dossier.resolved', 'dossier.withdrawn', 'dossier.result_returned')) = 0) \
+         ORDER BY dossier_id LIMIT 1"
+    );
+    let case = "a late resume for a dossier returned unsupplemented in the latest months, due before them";
+    let (id, unit, abandoned_at): (String, String, u32) =
+        client.query(&sql).fetch_one().await.unwrap_or_else(|e| panic!("{case}: no such dossier simulated: {e}"));
+    let resumed_at = abandoned_at - ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS + 3600;
+    let resumed_at = chrono::DateTime::from_timestamp(i64::from(resumed_at), 0).expect("time").with_timezone(&offset);
+    let resume = event(EventBody::DossierResumed(DossierRef { dossier_id: id.clone() }), &unit, resumed_at);
+    let (outcome, differing) = portal_cycle_after(&clickhouse, resume).await;
+    let last_month: u32 = client
+        .query("SELECT toUInt32(toYYYYMM(argMax(last_at, version))) FROM dossier_facts WHERE dossier_id = ? AND NOT superseded")
+        .bind(&id)
+        .fetch_one()
+        .await
+        .expect("the dossier's facts");
+    if last_month.to_string() >= latest {
+        failures.push(format!("{case} ({id}): its last_at is still in the latest months ({last_month}): no case made"));
+    }
+    if differing > 0 {
+        failures.push(format!("{case} ({id}): {differing} rows differ from a recomputation ({outcome:?})"));
+    }
     drop_database(&clickhouse).await;
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -937,8 +972,6 @@ async fn a_batch_not_yet_stored_holds_its_source_s_cycles_back() {
     processor.terminate(Duration::from_secs(20)).await;
 }
 
-/// A cycle killed midway leaves its staging tables; the next start drops those older than the
-/// age it is given, and nothing else.
 /// A canary probe (services/simulator/src/canary.rs) is a row of its source's table with no
 /// entity, and ioc-canary sends one per source every minute for as long as it runs. A cycle that
 /// takes probes in must recompute nothing: taken as one entity, every probe ever stored sent the
@@ -986,6 +1019,39 @@ async fn a_canary_probe_recomputes_no_month() {
         assert!(outcome.covered_until > since, "{source}: the cycle did not cover the probe: {outcome:?}");
         assert_eq!(outcome.newest_event as i64, now.timestamp(), "{source}: the probe is not the newest event");
     }
+}
+
+/// The task gives each cycle the newest event its source's last cycle found
+/// (`CycleOptions::newest_event_seen`), and the cycle looks for the newest event from there on,
+/// leaving the months before unread. Events are never taken away, but an operator may remove
+/// some (ops/runbook.md): with nothing stored from the newest seen on, the cycle looks again
+/// everywhere. Either way the newest event is the newest stored.
+#[tokio::test]
+async fn the_newest_event_is_looked_for_from_the_one_seen_and_everywhere_once_that_is_gone() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let start = ioc_domain::local_today() - chrono::Days::new(45);
+    let events = simulated(&Scenario { start, days: 3, scale: 0.01 }, 152);
+    ioc_e2e::load::insert_events(&client, &events).await.expect("stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut failures = Vec::new();
+    for source in Source::ALL {
+        let sql = format!("SELECT toUInt32(max(occurred_at)) FROM {}", source.events_table());
+        let stored: u32 = client.query(&sql).fetch_one().await.expect("newest stored");
+        let first = refresh_source(&client, source, 0, 0).await.expect("first cycle");
+        // The one seen; one a month older; one forty days after every event stored.
+        for seen in [first.newest_event, stored - 30 * 86_400, stored + 40 * 86_400] {
+            let options = CycleOptions { newest_event_seen: seen, ..CycleOptions::default() };
+            let inserts = InsertsInFlight::new();
+            let outcome =
+                refresh_source_in(&client, source, first.covered_until, 0, &inserts, &options).await.expect("cycle");
+            if outcome.newest_event != stored {
+                failures.push(format!("{source}: newest {} from {seen}, {stored} stored", outcome.newest_event));
+            }
+        }
+    }
+    drop_database(&clickhouse).await;
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 /// A work record closed months after it was opened recomputes the month it closed in only:
@@ -1056,6 +1122,8 @@ async fn a_far_due_time_swaps_only_the_months_that_hold_rows() {
     assert_eq!(first.months, months.len(), "months swapped against those that hold rows {months:?}: {first:?}");
 }
 
+/// A cycle killed midway leaves its staging tables; the next start drops those older than the
+/// age it is given, and nothing else.
 #[tokio::test]
 async fn staging_tables_left_by_a_killed_cycle_are_dropped_and_nothing_else() {
     let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_staging_"), ioc_e2e::clickhouse_url()).await;

@@ -39,7 +39,8 @@ pub const REPLICATED_ALTER_WAIT: (&str, &str) = ("replication_alter_partitions_s
 ///   Distributed tables, so its results do not depend on this choice; the choice keeps each
 ///   entity's redeliveries together, which `LIMIT 1 BY event_id` and `FINAL` rely on.
 /// - `dossier_facts` is sharded by dossier: all versions of a dossier's facts on one shard,
-///   where `FINAL` keeps the newest.
+///   where `FINAL` keeps the newest. So is its copy by bound month, `dossier_facts_by_bound`,
+///   which a materialized view of each shard writes from that shard's inserts.
 /// - `<source>_event_lines` (the offset and line each stored event came from; before migration
 ///   0015 `<source>_offsets`, the offset alone) lives beside the raw rows it
 ///   describes: the raw tables' materialized views write it on their own shard, so the
@@ -48,7 +49,9 @@ pub const REPLICATED_ALTER_WAIT: (&str, &str) = ("replication_alter_partitions_s
 ///   log are small and read by every query: a copy on every node.
 pub fn placement(table: &str) -> Option<Placement> {
     match table {
-        "portal_events" | "dossier_facts" => Some(Placement::Sharded { key: "cityHash64(dossier_id)" }),
+        "portal_events" | "dossier_facts" | "dossier_facts_by_bound" => {
+            Some(Placement::Sharded { key: "cityHash64(dossier_id)" })
+        }
         "edoc_events" | "training_events" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
         // Written by the raw tables' materialized views on the shard of the row they describe;
         // the key says the same, should anything insert through the Distributed table.

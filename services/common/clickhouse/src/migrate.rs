@@ -107,6 +107,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0013_reference_loads.sql", include_str!("../../../../schemas/clickhouse/0013_reference_loads.sql")),
     ("0014_reference_load_rows.sql", include_str!("../../../../schemas/clickhouse/0014_reference_load_rows.sql")),
     ("0015_event_lines.sql", include_str!("../../../../schemas/clickhouse/0015_event_lines.sql")),
+    ("0016_dossier_facts_by_bound.sql", include_str!("../../../../schemas/clickhouse/0016_dossier_facts_by_bound.sql")),
 ];
 
 /// The migrations embedded in the binary.

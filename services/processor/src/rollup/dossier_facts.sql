@@ -1,7 +1,7 @@
 -- The facts of every dossier that got an event inserted since the last cycle, recomputed from
 -- all its events (docs/indicators.md states each rule; services/simulator/src/truth.rs reads
 -- the same rules directly, event by event). Parameters, in order: the clock part of this
--- computation's version (below), the supplement waiting time in seconds (ioc_domain::rules), twice, the instants
+-- computation's version (below), the supplement waiting time in seconds (ioc_domain::rules), three times, the instants
 -- (unix seconds) from which and before which inserted events count as new (the cycle's `since`
 -- and `covered_until`), the number of slices the dossiers are cut into and the one computed here
 -- (by the hash of their id: a slice's events are held in memory at once, about 700 bytes each on
@@ -33,7 +33,7 @@ INSERT INTO dossier_facts (
     result_returned, result_returned_at, result_electronic,
     digitised, reused, paid_online, full_online,
     rated, rated_at, dissatisfied, complained, flagged,
-    last_at, version, superseded
+    last_at, version, bound_at, superseded
 )
 SELECT
     dossier_id, written_unit, procedure_code, channel, service_level, fee_bearing, backlog,
@@ -54,6 +54,19 @@ SELECT
     greatest(greatest(greatest(tracked_from, resolved_at), greatest(closed_at, result_returned_at)),
              if(clock_stopped, tracked_from, late_at)) AS last_at,
     toUInt64(least(events_read, 1048575)) * 17592186044416 + ? AS version,
+    -- No earlier than last_at, and never earlier when more of the dossier's events are read
+    -- (migration 0016 says why): each term is a maximum, a count or a minimum taken backwards
+    -- over the events. Its newest event; its latest supplement request plus the waiting time
+    -- (a return for want of supplements); and the latest due time, pushed by the snapshot's
+    -- paused time and by one pause per resume, none longer than from its first request to its
+    -- last resume (the touched query's bound on the months, cycle.rs). Clamped to 2100: a
+    -- source may send any due time.
+    toDateTime(least(toUInt64(4102444800), greatest(
+        greatest(toUInt64(newest_event_at), toUInt64(arrayReduce('max', arrayPushBack(all_requests, toUInt32(0)))) + ?),
+        toUInt64(latest_due_at) + toUInt64(most_paused_before)
+            + length(resumes) * toUInt64(if(empty(resumes) OR empty(all_requests), 0,
+                  greatest(toInt64(arrayReduce('max', resumes)) - toInt64(all_requests[1]), 0))))),
+        'Asia/Ho_Chi_Minh') AS bound_at,
     written_unit != unit_code AS superseded
 FROM
 (
@@ -140,6 +153,10 @@ FROM
                         -- The clock time paused before go-live is known from the snapshot alone (no
                         -- source sends the pauses before it joined), even when a reception wins.
                         argMinIf(paused_seconds, occurred_at, type = 'dossier.snapshot') AS base_paused,
+                        -- For bound_at (above).
+                        max(occurred_at) AS newest_event_at,
+                        maxIf(event_due_at, opening) AS latest_due_at,
+                        maxIf(paused_seconds, type = 'dossier.snapshot') AS most_paused_before,
                         arraySort(groupArrayIf(toUInt32(occurred_at), type = 'dossier.supplement_requested')) AS all_requests,
                         arraySort(groupArrayIf(toUInt32(occurred_at), type = 'dossier.resumed')) AS resumes,
                         countIf(type = 'dossier.resolved') > 0 AS has_resolution,
@@ -172,6 +189,8 @@ FROM
                             *,
                             type IN ('dossier.received', 'dossier.snapshot') AS opening,
                             unit_code AS event_unit,
+                            -- due_at is the dossier's own above (the first opening event's).
+                            due_at AS event_due_at,
                             toUInt64(type = 'dossier.snapshot') * 4294967296 + toUInt32(occurred_at) AS opening_key
                         FROM portal_events
                         -- By the ids' hashes, as the touched query (cycle.rs) says why.

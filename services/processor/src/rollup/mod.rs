@@ -124,6 +124,8 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         .map(|resumed| first_since(resumed, started, resume_lookback_seconds))
         .collect();
     metrics.rollup_node.set(nodes.position() as i64);
+    // Each source's newest event time its last cycle found (CycleOptions::newest_event_seen).
+    let mut newest = vec![0_u32; sources.len()];
     let mut last = false;
     let mut swept: Option<tokio::time::Instant> = None;
     loop {
@@ -136,7 +138,11 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
         for (index, source) in sources.iter().enumerate() {
             let timer = metrics.rollup_seconds.with_label_values(&[source.as_str()]).start_timer();
             let cycle = async {
-                let options = CycleOptions { lift_partition_limit: nodes.lifts_partition_limit().await?, ..options };
+                let options = CycleOptions {
+                    lift_partition_limit: nodes.lifts_partition_limit().await?,
+                    newest_event_seen: newest[index],
+                    ..options
+                };
                 refresh_source_in(nodes.client(), *source, since[index], margin_seconds, &inserts, &options).await
             };
             match within(node_timeout, "the rollup cycle", nodes.address(), "rollup_cycle_timeout_seconds", cycle).await
@@ -151,6 +157,7 @@ pub async fn run(task: RollupTask, mut stopped: watch::Receiver<bool>) {
                     }
                     metrics.rollup_months.with_label_values(&label).inc_by(outcome.months as u64);
                     since[index] = outcome.covered_until;
+                    newest[index] = outcome.newest_event;
                 }
                 Err(error) => {
                     timer.stop_and_discard();

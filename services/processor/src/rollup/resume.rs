@@ -9,7 +9,7 @@
 //! that changes the rules, months that a replica still on the old rules rewrites after a new
 //! one started (late events of old months only; the current months are rewritten by every
 //! cycle). `rollup_recompute_on_start` covers both (after events were removed, with
-//! `dossier_facts` emptied first: a facts version ranks by the events read, dossier_facts.sql).
+//! `dossier_facts` and `dossier_facts_by_bound` emptied first: a facts version ranks by the events read, dossier_facts.sql).
 
 use clickhouse::Row;
 use ioc_domain::Source;

@@ -130,8 +130,9 @@ async fn main() -> anyhow::Result<()> {
             let slice: Vec<Event> = slices.drain(..cli.slice).collect();
             let since = inserted_since(&client, &slice).await?;
             for (index, source) in Source::ALL.iter().enumerate() {
+                let seen = newest_seen(&client, *source).await?;
                 let started = Instant::now();
-                let outcome = timed_cycle(&client, &options, *source, since).await?;
+                let outcome = timed_cycle(&client, &options, *source, since, seen).await?;
                 timings[index].push(started.elapsed().as_secs_f64() * 1000.0);
                 // A slice is the latest events by time: a small one (the smoke test's) can hold
                 // none of a source's, whose cycle then has nothing new to take in.
@@ -181,8 +182,9 @@ async fn main() -> anyhow::Result<()> {
             let mut slice: Vec<Event> = slices.drain(..cli.slice).collect();
             slice.push(complaint_about_a_dossier_of(&client, month, repeat, &slice).await?);
             let since = inserted_since(&client, &slice).await?;
+            let seen = newest_seen(&client, Source::Portal).await?;
             let started = Instant::now();
-            let outcome = timed_cycle(&client, &options, Source::Portal, since).await?;
+            let outcome = timed_cycle(&client, &options, Source::Portal, since, seen).await?;
             timings.push(started.elapsed().as_secs_f64() * 1000.0);
             recomputed = outcome.months;
             // The other sources take in their share of the slice, untimed, as the next slice's
@@ -270,21 +272,35 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Inserts `events` and brings every source's rollups up to date with them: the dossiers'
-/// facts and the measures of their months, which a deployment that received those months live
-/// holds. Their cycles are not timed.
 /// One cycle of `source` as the processor's rollup runs it, with `options` asked of the server
 /// once, outside the times (ioc_processor::rollup::options_for).
+///
+/// The processor's task gives each cycle the newest event its source's last cycle found
+/// (`CycleOptions::newest_event_seen`): `seen`, read from the progress recorded, untimed.
 async fn timed_cycle(
     client: &clickhouse::Client,
     options: &ioc_processor::rollup::CycleOptions,
     source: Source,
     since: u32,
+    seen: u32,
 ) -> anyhow::Result<ioc_processor::rollup::Outcome> {
     let inserts = ioc_processor::rollup::InsertsInFlight::new();
-    Ok(ioc_processor::rollup::refresh_source_in(client, source, since, MARGIN_SECONDS, &inserts, options).await?)
+    let options = ioc_processor::rollup::CycleOptions { newest_event_seen: seen, ..*options };
+    Ok(ioc_processor::rollup::refresh_source_in(client, source, since, MARGIN_SECONDS, &inserts, &options).await?)
 }
 
+/// The newest event time `source`'s last cycle recorded (unix seconds; 0 before any).
+async fn newest_seen(client: &clickhouse::Client, source: Source) -> anyhow::Result<u32> {
+    Ok(client
+        .query("SELECT toUInt32(argMax(newest_event, refreshed_at)) FROM rollup_state WHERE source = ?")
+        .bind(source.as_str())
+        .fetch_one()
+        .await?)
+}
+
+/// Inserts `events` and brings every source's rollups up to date with them: the dossiers'
+/// facts and the measures of their months, which a deployment that received those months live
+/// holds. Their cycles are not timed.
 async fn loaded_and_rolled_up(client: &clickhouse::Client, events: &[Event]) -> anyhow::Result<()> {
     let since = inserted_since(client, events).await?;
     for source in Source::ALL {
