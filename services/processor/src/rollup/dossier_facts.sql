@@ -55,16 +55,17 @@ SELECT
              if(clock_stopped, tracked_from, late_at)) AS last_at,
     toUInt64(least(events_read, 1048575)) * 17592186044416 + ? AS version,
     -- No earlier than last_at, and never earlier when more of the dossier's events are read
-    -- (migration 0016 says why): each term is a maximum, a count or a minimum taken backwards
+    -- (migration 0016 says why): each term is a maximum, or a maximum less a minimum, taken
     -- over the events. Its newest event; its latest supplement request plus the waiting time
-    -- (a return for want of supplements); and the latest due time, pushed by the snapshot's
-    -- paused time and by one pause per resume, none longer than from its first request to its
-    -- last resume (the touched query's bound on the months, cycle.rs). Clamped to 2100: a
-    -- source may send any due time.
-    toDateTime(least(toUInt64(4102444800), greatest(
+    -- (a return for want of supplements); and the latest due time, pushed by the largest
+    -- snapshot's paused time and by the counted pauses: each starts at its request or at the
+    -- resume before, whichever is later, so they never overlap, and together they last no
+    -- longer than from the first request to the last resume. Clamped to the last second a
+    -- DateTime holds (2106), which last_at cannot pass either: a source may send any due time.
+    toDateTime(least(toUInt64(4294967295), greatest(
         greatest(toUInt64(newest_event_at), toUInt64(arrayReduce('max', arrayPushBack(all_requests, toUInt32(0)))) + ?),
         toUInt64(latest_due_at) + toUInt64(most_paused_before)
-            + length(resumes) * toUInt64(if(empty(resumes) OR empty(all_requests), 0,
+            + toUInt64(if(empty(resumes) OR empty(all_requests), 0,
                   greatest(toInt64(arrayReduce('max', resumes)) - toInt64(all_requests[1]), 0))))),
         'Asia/Ho_Chi_Minh') AS bound_at,
     written_unit != unit_code AS superseded
