@@ -8,8 +8,10 @@
 //! heal is what no insert announces: raw events changed by hand, and, during a rolling update
 //! that changes the rules, months that a replica still on the old rules rewrites after a new
 //! one started (late events of old months only; the current months are rewritten by every
-//! cycle). `rollup_recompute_on_start` covers both (after events were removed, with
-//! `dossier_facts` and `dossier_facts_by_bound` emptied first: a facts version ranks by the events read, dossier_facts.sql).
+//! cycle). `rollup_recompute_on_start` covers both: after raw events were changed by hand, with
+//! `dossier_facts_by_bound` emptied first (a corrected time can lower a version's bound,
+//! migration 0016), and after events were removed, with `dossier_facts` emptied too (a facts
+//! version ranks by the events read, dossier_facts.sql); ops/runbook.md says how.
 
 use clickhouse::Row;
 use ioc_domain::Source;
