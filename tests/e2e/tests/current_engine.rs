@@ -161,7 +161,8 @@ async fn a_current_clickhouse_gives_the_truth_and_the_same_rows_as_18_16() {
         "FROM measures_monthly",
         "FROM ref_targets",
         "FROM edoc_offsets",
-        "cityHash64(learner_id) IN",
+        "learner_key IN",
+        "INSERT INTO training_milestones",
         "cityHash64(record_id) IN",
         "cityHash64(dossier_id) IN",
     ] {

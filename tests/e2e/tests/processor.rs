@@ -443,6 +443,46 @@ async fn the_reference_data_held_before_the_loads_stays_readable_across_the_upgr
     assert_eq!(rest, 122, "the denominator, the procedure and the target held before the upgrade");
 }
 
+/// The upgrade across migration 0017: the training events stored before it that the measures
+/// count are copied into `training_milestones` with their ids' hashes, and those inserted after
+/// it are written there by the view; the others are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counted_training_events_stored_before_the_upgrade_are_copied_and_later_ones_written() {
+    let clickhouse = ClickHouseConfig {
+        url: ioc_e2e::clickhouse_url(),
+        database: random_name("ioc_upgrade_"),
+        ..ClickHouseConfig::default()
+    };
+    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+    let migrations = ioc_clickhouse::embedded_migrations();
+    let copy = migrations.iter().position(|m| m.name == "0017_training_milestones.sql").expect("migration 0017");
+    ioc_clickhouse::migrate(&clickhouse, &migrations[..copy]).await.expect("migrated up to 0016");
+    let client = clickhouse.client();
+    let insert = |rows: &str| {
+        format!(
+            "INSERT INTO training_events (event_id, type, unit_code, learner_id, household_ref, class_id) VALUES {rows}"
+        )
+    };
+    let before = "('b1', 'skills.certified', '00001', 'L1', 'H1', ''), ('b2', 'learner.registered', '00001', 'L2', '', ''), \
+                  ('b3', 'skills.vneid_confirmed', '00001', 'L1', '', ''), ('b4', 'class.held', '00001', '', '', 'C1'), \
+                  ('b5', 'course.completed', '00001', 'L1', '', '')";
+    client.query(&insert(before)).execute().await.expect("training events of a deployment before 0017");
+    ioc_clickhouse::migrate(&clickhouse, &migrations).await.expect("migrated across 0017");
+    let after =
+        "('a1', 'skills.certified', '00002', 'L3', 'H2', ''), ('a2', 'learner.registered', '00002', 'L4', '', ''), \
+                 ('a3', 'class.held', '00002', '', '', 'C2'), ('a4', 'skills.vneid_confirmed', '00002', 'L4', '', '')";
+    client.query(&insert(after)).execute().await.expect("training events after 0017");
+
+    let sql = "SELECT event_id FROM training_milestones WHERE learner_key = cityHash64(learner_id) \
+               AND household_key = cityHash64(household_ref) AND class_key = cityHash64(class_id) ORDER BY event_id";
+    let copied: Vec<String> = client.query(sql).fetch_all().await.expect("the copy read");
+    assert_eq!(
+        copied,
+        ["a1", "a3", "a4", "b1", "b3", "b4"],
+        "the counted events, each with its ids' hashes, and no other"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_and_replayed_once_and_still_counted_once() {
     let pipeline = Pipeline::start().await;

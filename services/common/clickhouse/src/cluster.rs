@@ -41,6 +41,8 @@ pub const REPLICATED_ALTER_WAIT: (&str, &str) = ("replication_alter_partitions_s
 /// - `dossier_facts` is sharded by dossier: all versions of a dossier's facts on one shard,
 ///   where `FINAL` keeps the newest. So is its copy by bound month, `dossier_facts_by_bound`,
 ///   which a materialized view of each shard writes from that shard's inserts.
+/// - `training_milestones`, the counted training events again (migration 0017), lives beside
+///   the raw rows it copies, written the same way.
 /// - `<source>_event_lines` (the offset and line each stored event came from; before migration
 ///   0015 `<source>_offsets`, the offset alone) lives beside the raw rows it
 ///   describes: the raw tables' materialized views write it on their own shard, so the
@@ -52,7 +54,9 @@ pub fn placement(table: &str) -> Option<Placement> {
         "portal_events" | "dossier_facts" | "dossier_facts_by_bound" => {
             Some(Placement::Sharded { key: "cityHash64(dossier_id)" })
         }
-        "edoc_events" | "training_events" => Some(Placement::Sharded { key: "cityHash64(unit_code)" }),
+        "edoc_events" | "training_events" | "training_milestones" => {
+            Some(Placement::Sharded { key: "cityHash64(unit_code)" })
+        }
         // Written by the raw tables' materialized views on the shard of the row they describe;
         // the key says the same, should anything insert through the Distributed table.
         "portal_offsets" | "portal_event_lines" => Some(Placement::Sharded { key: "cityHash64(entity_id)" }),
@@ -190,10 +194,15 @@ pub fn rewrite(statement: &str, cluster: &str, database: &str) -> Result<Vec<Str
     }
     if let Some(rest) = strip_prefix_words(text, &["INSERT", "INTO"]) {
         let (table, body) = split_name(rest)?;
-        // One replication group spans every node: inserted on this one, the rows reach the others.
-        if placement(table) != Some(Placement::Everywhere) || VIEWS_OF_LOADS.contains(&table) {
+        // Into a table copied everywhere: one replication group spans every node, so the rows
+        // inserted on this one reach the others. Into a sharded table: through its Distributed
+        // table, which sends each row to the shard its key names; the migration's client has
+        // `insert_distributed_sync` (lib.rs), so the statement returns once every shard holds
+        // its rows, and the rollup that starts after the migration reads them all (a copy of
+        // existing rows, such as migration 0017's, reads the Distributed tables too).
+        if placement(table).is_none() || VIEWS_OF_LOADS.contains(&table) {
             return Err(format!(
-                "a migration may insert only into a table with a copy on every node in cluster mode: {}",
+                "a migration may insert only into a table with a placement in cluster mode, not a view: {}",
                 first_line(text)
             ));
         }
@@ -371,7 +380,7 @@ mod tests {
         assert!(error.contains("mystery") && error.contains("cluster.rs"), "{error}");
         assert!(rewrite("DROP TABLE IF EXISTS portal_events", "c", "d").is_err());
         assert!(rewrite("INSERT INTO ref_units VALUES ('x')", "c", "d").is_err(), "a view");
-        assert!(rewrite("INSERT INTO portal_events VALUES ('x')", "c", "d").is_err(), "sharded");
+        assert!(rewrite("INSERT INTO mystery VALUES ('x')", "c", "d").is_err(), "undeclared");
     }
 
     #[test]
@@ -394,6 +403,15 @@ mod tests {
         assert_eq!(
             rewrite(copied, "c", "d").expect("copied once, replicated"),
             ["INSERT INTO d.ref_units_loads SELECT 1 AS load_id, code FROM d.ref_units"]
+        );
+    }
+
+    #[test]
+    fn rows_copied_into_a_sharded_table_go_through_its_distributed_table() {
+        let copied = "INSERT INTO training_milestones (event_id) SELECT event_id FROM training_events WHERE type = 'x'";
+        assert_eq!(
+            rewrite(copied, "c", "d").expect("copied through the Distributed tables"),
+            ["INSERT INTO d.training_milestones (event_id) SELECT event_id FROM d.training_events WHERE type = 'x'"]
         );
     }
 
@@ -424,16 +442,16 @@ mod tests {
         for migration in crate::embedded_migrations() {
             for statement in crate::migrate::statements(&migration.text) {
                 let rewritten = rewrite(statement, "ioc", "ioc").unwrap_or_else(|e| panic!("{}: {e}", migration.name));
-                // Every statement reaches every node: through `ON CLUSTER`, or through replication
-                // for an ALTER of or an INSERT into a table copied everywhere.
-                let everywhere = |s: &str, verb: &str| {
+                // Every statement reaches every node: through `ON CLUSTER`, through replication
+                // for an ALTER of or an INSERT into a table copied everywhere, or through the
+                // Distributed table for an INSERT into a sharded one.
+                let placed = |s: &str, verb: &str| {
                     s.strip_prefix(verb).and_then(|rest| rest.split(' ').next()).and_then(placement)
-                        == Some(Placement::Everywhere)
                 };
                 assert!(
                     rewritten.iter().all(|s| s.contains("ON CLUSTER ioc")
-                        || everywhere(s, "ALTER TABLE ioc.")
-                        || everywhere(s, "INSERT INTO ioc.")),
+                        || placed(s, "ALTER TABLE ioc.") == Some(Placement::Everywhere)
+                        || placed(s, "INSERT INTO ioc.").is_some()),
                     "{}: {rewritten:?}",
                     migration.name
                 );

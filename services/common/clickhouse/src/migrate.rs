@@ -108,6 +108,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("0014_reference_load_rows.sql", include_str!("../../../../schemas/clickhouse/0014_reference_load_rows.sql")),
     ("0015_event_lines.sql", include_str!("../../../../schemas/clickhouse/0015_event_lines.sql")),
     ("0016_dossier_facts_by_bound.sql", include_str!("../../../../schemas/clickhouse/0016_dossier_facts_by_bound.sql")),
+    ("0017_training_milestones.sql", include_str!("../../../../schemas/clickhouse/0017_training_milestones.sql")),
 ];
 
 /// The migrations embedded in the binary.

@@ -26,17 +26,18 @@ FROM
             argMinIf(of_adult_age, occurred_at, type = 'skills.certified') AS adult,
             countIf(vneid_confirmed = 1 OR type = 'skills.vneid_confirmed') > 0 AS confirmed,
             minIf(occurred_at, vneid_confirmed = 1 OR type = 'skills.vneid_confirmed') AS confirmed_at
-        FROM training_events
+        -- The counted events alone, with their ids' hashes (migration 0017): two thirds of the
+        -- training events (registrations, completed courses) count for nothing here.
+        FROM training_milestones
         -- Recomputing the latest months: each kind's dates are some event's time, so only the
         -- learners, households and classes with an event in them can be counted there, and
         -- their events alone are aggregated, not every learner of the history. Matched by the
-        -- ids' 64-bit hashes: a set of numbers is looked up faster than one of strings, and an
-        -- entity of another id that shares a hash is aggregated too and dated before the
-        -- months, which drop it (ARCHITECTURE.md, "Rollups"). As a PREWHERE: the ids are read
-        -- first and the other columns only for the rows found (ClickHouse moved the type's
-        -- test there by itself, which reads a string of every row for little; 0.28 to 0.12 s
-        -- with a year loaded, ops/bench's database).
-        {recent PREWHERE cityHash64(learner_id) IN (SELECT cityHash64(learner_id) FROM training_events
+        -- ids' 64-bit hashes, stored: a set of numbers is looked up faster than one of strings,
+        -- and an entity of another id that shares a hash is aggregated too and dated before
+        -- the months, which drop it (ARCHITECTURE.md, "Rollups"). As a PREWHERE: the hashes
+        -- are read first and the other columns only for the rows found (ClickHouse moved the
+        -- type's test there by itself, which reads a string of every row for little).
+        {recent PREWHERE learner_key IN (SELECT learner_key FROM training_milestones
                              WHERE type IN ('skills.certified', 'skills.vneid_confirmed')
                                AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))}
         WHERE type IN ('skills.certified', 'skills.vneid_confirmed')
@@ -47,8 +48,8 @@ FROM
     -- A household ("Gia đình số") counts once, on the day its first member is certified.
     SELECT argMin(unit_code, occurred_at) AS unit_code,
            [('households_certified', '', toDate(min(occurred_at)), toUInt64(1))] AS measures
-    FROM training_events
-      {recent PREWHERE cityHash64(household_ref) IN (SELECT cityHash64(household_ref) FROM training_events
+    FROM training_milestones
+      {recent PREWHERE household_key IN (SELECT household_key FROM training_milestones
                             WHERE type = 'skills.certified' AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))}
     WHERE type = 'skills.certified' AND household_ref != ''
     GROUP BY household_ref
@@ -64,8 +65,8 @@ FROM
     (
         SELECT argMin(unit_code, occurred_at) AS unit_code, min(occurred_at) AS held_at,
                argMin(topic, occurred_at) AS topic, toUInt64(argMin(attendees, occurred_at)) AS attendees
-        FROM training_events WHERE type = 'class.held'
-          {recent AND cityHash64(class_id) IN (SELECT cityHash64(class_id) FROM training_events WHERE type = 'class.held'
+        FROM training_milestones WHERE type = 'class.held'
+          {recent AND class_key IN (SELECT class_key FROM training_milestones WHERE type = 'class.held'
                            AND occurred_at >= toDateTime(toMonday(toDate(?)), 'Asia/Ho_Chi_Minh'))}
         GROUP BY class_id
     )
@@ -78,9 +79,9 @@ FROM
     FROM
     (
         SELECT argMin(unit_code, occurred_at) AS unit_code, toMonday(toDate(min(occurred_at))) AS week
-        FROM training_events WHERE type = 'class.held'
+        FROM training_milestones WHERE type = 'class.held'
           -- A week counted on a Sunday of the period began on its Monday.
-          {recent AND cityHash64(class_id) IN (SELECT cityHash64(class_id) FROM training_events WHERE type = 'class.held'
+          {recent AND class_key IN (SELECT class_key FROM training_milestones WHERE type = 'class.held'
                            AND occurred_at >= toDateTime(toMonday(toDate(?)), 'Asia/Ho_Chi_Minh'))}
         GROUP BY class_id
     )
