@@ -13,9 +13,12 @@
 -- the same insert, with the same partitions and order, so redeliveries fold the same way in
 -- both. The rows stored before this migration are copied by its last statement, after the view
 -- exists: a row inserted in between is in the copy twice until a merge folds it, which the
--- measures do not see (a first time and a `> 0` count are the same over a row twice). A row
--- changed or removed by hand in training_events must be changed or removed here too
--- (ops/runbook.md, "Numbers look wrong after a manual change to raw tables").
+-- measures do not see (a first time and a `> 0` count are the same over a row twice, and the
+-- statement may run again after a failure). An insert under way when the view is created and
+-- ending after the copy began would be missed by both: upgrade with the processors stopped
+-- (ops/runbook.md, "Upgrading to migration 0017"). A row changed or removed by hand in
+-- training_events must be changed or removed here too (ops/runbook.md, "Numbers look wrong
+-- after a manual change to raw tables"); a restore of training_events' parts fires no view.
 CREATE TABLE IF NOT EXISTS training_milestones
 (
     event_id        String,

@@ -171,7 +171,9 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
         "portal_events_local",
         "edoc_events_local",
         "training_events_local",
+        "training_milestones_local",
         "dossier_facts_local",
+        "dossier_facts_by_bound_local",
         "edoc_event_lines_local",
     ] {
         let (shard1, shard2) = (count_on(8131, &database, table).await, count_on(8133, &database, table).await);
@@ -188,7 +190,13 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
     // A replica whose disk is lost is rebuilt by the documented procedure (ops/scaling.md) and
     // copies everything back from the others: its shard's rows and the measures.
     cluster(&["recover", "ch4", &database]).await;
-    for table in ["portal_events_local", "edoc_events_local", "training_events_local", "dossier_facts_local"] {
+    for table in [
+        "portal_events_local",
+        "edoc_events_local",
+        "training_events_local",
+        "training_milestones_local",
+        "dossier_facts_local",
+    ] {
         differences.extend(converges(8134, 8133, &database, table).await);
     }
     for table in ["measures_daily", "measures_monthly", "ref_units"] {

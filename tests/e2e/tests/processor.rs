@@ -458,29 +458,61 @@ async fn the_counted_training_events_stored_before_the_upgrade_are_copied_and_la
     let copy = migrations.iter().position(|m| m.name == "0017_training_milestones.sql").expect("migration 0017");
     ioc_clickhouse::migrate(&clickhouse, &migrations[..copy]).await.expect("migrated up to 0016");
     let client = clickhouse.client();
-    let insert = |rows: &str| {
+    // Every copied column different in every row (and the rows in different months), so that a
+    // column copied into another's place, or left out, shows.
+    let insert = |rows: &[(&str, &str)], first: u32| {
+        let values: Vec<String> = rows
+            .iter()
+            .zip(first..)
+            .map(|((id, kind), n)| {
+                format!(
+                    "('{id}', '{kind}', toDateTime({}), '{n:05}', 'L{n}', 'H{n}', 'G{n}', {}, {}, 'C{n}', 'T{n}', {})",
+                    1_767_225_600 + n * 3_000_000,
+                    n % 2,
+                    (n + 1) % 2,
+                    10 + n
+                )
+            })
+            .collect();
         format!(
-            "INSERT INTO training_events (event_id, type, unit_code, learner_id, household_ref, class_id) VALUES {rows}"
+            "INSERT INTO training_events (event_id, type, occurred_at, unit_code, learner_id, household_ref, \
+             target_group, vneid_confirmed, of_adult_age, class_id, topic, attendees) VALUES {}",
+            values.join(", ")
         )
     };
-    let before = "('b1', 'skills.certified', '00001', 'L1', 'H1', ''), ('b2', 'learner.registered', '00001', 'L2', '', ''), \
-                  ('b3', 'skills.vneid_confirmed', '00001', 'L1', '', ''), ('b4', 'class.held', '00001', '', '', 'C1'), \
-                  ('b5', 'course.completed', '00001', 'L1', '', '')";
-    client.query(&insert(before)).execute().await.expect("training events of a deployment before 0017");
+    let before = [
+        ("b1", "skills.certified"),
+        ("b2", "learner.registered"),
+        ("b3", "skills.vneid_confirmed"),
+        ("b4", "class.held"),
+        ("b5", "course.completed"),
+    ];
+    client.query(&insert(&before, 1)).execute().await.expect("training events of a deployment before 0017");
     ioc_clickhouse::migrate(&clickhouse, &migrations).await.expect("migrated across 0017");
-    let after =
-        "('a1', 'skills.certified', '00002', 'L3', 'H2', ''), ('a2', 'learner.registered', '00002', 'L4', '', ''), \
-                 ('a3', 'class.held', '00002', '', '', 'C2'), ('a4', 'skills.vneid_confirmed', '00002', 'L4', '', '')";
-    client.query(&insert(after)).execute().await.expect("training events after 0017");
+    let after = [
+        ("a1", "skills.certified"),
+        ("a2", "learner.registered"),
+        ("a3", "class.held"),
+        ("a4", "skills.vneid_confirmed"),
+    ];
+    client.query(&insert(&after, 6)).execute().await.expect("training events after 0017");
 
-    let sql = "SELECT event_id FROM training_milestones WHERE learner_key = cityHash64(learner_id) \
-               AND household_key = cityHash64(household_ref) AND class_key = cityHash64(class_id) ORDER BY event_id";
-    let copied: Vec<String> = client.query(sql).fetch_all().await.expect("the copy read");
-    assert_eq!(
-        copied,
-        ["a1", "a3", "a4", "b1", "b3", "b4"],
-        "the counted events, each with its ids' hashes, and no other"
-    );
+    let row = |table: &str| {
+        format!(
+            "SELECT concat(event_id, '|', type, '|', toString(toUInt32(occurred_at)), '|', unit_code, '|', learner_id, \
+             '|', household_ref, '|', target_group, '|', toString(vneid_confirmed), '|', toString(of_adult_age), '|', \
+             class_id, '|', topic, '|', toString(attendees)) FROM {table} WHERE event_id IN ('a1', 'a3', 'a4', 'b1', 'b3', 'b4') \
+             ORDER BY event_id"
+        )
+    };
+    let stored: Vec<String> = client.query(&row("training_events")).fetch_all().await.expect("the raw rows read");
+    let copied: Vec<String> = client.query(&row("training_milestones")).fetch_all().await.expect("the copy read");
+    assert_eq!(stored.len(), 6, "the counted events stored: {stored:?}");
+    assert_eq!(copied, stored, "the counted events, copied or written, each column in its place");
+    let sql = "SELECT toUInt64(count()), toUInt64(countIf(learner_key = cityHash64(learner_id) \
+               AND household_key = cityHash64(household_ref) AND class_key = cityHash64(class_id))) FROM training_milestones";
+    let (rows, hashed): (u64, u64) = client.query(sql).fetch_one().await.expect("the copy counted");
+    assert_eq!((rows, hashed), (6, 6), "no other event copied, each with its ids' hashes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,9 @@
 //! cycle). `rollup_recompute_on_start` covers both: after raw events were changed by hand, with
 //! `dossier_facts_by_bound` emptied first (a corrected time can lower a version's bound,
 //! migration 0016), and after events were removed, with `dossier_facts` emptied too (a facts
-//! version ranks by the events read, dossier_facts.sql); ops/runbook.md says how.
+//! version ranks by the events read, dossier_facts.sql); after training events were changed or
+//! removed, with `training_milestones` copied again (the counted events, which a view copies
+//! at insert only, migration 0017); ops/runbook.md says how.
 
 use clickhouse::Row;
 use ioc_domain::Source;

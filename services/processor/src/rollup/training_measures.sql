@@ -26,7 +26,7 @@ FROM
             argMinIf(of_adult_age, occurred_at, type = 'skills.certified') AS adult,
             countIf(vneid_confirmed = 1 OR type = 'skills.vneid_confirmed') > 0 AS confirmed,
             minIf(occurred_at, vneid_confirmed = 1 OR type = 'skills.vneid_confirmed') AS confirmed_at
-        -- The counted events alone, with their ids' hashes (migration 0017): two thirds of the
+        -- The counted events alone, with their ids' hashes (migration 0017): nearly three in four
         -- training events (registrations, completed courses) count for nothing here.
         FROM training_milestones
         -- Recomputing the latest months: each kind's dates are some event's time, so only the
