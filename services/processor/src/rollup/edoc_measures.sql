@@ -25,7 +25,6 @@ FROM
         argMin(classified, occurred_at) AS classified,
         argMin(processed_online, occurred_at) AS online
     FROM edoc_events
-    WHERE type IN ('document.sent', 'document.received', 'work_record.closed')
       -- Recomputing the latest months: only the entities with an event in them can be counted
       -- there (the HAVING below drops those with an earlier one), so their events alone are
       -- aggregated, not every entity of the history. They are found by their own id column
@@ -34,8 +33,11 @@ FROM
       -- unit with no event in the months, or of an earlier year, is dropped by the HAVING. Matching the pair
       -- (unit_code, concat(document_id, record_id)) instead cost 0.40 s against 0.24 s with a
       -- year of history (ops/bench, rollup_cycle_history_growth). The ids are matched by their
-      -- 64-bit hashes, as training_measures.sql says why.
-      {recent AND (cityHash64(document_id) IN
+      -- 64-bit hashes, as training_measures.sql says why, and as a PREWHERE, as there: the ids
+      -- are read first and the other columns of the rows found alone (ClickHouse put the type's
+      -- test there by itself: 0.29 s against 0.23 s, the same rows, with a year loaded,
+      -- ioc_bench_history's database).
+      {recent PREWHERE (cityHash64(document_id) IN
           (SELECT cityHash64(document_id) FROM edoc_events
            WHERE type IN ('document.sent', 'document.received') AND document_id != ''
              AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh'))
@@ -43,6 +45,7 @@ FROM
           (SELECT cityHash64(record_id) FROM edoc_events
            WHERE type = 'work_record.closed' AND record_id != ''
              AND occurred_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')))}
+    WHERE type IN ('document.sent', 'document.received', 'work_record.closed')
     GROUP BY type, unit_code, entity, numbered_in
     HAVING first_at >= toDateTime(toDate(?), 'Asia/Ho_Chi_Minh')
 )
