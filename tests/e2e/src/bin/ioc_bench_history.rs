@@ -1,7 +1,8 @@
 //! ioc-bench-history: the rollup cycle's cost against the months of history before the current
 //! month (issue 12, goal 3: "independent of how much history exists").
 //!
-//! A fresh database gets the 28 simulated days before today (the live weeks), then, one month at
+//! A fresh database gets the 28 simulated days that end the month before the current one (the
+//! live weeks), then, one month at
 //! a time, the months before the month those weeks begin in, newest first, so that after `k`
 //! steps it holds the `k` months before them. After each step (and ClickHouse's merges of it),
 //! a few slices of live traffic (the live weeks' latest events, held back from the first load, in
@@ -35,7 +36,15 @@ use ioc_reference::ReferenceData;
 use ioc_simulator::Scenario;
 use rand::SeedableRng;
 
-/// Days of live traffic before today: whatever the day of the month, the same volume.
+/// Days of live traffic, the last of the month before the current one: whatever the day of the
+/// run, the same volume, in the cycles' latest months (the current one and the one before), and
+/// the slices (the latest ~12 days) all in one month, so that every timed cycle recomputes from
+/// the first of that month, as the cycles of a month's first days do. Ending today, the slices
+/// of a run early in a month began in the month before and ended in the current one: the first
+/// points' e-documents and training cycles recomputed from the month before, the last points'
+/// from the current month alone, a smaller recomputation that hid the growth with the history
+/// (the run of 2026-12-05: those cycles fell by half from 8 to 9 months loaded, when the slices
+/// crossed into December).
 const LIVE_DAYS: u32 = 28;
 
 /// The clock margin of the cycles: the processor's default (one ClickHouse server).
@@ -91,7 +100,8 @@ async fn main() -> anyhow::Result<()> {
 
     // The live weeks; their last events are the slices.
     let today = ioc_domain::local_today();
-    let live_start = today - chrono::Days::new(u64::from(LIVE_DAYS));
+    let live_end = today.with_day(1).context("first of the month")?;
+    let live_start = live_end - chrono::Days::new(u64::from(LIVE_DAYS));
     let month_start = live_start.with_day(1).context("first of the month")?;
     let mut live = generated(Scenario { start: live_start, days: LIVE_DAYS, scale: cli.scale }, &reference, 1)?;
     live.sort_by_key(|event| event.occurred_at);
