@@ -1,5 +1,5 @@
-//! ioc-bench-history: the rollup cycle's cost against the months of history before the current
-//! month (issue 12, goal 3: "independent of how much history exists").
+//! ioc-bench-history: the rollup cycle's cost against the months of history before its live
+//! weeks' month (issue 12, goal 3: "independent of how much history exists").
 //!
 //! A fresh database gets the 28 simulated days that end the month before the current one (the
 //! live weeks), then, one month at
@@ -39,7 +39,10 @@ use rand::SeedableRng;
 /// Days of live traffic, the last of the month before the current one: whatever the day of the
 /// run, the same volume, in the cycles' latest months (the current one and the one before), and
 /// the slices (the latest ~12 days) all in one month, so that every timed cycle recomputes from
-/// the first of that month, as the cycles of a month's first days do. Ending today, the slices
+/// the first of that month (the portal's always from the month before the current one;
+/// e-documents' and training's from their new events' month, a whole month as late in a
+/// month). A run that passes midnight into a new month finds its slices two months back, in
+/// the history form, and stops saying so: run it again. Ending today, the slices
 /// of a run early in a month began in the month before and ended in the current one: the first
 /// points' e-documents and training cycles recomputed from the month before, the last points'
 /// from the current month alone, a smaller recomputation that hid the growth with the history
@@ -178,8 +181,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    // A slice whose portal events include one of a dossier received months before: a complaint
-    // today about a dossier resolved long ago, a payment or a rating that comes late, a dossier
+    // A slice whose portal events include one of a dossier received months before (dated with
+    // the slice's newest event, the live weeks' last day): a complaint about a dossier resolved long ago, a payment or a rating that comes late, a dossier
     // resolved months past its due time. Its earlier measures change (a complaint flags it where
     // it was received, resolved and closed), so the cycle recomputes every month from its
     // reception on; production sees such events every day, a cycle of a busy minute most likely.
