@@ -410,20 +410,30 @@ async fn a_reference_file_emptied_to_its_header_empties_its_table() {
     assert_eq!(kept, full.units.len() as u64, "the load the views showed before the last load was deleted");
 }
 
-/// The upgrade across migrations 0013 and 0014: the reference tables become views of their
-/// loads, and what they held is their first load, its rows counted, so that they do not read
-/// empty before `migrate` loads the files (old pods still serve meanwhile).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_reference_data_held_before_the_loads_stays_readable_across_the_upgrade() {
+/// A fresh database with the embedded migrations applied up to `name`, not it: a deployment of
+/// the release before that migration. Also the migrations, for the test to migrate across it,
+/// and the guard that drops the database at the end.
+async fn migrated_before(name: &str) -> (ClickHouseConfig, Vec<ioc_clickhouse::Migration>, ioc_e2e::DropDatabase) {
     let clickhouse = ClickHouseConfig {
         url: ioc_e2e::clickhouse_url(),
         database: random_name("ioc_upgrade_"),
         ..ClickHouseConfig::default()
     };
-    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
+    let dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
     let migrations = ioc_clickhouse::embedded_migrations();
-    let loads = migrations.iter().position(|m| m.name == "0013_reference_loads.sql").expect("migration 0013");
-    ioc_clickhouse::migrate(&clickhouse, &migrations[..loads]).await.expect("migrated up to 0012");
+    let upgrade = migrations.iter().position(|m| m.name == name).unwrap_or_else(|| panic!("migration {name}"));
+    ioc_clickhouse::migrate(&clickhouse, &migrations[..upgrade])
+        .await
+        .unwrap_or_else(|e| panic!("migrated up to {name}: {e}"));
+    (clickhouse, migrations, dropped)
+}
+
+/// The upgrade across migrations 0013 and 0014: the reference tables become views of their
+/// loads, and what they held is their first load, its rows counted, so that they do not read
+/// empty before `migrate` loads the files (old pods still serve meanwhile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_data_held_before_the_loads_stays_readable_across_the_upgrade() {
+    let (clickhouse, migrations, _dropped) = migrated_before("0013_reference_loads.sql").await;
     let client = clickhouse.client();
     for held in [
         "INSERT INTO ref_units VALUES ('00001', 'Xã Một', 'xa', ''), ('00002', 'Phường Hai', 'phuong', '')",
@@ -448,15 +458,7 @@ async fn the_reference_data_held_before_the_loads_stays_readable_across_the_upgr
 /// it are written there by the view; the others are not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_counted_training_events_stored_before_the_upgrade_are_copied_and_later_ones_written() {
-    let clickhouse = ClickHouseConfig {
-        url: ioc_e2e::clickhouse_url(),
-        database: random_name("ioc_upgrade_"),
-        ..ClickHouseConfig::default()
-    };
-    let _dropped = ioc_e2e::DropDatabase::at_end(&clickhouse);
-    let migrations = ioc_clickhouse::embedded_migrations();
-    let copy = migrations.iter().position(|m| m.name == "0017_training_milestones.sql").expect("migration 0017");
-    ioc_clickhouse::migrate(&clickhouse, &migrations[..copy]).await.expect("migrated up to 0016");
+    let (clickhouse, migrations, _dropped) = migrated_before("0017_training_milestones.sql").await;
     let client = clickhouse.client();
     // Every copied column different in every row (and the rows in different months), so that a
     // column copied into another's place, or left out, shows.
