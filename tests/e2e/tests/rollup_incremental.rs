@@ -19,6 +19,9 @@
 //! The last ones check where a start resumes (rollup/resume.rs): from the progress recorded
 //! under the same rules, taking in what was inserted while no processor ran, and from nothing
 //! under other rules.
+//!
+//! One checks in ClickHouse's query log that a cycle's statements run their subqueries once
+//! (rollup/sets_once.rs).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -832,6 +835,57 @@ fn failures(metrics: &ProcessorMetrics) -> [u64; 3] {
 
 fn months(metrics: &ProcessorMetrics) -> [u64; 3] {
     Source::ALL.map(|source| metrics.rollup_months.with_label_values(&[source.as_str()]).get())
+}
+
+/// Every statement a cycle sends runs with ClickHouse's `use_index_for_in_with_subqueries` off
+/// (rollup/sets_once.rs): on 18.16 it made each `IN (SELECT ...)` run again at every level of
+/// the query's analysis, about fifteen times in the portal's facts query, each time reading the
+/// whole history. Checked in ClickHouse's own log of the statements: an incremental cycle of
+/// each source over the latest days, whose statements hold such subqueries (the portal's
+/// touched and facts queries, the e-documents' and training's measures of the latest months).
+#[tokio::test]
+async fn every_statement_of_a_cycle_runs_its_subqueries_once() {
+    let clickhouse = ioc_e2e::migrated_database(ioc_e2e::random_name("ioc_rollup_"), ioc_e2e::clickhouse_url()).await;
+    let client = clickhouse.client();
+    let today = ioc_domain::local_today();
+    let start = today - chrono::Days::new(4);
+    let (newest, older) = every_nth(simulated(&Scenario { start, days: 4, scale: 0.01 }, 4141), 5);
+    ioc_e2e::load::insert_events(&client, &older).await.expect("older events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut since = Vec::new();
+    for source in Source::ALL {
+        since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ioc_e2e::load::insert_events(&client, &newest).await.expect("newest events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The statements of these cycles alone are logged (no other test asks for it).
+    let logged = client.clone().with_setting("log_queries", "1");
+    let from = chrono::Utc::now().timestamp() - 1;
+    for (source, since) in Source::ALL.into_iter().zip(since) {
+        refresh_source(&logged, source, since, 0).await.expect("incremental cycle");
+    }
+    client.query("SYSTEM FLUSH LOGS").execute().await.expect("logs flushed");
+    let statements = tsv(
+        &clickhouse,
+        format!(
+            "SELECT Settings.Values[indexOf(Settings.Names, 'use_index_for_in_with_subqueries')], \
+                    replaceRegexpAll(query, '\\\\s+', ' ') AS text \
+             FROM system.query_log \
+             WHERE type = 2 AND event_time >= toDateTime({from}) \
+               AND Settings.Values[indexOf(Settings.Names, 'log_queries')] = '1' AND text LIKE '% IN (SELECT%' \
+             FORMAT TSVRaw"
+        ),
+    )
+    .await;
+    drop_database(&clickhouse).await;
+    let lines: Vec<&str> = statements.lines().collect();
+    for wanted in ["INSERT INTO dossier_facts", "AS old_months", "FROM edoc_events", "FROM training_milestones"] {
+        assert!(lines.iter().any(|line| line.contains(wanted)), "no logged statement with {wanted:?}: {lines:#?}");
+    }
+    for line in &lines {
+        assert!(line.starts_with("0\t"), "a statement ran its subqueries at each analysis: {line}");
+    }
 }
 
 /// Splits `events` into every `nth` one, to be inserted later, and the others, and makes the

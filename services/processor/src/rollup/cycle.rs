@@ -385,6 +385,8 @@ pub async fn refresh_source_in(
     options: &CycleOptions,
 ) -> Result<Outcome, clickhouse::error::Error> {
     let timer = std::time::Instant::now();
+    // Every statement of the cycle runs its `IN (SELECT ...)` subqueries once (sets_once.rs).
+    let client = &super::sets_once::sets_built_once(client);
     let wait = ioc_domain::rules::SUPPLEMENT_WAIT_SECONDS;
     let started = clock_seconds();
     // An insert beginning after the claim dates its rows at `claimed` or after; the ones dated

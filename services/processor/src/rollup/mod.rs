@@ -15,6 +15,7 @@ mod in_flight;
 mod nodes;
 mod partition_limit;
 mod resume;
+mod sets_once;
 
 use std::time::Duration;
 
