@@ -859,9 +859,10 @@ async fn every_statement_of_a_cycle_runs_its_subqueries_once() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     ioc_e2e::load::insert_events(&client, &newest).await.expect("newest events stored");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    // The statements of these cycles alone are logged (no other test asks for it).
-    let logged = client.clone().with_setting("log_queries", "1");
-    let from = chrono::Utc::now().timestamp() - 1;
+    // The statements of these cycles are logged, under an id of their own (they run one after
+    // the other, so they may share it).
+    let marker = uuid::Uuid::new_v4().to_string();
+    let logged = client.clone().with_setting("log_queries", "1").with_setting("query_id", marker.as_str());
     for (source, since) in Source::ALL.into_iter().zip(since) {
         refresh_source(&logged, source, since, 0).await.expect("incremental cycle");
     }
@@ -872,8 +873,7 @@ async fn every_statement_of_a_cycle_runs_its_subqueries_once() {
             "SELECT Settings.Values[indexOf(Settings.Names, 'use_index_for_in_with_subqueries')], \
                     replaceRegexpAll(query, '\\\\s+', ' ') AS text \
              FROM system.query_log \
-             WHERE type = 2 AND event_time >= toDateTime({from}) \
-               AND Settings.Values[indexOf(Settings.Names, 'log_queries')] = '1' AND text LIKE '% IN (SELECT%' \
+             WHERE type = 2 AND query_id = '{marker}' AND text LIKE '% IN (SELECT%' \
              FORMAT TSVRaw"
         ),
     )
