@@ -75,6 +75,18 @@ async fn columns_on(port: u16, database: &str) -> String {
 }
 
 /// How long each phase of the load (and so each fault) lasts at least.
+/// The local tables of the sharded tables that hold rows after the run: each must be spread
+/// over both shards and equal on the two replicas of a shard, also on a replica rebuilt.
+const SHARDED_TABLES: [&str; 7] = [
+    "portal_events_local",
+    "edoc_events_local",
+    "training_events_local",
+    "training_milestones_local",
+    "dossier_facts_local",
+    "dossier_facts_by_bound_local",
+    "edoc_event_lines_local",
+];
+
 const PHASE: Duration = Duration::from_secs(20);
 
 struct Row {
@@ -167,15 +179,7 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
 
     // Rows on both shards, and both replicas of each shard agree once the killed ones caught up.
     let mut spread = Vec::new();
-    for table in [
-        "portal_events_local",
-        "edoc_events_local",
-        "training_events_local",
-        "training_milestones_local",
-        "dossier_facts_local",
-        "dossier_facts_by_bound_local",
-        "edoc_event_lines_local",
-    ] {
+    for table in SHARDED_TABLES {
         let (shard1, shard2) = (count_on(8131, &database, table).await, count_on(8133, &database, table).await);
         spread.push(format!("{table}: {shard1} + {shard2}"));
         if shard1 == 0 || shard2 == 0 {
@@ -190,13 +194,7 @@ async fn a_replica_of_each_shard_and_a_broker_can_fail_under_load_without_loss()
     // A replica whose disk is lost is rebuilt by the documented procedure (ops/scaling.md) and
     // copies everything back from the others: its shard's rows and the measures.
     cluster(&["recover", "ch4", &database]).await;
-    for table in [
-        "portal_events_local",
-        "edoc_events_local",
-        "training_events_local",
-        "training_milestones_local",
-        "dossier_facts_local",
-    ] {
+    for table in SHARDED_TABLES {
         differences.extend(converges(8134, 8133, &database, table).await);
     }
     for table in ["measures_daily", "measures_monthly", "ref_units"] {

@@ -158,15 +158,7 @@ async fn the_latest_months_recomputed_from_their_own_entities_equal_a_recomputat
     assert!(!older.is_empty() && !newest.is_empty());
     assert_eq!(cut.with_day(1), (today - chrono::Months::new(1)).with_day(1), "the newest days begin last month");
 
-    ioc_e2e::load::insert_events(&client, &older).await.expect("older days stored");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let mut since = Vec::new();
-    for source in Source::ALL {
-        since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
-    }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    ioc_e2e::load::insert_events(&client, &newest).await.expect("newest days stored");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since = rolled_up_then_stored(&client, &older, &newest).await;
     for (source, since) in Source::ALL.into_iter().zip(since) {
         let outcome = refresh_source(&client, source, since, 0).await.expect("incremental cycle");
         // The portal's dossiers that began two months back date measures there too: that month
@@ -850,15 +842,7 @@ async fn every_statement_of_a_cycle_runs_its_subqueries_once() {
     let today = ioc_domain::local_today();
     let start = today - chrono::Days::new(4);
     let (newest, older) = every_nth(simulated(&Scenario { start, days: 4, scale: 0.01 }, 4141), 5);
-    ioc_e2e::load::insert_events(&client, &older).await.expect("older events stored");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let mut since = Vec::new();
-    for source in Source::ALL {
-        since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
-    }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    ioc_e2e::load::insert_events(&client, &newest).await.expect("newest events stored");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since = rolled_up_then_stored(&client, &older, &newest).await;
     // The statements of these cycles are logged, under an id of their own (they run one after
     // the other, so they may share it).
     let marker = uuid::Uuid::new_v4().to_string();
@@ -886,6 +870,23 @@ async fn every_statement_of_a_cycle_runs_its_subqueries_once() {
     for line in &lines {
         assert!(line.starts_with("0\t"), "a statement ran its subqueries at each analysis: {line}");
     }
+}
+
+/// Stores `first`, rolls every source up from nothing, then stores `then`; returns where each
+/// source's first cycle stopped (`covered_until`, in `Source::ALL`'s order), from which the
+/// incremental cycles over `then` start. The pauses date each insert in a second of its own
+/// (`inserted_at`), apart from the cycles'.
+async fn rolled_up_then_stored(client: &clickhouse::Client, first: &[Event], then: &[Event]) -> Vec<u32> {
+    ioc_e2e::load::insert_events(client, first).await.expect("first events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut since = Vec::new();
+    for source in Source::ALL {
+        since.push(refresh_source(client, source, 0, 0).await.expect("first cycle").covered_until);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ioc_e2e::load::insert_events(client, then).await.expect("later events stored");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    since
 }
 
 /// Splits `events` into every `nth` one, to be inserted later, and the others, and makes the
@@ -1059,15 +1060,7 @@ async fn a_canary_probe_recomputes_no_month() {
     let five_months_ago = now - chrono::Duration::days(150);
     let mut history = simulated(&Scenario { start: five_months_ago.date_naive(), days: 3, scale: 0.01 }, 151);
     history.extend(probes(five_months_ago));
-    ioc_e2e::load::insert_events(&client, &history).await.expect("history stored");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let mut since = Vec::new();
-    for source in Source::ALL {
-        since.push(refresh_source(&client, source, 0, 0).await.expect("first cycle").covered_until);
-    }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    ioc_e2e::load::insert_events(&client, &probes(now)).await.expect("new probes");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since = rolled_up_then_stored(&client, &history, &probes(now)).await;
     let mut outcomes = Vec::new();
     for (source, since) in Source::ALL.into_iter().zip(since) {
         outcomes.push((source, since, refresh_source(&client, source, since, 0).await.expect("cycle")));
