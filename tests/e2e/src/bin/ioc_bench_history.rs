@@ -5,11 +5,17 @@
 //! live weeks), then, one month at
 //! a time, the months before the month those weeks begin in, newest first, so that after `k`
 //! steps it holds the `k` months before them. After each step (and ClickHouse's merges of it),
-//! a few slices of live traffic (the live weeks' latest events, held back from the first load, in
-//! time order) are inserted one at a time, and one incremental cycle per source that takes in
-//! only that slice is timed. A slice is what one cycle takes in under the freshness run's load:
-//! 10,000 events, five seconds of 2,000 events/s (a round of the three sources' cycles with
-//! 15 months loaded, about 5 s). Events go straight into the raw tables (ioc_e2e::load),
+//! a few slices of live traffic (the live weeks' latest events, in time order) are inserted
+//! again, one at a time, and one incremental cycle per source that takes in only that slice is
+//! timed. A slice is what one cycle takes in under the freshness run's load: 10,000 events,
+//! five seconds of 2,000 events/s (a round of the three sources' cycles with 15 months loaded,
+//! about 5 s). Every point replays the same slices, as a redelivery would (the same event ids,
+//! which the tables fold), so that the months the cycles recompute hold the same events at
+//! every point and only the history before them grows. Until 2026-12-06 each point took new
+//! slices, held back from the live weeks: over a run they added 510,000 events to the weeks'
+//! 652,000, so the latest months' dossiers (the portal's measures read every one of them)
+//! nearly doubled while the history grew, and the figure counted that growth as the history's.
+//! Events go straight into the raw tables (ioc_e2e::load),
 //! as ioc_bench loads its year, and each load is rolled up before anything is timed, so that
 //! the dossiers' facts and the measures of every month loaded are there, as in production: the
 //! cycles of a live slice read the facts of the whole history (the portal's measures find their
@@ -38,12 +44,12 @@ use rand::SeedableRng;
 
 /// Days of live traffic, the last of the month before the current one: whatever the day of the
 /// run, the same volume, in the cycles' latest months (the current one and the one before), and
-/// the slices (the latest ~12 days) all in one month, so that every timed cycle recomputes from
+/// the slices (their latest events) all in one month, so that every timed cycle recomputes from
 /// the first of that month (the portal's always from the month before the current one;
 /// e-documents' and training's from their new events' month, a whole month as late in a
 /// month). A run that passes midnight into a new month finds its slices two months back, in
-/// the history form, and stops saying so: run it again. Ending today, the slices
-/// of a run early in a month began in the month before and ended in the current one: the first
+/// the history form, and stops saying so: run it again. Ending today, the slices (then the
+/// latest 510,000 events, about 12 days) of a run early in a month began in the month before and ended in the current one: the first
 /// points' e-documents and training cycles recomputed from the month before, the last points'
 /// from the current month alone, a smaller recomputation that hid the growth with the history
 /// (the run of 2026-12-05: those cycles fell by half from 8 to 9 months loaded, when the slices
@@ -110,18 +116,19 @@ async fn main() -> anyhow::Result<()> {
     live.sort_by_key(|event| event.occurred_at);
     // Only ages the history reaches (a short run, such as the smoke test's, has fewer months).
     let ages: Vec<u32> = cli.old_dossier_months.iter().copied().filter(|age| (1..=cli.months).contains(age)).collect();
-    let held_back = cli.slice * cli.repeats * (cli.months as usize + 1 + ages.len());
+    let replayed = cli.slice * cli.repeats;
     anyhow::ensure!(
-        live.len() > held_back,
-        "the live weeks hold {} events, not more than the {held_back} live slices need: raise --scale",
+        live.len() > replayed,
+        "the live weeks hold {} events, not more than the {replayed} of the live slices: raise --scale",
         live.len()
     );
-    let mut slices = live.split_off(live.len() - held_back);
+    // Loaded and rolled up with the rest of the live weeks; every point inserts them again.
+    let slices: Vec<Vec<Event>> = live[live.len() - replayed..].chunks(cli.slice).map(<[Event]>::to_vec).collect();
     loaded_and_rolled_up(&client, &live).await?;
     // As after each month of history below: the point with no history was otherwise timed
     // against the merging of the live weeks just loaded, and moved by half between runs.
     merged(&client, &cli.database).await?;
-    eprintln!("live weeks: {} events from {live_start}; {held_back} held back as live slices", live.len());
+    eprintln!("live weeks: {} events from {live_start}; their last {replayed} replayed as live slices", live.len());
 
     let mut series: Vec<svg::Series> =
         Source::ALL.iter().map(|s| svg::Series { name: s.as_str().to_owned(), points: Vec::new() }).collect();
@@ -139,9 +146,8 @@ async fn main() -> anyhow::Result<()> {
             merged(&client, &cli.database).await?;
         }
         let mut timings: Vec<Vec<f64>> = vec![Vec::new(); Source::ALL.len()];
-        for _ in 0..cli.repeats {
-            let slice: Vec<Event> = slices.drain(..cli.slice).collect();
-            let since = inserted_since(&client, &slice).await?;
+        for slice in &slices {
+            let since = inserted_since(&client, slice).await?;
             for (index, source) in Source::ALL.iter().enumerate() {
                 let seen = newest_seen(&client, *source).await?;
                 let started = Instant::now();
@@ -191,8 +197,8 @@ async fn main() -> anyhow::Result<()> {
         let month = month_start.checked_sub_months(Months::new(age)).context("month")?;
         let mut timings = Vec::new();
         let mut recomputed = 0;
-        for repeat in 0..cli.repeats {
-            let mut slice: Vec<Event> = slices.drain(..cli.slice).collect();
+        for (repeat, slice) in slices.iter().enumerate() {
+            let mut slice = slice.clone();
             slice.push(complaint_about_a_dossier_of(&client, month, repeat, &slice).await?);
             let since = inserted_since(&client, &slice).await?;
             let seen = newest_seen(&client, Source::Portal).await?;
@@ -221,7 +227,7 @@ async fn main() -> anyhow::Result<()> {
     let note = format!(
         "one incremental cycle per source for a slice of {} live events, median of {} slices; with {} months of \
          history before the 28 live days ({history_events} events; per source ms: {}) against none (the live days \
-         alone, {} events; {}); the live days grow by the slices, {held_back} events in all; slices whose \
+         alone, {} events, the slices' among them; {}); every point replays the same slices; slices whose \
          portal cycle also recomputed months before the latest ones alone (a dossier of the slice has events \
          there, received weeks before it or overdue since): {} of {} with no history, {} of {} with it",
         cli.slice,
