@@ -49,11 +49,11 @@ use rand::SeedableRng;
 /// e-documents' and training's from their new events' month, a whole month as late in a
 /// month). A run that passes midnight into a new month finds its slices two months back, in
 /// the history form, and stops saying so: run it again. Ending today, the slices (then the
-/// latest 510,000 events, about 12 days) of a run early in a month began in the month before and ended in the current one: the first
-/// points' e-documents and training cycles recomputed from the month before, the last points'
-/// from the current month alone, a smaller recomputation that hid the growth with the history
-/// (the run of 2026-12-05: those cycles fell by half from 8 to 9 months loaded, when the slices
-/// crossed into December).
+/// latest 510,000 events, about 12 days) of a run early in a month began in the month before
+/// and ended in the current one: the first points' e-documents and training cycles
+/// recomputed from the month before, the last points' from the current month alone, a
+/// smaller recomputation that hid the growth with the history (the run of 2026-12-05: those
+/// cycles fell by half from 8 to 9 months loaded, when the slices crossed into December).
 const LIVE_DAYS: u32 = 28;
 
 /// The clock margin of the cycles: the processor's default (one ClickHouse server).
