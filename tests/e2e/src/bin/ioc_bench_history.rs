@@ -13,8 +13,9 @@
 //! which the tables fold), so that the months the cycles recompute hold the same events at
 //! every point and only the history before them grows. Until 2026-12-06 each point took new
 //! slices, held back from the live weeks: over a run they added 510,000 events to the weeks'
-//! 652,000, so the latest months' dossiers (the portal's measures read every one of them)
-//! nearly doubled while the history grew, and the figure counted that growth as the history's.
+//! 652,000 (390,000 of them while the history grew, the rest in the old dossiers' part below),
+//! so the latest months' dossiers (the portal's measures read every one of them) nearly
+//! doubled while the history grew, and the figure counted that growth as the history's.
 //! Events go straight into the raw tables (ioc_e2e::load),
 //! as ioc_bench loads its year, and each load is rolled up before anything is timed, so that
 //! the dossiers' facts and the measures of every month loaded are there, as in production: the
@@ -44,7 +45,7 @@ use rand::SeedableRng;
 
 /// Days of live traffic, the last of the month before the current one: whatever the day of the
 /// run, the same volume, in the cycles' latest months (the current one and the one before), and
-/// the slices (their latest events) all in one month, so that every timed cycle recomputes from
+/// the slices (the live days' latest events) all in one month, so that every timed cycle recomputes from
 /// the first of that month (the portal's always from the month before the current one;
 /// e-documents' and training's from their new events' month, a whole month as late in a
 /// month). A run that passes midnight into a new month finds its slices two months back, in
@@ -119,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
     let replayed = cli.slice * cli.repeats;
     anyhow::ensure!(
         live.len() > replayed,
-        "the live weeks hold {} events, not more than the {replayed} of the live slices: raise --scale",
+        "the live weeks hold {} events, not more than the {replayed} events the live slices need: raise --scale",
         live.len()
     );
     // Loaded and rolled up with the rest of the live weeks; every point inserts them again.
