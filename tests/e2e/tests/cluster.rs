@@ -74,7 +74,6 @@ async fn columns_on(port: u16, database: &str) -> String {
     query_on(port, database, sql).await
 }
 
-/// How long each phase of the load (and so each fault) lasts at least.
 /// The local tables of the sharded tables that hold rows after the run: each must be spread
 /// over both shards and equal on the two replicas of a shard, also on a replica rebuilt.
 const SHARDED_TABLES: [&str; 7] = [
@@ -87,6 +86,7 @@ const SHARDED_TABLES: [&str; 7] = [
     "edoc_event_lines_local",
 ];
 
+/// How long each phase of the load (and so each fault) lasts at least.
 const PHASE: Duration = Duration::from_secs(20);
 
 struct Row {

@@ -45,10 +45,10 @@ use rand::SeedableRng;
 
 /// Days of live traffic, the last of the month before the current one: whatever the day of the
 /// run, the same volume, in the cycles' latest months (the current one and the one before), and
-/// the slices (the live days' latest events) all in one month, so that every timed cycle recomputes from
-/// the first of that month (the portal's always from the month before the current one;
-/// e-documents' and training's from their new events' month, a whole month as late in a
-/// month). A run that passes midnight into a new month finds its slices two months back, in
+/// the slices (the live days' latest events) all in one month, so that every timed cycle
+/// recomputes from the first of that month (the portal's always from the month before the
+/// current one; e-documents' and training's from their new events' month, a whole month as
+/// late in a month). A run that passes midnight into a new month finds its slices two months back, in
 /// the history form, and stops saying so: run it again. Ending today, the slices (then the
 /// latest 510,000 events, about 12 days) of a run early in a month began in the month before
 /// and ended in the current one: the first points' e-documents and training cycles
