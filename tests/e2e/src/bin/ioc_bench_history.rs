@@ -7,7 +7,7 @@
 //! of history before them. The month before the live weeks belongs to every point because its
 //! dossiers are part of the months a live cycle recomputes: received in it and due, resolved
 //! or still open in the latest months, they were a fifth of the latest months' dossiers in the
-//! run of 2026-12-06 (32,000 of 162,000; the live weeks' own go-live backlog only sends those
+//! run of 2026-12-06 (33,000 of 162,000; the live weeks' own go-live backlog only sends those
 //! still open when they begin). Until that day the point with no history left them out, and
 //! the figure counted the latest months' missing dossiers as growth from history: the portal's
 //! cycle went from 685 to 992 ms with that month loaded, and to 1,221 ms with the year.
